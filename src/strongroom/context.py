@@ -1,0 +1,36 @@
+"""Who is asking, and for what: the request context the auth layer builds and the gate
+consumes. Kept in a low module so neither layer reaches into the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES: tuple[str, ...] = ("owner", "dealer", "police", "prefecture", "auditor", "admin")
+STAFF_ROLES: tuple[str, ...] = ("dealer", "police", "prefecture", "auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated principal with the task its token was granted for.
+
+    `principal_id` is the staff principal's public ID, or the owner's subject ID for the
+    owner role. `purpose` and `case` come from the token (RFC 9396 authorization_details
+    or the demo token's claims), never from the request body.
+    """
+
+    principal_id: str
+    role: str
+    scopes: frozenset[str] = frozenset()
+    purpose: str | None = None
+    case: str | None = None
+    justification: str | None = None
+    departement: str | None = None
+    dealer_id: str | None = None
+    session_id: str | None = None
+    client_id: str | None = None
+    token_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    acr: str | None = None
+    auth_time: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""Shared fixtures. Backends are real: SQLite files, the PostgreSQL and Redis servers on
+127.0.0.1. Under CI=true a missing server fails the run; elsewhere it skips."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required under CI and is not reachable: {exc}")
+    pytest.skip(f"{what} not reachable: {exc}")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"sr_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means unavailable
+        _unavailable("PostgreSQL", exc)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The Redis server's URL. Tests must use unique key prefixes (see `redis_prefix`)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("Redis", exc)
+    yield REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"srtest:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One contract, every backend: a database URL, SQLite file or PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared beside the project. Tests that read its vectors fail, never skip."""
+    if not SHARED.is_dir():
+        pytest.fail(f"shared test data folder missing: {SHARED}")
+    return SHARED
