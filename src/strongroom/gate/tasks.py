@@ -1,0 +1,295 @@
+"""The registry's tasks, one method each, all through `GateCore._serve`.
+
+Endpoint ids are the policy's: "GET /v1/me", "POST /v1/permits/verify", ... Every method
+returns an `Answer`; every refusal is a typed error the API turns into problem+json.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime
+
+from strongroom.context import Caller
+from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
+from strongroom.gate.core import Answer, Disclosure, GateCore, Task
+from strongroom.gate.disclosure import (
+    effective_status,
+    masked,
+    nest,
+    permit_fields,
+    person_fields,
+    weapon_fields,
+)
+from strongroom.ids import is_public_id, new_public_id
+from strongroom.registry.repository import PersonRow
+
+ME = "GET /v1/me"
+VERIFY = "POST /v1/permits/verify"
+SALE = "POST /v1/sales"
+LEDGER = "GET /v1/ledger"
+WEAPON = "GET /v1/weapons/{serial}"
+SEARCH = "POST /v1/persons/search"
+PERSON = "GET /v1/persons/{id}"
+
+NOT_VISIBLE = "no such person, or not one you may see"
+
+
+def parse_birth_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except (TypeError, ValueError) as exc:
+        raise BadRequest("birth_date must be a date in the form YYYY-MM-DD",
+                         reason="invalid_birth_date") from exc
+
+
+class Tasks(GateCore):
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self.clock.now(), UTC).date()
+
+    # --- owner ---------------------------------------------------------------------------
+    def me(self, caller: Caller) -> Answer:
+        def work(t: Task) -> Disclosure:
+            with self.registry.session() as s:
+                person = self.registry.person_by_public_id(s, caller.principal_id)
+                if person is None:
+                    raise NotFound(NOT_VISIBLE, reason="not_found")
+                return self._person_disclosure(s, t, person)
+
+        return self._serve(caller, ME, work, expected_records=1)
+
+    # --- prefecture ----------------------------------------------------------------------
+    def person(self, caller: Caller, person_id: str) -> Answer:
+        def work(t: Task) -> Disclosure:
+            if not is_public_id(person_id):
+                raise NotFound(NOT_VISIBLE, reason="not_found")
+            with self.registry.session() as s:
+                person = self.registry.person_by_public_id(s, person_id)
+                if person is None or not self._in_scope(s, caller, person):
+                    # Same answer for "absent" and "not yours": existence cannot be probed.
+                    raise NotFound(NOT_VISIBLE, reason="out_of_scope")
+                return self._person_disclosure(s, t, person)
+
+        return self._serve(caller, PERSON, work, expected_records=1)
+
+    def _in_scope(self, s, caller: Caller, person: PersonRow) -> bool:  # noqa: ANN001
+        if caller.role == "prefecture":
+            if caller.departement is None or person.departement != caller.departement:
+                return False
+            if caller.case is not None:
+                return self.registry.in_case(s, caller.case, caller.principal_id, person.pk)
+            return True
+        return caller.role == "police"
+
+    def _person_disclosure(self, s, t: Task, person: PersonRow) -> Disclosure:  # noqa: ANN001
+        shown: set[str] = set()
+        requester = t.caller.principal_id
+        flat = person_fields(s, self.registry, self.vault, t.view, person)
+        body: dict[str, object] = {"id": person.public_id, **nest(
+            masked(t.view, flat, requester, shown))}
+        today = self._today()
+        body["permits"] = [
+            {"id": p.public_id, **nest(masked(t.view, permit_fields(p, today), requester,
+                                               shown)).get("permit", {})}
+            for p in self.registry.permits_of(s, [person.pk])
+        ]
+        body["weapons"] = [
+            {"id": w.public_id, **nest(masked(t.view, weapon_fields(self.vault, t.view, w),
+                                               requester, shown)).get("weapon", {})}
+            for w in self.registry.weapons_of(s, person.pk)
+        ]
+        return Disclosure(body=body, subjects=[person.public_id], fields=shown, records=1)
+
+    # --- dealer --------------------------------------------------------------------------
+    def verify_permit(self, caller: Caller, permit_number: str, family_name: str,
+                      birth_date: str) -> Answer:
+        given = {"permit.number": permit_number, "identity.family_name": family_name,
+                 "identity.birth_date": birth_date}
+
+        def work(t: Task) -> Disclosure:
+            dob = parse_birth_date(birth_date)
+            with self.registry.session() as s:
+                match = self._match_buyer(s, permit_number, family_name, dob)
+                if match is None:
+                    return Disclosure(body={"valid": False, "categories": [],
+                                            "expires": None, "banned": None},
+                                      detail={"matched": False})
+                person, permit = match
+                today = self._today()
+                status = effective_status(permit, today)
+                body = {
+                    "valid": status == "valid",
+                    "categories": permit.categories.split(",") if permit.categories else [],
+                    "expires": permit.expires.isoformat(),
+                    "banned": self.registry.is_banned(s, person.pk, today),
+                }
+                return Disclosure(body=body, subjects=[person.public_id],
+                                  fields={"permit.status", "permit.categories",
+                                          "permit.expires", "ban.banned"},
+                                  records=1, detail={"matched": True})
+
+        return self._serve(caller, VERIFY, work, given=given, expected_records=1)
+
+    def _match_buyer(self, s, permit_number: str, family_name: str,  # noqa: ANN001
+                     dob: str):  # noqa: ANN202
+        permit = self.registry.permit_by_bidx(s, self.vault.blind_index("permit", permit_number))
+        if permit is None:
+            return None
+        # The name and birth date are checked against the holder's blind index: nothing is
+        # decrypted to verify a buyer.
+        expected = self.registry.name_dob_bidx_of(s, permit.person_pk)
+        if expected != self.vault.blind_index("name_dob", family_name, dob):
+            return None
+        persons = self.registry.persons_by_pk(s, [permit.person_pk])
+        return persons[permit.person_pk], permit
+
+    def record_sale(self, caller: Caller, *, weapon_serial: str, permit_number: str,
+                    family_name: str, birth_date: str) -> Answer:
+        given = {"permit.number": permit_number, "identity.family_name": family_name,
+                 "identity.birth_date": birth_date, "weapon.serial": weapon_serial}
+
+        def work(t: Task) -> Disclosure:
+            dob = parse_birth_date(birth_date)
+            if not caller.dealer_id:
+                raise Forbidden("this account belongs to no dealer", reason="out_of_scope")
+            with self.registry.session() as s, s.begin():
+                dealer_pk = self.registry.dealer_pk(s, caller.dealer_id)
+                weapon = self.registry.weapon_by_serial_bidx(
+                    s, self.vault.blind_index("serial", weapon_serial))
+                if dealer_pk is None or weapon is None or weapon.dealer_pk != dealer_pk:
+                    raise NotFound("no such weapon in your stock", reason="not_in_stock")
+                match = self._match_buyer(s, permit_number, family_name, dob)
+                today = self._today()
+                if match is None:
+                    raise Conflict("the buyer could not be verified", reason="buyer_unverified")
+                person, permit = match
+                if effective_status(permit, today) != "valid":
+                    raise Conflict("the buyer's permit is not valid", reason="permit_invalid")
+                if weapon.category not in permit.categories.split(","):
+                    raise Conflict("the permit does not cover this weapon's category",
+                                   reason="category_not_allowed")
+                if self.registry.is_banned(s, person.pk, today):
+                    raise Conflict("the buyer may not acquire weapons", reason="buyer_banned")
+                sale_id = new_public_id()
+                self.registry.record_sale(s, sale_public_id=sale_id, dealer_pk=dealer_pk,
+                                          weapon_pk=weapon.pk, buyer_pk=person.pk,
+                                          permit_pk=permit.pk, at=self.clock.now(),
+                                          recorded_by=caller.principal_id)
+            return Disclosure(body={"sale_id": sale_id, "weapon_id": weapon.public_id,
+                                    "buyer_id": person.public_id},
+                              subjects=[person.public_id], records=1,
+                              fields={"weapon.serial"})
+
+        return self._serve(caller, SALE, work, given=given, expected_records=1)
+
+    def ledger(self, caller: Caller, *, cursor: str | None = None,
+               limit: int | None = None) -> Answer:
+        def work(t: Task) -> Disclosure:
+            if not caller.dealer_id:
+                raise Forbidden("this account belongs to no dealer", reason="out_of_scope")
+            size = t.page_size if limit is None else limit
+            if size < 1 or size > t.page_size:
+                raise BadRequest(f"limit must be between 1 and {t.page_size}",
+                                 reason="page_size")
+            after = decode_cursor(cursor)
+            shown: set[str] = set()
+            with self.registry.session() as s:
+                dealer_pk = self.registry.dealer_pk(s, caller.dealer_id)
+                if dealer_pk is None:
+                    raise Forbidden("unknown dealer", reason="out_of_scope")
+                rows = self.registry.ledger_page(s, dealer_pk, after=after, limit=size)
+                weapons = self.registry.weapons_by_pk(s, [r[3] for r in rows])
+                buyers = self.registry.persons_by_pk(s, [r[4] for r in rows])
+                items = []
+                for _pk, sale_id, sold_at, weapon_pk, buyer_pk in rows:
+                    w = weapons[weapon_pk]
+                    wflat = masked(t.view, weapon_fields(self.vault, t.view, w),
+                                   caller.principal_id, shown)
+                    items.append({"sale_id": sale_id,
+                                  "sold_at": datetime.fromtimestamp(sold_at, UTC).isoformat(),
+                                  "buyer_id": buyers[buyer_pk].public_id,
+                                  "weapon": {"id": w.public_id,
+                                             **nest(wflat).get("weapon", {})}})
+            nxt = encode_cursor(rows[-1][2], rows[-1][1]) if len(rows) == size else None
+            return Disclosure(body={"items": items, "next_cursor": nxt},
+                              subjects=[i["buyer_id"] for i in items], fields=shown,
+                              records=len(items))
+
+        return self._serve(caller, LEDGER, work, expected_records=limit)
+
+    # --- police --------------------------------------------------------------------------
+    def weapon(self, caller: Caller, serial: str) -> Answer:
+        given = {"weapon.serial": serial}
+
+        def work(t: Task) -> Disclosure:
+            with self.registry.session() as s:
+                w = self.registry.weapon_by_serial_bidx(s, self.vault.blind_index("serial",
+                                                                                  serial))
+                if w is None:
+                    raise NotFound("no weapon with this serial", reason="not_found")
+                today = self._today()
+                holder_valid: bool | None = None
+                subjects: list[str] = []
+                if w.holder_pk is not None:
+                    permits = self.registry.permits_of(s, [w.holder_pk])
+                    holder_valid = any(effective_status(p, today) == "valid"
+                                       and w.category in p.categories.split(",")
+                                       for p in permits)
+                    subjects = [self.registry.persons_by_pk(s, [w.holder_pk])[w.holder_pk]
+                                .public_id]
+            body = {"id": w.public_id, "category": w.category, "status": w.status,
+                    "holder_permit_valid": holder_valid}
+            return Disclosure(body=body, subjects=subjects, records=1,
+                              fields={"weapon.category", "weapon.status", "permit.status"})
+
+        return self._serve(caller, WEAPON, work, given=given, expected_records=1)
+
+    def search_persons(self, caller: Caller, query: dict[str, object]) -> Answer:
+        given = {f"identity.{k}": v for k, v in query.items()}
+
+        def work(t: Task) -> Disclosure:
+            family_name = str(query.get("family_name", ""))
+            dob = parse_birth_date(str(query.get("birth_date", "")))
+            today = self._today()
+            with self.registry.session() as s:
+                persons = self.registry.persons_by_name_dob(
+                    s, self.vault.blind_index("name_dob", family_name, dob), t.page_size)
+                visible = [p for p in persons if self._in_scope(s, caller, p)]
+                permits = self.registry.permits_of(s, [p.pk for p in visible])
+            by_person: dict[int, list[str]] = {}
+            for p in permits:
+                by_person.setdefault(p.person_pk, []).append(effective_status(p, today))
+            items = [{"id": p.public_id,
+                      "permit_status": best_status(by_person.get(p.pk, []))}
+                     for p in visible]
+            # No totals: a page, never a count of what else matched.
+            return Disclosure(body={"items": items}, subjects=[i["id"] for i in items],
+                              records=len(items), fields={"permit.status"} if items else set(),
+                              detail={"matched": bool(items)})
+
+        return self._serve(caller, SEARCH, work, given=given)
+
+
+def best_status(statuses: list[str]) -> str:
+    for s in ("valid", "expired", "suspended", "revoked"):
+        if s in statuses:
+            return s
+    return "none"
+
+
+def encode_cursor(at: float, sale_id: str) -> str:
+    raw = json.dumps([at, sale_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, sale_id = json.loads(raw)
+        if not is_public_id(sale_id):
+            raise ValueError("not a sale id")
+        return float(at), sale_id
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("invalid cursor", reason="invalid_cursor") from exc

@@ -1,0 +1,183 @@
+"""The registry's tables. Identity, address and assets live apart: a dealer's permit check
+touches `permits` and the blind index on `identities`, never `addresses`.
+
+Encrypted columns (suffix `_ct`) hold vault ciphertexts bound to the row's public ID and the
+field name; `_bidx` columns hold keyed HMAC blind indexes for exact-match lookup. The only
+routing attribute in clear is the département code.
+
+Internal integer keys join rows; they never leave the service. Everything that does is a
+random UUIDv4 `public_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Pk = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    family_name_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    given_names_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    birth_date_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    birth_place_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    name_dob_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    street_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    city_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    postcode_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Dealer(Base):
+    __tablename__ = "dealers"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+
+
+class Permit(Base):
+    __tablename__ = "permits"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    number_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # hunting | sport | collector
+    categories: Mapped[str] = mapped_column(String(10))  # e.g. "B,C"
+    issued: Mapped[date] = mapped_column(Date)
+    expires: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))  # valid | suspended | revoked
+
+
+class Weapon(Base):
+    __tablename__ = "weapons"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    serial_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    serial_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    category: Mapped[str] = mapped_column(String(2))  # EU category A, B, C
+    make: Mapped[str] = mapped_column(String(80))
+    model: Mapped[str] = mapped_column(String(80))
+    calibre: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(12))  # registered | stolen | seized | for_sale
+    holder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id"), index=True, nullable=True
+    )
+    dealer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dealers.id"), index=True, nullable=True
+    )
+
+
+class Sale(Base):
+    """The dealer's digital police ledger: one row per weapon sold."""
+
+    __tablename__ = "sales"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    weapon_id: Mapped[int] = mapped_column(ForeignKey("weapons.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    permit_id: Mapped[int] = mapped_column(ForeignKey("permits.id"))
+    sold_at: Mapped[float] = mapped_column(Float)
+    recorded_by: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_sales_dealer_sold", "dealer_id", "sold_at", "public_id"),)
+
+
+class Transfer(Base):
+    __tablename__ = "transfers"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    weapon_id: Mapped[int] = mapped_column(ForeignKey("weapons.id"), index=True)
+    from_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    to_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class Ban(Base):
+    """A ban on acquiring or holding weapons. The reason is never shown to dealers."""
+
+    __tablename__ = "bans"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    since: Mapped[date] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Principal(Base):
+    """A staff account. Owners authenticate as their subject and need no row here."""
+
+    __tablename__ = "principals"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    role: Mapped[str] = mapped_column(String(20), index=True)
+    departement: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), nullable=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CaseAssignment(Base):
+    """Which subjects an agent's case covers: the object scope `assigned_case`."""
+
+    __tablename__ = "case_assignments"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(String(64), index=True)
+    principal_id: Mapped[str] = mapped_column(String(36), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+
+
+class DataKey(Base):
+    """Wrapped data-encryption keys (envelope encryption); unwrapped only in memory."""
+
+    __tablename__ = "data_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    store: Mapped[str] = mapped_column(String(20))
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CanaryMark(Base):
+    """Honey records, kept keyed: HMAC(honey_key, public_id). Without the key a copy of the
+    database cannot tell a canary from a real person."""
+
+    __tablename__ = "canary_marks"
+    mark: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)

@@ -1,0 +1,245 @@
+"""Read and write the registry's rows. Minimal columns per question; no decryption here
+(the gate asks the vault for the fields the policy reveals, and no others)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from strongroom.errors import Unavailable
+from strongroom.registry.models import (
+    Address,
+    Ban,
+    CaseAssignment,
+    Dealer,
+    Identity,
+    Permit,
+    Person,
+    Principal,
+    Sale,
+    Transfer,
+    Weapon,
+)
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    pk: int
+    public_id: str
+    departement: str
+
+
+@dataclass(frozen=True)
+class PermitRow:
+    pk: int
+    public_id: str
+    person_pk: int
+    kind: str
+    categories: str
+    issued: date
+    expires: date
+    status: str
+
+
+@dataclass(frozen=True)
+class WeaponRow:
+    pk: int
+    public_id: str
+    serial_ct: bytes
+    category: str
+    make: str
+    model: str
+    calibre: str
+    status: str
+    holder_pk: int | None
+    dealer_pk: int | None
+
+
+@dataclass(frozen=True)
+class PrincipalRow:
+    pk: int
+    public_id: str
+    role: str
+    departement: str | None
+    dealer_public_id: str | None
+    status: str
+    label: str
+
+
+def _wrap(exc: SQLAlchemyError) -> Unavailable:
+    return Unavailable("the registry database is unavailable")
+
+
+class Registry:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    # --- persons -------------------------------------------------------------------
+    def person_by_public_id(self, s: Session, public_id: str) -> PersonRow | None:
+        row = s.execute(
+            select(Person.id, Person.public_id, Person.departement).where(
+                Person.public_id == public_id
+            )
+        ).first()
+        return PersonRow(*row) if row else None
+
+    def persons_by_pk(self, s: Session, pks: Sequence[int]) -> dict[int, PersonRow]:
+        if not pks:
+            return {}
+        rows = s.execute(
+            select(Person.id, Person.public_id, Person.departement).where(Person.id.in_(pks))
+        ).all()
+        return {r[0]: PersonRow(*r) for r in rows}
+
+    def persons_by_name_dob(self, s: Session, bidx: bytes, limit: int) -> list[PersonRow]:
+        rows = s.execute(
+            select(Person.id, Person.public_id, Person.departement)
+            .join(Identity, Identity.person_id == Person.id)
+            .where(Identity.name_dob_bidx == bidx)
+            .order_by(Person.public_id)
+            .limit(limit)
+        ).all()
+        return [PersonRow(*r) for r in rows]
+
+    def identity_blobs(self, s: Session, person_pk: int, columns: Sequence[str]) -> dict:
+        """Only the named encrypted columns, e.g. ("family_name", "birth_date")."""
+        if not columns:
+            return {}
+        cols = [getattr(Identity, f"{c}_ct") for c in columns]
+        row = s.execute(select(*cols).where(Identity.person_id == person_pk)).first()
+        return dict(zip(columns, row, strict=True)) if row else {}
+
+    def address_blobs(self, s: Session, person_pk: int, columns: Sequence[str]) -> dict:
+        if not columns:
+            return {}
+        cols = [getattr(Address, f"{c}_ct") for c in columns]
+        row = s.execute(select(*cols).where(Address.person_id == person_pk)).first()
+        return dict(zip(columns, row, strict=True)) if row else {}
+
+    def name_dob_bidx_of(self, s: Session, person_pk: int) -> bytes | None:
+        return s.execute(
+            select(Identity.name_dob_bidx).where(Identity.person_id == person_pk)
+        ).scalar()
+
+    def is_banned(self, s: Session, person_pk: int, today: date) -> bool:
+        row = s.execute(
+            select(Ban.id).where(
+                Ban.person_id == person_pk,
+                Ban.since <= today,
+                (Ban.until.is_(None)) | (Ban.until >= today),
+            ).limit(1)
+        ).first()
+        return row is not None
+
+    def in_case(self, s: Session, case_ref: str, principal_id: str, person_pk: int) -> bool:
+        row = s.execute(
+            select(CaseAssignment.id).where(
+                CaseAssignment.case_ref == case_ref,
+                CaseAssignment.principal_id == principal_id,
+                CaseAssignment.person_id == person_pk,
+            ).limit(1)
+        ).first()
+        return row is not None
+
+    # --- permits and weapons --------------------------------------------------------
+    def permit_by_bidx(self, s: Session, bidx: bytes) -> PermitRow | None:
+        row = s.execute(
+            select(Permit.id, Permit.public_id, Permit.person_id, Permit.kind,
+                   Permit.categories, Permit.issued, Permit.expires, Permit.status)
+            .where(Permit.number_bidx == bidx)
+        ).first()
+        return PermitRow(*row) if row else None
+
+    def permits_of(self, s: Session, person_pks: Sequence[int]) -> list[PermitRow]:
+        if not person_pks:
+            return []
+        rows = s.execute(
+            select(Permit.id, Permit.public_id, Permit.person_id, Permit.kind,
+                   Permit.categories, Permit.issued, Permit.expires, Permit.status)
+            .where(Permit.person_id.in_(person_pks))
+            .order_by(Permit.public_id)
+        ).all()
+        return [PermitRow(*r) for r in rows]
+
+    _weapon_cols = (Weapon.id, Weapon.public_id, Weapon.serial_ct, Weapon.category,
+                    Weapon.make, Weapon.model, Weapon.calibre, Weapon.status,
+                    Weapon.holder_id, Weapon.dealer_id)
+
+    def weapon_by_serial_bidx(self, s: Session, bidx: bytes) -> WeaponRow | None:
+        row = s.execute(select(*self._weapon_cols).where(Weapon.serial_bidx == bidx)).first()
+        return WeaponRow(*row) if row else None
+
+    def weapons_of(self, s: Session, person_pk: int) -> list[WeaponRow]:
+        rows = s.execute(
+            select(*self._weapon_cols).where(Weapon.holder_id == person_pk)
+            .order_by(Weapon.public_id)
+        ).all()
+        return [WeaponRow(*r) for r in rows]
+
+    def weapons_by_pk(self, s: Session, pks: Sequence[int]) -> dict[int, WeaponRow]:
+        if not pks:
+            return {}
+        rows = s.execute(select(*self._weapon_cols).where(Weapon.id.in_(pks))).all()
+        return {r[0]: WeaponRow(*r) for r in rows}
+
+    # --- dealers and sales ------------------------------------------------------------
+    def dealer_pk(self, s: Session, dealer_public_id: str) -> int | None:
+        return s.execute(
+            select(Dealer.id).where(Dealer.public_id == dealer_public_id)
+        ).scalar()
+
+    def record_sale(self, s: Session, *, sale_public_id: str, dealer_pk: int, weapon_pk: int,
+                    buyer_pk: int, permit_pk: int, at: float, recorded_by: str) -> None:
+        s.add(Sale(public_id=sale_public_id, dealer_id=dealer_pk, weapon_id=weapon_pk,
+                   buyer_id=buyer_pk, permit_id=permit_pk, sold_at=at,
+                   recorded_by=recorded_by))
+        s.add(Transfer(weapon_id=weapon_pk, from_person_id=None, to_person_id=buyer_pk,
+                       dealer_id=dealer_pk, at=at))
+        s.execute(update(Weapon).where(Weapon.id == weapon_pk)
+                  .values(holder_id=buyer_pk, dealer_id=None, status="registered"))
+
+    def ledger_page(self, s: Session, dealer_pk: int, *, after: tuple[float, str] | None,
+                    limit: int) -> list[tuple[int, str, float, int, int]]:
+        """(sale pk, sale public id, sold_at, weapon pk, buyer pk), newest first. Keyset
+        paging on (sold_at, public id): no offsets, no internal keys in cursors."""
+        q = select(Sale.id, Sale.public_id, Sale.sold_at, Sale.weapon_id, Sale.buyer_id).where(
+            Sale.dealer_id == dealer_pk
+        )
+        if after is not None:
+            at, pid = after
+            q = q.where((Sale.sold_at < at) | ((Sale.sold_at == at) & (Sale.public_id < pid)))
+        q = q.order_by(Sale.sold_at.desc(), Sale.public_id.desc()).limit(limit)
+        return [tuple(r) for r in s.execute(q).all()]  # type: ignore[misc]
+
+    # --- principals ---------------------------------------------------------------------
+    def principal(self, s: Session, public_id: str) -> PrincipalRow | None:
+        row = s.execute(
+            select(Principal.id, Principal.public_id, Principal.role, Principal.departement,
+                   Dealer.public_id, Principal.status, Principal.label)
+            .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
+            .where(Principal.public_id == public_id)
+        ).first()
+        return PrincipalRow(*row) if row else None
+
+    def principals(self, s: Session) -> list[PrincipalRow]:
+        rows = s.execute(
+            select(Principal.id, Principal.public_id, Principal.role, Principal.departement,
+                   Dealer.public_id, Principal.status, Principal.label)
+            .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
+            .order_by(Principal.role, Principal.created_at)
+        ).all()
+        return [PrincipalRow(*r) for r in rows]
+
+    def add_principal(self, s: Session, *, public_id: str, role: str, departement: str | None,
+                      dealer_pk: int | None, label: str, at: float) -> None:
+        s.add(Principal(public_id=public_id, role=role, departement=departement,
+                        dealer_id=dealer_pk, label=label, status="active", created_at=at))
