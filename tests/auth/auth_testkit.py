@@ -1,0 +1,39 @@
+"""Test kit shared by the auth tests (a module, not conftest, so tests can import it)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from strongroom.auth.rfc9449_dpop import access_token_hash
+from strongroom.clock import FakeClock
+
+ISSUER = "https://as.strongroom.test"
+AUDIENCE = "strongroom-api"
+API_URL = "https://api.strongroom.test/v1/persons/search"
+
+
+class DPoPClient:
+    """Holds one EC P-256 key and signs RFC 9449 proofs with it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.key = ECKey.generate_key("P-256")
+        self.jkt = self.key.thumbprint()
+
+    def proof(self, method: str, url: str, *, access_token: str | None = None,
+              nonce: str | None = None, iat: float | None = None,
+              header: dict[str, Any] | None = None, **claims: Any) -> str:
+        body: dict[str, Any] = {"jti": uuid.uuid4().hex, "htm": method, "htu": url,
+                                "iat": int(self.clock.now() if iat is None else iat)}
+        if access_token is not None:
+            body["ath"] = access_token_hash(access_token)
+        if nonce is not None:
+            body["nonce"] = nonce
+        body.update(claims)
+        hdr = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.as_dict(private=False)}
+        hdr.update(header or {})
+        return jwt.encode(hdr, body, self.key, algorithms=[hdr["alg"]])
