@@ -1,0 +1,168 @@
+"""The typed shape of a policy file (pydantic 2). Shape only: cross references (unknown
+role, purpose or field; rules beyond need; filterable masked fields) are checked in
+`checks.py`, where every error can be located.
+
+Field names are `category.name` (`identity.family_name`); rules and needs may also use the
+category wildcard `category.*`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
+
+Action = Literal["reveal", "partial", "generalize", "pseudonym", "deny"]
+ObjectScope = Literal["self", "own_dealer", "own_departement", "assigned_case", "any", "none"]
+Generalizer = Literal["year", "month", "departement", "drop"]
+BudgetKey = Literal[
+    "principal", "session", "client", "organisation", "ip", "ip_prefix", "role", "endpoint",
+    "global",
+]
+BudgetUnit = Literal["requests", "records", "subjects"]
+ResponseName = Literal[
+    "alert", "throttle", "step_up", "suspend_session", "suspend_principal", "block_ip_prefix"
+]
+
+NAME = r"^[a-z][a-z0-9_]*$"
+FIELD_PATTERN = r"^[a-z][a-z0-9_]*\.([a-z][a-z0-9_]*|\*)$"
+FIELD_NAME = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+SCOPE = r"^[a-z][a-z_]*:[a-z][a-z_]*$"
+ENDPOINT = r"^(GET|POST|PUT|PATCH|DELETE) /[A-Za-z0-9_/{}.\-]*$"
+DAYS_366 = 366 * 86_400
+
+Name = Annotated[str, StringConstraints(strict=True, pattern=NAME)]
+FieldPattern = Annotated[str, StringConstraints(strict=True, pattern=FIELD_PATTERN)]
+FieldName = Annotated[str, StringConstraints(strict=True, pattern=FIELD_NAME)]
+Scope = Annotated[str, StringConstraints(strict=True, pattern=SCOPE)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MaskingSpec(_Spec):
+    partial_length: StrictInt = Field(8, ge=2, le=32)
+    pseudonym_length: StrictInt = Field(16, ge=8, le=32)  # characters of base32
+
+
+class RoleSpec(_Spec):
+    staff: StrictBool
+    scopes: list[Scope]
+    purposes: list[Name] = Field(min_length=1)
+    default_purpose: StrictStr | None = None
+    object_scope: ObjectScope
+    token_lifetime_seconds: StrictInt = Field(300, ge=30, le=3600)
+    mfa_required: StrictBool
+    step_up_max_age_seconds: StrictInt = Field(900, ge=30, le=86_400)
+    description: StrictStr = ""
+
+
+class FieldSpec(_Spec):
+    weight: StrictInt = Field(ge=0, le=100)
+    generalize: Generalizer = "drop"
+    description: StrictStr = ""
+
+
+class LinkSpec(_Spec):
+    categories: list[Name] = Field(min_length=2)
+    extra: StrictInt = Field(ge=0, le=1000)
+
+
+class JustificationSpec(_Spec):
+    required: StrictBool = False
+    min_length: StrictInt = Field(0, ge=0, le=2000)
+
+
+class BreakGlassSpec(_Spec):
+    duration_seconds: StrictInt = Field(ge=60, le=86_400)
+    notify: list[Name] = Field(min_length=1)
+    object_scope: ObjectScope = "any"
+
+
+class PurposeSpec(_Spec):
+    description: StrictStr = Field(min_length=1)
+    needs: list[FieldPattern] = []
+    justification: JustificationSpec = JustificationSpec()
+    case_required: StrictBool = False
+    step_up: StrictBool = False
+    break_glass: BreakGlassSpec | None = None
+
+
+class EndpointSpec(_Spec):
+    scope: Scope
+    roles: list[Name] = Field(min_length=1)
+    purposes: list[Name] | None = None
+    page_size: StrictInt = Field(ge=1, le=1000)
+    min_specificity: list[list[FieldName]] = []
+    filterable: list[FieldName] = []
+    sortable: list[FieldName] = []
+    description: StrictStr = ""
+
+
+class BudgetSpec(_Spec):
+    name: Name
+    key: BudgetKey
+    unit: BudgetUnit
+    limit: StrictInt = Field(ge=1)
+    window_seconds: StrictInt = Field(ge=1, le=DAYS_366)
+    roles: list[StrictStr] | None = None
+    endpoints: list[StrictStr] | None = None
+    shadow: StrictBool = False
+
+
+class DetectorSpec(_Spec):
+    enabled: StrictBool = True
+    shadow: StrictBool = False
+    params: dict[str, Any] = {}
+
+
+class ResponseSpec(_Spec):
+    threshold: float = Field(ge=0, le=100)
+    enabled: StrictBool = True
+    shadow: StrictBool = False
+    params: dict[str, Any] = {}
+
+
+class DatasetSpec(_Spec):
+    description: StrictStr = Field(min_length=1)
+    max_rows: StrictInt = Field(ge=1, le=1_000_000)
+    purposes: dict[str, list[FieldName]]
+
+
+class ExportsSpec(_Spec):
+    requester_roles: list[StrictStr] = []
+    approver_roles: list[StrictStr] = []
+    four_eyes: StrictBool = True
+    approval_ttl_seconds: StrictInt = Field(86_400, ge=60, le=30 * 86_400)
+    datasets: dict[str, DatasetSpec] = {}
+
+
+class Policy(_Spec):
+    version: Literal[1]
+    masking: MaskingSpec = MaskingSpec()
+    roles: dict[str, RoleSpec] = Field(min_length=1)
+    fields: dict[str, dict[str, FieldSpec]] = Field(min_length=1)
+    links: list[LinkSpec] = []
+    purposes: dict[str, PurposeSpec] = Field(min_length=1)
+    rules: dict[str, dict[str, dict[str, Action]]] = {}
+    endpoints: dict[str, EndpointSpec] = {}
+    budgets: list[BudgetSpec] = []
+    detectors: dict[str, DetectorSpec] = {}
+    responses: dict[ResponseName, ResponseSpec] = {}
+    exports: ExportsSpec = ExportsSpec()
+
+    def field_names(self) -> list[str]:
+        return [f"{cat}.{name}" for cat, names in self.fields.items() for name in names]
+
+    def field_spec(self, name: str) -> FieldSpec:
+        cat, _, leaf = name.partition(".")
+        return self.fields[cat][leaf]

@@ -1,0 +1,61 @@
+"""`policy check` and `policy matrix` through typer's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers_policy import line_of, mutate
+from typer.testing import CliRunner
+
+from strongroom.cli.policy_cmds import policy_app
+from strongroom.policy import DEFAULT_POLICY_PATH
+
+runner = CliRunner()
+
+
+def test_check_ok() -> None:
+    result = runner.invoke(policy_app, ["check", str(DEFAULT_POLICY_PATH)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"ok: {DEFAULT_POLICY_PATH}: 6 roles")
+
+
+def test_check_reports_each_problem_with_location(tmp_path: Path) -> None:
+    text = mutate("      identity.birth_date: generalize   # birth year",
+                  "      identity.shoe_size: reveal")
+    text = text.replace("default_purpose: police_check", "default_purpose: case_work")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = runner.invoke(policy_app, ["check", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    assert f"{path}:{line_of(text, 'identity.shoe_size')}:7: unknown field" in lines[1]
+    assert lines[0].startswith(f"{path}:{line_of(text, 'default_purpose: case_work')}:")
+
+
+def test_check_invalid_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("version: 1\nroles: [\n")
+    result = runner.invoke(policy_app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{path}:") and "invalid YAML" in result.output
+
+
+def test_matrix_markdown_to_file(tmp_path: Path) -> None:
+    out = tmp_path / "m.md"
+    result = runner.invoke(policy_app, ["matrix", str(DEFAULT_POLICY_PATH), "--markdown",
+                                        "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("# Policy matrix")
+    row = next(line for line in text.splitlines() if line.startswith("| `address.street`"))
+    # owner sees it; dealer purposes and police_check do not.
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "reveal" and cells[3] == "·" and cells[5] == "·"
+
+
+def test_matrix_table_on_terminal() -> None:
+    result = runner.invoke(policy_app, ["matrix", str(DEFAULT_POLICY_PATH)])
+    assert result.exit_code == 0, result.output
+    assert "identity.family_name" in result.output
+    assert "partial" in result.output and "pseudonym" in result.output
