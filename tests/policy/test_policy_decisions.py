@@ -93,6 +93,7 @@ def test_step_up_needs_recent_mfa(compiled, clock: FakeClock) -> None:
         compiled.check_purpose(caller, PERSON)
     assert info.value.reason == "insufficient_user_authentication"
     assert info.value.extra["max_age"] == 3600
+    assert 'max_age="3600"' in info.value.headers["WWW-Authenticate"]
     with pytest.raises(Unauthorized):
         compiled.check_purpose(police(purpose="investigation", case="C-1",
                                       justification="j" * 30), PERSON)

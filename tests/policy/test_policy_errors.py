@@ -134,6 +134,20 @@ def test_missing_key_is_located_at_its_mapping(tmp_path: Path) -> None:
     assert line_of(text, "  dealer:") <= p.line <= line_of(text, "  police:")
 
 
+def test_wrong_type_inside_a_list_item(tmp_path: Path) -> None:
+    text = mutate("limit: 50,\n     window_seconds: 86400, roles: [police]}",
+                  "limit: -5,\n     window_seconds: 86400, roles: [police]}")
+    p = only(problems_of(tmp_path, text), "budgets.")
+    assert "limit" in p.message
+    assert p.line == line_of(text, "limit: -5")
+
+
+def test_unknown_response_name_is_located(tmp_path: Path) -> None:
+    text = mutate("  step_up: {threshold: 60}", "  nuke_from_orbit: {threshold: 60}")
+    p = only(problems_of(tmp_path, text), "responses.nuke_from_orbit")
+    assert (p.line, p.column) == (line_of(text, "nuke_from_orbit"), 3)
+
+
 def test_bad_action_is_located(tmp_path: Path) -> None:
     text = mutate("      ban.banned: reveal\n", "      ban.banned: show\n")
     p = only(problems_of(tmp_path, text), "ban.banned")

@@ -132,6 +132,9 @@ class CompiledPolicy:
                 raise Unauthorized(
                     f"purpose {name!r} needs a recent step-up authentication",
                     reason="insufficient_user_authentication",
+                    headers={"WWW-Authenticate": (
+                        'Bearer error="insufficient_user_authentication", '
+                        f'error_description="step-up required", max_age="{max_age}"')},
                     extra={"max_age": max_age},
                 )
         return name
