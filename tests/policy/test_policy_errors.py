@@ -167,6 +167,15 @@ def test_role_without_endpoint_scope(tmp_path: Path) -> None:
     only(problems_of(tmp_path, text), "role 'police' lacks scope 'persons:read'")
 
 
+def test_endpoint_role_without_usable_purpose(tmp_path: Path) -> None:
+    text = mutate("    roles: [dealer]\n    purposes: [ledger_keeping]",
+                  "    roles: [dealer, police]\n    purposes: [ledger_keeping]")
+    problems = problems_of(tmp_path, text)
+    p = only(problems, "role 'police' may declare none of this endpoint's purposes")
+    assert p.line == line_of(text, "roles: [dealer, police]")
+    only(problems, "role 'police' lacks scope 'ledger:read'")
+
+
 def test_rule_for_purpose_the_role_may_not_declare(tmp_path: Path) -> None:
     text = mutate("  dealer:\n    sale_verification:\n",
                   "  dealer:\n    case_work: {}\n    sale_verification:\n")

@@ -145,10 +145,15 @@ class _Checker:
             if not re.match(r"^(GET|POST|PUT|PATCH|DELETE) /\S*$", eid):
                 self.add(base, f"bad endpoint id {eid!r} (want 'METHOD /path')", key=True)
             for i, role in enumerate(spec.roles):
-                if self.role(role, (*base, "roles", i)) and \
-                        spec.scope not in self.p.roles[role].scopes:
+                if not self.role(role, (*base, "roles", i)):
+                    continue
+                rspec = self.p.roles[role]
+                if spec.scope not in rspec.scopes:
                     self.add((*base, "roles", i),
                              f"role {role!r} lacks scope {spec.scope!r} for this endpoint")
+                if spec.purposes is not None and not set(spec.purposes) & set(rspec.purposes):
+                    self.add((*base, "roles", i),
+                             f"role {role!r} may declare none of this endpoint's purposes")
             for i, purpose in enumerate(spec.purposes or []):
                 if self.purpose(purpose, (*base, "purposes", i)) and not any(
                     purpose in self.p.roles[r].purposes for r in spec.roles if r in self.p.roles
