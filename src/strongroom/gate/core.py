@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strongroom.clock import Clock
@@ -93,7 +93,7 @@ class GateCore:
             view = self.policy.view(caller.role, purpose)
             page = self.policy.page_size(endpoint)
             worst = page if expected_records is None else min(page, expected_records)
-            weight = max(1, self.policy.weight(view.visible))
+            weight = self._unit_cost(view.visible)
             factor = self.detector.throttle_factor(caller.principal_id)
             scale = 1 if factor >= 1 else max(1, round(1 / max(factor, 1e-3)))
             reservation = self.budgets.reserve(
@@ -115,12 +115,17 @@ class GateCore:
         self._append(event)
         headers: dict[str, str] = {}
         if reservation is not None:
-            weight = max(1, self.policy.weight(result.fields)) if result.fields else 1
-            cost = result.cost or result.records * weight
+            cost = result.cost or result.records * self._unit_cost(result.fields)
             self.budgets.settle(reservation, cost * scale, result.subjects)
             headers = self.budgets.headers(reservation)
         self._observe(event)
         return Answer(body=result.body, headers=headers)
+
+    def _unit_cost(self, fields: set[str] | frozenset[str]) -> int:
+        """Budget units one record costs: its disclosure weight (policy) in tens, at least
+        one. A yes/no verification costs 1; a full identity + address + weapons record, 7
+        or more."""
+        return max(1, -(-self.policy.weight(fields) // 10))
 
     def _check_containment(self, caller: Caller) -> None:
         contained = self.detector.check(caller.principal_id, caller.session_id, caller.ip)
@@ -176,3 +181,31 @@ class GateCore:
         """Journal an administrative action (containment lifted, principal revoked, ...)."""
         return self._append(self._event(caller, endpoint, caller.purpose, "allowed",
                                         reason=reason, detail=detail, kind="admin"))
+
+    def record_refusal(self, caller: Caller, endpoint: str, exc: StrongroomError) -> None:
+        """Journal a request refused before its task ran (malformed input)."""
+        self._record(caller, endpoint, caller.purpose, "refused",
+                     reason=exc.reason or exc.slug)
+
+    def record_security(self, caller: Caller | None, endpoint: str, *, reason: str,
+                        ip: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Journal a security event: a failed authentication, a token reuse, ..."""
+        who = caller or Caller(principal_id="anonymous", role="anonymous", ip=ip)
+        event = self._event(who, endpoint, who.purpose, "refused", reason=reason,
+                            detail=detail, kind="security")
+        self._append(event)
+
+    def bind_principal(self, caller: Caller) -> Caller:
+        """Staff callers are checked against the principals table on every request: a
+        suspended or deleted account is refused even with a live token, and its
+        département and dealer come from the registry, not from the token."""
+        if caller.role == "owner":
+            return caller
+        with self.registry.session() as s:
+            row = self.registry.principal(s, caller.principal_id)
+        if row is None or row.status != "active" or row.role != caller.role:
+            self.record_security(caller, "authenticate", reason="principal_inactive")
+            raise Unauthorized("this account is not active",
+                               reason="principal_inactive",
+                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return replace(caller, departement=row.departement, dealer_id=row.dealer_public_id)

@@ -65,37 +65,47 @@ class Tasks(GateCore):
                 raise NotFound(NOT_VISIBLE, reason="not_found")
             with self.registry.session() as s:
                 person = self.registry.person_by_public_id(s, person_id)
-                if person is None or not self._in_scope(s, caller, person):
+                if person is None or not self._in_scope(s, caller, t.purpose, person):
                     # Same answer for "absent" and "not yours": existence cannot be probed.
                     raise NotFound(NOT_VISIBLE, reason="out_of_scope")
                 return self._person_disclosure(s, t, person)
 
         return self._serve(caller, PERSON, work, expected_records=1)
 
-    def _in_scope(self, s, caller: Caller, person: PersonRow) -> bool:  # noqa: ANN001
-        if caller.role == "prefecture":
-            if caller.departement is None or person.departement != caller.departement:
-                return False
-            if caller.case is not None:
-                return self.registry.in_case(s, caller.case, caller.principal_id, person.pk)
+    def _in_scope(self, s, caller: Caller, purpose: str,  # noqa: ANN001
+                  person: PersonRow) -> bool:
+        """Object-level authorization: the policy names the scope (the purpose's
+        break-glass scope while it applies, else the role's)."""
+        spec = self.policy.purpose(purpose)
+        scope = spec.break_glass.object_scope if spec.break_glass else None
+        scope = scope or self.policy.role(caller.role).object_scope
+        if scope == "any":
             return True
-        return caller.role == "police"
+        if scope == "self":
+            return person.public_id == caller.principal_id
+        if scope == "own_departement":
+            return caller.departement is not None and person.departement == caller.departement
+        if scope == "assigned_case":
+            return caller.case is not None and self.registry.in_case(
+                s, caller.case, caller.principal_id, person.pk)
+        return False
 
     def _person_disclosure(self, s, t: Task, person: PersonRow) -> Disclosure:  # noqa: ANN001
         shown: set[str] = set()
         requester = t.caller.principal_id
         flat = person_fields(s, self.registry, self.vault, t.view, person)
-        body: dict[str, object] = {"id": person.public_id, **nest(
-            masked(t.view, flat, requester, shown))}
+        flat["ref.person_id"] = person.public_id
+        body = shaped(masked(t.view, flat, requester, shown), "person_id")
         today = self._today()
         body["permits"] = [
-            {"id": p.public_id, **nest(masked(t.view, permit_fields(p, today), requester,
-                                               shown)).get("permit", {})}
+            shaped(masked(t.view, {**permit_fields(p, today), "ref.permit_id": p.public_id},
+                          requester, shown), "permit_id", "permit")
             for p in self.registry.permits_of(s, [person.pk])
         ]
         body["weapons"] = [
-            {"id": w.public_id, **nest(masked(t.view, weapon_fields(self.vault, t.view, w),
-                                               requester, shown)).get("weapon", {})}
+            shaped(masked(t.view, {**weapon_fields(self.vault, t.view, w),
+                                   "ref.weapon_id": w.public_id}, requester, shown),
+                   "weapon_id", "weapon")
             for w in self.registry.weapons_of(s, person.pk)
         ]
         return Disclosure(body=body, subjects=[person.public_id], fields=shown, records=1)
@@ -116,16 +126,16 @@ class Tasks(GateCore):
                                       detail={"matched": False})
                 person, permit = match
                 today = self._today()
-                status = effective_status(permit, today)
-                body = {
-                    "valid": status == "valid",
-                    "categories": permit.categories.split(",") if permit.categories else [],
-                    "expires": permit.expires.isoformat(),
-                    "banned": self.registry.is_banned(s, person.pk, today),
-                }
-                return Disclosure(body=body, subjects=[person.public_id],
-                                  fields={"permit.status", "permit.categories",
-                                          "permit.expires", "ban.banned"},
+                shown: set[str] = set()
+                out = masked(t.view, {**permit_fields(permit, today),
+                                      "ban.banned": self.registry.is_banned(s, person.pk,
+                                                                            today)},
+                             caller.principal_id, shown)
+                body = {"valid": out.get("permit.status") == "valid",
+                        "categories": out.get("permit.categories", []),
+                        "expires": out.get("permit.expires"),
+                        "banned": out.get("ban.banned")}
+                return Disclosure(body=body, subjects=[person.public_id], fields=shown,
                                   records=1, detail={"matched": True})
 
         return self._serve(caller, VERIFY, work, given=given, expected_records=1)
@@ -201,19 +211,20 @@ class Tasks(GateCore):
                 weapons = self.registry.weapons_by_pk(s, [r[3] for r in rows])
                 buyers = self.registry.persons_by_pk(s, [r[4] for r in rows])
                 items = []
+                subjects = []
                 for _pk, sale_id, sold_at, weapon_pk, buyer_pk in rows:
-                    w = weapons[weapon_pk]
-                    wflat = masked(t.view, weapon_fields(self.vault, t.view, w),
-                                   caller.principal_id, shown)
-                    items.append({"sale_id": sale_id,
-                                  "sold_at": datetime.fromtimestamp(sold_at, UTC).isoformat(),
-                                  "buyer_id": buyers[buyer_pk].public_id,
-                                  "weapon": {"id": w.public_id,
-                                             **nest(wflat).get("weapon", {})}})
+                    w, buyer = weapons[weapon_pk], buyers[buyer_pk]
+                    subjects.append(buyer.public_id)
+                    flat = {**weapon_fields(self.vault, t.view, w),
+                            **person_fields(s, self.registry, self.vault, t.view, buyer),
+                            "ref.weapon_id": w.public_id, "ref.sale_id": sale_id,
+                            "ref.person_id": buyer.public_id,
+                            "sale.sold_at": datetime.fromtimestamp(sold_at, UTC).isoformat()}
+                    items.append(shaped(masked(t.view, flat, caller.principal_id, shown),
+                                        "sale_id"))
             nxt = encode_cursor(rows[-1][2], rows[-1][1]) if len(rows) == size else None
             return Disclosure(body={"items": items, "next_cursor": nxt},
-                              subjects=[i["buyer_id"] for i in items], fields=shown,
-                              records=len(items))
+                              subjects=subjects, fields=shown, records=len(items))
 
         return self._serve(caller, LEDGER, work, expected_records=limit)
 
@@ -237,10 +248,16 @@ class Tasks(GateCore):
                                        for p in permits)
                     subjects = [self.registry.persons_by_pk(s, [w.holder_pk])[w.holder_pk]
                                 .public_id]
-            body = {"id": w.public_id, "category": w.category, "status": w.status,
-                    "holder_permit_valid": holder_valid}
-            return Disclosure(body=body, subjects=subjects, records=1,
-                              fields={"weapon.category", "weapon.status", "permit.status"})
+            shown: set[str] = set()
+            out = masked(t.view, {"ref.weapon_id": w.public_id, "weapon.category": w.category,
+                                  "weapon.status": w.status}, caller.principal_id, shown)
+            body = {"id": out.get("ref.weapon_id"), "category": out.get("weapon.category"),
+                    "status": out.get("weapon.status"),
+                    "holder_permit_valid": holder_valid if "permit.status" in t.view.visible
+                    else None}
+            if body["holder_permit_valid"] is not None:
+                shown.add("permit.status")
+            return Disclosure(body=body, subjects=subjects, records=1, fields=shown)
 
         return self._serve(caller, WEAPON, work, given=given, expected_records=1)
 
@@ -254,20 +271,40 @@ class Tasks(GateCore):
             with self.registry.session() as s:
                 persons = self.registry.persons_by_name_dob(
                     s, self.vault.blind_index("name_dob", family_name, dob), t.page_size)
-                visible = [p for p in persons if self._in_scope(s, caller, p)]
+                visible = [p for p in persons if self._in_scope(s, caller, t.purpose, p)]
                 permits = self.registry.permits_of(s, [p.pk for p in visible])
             by_person: dict[int, list[str]] = {}
             for p in permits:
                 by_person.setdefault(p.person_pk, []).append(effective_status(p, today))
-            items = [{"id": p.public_id,
-                      "permit_status": best_status(by_person.get(p.pk, []))}
-                     for p in visible]
+            shown: set[str] = set()
+            items = []
+            for p in visible:
+                out = masked(t.view, {"ref.person_id": p.public_id,
+                                      "permit.status": best_status(by_person.get(p.pk, []))},
+                             caller.principal_id, shown)
+                items.append({"id": out.get("ref.person_id"),
+                              "permit_status": out.get("permit.status")})
             # No totals: a page, never a count of what else matched.
-            return Disclosure(body={"items": items}, subjects=[i["id"] for i in items],
-                              records=len(items), fields={"permit.status"} if items else set(),
+            return Disclosure(body={"items": items}, subjects=[p.public_id for p in visible],
+                              records=len(items), fields=shown,
                               detail={"matched": bool(items)})
 
         return self._serve(caller, SEARCH, work, given=given)
+
+
+def shaped(flat: dict[str, object], id_field: str, category: str | None = None
+           ) -> dict[str, object]:
+    """Nest a masked flat record: its `ref.<id_field>` becomes `id`; with `category`, only
+    that category's fields are kept at the top level (a permit, a weapon)."""
+    nested = nest(flat)
+    refs = nested.pop("ref", {})
+    body: dict[str, object] = {"id": refs.pop(id_field, None)}
+    if category is not None:
+        body.update(nested.get(category, {}))
+    else:
+        body.update(nested)
+    body.update({k: v for k, v in refs.items() if k != id_field})
+    return body
 
 
 def best_status(statuses: list[str]) -> str:

@@ -243,3 +243,8 @@ class Registry:
                       dealer_pk: int | None, label: str, at: float) -> None:
         s.add(Principal(public_id=public_id, role=role, departement=departement,
                         dealer_id=dealer_pk, label=label, status="active", created_at=at))
+
+    def set_principal_status(self, s: Session, public_id: str, status: str) -> bool:
+        result = s.execute(update(Principal).where(Principal.public_id == public_id)
+                           .values(status=status))
+        return bool(result.rowcount)

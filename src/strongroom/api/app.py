@@ -1,0 +1,97 @@
+"""The HTTP adapter. Routes parse and call the gate; nothing here touches storage.
+
+`create_app(service)` builds the FastAPI application around a composed `Service`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from strongroom import __version__
+from strongroom.api.problems import problem_response
+from strongroom.errors import BadRequest, NotFound, StrongroomError, Unauthorized
+from strongroom.errors import StrongroomError as _Base
+
+log = logging.getLogger("strongroom.api")
+
+
+class MethodNotAllowed(_Base):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class InternalError(_Base):
+    status = 500
+    slug = "internal"
+    title = "Internal error"
+
+
+def create_app(service: Any) -> FastAPI:
+    app = FastAPI(
+        title="Strongroom registry API",
+        version=__version__,
+        description=(
+            "A registry API built so that bulk extraction is hard while it happens and "
+            "useless after. Every route goes through the gate: purpose, budgets, masking, "
+            "journal, detection. Errors are RFC 9457 problem+json."
+        ),
+    )
+    app.state.service = service
+
+    @app.exception_handler(StrongroomError)
+    async def strongroom_error(request: Request, exc: StrongroomError) -> JSONResponse:
+        return problem_response(exc, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        err = BadRequest("the request is not valid: " + "; ".join(
+            f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems), reason="invalid_input",
+            extra={"errors": problems})
+        service.journal_rejected(request, err)
+        return problem_response(err, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        err: StrongroomError
+        if exc.status_code == 404:
+            err = NotFound("no such resource")
+        elif exc.status_code == 405:
+            err = MethodNotAllowed(f"{request.method} is not allowed here")
+        elif exc.status_code == 401:
+            err = Unauthorized(str(exc.detail))
+        else:
+            err = BadRequest(str(exc.detail))
+        return problem_response(err, instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A safety net: log the type, never the value (it may hold PII), and never a trace
+        # to the client.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method,
+                  request.url.path)
+        return problem_response(InternalError("the request could not be completed"),
+                                instance=request.url.path)
+
+    from strongroom.api import routes_admin, routes_registry
+
+    app.include_router(routes_registry.router)
+    app.include_router(routes_admin.router)
+    for extra in service.extra_routers():
+        app.include_router(extra)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

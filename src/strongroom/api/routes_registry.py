@@ -1,0 +1,88 @@
+"""The registry's routes: one thin call into the gate each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from strongroom.api.deps import caller, service
+from strongroom.context import Caller
+from strongroom.gate import Answer
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+CallerDep = Annotated[Caller, Depends(caller)]
+ServiceDep = Annotated[Any, Depends(service)]
+
+
+class Strict(BaseModel):
+    # Unknown members are refused, so no filter, sort or wildcard can be smuggled in.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class VerifyBody(Strict):
+    permit_number: str = Field(min_length=1, max_length=40)
+    family_name: str = Field(min_length=1, max_length=120)
+    birth_date: str = Field(min_length=10, max_length=10, examples=["1975-04-21"])
+
+
+class SaleBody(VerifyBody):
+    weapon_serial: str = Field(min_length=1, max_length=60)
+
+
+class SearchBody(Strict):
+    family_name: str = Field(min_length=1, max_length=120)
+    birth_date: str = Field(min_length=10, max_length=10, examples=["1975-04-21"])
+
+
+def _send(answer: Answer, response: Response) -> dict[str, Any]:
+    for key, value in answer.headers.items():
+        response.headers[key] = value
+    response.headers["Cache-Control"] = "no-store"
+    return answer.body
+
+
+@router.get("/me", summary="Owner: my identity, address, permits and weapons")
+def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(svc.gate.me(who), response)
+
+
+@router.post("/permits/verify", summary="Dealer: verify a buyer's permit (no address, ever)")
+def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep,
+           response: Response) -> dict[str, Any]:
+    return _send(svc.gate.verify_permit(who, body.permit_number, body.family_name,
+                                        body.birth_date), response)
+
+
+@router.post("/sales", status_code=201, summary="Dealer: record the sale of one weapon")
+def sale(body: SaleBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(svc.gate.record_sale(who, weapon_serial=body.weapon_serial,
+                                      permit_number=body.permit_number,
+                                      family_name=body.family_name,
+                                      birth_date=body.birth_date), response)
+
+
+@router.get("/ledger", summary="Dealer: page through my own sales ledger")
+def ledger(who: CallerDep, svc: ServiceDep, response: Response,
+           cursor: Annotated[str | None, Query(max_length=200)] = None,
+           limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
+    return _send(svc.gate.ledger(who, cursor=cursor, limit=limit), response)
+
+
+@router.get("/weapons/{serial}", summary="Police: weapon status and holder permit validity")
+def weapon(serial: str, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(svc.gate.weapon(who, serial), response)
+
+
+@router.post("/persons/search", summary="Police: exact search by family name and birth date")
+def search(body: SearchBody, who: CallerDep, svc: ServiceDep,
+           response: Response) -> dict[str, Any]:
+    return _send(svc.gate.search_persons(who, body.model_dump()), response)
+
+
+@router.get("/persons/{person_id}", summary="Prefecture: a person of my département")
+def person(person_id: str, who: CallerDep, svc: ServiceDep,
+           response: Response) -> dict[str, Any]:
+    return _send(svc.gate.person(who, person_id), response)

@@ -1,0 +1,120 @@
+"""The `strongroom` command. All subcommands read STRONGROOM_HOME (default ./.strongroom)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from strongroom.cli.common import cli_errors, console, err_console, home
+
+app = typer.Typer(
+    help="Strongroom: a registry that makes bulk extraction hard while it happens and useless "
+    "after. Reads STRONGROOM_HOME (default ./.strongroom).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from strongroom.cli.journal_cmds import investigate_app, journal_app
+    from strongroom.cli.policy_cmds import policy_app
+    from strongroom.cli.principal_cmds import principal_app
+    from strongroom.cli.token_cmds import token_app
+
+    app.add_typer(principal_app, name="principal")
+    app.add_typer(token_app, name="token")
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(journal_app, name="journal")
+    app.add_typer(investigate_app, name="investigate")
+
+
+@app.command()
+def init(
+    database: Annotated[str | None, typer.Option(
+        help="registry database URL (default: SQLite in the home)")] = None,
+    journal: Annotated[str | None, typer.Option(
+        help="journal database URL (default: SQLite in the home)")] = None,
+    redis: Annotated[str | None, typer.Option(
+        help="Redis URL for budgets shared by several workers")] = None,
+) -> None:
+    """Create the home folder: config, policy, keys, schemas. Safe to run again."""
+    from strongroom.service import initialize
+
+    with cli_errors():
+        h = home()
+        settings = initialize(h, registry_url=database, journal_url=journal, redis_url=redis)
+    console.print(f"home ready at {h.path}")
+    console.print(f"  registry: {_redact(settings.registry_url)}")
+    console.print(f"  journal:  {_redact(settings.journal_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "<unparseable URL>"
+
+
+@app.command()
+def seed(
+    persons: Annotated[int, typer.Option(min=1, help="number of persons")] = 20_000,
+    seed_: Annotated[int, typer.Option("--seed", help="random seed (deterministic)")] = 1,
+) -> None:
+    """Seed a synthetic French registry (owners, permits, weapons, dealers, canaries)."""
+    from strongroom.cli.seeding import run_seed
+
+    with cli_errors():
+        report = run_seed(home(), persons=persons, seed=seed_)
+    console.print(f"seeded {report.persons:,} persons in {report.seconds:.1f} s "
+                  f"({report.persons_per_second:,.0f} persons/s)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from strongroom.config import Home
+
+    with cli_errors():
+        h = home()
+        h.settings()  # fail early, with a clear message, when there is no home
+        from strongroom.policy import load_policy
+
+        load_policy(h.policy_path)  # refuse to start on an invalid policy
+    os.environ["STRONGROOM_HOME"] = str(Home.from_env().path)
+    uvicorn.run("strongroom.api.asgi:create", factory=True, host=host, port=port,
+                workers=workers, log_level="info", proxy_headers=False)
+
+
+@app.command()
+def demo(
+    persons: Annotated[int, typer.Option(min=100, help="persons to seed on first run")] = 20_000,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="prepare, print, exit")] = False,
+) -> None:
+    """Initialize, seed, create one principal per role, print tokens and curl examples,
+    then serve."""
+    from strongroom.cli.demo import prepare_demo
+
+    with cli_errors():
+        prepare_demo(home(), persons=persons, base_url=f"http://{host}:{port}")
+    if no_serve:
+        return
+    err_console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
+    serve(host=host, port=port, workers=1)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,53 @@
+"""`strongroom principal ...`: staff accounts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from strongroom.cli.common import cli_errors, console, open_service
+
+principal_app = typer.Typer(help="Staff principals: add, list, revoke.", no_args_is_help=True)
+
+
+@principal_app.command("add")
+def add(
+    role: Annotated[str, typer.Option(help="dealer, police, prefecture, auditor or admin")],
+    departement: Annotated[str | None, typer.Option(help="département code (prefecture)")] = None,
+    dealer: Annotated[str | None, typer.Option(help="dealer public ID (dealer accounts)")] = None,
+    label: Annotated[str, typer.Option(help="a label for humans, no PII")] = "",
+) -> None:
+    """Create a staff principal and print its ID."""
+    with cli_errors(), open_service() as svc:
+        pid = svc.add_principal(role=role, departement=departement, dealer=dealer,
+                                label=label)
+    typer.echo(pid)
+
+
+@principal_app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """List staff principals."""
+    from rich.table import Table
+
+    with cli_errors(), open_service() as svc:
+        rows = svc.list_principals()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "role", "département", "dealer", "status", "label")
+    for r in rows:
+        table.add_row(r["id"], r["role"], r["departement"] or "", r["dealer"] or "",
+                      r["status"], r["label"])
+    console.print(table)
+
+
+@principal_app.command("revoke")
+def revoke(principal_id: str,
+           why: Annotated[str, typer.Option(help="reason, journaled")] = "revoked by CLI",
+           ) -> None:
+    """Suspend a principal and revoke every token it holds, effective on its next request."""
+    with cli_errors(), open_service() as svc:
+        svc.revoke_principal(principal_id, why=why)
+    typer.echo(f"revoked {principal_id}")
