@@ -37,3 +37,27 @@ class DPoPClient:
         hdr = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.as_dict(private=False)}
         hdr.update(header or {})
         return jwt.encode(hdr, body, self.key, algorithms=[hdr["alg"]])
+
+
+REDIRECT = "http://127.0.0.1:8765/callback"
+PASSWORD = "correct horse battery staple"
+
+
+def pkce_pair() -> tuple[str, str]:
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    verifier = uuid.uuid4().hex + uuid.uuid4().hex
+    return verifier, create_s256_code_challenge(verifier)
+
+
+def totp_now(secret: str, clock: FakeClock) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).at(int(clock.now()))
+
+
+def client_assertion(key: Any, client_id: str, audience: str, clock: FakeClock) -> str:
+    now = int(clock.now())
+    return jwt.encode({"alg": "ES256", "kid": key.kid},
+                      {"iss": client_id, "sub": client_id, "aud": audience, "iat": now,
+                       "exp": now + 60, "jti": uuid.uuid4().hex}, key)

@@ -1,0 +1,109 @@
+"""HTTP adapter for the embedded authorization server (`auth/server.py`): form in, RFC 6749
+§5.2 JSON errors out. No protocol logic lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from strongroom.auth.login_page import PAGE_HEADERS, render_login
+from strongroom.auth.rfc7009_revocation import revoke
+from strongroom.auth.rfc7662_introspection import introspect
+from strongroom.auth.server import AuthorizationServer
+from strongroom.auth.token_endpoint import token_request
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _oauth_error(exc: OAuth2Error) -> JSONResponse:
+    status = 401 if exc.error == "invalid_client" else (exc.status_code or 400)
+    body: dict[str, Any] = {"error": exc.error}
+    if exc.description:
+        body["error_description"] = exc.description
+    return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
+    router = APIRouter(tags=["oauth"])
+    srv = auth_server
+
+    @router.post("/oauth/par", status_code=201)
+    async def par(request: Request) -> Response:
+        try:
+            body = srv.push_authorization_request(await _form(request))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        return JSONResponse(body, status_code=201, headers=NO_STORE)
+
+    @router.get("/oauth/authorize", response_class=HTMLResponse)
+    async def authorize_form(request: Request) -> Response:
+        q = request.query_params
+        try:
+            srv.load_par(q.get("client_id"), q.get("request_uri"))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        page = render_login(action=str(request.url_for("authorize_login")),
+                            context={"client_id": q.get("client_id"),
+                                     "request_uri": q.get("request_uri")})
+        return HTMLResponse(page, headers=PAGE_HEADERS)
+
+    @router.post("/oauth/authorize", name="authorize_login")
+    async def authorize_login(request: Request) -> Response:
+        form = await _form(request)
+        try:
+            if form.get("action") == "cancel":
+                return RedirectResponse(srv.deny(form), status_code=303, headers=NO_STORE)
+            outcome = srv.login(form)
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        if outcome.redirect_to:
+            return RedirectResponse(outcome.redirect_to, status_code=303, headers=NO_STORE)
+        page = render_login(action=str(request.url_for("authorize_login")),
+                            context=outcome.context, error=outcome.error)
+        return HTMLResponse(page, status_code=200 if outcome.need_otp else 401,
+                            headers=PAGE_HEADERS)
+
+    @router.post("/oauth/token")
+    async def token(request: Request) -> Response:
+        try:
+            # htu is the token endpoint as published in our metadata (RFC 9449 §4.3),
+            # not whatever Host header reached this worker.
+            body = token_request(srv, await _form(request), dpop=request.headers.get("dpop"),
+                                 method=request.method, url=srv.token_endpoint)
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        return JSONResponse(body, headers=NO_STORE)
+
+    @router.post("/oauth/revoke")
+    async def revoke_endpoint(request: Request) -> Response:
+        try:
+            revoke(srv, await _form(request))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        return Response(status_code=200, headers=NO_STORE)
+
+    @router.post("/oauth/introspect")
+    async def introspect_endpoint(request: Request) -> Response:
+        try:
+            body = introspect(srv, await _form(request))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        return JSONResponse(body, headers=NO_STORE)
+
+    @router.get("/.well-known/oauth-authorization-server")
+    async def metadata() -> Response:
+        return JSONResponse(srv.metadata())
+
+    @router.get("/oauth/jwks")
+    async def jwks() -> Response:
+        return JSONResponse(srv.jwks(), headers={"Cache-Control": "max-age=300"})
+
+    return router

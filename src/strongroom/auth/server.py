@@ -1,0 +1,257 @@
+"""The embedded authorization server: PAR → login → code → token, FAPI 2.0 baseline.
+
+    RFC 9126  PAR is required: /oauth/authorize only accepts a `request_uri` (60 s, one use)
+    RFC 7636  PKCE S256 only
+    RFC 9207  `iss` in every authorization response
+    RFC 9449  DPoP-bound access and refresh tokens, for every client
+    RFC 9396  the task as `authorization_details` (type strongroom_purpose)
+    RFC 7523  private_key_jwt for confidential clients
+    RFC 7009 / RFC 7662 / RFC 8414  revocation, introspection, metadata
+
+Grant handling lives in `token_endpoint.py`; this module holds what the endpoints share and
+is free of any web framework. Errors are Authlib `OAuth2Error`s (RFC 6749 §5.2 codes).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidRequestError,
+    UnsupportedResponseTypeError,
+)
+
+from strongroom.auth import rfc7636_pkce, rfc9396_rar
+from strongroom.auth.clients import Client, ClientRegistry, PrincipalInfo, PrincipalLookup
+from strongroom.auth.login import Credentials, LoginFailed, SecondFactorRequired
+from strongroom.auth.rfc7523_client_auth import ASSERTION_TYPE, verify_client_assertion
+from strongroom.auth.rfc9068 import TokenService
+from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, ReplayCache
+from strongroom.auth.role_grants import RoleGrant, load_role_grant
+from strongroom.auth.sessions import SqlSessions
+from strongroom.auth.store import codes, digest, par_requests
+from strongroom.clock import SYSTEM_CLOCK, Clock
+from strongroom.context import STAFF_ROLES
+
+PAR_LIFETIME = 60
+CODE_LIFETIME = 60
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+SecurityHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class LoginOutcome:
+    """What the login POST leads to: a redirect, or the form again with a message."""
+
+    redirect_to: str | None = None
+    error: str | None = None
+    need_otp: bool = False
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class AuthorizationServer:
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        tokens: TokenService,
+        principals: PrincipalLookup,
+        clock: Clock = SYSTEM_CLOCK,
+        replay_cache: ReplayCache | None = None,
+        credentials: Credentials | None = None,
+        role_grants: Callable[[str], RoleGrant] = load_role_grant,
+        on_security_event: SecurityHook | None = None,
+        idle_timeout: int | None = None,
+        absolute_lifetime: int | None = None,
+        refresh_lifetime: int = 8 * 3600,
+    ) -> None:
+        self.engine = engine
+        self.tokens = tokens
+        self.issuer = tokens.issuer
+        self.principals = principals
+        self.clock = clock
+        self.replay_cache = replay_cache or InMemoryReplayCache(clock)
+        self.credentials = credentials or Credentials(engine, clock=clock)
+        self.clients = ClientRegistry(engine, clock=clock)
+        kw = {k: v for k, v in (("idle_timeout", idle_timeout),
+                                ("absolute_lifetime", absolute_lifetime)) if v is not None}
+        self.sessions = SqlSessions(engine, clock=clock, **kw)
+        self.role_grants = role_grants
+        self.on_security_event = on_security_event or (lambda event: None)
+        self.refresh_lifetime = refresh_lifetime
+        self.dpop = DPoPVerifier(self.replay_cache, clock=clock)
+
+    # -- endpoints' URLs (RFC 8414) --------------------------------------------------------
+    def url(self, path: str) -> str:
+        return self.issuer.rstrip("/") + path
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.url("/oauth/token")
+
+    def role_grant(self, principal: PrincipalInfo) -> RoleGrant:
+        return self.role_grants(principal.role)
+
+    def mfa_required(self, principal: PrincipalInfo) -> bool:
+        # Every professional (staff) role uses a second factor by default.
+        return principal.role in STAFF_ROLES or self.role_grant(principal).mfa_required
+
+    def security_event(self, kind: str, **details: Any) -> None:
+        self.on_security_event({"type": kind, "at": self.clock.now(), **details})
+
+    # -- client authentication -------------------------------------------------------------
+    def authenticate_client(self, form: Mapping[str, str], *,
+                            require_confidential: bool = False) -> Client:
+        client = self.clients.get(form.get("client_id") or _assertion_subject(form))
+        if client.public:
+            if require_confidential:
+                raise InvalidClientError(description="this endpoint needs client authentication")
+            if form.get("client_assertion"):
+                raise InvalidClientError(description="public clients do not authenticate")
+            return client
+        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get(
+                "client_assertion"):
+            raise InvalidClientError(description="private_key_jwt client authentication "
+                                     "required")
+        verify_client_assertion(
+            form["client_assertion"], client_id=client.client_id, jwks=client.jwks or {},
+            audiences=[self.issuer, self.token_endpoint, self.url("/oauth/par"),
+                       self.url("/oauth/introspect"), self.url("/oauth/revoke")],
+            clock=self.clock, replay_cache=self.replay_cache)
+        return client
+
+    # -- RFC 9126 pushed authorization requests -----------------------------------------------
+    def push_authorization_request(self, form: Mapping[str, str]) -> dict[str, Any]:
+        client = self.authenticate_client(form)
+        if "request_uri" in form:
+            raise InvalidRequestError("request_uri is not allowed at the PAR endpoint")
+        if form.get("response_type") != "code":
+            raise UnsupportedResponseTypeError("response_type must be code")
+        if "authorization_code" not in client.grant_types:
+            raise InvalidRequestError("client may not use the authorization code grant")
+        redirect_uri = form.get("redirect_uri")
+        if not redirect_uri or redirect_uri not in client.redirect_uris:
+            raise InvalidRequestError("redirect_uri is not registered for this client")
+        challenge = rfc7636_pkce.check_challenge(form.get("code_challenge"),
+                                                 form.get("code_challenge_method"))
+        detail = rfc9396_rar.parse(form.get("authorization_details"))
+        scope = form.get("scope") or ""
+        params = {"redirect_uri": redirect_uri, "code_challenge": challenge,
+                  "scope": scope, "state": form.get("state"), "authorization_details": detail,
+                  "dpop_jkt": form.get("dpop_jkt"), "max_age": form.get("max_age")}
+        request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(par_requests.insert().values(
+                uri_hash=digest(request_uri), client_id=client.client_id, params=params,
+                expires_at=self.clock.now() + PAR_LIFETIME))
+        return {"request_uri": request_uri, "expires_in": PAR_LIFETIME}
+
+    def load_par(self, client_id: str | None, request_uri: str | None) -> dict[str, Any]:
+        if not request_uri or not request_uri.startswith(REQUEST_URI_PREFIX):
+            raise InvalidRequestError("a pushed request_uri is required (RFC 9126)")
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(par_requests).where(
+                par_requests.c.uri_hash == digest(request_uri))).mappings().first()
+        if (row is None or row["used"] or row["client_id"] != client_id
+                or row["expires_at"] < self.clock.now()):
+            raise InvalidRequestError("request_uri unknown, used or expired")
+        return dict(row["params"])
+
+    # -- the login form's POST ---------------------------------------------------------------
+    def login(self, form: Mapping[str, str]) -> LoginOutcome:
+        client_id, request_uri = form.get("client_id"), form.get("request_uri")
+        params = self.load_par(client_id, request_uri)
+        ctx = {"client_id": client_id, "request_uri": request_uri,
+               "username": form.get("username", "")}
+        username = form.get("username", "")
+        try:
+            principal_id = self._principal_of_username(username)
+            principal = self.principals(principal_id) if principal_id else None
+            mfa = self.mfa_required(principal) if principal else True
+            result = self.credentials.authenticate(username, form.get("password", ""),
+                                                   form.get("otp") or None, mfa_required=mfa)
+        except LoginFailed:
+            return LoginOutcome(error="wrong username, password or code", context=ctx)
+        except SecondFactorRequired as exc:
+            if not exc.enrolled:
+                return LoginOutcome(error="this account must enroll a second factor first",
+                                    context=ctx)
+            return LoginOutcome(need_otp=True, error="enter the code from your authenticator",
+                                context=ctx)
+        if principal is None or not principal.active:
+            return LoginOutcome(error="wrong username, password or code", context=ctx)
+        with self.engine.begin() as conn:
+            used = conn.execute(par_requests.update().where(
+                par_requests.c.uri_hash == digest(str(request_uri)),
+                par_requests.c.used == sa.false()).values(used=True))
+        if used.rowcount != 1:
+            raise InvalidRequestError("request_uri already used")
+        sid = self.sessions.create(principal_id=principal.principal_id,
+                                   client_id=str(client_id), acr=result.acr,
+                                   auth_time=result.auth_time)
+        code = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(codes.insert().values(
+                code_hash=digest(code), client_id=client_id,
+                principal_id=principal.principal_id, session_id=sid,
+                params={**params, "acr": result.acr, "auth_time": result.auth_time},
+                expires_at=self.clock.now() + CODE_LIFETIME))
+        return LoginOutcome(redirect_to=self._redirect(params, code=code))
+
+    def deny(self, form: Mapping[str, str]) -> str:
+        params = self.load_par(form.get("client_id"), form.get("request_uri"))
+        err = AccessDeniedError("the user cancelled")
+        return self._redirect(params, error=err.error)
+
+    def _redirect(self, params: Mapping[str, Any], **values: str) -> str:
+        query = {**values, "iss": self.issuer}  # RFC 9207 §2
+        if params.get("state"):
+            query["state"] = params["state"]
+        return f"{params['redirect_uri']}?{urlencode(query)}"
+
+    def _principal_of_username(self, username: str) -> str | None:
+        from strongroom.auth.store import credentials
+
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(credentials.c.principal_id).where(
+                credentials.c.username == username)).scalar()
+
+    # -- RFC 8414 -------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        from strongroom.auth.rfc8414_metadata import server_metadata
+
+        return server_metadata(self)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.tokens.keys.public_jwks()
+
+    def logout(self, session_id: str) -> None:
+        self.sessions.end(session_id, "logout")
+
+    def revoke_principal(self, principal_id: str) -> None:
+        self.sessions.revoke_principal(principal_id)
+
+
+def _assertion_subject(form: Mapping[str, str]) -> str | None:
+    """The client_id a client assertion claims, read only to find the client's keys; the
+    assertion is then verified with exactly those keys."""
+    assertion = form.get("client_assertion")
+    if not assertion:
+        return None
+    from joserfc import jws
+
+    try:
+        obj = jws.extract_compact(assertion.encode())
+        import json
+
+        sub = json.loads(obj.payload).get("sub")
+    except Exception:  # noqa: BLE001 - any parse failure is an unknown client
+        return None
+    return sub if isinstance(sub, str) else None
