@@ -184,3 +184,23 @@ class Service:
         self.gate.record_admin(by or self.operator(), "principal revoke",
                                reason="principal_revoked",
                                detail={"principal": principal_id, "why": why})
+
+    def issue_demo_token(self, *, role: str, subject: str, purpose: str | None = None,
+                         case: str | None = None, justification: str | None = None,
+                         lifetime: int | None = None, **claims: Any) -> str:
+        """An access token for scripts, demos and tests, with the role's scopes and
+        default purpose from the policy (what `strongroom token issue` prints)."""
+        from strongroom.auth.role_grants import grant_from_policy
+
+        grant = grant_from_policy(self.policy, role)
+        departement = dealer = None
+        if role != "owner":
+            with self.registry.session() as s:
+                row = self.registry.principal(s, subject)
+            if row is not None:
+                departement, dealer = row.departement, row.dealer_public_id
+        return self.tokens.issue_access_token(
+            subject=subject, role=role, scopes=claims.pop("scopes", grant.scopes),
+            purpose=purpose or grant.default_purpose, case=case, departement=departement,
+            dealer_id=dealer, lifetime=lifetime or grant.token_lifetime_seconds,
+            justification=justification, **claims)

@@ -1,0 +1,105 @@
+"""`strongroom demo`: a ready-to-try deployment on the embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from strongroom.cli.common import console
+from strongroom.cli.seeding import DEMO_FILE, load_fixtures, run_seed
+from strongroom.config import Home
+
+DEMO_CASE = "CASE-2026-0001"
+DEMO_JUSTIFICATION = "Renewal review of a hunting permit, demo case file"
+
+
+def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, str]:
+    """One staff principal per role (idempotent: kept in demo.json)."""
+    path = service.home.path / DEMO_FILE
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    principals: dict[str, str] = doc.get("principals", {})
+    known = {p["id"] for p in service.list_principals()}
+    wanted = {
+        "dealer": {"dealer": fixtures["dealer_id"]},
+        "police": {},
+        "prefecture": {"departement": fixtures["departement"]},
+        "auditor": {},
+        "admin": {},
+    }
+    for role, extra in wanted.items():
+        if principals.get(role) not in known:
+            principals[role] = service.add_principal(role=role, label=f"demo {role}", **extra)
+    doc["principals"] = principals
+    if path.is_file():
+        path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    return principals
+
+
+def demo_tokens(service: Any, fixtures: dict[str, Any],
+                principals: dict[str, str]) -> dict[str, str]:
+    return {
+        "owner": service.issue_demo_token(role="owner", subject=fixtures["owner_id"]),
+        "dealer": service.issue_demo_token(role="dealer", subject=principals["dealer"]),
+        "dealer_ledger": service.issue_demo_token(role="dealer", subject=principals["dealer"],
+                                                  purpose="ledger_keeping"),
+        "police": service.issue_demo_token(role="police", subject=principals["police"]),
+        "prefecture": service.issue_demo_token(
+            role="prefecture", subject=principals["prefecture"], case=DEMO_CASE,
+            justification=DEMO_JUSTIFICATION),
+    }
+
+
+def prepare_demo(home: Home, *, persons: int, base_url: str) -> None:
+    from strongroom.service import Service, initialize
+
+    initialize(home)
+    fixtures = load_fixtures(home)
+    if fixtures is None:
+        run_seed(home, persons=persons, seed=1)
+        fixtures = load_fixtures(home)
+    if fixtures is None:  # pragma: no cover - run_seed always writes it
+        raise RuntimeError("seeding wrote no demo fixtures")
+    service = Service(home)
+    try:
+        principals = create_demo_principals(service, fixtures)
+        tokens = demo_tokens(service, fixtures, principals)
+    finally:
+        service.close()
+    print_examples(base_url, fixtures, principals, tokens)
+
+
+def _curl(base: str, token: str, method: str, path: str,
+          body: dict[str, Any] | None = None) -> str:
+    parts = ["curl -s", f"-X {method}" if method != "GET" else "",
+             f"-H {shlex.quote('Authorization: Bearer ' + token)}"]
+    if body is not None:
+        parts += ["-H 'Content-Type: application/json'",
+                  f"-d {shlex.quote(json.dumps(body))}"]
+    parts.append(shlex.quote(base + path))
+    return " ".join(p for p in parts if p)
+
+
+def print_examples(base: str, f: dict[str, Any], principals: dict[str, str],
+                   tokens: dict[str, str]) -> None:
+    verify = {"permit_number": f["permit_number"], "family_name": f["family_name"],
+              "birth_date": f["birth_date"]}
+    examples = [
+        ("owner: my own record", tokens["owner"], "GET", "/v1/me", None),
+        ("dealer: verify a buyer's permit", tokens["dealer"], "POST", "/v1/permits/verify",
+         verify),
+        ("dealer: my sales ledger", tokens["dealer_ledger"], "GET", "/v1/ledger", None),
+        ("police: a weapon by serial", tokens["police"], "GET",
+         f"/v1/weapons/{f['weapon_serial']}", None),
+        ("police: exact person search", tokens["police"], "POST", "/v1/persons/search",
+         {"family_name": f["family_name"], "birth_date": f["birth_date"]}),
+        (f"prefecture ({f['departement']}): a person of my département", tokens["prefecture"],
+         "GET", f"/v1/persons/{f['person_in_departement']}", None),
+    ]
+    console.print("\n[bold]Strongroom demo[/bold]: principals", principals)
+    console.print("Tokens live 5 minutes; mint fresh ones with "
+                  "`.venv/bin/strongroom token issue --role ROLE --subject ID`.\n")
+    for title, token, method, path, body in examples:
+        console.print(f"[bold]# {title}[/bold]")
+        console.print(_curl(base, token, method, path, body), soft_wrap=True, highlight=False)
+        console.print()

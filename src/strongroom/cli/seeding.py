@@ -1,0 +1,55 @@
+"""Seeding a home's registry, with a progress bar for people and none for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from strongroom.config import Home
+
+DEMO_FILE = "demo.json"
+
+
+def seed_home(home: Home, *, persons: int, seed: int,
+              progress: Callable[[int], None] | None = None) -> Any:
+    """Seed the home's registry and keep the demo fixtures (synthetic values the demo
+    prints in its curl examples) in `demo.json`, mode 0600, outside the database."""
+    from strongroom.registry.db import make_engine
+    from strongroom.registry.keystore import SqlWrappedKeyStore
+    from strongroom.registry.seed import seed as run
+    from strongroom.vault import FileKeyProvider, Vault
+
+    settings = home.settings()
+    engine = make_engine(settings.registry_url)
+    try:
+        vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
+        report = run(engine, vault, persons=persons, seed=seed, progress=progress)
+    finally:
+        engine.dispose()
+    path = home.path / DEMO_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"fixtures": report.fixtures}, fh, indent=2, default=str)
+    return report
+
+
+def run_seed(home: Home, *, persons: int, seed: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), transient=False) as bar:
+        task = bar.add_task("seeding persons", total=persons)
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done)
+
+        return seed_home(home, persons=persons, seed=seed, progress=advance)
+
+
+def load_fixtures(home: Home) -> dict[str, Any] | None:
+    path = home.path / DEMO_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("fixtures")

@@ -1,0 +1,97 @@
+"""Administrative and audit tasks through the same pipeline: purpose and scope from the
+policy, budgets, journal. They return no PII values: the journal holds pseudonymous IDs and
+field names, budgets and containments hold counters and principal IDs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from strongroom.context import Caller
+from strongroom.gate.core import Answer, Disclosure, Task
+from strongroom.gate.tasks import Tasks
+
+
+class Gate(Tasks):
+    def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
+                   *, detail: dict[str, Any] | None = None) -> Answer:
+        """Run an audit or administration task `fn` under the endpoint's policy. Its body
+        holds no registry field, so it discloses no record."""
+
+        def work(t: Task) -> Disclosure:
+            body = fn(t)
+            return Disclosure(body=body, detail=dict(detail or {}))
+
+        return self._serve(caller, endpoint, work, expected_records=0)
+
+    # --- the journal (auditor) -------------------------------------------------------------
+    def journal_checkpoint(self, caller: Caller) -> Answer:
+        def fn(t: Task) -> dict[str, Any]:
+            note = self.journal.latest_checkpoint() or self.journal.make_checkpoint()
+            return {"checkpoint": note, "size": self.journal.size()}
+
+        return self.administer(caller, "GET /v1/journal/checkpoint", fn)
+
+    def inclusion_proof(self, caller: Caller, index: int, size: int) -> Answer:
+        def fn(t: Task) -> dict[str, Any]:
+            proof = self.journal.inclusion_proof(index, size)
+            return {"index": index, "size": size, "proof": [b64(h) for h in proof]}
+
+        return self.administer(caller, "GET /v1/journal/proof/inclusion", fn)
+
+    def consistency_proof(self, caller: Caller, first: int, second: int) -> Answer:
+        def fn(t: Task) -> dict[str, Any]:
+            proof = self.journal.consistency_proof(first, second)
+            return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
+
+        return self.administer(caller, "GET /v1/journal/proof/consistency", fn)
+
+    # --- investigations (auditor) -----------------------------------------------------------
+    def investigate_principal(self, caller: Caller, principal: str, since: float | None,
+                              until: float | None) -> Answer:
+        from strongroom.journal.investigate import principal_report
+
+        return self.administer(
+            caller, "GET /v1/investigations/principals/{id}",
+            lambda t: principal_report(self.journal, principal, since, until),
+            detail={"investigated": principal})
+
+    def investigate_subject(self, caller: Caller, subject: str) -> Answer:
+        from strongroom.journal.investigate import subject_report
+
+        return self.administer(caller, "GET /v1/investigations/subjects/{id}",
+                               lambda t: subject_report(self.journal, subject),
+                               detail={"investigated_subject": subject})
+
+    def breach_report(self, caller: Caller, principals: list[str], since: float | None,
+                      until: float | None) -> Answer:
+        from strongroom.journal.investigate import breach_report
+
+        return self.administer(caller, "POST /v1/investigations/breach",
+                               lambda t: breach_report(self.journal, principals, since, until),
+                               detail={"investigated": principals})
+
+    # --- budgets and containment (admin) ----------------------------------------------------
+    def budget_state(self, caller: Caller, principal: str) -> Answer:
+        return self.administer(caller, "GET /v1/budgets/{principal}",
+                               lambda t: {"principal": principal,
+                                          "budgets": self.budgets.state(principal)})
+
+    def containments(self, caller: Caller) -> Answer:
+        return self.administer(
+            caller, "GET /v1/containments",
+            lambda t: {"items": [c.to_dict() for c in self.detector.list_containments()]})
+
+    def lift_containment(self, caller: Caller, containment_id: str, why: str) -> Answer:
+        def fn(t: Task) -> dict[str, Any]:
+            lifted = self.detector.lift(containment_id, by=caller.principal_id, why=why)
+            return {"lifted": lifted.to_dict() if hasattr(lifted, "to_dict") else lifted}
+
+        return self.administer(caller, "POST /v1/containments/{id}/lift", fn,
+                               detail={"containment": containment_id, "why": why})
+
+
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
