@@ -176,3 +176,23 @@ def test_tampered_payload_and_stripped_signature_rejected(tokens: TokenService) 
     _rejected(tokens, f"{h}.{p}.")
     _rejected(tokens, f"{h}.{p}")
     _rejected(tokens, "not a token")
+
+
+def test_verified_token_cache_still_checks_time_and_keys(tokens: TokenService,
+                                                         clock: FakeClock) -> None:
+    token = _issue(tokens, lifetime=60)
+    assert tokens.verify_access_token(token)["sub"] == "p-1"  # now cached
+    assert tokens.verify_access_token(token)["sub"] == "p-1"
+    clock.advance(91)
+    _rejected(tokens, token)  # a cached signature does not outlive exp
+
+
+def test_cached_token_refused_once_its_key_is_gone(tokens: TokenService,
+                                                   clock: FakeClock) -> None:
+    tokens.keys.retention_seconds = 10
+    token = _issue(tokens, lifetime=3600)
+    tokens.verify_access_token(token)
+    tokens.keys.rotate()
+    clock.advance(11)
+    tokens.keys.rotate()  # prunes the first key
+    _rejected(tokens, token)

@@ -76,6 +76,11 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.clock = clock
+        # Signature results for tokens already verified: the same bytes under the same key
+        # set verify the same way, so only the time claims need checking again. Emptied
+        # when the set's active key changes; bounded so a flood of tokens cannot grow it.
+        self._verified: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self._cache_size = 10_000
 
     def issue_access_token(
         self,
@@ -135,18 +140,12 @@ class TokenService:
         """The claims of a valid token of ours; `Unauthorized` (invalid_token) otherwise."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
             raise invalid_token("malformed access token")
-        try:
-            decoded = jwt.decode(token, self._resolve_key, algorithms=[ALG],
-                                 registry=_REGISTRY)
-        except _KeyRejectedError as exc:
-            raise invalid_token("access token not signed by this issuer") from exc
-        except (JoseError, ValueError, TypeError) as exc:
-            raise invalid_token("access token signature invalid") from exc
-        header, claims = decoded.header, decoded.claims
-        if str(header.get("typ", "")).lower() not in (TYP, "application/" + TYP):
-            raise invalid_token("not an access token (typ)")
-        registry = JWTClaimsRegistry(
-            now=int(self.clock.now()),
+        cached = self._verified.get(token)
+        if cached is not None and self.keys.verification_key(str(cached[0])) is not None:
+            claims = cached[1]
+        else:
+            claims = self._verify_signature(token)
+        registry = JWTClaimsRegistry(            now=int(self.clock.now()),
             leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
@@ -160,6 +159,22 @@ class TokenService:
             registry.validate(claims)
         except JoseError as exc:
             raise invalid_token(f"access token rejected ({exc.error})") from exc
+        return dict(claims)
+
+    def _verify_signature(self, token: str) -> dict[str, Any]:
+        try:
+            decoded = jwt.decode(token, self._resolve_key, algorithms=[ALG],
+                                 registry=_REGISTRY)
+        except _KeyRejectedError as exc:
+            raise invalid_token("access token not signed by this issuer") from exc
+        except (JoseError, ValueError, TypeError) as exc:
+            raise invalid_token("access token signature invalid") from exc
+        header, claims = decoded.header, decoded.claims
+        if str(header.get("typ", "")).lower() not in (TYP, "application/" + TYP):
+            raise invalid_token("not an access token (typ)")
+        if len(self._verified) >= self._cache_size:
+            self._verified.clear()
+        self._verified[token] = (header.get("kid"), claims)
         return claims
 
     def _resolve_key(self, obj: GuestProtocol) -> OKPKey:

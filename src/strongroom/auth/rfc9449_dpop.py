@@ -18,6 +18,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -199,9 +200,24 @@ def _import_public(jwk: object) -> Key:
         raise _ProofKeyRejectedError("jwk unreadable") from exc
 
 
+@lru_cache(maxsize=4096)
+def _cached_public(members: tuple[tuple[str, str], ...]) -> tuple[Key, str]:
+    # Clients sign every proof with the same key: import and thumbprint it once.
+    key = _import_public(dict(members))
+    return key, key.thumbprint()
+
+
+def _public_and_thumbprint(jwk: object) -> tuple[Key, str]:
+    if not isinstance(jwk, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()):
+        key = _import_public(jwk)  # not cacheable (lists, numbers): import each time
+        return key, key.thumbprint()
+    return _cached_public(tuple(sorted(jwk.items())))
+
+
 def _proof_key(obj: GuestProtocol) -> Key:
-    return _import_public(obj.headers().get("jwk"))
+    return _public_and_thumbprint(obj.headers().get("jwk"))[0]
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:
-    return _import_public(jwk).thumbprint()
+    return _public_and_thumbprint(jwk)[1]

@@ -1,0 +1,143 @@
+"""Auth figures: (1) access-token validation including a DPoP proof, median µs, JWKS cached
+(target <= 150 µs); (2) token endpoint requests/s (client credentials with private_key_jwt
+and DPoP, in-process ASGI, SQLite). Writes benchmarks/results/auth.json.
+
+    python benchmarks/bench_auth.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from strongroom.auth.clients import PrincipalInfo
+from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
+from strongroom.auth.rfc9068 import TokenService
+from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, access_token_hash
+from strongroom.auth.role_grants import FALLBACK
+from strongroom.clock import SystemClock
+
+ISSUER = "https://as.bench.test"
+API = "https://api.bench.test/v1/persons/search"
+OUT = Path(__file__).resolve().parent / "results" / "auth.json"
+
+
+def _proof(key: ECKey, method: str, url: str, token: str | None = None) -> str:
+    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
+    if token:
+        claims["ath"] = access_token_hash(token)
+    return jwt.encode({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)},
+                      claims, key)
+
+
+def bench_validation(tmp: Path, n: int) -> dict:
+    clock = SystemClock()
+    tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
+    rs = ResourceServer(tokens, revocations=InMemoryRevocations(clock), clock=clock,
+                        dpop_replay_cache=InMemoryReplayCache(clock, max_entries=10 * n))
+    key = ECKey.generate_key("P-256")
+    token = tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"],
+                                      purpose="investigation", jkt=key.thumbprint())
+    proofs = [_proof(key, "GET", API, token) for _ in range(n)]  # signing is the client's
+    samples_bound, samples_bearer = [], []
+    bearer = tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"])
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        rs.authenticate(authorization=f"DPoP {token}", dpop=proofs[i], method="GET", url=API,
+                        ip=None, user_agent=None)
+        samples_bound.append(time.perf_counter_ns() - t0)
+        t0 = time.perf_counter_ns()
+        rs.authenticate(authorization=f"Bearer {bearer}", dpop=None, method="GET", url=API,
+                        ip=None, user_agent=None)
+        samples_bearer.append(time.perf_counter_ns() - t0)
+    # First sight of a token: the Ed25519 signature is checked (later requests hit the cache).
+    fresh = [tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"])
+             for _ in range(min(n, 1000))]
+    samples_cold = []
+    for t in fresh:
+        t0 = time.perf_counter_ns()
+        tokens.verify_access_token(t)
+        samples_cold.append(time.perf_counter_ns() - t0)
+    return {
+        "iterations": n,
+        "first_sight_token_verify_median_us": round(statistics.median(samples_cold) / 1000, 1),
+        "dpop_bound_median_us": round(statistics.median(samples_bound) / 1000, 1),
+        "dpop_bound_p95_us": round(sorted(samples_bound)[int(0.95 * n)] / 1000, 1),
+        "bearer_median_us": round(statistics.median(samples_bearer) / 1000, 1),
+        "target_us": 150,
+    }
+
+
+def bench_token_endpoint(tmp: Path, n: int) -> dict:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from strongroom.api.oauth_routes import make_oauth_router
+    from strongroom.auth.server import AuthorizationServer
+    from strongroom.auth.store import make_auth_engine, metadata
+
+    clock = SystemClock()
+    engine = make_auth_engine(f"sqlite:///{tmp / 'auth.db'}")
+    metadata.create_all(engine)
+    tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
+    server = AuthorizationServer(engine=engine, tokens=tokens, clock=clock,
+                                 principals={"svc": PrincipalInfo("svc", "auditor")}.get,
+                                 role_grants=lambda r: FALLBACK[r])
+    client_key = ECKey.generate_key("P-256", auto_kid=True)
+    server.clients.register("svc", public=False, grant_types=["client_credentials"],
+                            jwks={"keys": [client_key.as_dict(private=False)]},
+                            service_principal_id="svc")
+    app = FastAPI()
+    app.include_router(make_oauth_router(server))
+    http = TestClient(app, base_url=ISSUER)
+    dpop_key = ECKey.generate_key("P-256")
+    token_url = ISSUER + "/oauth/token"
+    requests = []
+    for _ in range(n):
+        now = int(time.time())
+        assertion = jwt.encode({"alg": "ES256", "kid": client_key.kid},
+                               {"iss": "svc", "sub": "svc", "aud": token_url, "iat": now,
+                                "exp": now + 60, "jti": uuid.uuid4().hex}, client_key)
+        requests.append(({"grant_type": "client_credentials", "client_id": "svc",
+                          "client_assertion_type":
+                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                          "client_assertion": assertion},
+                         {"DPoP": _proof(dpop_key, "POST", token_url)}))
+    t0 = time.perf_counter()
+    for form, headers in requests:
+        r = http.post("/oauth/token", data=form, headers=headers)
+        if r.status_code != 200:
+            raise SystemExit(f"token endpoint failed: {r.text}")
+    seconds = time.perf_counter() - t0
+    engine.dispose()
+    return {"requests": n, "grant": "client_credentials+private_key_jwt+DPoP",
+            "requests_per_second": round(n / seconds, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    args = parser.parse_args(argv)
+    n_validate, n_token = (300, 50) if args.quick else (5000, 500)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        result = {"validation": bench_validation(tmp, n_validate),
+                  "token_endpoint": bench_token_endpoint(tmp, n_token),
+                  "quick": args.quick, "python": sys.version.split()[0]}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
