@@ -95,7 +95,8 @@ class Service:
         self.gate = Gate(registry=self.registry, vault=self.vault, policy=self.policy,
                          budgets=self.budgets, journal=self.journal, detector=self.detector,
                          clock=clock, is_canary=self.canaries.contains,
-                         budget_keys=budget_keys)
+                         budget_keys=budget_keys,
+                         revoke_tokens=self.revocations.revoke_principal)
 
     # --- used by the API adapter ---------------------------------------------------------
     def authenticate(self, request: Any) -> Caller:
@@ -137,7 +138,8 @@ class Service:
         import getpass
 
         return Caller(principal_id=f"operator:{getpass.getuser()}", role="admin",
-                      purpose="administration", client_id="strongroom-cli")
+                      purpose="administration", client_id="strongroom-cli",
+                      scopes=frozenset(self.policy.role("admin").scopes))
 
     def add_principal(self, *, role: str, departement: str | None = None,
                       dealer: str | None = None, label: str = "") -> str:
@@ -173,17 +175,8 @@ class Service:
                  "dealer": r.dealer_public_id, "status": r.status, "label": r.label}
                 for r in rows]
 
-    def revoke_principal(self, principal_id: str, *, why: str,
-                         by: Caller | None = None) -> None:
-        from strongroom.errors import NotFound
-
-        with self.registry.session() as s, s.begin():
-            if not self.registry.set_principal_status(s, principal_id, "suspended"):
-                raise NotFound(f"no principal {principal_id}")
-        self.revocations.revoke_principal(principal_id)
-        self.gate.record_admin(by or self.operator(), "principal revoke",
-                               reason="principal_revoked",
-                               detail={"principal": principal_id, "why": why})
+    def revoke_principal(self, principal_id: str, *, why: str) -> None:
+        self.gate.revoke_principal(self.operator(), principal_id, why)
 
     def issue_demo_token(self, *, role: str, subject: str, purpose: str | None = None,
                          case: str | None = None, justification: str | None = None,

@@ -92,3 +92,34 @@ class LiftBody(BaseModel):
 def lift(containment_id: str, body: LiftBody, who: CallerDep, svc: ServiceDep,
          response: Response) -> dict[str, Any]:
     return _send(svc.gate.lift_containment(who, containment_id, body.why), response)
+
+
+@router.get("/reviews", summary="Auditor (DPO): break-glass reviews")
+def reviews(who: CallerDep, svc: ServiceDep, response: Response,
+            status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
+            = "pending") -> dict[str, Any]:
+    return _send(svc.gate.reviews(who, status), response)
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: str = Field(pattern="^(approved|rejected)$")
+    note: str = Field(min_length=5, max_length=2000)
+
+
+@router.post("/reviews/{review_id}/decision", summary="Auditor (DPO): decide a review")
+def decide(review_id: str, body: DecisionBody, who: CallerDep, svc: ServiceDep,
+           response: Response) -> dict[str, Any]:
+    return _send(svc.gate.decide_review(who, review_id, body.decision, body.note), response)
+
+
+class RevokeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    why: str = Field(min_length=5, max_length=2000)
+
+
+@router.post("/principals/{principal_id}/revoke",
+             summary="Admin: suspend a principal and revoke every token it holds")
+def revoke(principal_id: str, body: RevokeBody, who: CallerDep, svc: ServiceDep,
+           response: Response) -> dict[str, Any]:
+    return _send(svc.gate.revoke_principal(who, principal_id, body.why), response)

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from strongroom.context import Caller
+from strongroom.errors import NotFound
 from strongroom.gate.core import Answer, Disclosure, Task
+from strongroom.gate.reviews import BreakGlass
 from strongroom.gate.tasks import Tasks
 
 
-class Gate(Tasks):
+class Gate(BreakGlass, Tasks):
     def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
                    *, detail: dict[str, Any] | None = None) -> Answer:
         """Run an audit or administration task `fn` under the endpoint's policy. Its body
@@ -89,6 +91,22 @@ class Gate(Tasks):
 
         return self.administer(caller, "POST /v1/containments/{id}/lift", fn,
                                detail={"containment": containment_id, "why": why})
+
+
+    def revoke_principal(self, caller: Caller, principal_id: str, why: str) -> Answer:
+        """Suspend a staff principal and revoke every token it holds: effective on its next
+        request to any worker (the principals table and the revocation store are shared)."""
+
+        def fn(t: Task) -> dict[str, Any]:
+            with self.registry.session() as s, s.begin():
+                if not self.registry.set_principal_status(s, principal_id, "suspended"):
+                    raise NotFound("no such principal", reason="not_found")
+            if self.revoke_tokens is not None:
+                self.revoke_tokens(principal_id)
+            return {"principal": principal_id, "status": "suspended"}
+
+        return self.administer(caller, "POST /v1/principals/{id}/revoke", fn,
+                               detail={"principal": principal_id, "why": why})
 
 
 def b64(data: bytes) -> str:

@@ -181,3 +181,23 @@ class CanaryMark(Base):
 
     __tablename__ = "canary_marks"
     mark: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+
+
+class Review(Base):
+    """A break-glass access awaiting the data protection officer's decision. Kept forever:
+    a decision is recorded beside the request, never replaces it."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    principal_id: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    justification: Mapped[str] = mapped_column(String(2000))
+    started_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(String(2000), nullable=True)

@@ -21,6 +21,7 @@ from strongroom.registry.models import (
     Permit,
     Person,
     Principal,
+    Review,
     Sale,
     Transfer,
     Weapon,
@@ -248,3 +249,24 @@ class Registry:
         result = s.execute(update(Principal).where(Principal.public_id == public_id)
                            .values(status=status))
         return bool(result.rowcount)
+
+    # --- break-glass reviews -----------------------------------------------------------------
+    def open_review(self, s: Session, principal_id: str, grant_key: str,
+                    now: float) -> Review | None:
+        return s.execute(
+            select(Review).where(Review.principal_id == principal_id,
+                                 Review.session_id == grant_key)
+            .order_by(Review.started_at.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def add_review(self, s: Session, review: Review) -> None:
+        s.add(review)
+
+    def reviews(self, s: Session, *, status: str | None, limit: int) -> list[Review]:
+        q = select(Review)
+        if status:
+            q = q.where(Review.status == status)
+        return list(s.execute(q.order_by(Review.started_at.desc()).limit(limit)).scalars())
+
+    def review(self, s: Session, public_id: str) -> Review | None:
+        return s.execute(select(Review).where(Review.public_id == public_id)).scalar_one_or_none()

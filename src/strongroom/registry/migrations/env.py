@@ -5,10 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from strongroom.registry.models import Base
+from strongroom.registry.schema import all_metadata
 
 config = context.config
-target_metadata = Base.metadata
+# The registry database also holds the authorization server's and the detectors' shared
+# state (sessions, revocations, containments), so every worker sees the same.
+target_metadata = all_metadata()
 
 
 def run_migrations_offline() -> None:
