@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from strongroom.auth.rfc9068 import TokenService, bearer_challenge, invalid_token, purpose_detail
+from strongroom.auth.rfc9068 import bearer_challenge, invalid_token, purpose_detail
 from strongroom.auth.rfc9449_dpop import (
     ALGS,
     DPoPVerifier,
@@ -33,6 +33,12 @@ class RevocationList(Protocol):
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """True if this token, its session or its principal has been revoked."""
         ...
+
+
+class AccessTokenVerifier(Protocol):
+    """`TokenService` (our issuer) or `ExternalIssuer` (an OIDC provider)."""
+
+    def verify_access_token(self, token: str) -> dict[str, Any]: ...
 
 
 class SessionActivity(Protocol):
@@ -86,7 +92,7 @@ def no_credentials() -> Unauthorized:
 class ResourceServer:
     def __init__(
         self,
-        token_service: TokenService,
+        token_service: AccessTokenVerifier,
         *,
         revocations: RevocationList,
         clock: Clock = SYSTEM_CLOCK,
