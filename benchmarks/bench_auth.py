@@ -23,7 +23,7 @@ from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, access_token_hash
-from strongroom.auth.role_grants import FALLBACK
+from strongroom.auth.role_grants import load_role_grant
 from strongroom.clock import SystemClock
 
 ISSUER = "https://as.bench.test"
@@ -91,7 +91,7 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
     tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
     server = AuthorizationServer(engine=engine, tokens=tokens, clock=clock,
                                  principals={"svc": PrincipalInfo("svc", "auditor")}.get,
-                                 role_grants=lambda r: FALLBACK[r])
+                                 role_grants=load_role_grant)
     client_key = ECKey.generate_key("P-256", auto_kid=True)
     server.clients.register("svc", public=False, grant_types=["client_credentials"],
                             jwks={"keys": [client_key.as_dict(private=False)]},

@@ -18,7 +18,7 @@ from strongroom.auth.login import Credentials
 from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import InMemoryReplayCache
-from strongroom.auth.role_grants import FALLBACK
+from strongroom.auth.role_grants import load_role_grant
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.store import make_auth_engine, metadata
 from strongroom.clock import FakeClock
@@ -85,7 +85,7 @@ def auth_server(auth_db: str, tokens: TokenService, clock: FakeClock,
                         hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     server = AuthorizationServer(engine=engine, tokens=tokens, principals=principals.get,
                                  clock=clock, credentials=creds,
-                                 role_grants=lambda role: FALLBACK[role],
+                                 role_grants=load_role_grant,
                                  on_security_event=security_events.append)
     server.clients.register("cli", public=True, redirect_uris=[REDIRECT])
     yield server

@@ -81,7 +81,7 @@ def test_full_flow_gives_dpop_bound_mfa_token(http: TestClient, auth_server, clo
                                                 "request_uri": _par(http, pkce_pair()[1])})
     assert page.status_code == 200 and "<form" in page.text
     assert page.headers["x-frame-options"] == "DENY"
-    body = _tokens(http, clock, alice_totp, dpop_client, scope="registry:read",
+    body = _tokens(http, clock, alice_totp, dpop_client, scope="persons:read",
                    authorization_details='[{"type":"strongroom_purpose",'
                                          '"purpose":"investigation","case":"C-7"}]')
     assert body["token_type"] == "DPoP" and body["refresh_token"]
@@ -166,14 +166,14 @@ def test_token_endpoint_requires_dpop(http: TestClient, clock, alice_totp: str) 
 
 def test_scope_escalation_refused_at_token_endpoint(http: TestClient, clock, alice_totp: str,
                                                     dpop_client: DPoPClient) -> None:
-    code, verifier = _code(http, clock, alice_totp, scope="registry:read admin")
+    code, verifier = _code(http, clock, alice_totp, scope="persons:read admin")
     r = _token(http, dpop_client, grant_type="authorization_code", code=code,
                redirect_uri=REDIRECT, code_verifier=verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
     clock.advance(30)
     body = _tokens(http, clock, alice_totp, dpop_client)
     r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=body["refresh_token"], scope="registry:read admin")
+               refresh_token=body["refresh_token"], scope="persons:read admin")
     assert r.json()["error"] == "invalid_scope"
 
 

@@ -14,7 +14,7 @@ from joserfc.jwk import RSAKey
 
 from strongroom.auth.oidc_external import ExternalIssuer
 from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
-from strongroom.auth.role_grants import FALLBACK
+from strongroom.auth.role_grants import load_role_grant
 from strongroom.clock import FakeClock
 from strongroom.errors import Unauthorized
 
@@ -57,7 +57,7 @@ class Provider:
         now = int(clock.now())
         claims = {"iss": self.url, "aud": "strongroom-api", "sub": "kc-user-1", "iat": now,
                   "exp": now + 300, "jti": "kc-jti", "azp": "registry-console",
-                  "scope": "registry:read admin", "realm_access": {"roles": ["gendarme"]},
+                  "scope": "persons:read admin", "realm_access": {"roles": ["gendarme"]},
                   "purpose": "investigation"}
         claims.update(over)
         return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
@@ -76,7 +76,7 @@ def provider() -> Iterator[Provider]:
 def issuer(provider: Provider, clock: FakeClock) -> ExternalIssuer:
     return ExternalIssuer(provider.url, audience="strongroom-api",
                           role_map={"gendarme": "police", "agent-prefecture": "prefecture"},
-                          role_grants=lambda r: FALLBACK[r], clock=clock)
+                          role_grants=load_role_grant, clock=clock)
 
 
 def test_provider_token_maps_to_caller(provider: Provider, issuer: ExternalIssuer,
@@ -86,7 +86,7 @@ def test_provider_token_maps_to_caller(provider: Provider, issuer: ExternalIssue
                              method="GET", url="https://api.test/v1/x", ip=None,
                              user_agent=None)
     assert caller.role == "police" and caller.principal_id == "kc-user-1"
-    assert caller.scopes == frozenset({"registry:read"})  # "admin" is not the role's
+    assert caller.scopes == frozenset({"persons:read"})  # "admin" is not the role's
     assert caller.purpose == "investigation" and caller.client_id == "registry-console"
 
 
