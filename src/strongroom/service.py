@@ -66,7 +66,13 @@ class Service:
         from strongroom.registry.keystore import SqlWrappedKeyStore
         from strongroom.registry.repository import Registry
         from strongroom.vault import FileKeyProvider, Vault
-        from strongroom.wiring import build_budgets, build_detector, build_revocations
+        from strongroom.wiring import (
+            build_authorization_server,
+            build_budgets,
+            build_detector,
+            build_replay_cache,
+            build_revocations,
+        )
 
         self.home = home
         self.clock = clock
@@ -82,8 +88,10 @@ class Service:
         self.revocations = build_revocations(self)
         self.tokens = TokenService(home.keys_dir, issuer=self.settings.issuer,
                                    audience=self.settings.audience, clock=clock)
+        self.replay_cache = build_replay_cache(self)
         self.resource_server = ResourceServer(self.tokens, revocations=self.revocations,
-                                              clock=clock)
+                                              sessions=self.revocations, clock=clock,
+                                              dpop_replay_cache=self.replay_cache)
         self.budgets = build_budgets(self)
         self.detector = build_detector(self)
 
@@ -97,6 +105,7 @@ class Service:
                          clock=clock, is_canary=self.canaries.contains,
                          budget_keys=budget_keys,
                          revoke_tokens=self.revocations.revoke_principal)
+        self.authorization_server = build_authorization_server(self)
 
     # --- used by the API adapter ---------------------------------------------------------
     def authenticate(self, request: Any) -> Caller:
@@ -127,7 +136,9 @@ class Service:
         self.gate.record_refusal(caller, endpoint, err)
 
     def extra_routers(self) -> list[Any]:
-        return []
+        from strongroom.api.oauth_routes import make_oauth_router
+
+        return [make_oauth_router(self.authorization_server)]
 
     def close(self) -> None:
         self.journal.close()

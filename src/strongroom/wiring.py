@@ -44,6 +44,45 @@ def build_detector(svc: Service) -> Any:
 
 
 def build_revocations(svc: Service) -> Any:
-    from strongroom.auth.resource_server import InMemoryRevocations
+    """Sessions and revocations live in the registry database, so a revocation bites on
+    the next request to any worker."""
+    from strongroom.auth.sessions import SqlSessions
 
-    return InMemoryRevocations(svc.clock)
+    return SqlSessions(svc.engine, clock=svc.clock)
+
+
+def build_replay_cache(svc: Service) -> Any:
+    """DPoP proof `jti`s seen: in Redis when several workers share it, else in memory."""
+    from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache
+
+    url = svc.settings.redis_url
+    if url:
+        import redis
+
+        return RedisReplayCache(redis.Redis.from_url(url), prefix="sr:dpop:")
+    return InMemoryReplayCache(svc.clock)
+
+
+def build_authorization_server(svc: Service) -> Any:
+    from strongroom.auth.clients import PrincipalInfo
+    from strongroom.auth.role_grants import grant_from_policy
+    from strongroom.auth.server import AuthorizationServer
+
+    def principals(principal_id: str) -> PrincipalInfo | None:
+        with svc.registry.session() as s:
+            row = svc.registry.principal(s, principal_id)
+        if row is None:
+            return None
+        return PrincipalInfo(principal_id=row.public_id, role=row.role,
+                             departement=row.departement, dealer_id=row.dealer_public_id,
+                             active=row.status == "active")
+
+    def on_security_event(event: dict[str, Any]) -> None:
+        svc.gate.record_security(None, "oauth", reason=str(event.get("type", "security")),
+                                 detail={k: v for k, v in event.items() if k != "type"})
+
+    return AuthorizationServer(
+        engine=svc.engine, tokens=svc.tokens, principals=principals, clock=svc.clock,
+        replay_cache=svc.replay_cache, role_grants=lambda role: grant_from_policy(svc.policy,
+                                                                                 role),
+        on_security_event=on_security_event)
