@@ -1,0 +1,212 @@
+"""`strongroom journal ...` and `strongroom investigate ...`: thin adapters over
+strongroom.journal. Exit codes: 0 ok, 1 verification failure, 2 usage or configuration
+error (a clear message on stderr, never a traceback)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from strongroom.clock import SYSTEM_CLOCK
+from strongroom.config import Home
+from strongroom.errors import StrongroomError
+from strongroom.journal import Journal, rfc6962
+from strongroom.journal.checkpoint import (
+    DEFAULT_ORIGIN,
+    SIGNER_FILE,
+    VERIFIER_FILE,
+    create_checkpoint_key,
+    export_checkpoint,
+    load_signer,
+    load_verifier,
+)
+from strongroom.journal.investigate import Investigator, breach_markdown
+
+journal_app = typer.Typer(help="The tamper-evident access journal.", no_args_is_help=True)
+proof_app = typer.Typer(help="Merkle proofs (RFC 6962).", no_args_is_help=True)
+journal_app.add_typer(proof_app, name="proof")
+investigate_app = typer.Typer(help="Investigations over the journal.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _journal() -> Iterator[Journal]:
+    try:
+        home = Home.from_env()
+        url = home.settings().journal_url
+        keys = home.keys_dir
+        signer = load_signer(keys) if (keys / SIGNER_FILE).is_file() else None
+        verifier = load_verifier(keys) if (keys / VERIFIER_FILE).is_file() else None
+        journal = Journal.open(url, signer=signer, verifier=verifier, clock=SYSTEM_CLOCK)
+    except StrongroomError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        yield journal
+    except StrongroomError as exc:
+        raise _fail(exc.detail) from None
+    except rfc6962.ProofError as exc:
+        raise _fail(f"proof does not verify: {exc}", 1) from None
+    finally:
+        journal.close()
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+def _when(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"not a time: {value!r} (ISO 8601 or Unix seconds)") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def _emit(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@journal_app.command("init-key")
+def init_key(origin: str = typer.Option(DEFAULT_ORIGIN, help="Key name and log origin.")) -> None:
+    """Create the checkpoint signing key in the home's keys/ folder."""
+    try:
+        home = Home.from_env()
+        home.ensure_dirs()
+        signer = create_checkpoint_key(home.keys_dir, origin)
+    except StrongroomError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(signer.verifier().verifier_key)
+
+
+@journal_app.command("verify")
+def verify(as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")) -> None:
+    """Recompute the tree from storage; check every checkpoint's signature, root and chain."""
+    with _journal() as journal:
+        report = journal.verify()
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        d = report.to_dict()
+        typer.echo(f"entries: {d['size']}  checkpoints: {d['checkpoints']}  "
+                   f"signed up to: {d['signed_size']}  unsigned: {d['unsigned_entries']}")
+        for p in report.problems:
+            where = "" if p.index is None else f" (index {p.index})"
+            typer.echo(f"PROBLEM {p.kind}{where}: {p.message}")
+        typer.echo("OK" if report.ok else f"FAILED: first bad index {report.first_bad_index}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@journal_app.command("checkpoint")
+def checkpoint(
+    export: Path | None = typer.Option(None, help="Also write the signed note to this file."),
+    witness: str | None = typer.Option(None, help="Also submit it to this witness URL."),
+) -> None:
+    """Sign a checkpoint of the journal now and print it."""
+    with _journal() as journal:
+        if journal.signer is None:
+            raise _fail("no checkpoint key: run `strongroom journal init-key` first")
+        note = journal.make_checkpoint()
+        if export is not None:
+            try:
+                export_checkpoint(note, export)
+            except OSError as exc:
+                raise _fail(f"cannot write {export}: {exc.strerror}") from None
+        if witness:
+            from strongroom.journal.witness import submit
+
+            typer.echo(submit(journal, witness), nl=False)
+    typer.echo(note, nl=False)
+
+
+def _proof(make: Callable[[Journal], dict[str, Any]]) -> None:
+    with _journal() as journal:
+        _emit(make(journal))
+
+
+@proof_app.command("inclusion")
+def proof_inclusion(index: int, size: int = typer.Option(..., "--size")) -> None:
+    """Inclusion proof of entry INDEX in the tree of --size entries."""
+    def make(j: Journal) -> dict[str, Any]:
+        proof = j.inclusion_proof(index, size)
+        lh, root = j.leaf_hash(index), j.root(size)
+        rfc6962.verify_inclusion(index, size, lh, proof, root)
+        return {"index": index, "size": size, "leaf_hash": _b64(lh), "root": _b64(root),
+                "proof": [_b64(h) for h in proof]}
+    _proof(make)
+
+
+@proof_app.command("consistency")
+def proof_consistency(size1: int, size2: int) -> None:
+    """Consistency proof between trees of SIZE1 and SIZE2 entries."""
+    def make(j: Journal) -> dict[str, Any]:
+        proof = j.consistency_proof(size1, size2)
+        r1, r2 = j.root(size1), j.root(size2)
+        rfc6962.verify_consistency(size1, size2, proof, r1, r2)
+        return {"size1": size1, "size2": size2, "root1": _b64(r1), "root2": _b64(r2),
+                "proof": [_b64(h) for h in proof]}
+    _proof(make)
+
+
+@investigate_app.command("principal")
+def investigate_principal(
+    principal: str,
+    since: str | None = typer.Option(None), until: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every subject and field category a principal saw, with a timeline."""
+    t0, t1 = _when(since), _when(until)
+    with _journal() as journal:
+        rep = Investigator(journal).principal_report(principal, t0, t1)
+    if as_json:
+        _emit(rep)
+        return
+    typer.echo(f"principal {principal}: {rep['entries']} entries, {rep['records']} records, "
+               f"{len(rep['subjects'])} subjects")
+    for cat, v in rep["categories"].items():
+        typer.echo(f"  {cat}: {v['subjects']} subjects, {v['records']} records")
+    for slot in rep["timeline"]:
+        typer.echo(f"  {slot['start']}  entries {slot['entries']}  records {slot['records']}")
+
+
+@investigate_app.command("subject")
+def investigate_subject(subject: str) -> None:
+    """Who saw a data subject's data: which fields, when, for which purpose (JSON)."""
+    with _journal() as journal:
+        _emit(Investigator(journal).subject_report(subject))
+
+
+@investigate_app.command("breach")
+def investigate_breach(
+    principal: list[str] = typer.Option(..., "--principal", help="Repeat for each account."),
+    since: str | None = typer.Option(None), until: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+    markdown: bool = typer.Option(False, "--markdown"),
+) -> None:
+    """GDPR Art. 33 breach scope for the given principals (Markdown by default)."""
+    if as_json and markdown:
+        raise _fail("choose one of --json and --markdown")
+    t0, t1 = _when(since), _when(until)
+    with _journal() as journal:
+        rep = Investigator(journal).breach_report(principal, t0, t1)
+    if as_json:
+        _emit(rep)
+    else:
+        typer.echo(breach_markdown(rep), nl=False)

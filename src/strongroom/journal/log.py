@@ -1,0 +1,278 @@
+"""The journal: an append-only RFC 6962 log of access events with signed checkpoints.
+
+`append` returns only after the entry is committed (durable). Appends from many threads
+share commits: one writer thread drains a queue and writes each batch in one transaction
+(group commit), then resolves the callers' futures. Every batch re-reads the tree size
+under the writer lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so
+several processes can append to one PostgreSQL journal. If the journal cannot write,
+`append` raises `Unavailable`: the gate then answers 503 (no journal, no data).
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from strongroom.clock import Clock
+from strongroom.errors import BadRequest, Conflict, Unavailable
+from strongroom.journal import rfc6962, schema, store
+from strongroom.journal.checkpoint import GENESIS, Checkpoint, note_digest
+from strongroom.journal.entry import decode, prepare
+from strongroom.journal.note import NoteSigner, NoteVerifier
+from strongroom.journal.store import Prepared
+
+MAX_BATCH = 4096
+APPEND_TIMEOUT = 30.0
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class _Request:
+    prepared: Prepared | None  # None: a checkpoint request
+    future: Future[Any] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class Journal:
+    def __init__(self, engine: Engine, *, signer: NoteSigner | None,
+                 verifier: NoteVerifier | None, clock: Clock, checkpoint_every: int,
+                 checkpoint_interval: float) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.verifier = verifier or (signer.verifier() if signer else None)
+        self.clock = clock
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.checkpoint_interval = float(checkpoint_interval)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._frontier: rfc6962.Frontier | None = None
+        self._last_cp_time = clock.now()
+        self._last_cp_size = -1
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+
+    @classmethod
+    def open(cls, url: str, *, signer: NoteSigner | None, clock: Clock,
+             checkpoint_every: int = 1000, checkpoint_interval: float = 60.0,
+             verifier: NoteVerifier | None = None) -> Journal:
+        engine = schema.make_engine(url)
+        schema.ensure_schema(engine)
+        journal = cls(engine, signer=signer, verifier=verifier, clock=clock,
+                      checkpoint_every=checkpoint_every,
+                      checkpoint_interval=checkpoint_interval)
+        with journal._read() as conn:
+            row = store.latest_checkpoint_row(conn)
+        if row is not None:
+            journal._last_cp_time, journal._last_cp_size = float(row.created), int(row.size)
+        journal._thread.start()
+        return journal
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, entry: dict[str, Any]) -> int:
+        """Append one entry; return its index once it is committed."""
+        return int(self._submit(_Request(prepare(entry))))
+
+    def make_checkpoint(self) -> str:
+        """Sign a checkpoint of the current tree (or return the latest if the tree has not
+        grown since) and return the signed note."""
+        if self.signer is None:
+            raise Conflict("this journal has no checkpoint signing key")
+        return str(self._submit(_Request(None)))
+
+    def _submit(self, req: _Request) -> Any:
+        if self._closed:
+            raise Unavailable("the journal is closed")
+        self._queue.put(req)
+        try:
+            return req.future.result(timeout=APPEND_TIMEOUT)
+        except TimeoutError as exc:
+            raise Unavailable("the journal did not commit in time") from exc
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+            self.engine.dispose()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                first = self._queue.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if self._timed_checkpoint_due():
+                    self._commit([])
+                continue
+            batch: list[_Request] = []
+            item = first
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(item)
+                if stop or len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+        while True:  # fail whatever raced with close()
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                item.future.set_exception(Unavailable("the journal is closed"))
+
+    def _timed_checkpoint_due(self) -> bool:
+        # Without a frontier yet, one empty batch loads it and decides precisely.
+        grown = self._frontier is None or self._frontier.size > self._last_cp_size
+        return (self.signer is not None and grown
+                and self.clock.now() - self._last_cp_time >= self.checkpoint_interval)
+
+    def _commit(self, batch: list[_Request]) -> None:
+        appends = [r for r in batch if r.prepared is not None]
+        prepared = [r.prepared for r in batch if r.prepared is not None]
+        wants_cp = len(appends) < len(batch)
+        try:
+            with self.engine.connect().execution_options(journal_writer=True) as conn:
+                with conn.begin():
+                    store.lock_writer(conn)
+                    size = store.read_size(conn)
+                    if self._frontier is None or self._frontier.size != size:
+                        self._frontier = store.load_frontier(conn, size)
+                    frontier = self._frontier
+                    made: list[tuple[int, int, bytes]] = []
+                    for p in prepared:
+                        made.extend(frontier.append(p.leaf_hash))
+                    store.write_batch(conn, size, prepared, made)
+                    end = frontier.size
+                    due = (self.signer is not None and end > self._last_cp_size and (
+                        size // self.checkpoint_every != end // self.checkpoint_every
+                        or self.clock.now() - self._last_cp_time >= self.checkpoint_interval))
+                    note = self._checkpoint(conn, frontier) if (due or wants_cp) else None
+        except (SQLAlchemyError, LookupError, OSError) as exc:
+            self._frontier = None  # re-read from storage on the next batch
+            err = Unavailable(f"the journal cannot write: {exc.__class__.__name__}")
+            err.__cause__ = exc
+            for r in batch:
+                r.future.set_exception(err)
+            return
+        for n, r in enumerate(appends):
+            r.future.set_result(size + n)
+        for r in batch:
+            if r.prepared is None:
+                r.future.set_result(note)
+
+    def _checkpoint(self, conn: Connection, frontier: rfc6962.Frontier) -> str:
+        if self.signer is None:
+            raise LookupError("no signer")
+        now = self.clock.now()
+        last = store.latest_checkpoint_row(conn)
+        if last is not None and int(last.size) == frontier.size:
+            self._last_cp_time, self._last_cp_size = now, frontier.size
+            return str(last.note)
+        seq = 0 if last is None else int(last.seq) + 1
+        prev = GENESIS if last is None else note_digest(str(last.note))
+        root = frontier.root()
+        body = Checkpoint(self.signer.name, frontier.size, root, seq, prev).body()
+        note = self.signer.sign(body)
+        store.insert_checkpoint(conn, seq, frontier.size, root, note, now)
+        self._last_cp_time, self._last_cp_size = now, frontier.size
+        return note
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise Unavailable("the journal database is unreachable") from exc
+
+    def _query(self, fn: Any) -> Any:
+        try:
+            with self._read() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
+
+    def size(self) -> int:
+        return int(self._query(store.read_size))
+
+    def latest_checkpoint(self) -> str | None:
+        row = self._query(store.latest_checkpoint_row)
+        return None if row is None else str(row.note)
+
+    def checkpoints(self) -> list[tuple[int, int, str]]:
+        """Every stored checkpoint as (seq, size, signed note), oldest first."""
+        t = schema.checkpoints
+        rows = self._query(lambda c: c.execute(
+            select(t.c.seq, t.c.size, t.c.note).order_by(t.c.seq)).all())
+        return [(int(a), int(b), str(n)) for a, b, n in rows]
+
+    def entry(self, index: int) -> dict[str, Any]:
+        t = schema.leaves
+        data = self._query(lambda c: c.execute(
+            select(t.c.entry).where(t.c.idx == index)).scalar())
+        if data is None:
+            raise BadRequest(f"no journal entry {index}")
+        return decode(bytes(data))
+
+    def _plan_hashes(self, plan: rfc6962.ProofPlan, size: int) -> list[bytes]:
+        current = self.size()
+        if size > current:
+            raise BadRequest(f"tree size {size} is beyond the journal's size {current}")
+        found = self._query(lambda c: store.read_nodes(c, plan.node_ids))
+        try:
+            return plan.rehash(found)
+        except rfc6962.ProofError as exc:
+            raise Unavailable(f"journal storage is incomplete: {exc}") from exc
+
+    def leaf_hash(self, index: int) -> bytes:
+        return self._plan_hashes(rfc6962.ProofPlan((((0, index),),)), index + 1)[0]
+
+    def root(self, size: int) -> bytes:
+        if size == 0:
+            return rfc6962.EMPTY_ROOT
+        return self._plan_hashes(rfc6962.root_plan(size), size)[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        try:
+            plan = rfc6962.inclusion(index, size)
+        except rfc6962.ProofError as exc:
+            raise BadRequest(str(exc)) from exc
+        return self._plan_hashes(plan, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        try:
+            plan = rfc6962.consistency(size1, size2)
+        except rfc6962.ProofError as exc:
+            raise BadRequest(str(exc)) from exc
+        return self._plan_hashes(plan, size2)
+
+    def verify(self) -> Any:
+        from strongroom.journal.verify import verify_storage
+
+        return verify_storage(self.engine, self.verifier)
+
+
+def b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()

@@ -1,0 +1,156 @@
+"""The journal's own database: tables, engine settings, and a tiny versioned schema.
+
+The journal is a separate database from the registry (it must outlive it), so it does not
+share the registry's Alembic history. It keeps one row `schema_version` in `journal_meta`;
+`ensure_schema()` creates the tables with `metadata.create_all` on an empty database and
+refuses to open a database written by a newer version. A future change adds a step to
+`_UPGRADES`.
+
+Tables: `journal_leaves` (the entries, in order, with their leaf hashes), `journal_nodes`
+(every perfect subtree of level >= 1, stored as it completes), `journal_checkpoints`
+(signed notes), and side indexes for investigations: leaves by (principal, ts),
+`journal_subjects` (subject -> entry), `journal_containments` (who was contained, when).
+
+SQLite runs in WAL mode with synchronous=FULL: a commit returns only after the WAL is on
+disk, so an acknowledged entry survives a power cut, not only a crash. Group commit
+amortizes the fsync over every entry in a batch. The writer takes `BEGIN IMMEDIATE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from strongroom.errors import BadRequest, Unavailable
+
+SCHEMA_VERSION = 1
+# Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
+BigInt = BigInteger().with_variant(Integer, "sqlite")
+
+metadata = MetaData()
+
+meta = Table(
+    "journal_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+leaves = Table(
+    "journal_leaves", metadata,
+    Column("idx", BigInt, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("entry", LargeBinary, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("principal", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Index("ix_journal_leaves_principal_ts", "principal", "ts"),
+)
+
+nodes = Table(
+    "journal_nodes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInt, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+subjects = Table(
+    "journal_subjects", metadata,
+    Column("subject", String(128), primary_key=True),
+    Column("leaf", BigInt, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+containments = Table(
+    "journal_containments", metadata,
+    Column("target", String(128), primary_key=True),
+    Column("leaf", BigInt, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "journal_checkpoints", metadata,
+    Column("seq", BigInt, primary_key=True, autoincrement=False),
+    Column("size", BigInt, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+_UPGRADES: dict[int, Any] = {}  # from_version -> callable(conn); none yet
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                raise BadRequest("the journal must be a file or a server, not :memory:")
+            engine = create_engine(url, connect_args={"check_same_thread": False},
+                                   pool_size=8, max_overflow=8)
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise BadRequest(f"cannot use journal database URL {url!r}: {exc}") from exc
+    return engine
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling defers it).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get("journal_writer", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the journal tables if absent; check (and upgrade) the schema version."""
+    try:
+        with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
+            metadata.create_all(conn)
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+            found = row.scalar()
+            if found is None:
+                conn.execute(meta.insert().values(key="schema_version",
+                                                  value=str(SCHEMA_VERSION)))
+                return
+            version = int(found)
+            if version > SCHEMA_VERSION:
+                raise BadRequest(f"journal schema version {version} is newer than this "
+                                 f"software ({SCHEMA_VERSION})")
+            while version < SCHEMA_VERSION:
+                _UPGRADES[version](conn)
+                version += 1
+            conn.execute(meta.update().where(meta.c.key == "schema_version")
+                         .values(value=str(version)))
+    except SQLAlchemyError as exc:
+        raise Unavailable(f"cannot prepare the journal database: {exc}") from exc

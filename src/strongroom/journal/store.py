@@ -1,0 +1,104 @@
+"""Storage reads and writes of the journal, on one SQLAlchemy connection each.
+
+The Merkle algorithms (rfc6962.py) never touch storage; these functions fetch the node
+hashes a `ProofPlan` names (leaves at level 0, stored perfect subtrees above) with O(log n)
+primary-key lookups, and write one batch of entries with their completed nodes and side
+index rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text, tuple_
+
+from strongroom.journal import schema as s
+from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
+
+# One advisory lock key for every journal writer on a PostgreSQL database (any constant).
+PG_LOCK_KEY = 0x5352_4A4E
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One entry ready to append: canonical bytes plus what the side indexes need."""
+
+    entry: bytes
+    leaf_hash: bytes
+    ts: float
+    principal: str
+    kind: str
+    outcome: str
+    subjects: tuple[str, ...]
+    contained: str | None
+
+
+def lock_writer(conn: Connection) -> None:
+    """Serialize writers across processes (SQLite already holds BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+
+
+def read_size(conn: Connection) -> int:
+    top = conn.execute(select(func.max(s.leaves.c.idx))).scalar()
+    return 0 if top is None else int(top) + 1
+
+
+def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
+    wanted = list(ids)
+    out: dict[NodeID, bytes] = {}
+    leaf_ids = [i for lvl, i in wanted if lvl == 0]
+    upper = [(lvl, i) for lvl, i in wanted if lvl > 0]
+    if leaf_ids:
+        rows = conn.execute(select(s.leaves.c.idx, s.leaves.c.leaf_hash)
+                            .where(s.leaves.c.idx.in_(leaf_ids)))
+        out.update({(0, int(i)): bytes(h) for i, h in rows})
+    if upper:
+        rows = conn.execute(select(s.nodes.c.level, s.nodes.c.idx, s.nodes.c.hash)
+                            .where(tuple_(s.nodes.c.level, s.nodes.c.idx).in_(upper)))
+        out.update({(int(lvl), int(i)): bytes(h) for lvl, i, h in rows})
+    return out
+
+
+def load_frontier(conn: Connection, size: int) -> Frontier:
+    ids = range_nodes(0, size)
+    found = read_nodes(conn, ids)
+    missing = [nid for nid in ids if nid not in found]
+    if missing:
+        raise LookupError(f"journal storage lacks nodes {missing}: run verify")
+    return Frontier(size, [found[nid] for nid in ids])
+
+
+def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
+                made: Sequence[tuple[int, int, bytes]]) -> None:
+    if not batch:
+        return
+    conn.execute(insert(s.leaves), [
+        {"idx": start + n, "leaf_hash": p.leaf_hash, "entry": p.entry, "ts": p.ts,
+         "principal": p.principal, "kind": p.kind, "outcome": p.outcome}
+        for n, p in enumerate(batch)
+    ])
+    if made:
+        conn.execute(insert(s.nodes), [{"level": lvl, "idx": i, "hash": h}
+                                       for lvl, i, h in made])
+    subject_rows = [{"subject": subj, "leaf": start + n}
+                    for n, p in enumerate(batch) for subj in dict.fromkeys(p.subjects)]
+    if subject_rows:
+        conn.execute(insert(s.subjects), subject_rows)
+    contained = [{"target": p.contained, "leaf": start + n, "ts": p.ts}
+                 for n, p in enumerate(batch) if p.contained]
+    if contained:
+        conn.execute(insert(s.containments), contained)
+
+
+def latest_checkpoint_row(conn: Connection) -> Any:
+    return conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.seq.desc())
+                        .limit(1)).first()
+
+
+def insert_checkpoint(conn: Connection, seq: int, size: int, root: bytes, note: str,
+                      created: float) -> None:
+    conn.execute(insert(s.checkpoints).values(seq=seq, size=size, root=root, note=note,
+                                              created=created))

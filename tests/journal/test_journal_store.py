@@ -1,0 +1,119 @@
+"""The journal's storage contract, on SQLite and PostgreSQL: durable appends with group
+commit, proofs from stored nodes, checkpoints by count and by time, reopen."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from strongroom.clock import FakeClock
+from strongroom.errors import BadRequest, Conflict, Unavailable
+from strongroom.journal import Journal, NoteSigner, open_note, parse_checkpoint, rfc6962
+
+from .helpers import event
+
+
+@pytest.fixture
+def signer() -> NoteSigner:
+    return NoteSigner.generate("test.local/journal")
+
+
+def test_append_prove_and_reopen(db_url: str, signer: NoteSigner) -> None:
+    clock = FakeClock()
+    j = Journal.open(db_url, signer=signer, clock=clock, checkpoint_every=10)
+    assert j.size() == 0 and j.latest_checkpoint() is None
+    idx = [j.append(event(i)) for i in range(25)]
+    assert idx == list(range(25)) and j.size() == 25
+    cps = j.checkpoints()
+    assert [size for _, size, _ in cps] == [10, 20]
+    cp = parse_checkpoint(open_note(cps[-1][2], [signer.verifier()]))
+    assert cp.root == j.root(20) and cp.seq == 1
+    for size in (1, 7, 20, 25):
+        root = j.root(size)
+        for i in range(size):
+            rfc6962.verify_inclusion(i, size, j.leaf_hash(i), j.inclusion_proof(i, size), root)
+    for a in range(1, 25):
+        rfc6962.verify_consistency(a, 25, j.consistency_proof(a, 25), j.root(a), j.root(25))
+    with pytest.raises(BadRequest):
+        j.inclusion_proof(3, 26)
+    j.close()
+    with pytest.raises(Unavailable):
+        j.append(event(99))
+    j2 = Journal.open(db_url, signer=signer, clock=clock, checkpoint_every=10)
+    assert j2.append(event(25)) == 25
+    assert j2.entry(25)["principal"] == event(25)["principal"]
+    note = j2.make_checkpoint()
+    assert parse_checkpoint(open_note(note, [signer.verifier()])).size == 26
+    assert j2.make_checkpoint() == note  # nothing new: the same checkpoint
+    assert j2.verify().ok
+    j2.close()
+
+
+def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> None:
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000)
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def work(k: int) -> None:
+        for i in range(40):
+            n = j.append(event(k * 100 + i))
+            with lock:
+                got.append(n)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(240))
+    assert j.size() == 240
+    report = j.verify()
+    assert report.ok, report.to_dict()
+    j.close()
+
+
+def test_checkpoint_by_time_on_injected_clock(db_url: str, signer: NoteSigner) -> None:
+    clock = FakeClock()
+    j = Journal.open(db_url, signer=signer, clock=clock, checkpoint_every=1000,
+                     checkpoint_interval=60)
+    j.append(event(0))
+    j.append(event(1))
+    assert j.checkpoints() == []
+    clock.advance(61)
+    j.append(event(2))
+    assert [s for _, s, _ in j.checkpoints()] == [3]
+    clock.advance(61)
+    j.append(event(3))
+    assert [s for _, s, _ in j.checkpoints()] == [3, 4]
+    j.close()
+
+
+def test_entries_are_canonical_and_checked(db_url: str) -> None:
+    j = Journal.open(db_url, signer=None, clock=FakeClock())
+    e = event(0)
+    j.append(dict(reversed(list(e.items()))))
+    j.append(e)
+    assert j.leaf_hash(0) == j.leaf_hash(1)  # RFC 8785: key order does not matter
+    with pytest.raises(BadRequest):
+        j.append({**e, "family_name": "Dupont"})  # not an entry key: would leak PII
+    with pytest.raises(BadRequest):
+        j.append({k: v for k, v in e.items() if k != "principal"})
+    with pytest.raises(Conflict):
+        j.make_checkpoint()
+    assert j.size() == 2
+    j.close()
+
+
+def test_unwritable_journal_raises_unavailable(tmp_path, signer: NoteSigner) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    j = Journal.open(url, signer=signer, clock=FakeClock())
+    j.append(event(0))
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:  # a broken journal: its leaf table is gone
+        conn.execute(sa.text("DROP TABLE journal_leaves"))
+    eng.dispose()
+    with pytest.raises(Unavailable):
+        j.append(event(1))
+    j.close()
