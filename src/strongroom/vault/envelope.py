@@ -1,0 +1,217 @@
+"""Field-level envelope encryption: AES-256-GCM (NIST SP 800-38D, via cryptography's
+AESGCM) under data keys (DEKs) wrapped by a per-store KEK (`data_keys.py`).
+
+Ciphertext format, version 1 (what an `*_ct` column holds):
+
+    offset  size  content
+    0       1     format version, 0x01
+    1       4     DEK id, unsigned big-endian
+    5       12    nonce, random per encryption
+    17      n+16  AES-256-GCM ciphertext of the padded plaintext, then the 16-byte tag
+
+    plaintext = UTF-8 value | 0x80 | 0x00 ... up to a multiple of 16 bytes
+                (ISO/IEC 7816-4 padding: a copied column does not give away name lengths)
+    AAD       = 0x01 | store | 0x00 | field | 0x00 | row public ID (UTF-8)
+
+The row's public ID, the field and the store are bound as associated data, so a ciphertext
+moved to another row, field or store fails to decrypt, as does any flipped byte. A random
+96-bit nonce is safe for 2^32 messages under one key; a DEK serves at most `max_uses`
+encryptions (default 2^20) before a new generation starts, far below that bound.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from strongroom.vault.blind_index import BlindIndexer
+from strongroom.vault.data_keys import (
+    NONCE_BYTES,
+    WrappedKeyStore,
+    new_dek_id,
+    unwrap,
+    wrap,
+)
+from strongroom.vault.errors import IntegrityError, UnknownKeyError, VaultError
+from strongroom.vault.keys import KeyProvider, RotatingKeyProvider
+from strongroom.vault.secret import Secret
+
+FORMAT_V1 = 1
+HEADER = 1 + 4 + NONCE_BYTES
+TAG_BYTES = 16
+BLOCK = 16
+MIN_BLOB = HEADER + BLOCK + TAG_BYTES
+DEFAULT_MAX_USES = 2**20
+
+
+class _Generation:
+    """The DEK that currently encrypts for one store."""
+
+    __slots__ = ("dek_id", "aead", "header", "uses")
+
+    def __init__(self, dek_id: int, aead: AESGCM) -> None:
+        self.dek_id, self.aead, self.uses = dek_id, aead, 0
+        self.header = bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
+
+
+@dataclass(frozen=True)
+class Rotation:
+    store: str
+    kek_version: int
+    rewrapped: int
+
+
+def _pad(raw: bytes) -> bytes:
+    raw += b"\x80"
+    return raw + b"\0" * (-len(raw) % BLOCK)
+
+
+class Vault:
+    """Encrypts and decrypts registry fields, and computes blind indexes."""
+
+    def __init__(self, provider: KeyProvider, wrapped_keys: WrappedKeyStore, *,
+                 max_uses: int = DEFAULT_MAX_USES) -> None:
+        if max_uses < 1:
+            raise ValueError("max_uses must be positive")
+        self.provider = provider
+        self.wrapped_keys = wrapped_keys
+        self.max_uses = max_uses
+        self.decrypt_count = 0
+        self.encrypt_count = 0
+        self._indexer = BlindIndexer(provider.blind_index_key())
+        # dek_id -> (store, AESGCM); filled on first use, never evicted (a DEK is 32 bytes).
+        self._deks: dict[int, tuple[str, AESGCM]] = {}
+        self._current: dict[str, _Generation] = {}
+        self._aad: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.RLock()
+
+    # --- fields ----------------------------------------------------------------------------
+    def encrypt(self, store: str, row_id: str, field: str, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"vault fields are str, not {type(value).__name__}")
+        gen = self._current.get(store)
+        if gen is None or gen.uses >= self.max_uses:
+            gen = self._generation(store)
+        gen.uses += 1
+        self.encrypt_count += 1
+        nonce = os.urandom(NONCE_BYTES)
+        aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
+        ct = gen.aead.encrypt(nonce, _pad(value.encode("utf-8")), aad + row_id.encode("utf-8"))
+        return gen.header + nonce + ct
+
+    def decrypt(self, store: str, row_id: str, field: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        self.decrypt_count += 1
+        if len(blob) < MIN_BLOB or blob[0] != FORMAT_V1:
+            raise IntegrityError(f"{store}.{field}: not a vault ciphertext (format 1)")
+        dek_id = int.from_bytes(blob[1:5], "big")
+        entry = self._deks.get(dek_id) or self._load(dek_id)
+        if entry[0] != store:
+            raise IntegrityError(f"{store}.{field}: ciphertext belongs to another store")
+        aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
+        try:
+            padded = entry[1].decrypt(blob[5:HEADER], blob[HEADER:], aad + row_id.encode())
+        except InvalidTag as exc:
+            raise IntegrityError(
+                f"{store}.{field}: ciphertext failed authentication (tampered, truncated "
+                "or moved from another row or field)") from exc
+        raw = padded.rstrip(b"\0")
+        if raw[-1:] != b"\x80":
+            raise IntegrityError(f"{store}.{field}: bad padding")
+        return raw[:-1].decode("utf-8")
+
+    def reveal(self, store: str, row_id: str, field: str, blob: bytes | None) -> Secret | None:
+        """`decrypt`, wrapped in a `Secret` that prints as `**********`."""
+        value = self.decrypt(store, row_id, field, blob)
+        return None if value is None else Secret(value)
+
+    def blind_index(self, kind: str, *values: str) -> bytes:
+        return self._indexer.digest(kind, *values)
+
+    # --- data keys -------------------------------------------------------------------------
+    def new_generation(self, store: str) -> int:
+        """Start a fresh DEK for `store` (e.g. one per seeding batch); returns its id."""
+        with self._lock:
+            version = self.provider.kek_version(store)
+            kek = self.provider.kek(store, version)
+            dek = AESGCM.generate_key(bit_length=256)
+            dek_id = new_dek_id()
+            while dek_id in self._deks or self.wrapped_keys.get(dek_id) is not None:
+                dek_id = new_dek_id()
+            self.wrapped_keys.put(dek_id, store, version, wrap(kek, store, dek_id, version, dek))
+            aead = AESGCM(dek)
+            self._deks[dek_id] = (store, aead)
+            self._current[store] = _Generation(dek_id, aead)
+            return dek_id
+
+    def _generation(self, store: str) -> _Generation:
+        with self._lock:
+            gen = self._current.get(store)
+            if gen is None or gen.uses >= self.max_uses:
+                self.new_generation(store)
+            return self._current[store]
+
+    def _load(self, dek_id: int) -> tuple[str, AESGCM]:
+        with self._lock:
+            found = self._deks.get(dek_id)
+            if found is not None:
+                return found
+            row = self.wrapped_keys.get(dek_id)
+            if row is None:
+                raise UnknownKeyError(f"data key {dek_id} is not in the key store")
+            store, version, wrapped = row
+            dek = unwrap(self.provider.kek(store, version), store, dek_id, version, wrapped)
+            entry = self._deks[dek_id] = (store, AESGCM(dek))
+            return entry
+
+    def _aad_prefix(self, store: str, field: str) -> bytes:
+        # NUL separates the parts, so none may contain one: that keeps the AAD unambiguous.
+        if not store or not field or "\0" in store or "\0" in field:
+            raise VaultError("store and field names must be non-empty and NUL-free")
+        prefix = bytes([FORMAT_V1]) + store.encode() + b"\0" + field.encode() + b"\0"
+        self._aad[(store, field)] = prefix
+        return prefix
+
+    # --- KEK rotation ----------------------------------------------------------------------
+    def rotate_kek(self, store: str) -> Rotation:
+        """Mint a new KEK version for `store` and re-wrap every DEK of the store under it.
+        Data rows are untouched; the old version stays readable throughout (and after, until
+        `retire_unused_keks`), so readers in other workers never fail mid-rotation."""
+        provider = self._rotating()
+        version = provider.add_kek_version(store)
+        return Rotation(store, version, self.rewrap(store))
+
+    def rewrap(self, store: str) -> int:
+        """Re-wrap the DEKs of `store` not yet under its current KEK; resumable."""
+        current = self.provider.kek_version(store)
+        kek = self.provider.kek(store, current)
+        done = 0
+        for dek_id, row_store, version, wrapped in list(self.wrapped_keys.all()):
+            if row_store != store or version == current:
+                continue
+            dek = unwrap(self.provider.kek(store, version), store, dek_id, version, wrapped)
+            self.wrapped_keys.put(dek_id, store, current, wrap(kek, store, dek_id, current, dek))
+            done += 1
+        return done
+
+    def retire_unused_keks(self, store: str) -> list[int]:
+        """Drop KEK versions of `store` that no wrapped DEK refers to (never the current)."""
+        provider = self._rotating()
+        current = provider.kek_version(store)
+        used = {v for _, s, v, _ in self.wrapped_keys.all() if s == store}
+        retired = [v for v in provider.kek_versions(store) if v != current and v not in used]
+        for version in retired:
+            provider.retire_kek_version(store, version)
+        return retired
+
+    def _rotating(self) -> RotatingKeyProvider:
+        if not isinstance(self.provider, RotatingKeyProvider):
+            raise VaultError(f"{type(self.provider).__name__} cannot rotate KEKs")
+        return self.provider
