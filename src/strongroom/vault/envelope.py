@@ -85,6 +85,7 @@ class Vault:
         self._indexer = BlindIndexer(provider.blind_index_key())
         # dek_id -> (store, AESGCM); filled on first use, never evicted (a DEK is 32 bytes).
         self._deks: dict[int, tuple[str, AESGCM]] = {}
+        self._by_header: dict[bytes, tuple[str, AESGCM]] = {}
         self._current: dict[str, _Generation] = {}
         self._aad: dict[tuple[str, str], bytes] = {}
         self._lock = threading.RLock()
@@ -109,23 +110,21 @@ class Vault:
         if blob is None:
             return None
         self.decrypt_count += 1
-        if len(blob) < MIN_BLOB or blob[0] != FORMAT_V1:
-            raise IntegrityError(f"{store}.{field}: not a vault ciphertext (format 1)")
-        dek_id = int.from_bytes(blob[1:5], "big")
-        entry = self._deks.get(dek_id) or self._load(dek_id)
+        # The 5-byte header (format, DEK id) keys the cache directly: one dict lookup.
+        entry = self._by_header.get(blob[:5]) or self._load_header(blob)
         if entry[0] != store:
             raise IntegrityError(f"{store}.{field}: ciphertext belongs to another store")
         aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
         try:
             padded = entry[1].decrypt(blob[5:HEADER], blob[HEADER:], aad + row_id.encode())
+            # Authenticated, so the padding is ours: the last 0x80 ends the value.
+            return padded[:padded.rindex(0x80)].decode("utf-8")
         except InvalidTag as exc:
             raise IntegrityError(
                 f"{store}.{field}: ciphertext failed authentication (tampered, truncated "
                 "or moved from another row or field)") from exc
-        raw = padded.rstrip(b"\0")
-        if raw[-1:] != b"\x80":
-            raise IntegrityError(f"{store}.{field}: bad padding")
-        return raw[:-1].decode("utf-8")
+        except ValueError as exc:  # no padding marker, or not UTF-8
+            raise IntegrityError(f"{store}.{field}: malformed plaintext") from exc
 
     def reveal(self, store: str, row_id: str, field: str, blob: bytes | None) -> Secret | None:
         """`decrypt`, wrapped in a `Secret` that prints as `**********`."""
@@ -148,7 +147,8 @@ class Vault:
             self.wrapped_keys.put(dek_id, store, version, wrap(kek, store, dek_id, version, dek))
             aead = AESGCM(dek)
             self._deks[dek_id] = (store, aead)
-            self._current[store] = _Generation(dek_id, aead)
+            gen = self._current[store] = _Generation(dek_id, aead)
+            self._by_header[gen.header] = (store, aead)
             return dek_id
 
     def _generation(self, store: str) -> _Generation:
@@ -157,6 +157,14 @@ class Vault:
             if gen is None or gen.uses >= self.max_uses:
                 self.new_generation(store)
             return self._current[store]
+
+    def _load_header(self, blob: bytes) -> tuple[str, AESGCM]:
+        if len(blob) < MIN_BLOB or blob[0] != FORMAT_V1:
+            raise IntegrityError("not a vault ciphertext (format 1)")
+        header = bytes(blob[:5])
+        entry = self._load(int.from_bytes(header[1:], "big"))
+        self._by_header[header] = entry
+        return entry
 
     def _load(self, dek_id: int) -> tuple[str, AESGCM]:
         with self._lock:
