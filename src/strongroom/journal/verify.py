@@ -27,6 +27,8 @@ from strongroom.journal.checkpoint import GENESIS, CheckpointError, note_digest,
 from strongroom.journal.note import NoteError, NoteVerifier, open_note
 
 CHUNK = 20_000
+MAX_PROBLEMS = 200
+LOCALIZED = frozenset({"leaf", "node", "gap"})
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,16 @@ class VerifyReport:
         found = [p.index for p in self.problems if p.index is not None]
         return min(found) if found else None
 
+    def localized(self, begin: int, end: int) -> int | None:
+        """The first index in [begin, end) already pinned by an entry-level problem."""
+        found = [p.index for p in self.problems if p.kind in LOCALIZED
+                 and p.index is not None and begin <= p.index < end]
+        return min(found) if found else None
+
     def add(self, index: int | None, kind: str, message: str) -> None:
-        self.problems.append(Problem(index, kind, message))
+        # Bounded: a wholesale rewrite must not turn the report into the journal's size.
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(index, kind, message))
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "size": self.size, "checkpoints": self.checkpoints,
@@ -125,9 +135,11 @@ def _check_nodes(conn: Any, report: VerifyReport, a: int, b: int,
         stored.update({(level, int(i)): bytes(h) for i, h in rows})
     for level, idx, h in made:
         if stored.get((level, idx)) != h:
-            first = idx << level
-            report.add(first, "node", f"stored hash of leaves [{first}, {(idx + 1) << level}) "
-                       "does not match the entries: reordered or rewritten")
+            first, end = idx << level, (idx + 1) << level
+            # A bad leaf or lower node already explains every node above it.
+            if report.localized(first, end) is None:
+                report.add(first, "node", f"stored hash of leaves [{first}, {end}) does not "
+                           "match the entries: reordered or rewritten")
 
 
 def _check_orphans(conn: Any, report: VerifyReport, size: int) -> None:
@@ -168,9 +180,10 @@ def _check_checkpoints(conn: Any, report: VerifyReport, cps: list[Any],
         if root is None:
             continue  # the walk stopped at an earlier gap, already reported
         if root != cp.root:
-            report.add(good_size, "root", f"recomputed root at size {cp.size} differs from "
-                       f"signed checkpoint {cp.seq}: entries in [{good_size}, {cp.size}) "
-                       "were altered")
+            pinned = report.localized(good_size, cp.size)
+            report.add(good_size if pinned is None else pinned, "root",
+                       f"recomputed root at size {cp.size} differs from signed checkpoint "
+                       f"{cp.seq}: entries in [{good_size}, {cp.size}) were altered")
             continue
         if 0 < prev_size <= cp.size and not report.problems:
             plan = rfc6962.consistency(prev_size, cp.size)
