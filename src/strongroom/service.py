@@ -23,7 +23,8 @@ def initialize(home: Home, *, registry_url: str | None = None, journal_url: str 
     """Create the home folder: config, policy copy, keys (0600 in a 0700 folder), the
     registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept."""
     from strongroom.auth.keys import ensure_signing_keys
-    from strongroom.journal import ensure_checkpoint_key
+    from strongroom.journal import create_checkpoint_key
+    from strongroom.journal.checkpoint import SIGNER_FILE
     from strongroom.policy import DEFAULT_POLICY_PATH
     from strongroom.registry.db import upgrade
     from strongroom.vault import FileKeyProvider
@@ -46,7 +47,8 @@ def initialize(home: Home, *, registry_url: str | None = None, journal_url: str 
         shutil.copyfile(DEFAULT_POLICY_PATH, home.policy_path)
     FileKeyProvider.create(home.keys_dir)
     ensure_signing_keys(home.keys_dir)
-    ensure_checkpoint_key(home.keys_dir)
+    if not (home.keys_dir / SIGNER_FILE).exists():
+        create_checkpoint_key(home.keys_dir)
     upgrade(settings.registry_url)
     return settings
 
@@ -59,7 +61,7 @@ class Service:
         from strongroom.auth.rfc9068 import TokenService
         from strongroom.budgets import BudgetKeys
         from strongroom.gate import Gate
-        from strongroom.journal import Journal, load_checkpoint_signer
+        from strongroom.journal import Journal, load_signer
         from strongroom.policy import compile_policy, load_policy
         from strongroom.registry.canaries import CanarySet
         from strongroom.registry.db import make_engine
@@ -78,12 +80,13 @@ class Service:
         self.clock = clock
         self.settings = home.settings()
         self.keys = FileKeyProvider(home.keys_dir)
-        self.policy = compile_policy(load_policy(home.policy_path), self.keys.pseudonym_key())
+        self.policy = compile_policy(load_policy(home.policy_path), self.keys.pseudonym_key(),
+                                     clock=clock)
         self.engine = make_engine(self.settings.registry_url)
         self.registry = Registry(self.engine)
         self.vault = Vault(self.keys, SqlWrappedKeyStore(self.engine))
         self.journal = Journal.open(self.settings.journal_url,
-                                    signer=load_checkpoint_signer(home.keys_dir), clock=clock)
+                                    signer=load_signer(home.keys_dir), clock=clock)
         self.canaries = CanarySet(self.engine, self.keys.honey_key())
         self.revocations = build_revocations(self)
         self.tokens = TokenService(home.keys_dir, issuer=self.settings.issuer,

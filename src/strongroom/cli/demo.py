@@ -94,7 +94,7 @@ def print_examples(base: str, f: dict[str, Any], principals: dict[str, str],
         ("police: exact person search", tokens["police"], "POST", "/v1/persons/search",
          {"family_name": f["family_name"], "birth_date": f["birth_date"]}),
         (f"prefecture ({f['departement']}): a person of my département", tokens["prefecture"],
-         "GET", f"/v1/persons/{f['person_in_departement']}", None),
+         "GET", f"/v1/persons/{f['owner_id']}", None),
     ]
     console.print("\n[bold]Strongroom demo[/bold]: principals", principals)
     console.print("Tokens live 5 minutes; mint fresh ones with "

@@ -12,6 +12,7 @@ from strongroom.errors import NotFound
 from strongroom.gate.core import Answer, Disclosure, Task
 from strongroom.gate.reviews import BreakGlass
 from strongroom.gate.tasks import Tasks
+from strongroom.journal.investigate import Investigator
 
 
 class Gate(BreakGlass, Tasks):
@@ -51,26 +52,21 @@ class Gate(BreakGlass, Tasks):
     # --- investigations (auditor) -----------------------------------------------------------
     def investigate_principal(self, caller: Caller, principal: str, since: float | None,
                               until: float | None) -> Answer:
-        from strongroom.journal.investigate import principal_report
-
         return self.administer(
             caller, "GET /v1/investigations/principals/{id}",
-            lambda t: principal_report(self.journal, principal, since, until),
+            lambda t: Investigator(self.journal).principal_report(principal, since, until),
             detail={"investigated": principal})
 
     def investigate_subject(self, caller: Caller, subject: str) -> Answer:
-        from strongroom.journal.investigate import subject_report
-
         return self.administer(caller, "GET /v1/investigations/subjects/{id}",
-                               lambda t: subject_report(self.journal, subject),
+                               lambda t: Investigator(self.journal).subject_report(subject),
                                detail={"investigated_subject": subject})
 
     def breach_report(self, caller: Caller, principals: list[str], since: float | None,
                       until: float | None) -> Answer:
-        from strongroom.journal.investigate import breach_report
-
         return self.administer(caller, "POST /v1/investigations/breach",
-                               lambda t: breach_report(self.journal, principals, since, until),
+                               lambda t: Investigator(self.journal).breach_report(
+                                   principals, since, until),
                                detail={"investigated": principals})
 
     # --- budgets and containment (admin) ----------------------------------------------------
