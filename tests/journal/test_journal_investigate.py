@@ -1,0 +1,63 @@
+"""Investigations: principal, subject and breach reports from the side indexes."""
+
+from __future__ import annotations
+
+import pytest
+
+from strongroom.clock import FakeClock
+from strongroom.journal import Journal
+from strongroom.journal.investigate import Investigator, breach_markdown
+
+from .helpers import T0, event
+
+
+@pytest.fixture
+def inv(db_url: str):
+    j = Journal.open(db_url, signer=None, clock=FakeClock())
+    # mallory sweeps five owners' identity and address; bob reads one weapon record.
+    for i in range(5):
+        j.append(event(i, principal="mallory", subjects=(f"s-{i}",), records=1))
+    j.append(event(5, principal="mallory", subjects=("s-9",), outcome="refused", fields=()))
+    j.append(event(6, principal="bob", subjects=("s-1",), fields=("weapon.serial",),
+                   purpose="transfer", ts=T0 + 7200))
+    j.append(event(7, principal="admin-1", kind="security", outcome="contained",
+                   subjects=(), fields=(), reason="contained_by_detector",
+                   detail={"target": "mallory"}, ts=T0 + 600))
+    j.append(event(8, principal="mallory", subjects=("s-8",), ts=T0 + 10 * 86400))
+    yield Investigator(j)
+    j.close()
+
+
+def test_principal_report(inv: Investigator) -> None:
+    rep = inv.principal_report("mallory", T0, T0 + 86400)
+    assert rep["subjects"] == [f"s-{i}" for i in range(5)]  # refused s-9 revealed nothing
+    assert rep["fields"] == ["address.city", "identity.family_name"]
+    assert rep["categories"]["identity"] == {"entries": 5, "records": 5, "subjects": 5}
+    assert rep["outcomes"] == {"allowed": 5, "refused": 1}
+    assert rep["timeline"][0]["entries"] == 6
+    assert inv.principal_report("nobody")["entries"] == 0
+
+
+def test_subject_report(inv: Investigator) -> None:
+    rep = inv.subject_report("s-1")
+    assert sorted(rep["principals"]) == ["bob", "mallory"]
+    assert rep["principals"]["bob"]["fields"] == ["weapon.serial"]
+    assert rep["principals"]["bob"]["purposes"] == ["transfer"]
+    assert [a["index"] for a in rep["accesses"]] == [1, 6]
+    assert inv.subject_report("s-unknown")["accesses"] == []
+
+
+def test_breach_report(inv: Investigator) -> None:
+    rep = inv.breach_report(["mallory", "bob"], T0, T0 + 86400)
+    assert rep["data_subjects"] == 5  # s-0..s-4, bob's s-1 is among them
+    assert rep["records"] == 6
+    assert rep["categories_of_data"] == ["address", "identity", "weapon"]
+    assert "registered owners" in rep["categories_of_data_subjects"]
+    assert rep["principals"]["mallory"]["contained_at"] is not None
+    assert rep["principals"]["bob"]["contained_at"] is None
+    assert rep["contained"] is False
+    only = inv.breach_report(["mallory"], T0, T0 + 86400)
+    assert only["contained"] is True and only["contained_at"].startswith("2026-01-01T00:10")
+    md = breach_markdown(only)
+    assert md.startswith("# Personal data breach")
+    assert "Data subjects concerned: 5" in md and "| mallory | 6 | 5 | 5 |" in md
