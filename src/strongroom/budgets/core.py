@@ -1,0 +1,186 @@
+"""`Budgets`: reserve the worst case before a query, settle the real count after it.
+
+reserve() checks every applicable budget in one atomic backend step, all or nothing, and
+refuses with TooManyRequests (429, naming the budget, with Retry-After) when an enforcing
+budget would be exceeded. settle() gives back the records reserved but not disclosed and
+adds the subjects disclosed. Because the worst case is held while the query runs,
+concurrent requests cannot together overrun a requests or records budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from strongroom.budgets.backend import Backend, Charge, Reading, Settlement
+from strongroom.budgets.memory import MemoryBackend
+from strongroom.budgets.ratelimit_headers import header_pair, seconds
+from strongroom.budgets.spec import BudgetKeys, BudgetSpec, applicable
+from strongroom.clock import SYSTEM_CLOCK, Clock
+from strongroom.errors import TooManyRequests, Unavailable
+
+log = logging.getLogger("strongroom.budgets")
+
+Fallback = Literal["closed", "strict_local"]
+
+
+@dataclass
+class Reservation:
+    keys: BudgetKeys
+    at: float
+    charges: list[Charge]
+    readings: list[Reading]
+    requests: int
+    records: int
+    subjects: int
+    backend: Backend = field(repr=False)
+    settled: bool = False
+
+
+class Budgets:
+    def __init__(self, specs: Iterable[BudgetSpec], backend: Backend | None = None,
+                 clock: Clock = SYSTEM_CLOCK, *, fallback: Fallback = "closed",
+                 workers: int = 1) -> None:
+        self.specs = tuple(specs)
+        names = [s.name for s in self.specs]
+        if len(set(names)) != len(names):
+            raise ValueError("budget names must be unique")
+        if fallback not in ("closed", "strict_local"):
+            raise ValueError("fallback must be 'closed' or 'strict_local'")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.backend: Backend = backend if backend is not None else MemoryBackend()
+        self.clock = clock
+        self.fallback = fallback
+        self.workers = workers
+        self._local = MemoryBackend()
+        self._local_specs = {s.name: replace(s, limit=max(1, s.limit // workers))
+                             for s in self.specs}
+        self._remember_ttl = max((s.window_seconds for s in self.specs), default=60)
+        self._degraded = threading.Event()
+
+    # --- the gate's calls ----------------------------------------------------------------
+    def reserve(self, keys: BudgetKeys, *, requests: int = 1, records: int = 0,
+                subjects: int = 0) -> Reservation:
+        if min(requests, records, subjects) < 0:
+            raise ValueError("reservations are never negative")
+        amounts = {"requests": requests, "records": records, "subjects": 0}
+        charges = [Charge(a.spec, a.value, amounts[a.spec.unit])
+                   for a in applicable(self.specs, keys)]
+        now = self.clock.now()
+        remember = (keys.principal, json.dumps(asdict(keys), sort_keys=True),
+                    self._remember_ttl)
+        backend = self.backend
+        try:
+            verdict = backend.reserve(charges, now, remember=remember)
+            if self._degraded.is_set():
+                self._degraded.clear()
+                log.warning("budget store reachable again; shared budgets resume")
+        except Unavailable:
+            if self.fallback != "strict_local":
+                raise
+            if not self._degraded.is_set():
+                self._degraded.set()
+                log.warning("budget store unreachable; strict per-process budgets "
+                            "(limit / %d workers) apply", self.workers)
+            backend = self._local
+            charges = [replace(c, spec=self._local_specs[c.spec.name]) for c in charges]
+            verdict = backend.reserve(charges, now, remember=remember)
+        if not verdict.granted:
+            raise self._refusal(charges, verdict.readings)
+        for c, r in zip(charges, verdict.readings, strict=True):
+            if r.would_refuse:
+                log.info("shadow budget %s would have refused", c.spec.name)
+        return Reservation(keys, now, charges, verdict.readings, requests, records,
+                           subjects, backend)
+
+    def settle(self, reservation: Reservation, records: int,
+               subjects: Iterable[str]) -> None:
+        if reservation.settled:
+            return  # settling twice must not refund twice
+        if records < 0:
+            raise ValueError("records disclosed cannot be negative")
+        reservation.settled = True
+        distinct = tuple(dict.fromkeys(str(s) for s in subjects))
+        refund = reservation.records - records
+        if refund < 0 and any(c.spec.unit == "records" for c in reservation.charges):
+            log.warning("settled %d records beyond the %d reserved; charging them",
+                        -refund, reservation.records)
+        items: list[Settlement] = []
+        positions: list[int] = []
+        for j, c in enumerate(reservation.charges):
+            if c.spec.unit == "records" and refund:
+                items.append(Settlement(c, reservation.at, refund=refund))
+            elif c.spec.unit == "subjects" and distinct:
+                items.append(Settlement(c, reservation.at, subjects=distinct))
+            else:
+                continue
+            positions.append(j)
+        if not items:
+            return
+        readings = reservation.backend.settle(items, self.clock.now())
+        for j, r in zip(positions, readings, strict=True):
+            reservation.readings[j] = r
+
+    def headers(self, reservation: Reservation) -> dict[str, str]:
+        """RateLimit-Policy and RateLimit for the most constrained enforcing budget."""
+        best: tuple[float, float, Charge, Reading] | None = None
+        for c, r in zip(reservation.charges, reservation.readings, strict=True):
+            if c.spec.shadow:
+                continue
+            ratio = (c.spec.limit - r.used) / c.spec.limit
+            rank = (ratio, -r.reset)
+            if best is None or rank < best[:2]:
+                best = (ratio, -r.reset, c, r)
+        if best is None:
+            return {}
+        _, _, c, r = best
+        return header_pair(c.spec.name, c.spec.limit, c.spec.window_seconds, c.spec.unit,
+                           c.spec.limit - r.used, r.reset)
+
+    # --- administration ------------------------------------------------------------------
+    def state(self, principal: str, keys: BudgetKeys | None = None) -> dict[str, Any]:
+        """Each budget that applies to the principal's last request (or to `keys`): used,
+        limit, window, remaining, reset, shadow would-refuse count. Key values (IPs,
+        organisation IDs) are not shown, only what kind of key each budget counts."""
+        known = keys is not None
+        if keys is None:
+            raw = self.backend.recall(principal)
+            if raw is not None:
+                keys, known = BudgetKeys(**json.loads(raw)), True
+            else:
+                keys = BudgetKeys(principal=principal)
+        rows = []
+        charges = [Charge(a.spec, a.value) for a in applicable(self.specs, keys)]
+        for c, r in zip(charges, self.backend.read(charges, self.clock.now()), strict=True):
+            rows.append({
+                "budget": c.spec.name, "key": c.spec.key, "unit": c.spec.unit,
+                "limit": c.spec.limit, "window_seconds": c.spec.window_seconds,
+                "used": r.used, "remaining": max(0, c.spec.limit - r.used),
+                "reset_seconds": seconds(r.reset), "shadow": c.spec.shadow,
+                "would_refuse": r.would_refuse,
+                "shared": c.spec.key not in ("principal", "session"),
+            })
+        return {"principal": principal, "known": known, "degraded": self._degraded.is_set(),
+                "budgets": rows}
+
+    # --- internals -----------------------------------------------------------------------
+    def _refusal(self, charges: Sequence[Charge],
+                 readings: Sequence[Reading]) -> TooManyRequests:
+        refusing = [(r.wait, c, r) for c, r in zip(charges, readings, strict=True)
+                    if not r.fits and not c.spec.shadow]
+        wait, c, r = max(refusing, key=lambda x: x[0])
+        retry = max(1, seconds(wait))
+        headers = {"Retry-After": str(retry),
+                   **header_pair(c.spec.name, c.spec.limit, c.spec.window_seconds,
+                                 c.spec.unit, 0, wait)}
+        return TooManyRequests(
+            f"budget {c.spec.name} exhausted ({c.spec.limit} {c.spec.unit} per "
+            f"{c.spec.window_seconds} s); retry in {retry} s",
+            reason="budget_exhausted", headers=headers,
+            extra={"budget": c.spec.name, "retry_after": retry,
+                   "budgets": sorted({x[1].spec.name for x in refusing})})

@@ -1,0 +1,135 @@
+"""The embedded budget backend: counts in this process, one lock around every decision so
+concurrent threads can never be granted past a limit together.
+
+Distinct subjects are kept exactly (subject -> last disclosure time). The set of one
+bucket cannot grow far past its limit, because reservations are refused once it is
+reached: at most limit - 1 plus what the requests in flight disclose.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from strongroom.budgets import window as win
+from strongroom.budgets.backend import Charge, Reading, Settlement, Verdict
+
+SWEEP_EVERY = 4096
+
+
+@dataclass
+class _Bucket:
+    window: int
+    counts: dict[int, int] = field(default_factory=dict)
+    would_refuse: dict[int, int] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    touched: float = 0.0
+
+
+class MemoryBackend:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._remembered: dict[str, tuple[str, float]] = {}
+        self._ops = 0
+
+    # --- the Backend protocol ------------------------------------------------------------
+    def reserve(self, charges: Sequence[Charge], now: float, *,
+                remember: tuple[str, str, int] | None = None) -> Verdict:
+        with self._lock:
+            self._tick(now)
+            buckets = [self._bucket(c, now) for c in charges]
+            readings = [self._view(c, b, now, c.need) for c, b in zip(charges, buckets,
+                                                                        strict=True)]
+            if any(not r.fits and not c.spec.shadow for c, r in zip(charges, readings,
+                                                                    strict=True)):
+                return Verdict(False, readings)
+            out = []
+            for c, b, r in zip(charges, buckets, readings, strict=True):
+                if c.spec.unit != "subjects" and c.amount:
+                    cur = win.index(now, c.spec.window_seconds)
+                    b.counts[cur] = b.counts.get(cur, 0) + c.amount
+                refused = int(not r.fits)
+                if refused:
+                    cur = win.index(now, c.spec.window_seconds)
+                    b.would_refuse[cur] = b.would_refuse.get(cur, 0) + 1
+                after = self._view(c, b, now, 0)
+                out.append(Reading(after.used, 0.0, after.reset, refused))
+            if remember is not None:
+                principal, keys_json, ttl = remember
+                self._remembered[principal] = (keys_json, now + ttl)
+            return Verdict(True, out)
+
+    def settle(self, items: Sequence[Settlement], now: float) -> list[Reading]:
+        with self._lock:
+            out = []
+            for item in items:
+                c = item.charge
+                b = self._bucket(c, now)
+                window = c.spec.window_seconds
+                if c.spec.unit == "subjects":
+                    for s in item.subjects:
+                        b.seen[s] = max(now, b.seen.get(s, now))
+                elif item.refund > 0:
+                    idx = win.index(item.reserved_at, window)
+                    if win.live(idx, win.index(now, window)) and idx in b.counts:
+                        b.counts[idx] = max(0, b.counts[idx] - item.refund)
+                elif item.refund < 0:
+                    cur = win.index(now, window)
+                    b.counts[cur] = b.counts.get(cur, 0) - item.refund
+                out.append(self._view(c, b, now, 0))
+            return out
+
+    def read(self, charges: Sequence[Charge], now: float) -> list[Reading]:
+        with self._lock:
+            out = []
+            for c in charges:
+                b = self._buckets.get((c.spec.name, c.value)) or _Bucket(c.spec.window_seconds)
+                r = self._view(c, b, now, 0)
+                wr, _, _ = win.counter_view(b.would_refuse, now, c.spec.window_seconds, 0,
+                                            c.spec.limit)
+                out.append(Reading(r.used, 0.0, r.reset, wr))
+            return out
+
+    def recall(self, principal: str) -> str | None:
+        with self._lock:
+            kept = self._remembered.get(principal)
+            return kept[0] if kept else None
+
+    # --- internals -----------------------------------------------------------------------
+    def _bucket(self, c: Charge, now: float) -> _Bucket:
+        key = (c.spec.name, c.value)
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = _Bucket(c.spec.window_seconds)
+        b.touched = now
+        return b
+
+    @staticmethod
+    def _view(c: Charge, b: _Bucket, now: float, need: int) -> Reading:
+        window, limit = c.spec.window_seconds, c.spec.limit
+        if c.spec.unit == "subjects":
+            cutoff = now - window
+            for s in [s for s, t in b.seen.items() if t <= cutoff]:
+                del b.seen[s]
+            used, wait, reset = win.subject_view(b.seen.values(), now, window, limit)
+            return Reading(used, wait if need else 0.0, reset)
+        cur = win.index(now, window)
+        for i in [i for i in b.counts if not win.live(i, cur)]:
+            del b.counts[i]
+        used, wait, reset = win.counter_view(b.counts, now, window, need, limit)
+        return Reading(used, wait, reset)
+
+    def _tick(self, now: float) -> None:
+        """Forget idle buckets now and then, so a stream of one-off IPs cannot grow the
+        process without bound."""
+        self._ops += 1
+        if self._ops % SWEEP_EVERY:
+            return
+        for key, b in list(self._buckets.items()):
+            if b.touched + b.window * (1 + 2 / win.BUCKETS) < now:
+                del self._buckets[key]
+        for p, (_, until) in list(self._remembered.items()):
+            if until < now:
+                del self._remembered[p]

@@ -1,0 +1,130 @@
+"""What a budget is (`BudgetSpec`), whom a request is charged to (`BudgetKeys`), and which
+bucket of which budget a request falls in (`applicable`).
+
+A budget counts one unit (requests, records disclosed, or distinct subjects) for one key
+(a principal, a session, an OAuth client, a dealer organisation, an IP address or its
+prefix, a role, an endpoint, or the whole service) over a sliding window of 60 s to 90 days.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+KEYS: tuple[str, ...] = ("principal", "session", "client", "organisation", "ip", "ip_prefix",
+                         "role", "endpoint", "global")
+UNITS: tuple[str, ...] = ("requests", "records", "subjects")
+MIN_WINDOW = 60
+MAX_WINDOW = 90 * 86_400
+
+BudgetKeyKind = Literal["principal", "session", "client", "organisation", "ip", "ip_prefix",
+                        "role", "endpoint", "global"]
+BudgetUnit = Literal["requests", "records", "subjects"]
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    name: str
+    key: str
+    unit: str
+    limit: int
+    window_seconds: int
+    shadow: bool = False
+    roles: frozenset[str] | None = None
+    endpoints: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("a budget needs a name")
+        if self.key not in KEYS:
+            raise ValueError(f"budget {self.name}: key must be one of {', '.join(KEYS)}")
+        if self.unit not in UNITS:
+            raise ValueError(f"budget {self.name}: unit must be one of {', '.join(UNITS)}")
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise ValueError(f"budget {self.name}: limit must be a positive integer")
+        window = self.window_seconds
+        if isinstance(window, bool) or not isinstance(window, int) or not (
+                MIN_WINDOW <= window <= MAX_WINDOW):
+            raise ValueError(f"budget {self.name}: window_seconds must be an integer from "
+                             f"{MIN_WINDOW} (a minute) to {MAX_WINDOW} (90 days)")
+
+    def applies_to(self, keys: BudgetKeys) -> bool:
+        if self.roles is not None and keys.role not in self.roles:
+            return False
+        return self.endpoints is None or keys.endpoint in self.endpoints
+
+
+@dataclass(frozen=True)
+class BudgetKeys:
+    """Who and what a request is charged to; the gate fills it from the Caller. A field
+    left None means budgets keyed on it do not apply (an owner has no organisation)."""
+
+    principal: str
+    session: str | None = None
+    client: str | None = None
+    organisation: str | None = None
+    ip: str | None = None
+    role: str | None = None
+    endpoint: str | None = None
+
+    @property
+    def ip_prefix(self) -> str | None:
+        return ip_prefix(self.ip) if self.ip else None
+
+    def value(self, kind: str) -> str | None:
+        """The key value a budget of this kind is counted under."""
+        if kind == "global":
+            return "*"
+        if kind == "ip":
+            return normalise_ip(self.ip) if self.ip else None
+        if kind == "ip_prefix":
+            return self.ip_prefix
+        value = getattr(self, kind)
+        return value if value else None
+
+
+def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        # ::ffff:203.0.113.7 is the IPv4 client seen through a dual-stack socket.
+        return addr.ipv4_mapped
+    return addr
+
+
+def normalise_ip(ip: str) -> str:
+    addr = _parse(ip)
+    return str(addr) if addr is not None else ip
+
+
+def ip_prefix(ip: str) -> str:
+    """The network a budget pools an address into: /24 for IPv4, /56 for IPv6 (a typical
+    end-site assignment, so one subscriber's many addresses count as one). An unparseable
+    value stays its own prefix rather than escaping the budget."""
+    addr = _parse(ip)
+    if addr is None:
+        return ip
+    bits = 24 if addr.version == 4 else 56
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
+
+
+@dataclass(frozen=True)
+class Applicable:
+    """One budget, applied: the spec and the key value its bucket is counted under."""
+
+    spec: BudgetSpec
+    value: str
+
+
+def applicable(specs: tuple[BudgetSpec, ...], keys: BudgetKeys) -> list[Applicable]:
+    out = []
+    for spec in specs:
+        if not spec.applies_to(keys):
+            continue
+        value = keys.value(spec.key)
+        if value is not None:
+            out.append(Applicable(spec, value))
+    return out
