@@ -1,0 +1,68 @@
+"""The vault's `WrappedKeyStore` on the registry's `data_keys` table: wrapped data keys
+(envelope encryption, NIST SP 800-38D) sit beside the rows they protect, useless without the
+key-encryption keys kept outside the database (`keys/`).
+
+`put` inserts or replaces (a KEK rotation re-wraps rows in place), each in its own short
+transaction so a key is durable before any ciphertext that needs it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from strongroom.errors import Unavailable
+from strongroom.registry.models import DataKey
+
+WrappedKey = tuple[str, int, bytes]
+
+
+def _unavailable(exc: SQLAlchemyError) -> Unavailable:
+    return Unavailable(f"the data-key store is unavailable: {type(exc).__name__}")
+
+
+class SqlWrappedKeyStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            self._insert = postgresql.insert
+        elif dialect == "sqlite":
+            self._insert = sqlite.insert
+        else:  # checked here, not on the first key write
+            raise Unavailable(f"unsupported database for data keys: {dialect}")
+
+    def put(self, dek_id: int, store: str, kek_version: int, wrapped: bytes) -> None:
+        values = {"store": store, "kek_version": int(kek_version), "wrapped": bytes(wrapped)}
+        stmt = self._insert(DataKey).values(id=int(dek_id), **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[DataKey.id], set_=values)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+
+    def get(self, dek_id: int) -> WrappedKey | None:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(DataKey.store, DataKey.kek_version, DataKey.wrapped)
+                    .where(DataKey.id == int(dek_id))
+                ).first()
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+        return None if row is None else (row[0], int(row[1]), bytes(row[2]))
+
+    def all(self) -> Iterator[tuple[int, str, int, bytes]]:
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped)
+                    .order_by(DataKey.id)
+                ).all()
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+        return iter([(int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows])
