@@ -83,7 +83,11 @@ class GateCore:
     # --- the pipeline --------------------------------------------------------------------
     def _serve(self, caller: Caller, endpoint: str, work: Callable[[Task], Disclosure], *,
                given: dict[str, object] | None = None,
-               expected_records: int | None = None) -> Answer:
+               expected_records: int | None = None,
+               discloses: frozenset[str] | None = None) -> Answer:
+        """Run `work` through the pipeline. `discloses` names the only fields the task can
+        put in its answer (default: everything the purpose's view shows); the worst-case
+        budget reservation is priced on those."""
         purpose: str | None = caller.purpose
         detail: dict[str, Any] = {}
         reservation = None
@@ -95,7 +99,8 @@ class GateCore:
             view = self.policy.view(caller.role, purpose)
             page = self.policy.page_size(endpoint)
             worst = page if expected_records is None else min(page, expected_records)
-            weight = self._unit_cost(view.visible)
+            weight = self._unit_cost(view.visible if discloses is None
+                                     else view.visible & discloses)
             factor = self.detector.throttle_factor(caller.principal_id)
             scale = 1 if factor >= 1 else max(1, round(1 / max(factor, 1e-3)))
             reservation = self.budgets.reserve(

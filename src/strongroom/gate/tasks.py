@@ -34,6 +34,12 @@ PERSON = "GET /v1/persons/{id}"
 
 NOT_VISIBLE = "no such person, or not one you may see"
 
+VERIFY_FIELDS = frozenset({"permit.status", "permit.categories", "permit.expires",
+                           "ban.banned"})
+WEAPON_FIELDS = frozenset({"ref.weapon_id", "weapon.category", "weapon.status",
+                           "permit.status"})
+SEARCH_FIELDS = frozenset({"ref.person_id", "permit.status"})
+
 
 def parse_birth_date(value: str) -> str:
     try:
@@ -138,7 +144,8 @@ class Tasks(GateCore):
                 return Disclosure(body=body, subjects=[person.public_id], fields=shown,
                                   records=1, detail={"matched": True})
 
-        return self._serve(caller, VERIFY, work, given=given, expected_records=1)
+        return self._serve(caller, VERIFY, work, given=given, expected_records=1,
+                           discloses=VERIFY_FIELDS)
 
     def _match_buyer(self, s, permit_number: str, family_name: str,  # noqa: ANN001
                      dob: str):  # noqa: ANN202
@@ -190,7 +197,8 @@ class Tasks(GateCore):
                               subjects=[person.public_id], records=1,
                               fields={"weapon.serial"})
 
-        return self._serve(caller, SALE, work, given=given, expected_records=1)
+        return self._serve(caller, SALE, work, given=given, expected_records=1,
+                           discloses=frozenset({"weapon.serial"}))
 
     def ledger(self, caller: Caller, *, cursor: str | None = None,
                limit: int | None = None) -> Answer:
@@ -259,7 +267,8 @@ class Tasks(GateCore):
                 shown.add("permit.status")
             return Disclosure(body=body, subjects=subjects, records=1, fields=shown)
 
-        return self._serve(caller, WEAPON, work, given=given, expected_records=1)
+        return self._serve(caller, WEAPON, work, given=given, expected_records=1,
+                           discloses=WEAPON_FIELDS)
 
     def search_persons(self, caller: Caller, query: dict[str, object]) -> Answer:
         given = {f"identity.{k}": v for k, v in query.items()}
@@ -289,7 +298,7 @@ class Tasks(GateCore):
                               records=len(items), fields=shown,
                               detail={"matched": bool(items)})
 
-        return self._serve(caller, SEARCH, work, given=given)
+        return self._serve(caller, SEARCH, work, given=given, discloses=SEARCH_FIELDS)
 
 
 def shaped(flat: dict[str, object], id_field: str, category: str | None = None
