@@ -182,3 +182,21 @@ def test_reveal_wraps_in_secret(vault: Vault) -> None:
 def test_non_str_value_refused(vault: Vault) -> None:
     with pytest.raises(TypeError):
         vault.encrypt("identity", ROW_A, "birth_date", b"1980")  # type: ignore[arg-type]
+
+
+def test_threads_share_one_vault(provider: FileKeyProvider) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    wrapped = MemoryWrappedKeyStore()
+    vault = Vault(provider, wrapped, max_uses=5)
+
+    def work(i: int) -> str | None:
+        row = f"row-{i}"
+        blob = vault.encrypt("identity", row, "given_names", f"value {i}")
+        return Vault(provider, wrapped).decrypt("identity", row, "given_names", blob)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(400)))
+    assert results == [f"value {i}" for i in range(400)]
+    # Every DEK served exactly max_uses encryptions: none was overused by a race.
+    assert len(wrapped.all()) == 400 // 5

@@ -21,6 +21,7 @@ encryptions (default 2^20) before a new generation starts, far below that bound.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ class _Generation:
     __slots__ = ("dek_id", "aead", "header", "uses")
 
     def __init__(self, dek_id: int, aead: AESGCM) -> None:
-        self.dek_id, self.aead, self.uses = dek_id, aead, 0
+        # next() on itertools.count is atomic under the GIL: threads never overuse a DEK.
+        self.dek_id, self.aead, self.uses = dek_id, aead, itertools.count()
         self.header = bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
 
 
@@ -97,9 +99,8 @@ class Vault:
         if not isinstance(value, str):
             raise TypeError(f"vault fields are str, not {type(value).__name__}")
         gen = self._current.get(store)
-        if gen is None or gen.uses >= self.max_uses:
-            gen = self._generation(store)
-        gen.uses += 1
+        while gen is None or next(gen.uses) >= self.max_uses:
+            gen = self._roll(store, gen)
         self.encrypt_count += 1
         nonce = os.urandom(NONCE_BYTES)
         aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
@@ -151,10 +152,10 @@ class Vault:
             self._by_header[gen.header] = (store, aead)
             return dek_id
 
-    def _generation(self, store: str) -> _Generation:
+    def _roll(self, store: str, spent: _Generation | None) -> _Generation:
+        """Replace `spent` with a fresh generation, unless another thread already did."""
         with self._lock:
-            gen = self._current.get(store)
-            if gen is None or gen.uses >= self.max_uses:
+            if self._current.get(store) is spent:
                 self.new_generation(store)
             return self._current[store]
 
