@@ -147,16 +147,31 @@ class Budgets:
         """Each budget that applies to the principal's last request (or to `keys`): used,
         limit, window, remaining, reset, shadow would-refuse count. Key values (IPs,
         organisation IDs) are not shown, only what kind of key each budget counts."""
+        try:
+            return self._state(self.backend, self.specs, principal, keys)
+        except Unavailable:
+            if self.fallback != "strict_local":
+                raise
+            return self._state(self._local, tuple(self._local_specs.values()), principal,
+                               keys)
+
+    @property
+    def degraded(self) -> bool:
+        """True while the strict per-process fallback stands in for the shared store."""
+        return self._degraded.is_set()
+
+    def _state(self, backend: Backend, specs: tuple[BudgetSpec, ...], principal: str,
+               keys: BudgetKeys | None) -> dict[str, Any]:
         known = keys is not None
         if keys is None:
-            raw = self.backend.recall(principal)
+            raw = backend.recall(principal)
             if raw is not None:
                 keys, known = BudgetKeys(**json.loads(raw)), True
             else:
                 keys = BudgetKeys(principal=principal)
         rows = []
-        charges = [Charge(a.spec, a.value) for a in applicable(self.specs, keys)]
-        for c, r in zip(charges, self.backend.read(charges, self.clock.now()), strict=True):
+        charges = [Charge(a.spec, a.value) for a in applicable(specs, keys)]
+        for c, r in zip(charges, backend.read(charges, self.clock.now()), strict=True):
             rows.append({
                 "budget": c.spec.name, "key": c.spec.key, "unit": c.spec.unit,
                 "limit": c.spec.limit, "window_seconds": c.spec.window_seconds,
@@ -165,7 +180,7 @@ class Budgets:
                 "would_refuse": r.would_refuse,
                 "shared": c.spec.key not in ("principal", "session"),
             })
-        return {"principal": principal, "known": known, "degraded": self._degraded.is_set(),
+        return {"principal": principal, "known": known, "degraded": self.degraded,
                 "budgets": rows}
 
     # --- internals -----------------------------------------------------------------------
