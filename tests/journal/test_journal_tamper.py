@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
 from strongroom.journal import Journal, NoteSigner, rfc6962
+from strongroom.journal.schema import nid
 
 from .helpers import event
 
@@ -67,8 +68,8 @@ def rewrite_whole_tree(conn: sa.Connection) -> None:
     f = rfc6962.Frontier()
     for i in range(SIZE):
         for level, idx, h in f.append(_leaf(conn, i)[1]):
-            conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE level = :l "
-                                 "AND idx = :i"), {"h": h, "l": level, "i": idx})
+            conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+                         {"h": h, "n": nid(level, idx)})
 
 
 def delete_entry(conn: sa.Connection) -> None:

@@ -7,7 +7,8 @@ refuses to open a database written by a newer version. A future change adds a st
 `_UPGRADES`.
 
 Tables: `journal_leaves` (the entries, in order, with their leaf hashes), `journal_nodes`
-(every perfect subtree of level >= 1, stored as it completes), `journal_checkpoints`
+(every perfect subtree of level >= 1, stored as it completes, keyed by
+`nid`), `journal_checkpoints`
 (signed notes), and side indexes for investigations: leaves by (principal, ts),
 `journal_subjects` (subject -> entry), `journal_containments` (who was contained, when).
 
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -65,13 +65,20 @@ leaves = Table(
     Index("ix_journal_leaves_principal_ts", "principal", "ts"),
 )
 
+# One integer key per node, nid = level << 56 | index: a proof reads its nodes with one
+# `nid IN (...)` primary-key lookup, and each level is one contiguous key range.
+NID_SHIFT = 56
+
 nodes = Table(
     "journal_nodes", metadata,
-    Column("level", SmallInteger, primary_key=True, autoincrement=False),
-    Column("idx", BigInt, primary_key=True, autoincrement=False),
+    Column("nid", BigInt, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
-    sqlite_with_rowid=False,
 )
+
+
+def nid(level: int, index: int) -> int:
+    return (level << NID_SHIFT) | index
+
 
 subjects = Table(
     "journal_subjects", metadata,

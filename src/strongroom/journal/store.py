@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, tuple_
+from sqlalchemy import Connection, func, insert, select, text
 
 from strongroom.journal import schema as s
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
@@ -56,9 +56,11 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
                             .where(s.leaves.c.idx.in_(leaf_ids)))
         out.update({(0, int(i)): bytes(h) for i, h in rows})
     if upper:
-        rows = conn.execute(select(s.nodes.c.level, s.nodes.c.idx, s.nodes.c.hash)
-                            .where(tuple_(s.nodes.c.level, s.nodes.c.idx).in_(upper)))
-        out.update({(int(lvl), int(i)): bytes(h) for lvl, i, h in rows})
+        keys = [s.nid(lvl, i) for lvl, i in upper]
+        rows = conn.execute(select(s.nodes.c.nid, s.nodes.c.hash)
+                            .where(s.nodes.c.nid.in_(keys)))
+        mask = (1 << s.NID_SHIFT) - 1
+        out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h) for k, h in rows})
     return out
 
 
@@ -81,7 +83,7 @@ def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
         for n, p in enumerate(batch)
     ])
     if made:
-        conn.execute(insert(s.nodes), [{"level": lvl, "idx": i, "hash": h}
+        conn.execute(insert(s.nodes), [{"nid": s.nid(lvl, i), "hash": h}
                                        for lvl, i, h in made])
     subject_rows = [{"subject": subj, "leaf": start + n}
                     for n, p in enumerate(batch) for subj in dict.fromkeys(p.subjects)]

@@ -130,9 +130,10 @@ def _check_nodes(conn: Any, report: VerifyReport, a: int, b: int,
         lo, hi = (a >> level), (b >> level) - 1
         if hi < lo:
             continue
-        rows = conn.execute(select(n.c.idx, n.c.hash).where(
-            n.c.level == level, n.c.idx >= lo, n.c.idx <= hi))
-        stored.update({(level, int(i)): bytes(h) for i, h in rows})
+        base = schema.nid(level, 0)
+        rows = conn.execute(select(n.c.nid, n.c.hash).where(
+            n.c.nid >= base + lo, n.c.nid <= base + hi))
+        stored.update({(level, int(k) - base): bytes(h) for k, h in rows})
     for level, idx, h in made:
         if stored.get((level, idx)) != h:
             first, end = idx << level, (idx + 1) << level
@@ -145,8 +146,9 @@ def _check_nodes(conn: Any, report: VerifyReport, a: int, b: int,
 def _check_orphans(conn: Any, report: VerifyReport, size: int) -> None:
     n = schema.nodes
     for level in range(1, 64):
-        hit = conn.execute(select(n.c.idx).where(n.c.level == level,
-                                                 n.c.idx >= size >> level).limit(1)).first()
+        hit = conn.execute(select(n.c.nid).where(
+            n.c.nid >= schema.nid(level, size >> level),
+            n.c.nid < schema.nid(level + 1, 0)).limit(1)).first()
         if hit is not None:
             report.add(size, "truncated", f"stored nodes reach beyond the last entry "
                        f"{size - 1}: entries were removed from the end")
