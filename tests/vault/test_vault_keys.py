@@ -21,6 +21,7 @@ def test_missing_key_file_created_private(keys_dir: Path) -> None:
     provider = FileKeyProvider.create(keys_dir)
     assert mode(keys_dir / "vault.json") == 0o600
     assert mode(keys_dir) == 0o700
+    assert [p.name for p in keys_dir.iterdir()] == ["vault.json"]  # no temp file left
     keys = [provider.kek(s) for s in STORES] + [
         provider.blind_index_key(), provider.pseudonym_key(), provider.honey_key()]
     assert all(len(k) == 32 for k in keys)
@@ -120,3 +121,27 @@ def test_unknown_store(provider: FileKeyProvider) -> None:
         provider.kek("payroll")
     with pytest.raises(UnknownKeyError):
         provider.kek_version("payroll")
+
+
+def _open_and_fingerprint(keys_dir: str) -> bytes:
+    return FileKeyProvider.create(keys_dir).kek("identity")
+
+
+def test_workers_starting_together_agree_on_one_key(keys_dir: Path) -> None:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        keks = pool.map(_open_and_fingerprint, [str(keys_dir)] * 8)
+    assert len(set(keks)) == 1
+    assert keks[0] == FileKeyProvider(keys_dir).kek("identity")
+
+
+def test_concurrent_rotations_never_lose_a_version(provider: FileKeyProvider) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    others = [FileKeyProvider(provider.keys_dir) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        minted = list(pool.map(lambda p: p.add_kek_version("address"), others * 3))
+    assert sorted(minted) == list(range(2, 14))
+    provider.reload()
+    assert provider.kek_versions("address") == list(range(1, 14))

@@ -25,6 +25,7 @@ import binascii
 import fcntl
 import json
 import os
+import secrets
 import stat
 import threading
 from collections.abc import Iterator
@@ -146,26 +147,34 @@ def _read(path: Path) -> _Keys:
     return _Keys(doc, path)
 
 
-def _write_new(path: Path, doc: dict[str, Any]) -> bool:
-    """Write `doc` to `path` only if absent; False when another process got there first."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return False
+def _write_private(path: Path, doc: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=2)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _write_new(path: Path, doc: dict[str, Any]) -> bool:
+    """Write `doc` to `path` only if absent; False when another process got there first.
+    The file is complete before it appears (written aside, then hard-linked into place), so
+    a worker that loses the race never reads a half-written key file."""
+    if path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    _write_private(tmp, doc)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
     return True
 
 
 def _replace(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    _write_private(tmp, doc)
     os.replace(tmp, path)
 
 
