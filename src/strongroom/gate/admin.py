@@ -9,13 +9,14 @@ from typing import Any
 
 from strongroom.context import Caller
 from strongroom.errors import NotFound
+from strongroom.exports.gate_mixin import ExportGate
 from strongroom.gate.core import Answer, Disclosure, Task
 from strongroom.gate.reviews import BreakGlass
 from strongroom.gate.tasks import Tasks
 from strongroom.journal.investigate import Investigator
 
 
-class Gate(BreakGlass, Tasks):
+class Gate(ExportGate, BreakGlass, Tasks):
     def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
                    *, detail: dict[str, Any] | None = None) -> Answer:
         """Run an audit or administration task `fn` under the endpoint's policy. Its body

@@ -1,0 +1,338 @@
+"""The export desk: request, approve or reject (four eyes), generate once, download once.
+
+Every step goes through the gate (`ExportGate.export_step`): the policy decides who may
+call, the journal records each step and each refusal, the detectors see them. The desk
+adds what the policy's `exports:` section says: requester and approver roles, four eyes,
+fields per dataset and purpose, max rows, approval TTL.
+
+Times come from the injected clock: a pending request expires `approval_ttl_seconds`
+after it was made, an approval the same time after it was given, and a generated file
+`download_window` seconds after generation (then it is deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from strongroom.clock import Clock
+from strongroom.context import Caller
+from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
+from strongroom.exports.datasets import Catalogue, Scope, default_catalogue
+from strongroom.exports.gate_mixin import StepResult
+from strongroom.exports.generate import generate_aggregate, generate_rows
+from strongroom.exports.store import ExportRecord, ExportStore
+from strongroom.exports.trace import Evidence, trace_lines
+from strongroom.exports.watermark import Watermark
+from strongroom.exports.writer import FORMATS
+from strongroom.ids import is_public_id, new_public_id
+
+if TYPE_CHECKING:
+    from strongroom.gate.core import Answer, Task
+
+log = logging.getLogger("strongroom.exports")
+
+REQUEST = "POST /v1/exports"
+LIST = "GET /v1/exports"
+QUEUE = "GET /v1/exports/queue"
+APPROVE = "POST /v1/exports/{id}/approve"
+REJECT = "POST /v1/exports/{id}/reject"
+DOWNLOAD = "GET /v1/exports/{id}/download"
+DEFAULT_DOWNLOAD_WINDOW = 900
+NOT_YOURS = "no such export, or not one you may see"
+
+
+@dataclass
+class Download:
+    """An export's bytes, readable once. The file is unlinked when this is opened: the
+    open descriptor is the only way left to the data."""
+
+    filename: str
+    media_type: str
+    rows: int
+    sha256: str
+    size: int
+    _fd: Any
+
+    def chunks(self, size: int = 1 << 16) -> Iterator[bytes]:
+        try:
+            while chunk := self._fd.read(size):
+                yield chunk
+        finally:
+            self._fd.close()
+
+    def close(self) -> None:
+        self._fd.close()
+
+
+class ExportDesk:
+    def __init__(self, *, gate: Any, store: ExportStore, engine: Engine, policy: Any,
+                 watermark: Watermark, exports_dir: Path, clock: Clock,
+                 catalogue: Catalogue | None = None,
+                 download_window: int = DEFAULT_DOWNLOAD_WINDOW) -> None:
+        self.gate = gate
+        self.store = store
+        self.engine = engine
+        self.spec = policy.policy.exports
+        self.watermark = watermark
+        self.dir = Path(exports_dir)
+        self.clock = clock
+        self.catalogue = catalogue or default_catalogue()
+        self.window = download_window
+        problems = self.catalogue.check(self.spec.datasets)
+        if problems:
+            raise BadRequest("; ".join(problems), reason="export_catalogue")
+        if not callable(getattr(gate, "export_step", None)):
+            raise TypeError("the gate lacks export_step: mix in ExportGate")
+
+    # --- request ----------------------------------------------------------------------------
+    def request(self, caller: Caller, *, dataset: str, fields: list[str], justification: str,
+                purpose: str | None = None, fmt: str = "csv") -> Answer:
+        def fn(t: Task) -> StepResult:
+            if caller.role not in self.spec.requester_roles:
+                raise Forbidden("this role may not request exports", reason="not_a_requester")
+            spec = self.spec.datasets.get(dataset)
+            ds = self.catalogue.get(dataset)
+            if spec is None or ds is None:
+                raise NotFound(f"no export dataset {dataset!r}", reason="unknown_dataset")
+            if purpose is not None and purpose != t.purpose:
+                raise Forbidden("the export's purpose must be the one your token declares",
+                                reason="purpose_mismatch")
+            allowed = spec.purposes.get(t.purpose)
+            if allowed is None:
+                raise Forbidden(f"dataset {dataset!r} is not available for {t.purpose!r}",
+                                reason="purpose_not_allowed")
+            wanted = set(fields)
+            beyond = sorted(wanted - set(allowed))
+            if beyond:
+                raise Forbidden(f"fields beyond what {t.purpose!r} allows from {dataset!r}: "
+                                f"{', '.join(beyond)}", reason="fields_not_allowed",
+                                extra={"allowed": list(allowed), "refused": beyond})
+            if not wanted:
+                raise BadRequest("name at least one field", reason="invalid_input")
+            if fmt not in FORMATS:
+                raise BadRequest(f"format must be one of {', '.join(FORMATS)}",
+                                 reason="invalid_input")
+            if len(justification.strip()) < 10:
+                raise BadRequest("an export needs a justification of at least 10 characters",
+                                 reason="justification_required")
+            if ds.needs_departement and not caller.departement:
+                raise Forbidden("this dataset is scoped to your département, and your "
+                                "account has none", reason="out_of_scope")
+            now = self.clock.now()
+            rec = self.store.create(
+                public_id=new_public_id(), dataset=dataset, purpose=t.purpose,
+                justification=justification.strip(), fields=wanted, fmt=fmt,
+                requester_id=caller.principal_id, requester_role=caller.role,
+                departement=caller.departement, case_ref=caller.case, created_at=now,
+                expires_at=now + self.spec.approval_ttl_seconds)
+            t.detail["export"] = rec.public_id
+            return StepResult(body=rec.to_dict(),
+                              detail={"dataset": dataset, "requested_fields": sorted(wanted)})
+
+        return self.gate.export_step(caller, REQUEST, fn, detail={"dataset": dataset})
+
+    # --- listing ----------------------------------------------------------------------------
+    def list_own(self, caller: Caller, status: str | None = None) -> Answer:
+        def fn(t: Task) -> StepResult:
+            self.expire_due()
+            rows = self.store.list(requester_id=caller.principal_id, status=status,
+                                   limit=t.page_size)
+            return StepResult(body={"items": [r.to_dict() for r in rows]})
+
+        return self.gate.export_step(caller, LIST, fn)
+
+    def queue(self, caller: Caller, status: str | None = "pending") -> Answer:
+        def fn(t: Task) -> StepResult:
+            self._approver(caller)
+            self.expire_due()
+            rows = self.store.list(status=status, limit=t.page_size)
+            return StepResult(body={"items": [r.to_dict() for r in rows]})
+
+        return self.gate.export_step(caller, QUEUE, fn)
+
+    # --- decisions --------------------------------------------------------------------------
+    def approve(self, caller: Caller, export_id: str, note: str = "") -> Answer:
+        return self._decide(caller, export_id, "approved", note, APPROVE)
+
+    def reject(self, caller: Caller, export_id: str, note: str) -> Answer:
+        return self._decide(caller, export_id, "rejected", note, REJECT)
+
+    def _approver(self, caller: Caller) -> None:
+        if caller.role not in self.spec.approver_roles:
+            raise Forbidden("this role may not decide exports", reason="not_an_approver")
+
+    def _decide(self, caller: Caller, export_id: str, decision: str, note: str,
+                endpoint: str) -> Answer:
+        def fn(t: Task) -> StepResult:
+            self._approver(caller)
+            rec = self._get(export_id)
+            if self.spec.four_eyes and rec.requester_id == caller.principal_id:
+                raise Forbidden("nobody decides their own export request",
+                                reason="four_eyes")
+            rec = self._expire_if_due(rec)
+            if rec.status != "pending":
+                raise Conflict(f"this export is {rec.status}, not pending",
+                               reason="expired" if rec.status == "expired"
+                               else "already_decided")
+            now = self.clock.now()
+            values: dict[str, Any] = {"decided_by": caller.principal_id, "decided_at": now,
+                                      "decision_note": note.strip() or None}
+            if decision == "approved":
+                values["expires_at"] = now + self.spec.approval_ttl_seconds
+            if not self.store.transition(export_id, "pending", decision, **values):
+                raise Conflict("this export was decided meanwhile", reason="already_decided")
+            return StepResult(body=self._get(export_id).to_dict(),
+                              detail={"decision": decision, "requester": rec.requester_id})
+
+        return self.gate.export_step(caller, endpoint, fn, detail={"export": export_id})
+
+    # --- generation and download ------------------------------------------------------------
+    def generate(self, caller: Caller, export_id: str,
+                 progress: Callable[[int], None] | None = None) -> Answer:
+        """Write the approved export's file (once). The requester only."""
+        def fn(t: Task) -> StepResult:
+            rec = self._downloadable(caller, export_id)
+            if rec.generated_at is not None:
+                return StepResult(body=rec.to_dict(), detail={"step": "generate"})
+            rec = self._write(rec, progress)
+            return StepResult(body=rec.to_dict(),
+                              detail={"step": "generate", "rows": rec.row_count})
+
+        return self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
+
+    def download(self, caller: Caller, export_id: str,
+                 progress: Callable[[int], None] | None = None) -> tuple[Answer, Download]:
+        """Generate if needed, then hand over the file once and delete it."""
+        opened: list[Download] = []
+
+        def fn(t: Task) -> StepResult:
+            rec = self._downloadable(caller, export_id)
+            if rec.generated_at is None:
+                rec = self._write(rec, progress)
+            path = self.dir / (rec.file_name or "")
+            try:
+                fd = open(path, "rb")  # noqa: SIM115 - handed to the Download
+            except FileNotFoundError as exc:
+                raise Conflict("the export file is gone", reason="expired") from exc
+            if not self.store.transition(export_id, "approved", "downloaded",
+                                         downloaded_at=self.clock.now()):
+                fd.close()
+                raise Conflict("this export was downloaded already",
+                               reason="already_downloaded")
+            size = os.fstat(fd.fileno()).st_size
+            path.unlink(missing_ok=True)
+            ext, media = FORMATS[rec.format]
+            opened.append(Download(filename=f"export-{rec.public_id}.{ext}", media_type=media,
+                                   rows=rec.row_count or 0, sha256=rec.sha256 or "",
+                                   size=size, _fd=fd))
+            return StepResult(body={**rec.to_dict(), "status": "downloaded"},
+                              records=rec.row_count or 0, fields=rec.fields,
+                              detail={"step": "download", "rows": rec.row_count,
+                                      "sha256": rec.sha256})
+
+        try:
+            answer = self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
+        except BaseException:
+            for d in opened:
+                d.close()
+            raise
+        return answer, opened[0]
+
+    def _downloadable(self, caller: Caller, export_id: str) -> ExportRecord:
+        rec = self._get(export_id)
+        if rec.requester_id != caller.principal_id:
+            raise NotFound(NOT_YOURS, reason="not_requester")
+        rec = self._expire_if_due(rec)
+        if rec.status == "downloaded":
+            raise Conflict("this export was downloaded already", reason="already_downloaded")
+        if rec.status != "approved":
+            raise Conflict(f"this export is {rec.status}, not approved",
+                           reason="expired" if rec.status == "expired" else "not_approved")
+        return rec
+
+    def _write(self, rec: ExportRecord,
+               progress: Callable[[int], None] | None) -> ExportRecord:
+        spec = self.spec.datasets[rec.dataset]
+        ds = self.catalogue.get(rec.dataset)
+        now = self.clock.now()
+        ext, _ = FORMATS[rec.format]
+        name = f"{rec.public_id}.{ext}"
+        code = self.watermark.code(rec.public_id) if ds.kind == "rows" else None
+        if not self.store.claim_generation(rec.public_id, at=now, download_by=now + self.window,
+                                           file_name=name, code=code):
+            raise Conflict("this export is being generated already", reason="generated")
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.dir / name
+        today = datetime.fromtimestamp(now, UTC).date()
+        try:
+            if ds.kind == "rows":
+                done = generate_rows(rec, ds, self.engine, Scope(rec.departement, today),
+                                     self.watermark, self.store, path, spec.max_rows,
+                                     progress)
+            else:
+                done = generate_aggregate(rec, ds, self.engine, path, spec.max_rows,
+                                          progress)
+        except BaseException:
+            # Nothing was generated: the claim is released so the requester may retry.
+            self.store.release_generation(rec.public_id)
+            raise
+        self.store.finish_generation(rec.public_id, rows=done.written.rows,
+                                     canaries=done.canaries, sha256=done.written.sha256)
+        return self._get(rec.public_id)
+
+    # --- expiry -----------------------------------------------------------------------------
+    def _expire_if_due(self, rec: ExportRecord) -> ExportRecord:
+        now = self.clock.now()
+        due = (rec.status == "pending" and now >= rec.expires_at) or (
+            rec.status == "approved" and (
+                (rec.generated_at is None and now >= rec.expires_at)
+                or (rec.download_by is not None and now >= rec.download_by)))
+        if not due:
+            return rec
+        if self.store.transition(rec.public_id, rec.status, "expired"):
+            self._delete_file(rec)
+        return self._get(rec.public_id)
+
+    def expire_due(self) -> int:
+        """Expire what is due and delete its files (also run by listings)."""
+        n = 0
+        for status in ("pending", "approved"):
+            for rec in self.store.list(status=status, limit=10_000):
+                if self._expire_if_due(rec).status == "expired":
+                    n += 1
+        return n
+
+    def _delete_file(self, rec: ExportRecord) -> None:
+        if rec.file_name:
+            (self.dir / rec.file_name).unlink(missing_ok=True)
+
+    def _get(self, export_id: str) -> ExportRecord:
+        rec = self.store.get(export_id) if is_public_id(export_id) else None
+        if rec is None:
+            raise NotFound(NOT_YOURS, reason="not_found")
+        return rec
+
+    # --- tracing ----------------------------------------------------------------------------
+    def trace(self, caller: Caller, lines: Any) -> list[dict[str, Any]]:
+        """Which exports a leaked file or fragment comes from, with who asked and who
+        approved. Journaled as an administrative action."""
+        hits: list[Evidence] = trace_lines(lines, self.store, self.watermark)
+        out = []
+        for e in hits:
+            rec = self.store.get(e.export_id)
+            if rec is None:
+                continue
+            out.append({**rec.to_dict(), "evidence": {
+                "canary_lines": e.canary_lines, "fingerprint_lines": e.fingerprint_lines,
+                "fingerprint_bits": e.fingerprint_bits}})
+        self.gate.record_admin(caller, "export trace", reason="export_traced",
+                               detail={"exports": [h["id"] for h in out]})
+        return out

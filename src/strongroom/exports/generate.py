@@ -1,0 +1,126 @@
+"""Generate one approved export's file: the dataset's rows, minimized to the approved
+fields, capped at the dataset's max_rows, watermarked (row datasets) or suppressed
+(aggregates), streamed to disk by writer.py.
+
+Minimization happens here and only here: a row is projected onto the approved columns
+before it reaches the writer, so a field the approval does not name never touches disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from strongroom.errors import Unavailable
+from strongroom.exports.datasets import Scope
+from strongroom.exports.store import ExportRecord, ExportStore
+from strongroom.exports.suppression import TOTAL, suppress
+from strongroom.exports.watermark import Watermark
+from strongroom.exports.writer import Written, write_export
+
+COUNT_COLUMN = "count"
+
+
+@dataclass(frozen=True)
+class Generated:
+    written: Written
+    real_rows: int
+    canaries: int
+    code: int | None
+    columns: tuple[str, ...]
+
+
+def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
+                  watermark: Watermark, store: ExportStore, path: Path, max_rows: int,
+                  progress: Callable[[int], None] | None = None) -> Generated:
+    columns = tuple(sorted(rec.fields))
+    ids = [c for c in columns if c.startswith("ref.")]
+    code = watermark.code(rec.public_id)
+    try:
+        with engine.connect() as conn:
+            real = min(dataset.count(conn, scope), max_rows)
+            canaries = watermark.canary_count(real)
+            if real + canaries > max_rows:
+                real = max(0, max_rows - canaries)
+            fakes = [_canary(rec.public_id, i, dataset, watermark, scope)
+                     for i in range(canaries)]
+            # The marks are recorded before a row is written: a file that escapes while
+            # being written is already traceable.
+            store.add_canary_marks(rec.pk, (watermark.canary_mark(row[f]) for row in fakes
+                                            for f in ids))
+            positions = watermark.canary_positions(rec.public_id, real, canaries)
+
+            def stream() -> Iterator[dict[str, Any]]:
+                queue = list(zip(positions, fakes, strict=True))
+                q = 0
+                for i, row in enumerate(dataset.rows(conn, scope, real)):
+                    while q < len(queue) and queue[q][0] <= i:
+                        yield _project(queue[q][1], columns, ids, code, watermark)
+                        q += 1
+                    yield _project(row, columns, ids, code, watermark)
+                for _, row in queue[q:]:
+                    yield _project(row, columns, ids, code, watermark)
+
+            written = write_export(path, rec.format, columns, stream(), progress)
+    except SQLAlchemyError as exc:
+        path.with_name(path.name + ".part").unlink(missing_ok=True)
+        raise Unavailable("the registry database is unavailable") from exc
+    return Generated(written, written.rows - canaries, canaries, code, columns)
+
+
+def _canary(export_id: str, i: int, dataset: Any, watermark: Watermark,
+            scope: Scope) -> dict[str, Any]:
+    return dataset.canary(lambda what: watermark.canary_bytes(export_id, i, what),
+                          lambda field: watermark.canary_id(export_id, i, field), scope)
+
+
+def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], code: int,
+             watermark: Watermark) -> dict[str, Any]:
+    out = {c: row.get(c) for c in columns}
+    for c in ids:
+        if out[c] is not None:
+            out[c] = watermark.mark_id(str(out[c]), code)
+    return out
+
+
+def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Path,
+                       max_rows: int,
+                       progress: Callable[[int], None] | None = None) -> Generated:
+    """Counts over the approved axes, small cells suppressed (empty in CSV, null in JSON),
+    with row, column and grand totals ('total')."""
+    axes = [a for a in dataset.axes if a in rec.fields]
+    try:
+        with engine.connect() as conn:
+            raw = dataset.cells(conn)
+    except SQLAlchemyError as exc:
+        raise Unavailable("the registry database is unavailable") from exc
+    if len(axes) == 2:
+        cells = dict(raw)
+    else:  # one axis approved: a one-way table (the other axis summed as "all")
+        keep = dataset.axes.index(axes[0])
+        cells = {}
+        for key, n in raw.items():
+            cells[(key[keep], "all")] = cells.get((key[keep], "all"), 0) + n
+    table = suppress(cells, dataset.min_cell)
+    if len(axes) == 1:
+        table = {cell: n for cell, n in table.items() if cell[1] == TOTAL}
+    columns = (*axes, COUNT_COLUMN)
+
+    def order(cell: tuple[str, str]) -> tuple[bool, str, bool, str]:
+        return (cell[0] == TOTAL, cell[0], cell[1] == TOTAL, cell[1])
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for cell in sorted(table, key=order):
+            row = dict(zip(axes, cell, strict=False))
+            row[COUNT_COLUMN] = table[cell]
+            yield row
+
+    written = write_export(path, rec.format, columns,
+                           itertools.islice(stream(), max_rows), progress)
+    return Generated(written, written.rows, 0, None, columns)
