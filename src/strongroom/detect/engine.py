@@ -1,0 +1,315 @@
+"""The detection engine: the gate feeds it every access event after journaling and asks it,
+before each request, whether the caller is contained.
+
+    observe(event) -> detectors -> signals -> risk (principal, IP prefix) -> incidents
+                   -> ladder -> containments (store + local index) -> actions
+    check(principal, session, ip) -> a few dict lookups in the local index
+
+Detector state lives in this process (per-principal, fixed size); containments live in the
+`ContainmentStore`, which every worker re-reads every `sync_seconds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from strongroom.clock import Clock
+from strongroom.detect.breadth import Breadth
+from strongroom.detect.config import DetectConfig
+from strongroom.detect.containment import (
+    BLOCKING,
+    Action,
+    Containment,
+    ContainmentIndex,
+    ContainmentStore,
+    new_containment,
+)
+from strongroom.detect.context import Context, ip_prefix
+from strongroom.detect.coordination import Coordination
+from strongroom.detect.drift import Drift
+from strongroom.detect.enumeration import Enumeration
+from strongroom.detect.honey import Honey
+from strongroom.detect.incidents import IncidentBook
+from strongroom.detect.ladder import due
+from strongroom.detect.peers import Peers
+from strongroom.detect.risk import RiskModel
+from strongroom.detect.signals import Signal
+from strongroom.detect.sinks import Sink
+from strongroom.detect.state import PrincipalState, Scored
+from strongroom.detect.velocity import Velocity
+from strongroom.errors import BadRequest, StrongroomError
+from strongroom.events import AccessEvent
+
+log = logging.getLogger(__name__)
+
+IDLE_DAYS = 14
+MAX_PREFIXES = 50_000
+
+
+class DetectionEngine:
+    def __init__(self, config: DetectConfig, *, clock: Clock, store: ContainmentStore,
+                 is_canary: Callable[[str], bool], sinks: Iterable[Sink] = (),
+                 revoke_principal: Callable[[str], Any] | None = None,
+                 on_action: Callable[[Action], Any] | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = store
+        self.revoke_principal = revoke_principal
+        self.on_action = on_action
+        self.risk_model = RiskModel(config)
+        self.incidents = IncidentBook(tuple(sinks), config.incident_update_seconds)
+        self.states: dict[str, PrincipalState] = {}
+        self.prefixes: dict[str, Scored] = {}
+        self._lock = threading.RLock()
+        self._day = -1
+        self._unstored: list[Containment] = []
+        on = lambda name: config.detector(name).enabled  # noqa: E731
+        self.peers = Peers(config) if on("peer") else None
+        self.drift = Drift(config) if on("drift") else None
+        candidates: list[Any] = [
+            Honey(config, is_canary) if on("honey") else None,
+            Velocity(config) if on("velocity") else None,
+            Enumeration(config) if on("enumeration") else None,
+            Breadth(config) if on("breadth") else None,
+            self.peers,
+            Coordination(config) if on("coordination") else None,
+            Context(config) if on("context") else None,
+        ]
+        self.detectors = [(d, config.detector(d.name).shadow) for d in candidates if d]
+        self._rungs = [r for r in config.responses if r.action != "block_ip_prefix"]
+        self._prefix_rungs = [r for r in config.responses if r.action == "block_ip_prefix"]
+        now = clock.now()
+        self.index = ContainmentIndex(store.active(now))
+        self._synced = now
+
+    # --- the gate's two calls ----------------------------------------------------------
+    def check(self, principal: str, session: str | None = None, ip: str | None = None, *,
+              auth_time: float | None = None) -> Containment | None:
+        """The most severe containment that applies to this request, or None. A step-up
+        containment is satisfied by an authentication (`auth_time`) after it was decided."""
+        now = self.clock.now()
+        if now - self._synced >= self.config.sync_seconds:
+            self._sync(now)
+        idx = self.index
+        best: Containment | None = None
+        for c in (idx.by_principal.get(principal),
+                  idx.by_session.get(session) if session else None,
+                  idx.by_prefix.get(ip_prefix(ip) or "") if ip and idx.by_prefix else None):
+            if c is None or not c.active(now):
+                continue
+            if c.action == "step_up" and auth_time is not None and auth_time >= c.created_at:
+                continue
+            if best is None or BLOCKING[c.action] > BLOCKING[best.action]:
+                best = c
+        return best
+
+    def observe(self, event: AccessEvent) -> list[Action]:
+        if event.kind != "access":
+            return []
+        now = event.ts
+        with self._lock:
+            day = int(now // 86_400)
+            if day != self._day:
+                self._new_day(day)
+            st = self.states.get(event.principal)
+            if st is None:
+                st = self.states[event.principal] = PrincipalState(event.role, day)
+            st.role = event.role
+            signals: list[Signal] = []
+            if day != st.day:
+                self._close_day(event.principal, st, day, signals)
+            st.count(event.records, event.subjects)
+            for detector, shadow in self.detectors:
+                sig = detector.observe(event, st, now)
+                if sig is not None:
+                    sig.shadow = shadow
+                    signals.append(sig)
+            if not signals:
+                return []
+            return self._respond(event, st, signals, now)
+
+    def throttle_factor(self, principal: str) -> float:
+        c = self.index.throttles.get(principal)
+        if c is None or not c.active(self.clock.now()):
+            return 1.0
+        return c.factor
+
+    def risk(self, principal: str) -> float:
+        st = self.states.get(principal)
+        return 0.0 if st is None else self.risk_model.total(st, self.clock.now())
+
+    def prefix_risk(self, ip: str) -> float:
+        p = self.prefixes.get(ip_prefix(ip) or "")
+        return 0.0 if p is None else self.risk_model.total(p, self.clock.now())
+
+    def state_size_bytes(self, principal: str) -> int:
+        st = self.states.get(principal)
+        return 0 if st is None else st.nbytes()
+
+    # --- administration ----------------------------------------------------------------
+    def list_containments(self, *, include_lifted: bool = True) -> list[Containment]:
+        return self.store.list(include_lifted=include_lifted)
+
+    def lift(self, containment_id: str, *, by: str, why: str) -> Containment:
+        """Lift a containment (NotFound, Conflict if already lifted). The administrator
+        has judged the episode: the principal's (or prefix's) risk starts again from 0."""
+        if not why or not why.strip():
+            raise BadRequest("lifting a containment needs a reason")
+        now = self.clock.now()
+        lifted = self.store.lift(containment_id, by=by, why=why, now=now)
+        with self._lock:
+            self.index.drop(containment_id)
+            self._forgive(lifted, now)
+        self._emit(Action("lift", lifted.principal, now, by=by, why=why, containment=lifted))
+        return lifted
+
+    # --- internals ---------------------------------------------------------------------
+    def _respond(self, ev: AccessEvent, st: PrincipalState, signals: list[Signal],
+                 now: float) -> list[Action]:
+        rm = self.risk_model
+        prefix = ip_prefix(ev.ip)
+        pst: Scored | None = None
+        for sig in signals:
+            if sig.shadow:
+                continue
+            rm.add(st, sig.family, sig.score, now)
+            if prefix is not None:
+                pst = pst or self._prefix(prefix)
+                rm.add(pst, sig.family, sig.score, now)
+        risk = rm.total(st, now)
+        for sig in signals:
+            self.incidents.record(ev.principal, ev.role, ev.ip, sig,
+                                  sig.score if sig.shadow else risk, now)
+        if all(sig.shadow for sig in signals):
+            return []
+        families = rm.families(st, now)
+        actions: list[Action] = []
+
+        def active(action: str) -> bool:
+            idx = self.index
+            c = (idx.throttles.get(ev.principal) if action == "throttle"
+                 else idx.by_session.get(ev.session or "") if action == "suspend_session"
+                 else idx.by_principal.get(ev.principal))
+            return (c is not None and c.active(now)
+                    and BLOCKING.get(c.action, 0) >= BLOCKING.get(action, 0))
+
+        for rung in due(st, self._rungs, risk, families, rm.honey(st, now), active):
+            actions.append(self._fire(rung, ev, risk, families, now))
+        if pst is not None and prefix is not None and self._prefix_rungs:
+            p_risk, p_fams = rm.total(pst, now), rm.families(pst, now)
+
+            def prefix_active(action: str) -> bool:
+                c = self.index.by_prefix.get(prefix)
+                return c is not None and c.active(now)
+
+            for rung in due(pst, self._prefix_rungs, p_risk, p_fams, rm.honey(pst, now),
+                            prefix_active):
+                actions.append(self._fire(rung, ev, p_risk, p_fams, now, prefix=prefix))
+        return actions
+
+    def _fire(self, rung: Any, ev: AccessEvent, risk: float, families: tuple[str, ...],
+              now: float, prefix: str | None = None) -> Action:
+        c: Containment | None = None
+        if rung.action != "alert" and not (rung.action == "suspend_session"
+                                           and not ev.session):
+            expires = None if rung.duration_seconds is None else now + rung.duration_seconds
+            c = new_containment(
+                rung.action, ev.principal, now, expires_at=expires, risk=round(risk, 2),
+                families=families, factor=rung.factor,
+                session=ev.session if rung.action == "suspend_session" else None,
+                ip_prefix=prefix)
+            if not rung.shadow:
+                self._contain(c)
+        action = Action(rung.action, ev.principal, now, risk=risk, families=families,
+                        shadow=rung.shadow, role=ev.role, session=ev.session, ip=ev.ip,
+                        containment=c)
+        if rung.action == "suspend_principal" and not rung.shadow and self.revoke_principal:
+            try:
+                self.revoke_principal(ev.principal)
+            except Exception as exc:  # noqa: BLE001 - the suspension itself still stands
+                log.error("token revocation for a suspended principal failed: %s",
+                          type(exc).__name__)
+        self.incidents.note_action(ev.principal, rung.action + (":shadow" if rung.shadow
+                                                                else ""), risk, now)
+        self._emit(action)
+        return action
+
+    def _contain(self, c: Containment) -> None:
+        # Bite at once in this worker, whatever the store says; others see it on sync.
+        self.index.put(c)
+        try:
+            self.store.add(c)
+        except StrongroomError as exc:
+            self._unstored.append(c)
+            log.error("containment could not be stored (other workers will not see it): %s",
+                      exc.detail)
+
+    def _emit(self, action: Action) -> None:
+        if self.on_action is not None:
+            try:
+                self.on_action(action)
+            except Exception as exc:  # noqa: BLE001 - observers never break detection
+                log.warning("on_action callback failed: %s", type(exc).__name__)
+
+    def _forgive(self, c: Containment, now: float) -> None:
+        if c.action == "block_ip_prefix" and c.ip_prefix in self.prefixes:
+            self.risk_model.reset(self.prefixes[c.ip_prefix])
+            return
+        st = self.states.get(c.principal)
+        if st is not None:
+            self.risk_model.reset(st)
+        self.incidents.close(c.principal, now)
+
+    def _sync(self, now: float) -> None:
+        with self._lock:
+            if now - self._synced < self.config.sync_seconds:
+                return  # another thread just did it
+            self._synced = now
+            try:
+                items = self.store.active(now)
+            except StrongroomError as exc:
+                log.warning("containment sync failed; using this worker's view: %s",
+                            exc.detail)
+                return
+            old = self.index
+            new = ContainmentIndex(items)
+            known = {c.id for c in items}
+            for c in self._unstored:
+                if c.active(now):
+                    new.put(c)
+            for table in (old.by_principal, old.by_session, old.by_prefix, old.throttles):
+                for c in table.values():
+                    if c.id not in known and c.active(now) and c not in self._unstored:
+                        # Lifted by an administrator on another worker.
+                        self._forgive(c, now)
+            self.index = new
+
+    def _prefix(self, prefix: str) -> Scored:
+        p = self.prefixes.get(prefix)
+        if p is None:
+            if len(self.prefixes) >= MAX_PREFIXES:
+                self.prefixes.pop(next(iter(self.prefixes)))
+            p = self.prefixes[prefix] = Scored()
+        return p
+
+    def _close_day(self, principal: str, st: PrincipalState, day: int,
+                   signals: list[Signal]) -> None:
+        if self.peers is not None and (st.records_day or st.distinct_est):
+            self.peers.close_day(st.role, principal, st.day, st.distinct_est,
+                                 st.records_day)
+        if self.drift is not None:
+            sig = self.drift.close_day(st, st.role, day)
+            if sig is not None:
+                sig.shadow = self.config.detector("drift").shadow
+                signals.append(sig)
+        st.new_day(day)
+
+    def _new_day(self, day: int) -> None:
+        """Once a day: forget principals idle for two weeks (their state is near zero)."""
+        self._day = day
+        idle = [p for p, st in self.states.items() if st.day < day - IDLE_DAYS]
+        for p in idle:
+            del self.states[p]
