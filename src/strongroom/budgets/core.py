@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from strongroom.budgets.backend import Backend, Charge, Reading, Settlement
@@ -72,7 +72,7 @@ class Budgets:
         charges = [Charge(a.spec, a.value, amounts[a.spec.unit])
                    for a in applicable(self.specs, keys)]
         now = self.clock.now()
-        remember = (keys.principal, json.dumps(asdict(keys), sort_keys=True),
+        remember = (keys.principal, json.dumps(vars(keys), sort_keys=True),
                     self._remember_ttl)
         backend = self.backend
         try:

@@ -129,8 +129,9 @@ if mode == 'reserve' then
       if c.kind == 'c' and c.amount > 0 then
         redis.call('HINCRBY', c.key, c.cur, c.amount)
         redis.call('PEXPIRE', c.key, ttl(c.window, N))
-        local used, _, reset = counter(c.key, c.cur, 0, c.limit)
-        v = {used, -1, reset, 0}
+        local reset = v[3]
+        if v[1] == 0 then reset = c.cur end
+        v = {v[1] + c.amount, -1, reset, 0}
       else
         v = {v[1], -1, v[3], 0}
       end

@@ -9,6 +9,7 @@ reached: at most limit - 1 plus what the requests in flight disclose.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +24,8 @@ class _Bucket:
     window: int
     counts: dict[int, int] = field(default_factory=dict)
     would_refuse: dict[int, int] = field(default_factory=dict)
-    seen: dict[str, float] = field(default_factory=dict)
+    # Least recently disclosed first, so the expired ones are popped from the front.
+    seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
     touched: float = 0.0
 
 
@@ -47,15 +49,17 @@ class MemoryBackend:
                 return Verdict(False, readings)
             out = []
             for c, b, r in zip(charges, buckets, readings, strict=True):
+                window = c.spec.window_seconds
+                cur = win.index(now, window)
+                used, reset = r.used, r.reset
                 if c.spec.unit != "subjects" and c.amount:
-                    cur = win.index(now, c.spec.window_seconds)
                     b.counts[cur] = b.counts.get(cur, 0) + c.amount
+                    reset = reset if used else win.expires_at(cur, window) - now
+                    used += c.amount
                 refused = int(not r.fits)
                 if refused:
-                    cur = win.index(now, c.spec.window_seconds)
                     b.would_refuse[cur] = b.would_refuse.get(cur, 0) + 1
-                after = self._view(c, b, now, 0)
-                out.append(Reading(after.used, 0.0, after.reset, refused))
+                out.append(Reading(used, 0.0, reset, refused))
             if remember is not None:
                 principal, keys_json, ttl = remember
                 self._remembered[principal] = (keys_json, now + ttl)
@@ -71,6 +75,7 @@ class MemoryBackend:
                 if c.spec.unit == "subjects":
                     for s in item.subjects:
                         b.seen[s] = max(now, b.seen.get(s, now))
+                        b.seen.move_to_end(s)
                 elif item.refund > 0:
                     idx = win.index(item.reserved_at, window)
                     if win.live(idx, win.index(now, window)) and idx in b.counts:
@@ -111,10 +116,11 @@ class MemoryBackend:
         window, limit = c.spec.window_seconds, c.spec.limit
         if c.spec.unit == "subjects":
             cutoff = now - window
-            for s in [s for s, t in b.seen.items() if t <= cutoff]:
-                del b.seen[s]
-            used, wait, reset = win.subject_view(b.seen.values(), now, window, limit)
-            return Reading(used, wait if need else 0.0, reset)
+            while b.seen and next(iter(b.seen.values())) <= cutoff:
+                b.seen.popitem(last=False)
+            used, wait, reset = win.subject_view(iter(b.seen.values()), len(b.seen), now,
+                                                 window, limit, need)
+            return Reading(used, wait, reset)
         cur = win.index(now, window)
         for i in [i for i in b.counts if not win.live(i, cur)]:
             del b.counts[i]

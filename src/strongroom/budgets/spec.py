@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 KEYS: tuple[str, ...] = ("principal", "session", "client", "organisation", "ip", "ip_prefix",
@@ -95,11 +96,13 @@ def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
+@lru_cache(maxsize=65_536)
 def normalise_ip(ip: str) -> str:
     addr = _parse(ip)
     return str(addr) if addr is not None else ip
 
 
+@lru_cache(maxsize=65_536)
 def ip_prefix(ip: str) -> str:
     """The network a budget pools an address into: /24 for IPv4, /56 for IPv6 (a typical
     end-site assignment, so one subscriber's many addresses count as one). An unparseable

@@ -15,7 +15,8 @@ while that time is within the window.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
+from itertools import islice
 
 BUCKETS = 60
 
@@ -57,14 +58,17 @@ def counter_view(buckets: Mapping[int, int], now: float, window: int, need: int,
     return used, float(window), reset  # unreachable while need <= limit
 
 
-def subject_view(seen: Iterable[float], now: float, window: int,
-                 limit: int) -> tuple[int, float, float]:
-    """(distinct, wait, reset) for a subject budget: a request fits while fewer than
-    `limit` distinct subjects were disclosed within the window."""
-    alive = sorted(t for t in seen if t > now - window)
-    used = len(alive)
-    reset = alive[0] + window - now if alive else 0.0
-    over = used + 1 - limit
-    if over <= 0:
-        return used, 0.0, reset
-    return used, alive[over - 1] + window - now, reset
+def subject_view(oldest_first: Iterator[float], count: int, now: float, window: int,
+                 limit: int, need: int = 1) -> tuple[int, float, float]:
+    """(distinct, wait, reset) for a subject budget, given the live last-disclosure times
+    oldest first: a request fits while fewer than `limit` distinct subjects were disclosed
+    within the window."""
+    over = count + need - limit
+    if count == 0:
+        return 0, 0.0, 0.0
+    first = next(oldest_first)
+    reset = first + window - now
+    if need <= 0 or over <= 0:
+        return count, 0.0, reset
+    kth = first if over == 1 else next(islice(oldest_first, over - 2, None))
+    return count, kth + window - now, reset
