@@ -213,3 +213,21 @@ def test_state_lists_each_budget_for_an_admin(backend: Backend) -> None:
     assert rows["prefix_min"]["shared"] is True
     assert "198.51.100" not in str(state)  # key values are not shown
     assert b.state("stranger")["known"] is False
+
+
+def test_min_records_shrinks_a_reservation_to_what_is_left(backend: Backend) -> None:
+    clock = FakeClock()
+    b = Budgets([spec("rec_hour", "principal", "records", 60, 3600),
+                 spec("req_min", "principal", "requests", 3, 60)], backend, clock)
+    r = b.reserve(who(), records=70, min_records=7)  # a page of 10 x weight 7 > 60
+    assert r.records == 60
+    b.settle(r, 49, [])  # 7 records of weight 7 were disclosed
+    assert b.reserve(who(), records=70, min_records=7).records == 11
+    # Too little left for one record, or another budget refusing: no shrinking.
+    assert refused_by(b, who(), records=70) == "rec_hour"
+    clock.advance(3600 + 120)
+    b.reserve(who(), requests=3)
+    with pytest.raises(TooManyRequests) as info:
+        b.reserve(who(), records=70, min_records=7)
+    assert info.value.extra["budgets"] == ["rec_hour", "req_min"]
+    assert "records_left" not in info.value.extra

@@ -65,7 +65,21 @@ class Budgets:
 
     # --- the gate's calls ----------------------------------------------------------------
     def reserve(self, keys: BudgetKeys, *, requests: int = 1, records: int = 0,
-                subjects: int = 0) -> Reservation:
+                subjects: int = 0, min_records: int | None = None) -> Reservation:
+        """Reserve the worst case. With `min_records`, a reservation refused only by record
+        budgets is retried once for what they have left, if that is at least
+        `min_records`: `reservation.records` then says how many may be disclosed (the
+        caller shortens its page to fit)."""
+        try:
+            return self._reserve(keys, requests, records, subjects)
+        except TooManyRequests as exc:
+            fit = exc.extra.get("records_left")
+            if min_records is None or fit is None or not min_records <= fit < records:
+                raise
+            return self._reserve(keys, requests, fit, subjects)
+
+    def _reserve(self, keys: BudgetKeys, requests: int, records: int,
+                 subjects: int) -> Reservation:
         if min(requests, records, subjects) < 0:
             raise ValueError("reservations are never negative")
         amounts = {"requests": requests, "records": records, "subjects": 0}
@@ -186,8 +200,12 @@ class Budgets:
     # --- internals -----------------------------------------------------------------------
     def _refusal(self, charges: Sequence[Charge],
                  readings: Sequence[Reading]) -> TooManyRequests:
-        refusing = [(r.wait, c, r) for c, r in zip(charges, readings, strict=True)
-                    if not r.fits and not c.spec.shadow]
+        pairs = list(zip(charges, readings, strict=True))
+        refusing = [(r.wait, c, r) for c, r in pairs if not r.fits and not c.spec.shadow]
+        extra: dict[str, Any] = {}
+        if all(c.spec.unit == "records" for _, c, _ in refusing):
+            extra["records_left"] = min(max(0, c.spec.limit - r.used) for c, r in pairs
+                                        if c.spec.unit == "records" and not c.spec.shadow)
         wait, c, r = max(refusing, key=lambda x: x[0])
         retry = max(1, seconds(wait))
         headers = {"Retry-After": str(retry),
@@ -198,4 +216,4 @@ class Budgets:
             f"{c.spec.window_seconds} s); retry in {retry} s",
             reason="budget_exhausted", headers=headers,
             extra={"budget": c.spec.name, "retry_after": retry,
-                   "budgets": sorted({x[1].spec.name for x in refusing})})
+                   "budgets": sorted({x[1].spec.name for x in refusing}), **extra})
