@@ -40,7 +40,7 @@ from strongroom.detect.signals import Signal
 from strongroom.detect.sinks import Sink
 from strongroom.detect.state import PrincipalState, Scored
 from strongroom.detect.velocity import Velocity
-from strongroom.errors import BadRequest, StrongroomError
+from strongroom.errors import BadRequest, Conflict, NotFound, StrongroomError
 from strongroom.events import AccessEvent
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,21 @@ class DetectionEngine:
             raise BadRequest("lifting a containment needs a reason")
         now = self.clock.now()
         lifted = self.store.lift(containment_id, by=by, why=why, now=now)
+        done = [lifted]
+        # The episode's other containments (its throttle, the session it was caught in,
+        # the prefix block it set off) go with it: a lift that leaves them would not lift.
+        for c in self.store.active(now):
+            if c.principal == lifted.principal:
+                try:
+                    done.append(self.store.lift(c.id, by=by, why=why, now=now))
+                except (Conflict, NotFound):
+                    continue  # lifted meanwhile by someone else
         with self._lock:
-            self.index.drop(containment_id)
-            self._forgive(lifted, now)
-        self._emit(Action("lift", lifted.principal, now, by=by, why=why, containment=lifted))
+            for c in done:
+                self.index.drop(c.id)
+                self._forgive(c, now)
+        for c in done:
+            self._emit(Action("lift", c.principal, now, by=by, why=why, containment=c))
         return lifted
 
     # --- internals ---------------------------------------------------------------------
