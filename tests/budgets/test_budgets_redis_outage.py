@@ -4,6 +4,7 @@ started, stopped and restarted on the same port."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,9 @@ class PrivateRedis:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.fail("redis-server is required for the outage test")
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is required for the outage test under CI")
+            pytest.skip("redis-server not installed")
         self.binary = binary
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
