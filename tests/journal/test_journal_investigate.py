@@ -52,6 +52,7 @@ def test_breach_report(inv: Investigator) -> None:
     assert rep["data_subjects"] == 5  # s-0..s-4, bob's s-1 is among them
     assert rep["records"] == 6
     assert rep["categories_of_data"] == ["address", "identity", "weapon"]
+    assert rep["subjects_by_category"] == {"address": 5, "identity": 5, "weapon": 1}
     assert "registered owners" in rep["categories_of_data_subjects"]
     assert rep["principals"]["mallory"]["contained_at"] is not None
     assert rep["principals"]["bob"]["contained_at"] is None

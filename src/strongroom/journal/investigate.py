@@ -71,6 +71,11 @@ class Investigator:
                          until: float | None = None, *, bucket: int = 3600) -> dict[str, Any]:
         """Every subject and field this principal saw in [since, until), by category, with
         an hourly (or `bucket`-second) timeline."""
+        rep, _ = self._principal_scan(principal, since, until, bucket)
+        return rep
+
+    def _principal_scan(self, principal: str, since: float | None, until: float | None,
+                        bucket: int = 3600) -> tuple[dict[str, Any], dict[str, set[str]]]:
         subjects: set[str] = set()
         fields: set[str] = set()
         by_cat: dict[str, dict[str, Any]] = defaultdict(
@@ -103,7 +108,7 @@ class Investigator:
                                "subjects": len(v["subjects"])}
                            for c, v in sorted(by_cat.items())},
             "timeline": [{"start": iso(float(k)), **v} for k, v in sorted(timeline.items())],
-        }
+        }, {c: v["subjects"] for c, v in by_cat.items()}
 
     def subject_report(self, subject: str) -> dict[str, Any]:
         """Who saw this person's data, which fields, when, for which purpose."""
@@ -150,16 +155,16 @@ class Investigator:
         categories and approximate numbers of data subjects and records, and when each
         principal was contained (Art. 33(3)(d), measures taken)."""
         subjects: set[str] = set()
-        cats: Counter[str] = Counter()
+        cats: dict[str, set[str]] = defaultdict(set)
         records = 0
         first = last = None
         per: dict[str, Any] = {}
         for principal in sorted(set(principals)):
-            rep = self.principal_report(principal, since, until)
+            rep, cat_subjects = self._principal_scan(principal, since, until)
             subjects.update(rep["subjects"])
             records += rep["records"]
-            for cat, v in rep["categories"].items():
-                cats[cat] += v["subjects"]
+            for cat, subs in cat_subjects.items():
+                cats[cat].update(subs)
             if rep["timeline"]:
                 first = min(filter(None, [first, rep["timeline"][0]["start"]]))
                 last = max(filter(None, [last, rep["timeline"][-1]["start"]]))
@@ -176,7 +181,7 @@ class Investigator:
             "categories_of_data_subjects": sorted({SUBJECT_CATEGORIES.get(c, f"{c} subjects")
                                                    for c in cats}),
             "data_subjects": len(subjects),
-            "subjects_by_category": dict(sorted(cats.items())),
+            "subjects_by_category": {c: len(v) for c, v in sorted(cats.items())},
             "records": records,
             "contained": bool(per) and all(times),
             "contained_at": max(times) if per and all(times) else None,
