@@ -39,8 +39,29 @@ def build_detector(svc: Service) -> Any:
         {k: v.model_dump() for k, v in p.responses.items()},
     )
     return DetectionEngine(config, clock=svc.clock, store=SqlContainmentStore(svc.engine),
-                           is_canary=svc.canaries.contains,
+                           is_canary=svc.canaries.contains, sinks=alert_sinks(svc),
                            revoke_principal=svc.revocations.revoke_principal)
+
+
+def alert_sinks(svc: Service) -> list[Any]:
+    """Alerts leave the building: always a JSON-lines file in the home; a signed webhook and
+    RFC 5424 syslog when config.toml names them (`alerts_webhook_url` with
+    `alerts_webhook_key_file`, `alerts_syslog = "host:port"`)."""
+    from pathlib import Path
+
+    from strongroom.detect import JsonLinesSink, SyslogSink, WebhookSink
+
+    extra = svc.settings.extra
+    sinks: list[Any] = [JsonLinesSink(svc.home.path / "alerts.jsonl")]
+    url = extra.get("alerts_webhook_url")
+    key_file = extra.get("alerts_webhook_key_file")
+    if url and key_file:
+        sinks.append(WebhookSink(str(url), Path(str(key_file)).read_bytes().strip()))
+    syslog = extra.get("alerts_syslog")
+    if syslog:
+        host, _, port = str(syslog).rpartition(":")
+        sinks.append(SyslogSink(host or "127.0.0.1", int(port or 514)))
+    return sinks
 
 
 def build_revocations(svc: Service) -> Any:

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service
+from strongroom.api.deps import caller, service, strict_query
 from strongroom.api.routes_registry import _send
 from strongroom.context import Caller
 
-router = APIRouter(prefix="/v1", tags=["audit and administration"])
+router = APIRouter(prefix="/v1", tags=["audit and administration"],
+                   dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
 ServiceDep = Annotated[Any, Depends(service)]

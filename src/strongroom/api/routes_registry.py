@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service
+from strongroom.api.deps import caller, service, strict_query
 from strongroom.context import Caller
 from strongroom.gate import Answer
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"],
+                   dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
 ServiceDep = Annotated[Any, Depends(service)]

@@ -14,20 +14,24 @@ DEMO_CASE = "CASE-2026-0001"
 DEMO_JUSTIFICATION = "Renewal review of a hunting permit, demo case file"
 
 
-def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, str]:
-    """One staff principal per role (idempotent: kept in demo.json)."""
-    path = service.home.path / DEMO_FILE
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    principals: dict[str, str] = doc.get("principals", {})
-    known = {p["id"] for p in service.list_principals()}
-    wanted = {
+def wanted_principals(fixtures: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """One staff principal per role, tied to the demo's dealer and département."""
+    return {
         "dealer": {"dealer": fixtures["dealer_id"]},
         "police": {},
         "prefecture": {"departement": fixtures["departement"]},
         "auditor": {},
         "admin": {},
     }
-    for role, extra in wanted.items():
+
+
+def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, str]:
+    """One staff principal per role (idempotent: kept in demo.json)."""
+    path = service.home.path / DEMO_FILE
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    principals: dict[str, str] = doc.get("principals", {})
+    known = {p["id"] for p in service.list_principals()}
+    for role, extra in wanted_principals(fixtures).items():
         if principals.get(role) not in known:
             principals[role] = service.add_principal(role=role, label=f"demo {role}", **extra)
     doc["principals"] = principals

@@ -139,7 +139,8 @@ class GateCore:
         return max(1, -(-self.policy.weight(fields) // 10))
 
     def _check_containment(self, caller: Caller) -> None:
-        contained = self.detector.check(caller.principal_id, caller.session_id, caller.ip)
+        contained = self.detector.check(caller.principal_id, caller.session_id, caller.ip,
+                                        auth_time=caller.auth_time)
         if contained is None:
             return
         action = getattr(contained, "action", "suspend_principal")

@@ -37,7 +37,7 @@ FIELD_PATTERN = r"^[a-z][a-z0-9_]*\.([a-z][a-z0-9_]*|\*)$"
 FIELD_NAME = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 SCOPE = r"^[a-z][a-z_]*:[a-z][a-z_]*$"
 ENDPOINT = r"^(GET|POST|PUT|PATCH|DELETE) /[A-Za-z0-9_/{}.\-]*$"
-DAYS_366 = 366 * 86_400
+DAYS_90 = 90 * 86_400  # the budget layer keeps windows from a minute to 90 days
 
 Name = Annotated[str, StringConstraints(strict=True, pattern=NAME)]
 FieldPattern = Annotated[str, StringConstraints(strict=True, pattern=FIELD_PATTERN)]
@@ -113,7 +113,7 @@ class BudgetSpec(_Spec):
     key: BudgetKey
     unit: BudgetUnit
     limit: StrictInt = Field(ge=1)
-    window_seconds: StrictInt = Field(ge=1, le=DAYS_366)
+    window_seconds: StrictInt = Field(ge=60, le=DAYS_90)
     roles: list[StrictStr] | None = None
     endpoints: list[StrictStr] | None = None
     shadow: StrictBool = False

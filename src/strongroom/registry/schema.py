@@ -1,5 +1,6 @@
 """Every table the registry database holds, for Alembic: the registry's own, the
-authorization server's (sessions, revocations) and the detectors' (containments)."""
+authorization server's (sessions, revocations), the detectors' (containments) and the
+exports' (requests, approvals). Shared state lives here so every worker sees the same."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ from sqlalchemy import MetaData
 
 def all_metadata() -> list[MetaData]:
     from strongroom.auth.store import metadata as auth_metadata
+    from strongroom.detect.store import metadata as detect_metadata
     from strongroom.exports.store import metadata as exports_metadata
     from strongroom.registry.models import Base
 
-    found = [Base.metadata, auth_metadata, exports_metadata]
-    try:
-        from strongroom.detect.store import metadata as detect_metadata
-    except ImportError:  # the detectors' store lands separately
-        return found
-    return [*found, detect_metadata]
+    return [Base.metadata, auth_metadata, detect_metadata, exports_metadata]
