@@ -109,3 +109,78 @@ def audit_command(
             _audit_table(report, Console(file=fh, width=160, color_system=None))
     if report.failed(Severity.parse(fail_on.value)):
         raise typer.Exit(1)
+
+
+def _drill_table(report: Any, console: Console) -> None:
+    table = Table(title=f"strongroom drill: {report.strategy} against {report.url}")
+    table.add_column("account")
+    table.add_column("requests", justify="right")
+    table.add_column("records", justify="right")
+    table.add_column("stopped by")
+    table.add_column("after", justify="right")
+    for a in report.accounts:
+        s = a.stop
+        by = f"{s.layer}: {s.name} ({s.status} {s.outcome})" if s else "[red]not stopped[/]"
+        after = f"{s.after_requests} req, {s.after_seconds:.1f} s" if s else "-"
+        table.add_row(a.label, str(a.requests), str(a.records), by, after)
+    console.print(table)
+    console.print(f"{report.requests} requests, {report.records} records, "
+                  f"{report.subjects} distinct subjects in {report.seconds:.1f} s; "
+                  f"ended by {report.ended_by}; statuses {report.statuses}")
+
+
+def drill_command(
+    url: Annotated[str, typer.Option("--url", help="base URL of the running deployment")],
+    strategy: Annotated[Strategy, typer.Option("--strategy", help="attack to play")],
+    token: Annotated[list[str] | None, typer.Option(
+        "--token", help="access token (repeat for multi-account)")] = None,
+    client_id: Annotated[str | None, typer.Option(
+        "--client-id", help="service account (client credentials, private_key_jwt)")] = None,
+    client_key: Annotated[Path | None, typer.Option(
+        "--client-key", help="the service account's private JWK file")] = None,
+    max_requests: Annotated[int, typer.Option("--max-requests", min=1)] = 200,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.1)] = 60.0,
+    pace: Annotated[float, typer.Option(
+        "--pace", min=0.0, help="seconds between requests (slow-harvest)")] = 0.0,
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="allow a non-loopback target you are authorized to test")]
+    = False,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", help="a host name to allow besides loopback (repeatable)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    fail_above: Annotated[int | None, typer.Option(
+        "--fail-above", help="exit 1 if more records than this leaked")] = None,
+) -> None:
+    """Play an attacker against a running deployment (loopback only unless --allow-remote)
+    and report records obtained, requests made, and which layer stopped it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from strongroom.posture.drill import DrillConfig, run_drill
+    from strongroom.posture.drill_client import ClientKey
+
+    pace = pace if pace > 0 or strategy is not Strategy.slow_harvest else 1.0
+    config = DrillConfig(url=url, strategy=strategy.value, max_requests=max_requests,
+                         max_seconds=max_seconds, pace=pace, allow_remote=allow_remote,
+                         allow_hosts=tuple(allow_host or ()), seed=seed)
+    with cli_errors():
+        if (client_id is None) != (client_key is None):
+            err_console.print("[red]error:[/red] --client-id and --client-key go together")
+            raise typer.Exit(2)
+        keys = [ClientKey.from_file(client_id, client_key)] if client_id and client_key \
+            else []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[records]} records"), console=err_console,
+                      transient=True, disable=as_json or not err_console.is_terminal) as bar:
+            task = bar.add_task(f"drill {strategy.value}", total=max_requests, records=0)
+
+            def tick(r: Any) -> None:
+                bar.update(task, completed=r.requests, records=r.records)
+
+            report = run_drill(config, tokens=token or [], client_keys=keys, progress=tick)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _drill_table(report, Console())
+    if fail_above is not None and report.records > fail_above:
+        raise typer.Exit(1)

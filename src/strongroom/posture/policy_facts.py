@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from strongroom.policy import resolve
 from strongroom.policy.model import BudgetSpec, Policy
+from strongroom.posture.openapi_doc import task_of
 
 # Scopes of reach that cannot be turned into a bulk extraction: one's own record, nothing.
 NO_REACH = frozenset({"self", "none"})
@@ -12,6 +13,10 @@ NO_REACH = frozenset({"self", "none"})
 # role, endpoint and global keys are ceilings for everyone and stop nobody in particular.
 PERSONAL_KEYS = frozenset({"principal", "session", "client", "organisation"})
 RECORD_UNITS = frozenset({"records", "subjects"})
+# Export routes move rows only through the approved, capped, watermarked export workflow
+# (the `exports:` section, audited by SR014), never per request: the per-request rules
+# (record budgets, page caps) do not apply to them.
+EXPORT_TASK = "exports"
 
 
 def callers(policy: Policy, eid: str) -> list[tuple[str, str]]:
@@ -25,6 +30,8 @@ def shown(policy: Policy, role: str, purpose: str) -> dict[str, str]:
 
 def record_callers(policy: Policy, eid: str) -> list[tuple[str, str]]:
     """Callers of `eid` that see registry fields about records beyond their own."""
+    if task_of(eid.partition(" ")[2]) == EXPORT_TASK:
+        return []
     return [(r, p) for r, p in callers(policy, eid)
             if policy.roles[r].object_scope not in NO_REACH and shown(policy, r, p)]
 
