@@ -48,7 +48,8 @@ class QuietDetector:
     def observe(self, event: Any) -> list[Any]:
         return []
 
-    def check(self, principal: str, session: str | None, ip: str | None) -> None:
+    def check(self, principal: str, session: str | None, ip: str | None,
+              **_: Any) -> None:
         return None
 
     def throttle_factor(self, principal: str) -> float:

@@ -85,9 +85,10 @@ class Coordination:
             g.contributors.add(ev.principal)
             if len(g.contributors) > MAX_MEMBERS:
                 g.contributors.pop()
-            active = sum(1 for seen in members.values() if now - seen <= self.window)
-            if (active >= self.min_principals and len(g.contributors) >= 2
-                    and sweep_score(g.track, self.min_run, self.min_steps, self.cap)):
+            if (len(g.contributors) >= 2
+                    and sweep_score(g.track, self.min_run, self.min_steps, self.cap)
+                    and sum(1 for seen in members.values() if now - seen <= self.window)
+                    >= self.min_principals):
                 g.flagged_until = now + self.window
         if g.flagged_until > now and ev.principal in g.contributors:
             kind = "user_agent" if key.startswith("ua:") else "ip_prefix"

@@ -36,13 +36,19 @@ class RiskModel:
         obj.fam_value[i] = min(self.caps[i], v)
         obj.fam_ts[i] = now
 
+    def _values(self, obj: Scored, now: float) -> list[float]:
+        vals, ts, rates = obj.fam_value, obj.fam_ts, self.rates
+        return [v * math.exp(-rates[i] * (now - ts[i])) if v > 0.0 else 0.0
+                for i, v in enumerate(vals)]
+
     def total(self, obj: Scored, now: float) -> float:
-        return min(100.0, sum(self._decayed(obj, i, now) for i in range(N_FAMILIES)))
+        return min(100.0, sum(self._values(obj, now)))
 
     def families(self, obj: Scored, now: float) -> tuple[str, ...]:
         """Families contributing at least the floor: what the two-family rule counts."""
-        return tuple(f for i, f in enumerate(FAMILIES) if self._decayed(obj, i, now)
-                     >= self.floor)
+        floor = self.floor
+        return tuple(f for f, v in zip(FAMILIES, self._values(obj, now), strict=True)
+                     if v >= floor)
 
     def honey(self, obj: Scored, now: float) -> bool:
         return self._decayed(obj, HONEY, now) >= self.floor

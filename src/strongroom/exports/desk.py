@@ -30,7 +30,7 @@ from strongroom.exports.gate_mixin import StepResult
 from strongroom.exports.generate import generate_aggregate, generate_rows
 from strongroom.exports.store import ExportRecord, ExportStore
 from strongroom.exports.trace import Evidence, trace_lines
-from strongroom.exports.watermark import Watermark
+from strongroom.exports.watermark import WATERMARK_SCHEME, Watermark
 from strongroom.exports.writer import FORMATS
 from strongroom.ids import is_public_id, new_public_id
 
@@ -265,9 +265,9 @@ class ExportDesk:
         now = self.clock.now()
         ext, _ = FORMATS[rec.format]
         name = f"{rec.public_id}.{ext}"
-        code = self.watermark.code(rec.public_id) if ds.kind == "rows" else None
+        scheme = WATERMARK_SCHEME if ds.kind == "rows" else None
         if not self.store.claim_generation(rec.public_id, at=now, download_by=now + self.window,
-                                           file_name=name, code=code):
+                                           file_name=name, watermark=scheme):
             raise Conflict("this export is being generated already", reason="generated")
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.dir / name

@@ -32,7 +32,6 @@ class Generated:
     written: Written
     real_rows: int
     canaries: int
-    code: int | None
     columns: tuple[str, ...]
 
 
@@ -41,7 +40,7 @@ def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
                   progress: Callable[[int], None] | None = None) -> Generated:
     columns = tuple(sorted(rec.fields))
     ids = [c for c in columns if c.startswith("ref.")]
-    code = watermark.code(rec.public_id)
+    fkey = watermark.fingerprint_key(rec.public_id)
     try:
         with engine.connect() as conn:
             real = min(dataset.count(conn, scope), max_rows)
@@ -61,17 +60,17 @@ def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
                 q = 0
                 for i, row in enumerate(dataset.rows(conn, scope, real)):
                     while q < len(queue) and queue[q][0] <= i:
-                        yield _project(queue[q][1], columns, ids, code, watermark)
+                        yield _project(queue[q][1], columns, ids, fkey, watermark)
                         q += 1
-                    yield _project(row, columns, ids, code, watermark)
+                    yield _project(row, columns, ids, fkey, watermark)
                 for _, row in queue[q:]:
-                    yield _project(row, columns, ids, code, watermark)
+                    yield _project(row, columns, ids, fkey, watermark)
 
             written = write_export(path, rec.format, columns, stream(), progress)
     except SQLAlchemyError as exc:
         path.with_name(path.name + ".part").unlink(missing_ok=True)
         raise Unavailable("the registry database is unavailable") from exc
-    return Generated(written, written.rows - canaries, canaries, code, columns)
+    return Generated(written, written.rows - canaries, canaries, columns)
 
 
 def _canary(export_id: str, i: int, dataset: Any, watermark: Watermark,
@@ -80,12 +79,12 @@ def _canary(export_id: str, i: int, dataset: Any, watermark: Watermark,
                           lambda field: watermark.canary_id(export_id, i, field), scope)
 
 
-def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], code: int,
+def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], fkey: bytes,
              watermark: Watermark) -> dict[str, Any]:
     out = {c: row.get(c) for c in columns}
     for c in ids:
         if out[c] is not None:
-            out[c] = watermark.mark_id(str(out[c]), code)
+            out[c] = watermark.mark_id(str(out[c]), fkey)
     return out
 
 
@@ -123,4 +122,4 @@ def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Pa
 
     written = write_export(path, rec.format, columns,
                            itertools.islice(stream(), max_rows), progress)
-    return Generated(written, written.rows, 0, None, columns)
+    return Generated(written, written.rows, 0, columns)

@@ -74,9 +74,8 @@ exports = Table(
     Column("canary_count", Integer, nullable=True),
     Column("sha256", String(64), nullable=True),
     Column("downloaded_at", Float, nullable=True),
-    # The export's 48-bit fingerprint code (watermark.py); unique, so a decoded code names
-    # one export.
-    Column("code", BigInteger, nullable=True, unique=True),
+    # Watermark scheme version (watermark.py) of row exports; None: not watermarked.
+    Column("watermark", Integer, nullable=True),
 )
 
 export_canaries = Table(
@@ -113,7 +112,7 @@ class ExportRecord:
     canary_count: int | None
     sha256: str | None
     downloaded_at: float | None
-    code: int | None
+    watermark: int | None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the API and CLI show it: metadata only, never a row."""
@@ -141,7 +140,7 @@ def _record(row: Any) -> ExportRecord:
         decision_note=m["decision_note"], generated_at=m["generated_at"],
         download_by=m["download_by"], file_name=m["file_name"], row_count=m["row_count"],
         canary_count=m["canary_count"], sha256=m["sha256"],
-        downloaded_at=m["downloaded_at"], code=m["code"])
+        downloaded_at=m["downloaded_at"], watermark=m["watermark"])
 
 
 class ExportStore:
@@ -212,14 +211,14 @@ class ExportStore:
         return bool(self._run(lambda c: c.execute(stmt).rowcount, write=True))
 
     def claim_generation(self, public_id: str, *, at: float, download_by: float,
-                         file_name: str, code: int | None) -> bool:
+                         file_name: str, watermark: int | None) -> bool:
         """Generated once: only the first caller whose approved, never-generated export
         this is may write its file."""
         stmt = (update(exports).where(exports.c.public_id == public_id,
                                       exports.c.status == "approved",
                                       exports.c.generated_at.is_(None))
                 .values(generated_at=at, download_by=download_by, file_name=file_name,
-                        code=code))
+                        watermark=watermark))
         return bool(self._run(lambda c: c.execute(stmt).rowcount, write=True))
 
     def release_generation(self, public_id: str) -> None:
@@ -260,7 +259,7 @@ class ExportStore:
             found.update({bytes(m): p for m, p in self._run(lambda c, q=q: c.execute(q).all())})
         return found
 
-    def codes(self) -> list[tuple[str, int]]:
-        """(export ID, fingerprint code) of every export that was ever generated."""
-        q = select(exports.c.public_id, exports.c.code).where(exports.c.code.is_not(None))
-        return [(p, int(c)) for p, c in self._run(lambda c: c.execute(q).all())]
+    def watermarked(self) -> list[str]:
+        """IDs of every export that was generated with a fingerprint."""
+        q = select(exports.c.public_id).where(exports.c.watermark.is_not(None))
+        return list(self._run(lambda c: c.execute(q).scalars().all()))

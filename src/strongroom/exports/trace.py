@@ -1,12 +1,17 @@
 """Name the export a leaked file (or a fragment of it) came from.
 
 The file is read as lines of text, whatever its format: every UUID on a line is checked
-against the canary marks, and its case read back as fingerprint bits (watermark.py). An
-export is named when a canary of it is found, or when its 48-bit code agrees with every
-UUID on enough lines to make chance negligible (MIN_EVIDENCE_BITS bits agreeing, each a
-coin toss for a file not from that export: 2^-40 or less).
+against the canary marks, and its letters' case compared with what each watermarked
+export's fingerprint key gives it (watermark.py). A line matches an export when every
+UUID on it has exactly that export's case pattern; for any other export this happens by
+chance with probability 2^-(letters on the line), independently line by line. An export
+is named when a canary of it is found, or when its matching lines carry at least
+MIN_EVIDENCE_BITS letters in all (chance: about 2^-40 per export on file), on at least
+MIN_LINES lines.
 
 A file merged from several exports names each of them: lines are scored one by one.
+Cost: one keyed BLAKE2b per (UUID, export on file), the fingerprint read on at most
+MAX_FINGERPRINT_LINES lines (canaries on every line).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from strongroom.exports.watermark import Observation, Watermark, find_ids
 
 MIN_EVIDENCE_BITS = 40
 MIN_LINES = 3
-MAX_FINGERPRINT_LINES = 20_000
+MAX_FINGERPRINT_LINES = 5_000
 
 
 @dataclass
@@ -57,18 +62,20 @@ def read(lines: Iterable[str], watermark: Watermark) -> Reading:
         for value in seen:
             out.marks.setdefault(watermark.canary_mark(value), set()).add(number)
         if len(out.observations) < MAX_FINGERPRINT_LINES:
-            obs = [o for o in (watermark.observe(v) for v in seen) if o.mask]
+            obs = [o for o in (watermark.observe(v) for v in seen) if o.bits]
             if obs:
                 out.observations.append(obs)
     return out
 
 
-def score(reading: Reading, codes: Iterable[tuple[str, int]]) -> dict[str, Evidence]:
+def score(reading: Reading, export_ids: Iterable[str],
+          watermark: Watermark) -> dict[str, Evidence]:
     found: dict[str, Evidence] = {}
-    for export_id, code in codes:
+    for export_id in export_ids:
+        fkey = watermark.fingerprint_key(export_id)
         lines = bits = 0
         for obs in reading.observations:
-            if all(not ((o.value ^ code) & o.mask) for o in obs):
+            if all(Watermark.matches(fkey, o) for o in obs):
                 lines += 1
                 bits += sum(o.bits for o in obs)
         if lines:
@@ -81,7 +88,7 @@ def trace_lines(lines: Iterable[str], store: ExportStore,
                 watermark: Watermark) -> list[Evidence]:
     """Conclusive evidence per export, strongest first."""
     reading = read(lines, watermark)
-    found = score(reading, store.codes())
+    found = score(reading, store.watermarked(), watermark)
     owners = store.exports_by_marks(list(reading.marks))
     canary_lines: dict[str, set[int]] = {}
     for mark, export_id in owners.items():

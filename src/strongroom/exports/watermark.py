@@ -4,14 +4,15 @@ Two independent marks, both keyed with HMAC-SHA256 (RFC 2104) under the export k
 nobody without the key can find, remove selectively or forge them:
 
 1. **Fingerprint in identifier case.** UUIDs are case-insensitive on input (RFC 9562
-   §4: "input MUST be accepted case-insensitively"), so the case of each hex letter is free.
-   Each export gets a 48-bit code, and each UUID value it emits carries some of the code's
-   bits: letter j of UUID u is upper-case iff `prf(u)[j] XOR code[(off(u) + j) mod 48]`,
-   with `prf` and `off` derived from HMAC(key, lower(u)). A UUID alone is enough to read
-   its bits back, whatever line or column it sits in, so the fingerprint survives
+   §4), so the case of each hex letter is free. In export E, letter j of UUID u is
+   upper-case iff bit j of BLAKE2b-MAC(K_E, lower(u)) (RFC 7693, keyed mode) is set, with
+   K_E = HMAC(key, E). Each UUID carries its own bits (about 12), independently of every
+   other UUID and every other export, so a wrong export matches a line by chance with
+   probability 2^-(letters on the line), line by line; the evidence adds up over lines.
+   A UUID alone is enough, whatever line or column it sits in, so the fingerprint survives
    re-sorting, dropping columns (as long as one `ref.*` column is left), fragments of a
-   few rows, CSV <-> JSON conversion and any tool that keeps strings as they are. It does
-   not survive a deliberate lower-casing of every ID.
+   few rows, CSV <-> JSON conversion, merging several leaks, and any tool that keeps
+   strings as they are. It does not survive a deliberate lower-casing of every ID.
 2. **Canary rows.** Synthetic but plausible rows whose IDs are derived from HMAC(key,
    export ID, i) and recorded only as keyed marks (HMAC(key, ID)) in `export_canaries`.
    They survive everything the fingerprint survives and lower-casing too; they are lost
@@ -25,6 +26,7 @@ What neither survives: removing every ID column, or re-keying the IDs. Aggregate
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -33,8 +35,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-CODE_BITS = 48
-CODE_MASK = (1 << CODE_BITS) - 1
+WATERMARK_SCHEME = 1
 CANARY_RATE = 0.02
 MIN_CANARIES = 3
 MAX_CANARIES = 2000
@@ -69,14 +70,12 @@ def uuid4_from(digest: bytes) -> str:
 
 @dataclass(frozen=True)
 class Observation:
-    """Code bits read back from one UUID: `mask` says which of the 48 bits it covers."""
+    """One UUID as found in a leaked file: its lower-case form and the case of its
+    letters (`value`, bit j = letter j upper-case; `bits` letters in all)."""
 
-    mask: int
+    lower: str
+    bits: int
     value: int
-
-    @property
-    def bits(self) -> int:
-        return self.mask.bit_count()
 
 
 class Watermark:
@@ -88,9 +87,8 @@ class Watermark:
         self._key = key
 
     # --- per export -----------------------------------------------------------------------
-    def code(self, export_id: str) -> int:
-        raw = _mac(self._key, b"code", export_id.encode())
-        return int.from_bytes(raw[:6], "big") & CODE_MASK
+    def fingerprint_key(self, export_id: str) -> bytes:
+        return _mac(self._key, b"fingerprint", export_id.encode())
 
     def canary_mark(self, value: str) -> bytes:
         return _mac(self._key, b"canary-mark", value.lower().encode("ascii"))
@@ -115,39 +113,39 @@ class Watermark:
         return uuid4_from(self.canary_bytes(export_id, index, field))
 
     # --- the case fingerprint ---------------------------------------------------------------
-    def _prf(self, lower: str) -> tuple[int, int]:
-        raw = _mac(self._key, b"case", lower.encode("ascii"))
-        return raw[0] % CODE_BITS, int.from_bytes(raw[1:9], "big")
+    @staticmethod
+    def expected(fkey: bytes, lower: str) -> int:
+        """The case bits export key `fkey` gives the UUID `lower`."""
+        digest = hashlib.blake2b(lower.encode("ascii"), key=fkey, digest_size=8).digest()
+        return int.from_bytes(digest, "little")
 
-    def mark_id(self, value: str, code: int) -> str:
-        """The UUID with its hex letters' case set to carry `code`."""
+    def mark_id(self, value: str, fkey: bytes) -> str:
+        """The UUID with its hex letters' case set by the export's fingerprint key."""
         lower = value.lower()
-        off, prf = self._prf(lower)
+        bits = self.expected(fkey, lower)
         out = []
         j = 0
         for ch in lower:
             if ch in _HEX_LETTERS:
-                bit = ((prf >> j) & 1) ^ ((code >> ((off + j) % CODE_BITS)) & 1)
-                out.append(ch.upper() if bit else ch)
+                out.append(ch.upper() if (bits >> j) & 1 else ch)
                 j += 1
             else:
                 out.append(ch)
         return "".join(out)
 
-    def observe(self, seen: str) -> Observation:
-        """The code bits a UUID as found in a leaked file carries."""
-        lower = seen.lower()
-        off, prf = self._prf(lower)
-        mask = value = 0
-        j = 0
+    @staticmethod
+    def observe(seen: str) -> Observation:
+        value = j = 0
         for ch in seen:
             if ch.lower() in _HEX_LETTERS:
-                pos = (off + j) % CODE_BITS
-                bit = (1 if ch.isupper() else 0) ^ ((prf >> j) & 1)
-                mask |= 1 << pos
-                value |= bit << pos
+                value |= (1 if ch.isupper() else 0) << j
                 j += 1
-        return Observation(mask, value)
+        return Observation(seen.lower(), j, value)
+
+    @staticmethod
+    def matches(fkey: bytes, seen: Observation) -> bool:
+        mask = (1 << seen.bits) - 1
+        return (Watermark.expected(fkey, seen.lower) & mask) == seen.value
 
 
 def find_ids(line: str) -> Iterator[str]:

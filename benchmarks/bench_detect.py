@@ -1,0 +1,124 @@
+"""Detection engine throughput, decision latency and state per principal.
+
+A mixed synthetic stream on the fake clock (many officers at human pace, a few scripted
+harvesters sweeping sort keys, search lookups with misses, canary-free subjects) with every
+detector on. Reports:
+- throughput: events per second through `observe()` on one core (target >= 20,000);
+- decision p99: `check()` + `observe()` for one request, in ms (target <= 2 ms);
+- state per principal: `state_size_bytes()` max over principals (target <= 2 KiB).
+`check()` alone is also reported against a plain dict lookup measured in the same run.
+
+    python benchmarks/bench_detect.py [--quick] [--events N]
+Writes benchmarks/results/detect.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+from strongroom.clock import FakeClock
+from strongroom.detect import DetectConfig, DetectionEngine, MemoryContainmentStore
+from strongroom.events import AccessEvent
+
+RESULTS = Path(__file__).resolve().parent / "results" / "detect.json"
+TARGETS = {"events_per_second": 20_000, "decision_p99_ms": 2.0, "state_bytes": 2048}
+
+
+def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
+    rnd = random.Random(seed)
+    subjects = [str(uuid.uuid4()) for _ in range(5000)]
+    agents = ["Mozilla/5.0 (Windows NT 10.0)", "Mozilla/5.0 (X11; Linux)", "python-httpx"]
+    ts = 1_767_225_600.0 + 8 * 3600
+    keys = [0] * principals
+    out = []
+    for i in range(n):
+        p = rnd.randrange(principals)
+        harvester = p < max(1, principals // 50)
+        ts += 180.0 / principals  # each principal about 20 requests an hour
+        keys[p] += 1 if harvester else rnd.randrange(-500, 500)
+        subs = tuple(rnd.sample(subjects, 1 if rnd.random() < 0.95 else 5))
+        out.append(AccessEvent(
+            ts=ts, kind="access", principal=f"principal-{p}",
+            role=("police", "dealer", "prefecture")[p % 3], endpoint="GET /v1/persons",
+            outcome="allowed", session=f"session-{p}", ip=f"10.{p % 200}.{p % 7}.{p % 250}",
+            user_agent=agents[p % 3], subjects=subs, records=len(subs),
+            detail={"sort_key": keys[p], "matched": rnd.random() < 0.9,
+                    "query_key": f"q{i}"}))
+    return out
+
+
+def run(n: int, principals: int) -> dict[str, object]:
+    stream = make_stream(n, principals)
+    clock = FakeClock(stream[0].ts)
+    engine = DetectionEngine(DetectConfig(), clock=clock, store=MemoryContainmentStore(),
+                             is_canary=frozenset().__contains__)
+    # Throughput: observe() only.
+    start = time.perf_counter()
+    for ev in stream:
+        engine.observe(ev)
+    elapsed = time.perf_counter() - start
+    eps = n / elapsed
+
+    # Decision latency: check() then observe() per request, on a fresh engine.
+    engine2 = DetectionEngine(DetectConfig(), clock=clock, store=MemoryContainmentStore(),
+                              is_canary=frozenset().__contains__)
+    lat = []
+    check_ns = []
+    for ev in stream:
+        clock.set(ev.ts)
+        t0 = time.perf_counter_ns()
+        engine2.check(ev.principal, ev.session, ev.ip)
+        t1 = time.perf_counter_ns()
+        engine2.observe(ev)
+        t2 = time.perf_counter_ns()
+        lat.append((t2 - t0) / 1e6)
+        check_ns.append(t1 - t0)
+    lat.sort()
+    check_ns.sort()
+    plain = {f"principal-{p}": None for p in range(principals)}
+    t0 = time.perf_counter_ns()
+    for ev in stream:
+        plain.get(ev.principal)
+    dict_ns = (time.perf_counter_ns() - t0) / n
+    sizes = [engine2.state_size_bytes(p) for p in engine2.states]
+    contained = sum(1 for p in engine2.states if engine2.check(p, None, None))
+    return {
+        "events": n, "principals": principals,
+        "events_per_second": round(eps),
+        "decision_median_ms": round(statistics.median(lat), 4),
+        "decision_p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 4),
+        "check_median_ns": check_ns[len(check_ns) // 2],
+        "check_vs_dict_lookup": round(check_ns[len(check_ns) // 2] / max(dict_ns, 1), 1),
+        "state_bytes_max": max(sizes), "state_bytes_median": int(statistics.median(sizes)),
+        "principals_contained": contained,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--events", type=int, default=None)
+    args = ap.parse_args()
+    n = args.events or (20_000 if args.quick else 200_000)
+    res = run(n, principals=200 if args.quick else 2000)
+    res["targets"] = TARGETS
+    res["meets_targets"] = (res["events_per_second"] >= TARGETS["events_per_second"]
+                            and res["decision_p99_ms"] <= TARGETS["decision_p99_ms"]
+                            and res["state_bytes_max"] <= TARGETS["state_bytes"])
+    res["when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    res["quick"] = args.quick
+    for k, v in res.items():
+        print(f"{k:>24}: {v}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
