@@ -42,7 +42,7 @@ def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
         p = rnd.randrange(principals)
         harvester = p < max(1, principals // 50)
         ts += 180.0 / principals  # each principal about 20 requests an hour
-        keys[p] += 1 if harvester else rnd.randrange(-500, 500)
+        keys[p] = keys[p] + 1 if harvester else rnd.randrange(100_000)
         subs = tuple(rnd.sample(subjects, 1 if rnd.random() < 0.95 else 5))
         out.append(AccessEvent(
             ts=ts, kind="access", principal=f"principal-{p}",
