@@ -1,0 +1,103 @@
+"""The drill and the audit against a real server process: `strongroom serve` on a free
+loopback port in a temporary STRONGROOM_HOME, started with subprocess and stopped after."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from strongroom.cli.posture_cmds import audit_command
+from strongroom.config import Home
+from strongroom.policy import DEFAULT_POLICY_PATH
+from strongroom.posture.drill import DrillConfig, run_drill
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
+    from strongroom.cli.demo import create_demo_principals
+    from strongroom.cli.seeding import seed_home
+    from strongroom.service import Service, initialize
+
+    home = Home(tmp_path_factory.mktemp("served") / "home")
+    initialize(home)
+    report = seed_home(home, persons=100, seed=5)
+    service = Service(home)
+    try:
+        principals = create_demo_principals(service, report.fixtures)
+        tokens = {"police": service.issue_demo_token(role="police",
+                                                     subject=principals["police"])}
+    finally:
+        service.close()
+    port = _free_port()
+    env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
+    log = open(Path(home.path) / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strongroom.cli.main", "serve", "--host", "127.0.0.1",
+         "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError("server exited: " +
+                                     (Path(home.path) / "serve.log").read_text())
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not start")
+            time.sleep(0.2)
+        yield url, tokens
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_drill_against_a_served_deployment_is_stopped(server) -> None:
+    url, tokens = server
+    ticks: list[int] = []
+    report = run_drill(DrillConfig(url=url, strategy="name-sweep", max_requests=300,
+                                   max_seconds=120), tokens=[tokens["police"]],
+                       progress=lambda r: ticks.append(r.requests))
+    assert report.stopped, report.to_dict()
+    stop = report.first_stop
+    assert stop.layer in {"budget", "detector"} and stop.after_requests < 300
+    assert report.records < 100
+    assert ticks == list(range(1, report.requests + 1))
+
+
+def test_audit_fetches_openapi_from_the_server(server) -> None:
+    url, _ = server
+    cli = typer.Typer()
+    cli.command("audit")(audit_command)
+    cli.command("noop")(lambda: None)
+    r = CliRunner().invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH), "--openapi",
+                                 url + "/openapi.json", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["counts"]["high"] == 0 and doc["counts"]["critical"] == 0
+    assert doc["artifacts"][1] == url + "/openapi.json"
