@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event, text
 from strongroom.registry.db import make_engine, upgrade
 from strongroom.registry.keystore import SqlWrappedKeyStore
 from strongroom.registry.seed import SeedReport, seed
+from strongroom.registry.seed_parallel import file_vault_factory
 from strongroom.vault import FileKeyProvider, Vault
 
 TODAY = date(2026, 11, 29)
@@ -28,15 +29,16 @@ class Seeded:
 
 def seeded(url: str, keys_dir: Path, *, persons: int, seed_value: int = 11,
            canaries: int | None = None, batch_size: int = 5000,
-           sqlite_pragmas: tuple[str, ...] = ()) -> Seeded:
+           sqlite_pragmas: tuple[str, ...] = (), workers: int = 0) -> Seeded:
     upgrade(url)
     engine = make_engine(url)
     for pragma in sqlite_pragmas:
         event.listen(engine, "connect", lambda c, _r, p=pragma: c.execute(f"PRAGMA {p}"))
     provider = FileKeyProvider.create(keys_dir)
     vault = Vault(provider, SqlWrappedKeyStore(engine))
+    factory = file_vault_factory(keys_dir, url) if workers else None
     report = seed(engine, vault, persons=persons, seed=seed_value, canaries=canaries,
-                  batch_size=batch_size, today=TODAY)
+                  batch_size=batch_size, today=TODAY, workers=workers, vault_factory=factory)
     return Seeded(engine, vault, provider, report)
 
 

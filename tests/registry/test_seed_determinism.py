@@ -38,6 +38,10 @@ def test_same_seed_same_registry(db_url: str, tmp_path: Path) -> None:
     assert first.report.counts == second.report.counts
     # Public IDs are fresh randomness, not a function of the seed.
     assert not {r["public_id"] for r in a} & {r["public_id"] for r in b}
+    same = ("departement", "permit_number", "family_name", "birth_date", "weapon_serial",
+            "stock_serial")
+    assert first.report.fixtures and all(
+        first.report.fixtures[k] == second.report.fixtures[k] for k in same)
     first.engine.dispose()
     second.engine.dispose()
 
@@ -48,3 +52,23 @@ def test_other_seed_other_registry(tmp_path: Path) -> None:
     names_a = [(r["family_name"], r["birth_date"]) for r in people(a)]
     names_b = [(r["family_name"], r["birth_date"]) for r in people(b)]
     assert sum(x == y for x, y in zip(names_a, names_b, strict=True)) < 5
+
+
+def test_worker_processes_build_the_same_registry(tmp_path: Path) -> None:
+    """Batches built in parallel by two worker processes, each with its own vault and data
+    keys, give the registry that one process builds."""
+    alone = seeded(f"sqlite:///{tmp_path / 'alone.db'}", tmp_path / "k1", persons=400,
+                   seed_value=8, batch_size=50)
+    crowd = seeded(f"sqlite:///{tmp_path / 'crowd.db'}", tmp_path / "k2", persons=400,
+                   seed_value=8, batch_size=50, workers=2)
+    assert crowd.report.workers == 2
+    a, b = people(alone), people(crowd)
+    assert [[r[k] for k in PLAIN] for r in a] == [[r[k] for k in PLAIN] for r in b]
+    assert _assets(alone) == _assets(crowd)
+    assert alone.report.counts == crowd.report.counts
+    # Every data key a worker minted is in the database: everything decrypts above.
+    with crowd.engine.connect() as conn:
+        stores = {s for (s,) in conn.execute(text("SELECT store FROM data_keys"))}
+    assert stores == {"identity", "address", "asset"}
+    alone.engine.dispose()
+    crowd.engine.dispose()

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CHILD = r"""
 import json, resource, sys
 from pathlib import Path
@@ -46,6 +48,7 @@ def _peak_kb(tmp_path: Path, persons: int) -> dict[str, int]:
     return result
 
 
+@pytest.mark.slow
 def test_peak_memory_does_not_grow_with_persons(tmp_path: Path) -> None:
     small = _peak_kb(tmp_path, 10_000)
     large = _peak_kb(tmp_path, 50_000)

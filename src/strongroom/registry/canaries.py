@@ -29,7 +29,7 @@ def canary_mark(honey_key: bytes, public_id: str) -> bytes:
     return mac.finalize()
 
 
-def _key_of(vault_or_key: Any) -> bytes:
+def honey_key_of(vault_or_key: Any) -> bytes:
     """The honey key from raw bytes, a key provider or a vault holding one."""
     if isinstance(vault_or_key, bytes | bytearray):
         return bytes(vault_or_key)
@@ -85,7 +85,7 @@ def is_canary(engine_or_session: Engine | Session, vault_or_key: Any, public_id:
     """True if `public_id` names a honey record. One cached set per (engine, key)."""
     engine = (engine_or_session.get_bind() if isinstance(engine_or_session, Session)
               else engine_or_session)
-    key = _key_of(vault_or_key)
+    key = honey_key_of(vault_or_key)
     cache_key = (id(engine), canary_mark(key, "cache"))
     with _SETS_LOCK:
         found = _SETS.get(cache_key)

@@ -1,6 +1,6 @@
 """`strongroom seed`: a synthetic, realistic French firearms registry, deterministic for a
-seed (except public IDs, which are always fresh random UUIDv4: outsiders must not be able to
-predict them, even knowing the seed).
+seed and a reference date (`today`, which places permit and ban dates), except public IDs:
+those are always fresh random UUIDv4, so outsiders cannot predict them even knowing the seed.
 
 Persons are planned one by one (`seed_plan`), encrypted by the vault (`seed_rows`) and written
 in batches, one transaction per batch (`seed_sql`), so memory stays bounded whatever the size.

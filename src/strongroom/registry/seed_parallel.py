@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from strongroom.registry.canaries import _key_of, canary_mark
+from strongroom.registry.canaries import canary_mark, honey_key_of
 from strongroom.registry.seed_plan import PersonPlan, Planner
 from strongroom.registry.seed_pools import build_pools
 from strongroom.registry.seed_rows import Bases, canary_public_id, person_rows
@@ -51,7 +51,7 @@ class BatchBuilder:
         self.planner = planner or Planner(build_pools(spec.seed), spec.seed, spec.persons,
                                           spec.today)
         self.rank = {i: k for k, i in enumerate(spec.targets)}
-        self.honey_key = _key_of(vault)
+        self.honey_key = honey_key_of(vault)
         self.built = 0
 
     def rotate(self) -> None:
@@ -72,7 +72,7 @@ class BatchBuilder:
         rows = person_rows(self.vault, plans, ids, self.spec.bases, list(self.spec.dealer_ids))
         self.built += 1
         # Plans carry plain values: only the first batches send candidates back.
-        fixture = list(zip(plans[:200], ids[:200], strict=True)) if want_fixture else []
+        fixture = list(zip(plans[:1000], ids[:1000], strict=True)) if want_fixture else []
         return Built(rows, marks, fixture)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 from faker import Faker
 from faker.providers.address.fr_FR import Provider as AddressFR
@@ -95,6 +96,7 @@ def _postcode(rng: random.Random, dept: str) -> str:
     return f"{dept}{rng.randrange(0, 1000):03d}"
 
 
+@lru_cache(maxsize=4)  # Faker is the slow part; a Pools is never modified once built
 def build_pools(seed: int) -> Pools:
     fake = Faker("fr_FR")
     fake.seed_instance(seed)

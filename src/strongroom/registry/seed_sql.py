@@ -38,9 +38,20 @@ def empty_rows() -> dict[str, list[tuple[Any, ...]]]:
     return {table: [] for table in ORDER}
 
 
-def _sqlite_value(v: Any) -> Any:
-    # SQLAlchemy stores a Date as ISO text on SQLite; do the same without its per-row cost.
-    return v.isoformat() if isinstance(v, date) else v
+# SQLAlchemy stores a Date as ISO text on SQLite; do the same without its per-row cost.
+_DATE_COLUMNS = {"permits": (6, 7), "bans": (2, 3)}
+
+
+def _iso_dates(batch: list[tuple[Any, ...]], positions: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    out = []
+    for row in batch:
+        cells = list(row)
+        for i in positions:
+            value = cells[i]
+            if isinstance(value, date):
+                cells[i] = value.isoformat()
+        out.append(tuple(cells))
+    return out
 
 
 def insert_rows(conn: Connection, rows: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -58,8 +69,8 @@ def insert_rows(conn: Connection, rows: dict[str, list[tuple[Any, ...]]]) -> Non
                 for row in batch:
                     copy.write_row(row)
         else:
-            if table in ("permits", "bans"):
-                batch = [tuple(_sqlite_value(v) for v in row) for row in batch]
+            if table in _DATE_COLUMNS:
+                batch = _iso_dates(batch, _DATE_COLUMNS[table])
             marks = ", ".join("?" for _ in cols)
             cur = dbapi.cursor()
             try:
