@@ -20,6 +20,7 @@ app = typer.Typer(
 def _register() -> None:
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.policy_cmds import policy_app
+    from strongroom.cli.posture_cmds import audit_command, drill_command
     from strongroom.cli.principal_cmds import principal_app
     from strongroom.cli.token_cmds import token_app
 
@@ -28,6 +29,8 @@ def _register() -> None:
     app.add_typer(policy_app, name="policy")
     app.add_typer(journal_app, name="journal")
     app.add_typer(investigate_app, name="investigate")
+    app.command("audit")(audit_command)
+    app.command("drill")(drill_command)
 
 
 @app.command()
