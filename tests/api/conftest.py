@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import pg_database
 
 from strongroom.clock import FakeClock
 from strongroom.config import Home
 from strongroom.service import Service, initialize
+from tests.conftest import pg_database
 
 
 @dataclass

@@ -4,6 +4,7 @@ others'. Real SQLite, real crypto, real tokens."""
 from __future__ import annotations
 
 import pytest
+
 from tests.api.conftest import Deployment
 
 PROBLEM = "application/problem+json"
