@@ -8,9 +8,9 @@ import io
 import random
 
 import pytest
-from tests.exports.conftest import JUSTIFICATION, Env
 
 from strongroom.exports.suppression import TOTAL, _lines, determined, suppress, with_margins
+from tests.exports.conftest import JUSTIFICATION, Env
 
 
 def check_table(cells: dict[tuple[str, str], int], k: int = 10) -> dict:

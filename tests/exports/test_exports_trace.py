@@ -9,10 +9,9 @@ import io
 import random
 import uuid
 
-from tests.exports.conftest import JUSTIFICATION, Env
-
 from strongroom.exports import Watermark, export_key
 from strongroom.exports.watermark import find_ids
+from tests.exports.conftest import JUSTIFICATION, Env
 
 DATASET = "departement_permits_expiring"
 FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",

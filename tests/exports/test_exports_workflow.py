@@ -9,9 +9,9 @@ import json
 import stat
 
 import pytest
-from tests.exports.conftest import JUSTIFICATION, Env
 
 from strongroom.errors import Conflict, Forbidden, NotFound
+from tests.exports.conftest import JUSTIFICATION, Env
 
 DATASET = "departement_permits_expiring"
 ALL_FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
 from strongroom.exports.datasets import Catalogue, Scope, default_catalogue
 from strongroom.exports.gate_mixin import StepResult
-from strongroom.exports.generate import generate_aggregate, generate_rows
+from strongroom.exports.generate import Progress, generate_aggregate, generate_rows
 from strongroom.exports.store import ExportRecord, ExportStore
 from strongroom.exports.trace import Evidence, trace_lines
 from strongroom.exports.watermark import WATERMARK_SCHEME, Watermark
@@ -196,7 +196,7 @@ class ExportDesk:
 
     # --- generation and download ------------------------------------------------------------
     def generate(self, caller: Caller, export_id: str,
-                 progress: Callable[[int], None] | None = None) -> Answer:
+                 progress: Progress | None = None) -> Answer:
         """Write the approved export's file (once). The requester only."""
         def fn(t: Task) -> StepResult:
             rec = self._downloadable(caller, export_id)
@@ -209,7 +209,7 @@ class ExportDesk:
         return self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
 
     def download(self, caller: Caller, export_id: str,
-                 progress: Callable[[int], None] | None = None) -> tuple[Answer, Download]:
+                 progress: Progress | None = None) -> tuple[Answer, Download]:
         """Generate if needed, then hand over the file once and delete it."""
         opened: list[Download] = []
 
@@ -259,7 +259,7 @@ class ExportDesk:
         return rec
 
     def _write(self, rec: ExportRecord,
-               progress: Callable[[int], None] | None) -> ExportRecord:
+               progress: Progress | None) -> ExportRecord:
         spec = self.spec.datasets[rec.dataset]
         ds = self.catalogue.get(rec.dataset)
         now = self.clock.now()
@@ -336,3 +336,12 @@ class ExportDesk:
         self.gate.record_admin(caller, "export trace", reason="export_traced",
                                detail={"exports": [h["id"] for h in out]})
         return out
+
+
+def build_export_desk(svc: Any) -> ExportDesk:
+    """The desk from a composed `Service` (its gate, engine, policy, honey key, home)."""
+    from strongroom.exports.watermark import export_key
+
+    return ExportDesk(gate=svc.gate, store=ExportStore(svc.engine), engine=svc.engine,
+                      policy=svc.policy, watermark=Watermark(export_key(svc.keys.honey_key())),
+                      exports_dir=svc.home.exports_dir, clock=svc.clock)

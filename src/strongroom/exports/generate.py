@@ -25,6 +25,7 @@ from strongroom.exports.watermark import Watermark
 from strongroom.exports.writer import Written, write_export
 
 COUNT_COLUMN = "count"
+Progress = Callable[[int, int | None], None]  # (rows written, rows expected if known)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Generated:
 
 def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
                   watermark: Watermark, store: ExportStore, path: Path, max_rows: int,
-                  progress: Callable[[int], None] | None = None) -> Generated:
+                  progress: Progress | None = None) -> Generated:
     columns = tuple(sorted(rec.fields))
     ids = [c for c in columns if c.startswith("ref.")]
     fkey = watermark.fingerprint_key(rec.public_id)
@@ -66,7 +67,9 @@ def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
                 for _, row in queue[q:]:
                     yield _project(row, columns, ids, fkey, watermark)
 
-            written = write_export(path, rec.format, columns, stream(), progress)
+            total = real + canaries
+            tick = (lambda n: progress(n, total)) if progress is not None else None
+            written = write_export(path, rec.format, columns, stream(), tick)
     except SQLAlchemyError as exc:
         path.with_name(path.name + ".part").unlink(missing_ok=True)
         raise Unavailable("the registry database is unavailable") from exc
@@ -90,7 +93,7 @@ def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], fkey
 
 def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Path,
                        max_rows: int,
-                       progress: Callable[[int], None] | None = None) -> Generated:
+                       progress: Progress | None = None) -> Generated:
     """Counts over the approved axes, small cells suppressed (empty in CSV, null in JSON),
     with row, column and grand totals ('total')."""
     axes = [a for a in dataset.axes if a in rec.fields]
@@ -121,5 +124,6 @@ def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Pa
             yield row
 
     written = write_export(path, rec.format, columns,
-                           itertools.islice(stream(), max_rows), progress)
+                           itertools.islice(stream(), max_rows),
+                           (lambda n: progress(n, None)) if progress is not None else None)
     return Generated(written, written.rows, 0, columns)

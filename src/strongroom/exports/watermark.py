@@ -42,6 +42,7 @@ MAX_CANARIES = 2000
 UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
 _HEX_LETTERS = frozenset("abcdef")
+_UPPER = {c: c.upper() for c in "abcdef"}
 
 
 def export_key(honey_key: bytes) -> bytes:
@@ -123,14 +124,13 @@ class Watermark:
         """The UUID with its hex letters' case set by the export's fingerprint key."""
         lower = value.lower()
         bits = self.expected(fkey, lower)
-        out = []
+        out = list(lower)
         j = 0
-        for ch in lower:
+        for i, ch in enumerate(out):
             if ch in _HEX_LETTERS:
-                out.append(ch.upper() if (bits >> j) & 1 else ch)
+                if (bits >> j) & 1:
+                    out[i] = _UPPER[ch]
                 j += 1
-            else:
-                out.append(ch)
         return "".join(out)
 
     @staticmethod
