@@ -3,6 +3,7 @@ uncorrelated with sorted order (Spearman's rank correlation near 0), no constant
 
 from __future__ import annotations
 
+import math
 import uuid
 from itertools import pairwise
 from pathlib import Path
@@ -34,8 +35,9 @@ def test_public_ids_show_no_order(tmp_path: Path) -> None:
         assert all(i[14] == "4" and uuid.UUID(i).version == 4 for i in ids), name
         assert len(set(ids)) == len(ids), name
         if len(ids) >= 100:
-            # n = 1000: the statistic's standard deviation is about 0.03.
-            assert abs(_spearman(ids)) < 0.15, name
+            # Under no order the statistic has standard deviation 1/sqrt(n - 1): five of
+            # them (a false alarm about once in two million runs), 0.16 for 1,000 IDs.
+            assert abs(_spearman(ids)) < 5 / math.sqrt(len(ids) - 1), name
     steps = [uuid.UUID(b).int - uuid.UUID(a).int for a, b in pairwise(persons)]
     assert len(set(steps)) == len(steps)
     assert sum(x > 0 for x in steps) not in (0, len(steps))

@@ -26,7 +26,13 @@ from strongroom.registry.seed_parallel import BatchBuilder, BatchSpec, Built, pa
 from strongroom.registry.seed_plan import MAX_PERSONS, PersonPlan, Planner
 from strongroom.registry.seed_pools import build_pools
 from strongroom.registry.seed_rows import Bases, dealer_rows
-from strongroom.registry.seed_sql import ORDER, advance_sequences, insert_rows, max_ids
+from strongroom.registry.seed_sql import (
+    ORDER,
+    advance_sequences,
+    bulk_load,
+    insert_rows,
+    max_ids,
+)
 
 ROTATE_EVERY = 20  # batches per data-key generation
 
@@ -87,12 +93,14 @@ class _FixturePicker:
 def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int = 5000,
          progress: Callable[[int], None] | None = None, canaries: int | None = None,
          today: date | None = None, workers: int = 0,
-         vault_factory: Callable[[], Any] | None = None) -> SeedReport:
+         vault_factory: Callable[[], Any] | None = None,
+         sqlite_cache_mib: int = 512) -> SeedReport:
     """Seed `persons` synthetic owners (with their permits, weapons, sales, transfers and
     bans), the dealers of their départements and the honey records among them.
 
     With `workers` > 0 and a picklable `vault_factory` (see `seed_parallel`), worker
-    processes plan and encrypt batches while this process writes them."""
+    processes plan and encrypt batches while this process writes them. On SQLite the load
+    runs with a page cache of `sqlite_cache_mib` (the random-key indexes are its cost)."""
     if not 0 < persons <= MAX_PERSONS:
         raise BadRequest(f"persons must be between 1 and {MAX_PERSONS:,}")
     if batch_size < 1:
@@ -115,27 +123,29 @@ def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int
         builder = BatchBuilder(spec, vault, planner)
         builder.rotate()
         rows = dealer_rows(vault, planner, planner.dealers, bases, dealer_ids)
-        with engine.begin() as conn:
-            insert_rows(conn, rows)
-        _add(counts, rows)
         batches = list(_batches(persons, batch_size))
         if workers:
             built_batches = parallel_batches(spec, vault_factory, workers, batches,
                                              ROTATE_EVERY)  # type: ignore[arg-type]
         else:
             built_batches = _sequential(builder, batches)
-        for (_start, stop), built in zip(batches, built_batches, strict=True):
-            for plan, pid in built.plans_for_fixture:
-                picker.offer(plan, pid)
-            marks.extend(built.marks)
-            with engine.begin() as conn:
-                insert_rows(conn, built.rows)
-            _add(counts, built.rows)
-            if progress is not None:
-                progress(stop)
-        with engine.begin() as conn:
-            insert_rows(conn, {"canary_marks": [(m,) for m in sorted(marks)]})
-            advance_sequences(conn)
+        # One connection for the whole load, tuned for it and restored after.
+        with engine.connect() as conn, bulk_load(conn, cache_mib=sqlite_cache_mib):
+            with conn.begin():
+                insert_rows(conn, rows)
+            _add(counts, rows)
+            for (_start, stop), built in zip(batches, built_batches, strict=True):
+                for plan, pid in built.plans_for_fixture:
+                    picker.offer(plan, pid)
+                marks.extend(built.marks)
+                with conn.begin():
+                    insert_rows(conn, built.rows)
+                _add(counts, built.rows)
+                if progress is not None:
+                    progress(stop)
+            with conn.begin():
+                insert_rows(conn, {"canary_marks": [(m,) for m in sorted(marks)]})
+                advance_sequences(conn)
         counts["canary_marks"] += len(marks)
     except (SQLAlchemyError, dbapi_error) as exc:
         raise Unavailable(f"seeding the registry failed: {type(exc).__name__}") from exc

@@ -8,7 +8,8 @@ statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -31,6 +32,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "canary_marks": ("mark",),
 }
 ORDER = tuple(COLUMNS)
+_SQLITE_BULK = {"synchronous": 0, "wal_autocheckpoint": 50000}
 SERIAL_TABLES = ("dealers", "persons", "permits", "weapons", "sales", "transfers", "bans")
 
 
@@ -78,6 +80,35 @@ def insert_rows(conn: Connection, rows: dict[str, list[tuple[Any, ...]]]) -> Non
                                 f"VALUES ({marks})", batch)
             finally:
                 cur.close()
+
+
+@contextmanager
+def bulk_load(conn: Connection, *, cache_mib: int = 512) -> Iterator[None]:
+    """Settings for a bulk load on this one connection, restored afterwards. A seed that
+    crashes is rerun, so it may trade durability of each batch for speed: on SQLite no fsync
+    (synchronous=OFF) and a large page cache for the random-key indexes (UUIDs, blind
+    indexes), whose inserts touch pages all over the file; on PostgreSQL asynchronous
+    commit."""
+    dbapi: Any = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        # Straight on the driver: pysqlite runs PRAGMA outside any transaction.
+        bulk = {**_SQLITE_BULK, "cache_size": -1024 * int(cache_mib)}
+        saved = {p: dbapi.execute(f"PRAGMA {p}").fetchone()[0] for p in bulk}
+        for pragma, value in bulk.items():
+            dbapi.execute(f"PRAGMA {pragma}={value}")
+        try:
+            yield
+        finally:
+            for pragma, value in saved.items():
+                dbapi.execute(f"PRAGMA {pragma}={value}")
+    else:
+        with conn.begin():
+            conn.execute(text("SET synchronous_commit = off"))
+        try:
+            yield
+        finally:
+            with conn.begin():
+                conn.execute(text("RESET synchronous_commit"))
 
 
 def max_ids(engine: Engine) -> dict[str, int]:
