@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from seed_testkit import people, seeded
 from sqlalchemy import text
+
+from strongroom.errors import BadRequest, Conflict
+from strongroom.registry.seed import seed
 
 PLAIN = ("departement", "family_name", "given_names", "birth_date", "birth_place", "street",
          "city", "postcode")
@@ -72,3 +76,14 @@ def test_worker_processes_build_the_same_registry(tmp_path: Path) -> None:
     assert stores == {"identity", "address", "asset"}
     alone.engine.dispose()
     crowd.engine.dispose()
+
+
+def test_a_second_seed_is_refused(tmp_path: Path) -> None:
+    s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=50)
+    with pytest.raises(Conflict):
+        seed(s.engine, s.vault, persons=50, seed=2)
+    with s.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM persons")).scalar() == 50
+    with pytest.raises(BadRequest):
+        seed(s.engine, s.vault, persons=0, seed=2)
+    s.engine.dispose()

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from strongroom.errors import BadRequest, Unavailable
+from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.ids import new_public_id
 from strongroom.registry.seed_parallel import BatchBuilder, BatchSpec, Built, parallel_batches
 from strongroom.registry.seed_plan import MAX_PERSONS, PersonPlan, Planner
@@ -116,6 +116,10 @@ def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int
     dbapi_error = getattr(engine.dialect.dbapi, "Error", SQLAlchemyError)
     try:
         bases = Bases(**max_ids(engine))
+        if bases.persons:
+            # Permit numbers and serials are unique within one seed's plan, not across
+            # plans: a second seed on top of the first could collide halfway through.
+            raise Conflict("the registry already holds persons: seed an empty database")
         dealer_ids = [new_public_id() for _ in planner.dealers]
         spec = BatchSpec(seed, persons, today, bases, tuple(dealer_ids),
                          planner.canary_targets(n_canaries))
