@@ -109,6 +109,9 @@ class Service:
                          budget_keys=budget_keys,
                          revoke_tokens=self.revocations.revoke_principal)
         self.authorization_server = build_authorization_server(self)
+        from strongroom.exports.desk import build_export_desk
+
+        self.exports = build_export_desk(self)
 
     # --- used by the API adapter ---------------------------------------------------------
     def authenticate(self, request: Any) -> Caller:

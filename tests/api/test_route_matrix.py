@@ -40,6 +40,14 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         "why": "reviewed, false positive"}),
     "POST /v1/principals/{principal_id}/revoke": (frozenset({"admin"}), {
         "why": "testing refusal"}),
+    "POST /v1/exports": (frozenset({"prefecture"}), {
+        "dataset": "departement_permits_expiring", "fields": ["permit.expires"],
+        "justification": "Renewal letters for the semester, checking"}),
+    "GET /v1/exports": (frozenset({"prefecture"}), None),
+    "GET /v1/exports/queue": (frozenset({"admin"}), None),
+    "POST /v1/exports/{export_id}/approve": (frozenset({"admin"}), {"note": "fine"}),
+    "POST /v1/exports/{export_id}/reject": (frozenset({"admin"}), {"note": "not needed"}),
+    "GET /v1/exports/{export_id}/download": (frozenset({"prefecture"}), None),
 }
 QUERY = {
     "GET /v1/journal/proof/inclusion": "?index=0&size=1",
@@ -71,7 +79,8 @@ def test_role_outside_the_row_is_refused(deployment: Deployment, route: str,
     method, path = route.split(" ", 1)
     path = (path.replace("{serial}", "NOSUCHSERIAL").replace("{person_id}", NIL)
             .replace("{principal_id}", NIL).replace("{subject_id}", NIL)
-            .replace("{review_id}", NIL).replace("{containment_id}", NIL))
+            .replace("{review_id}", NIL).replace("{containment_id}", NIL)
+            .replace("{export_id}", NIL))
     subject = deployment.fixtures["owner_id"] if role == "owner" else None
     r = deployment.client.request(method, path + QUERY.get(route, ""), json=body,
                                   headers=deployment.headers(role, subject))

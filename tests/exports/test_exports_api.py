@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
 from tests.api.conftest import Deployment, build_deployment
 
 CASE = "CASE-2026-0042"
@@ -25,18 +24,6 @@ FIELDS = ["ref.permit_id", "permit.expires", "permit.kind"]
 def dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     d = build_deployment(tmp_path_factory.mktemp("home"), persons=300)
     svc = d.service
-    # Until the registry migration carries the current exports tables (0001 has an older
-    # draft) and the composition root builds the desk, set both up here the way the
-    # service will. The tables are empty at this point.
-    from strongroom.exports.store import metadata
-
-    metadata.drop_all(svc.engine)
-    ExportStore(svc.engine).create_tables()
-    if not hasattr(svc, "exports"):
-        svc.exports = ExportDesk(gate=svc.gate, store=ExportStore(svc.engine),
-                                 engine=svc.engine, policy=svc.policy,
-                                 watermark=Watermark(export_key(svc.keys.honey_key())),
-                                 exports_dir=d.home.exports_dir, clock=svc.clock)
     app = d.client.app
     if not any(getattr(r, "path", "") == "/v1/exports" for r in app.routes):
         from strongroom.api.routes_exports import router

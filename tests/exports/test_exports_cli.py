@@ -17,11 +17,6 @@ WHY = "Renewal letters for the département, semester 1"
 
 def test_cli_request_approve_download_trace(tmp_path: Path) -> None:
     dep = build_deployment(tmp_path / "home", persons=200)
-    from strongroom.exports.store import metadata
-
-    # The registry migration still has an older draft of the exports tables (empty here).
-    metadata.drop_all(dep.service.engine)
-    metadata.create_all(dep.service.engine)
     dep.service.close()
     env = {"STRONGROOM_HOME": str(dep.home.path)}
     run = CliRunner().invoke

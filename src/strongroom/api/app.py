@@ -83,10 +83,11 @@ def create_app(service: Any) -> FastAPI:
         return problem_response(InternalError("the request could not be completed"),
                                 instance=request.url.path)
 
-    from strongroom.api import routes_admin, routes_registry
+    from strongroom.api import routes_admin, routes_exports, routes_registry
 
     app.include_router(routes_registry.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_exports.router)
     for extra in service.extra_routers():
         app.include_router(extra)
 

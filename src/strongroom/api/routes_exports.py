@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service
+from strongroom.api.deps import caller, service, strict_query
 from strongroom.api.routes_registry import _send
 from strongroom.context import Caller
 
-router = APIRouter(prefix="/v1", tags=["exports"])
+router = APIRouter(prefix="/v1", tags=["exports"], dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
 ServiceDep = Annotated[Any, Depends(service)]

@@ -18,6 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
@@ -29,6 +30,7 @@ def _register() -> None:
     app.add_typer(policy_app, name="policy")
     app.add_typer(journal_app, name="journal")
     app.add_typer(investigate_app, name="investigate")
+    app.add_typer(export_app, name="export")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 02:35:08.626386
+Create Date: 2026-11-29 02:46:22.199836
 """
 from __future__ import annotations
 
@@ -336,9 +336,8 @@ def upgrade() -> None:
     sa.Column('canary_count', sa.Integer(), nullable=True),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('downloaded_at', sa.Float(), nullable=True),
-    sa.Column('code', sa.BigInteger(), nullable=True),
+    sa.Column('watermark', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exports')),
-    sa.UniqueConstraint('code', name=op.f('uq_exports_code')),
     sa.UniqueConstraint('public_id', name=op.f('uq_exports_public_id'))
     )
     with op.batch_alter_table('exports', schema=None) as batch_op:
