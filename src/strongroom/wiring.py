@@ -26,7 +26,8 @@ def build_budgets(svc: Service) -> Any:
     from strongroom.budgets import Budgets, MemoryBackend, RedisBackend
 
     url = svc.settings.redis_url
-    backend = RedisBackend(url) if url else MemoryBackend()
+    prefix = str(svc.settings.extra.get("redis_prefix", "sr:"))
+    backend = RedisBackend(url, prefix=prefix + "budget:") if url else MemoryBackend()
     return Budgets(budget_specs(svc.policy), backend, svc.clock)
 
 
@@ -80,7 +81,8 @@ def build_replay_cache(svc: Service) -> Any:
     if url:
         import redis
 
-        return RedisReplayCache(redis.Redis.from_url(url), prefix="sr:dpop:")
+        prefix = str(svc.settings.extra.get("redis_prefix", "sr:"))
+        return RedisReplayCache(redis.Redis.from_url(url), prefix=prefix + "dpop:")
     return InMemoryReplayCache(svc.clock)
 
 
