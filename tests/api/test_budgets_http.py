@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Deployment
+from tests.deployment import Deployment
 
 
 def test_protected_answers_carry_ratelimit_headers(deployment: Deployment) -> None:

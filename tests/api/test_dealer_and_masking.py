@@ -3,7 +3,7 @@ are never decrypted, counted on the real vault."""
 
 from __future__ import annotations
 
-from tests.api.conftest import Deployment
+from tests.deployment import Deployment
 
 
 def _sale_body(f: dict[str, str]) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Deployment
+from tests.deployment import Deployment
 
 PROBLEM = "application/problem+json"
 

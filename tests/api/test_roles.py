@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Deployment
+from tests.deployment import Deployment
 
 PROBLEM = "application/problem+json"
 

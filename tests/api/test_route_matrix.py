@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.api.conftest import Deployment
+from tests.deployment import Deployment
 
 ROLES = ("owner", "dealer", "police", "prefecture", "auditor", "admin")
 NIL = "00000000-0000-4000-8000-000000000000"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Deployment, build_deployment
+from tests.deployment import Deployment, build_deployment
 
 CASE = "CASE-2026-0042"
 WHY = "Renewal letters for the département, semester 1"

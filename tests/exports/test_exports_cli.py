@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from strongroom.cli.export_cmds import export_app
-from tests.api.conftest import build_deployment
+from tests.deployment import build_deployment
 
 WHY = "Renewal letters for the département, semester 1"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from posture_testkit import Deployment, build_deployment
+
+from tests.deployment import Deployment, build_deployment
 
 
 @pytest.fixture(scope="module")

@@ -1,48 +1,12 @@
-"""Test kit for the posture tests: a small real deployment (home folder, seeded registry,
-one principal per staff role), the real app's OpenAPI document, and SARIF shape checks."""
+"""Test kit for the posture tests: the weak example, line lookups and SARIF shape checks.
+Deployments come from tests/deployment.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strongroom.clock import FakeClock
-from strongroom.config import Home
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "weak"
-
-
-@dataclass
-class Deployment:
-    home: Home
-    service: Any
-    app: Any
-    fixtures: dict[str, Any]
-    principals: dict[str, str]
-    clock: FakeClock
-
-    def token(self, role: str, **claims: Any) -> str:
-        return self.service.issue_demo_token(role=role, subject=self.principals[role],
-                                             **claims)
-
-
-def build_deployment(path: Path, *, persons: int = 200, policy_text: str | None = None,
-                     clock: FakeClock | None = None) -> Deployment:
-    from strongroom.api.app import create_app
-    from strongroom.cli.demo import create_demo_principals
-    from strongroom.cli.seeding import seed_home
-    from strongroom.service import Service, initialize
-
-    home = Home(path)
-    initialize(home)
-    if policy_text is not None:
-        home.policy_path.write_text(policy_text, encoding="utf-8")
-    report = seed_home(home, persons=persons, seed=11)
-    clock = clock or FakeClock()
-    service = Service(home, clock=clock)
-    principals = create_demo_principals(service, report.fixtures)
-    return Deployment(home, service, create_app(service), report.fixtures, principals, clock)
 
 
 def line_of(path: Path, needle: str) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
-from posture_testkit import build_deployment
 
 from strongroom.policy import default_policy_text, load_policy
 from strongroom.posture.drill import DrillConfig, run_drill
 from strongroom.posture.drill_client import ClientKey
+from tests.deployment import build_deployment
 
 URL = "http://127.0.0.1:8000"
 

@@ -1,0 +1,78 @@
+"""A small, real deployment for tests: a home folder in tmp, a seeded registry, one
+principal per staff role, and the ASGI app behind a TestClient (real HTTP semantics,
+in process). Shared by the API, posture and export suites."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from strongroom.clock import FakeClock
+from strongroom.config import Home
+from strongroom.service import Service, initialize
+
+
+@dataclass
+class Deployment:
+    home: Home
+    service: Service
+    client: TestClient
+    fixtures: dict[str, Any]
+    principals: dict[str, str]
+    clock: FakeClock
+
+    @property
+    def app(self) -> Any:
+        return self.client.app
+
+    def token(self, role: str, subject: str | None = None, **claims: Any) -> str:
+        from strongroom.cli.demo import DEMO_CASE, DEMO_JUSTIFICATION
+
+        subject = subject or self.principals[role]
+        if role == "prefecture":
+            # Case work names its case and says why, as the policy requires.
+            claims.setdefault("case", DEMO_CASE)
+            claims.setdefault("justification", DEMO_JUSTIFICATION)
+        return self.service.issue_demo_token(role=role, subject=subject, **claims)
+
+    def headers(self, role: str, subject: str | None = None, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, subject, **claims)}"}
+
+
+def build_deployment(path: Path, *, persons: int = 300, registry_url: str | None = None,
+                     journal_url: str | None = None, policy_text: str | None = None,
+                     clock: FakeClock | None = None, seed: int = 7) -> Deployment:
+    from strongroom.cli.demo import create_demo_principals
+    from strongroom.cli.seeding import seed_home
+
+    home = Home(path)
+    initialize(home, registry_url=registry_url, journal_url=journal_url)
+    if policy_text is not None:
+        home.policy_path.write_text(policy_text, encoding="utf-8")
+    clock = clock or FakeClock()
+    report = seed_home(home, persons=persons, seed=seed)
+    service = Service(home, clock=clock)
+    fixtures = dict(report.fixtures)
+    fixtures["person_elsewhere"] = person_outside(service, fixtures["departement"])
+    principals = create_demo_principals(service, fixtures)
+    from strongroom.api.app import create_app
+
+    client = TestClient(create_app(service), raise_server_exceptions=False)
+    return Deployment(home=home, service=service, client=client, fixtures=fixtures,
+                      principals=principals, clock=clock)
+
+
+def person_outside(service: Service, departement: str) -> str:
+    """A person of another département: test set-up reads the registry directly."""
+    from sqlalchemy import select
+
+    from strongroom.registry.models import Person
+
+    with service.registry.session() as s:
+        return s.execute(select(Person.public_id).where(Person.departement != departement)
+                         .limit(1)).scalar_one()
+
+
