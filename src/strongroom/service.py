@@ -219,3 +219,19 @@ class Service:
             purpose=purpose or grant.default_purpose, case=case, departement=departement,
             dealer_id=dealer, lifetime=lifetime or grant.token_lifetime_seconds,
             justification=justification, **claims)
+
+    def set_password(self, principal_id: str, username: str, password: str) -> None:
+        from strongroom.errors import NotFound
+
+        with self.registry.session() as s:
+            if self.registry.principal(s, principal_id) is None:
+                raise NotFound(f"no principal {principal_id}")
+        self.authorization_server.credentials.set_password(principal_id, username, password)
+        self.gate.record_admin(self.operator(), "principal password",
+                               reason="credentials_set", detail={"principal": principal_id})
+
+    def register_client(self, client_id: str, **options: Any) -> Any:
+        client = self.authorization_server.clients.register(client_id, **options)
+        self.gate.record_admin(self.operator(), "client add", reason="client_registered",
+                               detail={"client": client_id})
+        return client

@@ -48,3 +48,22 @@ def test_principal_add_validates_role(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     listed = CliRunner().invoke(app, ["principal", "list", "--json"], env=env)
     assert ok.output.strip() in listed.output
+
+
+def test_password_and_client_registration(tmp_path: Path) -> None:
+    env = {"STRONGROOM_HOME": str(tmp_path / "home")}
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    pid = CliRunner().invoke(app, ["principal", "add", "--role", "police"],
+                             env=env).output.strip()
+    short = CliRunner().invoke(app, ["principal", "password", pid, "--username", "o1",
+                                     "--password", "short"], env=env)
+    assert short.exit_code == 2 and "12 characters" in short.output
+    ok = CliRunner().invoke(app, ["principal", "password", pid, "--username", "o1",
+                                  "--password", "a long and boring passphrase"], env=env)
+    assert ok.exit_code == 0, ok.output
+    bad_uri = CliRunner().invoke(app, ["client", "add", "console", "--redirect-uri",
+                                       "http://evil.example/cb"], env=env)
+    assert bad_uri.exit_code == 2 and "redirect" in bad_uri.output
+    added = CliRunner().invoke(app, ["client", "add", "console", "--redirect-uri",
+                                     "http://127.0.0.1:8765/callback"], env=env)
+    assert added.exit_code == 0 and "public client console" in added.output

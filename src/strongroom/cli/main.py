@@ -18,6 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from strongroom.cli.client_cmds import client_app
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.policy_cmds import policy_app
@@ -27,6 +28,7 @@ def _register() -> None:
 
     app.add_typer(principal_app, name="principal")
     app.add_typer(token_app, name="token")
+    app.add_typer(client_app, name="client")
     app.add_typer(policy_app, name="policy")
     app.add_typer(journal_app, name="journal")
     app.add_typer(investigate_app, name="investigate")

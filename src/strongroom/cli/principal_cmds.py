@@ -51,3 +51,34 @@ def revoke(principal_id: str,
     with cli_errors(), open_service() as svc:
         svc.revoke_principal(principal_id, why=why)
     typer.echo(f"revoked {principal_id}")
+
+
+@principal_app.command("password")
+def password(
+    principal_id: str,
+    username: Annotated[str, typer.Option(help="the sign-in name (no PII needed)")],
+    password_: Annotated[str, typer.Option(
+        "--password", prompt=True, hide_input=True, confirmation_prompt=True,
+        help="at least 12 characters (prompted, hidden, when omitted)")],
+) -> None:
+    """Set a principal's sign-in name and password (argon2id) for the login page."""
+    with cli_errors(), open_service() as svc:
+        svc.set_password(principal_id, username, password_)
+    typer.echo(f"password set for {principal_id}")
+
+
+@principal_app.command("totp")
+def totp(
+    principal_id: str,
+    code: Annotated[str | None, typer.Option(
+        help="a code from the authenticator, to confirm (prompted when omitted)")] = None,
+) -> None:
+    """Enroll a TOTP second factor: prints the otpauth:// URI for the authenticator app,
+    then confirms with a code from it. Staff roles cannot sign in without one."""
+    with cli_errors(), open_service() as svc:
+        uri = svc.authorization_server.credentials.begin_totp_enrollment(principal_id)
+        typer.echo(uri)
+        if code is None:
+            code = typer.prompt("code from the authenticator")
+        svc.authorization_server.credentials.confirm_totp_enrollment(principal_id, code)
+    typer.echo(f"second factor enrolled for {principal_id}")
