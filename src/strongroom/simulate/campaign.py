@@ -1,0 +1,207 @@
+"""An attack campaign: one or more stolen or rogue accounts working through a stream of
+requests at a given pace, until they are contained, give up, or reach the scenario's
+horizon or cap.
+
+An attacker cannot answer a step-up (the second factor is not theirs), so a 401 or a 403
+`contained` ends an account. A 429 makes it wait the Retry-After and go on: a budget
+delays a patient extractor, it does not stop one. Twenty refusals of the request's shape
+in a row (400, 403) make it give up, as a real tool would change tactics.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from strongroom.context import Caller
+from strongroom.simulate.calls import Call, Outcome
+from strongroom.simulate.runner import DAY, Sim
+
+GIVE_UP = 20
+
+
+@dataclass
+class Account:
+    campaign: Campaign
+    index: int
+    caller: Caller
+    ips: tuple[str, ...] = ()  # rotated per request when set (proxies)
+    requests: int = 0
+    records: int = 0
+    refusals: int = 0
+    blocked_until: float = 0.0
+    stop: Outcome | None = None
+    stopped_at: float | None = None
+    cursor: int = 0  # where the account is in its list
+
+    def wake(self, sim: Sim, now: float) -> float | None:
+        return self.campaign.act(sim, self, now)
+
+
+@dataclass
+class Spec:
+    name: str
+    description: str
+    next_call: Callable[[Account, random.Random], Call | None]
+    gap: Callable[[random.Random], float]
+    horizon_days: float
+    target: int | None = None  # records leaked at most (None: no target, report only)
+    target_note: str = "records leaked before containment or the horizon"
+    cap_records: int | None = None
+    cap_requests: int = 20_000
+    hours: tuple[float, float] | None = None  # local working hours; None: day and night
+    give_up: int = GIVE_UP
+
+
+@dataclass
+class Campaign:
+    spec: Spec
+    start: float
+    rng: random.Random
+    accounts: list[Account] = field(default_factory=list)
+    requests: int = 0
+    records: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    budgets: Counter[str] = field(default_factory=Counter)
+    containments: Counter[str] = field(default_factory=Counter)
+    ended_by: str | None = None
+    ended_at: float | None = None
+    first_budget_at: float | None = None
+    canary_records: int | None = None  # records leaked when the first canary was read
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, caller: Caller, ips: tuple[str, ...] = ()) -> Account:
+        acct = Account(self, len(self.accounts), caller, ips)
+        self.accounts.append(acct)
+        return acct
+
+    @property
+    def end(self) -> float:
+        return self.start + self.spec.horizon_days * DAY
+
+    def _finish(self, why: str, now: float) -> None:
+        if self.ended_by is None:
+            self.ended_by, self.ended_at = why, now
+
+    def _next_slot(self, now: float) -> float:
+        """The next instant inside the working hours (local time, day starts at start)."""
+        hours = self.spec.hours
+        if hours is None:
+            return now
+        day = int((now - self.start) // DAY)
+        into = (now - self.start) - day * DAY
+        lo, hi = hours[0] * 3600, hours[1] * 3600
+        if into < lo:
+            return self.start + day * DAY + lo
+        if into >= hi:
+            return self.start + (day + 1) * DAY + lo
+        return now
+
+    def act(self, sim: Sim, acct: Account, now: float) -> float | None:
+        if self.ended_by is not None or acct.stop is not None:
+            return None
+        if now >= self.end:
+            self._finish("horizon", now)
+            return None
+        slot = max(self._next_slot(now), acct.blocked_until)
+        if slot > now:
+            return slot
+        call = self.spec.next_call(acct, self.rng)
+        if call is None:
+            self._finish("list_exhausted", now)
+            return None
+        caller = acct.caller
+        if acct.ips:
+            caller = replace(caller, ip=acct.ips[acct.requests % len(acct.ips)])
+        if call.task == "ledger":
+            caller = replace(caller, purpose="ledger_keeping")
+        out = sim.request(caller, call)
+        acct.requests += 1
+        self.requests += 1
+        self.statuses[f"{out.status} {out.reason}".strip() if out.status != 200 else "200"] += 1
+        if out.status == 200:
+            if call.args.get("_canary") and self.canary_records is None:
+                self.canary_records = self.records
+            acct.records += out.records
+            self.records += out.records
+            acct.refusals = 0
+        elif out.throttled:
+            self.budgets[out.budget or "?"] += 1
+            self.first_budget_at = self.first_budget_at or now
+            acct.blocked_until = now + out.retry_after + self.rng.uniform(0, 5)
+        elif out.contained or out.step_up:
+            acct.stop, acct.stopped_at = out, now
+            self.containments[f"{out.action or out.reason}:"
+                              f"{'+'.join(out.families) or '-'}"] += 1
+            if all(a.stop is not None for a in self.accounts):
+                self._finish("contained", now)
+            return None
+        elif out.status in (400, 403):
+            acct.refusals += 1
+            if self.spec.give_up and acct.refusals >= self.spec.give_up:
+                acct.stop, acct.stopped_at = out, now
+                if all(a.stop is not None for a in self.accounts):
+                    self._finish("gave_up", now)
+                return None
+        spec = self.spec
+        if spec.cap_records is not None and self.records >= spec.cap_records:
+            self._finish("cap_records", now)
+            return None
+        if self.requests >= spec.cap_requests:
+            self._finish("cap_requests", now)
+            return None
+        return now + spec.gap(self.rng)
+
+    # --- the report ----------------------------------------------------------------------
+    def result(self) -> dict[str, Any]:
+        spec = self.spec
+        contained = self.ended_by == "contained"
+        stops = [a.stopped_at for a in self.accounts if a.stopped_at is not None
+                 and a.stop is not None and (a.stop.contained or a.stop.step_up)]
+        out: dict[str, Any] = {
+            "scenario": spec.name,
+            "description": spec.description,
+            "accounts": len(self.accounts),
+            "requests": self.requests,
+            "records_leaked": self.records,
+            "contained": contained,
+            "records_before_containment": self.records if contained else None,
+            "time_to_containment_s": round(max(stops) - self.start, 1)
+            if contained and stops else None,
+            "first_containment_s": round(min(stops) - self.start, 1) if stops else None,
+            "accounts_contained": len(stops),
+            "stopped_by": self._layer(),
+            "ended_by": self.ended_by or "horizon",
+            "simulated_seconds": round((self.ended_at or self.end) - self.start, 1),
+            "budgets_hit": dict(self.budgets.most_common()),
+            "containments": dict(self.containments.most_common()),
+            "statuses": dict(sorted(self.statuses.items())),
+            "target": {"records": spec.target, "note": spec.target_note,
+                       "met": None if spec.target is None else self.records <= spec.target},
+        }
+        if self.canary_records is not None or "canary" in spec.name:
+            after = (None if self.canary_records is None
+                     else max(0, self.records - self.canary_records - 1))
+            out["canary"] = {"records_before_first_canary": self.canary_records,
+                             "records_after_first_canary": after}
+        out.update(self.extra)
+        return out
+
+    def _layer(self) -> dict[str, Any]:
+        if self.containments:
+            key, _ = self.containments.most_common(1)[0]
+            action, _, families = key.partition(":")
+            layer = {"layer": "containment", "action": action,
+                     "families": [] if families == "-" else families.split("+")}
+            if self.budgets:
+                layer["budgets_before"] = [b for b, _ in self.budgets.most_common(3)]
+            return layer
+        if self.budgets:
+            return {"layer": "budget", "name": self.budgets.most_common(1)[0][0]}
+        if self.ended_by == "gave_up":
+            reasons = [a.stop.reason for a in self.accounts if a.stop is not None]
+            return {"layer": "policy", "name": Counter(reasons).most_common(1)[0][0]}
+        return {"layer": "none"}

@@ -1,0 +1,262 @@
+"""The legitimate population: role-typical work on a daily and weekly rhythm.
+
+    police      checks in shifts (early, late, night; five shifts a week): a stop is an
+                exact person search (a real name and birth date) often followed by a
+                weapon lookup of that person's guns, or a weapon lookup alone
+    dealer      buyers' permit verifications in shop hours, Monday to Saturday, and a
+                look at the sales ledger now and then (`ledger=False` leaves it out)
+    prefecture  case work in office hours, Monday to Friday, on a caseload in the
+                agent's own département (reads, exact searches, weapon lookups) that
+                grows by a few cases a day
+    owner       a rare look at their own record
+
+Volume per user-day is heavy-tailed: a lognormal factor per person (some people simply
+do more) times a lognormal factor per day. Typos happen (a birth date off by a day).
+A throttled user (429) waits the Retry-After; a step-up (401) is answered with a second
+factor and the request retried; a contained user (403, 401) stops for the day.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from strongroom.simulate.calls import Call, Outcome
+from strongroom.simulate.runner import DAY, Sim
+from strongroom.simulate.world import PersonRef, Triple, World
+
+
+@dataclass(frozen=True)
+class Profile:
+    share: float
+    episodes: float  # median episodes per working day
+    hours: tuple[tuple[float, float], ...]  # local working spans; one is drawn per day
+    workdays: tuple[int, ...]  # 0 = Monday
+    presence: float  # chance of working on a working day
+    sigma_person: float = 0.5
+    sigma_day: float = 0.35
+
+
+PROFILES: dict[str, Profile] = {
+    "police": Profile(0.40, 7.0, ((6, 14), (14, 22), (22, 30)), (0, 1, 2, 3, 4, 5, 6),
+                      5 / 7),
+    "dealer": Profile(0.20, 3.0, ((9, 19),), (0, 1, 2, 3, 4, 5), 0.9),
+    "prefecture": Profile(0.15, 12.0, ((8.5, 18),), (0, 1, 2, 3, 4), 0.9),
+    "owner": Profile(0.25, 1.0, ((8, 23),), (0, 1, 2, 3, 4, 5, 6), 1 / 30,
+                     sigma_person=0.0, sigma_day=0.0),
+}
+TYPO = 0.05
+CASE_JUSTIFICATION = "Permit renewal and compliance review under the assigned case"
+
+
+@dataclass
+class LegitStats:
+    users: Counter[str] = field(default_factory=Counter)
+    days: int = 0
+    requests: Counter[str] = field(default_factory=Counter)
+    throttled: set[tuple[str, int]] = field(default_factory=set)
+    step_up: set[tuple[str, int]] = field(default_factory=set)
+    contained: set[tuple[str, int]] = field(default_factory=set)
+    roles: dict[str, str] = field(default_factory=dict)
+    budgets: Counter[str] = field(default_factory=Counter)
+    containments: Counter[str] = field(default_factory=Counter)
+
+
+class LegitUser:
+    def __init__(self, world: World, stats: LegitStats, role: str, index: int,
+                 rng: random.Random, *, days: int, ip: str, knows: list[PersonRef],
+                 triples: list[Triple] | None = None, departement: str | None = None,
+                 dealer: str | None = None, ledger: bool = True) -> None:
+        self.world, self.stats, self.role, self.rng = world, stats, role, rng
+        self.profile = PROFILES[role]
+        self.days, self.ip, self.ledger = days, ip, ledger
+        self.knows, self.triples = knows, triples or []
+        self.user_agent = f"Mozilla/5.0 sim-{role}-{index % 7}"
+        self.factor = rng.lognormvariate(0, self.profile.sigma_person)
+        self.workdays = self._week(rng)
+        self.case = f"CASE-{index:06d}" if role == "prefecture" else None
+        if role == "owner":
+            self.principal = knows[0].public_id
+        else:
+            self.principal = world.add_principal(role, departement=departement,
+                                                 dealer=dealer, label=f"sim {role}")
+        stats.users[role] += 1
+        stats.roles[self.principal] = role
+        self.caseload: list[PersonRef] = []
+        self.day = -1
+        self.plan: list[tuple[float, Call]] = []
+        self.caller: Any = None
+        self.blocked_until = 0.0
+
+    def _week(self, rng: random.Random) -> tuple[int, ...]:
+        days = list(self.profile.workdays)
+        if self.role == "police":  # five shifts in seven days, rest days vary per officer
+            rng.shuffle(days)
+            days = sorted(days[:5])
+        return tuple(days)
+
+    def first(self, start: float) -> float | None:
+        return self._plan_from(start, 0)
+
+    # --- planning ------------------------------------------------------------------------
+    def _plan_from(self, start: float, day: int) -> float | None:
+        p, rng = self.profile, self.rng
+        while day < self.days:
+            self.day = day
+            if day % 7 in self.workdays and rng.random() < p.presence:
+                n = max(1, round(p.episodes * self.factor
+                                 * rng.lognormvariate(0, p.sigma_day)))
+                lo, hi = rng.choice(p.hours)
+                base = start + day * DAY
+                times = sorted(base + rng.uniform(lo, hi) * 3600 for _ in range(n))
+                self.plan = [(t + dt, c) for t in times for dt, c in self._episode(day)]
+                self.plan.sort(key=lambda x: x[0])
+                self.plan.reverse()
+                self.caller = None
+                return self.plan[-1][0]
+            day += 1
+        return None
+
+    def _person(self) -> PersonRef:
+        return self.rng.choice(self.knows)
+
+    def _dob(self, p: PersonRef) -> str:
+        if self.rng.random() >= TYPO:
+            return p.birth_date
+        return (date.fromisoformat(p.birth_date) + timedelta(days=1)).isoformat()
+
+    def _episode(self, day: int) -> list[tuple[float, Call]]:
+        rng = self.rng
+        if self.role == "owner":
+            return [(0.0, Call("me"))]
+        if self.role == "dealer":
+            if not self.triples:  # no buyer known (registry seed unknown): the ledger
+                return [(0.0, Call("ledger"))]
+            t = rng.choice(self.triples)
+            calls = [(0.0, Call("verify", {"permit_number": t.permit_number,
+                                           "family_name": t.family_name,
+                                           "birth_date": self._dob_str(t.birth_date)}))]
+            if self.ledger and rng.random() < 0.05:
+                calls.append((rng.uniform(600, 3600), Call("ledger")))
+            return calls
+        if self.role == "police":
+            p = self._person()
+            if p.serials and rng.random() < 0.3:
+                return [(0.0, Call("weapon", {"serial": rng.choice(p.serials)}))]
+            calls = [(0.0, Call("search", {"query": {"family_name": p.family_name,
+                                                     "birth_date": self._dob(p)}}))]
+            if p.serials and rng.random() < 0.5:
+                calls.append((rng.uniform(20, 120),
+                              Call("weapon", {"serial": rng.choice(p.serials)})))
+            return calls
+        # prefecture: open a case now and then, work on the caseload
+        if not self.caseload or rng.random() < 0.2:
+            self.caseload.append(self._person())
+        p = rng.choice(self.caseload)
+        calls = [(0.0, Call("person", {"id": p.public_id}))]
+        if rng.random() < 0.2:
+            calls.insert(0, (-rng.uniform(30, 120), Call(
+                "search", {"query": {"family_name": p.family_name,
+                                     "birth_date": self._dob(p)}})))
+        if p.serials and rng.random() < 0.15:
+            calls.append((rng.uniform(60, 300), Call("weapon",
+                                                     {"serial": rng.choice(p.serials)})))
+        return calls
+
+    def _dob_str(self, dob: str) -> str:
+        if self.rng.random() >= TYPO:
+            return dob
+        return (date.fromisoformat(dob) + timedelta(days=1)).isoformat()
+
+    # --- acting --------------------------------------------------------------------------
+    def wake(self, sim: Sim, now: float) -> float | None:
+        _, call = self.plan.pop()
+        if now >= self.blocked_until:
+            self._act(sim, now, call)
+        if self.plan:
+            return self.plan[-1][0]
+        return self._plan_from(self.world.start, self.day + 1)
+
+    def _login(self, now: float) -> bool:
+        from strongroom.errors import StrongroomError
+
+        try:
+            self.caller = self.world.caller(
+                self.principal, self.role, ip=self.ip, user_agent=self.user_agent,
+                session=f"s-{self.principal[:8]}-{self.day}",
+                case=self.case, justification=CASE_JUSTIFICATION if self.case else None)
+        except StrongroomError:
+            self._contained(now, Outcome(401, "principal_inactive"))
+            return False
+        return True
+
+    def _act(self, sim: Sim, now: float, call: Call) -> None:
+        if self.caller is None and not self._login(now):
+            return
+        caller = self.caller
+        if call.task == "ledger":
+            caller = replace(caller, purpose="ledger_keeping")
+        self.stats.requests[self.role] += 1
+        out = sim.request(caller, call)
+        if out.step_up:
+            self.stats.step_up.add((self.principal, self.day))
+            self.caller = replace(self.caller, auth_time=now)  # the second factor, now
+            caller = replace(caller, auth_time=now)
+            self.stats.requests[self.role] += 1
+            out = sim.request(caller, call)
+        if out.throttled:
+            self.stats.throttled.add((self.principal, self.day))
+            self.stats.budgets[out.budget or "?"] += 1
+            self.blocked_until = now + out.retry_after
+        elif out.contained or out.step_up:
+            self._contained(now, out)
+
+    def _contained(self, now: float, out: Outcome) -> None:
+        self.stats.contained.add((self.principal, self.day))
+        key = f"{out.action or out.reason}:{'+'.join(out.families) or '-'}"
+        self.stats.containments[key] += 1
+        self.blocked_until = self.world.start + (self.day + 1) * DAY
+
+
+def build_population(world: World, stats: LegitStats, *, users: int, days: int,
+                     seed: int, ledger: bool = True) -> list[tuple[LegitUser, float | None]]:
+    """`users` legitimate users split by role share, each with a first wake time."""
+    reg = world.registry
+    rng = random.Random(f"{seed}:population")
+    roles = [r for r, p in PROFILES.items() for _ in range(round(users * p.share))]
+    roles = (roles + ["police"] * users)[:users]
+    stats.days = days
+    depts = sorted(reg.sample_by_dept, key=lambda d: -len(reg.sample_by_dept[d]))
+    weights = [len(reg.sample_by_dept[d]) for d in depts]
+    out = []
+    counts: Counter[str] = Counter()
+    for i, role in enumerate(roles):
+        urng = random.Random(f"{seed}:user:{i}")
+        k = counts[role]
+        counts[role] += 1
+        if role == "police":
+            ip = f"10.{(k // 8) // 250}.{(k // 8) % 250}.{k % 8 + 10}"  # stations of 8
+            user = LegitUser(world, stats, role, i, urng, days=days, ip=ip, knows=reg.sample)
+        elif role == "prefecture":
+            dept = rng.choices(depts, weights=weights)[0]
+            user = LegitUser(world, stats, role, i, urng, days=days,
+                             ip=f"172.16.{depts.index(dept)}.{k % 250 + 2}",
+                             knows=reg.sample_by_dept[dept], departement=dept)
+        elif role == "dealer":
+            shop = k // 2 % len(reg.dealers)  # two accounts per shop
+            dealer_id, dept = reg.dealers[shop]
+            local = [t for t in reg.triples if t.departement == dept]
+            user = LegitUser(world, stats, role, i, urng, days=days,
+                             ip=f"100.{64 + shop // 250}.{shop % 250}.{k % 2 + 2}",
+                             knows=reg.sample,
+                             triples=local if len(local) >= 5 else reg.triples,
+                             dealer=dealer_id, ledger=ledger)
+        else:
+            owner = reg.sample[k % len(reg.sample)]
+            user = LegitUser(world, stats, role, i, urng, days=days,
+                             ip=f"198.18.{k // 250 % 250}.{k % 250 + 2}", knows=[owner])
+        out.append((user, user.first(world.start)))
+    return out
