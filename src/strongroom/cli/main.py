@@ -24,6 +24,7 @@ def _register() -> None:
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
     from strongroom.cli.principal_cmds import principal_app
+    from strongroom.cli.simulate_cmds import simulate_command
     from strongroom.cli.token_cmds import token_app
 
     app.add_typer(principal_app, name="principal")
@@ -35,6 +36,7 @@ def _register() -> None:
     app.add_typer(export_app, name="export")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
+    app.command("simulate")(simulate_command)
 
 
 @app.command()
