@@ -94,12 +94,6 @@ def test_dealer_incidents_are_bounded_by_dealer_budgets(report: dict[str, Any]) 
     assert breach["records_leaked"] <= 5000
 
 
-def test_distributed_scraper_accounts_are_each_bounded(report: dict[str, Any]) -> None:
-    r = scenario(report, "distributed-scraper")
-    assert r["accounts"] == 50
-    assert r["records_leaked"] <= 5000
-
-
 def test_legitimate_population_sees_no_suspension(report: dict[str, Any]) -> None:
     legit = report["legitimate"]
     assert legit["user_days"] == 20 * 2
