@@ -88,3 +88,11 @@ def test_cli_json_and_output(tmp_path: Path) -> None:
 def test_cli_refuses_bad_usage() -> None:
     result = CliRunner().invoke(simulate_app, ["--scenario", "nope", "--persons", "150"])
     assert result.exit_code == 2
+
+
+def test_cli_table(tmp_path: Path) -> None:
+    result = CliRunner().invoke(simulate_app, [
+        "--persons", "120", "--users", "3", "--days", "1", "--scenario", "name-sweeper"])
+    assert result.exit_code == 0, result.output
+    assert "name-sweeper" in result.stdout
+    assert "legitimate: 3 users" in result.stdout

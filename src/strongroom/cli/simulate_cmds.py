@@ -22,7 +22,7 @@ def _table(report: dict[str, Any], out: Console) -> None:
     table = Table(title="strongroom simulate: attack scenarios")
     for col in ("scenario", "records leaked", "contained", "after (sim s)", "stopped by",
                 "target", "met"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "scenario")
     for r in report["scenarios"]:
         layer = r["stopped_by"]
         how = layer["layer"]
