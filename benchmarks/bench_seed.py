@@ -7,6 +7,9 @@ table and, measured in the same run, the rate of planning alone (no vault, no da
 the share of encryption and storage is visible whatever the machine.
 
     python benchmarks/bench_seed.py [--quick] [--persons N] [--workers N] [--no-pg]
+
+With worker processes (the default from 20,000 persons), SQLite is also seeded by one
+process in the same run, to show what the workers buy.
 Writes benchmarks/results/seed.json.
 """
 
@@ -102,6 +105,12 @@ def main() -> int:
         results["sqlite"] = run(f"sqlite:///{base / 'registry.db'}", base / "keys-sqlite",
                                 persons, args.workers)
         print(f"sqlite: {results['sqlite']['persons_per_second']:,} persons/s")
+        if results["sqlite"]["workers"]:
+            # Same run, one process: what the worker processes buy on this machine.
+            results["sqlite_one_process"] = run(f"sqlite:///{base / 'single.db'}",
+                                                base / "keys-single", persons, 0)
+            print(f"sqlite, one process: "
+                  f"{results['sqlite_one_process']['persons_per_second']:,} persons/s")
         made = None if args.no_pg else pg_database()
         if made is not None:
             url, drop = made
