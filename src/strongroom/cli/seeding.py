@@ -10,6 +10,7 @@ from typing import Any
 from strongroom.config import Home
 
 DEMO_FILE = "demo.json"
+PARALLEL_FROM = 50_000
 
 
 def seed_home(home: Home, *, persons: int, seed: int,
@@ -19,13 +20,19 @@ def seed_home(home: Home, *, persons: int, seed: int,
     from strongroom.registry.db import make_engine
     from strongroom.registry.keystore import SqlWrappedKeyStore
     from strongroom.registry.seed import seed as run
+    from strongroom.registry.seed_parallel import file_vault_factory
     from strongroom.vault import FileKeyProvider, Vault
 
     settings = home.settings()
     engine = make_engine(settings.registry_url)
     try:
         vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
-        report = run(engine, vault, persons=persons, seed=seed, progress=progress)
+        # Large seeds plan and encrypt in worker processes while this one writes.
+        workers = (os.cpu_count() or 1) if persons >= PARALLEL_FROM else 0
+        report = run(engine, vault, persons=persons, seed=seed, progress=progress,
+                     workers=workers,
+                     vault_factory=file_vault_factory(home.keys_dir, settings.registry_url)
+                     if workers else None)
     finally:
         engine.dispose()
     path = home.path / DEMO_FILE
