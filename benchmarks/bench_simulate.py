@@ -46,6 +46,7 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
             "throttled_per_10k_user_days": legit["throttled"]["per_10k_user_days"],
             "contained_per_10k_user_days": legit["contained"]["per_10k_user_days"],
             "contained_by": legit["contained"]["by"],
+            "by_role": legit["by_role"],
             "step_up_share_of_user_days": legit["step_up"]["share_of_user_days"],
             "targets": legit["targets"]},
         "missed": report["summary"]["missed"],
@@ -84,6 +85,9 @@ def main() -> int:
                         help="policies to compare (default: shipped and proposed)")
     parser.add_argument("--no-dealer-ledger", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--proposed-only", action="store_true",
+                        help="one run: the proposed policy, dealers not reading ledgers")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
         args.persons, args.users, args.days = 3000, 60, 2
@@ -91,6 +95,7 @@ def main() -> int:
     # and the proposed one without ledger reads (isolates that false-positive source).
     runs: list[tuple[str, Path | None, bool]] = (
         [(p.stem, p, not args.no_dealer_ledger) for p in args.policy] if args.policy else
+        [("proposed_no_ledger", PROPOSED, False)] if args.proposed_only else
         [("default", None, not args.no_dealer_ledger),
          ("proposed", PROPOSED, not args.no_dealer_ledger),
          ("proposed_no_ledger", PROPOSED, False)])
@@ -112,9 +117,9 @@ def main() -> int:
             c["dealer_ledger"] = ledger
             out["runs"][name] = c
             show(name, c)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.results}")
     return 0
 
 
