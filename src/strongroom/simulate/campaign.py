@@ -19,6 +19,7 @@ from typing import Any
 from strongroom.context import Caller
 from strongroom.simulate.calls import Call, Outcome
 from strongroom.simulate.runner import DAY, Sim
+from strongroom.simulate.world import EPOCH
 
 GIVE_UP = 20
 
@@ -87,17 +88,17 @@ class Campaign:
             self.ended_by, self.ended_at = why, now
 
     def _next_slot(self, now: float) -> float:
-        """The next instant inside the working hours (local time, day starts at start)."""
+        """The next instant inside the working hours (local time: simulated days start
+        at local midnight, `EPOCH`)."""
         hours = self.spec.hours
         if hours is None:
             return now
-        day = int((now - self.start) // DAY)
-        into = (now - self.start) - day * DAY
+        midnight = now - (now - EPOCH) % DAY
         lo, hi = hours[0] * 3600, hours[1] * 3600
-        if into < lo:
-            return self.start + day * DAY + lo
-        if into >= hi:
-            return self.start + (day + 1) * DAY + lo
+        if now - midnight < lo:
+            return midnight + lo
+        if now - midnight >= hi:
+            return midnight + DAY + lo
         return now
 
     def act(self, sim: Sim, acct: Account, now: float) -> float | None:
