@@ -238,7 +238,10 @@ class Planner:
             w = self._weapon(rng, slot, plan.index * WEAPON_SLOTS + slot, cat, status)
             covering = [pm for pm in plan.permits if cat in pm.categories.split(",")]
             o = rng.random()
-            if covering and o < 0.45:
+            # A honey record never bought from a dealer: no dealer's ledger, the one listing
+            # a legitimate user pages through, can lead to it (zero false positives by
+            # construction). Its weapons came to it by transfer instead.
+            if covering and o < 0.45 and not plan.canary:
                 pm = rng.choice(covering)
                 dealer = rng.choice(self.dealers_by_dept[plan.departement])
                 w.sale = (dealer, pm.slot, self._instant(rng, pm.issued, pm.expires))
