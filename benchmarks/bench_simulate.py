@@ -45,6 +45,8 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
             "user_days": legit["user_days"],
             "throttled_per_10k_user_days": legit["throttled"]["per_10k_user_days"],
             "contained_per_10k_user_days": legit["contained"]["per_10k_user_days"],
+            "contained_principals": legit["contained"]["principals"],
+            "throttled_principals": legit["throttled"]["principals"],
             "contained_by": legit["contained"]["by"],
             "by_role": legit["by_role"],
             "step_up_share_of_user_days": legit["step_up"]["share_of_user_days"],
