@@ -20,9 +20,9 @@ def test_defaults_follow_the_roles() -> None:
 def test_the_shipped_policy_section_is_accepted() -> None:
     pol = yaml.safe_load(POLICY.read_text())
     c = DetectConfig.from_policy_section(pol["detectors"], pol["responses"])
-    assert c.detector("peer").shadow is True  # policy name peer_deviation is an alias
+    assert c.detector("peer").shadow is False  # policy name peer_deviation is an alias
     assert c.role("dealer").records_per_minute == 10
-    assert c.role("prefecture").daily_subjects == 40
+    assert c.role("prefecture").daily_subjects == 15
     throttle = next(r for r in c.responses if r.action == "throttle")
     assert throttle.factor == 0.25 and throttle.threshold == 50
 

@@ -49,10 +49,11 @@ def test_postcode_queries_are_refused_by_the_policy(report: dict[str, Any]) -> N
 def test_enumerator_leaks_nothing_and_meets_the_request_budget(
         report: dict[str, Any]) -> None:
     r = scenario(report, "enumerator")
-    # Random UUIDs and guessed serials never hit; the per-principal request budget
-    # bites at the 61st request in a minute.
+    # Random UUIDs and guessed serials never hit; the misses feed the enumeration
+    # detector, which contains the account (before or after the request budget bites).
     assert r["records_leaked"] <= 50
-    assert r["budgets_hit"].get("principal_requests_minute", 0) >= 1
+    assert r["contained"], r
+    assert "enumeration" in r["stopped_by"].get("families", []), r["stopped_by"]
     assert r["target"]["met"] is True
 
 

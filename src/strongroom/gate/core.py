@@ -183,6 +183,8 @@ class GateCore:
         self._observe(event)
 
     def _observe(self, event: AccessEvent) -> None:
+        if event.detail.get("own_records"):
+            event = replace(event, subjects=(), records=0)
         for action in self.detector.observe(event):
             record = getattr(action, "to_entry", None)
             if callable(record):

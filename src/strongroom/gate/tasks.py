@@ -68,11 +68,13 @@ class Tasks(GateCore):
     def person(self, caller: Caller, person_id: str) -> Answer:
         def work(t: Task) -> Disclosure:
             if not is_public_id(person_id):
+                t.detail["matched"] = False  # a guessed ID: the enumeration detector counts it
                 raise NotFound(NOT_VISIBLE, reason="not_found")
             with self.registry.session() as s:
                 person = self.registry.person_by_public_id(s, person_id)
                 if person is None or not self._in_scope(s, caller, t.purpose, person):
                     # Same answer for "absent" and "not yours": existence cannot be probed.
+                    t.detail["matched"] = False
                     raise NotFound(NOT_VISIBLE, reason="out_of_scope")
                 return self._person_disclosure(s, t, person)
 
@@ -231,8 +233,11 @@ class Tasks(GateCore):
                     items.append(shaped(masked(t.view, flat, caller.principal_id, shown),
                                         "sale_id"))
             nxt = encode_cursor(rows[-1][2], rows[-1][1]) if len(rows) == size else None
+            # The dealer's own sales: journaled in full, budgeted, but not volume or breadth
+            # evidence for the detectors (a ledger page is not a harvest).
             return Disclosure(body={"items": items, "next_cursor": nxt},
-                              subjects=subjects, fields=shown, records=len(items))
+                              subjects=subjects, fields=shown, records=len(items),
+                              detail={"own_records": True})
 
         return self._serve(caller, LEDGER, work, expected_records=limit)
 
@@ -245,6 +250,7 @@ class Tasks(GateCore):
                 w = self.registry.weapon_by_serial_bidx(s, self.vault.blind_index("serial",
                                                                                   serial))
                 if w is None:
+                    t.detail["matched"] = False
                     raise NotFound("no weapon with this serial", reason="not_found")
                 today = self._today()
                 holder_valid: bool | None = None
