@@ -7,9 +7,11 @@ exactly one RFC 9457 problem `type` at the API boundary (api/problems.py).
     ├── Unauthorized          401  no valid credentials (token, DPoP proof, step-up)
     ├── Forbidden             403  authenticated, but not for this (reason code says why)
     ├── NotFound              404  no such resource, or one the caller may not know of
+    ├── MethodNotAllowed      405  a route exists, not with this method
     ├── Conflict              409  state does not allow it (already approved, ...)
     ├── TooManyRequests       429  a budget ran out (names the budget, Retry-After)
-    └── Unavailable           503  a dependency is down; we fail closed (journal, Redis)
+    ├── Unavailable           503  a dependency is down; we fail closed (journal, Redis)
+    └── InternalError         500  the API's last safety net; never carries a trace
 
 Foreign exceptions (SQLAlchemy, redis, joserfc) are translated once, at the layer that
 calls the library, with `raise ... from exc`.
@@ -73,6 +75,12 @@ class NotFound(StrongroomError):
     title = "Not found"
 
 
+class MethodNotAllowed(StrongroomError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
 class Conflict(StrongroomError):
     status = 409
     slug = "conflict"
@@ -89,3 +97,9 @@ class Unavailable(StrongroomError):
     status = 503
     slug = "unavailable"
     title = "Service unavailable"
+
+
+class InternalError(StrongroomError):
+    status = 500
+    slug = "internal"
+    title = "Internal error"

@@ -15,22 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from strongroom import __version__
 from strongroom.api.problems import problem_response
-from strongroom.errors import BadRequest, NotFound, StrongroomError, Unauthorized
-from strongroom.errors import StrongroomError as _Base
+from strongroom.errors import (
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    StrongroomError,
+    Unauthorized,
+)
 
 log = logging.getLogger("strongroom.api")
-
-
-class MethodNotAllowed(_Base):
-    status = 405
-    slug = "method-not-allowed"
-    title = "Method not allowed"
-
-
-class InternalError(_Base):
-    status = 500
-    slug = "internal"
-    title = "Internal error"
 
 
 def create_app(service: Any) -> FastAPI:
