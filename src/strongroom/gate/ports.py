@@ -25,9 +25,6 @@ class PolicyPort(Protocol):
     def weight(self, fields: Iterable[str]) -> int: ...
 
 
-class Reservation(Protocol): ...
-
-
 class BudgetsPort(Protocol):
     def reserve(self, keys: Any, *, requests: int = 1, records: int = 0,
                 subjects: int = 0) -> Any: ...

@@ -32,7 +32,7 @@ class BreakGlass:
         grant_key = caller.session_id or caller.token_id or "no-session"
         now = self.clock.now()  # type: ignore[attr-defined]
         with self.registry.session() as s, s.begin():  # type: ignore[attr-defined]
-            review = self.registry.open_review(s, caller.principal_id, grant_key, now)  # type: ignore[attr-defined]
+            review = self.registry.open_review(s, caller.principal_id, grant_key)  # type: ignore[attr-defined]
             if review is None:
                 review = Review(public_id=new_public_id(), principal_id=caller.principal_id,
                                 purpose=t.purpose, session_id=grant_key, case_ref=caller.case,

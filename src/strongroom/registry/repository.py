@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from strongroom.errors import Unavailable
 from strongroom.registry.models import (
     Address,
     Ban,
@@ -70,10 +68,6 @@ class PrincipalRow:
     dealer_public_id: str | None
     status: str
     label: str
-
-
-def _wrap(exc: SQLAlchemyError) -> Unavailable:
-    return Unavailable("the registry database is unavailable")
 
 
 class Registry:
@@ -251,8 +245,7 @@ class Registry:
         return bool(result.rowcount)
 
     # --- break-glass reviews -----------------------------------------------------------------
-    def open_review(self, s: Session, principal_id: str, grant_key: str,
-                    now: float) -> Review | None:
+    def open_review(self, s: Session, principal_id: str, grant_key: str) -> Review | None:
         return s.execute(
             select(Review).where(Review.principal_id == principal_id,
                                  Review.session_id == grant_key)
