@@ -4,30 +4,18 @@ field names, budgets and containments hold counters and principal IDs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from strongroom.context import Caller
 from strongroom.errors import NotFound
 from strongroom.exports.gate_mixin import ExportGate
-from strongroom.gate.core import Answer, Disclosure, Task
+from strongroom.gate.core import Answer, Task
 from strongroom.gate.reviews import BreakGlass
 from strongroom.gate.tasks import Tasks
 from strongroom.journal.investigate import Investigator
 
 
 class Gate(ExportGate, BreakGlass, Tasks):
-    def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
-                   *, detail: dict[str, Any] | None = None) -> Answer:
-        """Run an audit or administration task `fn` under the endpoint's policy. Its body
-        holds no registry field, so it discloses no record."""
-
-        def work(t: Task) -> Disclosure:
-            body = fn(t)
-            return Disclosure(body=body, detail=dict(detail or {}))
-
-        return self._serve(caller, endpoint, work, expected_records=0)
-
     # --- the journal (auditor) -------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
         def fn(t: Task) -> dict[str, Any]:

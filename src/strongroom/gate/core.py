@@ -196,6 +196,17 @@ class GateCore:
         return self._append(self._event(caller, endpoint, caller.purpose, "allowed",
                                         reason=reason, detail=detail, kind="admin"))
 
+    def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
+                   *, detail: dict[str, Any] | None = None) -> Answer:
+        """Run an audit or administration task `fn` under the endpoint's policy. Its body
+        holds no registry field, so it discloses no record."""
+
+        def work(t: Task) -> Disclosure:
+            body = fn(t)
+            return Disclosure(body=body, detail=dict(detail or {}))
+
+        return self._serve(caller, endpoint, work, expected_records=0)
+
     def record_refusal(self, caller: Caller, endpoint: str, exc: StrongroomError) -> None:
         """Journal a request refused before its task ran (malformed input)."""
         self._record(caller, endpoint, caller.purpose, "refused",

@@ -9,7 +9,7 @@ from typing import Any
 
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
-from strongroom.gate.core import Answer, Task
+from strongroom.gate.core import Answer, GateCore, Task
 from strongroom.ids import new_public_id
 from strongroom.registry.models import Review
 
@@ -21,25 +21,25 @@ def review_dict(r: Review) -> dict[str, Any]:
             "decided_at": r.decided_at, "note": r.decision_note}
 
 
-class BreakGlass:
-    """Mixed into the gate: `self.registry`, `self.policy`, `self.clock` come from it."""
+class BreakGlass(GateCore):
+    """Break-glass windows and the reviews they open, mixed into the gate."""
 
     def _break_glass(self, t: Task) -> None:
-        spec = self.policy.purpose(t.purpose)  # type: ignore[attr-defined]
+        spec = self.policy.purpose(t.purpose)
         if spec.break_glass is None:
             return
         caller = t.caller
         grant_key = caller.session_id or caller.token_id or "no-session"
-        now = self.clock.now()  # type: ignore[attr-defined]
-        with self.registry.session() as s, s.begin():  # type: ignore[attr-defined]
-            review = self.registry.open_review(s, caller.principal_id, grant_key)  # type: ignore[attr-defined]
+        now = self.clock.now()
+        with self.registry.session() as s, s.begin():
+            review = self.registry.open_review(s, caller.principal_id, grant_key)
             if review is None:
                 review = Review(public_id=new_public_id(), principal_id=caller.principal_id,
                                 purpose=t.purpose, session_id=grant_key, case_ref=caller.case,
                                 justification=caller.justification or "", started_at=now,
                                 expires_at=now + spec.break_glass.duration_seconds,
                                 status="pending")
-                self.registry.add_review(s, review)  # type: ignore[attr-defined]
+                self.registry.add_review(s, review)
                 t.detail["break_glass_opened"] = review.public_id
             elif review.expires_at <= now:
                 raise Forbidden("the break-glass window has closed; a new session and "
@@ -48,11 +48,11 @@ class BreakGlass:
 
     def reviews(self, caller: Caller, status: str | None = "pending") -> Answer:
         def fn(t: Task) -> dict[str, Any]:
-            with self.registry.session() as s:  # type: ignore[attr-defined]
-                rows = self.registry.reviews(s, status=status, limit=t.page_size)  # type: ignore[attr-defined]
+            with self.registry.session() as s:
+                rows = self.registry.reviews(s, status=status, limit=t.page_size)
                 return {"items": [review_dict(r) for r in rows]}
 
-        return self.administer(caller, "GET /v1/reviews", fn)  # type: ignore[attr-defined]
+        return self.administer(caller, "GET /v1/reviews", fn)
 
     def decide_review(self, caller: Caller, review_id: str, decision: str,
                       note: str) -> Answer:
@@ -60,8 +60,8 @@ class BreakGlass:
             raise BadRequest("decision must be 'approved' or 'rejected'", reason="invalid_input")
 
         def fn(t: Task) -> dict[str, Any]:
-            with self.registry.session() as s, s.begin():  # type: ignore[attr-defined]
-                review = self.registry.review(s, review_id)  # type: ignore[attr-defined]
+            with self.registry.session() as s, s.begin():
+                review = self.registry.review(s, review_id)
                 if review is None:
                     raise NotFound("no such review", reason="not_found")
                 if review.status != "pending":
@@ -72,9 +72,9 @@ class BreakGlass:
                                     reason="four_eyes")
                 review.status = decision
                 review.decided_by = caller.principal_id
-                review.decided_at = self.clock.now()  # type: ignore[attr-defined]
+                review.decided_at = self.clock.now()
                 review.decision_note = note
                 return review_dict(review)
 
-        return self.administer(caller, "POST /v1/reviews/{id}/decision", fn,  # type: ignore[attr-defined]
+        return self.administer(caller, "POST /v1/reviews/{id}/decision", fn,
                                detail={"review": review_id, "decision": decision})
