@@ -4,7 +4,6 @@ error (a clear message on stderr, never a traceback)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from strongroom.journal.checkpoint import (
     load_verifier,
 )
 from strongroom.journal.investigate import Investigator, breach_markdown
+from strongroom.journal.log import b64
 
 journal_app = typer.Typer(help="The tamper-evident access journal.", no_args_is_help=True)
 proof_app = typer.Typer(help="Merkle proofs (RFC 6962).", no_args_is_help=True)
@@ -59,10 +59,6 @@ def _journal() -> Iterator[Journal]:
         raise _fail(f"proof does not verify: {exc}", 1) from None
     finally:
         journal.close()
-
-
-def _b64(h: bytes) -> str:
-    return base64.b64encode(h).decode()
 
 
 def _when(value: str | None) -> float | None:
@@ -148,8 +144,8 @@ def proof_inclusion(index: int, size: int = typer.Option(..., "--size")) -> None
         proof = j.inclusion_proof(index, size)
         lh, root = j.leaf_hash(index), j.root(size)
         rfc6962.verify_inclusion(index, size, lh, proof, root)
-        return {"index": index, "size": size, "leaf_hash": _b64(lh), "root": _b64(root),
-                "proof": [_b64(h) for h in proof]}
+        return {"index": index, "size": size, "leaf_hash": b64(lh), "root": b64(root),
+                "proof": [b64(h) for h in proof]}
     _proof(make)
 
 
@@ -160,8 +156,8 @@ def proof_consistency(size1: int, size2: int) -> None:
         proof = j.consistency_proof(size1, size2)
         r1, r2 = j.root(size1), j.root(size2)
         rfc6962.verify_consistency(size1, size2, proof, r1, r2)
-        return {"size1": size1, "size2": size2, "root1": _b64(r1), "root2": _b64(r2),
-                "proof": [_b64(h) for h in proof]}
+        return {"size1": size1, "size2": size2, "root1": b64(r1), "root2": b64(r2),
+                "proof": [b64(h) for h in proof]}
     _proof(make)
 
 

@@ -13,6 +13,7 @@ from strongroom.gate.core import Answer, Task
 from strongroom.gate.reviews import BreakGlass
 from strongroom.gate.tasks import Tasks
 from strongroom.journal.investigate import Investigator
+from strongroom.journal.log import b64
 
 
 class Gate(ExportGate, BreakGlass, Tasks):
@@ -92,9 +93,3 @@ class Gate(ExportGate, BreakGlass, Tasks):
 
         return self.administer(caller, "POST /v1/principals/{id}/revoke", fn,
                                detail={"principal": principal_id, "why": why})
-
-
-def b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
