@@ -3,7 +3,8 @@ values, ever) and the detectors consume it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["allowed", "masked", "refused", "contained", "error"]
@@ -35,8 +36,13 @@ class AccessEvent:
 
     def to_entry(self) -> dict[str, Any]:
         """The journal entry: plain JSON types, ready for RFC 8785 canonicalization."""
-        entry = asdict(self)
+        # Not dataclasses.asdict: its recursive copy cost more than the journal append.
+        entry = {k: v for k in _FIELDS if (v := getattr(self, k)) is not None}
         entry["subjects"] = list(self.subjects)
         entry["fields"] = list(self.fields)
+        entry["detail"] = copy.deepcopy(self.detail) if self.detail else {}
         entry["v"] = 1
-        return {k: v for k, v in entry.items() if v is not None}
+        return entry
+
+
+_FIELDS = tuple(f.name for f in fields(AccessEvent))

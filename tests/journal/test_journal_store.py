@@ -3,6 +3,7 @@ commit, proofs from stored nodes, checkpoints by count and by time, reopen."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -71,6 +72,26 @@ def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> No
     assert j.size() == 240
     report = j.verify()
     assert report.ok, report.to_dict()
+    j.close()
+
+
+def test_async_appends_share_commits_and_outlive_a_cancelled_caller(
+        db_url: str, signer: NoteSigner) -> None:
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000)
+
+    async def main() -> list[object]:
+        tasks = [asyncio.create_task(j.append_async(event(i))) for i in range(300)]
+        await asyncio.sleep(0)  # every task has queued its entry and waits on its batch
+        tasks[5].cancel()  # its caller goes away; the batch it shares must not
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    got = asyncio.run(main())
+    assert isinstance(got[5], asyncio.CancelledError)
+    indexes = [n for n in got if isinstance(n, int)]
+    assert len(indexes) == 299 and len(set(indexes)) == 299
+    assert set(indexes) <= set(range(300))
+    assert j.size() == 300  # the cancelled caller's entry was still committed
+    assert j.verify().ok
     j.close()
 
 

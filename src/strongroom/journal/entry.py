@@ -13,6 +13,7 @@ from typing import Any
 import rfc8785
 
 from strongroom.errors import BadRequest
+from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
 from strongroom.journal.store import Prepared
 
@@ -54,7 +55,7 @@ def prepare(entry: dict[str, Any]) -> Prepared:
     if not isinstance(entry["ts"], int | float) or isinstance(entry["ts"], bool):
         raise BadRequest("journal entry ts must be a number")
     try:
-        data = rfc8785.dumps(entry)
+        data = canonical(entry)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise BadRequest(f"journal entry is not canonical JSON: {exc}") from exc
     return Prepared(
@@ -64,7 +65,7 @@ def prepare(entry: dict[str, Any]) -> Prepared:
         principal=str(entry["principal"]),
         kind=str(entry["kind"]),
         outcome=str(entry["outcome"]),
-        subjects=tuple(subjects),
+        subjects=tuple(dict.fromkeys(subjects)),  # one index row per subject and entry
         contained=containment_target(entry),
     )
 

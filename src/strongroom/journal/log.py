@@ -1,20 +1,20 @@
 """The journal: an append-only RFC 6962 log of access events with signed checkpoints.
 
 `append` returns only after the entry is committed (durable). Appends from many threads
-share commits: one writer thread drains a queue and writes each batch in one transaction
-(group commit), then resolves the callers' futures. Every batch re-reads the tree size
-under the writer lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so
-several processes can append to one PostgreSQL journal. If the journal cannot write,
+share commits: callers add their entry to the open batch and wait on that batch's event;
+one writer thread swaps the open batch for an empty one, writes it in one transaction
+(group commit) and wakes every caller at once. An appender costs a lock and a list append
+until its batch commits: no per-entry future or queue hand-off. Every batch re-reads the
+tree size under the writer lock (BEGIN IMMEDIATE on SQLite, an advisory lock on
+PostgreSQL), so several processes can append to one journal. If the journal cannot write,
 `append` raises `Unavailable`: the gate then answers 503 (no journal, no data).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import queue
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -28,18 +28,45 @@ from strongroom.journal.entry import decode, prepare
 from strongroom.journal.note import NoteSigner, NoteVerifier
 from strongroom.journal.store import Prepared
 
-MAX_BATCH = 4096
 APPEND_TIMEOUT = 30.0
 POLL_SECONDS = 0.2
 
 
-@dataclass
-class _Request:
-    prepared: Prepared | None  # None: a checkpoint request
-    future: Future[Any] = field(default_factory=Future)
+class _Batch:
+    """The entries of one commit, and how their callers learn the outcome."""
+
+    __slots__ = ("items", "checkpoint", "done", "start", "note", "error", "waiters")
+
+    def __init__(self) -> None:
+        self.items: list[Prepared] = []
+        self.checkpoint = False  # a caller asked for a checkpoint at this commit
+        self.done = threading.Event()
+        self.start = 0
+        self.note: str | None = None
+        self.error: str | None = None
+        # one future per event loop whose tasks wait on this batch (append_async)
+        self.waiters: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.items) or self.checkpoint
+
+    def finish(self) -> None:
+        self.done.set()
+        for loop, fut in self.waiters.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, fut)
+            except RuntimeError:  # that loop is closed: nobody waits there any more
+                pass
+
+    def outcome(self, pos: int) -> int:
+        if self.error is not None:
+            raise Unavailable(self.error)
+        return self.start + pos
 
 
-_STOP = object()
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class Journal:
@@ -52,7 +79,9 @@ class Journal:
         self.clock = clock
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_interval = float(checkpoint_interval)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._open = _Batch()
         self._frontier: rfc6962.Frontier | None = None
         self._last_cp_time = clock.now()
         self._last_cp_size = -1
@@ -79,30 +108,65 @@ class Journal:
 
     def append(self, entry: dict[str, Any]) -> int:
         """Append one entry; return its index once it is committed."""
-        return int(self._submit(_Request(prepare(entry))))
+        batch, pos = self._enqueue(prepare(entry))
+        if not batch.done.wait(APPEND_TIMEOUT):
+            raise Unavailable("the journal did not commit in time")
+        return batch.outcome(pos)
+
+    async def append_async(self, entry: dict[str, Any]) -> int:
+        """`append` for event-loop callers: waits for the commit without holding a thread."""
+        prepared = prepare(entry)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the journal is closed")
+            batch = self._open
+            pos = len(batch.items)
+            batch.items.append(prepared)
+            fut = batch.waiters.get(loop)
+            if fut is None:
+                fut = batch.waiters[loop] = loop.create_future()
+        if pos == 0:
+            self._wake.set()
+        # shielded: one cancelled caller must not cancel the future its batch-mates share
+        await asyncio.shield(fut)
+        return batch.outcome(pos)
 
     def make_checkpoint(self) -> str:
         """Sign a checkpoint of the current tree (or return the latest if the tree has not
         grown since) and return the signed note."""
         if self.signer is None:
             raise Conflict("this journal has no checkpoint signing key")
-        return str(self._submit(_Request(None)))
+        batch, _ = self._enqueue(None)
+        if not batch.done.wait(APPEND_TIMEOUT):
+            raise Unavailable("the journal did not commit in time")
+        batch.outcome(0)
+        return str(batch.note)
 
-    def _submit(self, req: _Request) -> Any:
-        if self._closed:
-            raise Unavailable("the journal is closed")
-        self._queue.put(req)
-        try:
-            return req.future.result(timeout=APPEND_TIMEOUT)
-        except TimeoutError as exc:
-            raise Unavailable("the journal did not commit in time") from exc
+    def _enqueue(self, prepared: Prepared | None) -> tuple[_Batch, int]:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the journal is closed")
+            batch = self._open
+            pos = len(batch.items)
+            if prepared is None:
+                batch.checkpoint = True
+            else:
+                batch.items.append(prepared)
+        # The writer clears the wake flag under the lock when it swaps batches, so only
+        # the first item of a batch needs to raise it.
+        if pos == 0 or prepared is None:
+            self._wake.set()
+        return batch, pos
 
     def close(self) -> None:
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join()
-            self.engine.dispose()
+        self._wake.set()
+        self._thread.join()
+        self.engine.dispose()
 
     def __enter__(self) -> Journal:
         return self
@@ -111,36 +175,21 @@ class Journal:
         self.close()
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            try:
-                first = self._queue.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if self._timed_checkpoint_due():
-                    self._commit([])
-                continue
-            batch: list[_Request] = []
-            item = first
-            while True:
-                if item is _STOP:
-                    stop = True
-                else:
-                    batch.append(item)
-                if stop or len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+        while True:
+            self._wake.wait(POLL_SECONDS)
+            with self._lock:
+                batch = self._open
+                if batch:
+                    self._open = _Batch()
+                self._wake.clear()
+                closing = self._closed
             if batch:
                 self._commit(batch)
-        while True:  # fail whatever raced with close()
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                item.future.set_exception(Unavailable("the journal is closed"))
+            elif self._timed_checkpoint_due():
+                self._commit(_Batch())
+            if closing:
+                # _enqueue refuses once closed, so the batch just written was the last
+                return
 
     def _timed_checkpoint_due(self) -> bool:
         # Without a frontier yet, one empty batch loads it and decides precisely.
@@ -148,10 +197,7 @@ class Journal:
         return (self.signer is not None and grown
                 and self.clock.now() - self._last_cp_time >= self.checkpoint_interval)
 
-    def _commit(self, batch: list[_Request]) -> None:
-        appends = [r for r in batch if r.prepared is not None]
-        prepared = [r.prepared for r in batch if r.prepared is not None]
-        wants_cp = len(appends) < len(batch)
+    def _commit(self, batch: _Batch) -> None:
         try:
             with self.engine.connect().execution_options(journal_writer=True) as conn:
                 with conn.begin():
@@ -161,26 +207,21 @@ class Journal:
                         self._frontier = store.load_frontier(conn, size)
                     frontier = self._frontier
                     made: list[tuple[int, int, bytes]] = []
-                    for p in prepared:
+                    for p in batch.items:
                         made.extend(frontier.append(p.leaf_hash))
-                    store.write_batch(conn, size, prepared, made)
+                    store.write_batch(conn, size, batch.items, made)
                     end = frontier.size
                     due = (self.signer is not None and end > self._last_cp_size and (
                         size // self.checkpoint_every != end // self.checkpoint_every
                         or self.clock.now() - self._last_cp_time >= self.checkpoint_interval))
-                    note = self._checkpoint(conn, frontier) if (due or wants_cp) else None
-        except (SQLAlchemyError, LookupError, OSError) as exc:
+                    if due or batch.checkpoint:
+                        batch.note = self._checkpoint(conn, frontier)
+            batch.start = size
+        except Exception as exc:  # noqa: BLE001 - the writer must outlive any one batch
             self._frontier = None  # re-read from storage on the next batch
-            err = Unavailable(f"the journal cannot write: {exc.__class__.__name__}")
-            err.__cause__ = exc
-            for r in batch:
-                r.future.set_exception(err)
-            return
-        for n, r in enumerate(appends):
-            r.future.set_result(size + n)
-        for r in batch:
-            if r.prepared is None:
-                r.future.set_result(note)
+            batch.error = f"the journal cannot write: {exc.__class__.__name__}"
+        finally:
+            batch.finish()
 
     def _checkpoint(self, conn: Connection, frontier: rfc6962.Frontier) -> str:
         if self.signer is None:
