@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from strongroom.clock import FakeClock
-from strongroom.journal import Journal
+from strongroom.journal import Journal, schema
 from strongroom.journal.investigate import Investigator, breach_markdown
 
 from .helpers import T0, event
@@ -62,3 +62,19 @@ def test_breach_report(inv: Investigator) -> None:
     md = breach_markdown(only)
     assert md.startswith("# Personal data breach")
     assert "Data subjects concerned: 5" in md and "| mallory | 6 | 5 | 5 |" in md
+
+
+def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schema, "SUBJECT_BUCKET_SHIFT", 2)  # buckets of 4 entries
+    j = Journal.open(db_url, signer=None, clock=FakeClock())
+    for i in range(30):
+        j.append(event(i, principal=f"p-{i}", subjects=("s-x",) if i % 7 == 0 else ("s-y",)))
+    inv = Investigator(j)
+    assert [a["index"] for a in inv.subject_report("s-x")["accesses"]] == [0, 7, 14, 21, 28]
+    monkeypatch.setattr(schema, "subject_key", lambda _subject: 42)  # every key collides
+    for i in range(30, 34):
+        j.append(event(i, principal="q", subjects=("s-z",)))
+    assert [a["index"] for a in inv.subject_report("s-z")["accesses"]] == [30, 31, 32, 33]
+    assert inv.subject_report("s-w")["accesses"] == []  # collides with s-z, is not s-z
+    j.close()

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from strongroom.clock import FakeClock
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.journal import Journal, NoteSigner, open_note, parse_checkpoint, rfc6962
+from strongroom.journal.investigate import Investigator
 
 from .helpers import event
 
@@ -138,3 +139,30 @@ def test_unwritable_journal_raises_unavailable(tmp_path, signer: NoteSigner) -> 
     with pytest.raises(Unavailable):
         j.append(event(1))
     j.close()
+
+
+def test_version_1_subject_index_is_rebuilt_on_open(db_url: str) -> None:
+    j = Journal.open(db_url, signer=None, clock=FakeClock())
+    for i in range(12):
+        j.append(event(i, subjects=(f"s-{i % 4}", "s-all")))
+    j.close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # put the database back as version 1 wrote it
+        conn.execute(sa.text("DROP TABLE journal_subjects"))
+        conn.execute(sa.text("CREATE TABLE journal_subjects (subject VARCHAR(128) NOT NULL, "
+                             "leaf BIGINT NOT NULL, PRIMARY KEY (subject, leaf))"))
+        conn.execute(sa.text("INSERT INTO journal_subjects VALUES (:s, :l)"),
+                     [{"s": s, "l": i} for i in range(12) for s in (f"s-{i % 4}", "s-all")])
+        conn.execute(sa.text("UPDATE journal_meta SET value = '1' "
+                             "WHERE key = 'schema_version'"))
+    engine.dispose()
+    j = Journal.open(db_url, signer=None, clock=FakeClock())
+    inv = Investigator(j)
+    assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == [1, 5, 9]
+    assert len(inv.subject_report("s-all")["accesses"]) == 12
+    j.append(event(12, subjects=("s-1",)))
+    assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == [1, 5, 9, 12]
+    j.close()
+    with sa.create_engine(db_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT value FROM journal_meta "
+                                    "WHERE key = 'schema_version'")).scalar() == "2"

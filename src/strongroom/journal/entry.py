@@ -13,6 +13,7 @@ from typing import Any
 import rfc8785
 
 from strongroom.errors import BadRequest
+from strongroom.journal import schema
 from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
 from strongroom.journal.store import Prepared
@@ -65,7 +66,7 @@ def prepare(entry: dict[str, Any]) -> Prepared:
         principal=str(entry["principal"]),
         kind=str(entry["kind"]),
         outcome=str(entry["outcome"]),
-        subjects=tuple(dict.fromkeys(subjects)),  # one index row per subject and entry
+        subject_keys=tuple({schema.subject_key(x): None for x in subjects}),  # one row per subject
         contained=containment_target(entry),
     )
 

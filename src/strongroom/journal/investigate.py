@@ -2,9 +2,10 @@
 scope of a breach for a GDPR Art. 33 notification.
 
 Each report reads only through the side indexes, never by scanning the log:
-`journal_leaves(principal, ts)` for a principal's window, `journal_subjects(subject, leaf)`
-for one person, `journal_containments(target, leaf)` for when a principal was contained.
-Cost grows with the entries that answer, not with the journal's size.
+`journal_leaves(principal, ts)` for a principal's window, `journal_subjects(bucket, skey,
+leaf)` for one person (one seek per bucket of 262,144 entries), `journal_containments(target,
+leaf)` for when a principal was contained. Cost grows with the entries that answer, not
+with the journal's size.
 
 Data counts as revealed only for outcomes "allowed" and "masked" (a refusal revealed
 nothing); timelines count every entry. Categories of data are the prefixes of field names
@@ -113,11 +114,16 @@ class Investigator:
     def subject_report(self, subject: str) -> dict[str, Any]:
         """Who saw this person's data, which fields, when, for which purpose."""
         s = schema.subjects
+        buckets = list(range(((self.journal.size() - 1) >> schema.SUBJECT_BUCKET_SHIFT) + 1))
+        key = schema.subject_key(subject)
         idxs = [int(i) for i in self.journal._query(lambda c: c.execute(
-            select(s.c.leaf).where(s.c.subject == subject).order_by(s.c.leaf)).scalars().all())]
+            select(s.c.leaf).where(s.c.bucket.in_(buckets), s.c.skey == key)
+            .order_by(s.c.leaf)).scalars().all())]
         accesses = []
         by_principal: dict[str, dict[str, Any]] = {}
         for idx, e in self._entries(idxs):
+            if subject not in e.get("subjects", ()):
+                continue  # another subject with the same 63-bit key
             revealed = e.get("fields", []) if e["outcome"] in REVEALING else []
             accesses.append({
                 "index": idx, "when": iso(e["ts"]), "principal": e["principal"],

@@ -12,6 +12,15 @@ Tables: `journal_leaves` (the entries, in order, with their leaf hashes), `journ
 (signed notes), and side indexes for investigations: leaves by (principal, ts),
 `journal_subjects` (subject -> entry), `journal_containments` (who was contained, when).
 
+The subject index is keyed (bucket, subject key, leaf): bucket = leaf >> 18 and the subject
+key a 63-bit BLAKE2b of the subject ID. Subjects arrive in random order; keyed by subject
+alone, every insert would land on a random page of an index far larger than the cache (a
+page write per entry, the cost that dominated appends at scale). Within a bucket the
+working set is the newest 262,144 entries' rows, which stays in cache; a lookup costs one
+seek per bucket (40 at 10 million entries). Readers check the entry itself, so a key
+collision can only cost a read, never a wrong answer. Version 1 keyed the index by the
+subject text; `_UPGRADES[1]` rebuilds it.
+
 SQLite runs in WAL mode with synchronous=FULL: a commit returns only after the WAL is on
 disk, so an acknowledged entry survives a power cut, not only a crash. Group commit
 amortizes the fsync over every entry in a batch. The writer takes `BEGIN IMMEDIATE`.
@@ -19,11 +28,13 @@ amortizes the fsync over every entry in a batch. The writer takes `BEGIN IMMEDIA
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -36,12 +47,13 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Unavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
 BigInt = BigInteger().with_variant(Integer, "sqlite")
 
@@ -80,12 +92,20 @@ def nid(level: int, index: int) -> int:
     return (level << NID_SHIFT) | index
 
 
+SUBJECT_BUCKET_SHIFT = 18
+
 subjects = Table(
     "journal_subjects", metadata,
-    Column("subject", String(128), primary_key=True),
+    Column("bucket", BigInt, primary_key=True, autoincrement=False),
+    Column("skey", BigInt, primary_key=True, autoincrement=False),
     Column("leaf", BigInt, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
+
+
+def subject_key(subject: str) -> int:
+    """A stable 63-bit key for a subject ID (fits a signed BIGINT everywhere)."""
+    return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=8).digest()) >> 1
 
 containments = Table(
     "journal_containments", metadata,
@@ -104,7 +124,30 @@ checkpoints = Table(
     Column("created", Float, nullable=False),
 )
 
-_UPGRADES: dict[int, Any] = {}  # from_version -> callable(conn); none yet
+def _upgrade_1_subject_buckets(conn: Connection) -> None:
+    """v1 -> v2: rebuild the subject index keyed by (bucket, subject key, leaf). The new
+    table is built beside the old one and renamed once the old one is gone (renaming the
+    old one first would leave its primary key's name taken on PostgreSQL)."""
+    new = subjects.to_metadata(MetaData(), name="journal_subjects_v2")
+    new.create(conn)
+    last: tuple[str, int] | None = None
+    while True:
+        q = "SELECT subject, leaf FROM journal_subjects"
+        if last is not None:
+            q += " WHERE subject > :s OR (subject = :s AND leaf > :l)"
+        rows = conn.execute(text(q + " ORDER BY subject, leaf LIMIT 50000"),
+                            {} if last is None else {"s": last[0], "l": last[1]}).all()
+        if not rows:
+            break
+        conn.execute(new.insert(), [
+            {"bucket": int(leaf) >> SUBJECT_BUCKET_SHIFT, "skey": subject_key(subj),
+             "leaf": int(leaf)} for subj, leaf in rows])
+        last = (str(rows[-1][0]), int(rows[-1][1]))
+    conn.execute(text("DROP TABLE journal_subjects"))
+    conn.execute(text("ALTER TABLE journal_subjects_v2 RENAME TO journal_subjects"))
+
+
+_UPGRADES: dict[int, Any] = {1: _upgrade_1_subject_buckets}  # from_version -> step(conn)
 
 
 def make_engine(url: str) -> Engine:

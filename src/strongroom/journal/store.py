@@ -29,7 +29,7 @@ class Prepared(NamedTuple):
     principal: str
     kind: str
     outcome: str
-    subjects: tuple[str, ...]
+    subject_keys: tuple[int, ...]  # schema.subject_key of each distinct subject
     contained: str | None
 
 
@@ -91,9 +91,10 @@ def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
     if made:
         run(_insert_sql(conn, "journal_nodes", "nid, hash"),
             [((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made])
-    subject_rows = [(subj, start + n) for n, p in enumerate(batch) for subj in p.subjects]
+    subject_rows = [((start + n) >> s.SUBJECT_BUCKET_SHIFT, key, start + n)
+                    for n, p in enumerate(batch) for key in p.subject_keys]
     if subject_rows:
-        run(_insert_sql(conn, "journal_subjects", "subject, leaf"), subject_rows)
+        run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subject_rows)
     contained = [(p.contained, start + n, p.ts) for n, p in enumerate(batch) if p.contained]
     if contained:
         run(_insert_sql(conn, "journal_containments", "target, leaf, ts"), contained)
