@@ -173,8 +173,9 @@ def bench_append(tmp: Path, total: int) -> dict:
 
 
 def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
-    """Fill a journal through its own write path (prepare, Frontier, store.write_batch) in
-    large transactions with synchronous=OFF: a benchmark fixture, not an API."""
+    """Fill a journal through its own write path (prepare, Frontier, store.write_batch,
+    store.index_range) in large transactions with synchronous=OFF: a benchmark fixture,
+    not an API."""
     engine = make_engine(f"sqlite:///{path}")
     ensure_schema(engine)
     frontier = rfc6962.Frontier()
@@ -189,6 +190,7 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
             conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
             with conn.begin():
                 store.write_batch(conn, start, batch, made)
+                store.index_range(conn, len(batch))
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
     engine.dispose()

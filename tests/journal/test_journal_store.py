@@ -4,7 +4,9 @@ commit, proofs from stored nodes, checkpoints by count and by time, reopen."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -141,28 +143,66 @@ def test_unwritable_journal_raises_unavailable(tmp_path, signer: NoteSigner) -> 
     j.close()
 
 
-def test_version_1_subject_index_is_rebuilt_on_open(db_url: str) -> None:
-    j = Journal.open(db_url, signer=None, clock=FakeClock())
-    for i in range(12):
-        j.append(event(i, subjects=(f"s-{i % 4}", "s-all")))
-    j.close()
+def _downgrade_to_version_1(db_url: str) -> None:
+    """Put a journal back in the layout version 1 wrote: principal, ts, kind and outcome
+    columns on the leaves with a (principal, ts) index, subjects keyed by their text."""
     engine = sa.create_engine(db_url)
-    with engine.begin() as conn:  # put the database back as version 1 wrote it
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT idx, entry FROM journal_leaves")).all()
+        for column, kind in (("ts", "FLOAT"), ("principal", "VARCHAR(128)"),
+                             ("kind", "VARCHAR(32)"), ("outcome", "VARCHAR(32)")):
+            conn.execute(sa.text(f"ALTER TABLE journal_leaves ADD COLUMN {column} {kind}"))
+        entries = {int(i): json.loads(bytes(e)) for i, e in rows}
+        conn.execute(sa.text("UPDATE journal_leaves SET ts = :ts, principal = :p, kind = :k, "
+                             "outcome = :o WHERE idx = :i"),
+                     [{"ts": e["ts"], "p": e["principal"], "k": e["kind"], "o": e["outcome"],
+                       "i": i} for i, e in entries.items()])
+        conn.execute(sa.text("CREATE INDEX ix_journal_leaves_principal_ts "
+                             "ON journal_leaves (principal, ts)"))
+        conn.execute(sa.text("DROP TABLE journal_principals"))
         conn.execute(sa.text("DROP TABLE journal_subjects"))
         conn.execute(sa.text("CREATE TABLE journal_subjects (subject VARCHAR(128) NOT NULL, "
                              "leaf BIGINT NOT NULL, PRIMARY KEY (subject, leaf))"))
         conn.execute(sa.text("INSERT INTO journal_subjects VALUES (:s, :l)"),
-                     [{"s": s, "l": i} for i in range(12) for s in (f"s-{i % 4}", "s-all")])
+                     [{"s": x, "l": i} for i, e in entries.items() for x in e["subjects"]])
+        conn.execute(sa.text("DELETE FROM journal_meta WHERE key = 'indexed_size'"))
         conn.execute(sa.text("UPDATE journal_meta SET value = '1' "
                              "WHERE key = 'schema_version'"))
     engine.dispose()
-    j = Journal.open(db_url, signer=None, clock=FakeClock())
+
+
+def test_version_1_journal_is_upgraded_on_open(db_url: str, signer: NoteSigner) -> None:
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=5)
+    for i in range(12):
+        j.append(event(i, principal=f"p-{i % 2}", subjects=(f"s-{i % 4}", "s-all")))
+    j.close()
+    _downgrade_to_version_1(db_url)
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=5)
     inv = Investigator(j)
     assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == [1, 5, 9]
     assert len(inv.subject_report("s-all")["accesses"]) == 12
-    j.append(event(12, subjects=("s-1",)))
+    assert inv.principal_report("p-1")["entries"] == 6
+    j.append(event(12, principal="p-1", subjects=("s-1",)))
+    j.catch_up_index()
+    assert j.indexed_size() == 13
     assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == [1, 5, 9, 12]
+    assert inv.principal_report("p-1")["entries"] == 7
+    assert j.verify().ok
     j.close()
     with sa.create_engine(db_url).connect() as conn:
         assert conn.execute(sa.text("SELECT value FROM journal_meta "
                                     "WHERE key = 'schema_version'")).scalar() == "2"
+
+
+def test_writer_indexes_behind_the_log(db_url: str) -> None:
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=5)
+    for i in range(12):
+        j.append(event(i))
+    deadline = time.monotonic() + 10
+    while j.indexed_size() < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the writer catches up when idle
+    assert j.indexed_size() == 12
+    with sa.create_engine(db_url).connect() as conn:
+        rows = conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar()
+    assert rows == 12
+    j.close()

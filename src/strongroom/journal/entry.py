@@ -7,16 +7,30 @@ and codes. Canonical bytes make the leaf hash independent of key order and float
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 import rfc8785
 
 from strongroom.errors import BadRequest
-from strongroom.journal import schema
 from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
-from strongroom.journal.store import Prepared
+
+
+class Prepared(NamedTuple):
+    """One entry ready to append: its canonical bytes and leaf hash."""
+
+    entry: bytes
+    leaf_hash: bytes
+
+
+class IndexRows(NamedTuple):
+    """What the investigation indexes hold of one entry."""
+
+    principal: str
+    ts: float
+    subjects: tuple[str, ...]
+    contained: str | None  # the principal this entry contains, if any
 
 ALLOWED_KEYS = frozenset({
     "v", "ts", "kind", "principal", "role", "endpoint", "outcome", "session", "client",
@@ -59,17 +73,14 @@ def prepare(entry: dict[str, Any]) -> Prepared:
         data = canonical(entry)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise BadRequest(f"journal entry is not canonical JSON: {exc}") from exc
-    return Prepared(
-        entry=data,
-        leaf_hash=leaf_hash(data),
-        ts=float(entry["ts"]),
-        principal=str(entry["principal"]),
-        kind=str(entry["kind"]),
-        outcome=str(entry["outcome"]),
-        subject_keys=tuple({schema.subject_key(x): None for x in subjects}),  # one row per subject
-        contained=containment_target(entry),
-    )
+    return Prepared(data, leaf_hash(data))
+
+
+def index_rows(entry: dict[str, Any]) -> IndexRows:
+    return IndexRows(str(entry["principal"]), float(entry["ts"]),
+                     tuple(dict.fromkeys(entry.get("subjects") or ())),
+                     containment_target(entry))
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    return json.loads(data)
+    return orjson.loads(data)

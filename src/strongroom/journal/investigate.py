@@ -1,11 +1,13 @@
 """Investigations over the journal: what did a principal see, who saw a subject, and the
 scope of a breach for a GDPR Art. 33 notification.
 
-Each report reads only through the side indexes, never by scanning the log:
-`journal_leaves(principal, ts)` for a principal's window, `journal_subjects(bucket, skey,
-leaf)` for one person (one seek per bucket of 262,144 entries), `journal_containments(target,
-leaf)` for when a principal was contained. Cost grows with the entries that answer, not
-with the journal's size.
+Each report reads through the side indexes, never by scanning the log:
+`journal_principals(principal, ts, leaf)` for a principal's window,
+`journal_subjects(bucket, skey, leaf)` for one person (one seek per bucket of 262,144
+entries), `journal_containments(target, leaf, ts)` for when a principal was contained.
+The indexes trail the log by a few thousand entries (schema.py says why): each report
+takes the index below `indexed_size` and reads the entries above it directly, so it is
+complete. Cost grows with the entries that answer, not with the journal's size.
 
 Data counts as revealed only for outcomes "allowed" and "masked" (a refusal revealed
 nothing); timelines count every entry. Categories of data are the prefixes of field names
@@ -17,16 +19,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from strongroom.journal import schema
-from strongroom.journal.entry import decode
+from strongroom.journal import schema, store
+from strongroom.journal.entry import containment_target, decode
 from strongroom.journal.log import Journal
 
 REVEALING = frozenset({"allowed", "masked"})
 CHUNK = 5_000
+END = 2**62  # read the log's tail to its end, whatever its size
 # Who the data subjects are, by the category of data revealed about them.
 SUBJECT_CATEGORIES = {
     "identity": "registered owners", "address": "registered owners",
@@ -46,27 +50,44 @@ class Investigator:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
+    def _indexed_and_tail(self, fn: Any) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+        """`fn(conn, indexed)` over the index below `indexed_size`, and the entries at and
+        above it. Index rows below indexed_size are complete once it is read, and entries
+        never change, so the two parts neither overlap nor leave a gap."""
+        def read(conn: Connection) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+            indexed = schema.indexed_size(conn)
+            return fn(conn, indexed), store.read_entries(conn, indexed, END)
+        return self.journal._query(read)
+
     def _principal_entries(self, principal: str, since: float | None,
                            until: float | None) -> Iterator[tuple[int, dict[str, Any]]]:
-        t = schema.leaves
+        t = schema.principals
         cond = [t.c.principal == principal]
         if since is not None:
             cond.append(t.c.ts >= since)
         if until is not None:
             cond.append(t.c.ts < until)
-        rows = self.journal._query(lambda c: c.execute(
-            select(t.c.idx, t.c.entry).where(*cond).order_by(t.c.ts, t.c.idx)).all())
-        for idx, data in rows:
-            yield int(idx), decode(bytes(data))
+        idxs, tail = self._indexed_and_tail(lambda c, indexed: c.execute(
+            select(t.c.leaf).where(*cond, t.c.leaf < indexed)
+            .order_by(t.c.ts, t.c.leaf)).scalars().all())
+        yield from self._entries([int(i) for i in idxs], ordered=False)
+        for idx, e in tail:
+            if (e["principal"] == principal and (since is None or e["ts"] >= since)
+                    and (until is None or e["ts"] < until)):
+                yield idx, e
 
-    def _entries(self, indexes: Sequence[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _entries(self, indexes: Sequence[int], *,
+                 ordered: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The entries at `indexes`, in index order or (ordered=False) in the given order."""
         t = schema.leaves
         for k in range(0, len(indexes), CHUNK):
             part = list(indexes[k:k + CHUNK])
             rows = self.journal._query(lambda c, part=part: c.execute(
-                select(t.c.idx, t.c.entry).where(t.c.idx.in_(part)).order_by(t.c.idx)).all())
-            for idx, data in rows:
-                yield int(idx), decode(bytes(data))
+                select(t.c.idx, t.c.entry).where(t.c.idx.in_(part))).all())
+            found = {int(idx): data for idx, data in rows}
+            for idx in (part if not ordered else sorted(part)):
+                if idx in found:
+                    yield idx, decode(bytes(found[idx]))
 
     def principal_report(self, principal: str, since: float | None = None,
                          until: float | None = None, *, bucket: int = 3600) -> dict[str, Any]:
@@ -114,16 +135,20 @@ class Investigator:
     def subject_report(self, subject: str) -> dict[str, Any]:
         """Who saw this person's data, which fields, when, for which purpose."""
         s = schema.subjects
-        buckets = list(range(((self.journal.size() - 1) >> schema.SUBJECT_BUCKET_SHIFT) + 1))
         key = schema.subject_key(subject)
-        idxs = [int(i) for i in self.journal._query(lambda c: c.execute(
-            select(s.c.leaf).where(s.c.bucket.in_(buckets), s.c.skey == key)
-            .order_by(s.c.leaf)).scalars().all())]
+
+        def lookup(c: Connection, indexed: int) -> list[int]:
+            buckets = list(range(((indexed - 1) >> schema.SUBJECT_BUCKET_SHIFT) + 1))
+            return [int(i) for i in c.execute(
+                select(s.c.leaf).where(s.c.bucket.in_(buckets), s.c.skey == key,
+                                       s.c.leaf < indexed).order_by(s.c.leaf)).scalars()]
+
+        idxs, tail = self._indexed_and_tail(lookup)
         accesses = []
         by_principal: dict[str, dict[str, Any]] = {}
-        for idx, e in self._entries(idxs):
+        for idx, e in chain(self._entries(idxs), tail):
             if subject not in e.get("subjects", ()):
-                continue  # another subject with the same 63-bit key
+                continue  # another subject with the same 63-bit key, or not in the tail
             revealed = e.get("fields", []) if e["outcome"] in REVEALING else []
             accesses.append({
                 "index": idx, "when": iso(e["ts"]), "principal": e["principal"],
@@ -152,8 +177,13 @@ class Investigator:
         cond = [c.c.target == principal]
         if since is not None:
             cond.append(c.c.ts >= since)
-        return self.journal._query(lambda conn: conn.execute(
-            select(c.c.ts).where(*cond).order_by(c.c.ts).limit(1)).scalar())
+        first, tail = self._indexed_and_tail(lambda conn, indexed: conn.execute(
+            select(c.c.ts).where(*cond, c.c.leaf < indexed).order_by(c.c.ts).limit(1))
+            .scalar())
+        times = [] if first is None else [float(first)]
+        times += [float(e["ts"]) for _, e in tail if containment_target(e) == principal
+                  and (since is None or e["ts"] >= since)]
+        return min(times, default=None)
 
     def breach_report(self, principals: Iterable[str], since: float | None = None,
                       until: float | None = None) -> dict[str, Any]:

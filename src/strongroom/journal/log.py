@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -24,12 +26,18 @@ from strongroom.clock import Clock
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.journal import rfc6962, schema, store
 from strongroom.journal.checkpoint import GENESIS, Checkpoint, note_digest
-from strongroom.journal.entry import decode, prepare
+from strongroom.journal.entry import Prepared, decode, prepare
 from strongroom.journal.note import NoteSigner, NoteVerifier
-from strongroom.journal.store import Prepared
 
 APPEND_TIMEOUT = 30.0
 POLL_SECONDS = 0.2
+# The writer indexes behind the log (schema.py says why) once this many entries wait, or
+# whenever it is idle, in transactions of at most INDEX_CHUNK entries.
+INDEX_LAG = 4096
+INDEX_CHUNK = 8192
+INDEX_RETRY_SECONDS = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class _Batch:
@@ -72,31 +80,35 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 class Journal:
     def __init__(self, engine: Engine, *, signer: NoteSigner | None,
                  verifier: NoteVerifier | None, clock: Clock, checkpoint_every: int,
-                 checkpoint_interval: float) -> None:
+                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG) -> None:
         self.engine = engine
         self.signer = signer
         self.verifier = verifier or (signer.verifier() if signer else None)
         self.clock = clock
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_interval = float(checkpoint_interval)
+        self.index_lag = index_lag  # None: index only when catch_up_index() is called
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._open = _Batch()
         self._frontier: rfc6962.Frontier | None = None
         self._last_cp_time = clock.now()
         self._last_cp_size = -1
+        self._indexed: int | None = None  # indexed_size as the writer last saw it
+        self._index_retry_at = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     @classmethod
     def open(cls, url: str, *, signer: NoteSigner | None, clock: Clock,
              checkpoint_every: int = 1000, checkpoint_interval: float = 60.0,
-             verifier: NoteVerifier | None = None) -> Journal:
+             verifier: NoteVerifier | None = None,
+             index_lag: int | None = INDEX_LAG) -> Journal:
         engine = schema.make_engine(url)
         schema.ensure_schema(engine)
         journal = cls(engine, signer=signer, verifier=verifier, clock=clock,
                       checkpoint_every=checkpoint_every,
-                      checkpoint_interval=checkpoint_interval)
+                      checkpoint_interval=checkpoint_interval, index_lag=index_lag)
         with journal._read() as conn:
             row = store.latest_checkpoint_row(conn)
         if row is not None:
@@ -176,7 +188,7 @@ class Journal:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(POLL_SECONDS)
+            woken = self._wake.wait(POLL_SECONDS)
             with self._lock:
                 batch = self._open
                 if batch:
@@ -190,6 +202,42 @@ class Journal:
             if closing:
                 # _enqueue refuses once closed, so the batch just written was the last
                 return
+            if self._index_due(idle=not woken):
+                self._index_step()
+
+    def _index_due(self, *, idle: bool) -> bool:
+        if (self.index_lag is None or self._frontier is None
+                or time.monotonic() < self._index_retry_at):
+            return False
+        if self._indexed is None:
+            return True
+        waiting = self._frontier.size - self._indexed
+        return waiting >= self.index_lag or (idle and waiting > 0)
+
+    def _index_step(self) -> int:
+        """Index the next chunk behind the log in its own transaction. A failure (say, an
+        entry edited into invalid JSON) leaves appends untouched; readers then read more
+        of the log directly, and verify names the damage."""
+        try:
+            with self.engine.connect().execution_options(journal_writer=True) as conn:
+                with conn.begin():
+                    store.lock_writer(conn)
+                    done = store.index_range(conn, INDEX_CHUNK)
+                    self._indexed = schema.indexed_size(conn)
+            return done
+        except Exception as exc:  # noqa: BLE001 - the log itself must keep going
+            log.warning("journal indexing failed, retrying later: %s", exc.__class__.__name__)
+            self._indexed = None
+            self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
+            return 0
+
+    def catch_up_index(self) -> int:
+        """Index every entry committed so far (investigation indexes normally trail the
+        log by up to `index_lag` entries, which readers read directly); return the count."""
+        total = 0
+        while done := self._index_step():
+            total += done
+        return total
 
     def _timed_checkpoint_due(self) -> bool:
         # Without a frontier yet, one empty batch loads it and decides precisely.
@@ -257,6 +305,10 @@ class Journal:
 
     def size(self) -> int:
         return int(self._query(store.read_size))
+
+    def indexed_size(self) -> int:
+        """How many entries the investigation indexes cover (the rest are read directly)."""
+        return int(self._query(schema.indexed_size))
 
     def latest_checkpoint(self) -> str | None:
         row = self._query(store.latest_checkpoint_row)

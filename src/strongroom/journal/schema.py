@@ -7,19 +7,25 @@ refuses to open a database written by a newer version. A future change adds a st
 `_UPGRADES`.
 
 Tables: `journal_leaves` (the entries, in order, with their leaf hashes), `journal_nodes`
-(every perfect subtree of level >= 1, stored as it completes, keyed by
-`nid`), `journal_checkpoints`
-(signed notes), and side indexes for investigations: leaves by (principal, ts),
-`journal_subjects` (subject -> entry), `journal_containments` (who was contained, when).
+(every perfect subtree of level >= 1, stored as it completes, keyed by `nid`),
+`journal_checkpoints` (signed notes). Leaves and nodes are written in the append's own
+transaction and grow at their ends only, so a group commit dirties a handful of pages.
+
+The side indexes for investigations are derived from the entries and written apart, in
+large chunks, behind the log (`store.index_range`, driven by the writer):
+`journal_principals` (principal, ts, leaf), `journal_subjects` (bucket, subject key, leaf)
+and `journal_containments` (target, leaf, ts). `journal_meta.indexed_size` says how far
+they reach and moves in the same transaction as their rows; readers take the index below
+it and read the few entries above it directly, so an answer is always complete. Indexing
+inside the append cost most of it: every entry of a batch dirtied its own random index
+page (a WAL write and a checkpoint write per entry), several times the entry's own cost.
 
 The subject index is keyed (bucket, subject key, leaf): bucket = leaf >> 18 and the subject
-key a 63-bit BLAKE2b of the subject ID. Subjects arrive in random order; keyed by subject
-alone, every insert would land on a random page of an index far larger than the cache (a
-page write per entry, the cost that dominated appends at scale). Within a bucket the
-working set is the newest 262,144 entries' rows, which stays in cache; a lookup costs one
-seek per bucket (40 at 10 million entries). Readers check the entry itself, so a key
-collision can only cost a read, never a wrong answer. Version 1 keyed the index by the
-subject text; `_UPGRADES[1]` rebuilds it.
+key a 63-bit BLAKE2b of the subject ID, so an indexing chunk works inside the newest
+bucket's pages, which stay in cache, and a lookup costs one seek per bucket (40 at 10
+million entries). Readers check the entry itself, so a key collision can only cost a read,
+never a wrong answer. Version 1 indexed inside the append (principal and ts columns on the
+leaves, subjects by text); `_UPGRADES[1]` moves a version 1 journal to this layout.
 
 SQLite runs in WAL mode with synchronous=FULL: a commit returns only after the WAL is on
 disk, so an acknowledged entry survives a power cut, not only a crash. Group commit
@@ -37,7 +43,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -70,11 +75,14 @@ leaves = Table(
     Column("idx", BigInt, primary_key=True, autoincrement=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("entry", LargeBinary, nullable=False),
-    Column("ts", Float, nullable=False),
-    Column("principal", String(128), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("outcome", String(32), nullable=False),
-    Index("ix_journal_leaves_principal_ts", "principal", "ts"),
+)
+
+principals = Table(
+    "journal_principals", metadata,
+    Column("principal", String(128), primary_key=True),
+    Column("ts", Float, primary_key=True),
+    Column("leaf", BigInt, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 # One integer key per node, nid = level << 56 | index: a proof reads its nodes with one
@@ -124,11 +132,20 @@ checkpoints = Table(
     Column("created", Float, nullable=False),
 )
 
-def _upgrade_1_subject_buckets(conn: Connection) -> None:
-    """v1 -> v2: rebuild the subject index keyed by (bucket, subject key, leaf). The new
-    table is built beside the old one and renamed once the old one is gone (renaming the
-    old one first would leave its primary key's name taken on PostgreSQL)."""
+def _upgrade_1_indexes_apart(conn: Connection) -> None:
+    """v1 -> v2: move the principal index off the leaves into `journal_principals`, and
+    rebuild the subject index keyed (bucket, subject key, leaf). Everything v1 wrote was
+    indexed, so `indexed_size` starts at the tree size."""
+    conn.execute(text("INSERT INTO journal_principals (principal, ts, leaf) "
+                      "SELECT principal, ts, idx FROM journal_leaves"))
+    conn.execute(text("DROP INDEX ix_journal_leaves_principal_ts"))
+    for column in ("ts", "principal", "kind", "outcome"):
+        conn.execute(text(f"ALTER TABLE journal_leaves DROP COLUMN {column}"))
+    # The new subject table is built beside the old one and renamed once the old one is
+    # gone (renaming the old one first would leave its primary key's name taken on
+    # PostgreSQL).
     new = subjects.to_metadata(MetaData(), name="journal_subjects_v2")
+    new.drop(conn, checkfirst=True)
     new.create(conn)
     last: tuple[str, int] | None = None
     while True:
@@ -145,9 +162,26 @@ def _upgrade_1_subject_buckets(conn: Connection) -> None:
         last = (str(rows[-1][0]), int(rows[-1][1]))
     conn.execute(text("DROP TABLE journal_subjects"))
     conn.execute(text("ALTER TABLE journal_subjects_v2 RENAME TO journal_subjects"))
+    top = conn.execute(text("SELECT max(idx) FROM journal_leaves")).scalar()
+    set_indexed_size(conn, 0 if top is None else int(top) + 1)
 
 
-_UPGRADES: dict[int, Any] = {1: _upgrade_1_subject_buckets}  # from_version -> step(conn)
+INDEXED_SIZE = "indexed_size"
+
+
+def indexed_size(conn: Connection) -> int:
+    found = conn.execute(select(meta.c.value).where(meta.c.key == INDEXED_SIZE)).scalar()
+    return 0 if found is None else int(found)
+
+
+def set_indexed_size(conn: Connection, size: int) -> None:
+    done = conn.execute(meta.update().where(meta.c.key == INDEXED_SIZE)
+                        .values(value=str(size))).rowcount
+    if not done:
+        conn.execute(meta.insert().values(key=INDEXED_SIZE, value=str(size)))
+
+
+_UPGRADES: dict[int, Any] = {1: _upgrade_1_indexes_apart}  # from_version -> step(conn)
 
 
 def make_engine(url: str) -> Engine:

@@ -9,28 +9,16 @@ index rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
 from strongroom.journal import schema as s
+from strongroom.journal.entry import Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
 
 # One advisory lock key for every journal writer on a PostgreSQL database (any constant).
 PG_LOCK_KEY = 0x5352_4A4E
-
-
-class Prepared(NamedTuple):
-    """One entry ready to append: canonical bytes plus what the side indexes need."""
-
-    entry: bytes
-    leaf_hash: bytes
-    ts: float
-    principal: str
-    kind: str
-    outcome: str
-    subject_keys: tuple[int, ...]  # schema.subject_key of each distinct subject
-    contained: str | None
 
 
 def lock_writer(conn: Connection) -> None:
@@ -80,24 +68,50 @@ def _insert_sql(conn: Connection, table: str, columns: str) -> str:
 
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
                 made: Sequence[tuple[int, int, bytes]]) -> None:
-    """Insert a batch with the driver's executemany on plain tuples: the journal's hot
-    path, where building SQLAlchemy parameter dicts per row would cost more than SQLite."""
+    """Insert a batch of leaves and the nodes they complete, with the driver's executemany
+    on plain tuples: the journal's hot path, where building SQLAlchemy parameter dicts per
+    row would cost more than SQLite does."""
     if not batch:
         return
     run = conn.exec_driver_sql
-    run(_insert_sql(conn, "journal_leaves", "idx, leaf_hash, entry, ts, principal, kind, outcome"),
-        [(start + n, p.leaf_hash, p.entry, p.ts, p.principal, p.kind, p.outcome)
-         for n, p in enumerate(batch)])
+    run(_insert_sql(conn, "journal_leaves", "idx, leaf_hash, entry"),
+        [(start + n, p.leaf_hash, p.entry) for n, p in enumerate(batch)])
     if made:
         run(_insert_sql(conn, "journal_nodes", "nid, hash"),
             [((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made])
-    subject_rows = [((start + n) >> s.SUBJECT_BUCKET_SHIFT, key, start + n)
-                    for n, p in enumerate(batch) for key in p.subject_keys]
-    if subject_rows:
-        run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subject_rows)
-    contained = [(p.contained, start + n, p.ts) for n, p in enumerate(batch) if p.contained]
+
+
+def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:
+    """Entries [start, end) decoded, in order."""
+    t = s.leaves
+    rows = conn.execute(select(t.c.idx, t.c.entry).where(t.c.idx >= start, t.c.idx < end)
+                        .order_by(t.c.idx)).all()
+    return [(int(i), decode(bytes(data))) for i, data in rows]
+
+
+def index_range(conn: Connection, limit: int) -> int:
+    """Index up to `limit` entries past `indexed_size` (call under the writer lock, in one
+    transaction); return how many were indexed."""
+    start = s.indexed_size(conn)
+    found = read_entries(conn, start, start + limit)
+    if not found:
+        return 0
+    principals, subjects, contained = [], [], []
+    for idx, entry in found:
+        rows = index_rows(entry)
+        principals.append((rows.principal, rows.ts, idx))
+        subjects.extend((idx >> s.SUBJECT_BUCKET_SHIFT, key, idx)
+                        for key in {s.subject_key(x): None for x in rows.subjects})
+        if rows.contained:
+            contained.append((rows.contained, idx, rows.ts))
+    run = conn.exec_driver_sql
+    run(_insert_sql(conn, "journal_principals", "principal, ts, leaf"), principals)
+    if subjects:
+        run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subjects)
     if contained:
         run(_insert_sql(conn, "journal_containments", "target, leaf, ts"), contained)
+    s.set_indexed_size(conn, found[-1][0] + 1)
+    return len(found)
 
 
 def latest_checkpoint_row(conn: Connection) -> Any:
