@@ -17,13 +17,6 @@ from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
 
 
-class Prepared(NamedTuple):
-    """One entry ready to append: its canonical bytes and leaf hash."""
-
-    entry: bytes
-    leaf_hash: bytes
-
-
 class IndexRows(NamedTuple):
     """What the investigation indexes hold of one entry."""
 
@@ -31,6 +24,15 @@ class IndexRows(NamedTuple):
     ts: float
     subjects: tuple[str, ...]
     contained: str | None  # the principal this entry contains, if any
+
+
+class Prepared(NamedTuple):
+    """One entry ready to append: its canonical bytes, leaf hash, and index rows (kept by
+    the writer until it indexes them, so it need not read the entry back)."""
+
+    entry: bytes
+    leaf_hash: bytes
+    index: IndexRows
 
 ALLOWED_KEYS = frozenset({
     "v", "ts", "kind", "principal", "role", "endpoint", "outcome", "session", "client",
@@ -73,7 +75,7 @@ def prepare(entry: dict[str, Any]) -> Prepared:
         data = canonical(entry)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise BadRequest(f"journal entry is not canonical JSON: {exc}") from exc
-    return Prepared(data, leaf_hash(data))
+    return Prepared(data, leaf_hash(data), index_rows(entry))
 
 
 def index_rows(entry: dict[str, Any]) -> IndexRows:

@@ -26,7 +26,7 @@ from strongroom.clock import Clock
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.journal import rfc6962, schema, store
 from strongroom.journal.checkpoint import GENESIS, Checkpoint, note_digest
-from strongroom.journal.entry import Prepared, decode, prepare
+from strongroom.journal.entry import IndexRows, Prepared, decode, prepare
 from strongroom.journal.note import NoteSigner, NoteVerifier
 
 APPEND_TIMEOUT = 30.0
@@ -95,6 +95,8 @@ class Journal:
         self._last_cp_time = clock.now()
         self._last_cp_size = -1
         self._indexed: int | None = None  # indexed_size as the writer last saw it
+        # (index, rows) of entries this writer committed and has not indexed yet
+        self._unindexed: list[tuple[int, IndexRows]] = []
         self._index_retry_at = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
@@ -203,7 +205,19 @@ class Journal:
                 # _enqueue refuses once closed, so the batch just written was the last
                 return
             if self._index_due(idle=not woken):
-                self._index_step()
+                self._index_step(self._unindexed)
+                if self._indexed is not None:
+                    first = self._unindexed[0][0] if self._unindexed else 0
+                    del self._unindexed[:max(0, self._indexed - first)]
+
+    def _keep_unindexed(self, start: int, items: list[Prepared]) -> None:
+        pending = self._unindexed
+        if pending and pending[-1][0] + 1 != start:
+            pending.clear()  # another process appended in between: read those back
+        if len(pending) > 16 * INDEX_CHUNK:
+            del pending[:len(pending) // 2]  # indexing is failing: bound the memory
+        pending.extend(zip(range(start, start + len(items)), (p.index for p in items),
+                           strict=True))
 
     def _index_due(self, *, idle: bool) -> bool:
         if (self.index_lag is None or self._frontier is None
@@ -214,7 +228,7 @@ class Journal:
         waiting = self._frontier.size - self._indexed
         return waiting >= self.index_lag or (idle and waiting > 0)
 
-    def _index_step(self) -> int:
+    def _index_step(self, known: list[tuple[int, IndexRows]] | None = None) -> int:
         """Index the next chunk behind the log in its own transaction. A failure (say, an
         entry edited into invalid JSON) leaves appends untouched; readers then read more
         of the log directly, and verify names the damage."""
@@ -222,7 +236,7 @@ class Journal:
             with self.engine.connect().execution_options(journal_writer=True) as conn:
                 with conn.begin():
                     store.lock_writer(conn)
-                    done = store.index_range(conn, INDEX_CHUNK)
+                    done = store.index_range(conn, INDEX_CHUNK, known or ())
                     self._indexed = schema.indexed_size(conn)
             return done
         except Exception as exc:  # noqa: BLE001 - the log itself must keep going
@@ -265,6 +279,7 @@ class Journal:
                     if due or batch.checkpoint:
                         batch.note = self._checkpoint(conn, frontier)
             batch.start = size
+            self._keep_unindexed(size, batch.items)
         except Exception as exc:  # noqa: BLE001 - the writer must outlive any one batch
             self._frontier = None  # re-read from storage on the next batch
             batch.error = f"the journal cannot write: {exc.__class__.__name__}"

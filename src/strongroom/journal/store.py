@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, text
 
 from strongroom.journal import schema as s
-from strongroom.journal.entry import Prepared, decode, index_rows
+from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
 
 # One advisory lock key for every journal writer on a PostgreSQL database (any constant).
@@ -89,16 +89,21 @@ def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict
     return [(int(i), decode(bytes(data))) for i, data in rows]
 
 
-def index_range(conn: Connection, limit: int) -> int:
+def index_range(conn: Connection, limit: int,
+                known: Sequence[tuple[int, IndexRows]] = ()) -> int:
     """Index up to `limit` entries past `indexed_size` (call under the writer lock, in one
-    transaction); return how many were indexed."""
+    transaction); return how many were indexed. `known` holds consecutive (index, rows)
+    the caller already has; entries outside it are read back from the log."""
     start = s.indexed_size(conn)
-    found = read_entries(conn, start, start + limit)
+    first = known[0][0] if known else -1
+    if first <= start < first + len(known):
+        found = list(known[start - first:start - first + limit])
+    else:
+        found = [(idx, index_rows(e)) for idx, e in read_entries(conn, start, start + limit)]
     if not found:
         return 0
     principals, subjects, contained = [], [], []
-    for idx, entry in found:
-        rows = index_rows(entry)
+    for idx, rows in found:
         principals.append((rows.principal, rows.ts, idx))
         subjects.extend((idx >> s.SUBJECT_BUCKET_SHIFT, key, idx)
                         for key in {s.subject_key(x): None for x in rows.subjects})
