@@ -7,6 +7,9 @@ from detect_testkit import CANARY, engine, event, only
 
 from strongroom.clock import FakeClock
 from strongroom.detect import DetectConfig
+from strongroom.detect.config import LADDER, Rung
+from strongroom.detect.ladder import due
+from strongroom.detect.state import Scored
 from strongroom.errors import BadRequest, Conflict, NotFound
 
 
@@ -165,3 +168,20 @@ def test_state_per_principal_stays_small() -> None:
                           ip=f"10.{n % 7}.0.1", user_agent=f"ua-{n % 9}", matched=True))
         clock.advance(7)
     assert 0 < eng.state_size_bytes("p-1") <= 2048
+
+
+@pytest.mark.parametrize(("families", "suspends"), [
+    (("breadth", "peer", "drift"), False),  # one kind of evidence: how much is read
+    (("peer", "drift"), False),
+    (("breadth", "enumeration"), True),  # amount and pattern
+    (("peer", "volume"), True),  # amount and rate
+    (("drift",), False),
+])
+def test_only_independent_evidence_suspends(families: tuple[str, ...], suspends: bool) -> None:
+    rungs = [Rung(action, 10.0 * (k + 1)) for k, action in enumerate(LADDER)]
+    fired = {r.action for r in due(Scored(), rungs, 100.0, families, False, lambda _: False)}
+    assert {"alert", "throttle", "step_up"} <= fired
+    assert ("suspend_principal" in fired) is suspends
+    assert ("block_ip_prefix" in fired) is suspends
+    honey = {r.action for r in due(Scored(), rungs, 100.0, families, True, lambda _: False)}
+    assert "suspend_principal" in honey  # a honey hit alone is enough

@@ -20,6 +20,19 @@ LADDER: tuple[str, ...] = (
 )
 # Rungs that lock someone out: they need a honey hit or two independent signal families.
 SUSPENSIONS = frozenset({"suspend_session", "suspend_principal", "block_ip_prefix"})
+# Families that read the same evidence count once towards independence. Breadth (distinct
+# subjects today), peer deviation (today's volume and breadth against the role) and drift
+# (the same totals accumulated over days) all measure how much one principal reads: a
+# heavy-tailed officer on a busy week trips all three at once. In a month of 5,000
+# simulated users they were the whole of the wrongful suspensions (2.7 per 10,000
+# user-days). Together they can still reach step-up; to suspend they need a second kind
+# of evidence (rate, pattern, coordination, context) or a honey record.
+EVIDENCE: dict[str, str] = {"breadth": "amount", "peer": "amount", "drift": "amount"}
+
+
+def independent(families: tuple[str, ...] | list[str]) -> int:
+    """How many independent kinds of evidence these families are."""
+    return len({EVIDENCE.get(f, f) for f in families})
 
 
 class DetectConfigError(ValueError):

@@ -3,14 +3,14 @@
 Rungs fire once per episode: a fired rung re-arms when the risk falls below half its
 threshold, and a containment rung fires again when its containment is gone (expired,
 lifted, or scoped to another session) while the risk still stands. Suspensions need a
-honey hit or two independent signal families, so one noisy signal never locks out an
-officer mid-shift."""
+honey hit or two independent signal families (config.EVIDENCE: families reading the same
+evidence count once), so one noisy signal never locks out an officer mid-shift."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from strongroom.detect.config import SUSPENSIONS, Rung
+from strongroom.detect.config import SUSPENSIONS, Rung, independent
 from strongroom.detect.state import Scored
 
 CONTAINING = frozenset({"throttle", "step_up", "suspend_session", "suspend_principal",
@@ -19,7 +19,7 @@ CONTAINING = frozenset({"throttle", "step_up", "suspend_session", "suspend_princ
 
 def due(obj: Scored, rungs: Sequence[Rung], risk: float, families: Sequence[str],
         honey: bool, active: Callable[[str], bool]) -> list[Rung]:
-    strong = honey or len(families) >= 2
+    strong = honey or independent(families) >= 2
     out: list[Rung] = []
     for i, rung in enumerate(rungs):
         bit = 1 << i
