@@ -345,10 +345,12 @@ class Journal:
         return decode(bytes(data))
 
     def _plan_hashes(self, plan: rfc6962.ProofPlan, size: int) -> list[bytes]:
-        current = self.size()
+        # One connection for the size check and the reads: a proof is a few lookups, and
+        # each checkout and statement costs as much as one.
+        current, found = self._query(
+            lambda c: (store.read_size(c), store.read_nodes(c, plan.node_ids)))
         if size > current:
             raise BadRequest(f"tree size {size} is beyond the journal's size {current}")
-        found = self._query(lambda c: store.read_nodes(c, plan.node_ids))
         try:
             return plan.rehash(found)
         except rfc6962.ProofError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 
 from strongroom.journal import schema as s
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
@@ -28,23 +28,30 @@ def lock_writer(conn: Connection) -> None:
 
 
 def read_size(conn: Connection) -> int:
-    top = conn.execute(select(func.max(s.leaves.c.idx))).scalar()
+    top = conn.exec_driver_sql("SELECT max(idx) FROM journal_leaves").scalar()
     return 0 if top is None else int(top) + 1
 
 
+def _in_sql(conn: Connection, select_from: str, column: str, n: int) -> str:
+    # Identifiers are this module's constants, never input; values travel as parameters.
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"SELECT {select_from} WHERE {column} IN ({', '.join([mark] * n)})"  # noqa: S608
+
+
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
+    """The stored hashes of `ids`, by primary key. Driver-level queries: a proof is a few
+    dozen keys, and building SQLAlchemy statements cost more than the lookups."""
     wanted = list(ids)
     out: dict[NodeID, bytes] = {}
     leaf_ids = [i for lvl, i in wanted if lvl == 0]
-    upper = [(lvl, i) for lvl, i in wanted if lvl > 0]
+    upper = [s.nid(lvl, i) for lvl, i in wanted if lvl > 0]
     if leaf_ids:
-        rows = conn.execute(select(s.leaves.c.idx, s.leaves.c.leaf_hash)
-                            .where(s.leaves.c.idx.in_(leaf_ids)))
+        rows = conn.exec_driver_sql(_in_sql(conn, "idx, leaf_hash FROM journal_leaves", "idx",
+                                            len(leaf_ids)), tuple(leaf_ids))
         out.update({(0, int(i)): bytes(h) for i, h in rows})
     if upper:
-        keys = [s.nid(lvl, i) for lvl, i in upper]
-        rows = conn.execute(select(s.nodes.c.nid, s.nodes.c.hash)
-                            .where(s.nodes.c.nid.in_(keys)))
+        rows = conn.exec_driver_sql(_in_sql(conn, "nid, hash FROM journal_nodes", "nid",
+                                            len(upper)), tuple(upper))
         mask = (1 << s.NID_SHIFT) - 1
         out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h) for k, h in rows})
     return out
