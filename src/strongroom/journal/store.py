@@ -32,10 +32,15 @@ def read_size(conn: Connection) -> int:
     return 0 if top is None else int(top) + 1
 
 
+def _marks(conn: Connection, n: int) -> str:
+    """n positional parameter markers in the driver's own style (qmark or format)."""
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
+# In both builders identifiers are this module's constants, never input; values travel as
+# parameters.
 def _in_sql(conn: Connection, select_from: str, column: str, n: int) -> str:
-    # Identifiers are this module's constants, never input; values travel as parameters.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return f"SELECT {select_from} WHERE {column} IN ({', '.join([mark] * n)})"  # noqa: S608
+    return f"SELECT {select_from} WHERE {column} IN ({_marks(conn, n)})"  # noqa: S608
 
 
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
@@ -67,9 +72,7 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
 
 
 def _insert_sql(conn: Connection, table: str, columns: str) -> str:
-    # Identifiers are this module's constants, never input; values travel as parameters.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    marks = ", ".join([mark] * (columns.count(",") + 1))
+    marks = _marks(conn, columns.count(",") + 1)
     return f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
 
 
