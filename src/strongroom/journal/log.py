@@ -122,26 +122,16 @@ class Journal:
 
     def append(self, entry: dict[str, Any]) -> int:
         """Append one entry; return its index once it is committed."""
-        batch, pos = self._enqueue(prepare(entry))
+        batch, pos, _ = self._enqueue(prepare(entry))
         if not batch.done.wait(APPEND_TIMEOUT):
             raise Unavailable("the journal did not commit in time")
         return batch.outcome(pos)
 
     async def append_async(self, entry: dict[str, Any]) -> int:
         """`append` for event-loop callers: waits for the commit without holding a thread."""
-        prepared = prepare(entry)
         loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._closed:
-                raise Unavailable("the journal is closed")
-            batch = self._open
-            pos = len(batch.items)
-            batch.items.append(prepared)
-            fut = batch.waiters.get(loop)
-            if fut is None:
-                fut = batch.waiters[loop] = loop.create_future()
-        if pos == 0:
-            self._wake.set()
+        batch, pos, fut = self._enqueue(prepare(entry), loop)
+        assert fut is not None
         # shielded: one cancelled caller must not cancel the future its batch-mates share
         await asyncio.shield(fut)
         return batch.outcome(pos)
@@ -151,13 +141,18 @@ class Journal:
         grown since) and return the signed note."""
         if self.signer is None:
             raise Conflict("this journal has no checkpoint signing key")
-        batch, _ = self._enqueue(None)
+        batch, _, _ = self._enqueue(None)
         if not batch.done.wait(APPEND_TIMEOUT):
             raise Unavailable("the journal did not commit in time")
         batch.outcome(0)
         return str(batch.note)
 
-    def _enqueue(self, prepared: Prepared | None) -> tuple[_Batch, int]:
+    def _enqueue(self, prepared: Prepared | None,
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 ) -> tuple[_Batch, int, asyncio.Future[None] | None]:
+        """Add an entry (None: a checkpoint request) to the open batch; with `loop`, also
+        return the future that loop's callers of this batch share."""
+        fut = None
         with self._lock:
             if self._closed:
                 raise Unavailable("the journal is closed")
@@ -167,11 +162,15 @@ class Journal:
                 batch.checkpoint = True
             else:
                 batch.items.append(prepared)
+            if loop is not None:
+                fut = batch.waiters.get(loop)
+                if fut is None:
+                    fut = batch.waiters[loop] = loop.create_future()
         # The writer clears the wake flag under the lock when it swaps batches, so only
         # the first item of a batch needs to raise it.
         if pos == 0 or prepared is None:
             self._wake.set()
-        return batch, pos
+        return batch, pos, fut
 
     def close(self) -> None:
         with self._lock:
