@@ -25,12 +25,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from strongroom.journal import schema, store
-from strongroom.journal.entry import containment_target, decode
+from strongroom.journal.entry import IndexRows, decode, index_rows
 from strongroom.journal.log import Journal
 
 REVEALING = frozenset({"allowed", "masked"})
 CHUNK = 5_000
 END = 2**62  # read the log's tail to its end, whatever its size
+Tail = tuple[int, dict[str, Any], IndexRows]  # an entry above indexed_size, and its rows
 # Who the data subjects are, by the category of data revealed about them.
 SUBJECT_CATEGORIES = {
     "identity": "registered owners", "address": "registered owners",
@@ -50,13 +51,16 @@ class Investigator:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
-    def _indexed_and_tail(self, fn: Any) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+    def _indexed_and_tail(self, fn: Any) -> tuple[Any, list[Tail]]:
         """`fn(conn, indexed)` over the index below `indexed_size`, and the entries at and
-        above it. Index rows below indexed_size are complete once it is read, and entries
-        never change, so the two parts neither overlap nor leave a gap."""
-        def read(conn: Connection) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+        above it with the rows the index would hold of them (the same `index_rows`, so the
+        tail matches exactly what the index would). Index rows below indexed_size are
+        complete once it is read, and entries never change, so the two parts neither
+        overlap nor leave a gap."""
+        def read(conn: Connection) -> tuple[Any, list[Tail]]:
             indexed = schema.indexed_size(conn)
-            return fn(conn, indexed), store.read_entries(conn, indexed, END)
+            return fn(conn, indexed), [(idx, e, index_rows(e)) for idx, e
+                                       in store.read_entries(conn, indexed, END)]
         return self.journal._query(read)
 
     def _principal_entries(self, principal: str, since: float | None,
@@ -71,9 +75,9 @@ class Investigator:
             select(t.c.leaf).where(*cond, t.c.leaf < indexed)
             .order_by(t.c.ts, t.c.leaf)).scalars().all())
         yield from self._entries([int(i) for i in idxs], ordered=False)
-        for idx, e in tail:
-            if (e["principal"] == principal and (since is None or e["ts"] >= since)
-                    and (until is None or e["ts"] < until)):
+        for idx, e, rows in tail:
+            if (rows.principal == principal and (since is None or rows.ts >= since)
+                    and (until is None or rows.ts < until)):
                 yield idx, e
 
     def _entries(self, indexes: Sequence[int], *,
@@ -144,11 +148,13 @@ class Investigator:
                                        s.c.leaf < indexed).order_by(s.c.leaf)).scalars()]
 
         idxs, tail = self._indexed_and_tail(lookup)
+        found = chain(self._entries(idxs),
+                      ((idx, e) for idx, e, rows in tail if subject in rows.subjects))
         accesses = []
         by_principal: dict[str, dict[str, Any]] = {}
-        for idx, e in chain(self._entries(idxs), tail):
+        for idx, e in found:
             if subject not in e.get("subjects", ()):
-                continue  # another subject with the same 63-bit key, or not in the tail
+                continue  # another subject with the same 63-bit key
             revealed = e.get("fields", []) if e["outcome"] in REVEALING else []
             accesses.append({
                 "index": idx, "when": iso(e["ts"]), "principal": e["principal"],
@@ -181,8 +187,8 @@ class Investigator:
             select(c.c.ts).where(*cond, c.c.leaf < indexed).order_by(c.c.ts).limit(1))
             .scalar())
         times = [] if first is None else [float(first)]
-        times += [float(e["ts"]) for _, e in tail if containment_target(e) == principal
-                  and (since is None or e["ts"] >= since)]
+        times += [rows.ts for _, _, rows in tail if rows.contained == principal
+                  and (since is None or rows.ts >= since)]
         return min(times, default=None)
 
     def breach_report(self, principals: Iterable[str], since: float | None = None,
