@@ -3,8 +3,9 @@
 `append` returns only after the entry is committed (durable). Appends from many threads
 share commits: callers add their entry to the open batch and wait on that batch's event;
 one writer thread swaps the open batch for an empty one, writes it in one transaction
-(group commit) and wakes every caller at once. An appender costs a lock and a list append
-until its batch commits: no per-entry future or queue hand-off. Every batch re-reads the
+(group commit) and wakes every caller at once. A thread appender costs a lock and a list
+append until its batch commits, no queue hand-off; an `append_async` caller also one future
+of its event loop, and each loop gets one wake-up call per batch. Every batch re-reads the
 tree size under the writer lock (BEGIN IMMEDIATE on SQLite, an advisory lock on
 PostgreSQL), so several processes can append to one journal. If the journal cannot write,
 `append` raises `Unavailable`: the gate then answers 503 (no journal, no data).
@@ -52,17 +53,19 @@ class _Batch:
         self.start = 0
         self.note: str | None = None
         self.error: str | None = None
-        # one future per event loop whose tasks wait on this batch (append_async)
-        self.waiters: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+        # the futures of append_async callers, by their event loop: one per caller, so a
+        # cancelled caller cancels only its own (a shared future would need a shield per
+        # caller, which costs more than the future)
+        self.waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.items) or self.checkpoint
 
     def finish(self) -> None:
         self.done.set()
-        for loop, fut in self.waiters.items():
+        for loop, futs in self.waiters.items():
             try:
-                loop.call_soon_threadsafe(_resolve, fut)
+                loop.call_soon_threadsafe(_resolve, futs)
             except RuntimeError:  # that loop is closed: nobody waits there any more
                 pass
 
@@ -72,9 +75,10 @@ class _Batch:
         return self.start + pos
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _resolve(futs: list[asyncio.Future[None]]) -> None:
+    for fut in futs:
+        if not fut.done():  # a cancelled caller's
+            fut.set_result(None)
 
 
 class Journal:
@@ -132,8 +136,7 @@ class Journal:
         loop = asyncio.get_running_loop()
         batch, pos, fut = self._enqueue(prepare(entry), loop)
         assert fut is not None
-        # shielded: one cancelled caller must not cancel the future its batch-mates share
-        await asyncio.shield(fut)
+        await fut
         return batch.outcome(pos)
 
     def make_checkpoint(self) -> str:
@@ -151,7 +154,7 @@ class Journal:
                  loop: asyncio.AbstractEventLoop | None = None,
                  ) -> tuple[_Batch, int, asyncio.Future[None] | None]:
         """Add an entry (None: a checkpoint request) to the open batch; with `loop`, also
-        return the future that loop's callers of this batch share."""
+        return a future of that loop that the batch's commit resolves."""
         fut = None
         with self._lock:
             if self._closed:
@@ -163,9 +166,12 @@ class Journal:
             else:
                 batch.items.append(prepared)
             if loop is not None:
-                fut = batch.waiters.get(loop)
-                if fut is None:
-                    fut = batch.waiters[loop] = loop.create_future()
+                fut = loop.create_future()
+                futs = batch.waiters.get(loop)
+                if futs is None:
+                    batch.waiters[loop] = [fut]
+                else:
+                    futs.append(fut)
         # The writer clears the wake flag under the lock when it swaps batches, so only
         # the first item of a batch needs to raise it.
         if pos == 0 or prepared is None:
