@@ -174,7 +174,7 @@ def bench_append(tmp: Path, total: int) -> dict:
 
 def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
     """Fill a journal through its own write path (prepare, Frontier, store.write_batch,
-    store.index_range) in large transactions with synchronous=OFF: a benchmark fixture,
+    store.index_known) in large transactions with synchronous=OFF: a benchmark fixture,
     not an API."""
     engine = make_engine(f"sqlite:///{path}")
     ensure_schema(engine)
@@ -190,7 +190,7 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
             conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
             with conn.begin():
                 store.write_batch(conn, start, batch, made)
-                store.index_range(conn, len(batch))
+                store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
     engine.dispose()

@@ -13,7 +13,16 @@ import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
 from strongroom.errors import BadRequest, Conflict, Unavailable
-from strongroom.journal import Journal, NoteSigner, open_note, parse_checkpoint, rfc6962
+from strongroom.journal import (
+    Journal,
+    NoteSigner,
+    open_note,
+    parse_checkpoint,
+    rfc6962,
+    schema,
+    store,
+)
+from strongroom.journal.entry import index_rows
 from strongroom.journal.investigate import Investigator
 
 from .helpers import event
@@ -191,7 +200,8 @@ def test_version_1_journal_is_upgraded_on_open(db_url: str, signer: NoteSigner) 
     j.close()
     with sa.create_engine(db_url).connect() as conn:
         assert conn.execute(sa.text("SELECT value FROM journal_meta "
-                                    "WHERE key = 'schema_version'")).scalar() == "2"
+                                    "WHERE key = 'schema_version'")).scalar() \
+            == str(schema.SCHEMA_VERSION)
 
 
 def test_writer_indexes_behind_the_log(db_url: str) -> None:
@@ -206,3 +216,74 @@ def test_writer_indexes_behind_the_log(db_url: str) -> None:
         rows = conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar()
     assert rows == 12
     j.close()
+
+
+def _ranges(db_url: str) -> list[tuple[int, int]]:
+    with sa.create_engine(db_url).connect() as conn:
+        return [(int(a), int(b)) for a, b in conn.execute(sa.text(
+            "SELECT lo, hi FROM journal_index_ranges ORDER BY lo"))]
+
+
+def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str) -> None:
+    """Two writers' entries interleave: each indexes what it wrote, out of order, and
+    indexed_size moves only over a gapless prefix; investigations stay exact throughout."""
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    inv = Investigator(j)
+    entries = [event(i, principal=f"p-{i // 3 % 2}", subjects=(f"s-{i % 4}",))
+               for i in range(18)]
+    for e in entries[:12]:
+        j.append(e)
+    rows = [(i, index_rows(e)) for i, e in enumerate(entries)]
+    s0 = [0, 4, 8]
+
+    def check(indexed: int, ranges: list[tuple[int, int]]) -> None:
+        assert j.indexed_size() == indexed and _ranges(db_url) == ranges
+        assert [a["index"] for a in inv.subject_report("s-0")["accesses"]] == s0
+        assert inv.principal_report("p-1")["entries"] == len(
+            [i for i in range(j.size()) if i // 3 % 2 == 1])
+
+    with schema.writing(j.engine) as conn:  # writer B: entries 3-5 and 9-11
+        assert store.index_known(conn, rows[3:6] + rows[9:12]) == 6
+    check(0, [(3, 6), (9, 12)])
+    with schema.writing(j.engine) as conn:  # writer A: 0-2 joins 3-5
+        assert store.index_known(conn, rows[0:3]) == 3
+    check(6, [(9, 12)])
+    with schema.writing(j.engine) as conn:  # A again, knowing more than it needs to
+        assert store.index_known(conn, rows[0:12]) == 3  # only 6-8 were not indexed
+    check(12, [])
+
+    for e in entries[12:]:
+        j.append(e)
+    s0.append(12), s0.append(16)
+    with schema.writing(j.engine) as conn:  # 15-17 indexed; the writer of 12-14 stopped
+        assert store.index_known(conn, rows[15:18]) == 3
+    check(12, [(15, 18)])
+    with schema.writing(j.engine) as conn:
+        assert store.index_gap(conn, 100) == 3  # read back up to the next range
+        assert store.index_gap(conn, 100) == 0
+    check(18, [])
+    with sa.create_engine(db_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 18
+    assert j.verify().ok
+    j.close()
+
+
+def test_two_writers_on_one_journal_index_everything_once(db_url: str) -> None:
+    """Two journals on one database (as two server processes), appending in turn: their
+    writers index their own entries when idle, and between them every entry once."""
+    a = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=1000)
+    b = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=1000)
+    for k in range(8):
+        for i in range(5):
+            (a if k % 2 == 0 else b).append(event(k * 5 + i, subjects=(f"s-{k}",)))
+    deadline = time.monotonic() + 10
+    while a.indexed_size() < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.indexed_size() == 40 and _ranges(db_url) == []
+    with sa.create_engine(db_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 40
+        assert conn.execute(sa.text("SELECT count(*) FROM journal_subjects")).scalar() == 40
+    inv = Investigator(a)
+    assert [x["index"] for x in inv.subject_report("s-3")["accesses"]] == list(range(15, 20))
+    a.close()
+    b.close()

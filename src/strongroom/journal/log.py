@@ -18,6 +18,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -37,6 +38,7 @@ POLL_SECONDS = 0.2
 INDEX_LAG = 4096
 INDEX_CHUNK = 8192
 INDEX_RETRY_SECONDS = 30.0
+GAP_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class Journal:
         self._last_cp_time = clock.now()
         self._last_cp_size = -1
         self._indexed: int | None = None  # indexed_size as the writer last saw it
+        self._indexed_moved = time.monotonic()  # when that last changed
         # (index, rows) of entries this writer committed and has not indexed yet
         self._unindexed: list[tuple[int, IndexRows]] = []
         self._index_retry_at = 0.0
@@ -209,52 +212,58 @@ class Journal:
             if closing:
                 # _enqueue refuses once closed, so the batch just written was the last
                 return
-            if self._index_due(idle=not woken):
-                self._index_step(self._unindexed)
-                if self._indexed is not None:
-                    first = self._unindexed[0][0] if self._unindexed else 0
-                    del self._unindexed[:max(0, self._indexed - first)]
+            self._index_if_due(idle=not woken)
 
     def _keep_unindexed(self, start: int, items: list[Prepared]) -> None:
         pending = self._unindexed
-        if pending and pending[-1][0] + 1 != start:
-            pending.clear()  # another process appended in between: read those back
         if len(pending) > 16 * INDEX_CHUNK:
-            del pending[:len(pending) // 2]  # indexing is failing: bound the memory
+            # indexing keeps failing: bound the memory (those entries are read back later)
+            del pending[:len(pending) // 2]
         pending.extend(zip(range(start, start + len(items)), (p.index for p in items),
                            strict=True))
 
-    def _index_due(self, *, idle: bool) -> bool:
+    def _index_if_due(self, *, idle: bool) -> None:
+        """Index this writer's own entries once `index_lag` of them wait, or when idle; read
+        back entries below them that nobody indexed when idle, or once indexed_size has
+        not moved for GAP_SECONDS (their writer, another process, has stopped)."""
         if (self.index_lag is None or self._frontier is None
                 or time.monotonic() < self._index_retry_at):
-            return False
-        if self._indexed is None:
-            return True
-        waiting = self._frontier.size - self._indexed
-        return waiting >= self.index_lag or (idle and waiting > 0)
+            return
+        pending = self._unindexed
+        if pending and (idle or len(pending) >= self.index_lag):
+            chunk = pending[:INDEX_CHUNK]
+            if self._index_step(lambda conn: store.index_known(conn, chunk)) is not None:
+                del pending[:len(chunk)]
+            return
+        below = pending[0][0] if pending else self._frontier.size
+        stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
+        if self._indexed is None or (self._indexed < below and (idle or stalled)):
+            self._index_step(lambda conn: store.index_gap(conn, INDEX_CHUNK))
 
-    def _index_step(self, known: list[tuple[int, IndexRows]] | None = None) -> int:
-        """Index the next chunk behind the log in its own transaction. A failure (say, an
-        entry edited into invalid JSON) leaves appends untouched; readers then read more
-        of the log directly, and verify names the damage."""
+    def _index_step(self, fn: Callable[[Connection], int]) -> int | None:
+        """Run one indexing transaction; return how many entries it indexed, or None when
+        it failed. A failure (say, an entry edited into invalid JSON) leaves appends
+        untouched; readers then read more of the log directly, and verify names the
+        damage."""
         try:
-            with self.engine.connect().execution_options(journal_writer=True) as conn:
-                with conn.begin():
-                    store.lock_writer(conn)
-                    done = store.index_range(conn, INDEX_CHUNK, known or ())
-                    self._indexed = schema.indexed_size(conn)
-            return done
+            with schema.writing(self.engine) as conn:
+                done = fn(conn)
+                indexed = schema.indexed_size(conn)
         except Exception as exc:  # noqa: BLE001 - the log itself must keep going
             log.warning("journal indexing failed, retrying later: %s", exc.__class__.__name__)
             self._indexed = None
             self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
-            return 0
+            return None
+        if indexed != self._indexed:
+            self._indexed, self._indexed_moved = indexed, time.monotonic()
+        return done
 
     def catch_up_index(self) -> int:
-        """Index every entry committed so far (investigation indexes normally trail the
-        log by up to `index_lag` entries, which readers read directly); return the count."""
+        """Index every entry committed so far, reading them back (investigation indexes
+        normally trail the log by up to `index_lag` entries, which readers read
+        directly); return the count."""
         total = 0
-        while done := self._index_step():
+        while done := self._index_step(lambda conn: store.index_gap(conn, INDEX_CHUNK)):
             total += done
         return total
 
@@ -266,23 +275,21 @@ class Journal:
 
     def _commit(self, batch: _Batch) -> None:
         try:
-            with self.engine.connect().execution_options(journal_writer=True) as conn:
-                with conn.begin():
-                    store.lock_writer(conn)
-                    size = store.read_size(conn)
-                    if self._frontier is None or self._frontier.size != size:
-                        self._frontier = store.load_frontier(conn, size)
-                    frontier = self._frontier
-                    made: list[tuple[int, int, bytes]] = []
-                    for p in batch.items:
-                        made.extend(frontier.append(p.leaf_hash))
-                    store.write_batch(conn, size, batch.items, made)
-                    end = frontier.size
-                    due = (self.signer is not None and end > self._last_cp_size and (
-                        size // self.checkpoint_every != end // self.checkpoint_every
-                        or self.clock.now() - self._last_cp_time >= self.checkpoint_interval))
-                    if due or batch.checkpoint:
-                        batch.note = self._checkpoint(conn, frontier)
+            with schema.writing(self.engine) as conn:
+                size = store.read_size(conn)
+                if self._frontier is None or self._frontier.size != size:
+                    self._frontier = store.load_frontier(conn, size)
+                frontier = self._frontier
+                made: list[tuple[int, int, bytes]] = []
+                for p in batch.items:
+                    made.extend(frontier.append(p.leaf_hash))
+                store.write_batch(conn, size, batch.items, made)
+                end = frontier.size
+                due = (self.signer is not None and end > self._last_cp_size and (
+                    size // self.checkpoint_every != end // self.checkpoint_every
+                    or self.clock.now() - self._last_cp_time >= self.checkpoint_interval))
+                if due or batch.checkpoint:
+                    batch.note = self._checkpoint(conn, frontier)
             batch.start = size
             self._keep_unindexed(size, batch.items)
         except Exception as exc:  # noqa: BLE001 - the writer must outlive any one batch

@@ -12,13 +12,17 @@ Tables: `journal_leaves` (the entries, in order, with their leaf hashes), `journ
 transaction and grow at their ends only, so a group commit dirties a handful of pages.
 
 The side indexes for investigations are derived from the entries and written apart, in
-large chunks, behind the log (`store.index_range`, driven by the writer):
-`journal_principals` (principal, ts, leaf), `journal_subjects` (bucket, subject key, leaf)
-and `journal_containments` (target, leaf, ts). `journal_meta.indexed_size` says how far
-they reach and moves in the same transaction as their rows; readers take the index below
-it and read the few entries above it directly, so an answer is always complete. Indexing
-inside the append cost most of it: every entry of a batch dirtied its own random index
-page (a WAL write and a checkpoint write per entry), several times the entry's own cost.
+large chunks, behind the log (`store.index_known` and `store.index_gap`, driven by the
+writer): `journal_principals` (principal, ts, leaf), `journal_subjects` (bucket, subject
+key, leaf) and `journal_containments` (target, leaf, ts). `journal_meta.indexed_size` says
+how far they reach without a gap and moves in the same transaction as their rows; readers
+take the index below it and read the few entries above it directly, so an answer is always
+complete. Each writer indexes the entries it appended from the rows it prepared; when
+several processes append, one may index its entries above another's that are not indexed
+yet, and `journal_index_ranges` records those runs until indexed_size reaches them. Entries
+nobody indexed (their writer stopped) are read back from the log. Indexing inside the
+append cost most of it: every entry of a batch dirtied its own random index page (a WAL
+write and a checkpoint write per entry), several times the entry's own cost.
 
 The subject index is keyed (bucket, subject key, leaf): bucket = leaf >> 18 and the subject
 key a 63-bit BLAKE2b of the subject ID, so an indexing chunk works inside the newest
@@ -34,7 +38,10 @@ amortizes the fsync over every entry in a batch. The writer takes `BEGIN IMMEDIA
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -58,7 +65,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Unavailable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
 BigInt = BigInteger().with_variant(Integer, "sqlite")
 
@@ -123,6 +130,15 @@ containments = Table(
     sqlite_with_rowid=False,
 )
 
+# Runs [lo, hi) of entries indexed above indexed_size: each writer indexes what it
+# appended, so with several writer processes one may index its entries before another has
+# indexed the ones below them.
+index_ranges = Table(
+    "journal_index_ranges", metadata,
+    Column("lo", BigInt, primary_key=True, autoincrement=False),
+    Column("hi", BigInt, nullable=False),
+)
+
 checkpoints = Table(
     "journal_checkpoints", metadata,
     Column("seq", BigInt, primary_key=True, autoincrement=False),
@@ -181,7 +197,14 @@ def set_indexed_size(conn: Connection, size: int) -> None:
         conn.execute(meta.insert().values(key=INDEXED_SIZE, value=str(size)))
 
 
-_UPGRADES: dict[int, Any] = {1: _upgrade_1_indexes_apart}  # from_version -> step(conn)
+def _upgrade_2_index_ranges(conn: Connection) -> None:
+    """v2 -> v3: `journal_index_ranges` (create_all made it, empty: a version 2 writer
+    indexed only at indexed_size). A version 2 writer would not skip the ranges a version 3
+    writer records, so the version must move."""
+
+
+# from_version -> step(conn)
+_UPGRADES: dict[int, Any] = {1: _upgrade_1_indexes_apart, 2: _upgrade_2_index_ranges}
 
 
 def make_engine(url: str) -> Engine:
@@ -211,6 +234,35 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# One advisory lock key for every journal writer on a PostgreSQL database (any constant).
+PG_LOCK_KEY = 0x5352_4A4E
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction that holds the journal's writer lock.
+
+    On SQLite, writers of every process first take an exclusive flock on a file beside the
+    database (`<db>-writer.lock`), then BEGIN IMMEDIATE. SQLite alone would serialize them
+    too, but its busy handler polls in sleeps of 1 to 100 ms, so two server workers sharing
+    a journal would spend much of their time asleep; a waiter on the flock wakes as soon
+    as the holder commits. The kernel drops the flock of a process that dies.
+    On PostgreSQL, writers serialize on a transaction-scoped advisory lock.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    lock = open(f"{path}-writer.lock", "ab") if path else None  # noqa: SIM115
+    try:
+        if lock is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released by close()
+        with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+            yield conn
+    finally:
+        if lock is not None:
+            lock.close()
+
+
 def _sqlite_begin(conn: Any) -> None:
     immediate = conn.get_execution_options().get("journal_writer", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -219,7 +271,7 @@ def _sqlite_begin(conn: Any) -> None:
 def ensure_schema(engine: Engine) -> None:
     """Create the journal tables if absent; check (and upgrade) the schema version."""
     try:
-        with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
+        with writing(engine) as conn:
             metadata.create_all(conn)
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
             found = row.scalar()

@@ -11,20 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select
 
 from strongroom.journal import schema as s
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
-
-# One advisory lock key for every journal writer on a PostgreSQL database (any constant).
-PG_LOCK_KEY = 0x5352_4A4E
-
-
-def lock_writer(conn: Connection) -> None:
-    """Serialize writers across processes (SQLite already holds BEGIN IMMEDIATE)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
 
 
 def read_size(conn: Connection) -> int:
@@ -99,19 +90,7 @@ def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict
     return [(int(i), decode(bytes(data))) for i, data in rows]
 
 
-def index_range(conn: Connection, limit: int,
-                known: Sequence[tuple[int, IndexRows]] = ()) -> int:
-    """Index up to `limit` entries past `indexed_size` (call under the writer lock, in one
-    transaction); return how many were indexed. `known` holds consecutive (index, rows)
-    the caller already has; entries outside it are read back from the log."""
-    start = s.indexed_size(conn)
-    first = known[0][0] if known else -1
-    if first <= start < first + len(known):
-        found = list(known[start - first:start - first + limit])
-    else:
-        found = [(idx, index_rows(e)) for idx, e in read_entries(conn, start, start + limit)]
-    if not found:
-        return 0
+def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]]) -> None:
     principals, subjects, contained = [], [], []
     for idx, rows in found:
         principals.append((rows.principal, rows.ts, idx))
@@ -125,7 +104,71 @@ def index_range(conn: Connection, limit: int,
         run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subjects)
     if contained:
         run(_insert_sql(conn, "journal_containments", "target, leaf, ts"), contained)
-    s.set_indexed_size(conn, found[-1][0] + 1)
+
+
+def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:
+    """Ascending indexes as [lo, hi) runs of consecutive ones."""
+    out: list[tuple[int, int]] = []
+    for i in idxs:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
+def _index_ranges(conn: Connection) -> list[tuple[int, int]]:
+    return [(int(lo), int(hi)) for lo, hi in conn.exec_driver_sql(
+        "SELECT lo, hi FROM journal_index_ranges ORDER BY lo")]
+
+
+def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> int:
+    """Move indexed_size over the recorded ranges that now join it; return it."""
+    start = indexed
+    for lo, hi in ranges:
+        if lo != indexed:
+            break
+        indexed = hi
+    if indexed != start:
+        conn.execute(s.index_ranges.delete().where(s.index_ranges.c.lo < indexed))
+    s.set_indexed_size(conn, indexed)
+    return indexed
+
+
+def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int:
+    """Index entries whose rows the caller holds: its own appends, ascending, perhaps with
+    other writers' entries in between (call under the writer lock, in one transaction).
+    Entries already indexed (below indexed_size, or in a recorded range) are skipped. The
+    rest are indexed and their runs recorded in `journal_index_ranges` until indexed_size
+    reaches them, so several writers each index what they wrote without reading back the
+    others' entries. Returns how many were indexed."""
+    indexed = s.indexed_size(conn)
+    ranges = _index_ranges(conn)
+    todo = [(i, r) for i, r in known if i >= indexed
+            and not any(lo <= i < hi for lo, hi in ranges)]
+    if not todo:
+        return 0
+    _insert_index_rows(conn, todo)
+    runs = _runs([i for i, _ in todo])
+    conn.exec_driver_sql(_insert_sql(conn, "journal_index_ranges", "lo, hi"), runs)
+    _advance(conn, indexed, sorted(ranges + runs))
+    return len(todo)
+
+
+def index_gap(conn: Connection, limit: int) -> int:
+    """Index up to `limit` entries from indexed_size on, up to the next recorded range, by
+    reading them back from the log: entries whose writer never indexed them (it stopped,
+    or it is another process and this writer is idle). Returns how many were indexed."""
+    indexed = s.indexed_size(conn)
+    ranges = _index_ranges(conn)
+    stop = min([lo for lo, _ in ranges] + [indexed + limit])
+    found = [(idx, index_rows(e)) for idx, e in read_entries(conn, indexed, stop)]
+    if found:
+        _insert_index_rows(conn, found)
+        indexed = found[-1][0] + 1
+    elif not ranges:
+        return 0  # indexed_size is the log's size
+    _advance(conn, indexed, ranges)
     return len(found)
 
 
