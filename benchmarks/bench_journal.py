@@ -183,9 +183,7 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
     chunk = 100_000
     for start in range(0, size, chunk):
         batch = [prepare(entry(i, rng)) for i in range(start, min(size, start + chunk))]
-        made: list[tuple[int, int, bytes]] = []
-        for p in batch:
-            made.extend(frontier.append(p.leaf_hash))
+        made = frontier.extend(p.leaf_hash for p in batch)
         with engine.connect().execution_options(journal_writer=True) as conn:
             conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
             with conn.begin():

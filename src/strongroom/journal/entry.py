@@ -13,6 +13,7 @@ import orjson
 import rfc8785
 
 from strongroom.errors import BadRequest
+from strongroom.journal import schema
 from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
 
@@ -24,6 +25,7 @@ class IndexRows(NamedTuple):
     ts: float
     subjects: tuple[str, ...]
     contained: str | None  # the principal this entry contains, if any
+    keys: tuple[int, ...]  # the subjects' keys in journal_subjects, distinct
 
 
 class Prepared(NamedTuple):
@@ -79,9 +81,10 @@ def prepare(entry: dict[str, Any]) -> Prepared:
 
 
 def index_rows(entry: dict[str, Any]) -> IndexRows:
-    return IndexRows(str(entry["principal"]), float(entry["ts"]),
-                     tuple(dict.fromkeys(entry.get("subjects") or ())),
-                     containment_target(entry))
+    subjects = tuple(dict.fromkeys(entry.get("subjects") or ()))
+    return IndexRows(str(entry["principal"]), float(entry["ts"]), subjects,
+                     containment_target(entry),
+                     tuple(dict.fromkeys(map(schema.subject_key, subjects))))
 
 
 def decode(data: bytes) -> dict[str, Any]:

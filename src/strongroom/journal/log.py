@@ -280,9 +280,7 @@ class Journal:
                 if self._frontier is None or self._frontier.size != size:
                     self._frontier = store.load_frontier(conn, size)
                 frontier = self._frontier
-                made: list[tuple[int, int, bytes]] = []
-                for p in batch.items:
-                    made.extend(frontier.append(p.leaf_hash))
+                made = frontier.extend(p.leaf_hash for p in batch.items)
                 store.write_batch(conn, size, batch.items, made)
                 end = frontier.size
                 due = (self.signer is not None and end > self._last_cp_size and (

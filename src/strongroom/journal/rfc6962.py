@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 HASH_SIZE = 32
@@ -135,33 +135,39 @@ def root_plan(size: int) -> ProofPlan:
 class Frontier:
     """The right edge of a growing tree: the perfect subtrees of [0, size), left to right.
 
-    Appending a leaf returns the perfect subtrees it completes, so the caller stores each
-    node hash once, as it completes, without reading anything back.
+    Appending leaves returns the perfect subtrees they complete, so the caller stores each
+    node hash once, as it completes, without reading anything back. The subtrees' levels
+    are the set bits of `size`, largest first, so only their hashes are kept.
     """
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
-        levels = [level for level, _ in range_nodes(0, size)]
-        if len(levels) != len(hashes):
+        if size.bit_count() != len(hashes):
             raise ValueError("frontier hashes do not match the tree size")
         self.size = size
-        self._stack: list[tuple[int, bytes]] = list(zip(levels, hashes, strict=True))
+        self._hashes = list(hashes)
 
-    def append(self, lh: bytes) -> list[tuple[int, int, bytes]]:
-        """Add a leaf hash; return the completed nodes as (level, index, hash), level >= 1."""
-        self.size += 1
-        stack = self._stack
-        stack.append((0, lh))
-        made: list[tuple[int, int, bytes]] = []
-        while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
-            level, right = stack.pop()
-            _, left = stack.pop()
-            h = node_hash(left, right)
-            stack.append((level + 1, h))
-            made.append((level + 1, (self.size >> (level + 1)) - 1, h))
+    def extend(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """Add leaf hashes; return the completed nodes as (level, index, hash), level >= 1,
+        in the order they complete."""
+        hashes, size, made = self._hashes, self.size, []
+        sha256 = hashlib.sha256
+        for h in leaf_hashes:
+            size += 1
+            # the new leaf completes one subtree per trailing zero bit of the new size
+            level, n = 0, size
+            while not n & 1:
+                h = sha256(b"\x01" + hashes.pop() + h).digest()
+                level, n = level + 1, n >> 1
+                made.append((level, n - 1, h))
+            hashes.append(h)
+        self.size = size
         return made
 
+    def append(self, lh: bytes) -> list[tuple[int, int, bytes]]:
+        return self.extend((lh,))
+
     def root(self) -> bytes:
-        return fold([h for _, h in self._stack])
+        return fold(self._hashes)
 
 
 def _check_hash(name: str, value: bytes) -> None:

@@ -92,10 +92,11 @@ def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict
 
 def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]]) -> None:
     principals, subjects, contained = [], [], []
+    shift = s.SUBJECT_BUCKET_SHIFT
     for idx, rows in found:
         principals.append((rows.principal, rows.ts, idx))
-        subjects.extend((idx >> s.SUBJECT_BUCKET_SHIFT, key, idx)
-                        for key in {s.subject_key(x): None for x in rows.subjects})
+        bucket = idx >> shift
+        subjects.extend([(bucket, key, idx) for key in rows.keys])
         if rows.contained:
             contained.append((rows.contained, idx, rows.ts))
     run = conn.exec_driver_sql
