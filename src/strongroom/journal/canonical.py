@@ -6,8 +6,10 @@ a tenth of that. They differ only on numbers and key order, so `canonical()` fir
 the value and takes orjson only where the two agree:
 
 - integers within the I-JSON range (|n| <= 2**53 - 1), and booleans and null;
-- floats that are not integral (their shortest round-trip form is the ECMAScript one), and
-  integral floats below 2**53, written as the integer JCS prints for them (1.0 -> 1);
+- floats that are not integral (their shortest round-trip form is the ECMAScript one) but
+  for magnitudes in [1e-6, 1e-5), which orjson writes with an exponent and ECMAScript in
+  full (1e-6 -> 0.000001), and integral floats below 2**53, written as the integer JCS
+  prints for them (1.0 -> 1);
 - object keys that are ASCII (JCS orders keys by UTF-16 code units, orjson by code points:
   the same for ASCII);
 - str, list, dict only (orjson also writes tuples, dataclasses, UUIDs and dates, which
@@ -61,7 +63,8 @@ def _as_is(v: Any) -> bool:
         raise _Slow
     if t is float:
         if not v.is_integer():
-            if math.isfinite(v):
+            # orjson writes [1e-6, 1e-5) with an exponent, ECMAScript in full
+            if math.isfinite(v) and not 1e-6 <= abs(v) < 1e-5:
                 return True
             raise _Slow
         if -_MAX_SAFE <= v <= _MAX_SAFE:
