@@ -71,7 +71,7 @@ def test_breach_report(inv: Investigator) -> None:
 
 def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schema, "SUBJECT_BUCKET_SHIFT", 2)  # buckets of 4 entries
+    monkeypatch.setattr(schema, "BUCKET_SHIFT", 2)  # buckets of 4 entries
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
     for i in range(30):
         j.append(event(i, principal=f"p-{i}", subjects=("s-x",) if i % 7 == 0 else ("s-y",)))

@@ -287,3 +287,40 @@ def test_two_writers_on_one_journal_index_everything_once(db_url: str) -> None:
     assert [x["index"] for x in inv.subject_report("s-3")["accesses"]] == list(range(15, 20))
     a.close()
     b.close()
+
+
+def test_version_3_journal_gets_small_buckets_on_open(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 3 keyed principals by (principal, ts, leaf) and subject buckets by leaf >> 18;
+    opening it rebuilds both with the leading bucket leaf >> BUCKET_SHIFT."""
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    for i in range(40):
+        j.append(event(i, principal=f"p-{i % 2}", subjects=(f"s-{i % 4}",)))
+    j.catch_up_index()
+    j.close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE old_p (principal VARCHAR(128), ts FLOAT, "
+                             "leaf BIGINT, PRIMARY KEY (principal, ts, leaf))"))
+        conn.execute(sa.text("INSERT INTO old_p SELECT principal, ts, leaf "
+                             "FROM journal_principals"))
+        conn.execute(sa.text("DROP TABLE journal_principals"))
+        conn.execute(sa.text("ALTER TABLE old_p RENAME TO journal_principals"))
+        conn.execute(sa.text("UPDATE journal_subjects SET bucket = leaf / 262144"))
+        conn.execute(sa.text("UPDATE journal_meta SET value = '3' "
+                             "WHERE key = 'schema_version'"))
+    monkeypatch.setattr(schema, "BUCKET_SHIFT", 3)  # buckets of 8 entries
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT bucket, leaf FROM journal_principals")).all()
+        assert sorted(int(leaf) for _, leaf in rows) == list(range(40))
+        assert sorted({int(b) for b, _ in rows}) == [0, 1, 2, 3, 4]
+        assert all(int(b) == int(leaf) >> 3 for b, leaf in rows)
+    inv = Investigator(j)
+    assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == list(range(1, 40, 4))
+    assert inv.principal_report("p-1")["entries"] == 20
+    j.append(event(40, principal="p-1", subjects=("s-1",)))
+    assert j.catch_up_index() == 1
+    assert inv.principal_report("p-1")["entries"] == 21
+    j.close()
+    engine.dispose()

@@ -2,9 +2,10 @@
 scope of a breach for a GDPR Art. 33 notification.
 
 Each report reads through the side indexes, never by scanning the log:
-`journal_principals(principal, ts, leaf)` for a principal's window,
-`journal_subjects(bucket, skey, leaf)` for one person (one seek per bucket of 262,144
-entries), `journal_containments(target, leaf, ts)` for when a principal was contained.
+`journal_principals(bucket, principal, ts, leaf)` for a principal's window and
+`journal_subjects(bucket, skey, leaf)` for one person (one seek per bucket of 16,384
+entries: 611 at 10 million), `journal_containments(target, leaf, ts)` for when a principal
+was contained.
 The indexes trail the log by a few thousand entries (schema.py says why): each report
 takes the index below `indexed_size` and reads the entries above it directly, so it is
 complete. Cost grows with the entries that answer, not with the journal's size.
@@ -37,6 +38,11 @@ SUBJECT_CATEGORIES = {
     "identity": "registered owners", "address": "registered owners",
     "permit": "permit holders", "weapon": "weapon holders", "dealer": "dealers",
 }
+
+
+def buckets(indexed: int) -> list[int]:
+    """The index buckets that entries below `indexed` fall in (schema.BUCKET_SHIFT)."""
+    return list(range(((indexed - 1) >> schema.BUCKET_SHIFT) + 1))
 
 
 def category(field_name: str) -> str:
@@ -72,7 +78,8 @@ class Investigator:
         if until is not None:
             cond.append(t.c.ts < until)
         idxs, tail = self._indexed_and_tail(lambda c, indexed: c.execute(
-            select(t.c.leaf).where(*cond, t.c.leaf < indexed)
+            select(t.c.leaf).where(t.c.bucket.in_(buckets(indexed)), *cond,
+                                   t.c.leaf < indexed)
             .order_by(t.c.ts, t.c.leaf)).scalars().all())
         yield from self._entries([int(i) for i in idxs], ordered=False)
         for idx, e, rows in tail:
@@ -142,9 +149,8 @@ class Investigator:
         key = schema.subject_key(subject)
 
         def lookup(c: Connection, indexed: int) -> list[int]:
-            buckets = list(range(((indexed - 1) >> schema.SUBJECT_BUCKET_SHIFT) + 1))
             return [int(i) for i in c.execute(
-                select(s.c.leaf).where(s.c.bucket.in_(buckets), s.c.skey == key,
+                select(s.c.leaf).where(s.c.bucket.in_(buckets(indexed)), s.c.skey == key,
                                        s.c.leaf < indexed).order_by(s.c.leaf)).scalars()]
 
         idxs, tail = self._indexed_and_tail(lookup)

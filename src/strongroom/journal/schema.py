@@ -13,23 +13,25 @@ transaction and grow at their ends only, so a group commit dirties a handful of 
 
 The side indexes for investigations are derived from the entries and written apart, in
 large chunks, behind the log (`store.index_known` and `store.index_gap`, driven by the
-writer): `journal_principals` (principal, ts, leaf), `journal_subjects` (bucket, subject
-key, leaf) and `journal_containments` (target, leaf, ts). `journal_meta.indexed_size` says
-how far they reach without a gap and moves in the same transaction as their rows; readers
-take the index below it and read the few entries above it directly, so an answer is always
-complete. Each writer indexes the entries it appended from the rows it prepared; when
-several processes append, one may index its entries above another's that are not indexed
-yet, and `journal_index_ranges` records those runs until indexed_size reaches them. Entries
-nobody indexed (their writer stopped) are read back from the log. Indexing inside the
-append cost most of it: every entry of a batch dirtied its own random index page (a WAL
-write and a checkpoint write per entry), several times the entry's own cost.
+writer): `journal_principals` (bucket, principal, ts, leaf), `journal_subjects` (bucket,
+subject key, leaf) and `journal_containments` (target, leaf, ts). `journal_meta.indexed_size`
+says how far they reach without a gap and moves in the same transaction as their rows;
+readers take the index below it and read the few entries above it directly, so an answer
+is always complete. Each writer indexes the entries it appended from the rows it prepared;
+when several processes append, one may index its entries above another's that are not
+indexed yet, and `journal_index_ranges` records those runs until indexed_size reaches them.
+Entries nobody indexed (their writer stopped) are read back from the log. Indexing inside
+the append cost most of it: every entry of a batch dirtied its own random index page (a
+WAL write and a checkpoint write per entry), several times the entry's own cost.
 
-The subject index is keyed (bucket, subject key, leaf): bucket = leaf >> 18 and the subject
-key a 63-bit BLAKE2b of the subject ID, so an indexing chunk works inside the newest
-bucket's pages, which stay in cache, and a lookup costs one seek per bucket (40 at 10
-million entries). Readers check the entry itself, so a key collision can only cost a read,
-never a wrong answer. Version 1 indexed inside the append (principal and ts columns on the
-leaves, subjects by text); `_UPGRADES[1]` moves a version 1 journal to this layout.
+Both indexes lead with bucket = leaf >> 14, so an indexing chunk works inside the newest
+bucket's few hundred pages, which stay in cache and are written once per chunk, whatever
+the journal's size; a lookup costs one seek per bucket (611 at 10 million entries). Keyed
+by principal or subject first, a chunk dirtied a page per distinct principal and subject
+across the whole index. The subject key is a 63-bit BLAKE2b of the subject ID; readers
+check the entry itself, so a key collision can only cost a read, never a wrong answer.
+Version 1 indexed inside the append (principal and ts columns on the leaves, subjects by
+text); `_UPGRADES` moves older journals to this layout.
 
 SQLite runs in WAL mode with synchronous=FULL: a commit returns only after the WAL is on
 disk, so an acknowledged entry survives a power cut, not only a crash. Group commit
@@ -65,7 +67,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Unavailable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
 BigInt = BigInteger().with_variant(Integer, "sqlite")
 
@@ -84,8 +86,14 @@ leaves = Table(
     Column("entry", LargeBinary, nullable=False),
 )
 
+# Both investigation indexes lead with bucket = leaf >> BUCKET_SHIFT, so an indexing chunk
+# inserts into the newest bucket's few hundred pages however large the journal is, and a
+# lookup costs one seek per bucket.
+BUCKET_SHIFT = 14
+
 principals = Table(
     "journal_principals", metadata,
+    Column("bucket", BigInt, primary_key=True, autoincrement=False),
     Column("principal", String(128), primary_key=True),
     Column("ts", Float, primary_key=True),
     Column("leaf", BigInt, primary_key=True, autoincrement=False),
@@ -106,8 +114,6 @@ nodes = Table(
 def nid(level: int, index: int) -> int:
     return (level << NID_SHIFT) | index
 
-
-SUBJECT_BUCKET_SHIFT = 18
 
 subjects = Table(
     "journal_subjects", metadata,
@@ -152,8 +158,8 @@ def _upgrade_1_indexes_apart(conn: Connection) -> None:
     """v1 -> v2: move the principal index off the leaves into `journal_principals`, and
     rebuild the subject index keyed (bucket, subject key, leaf). Everything v1 wrote was
     indexed, so `indexed_size` starts at the tree size."""
-    conn.execute(text("INSERT INTO journal_principals (principal, ts, leaf) "
-                      "SELECT principal, ts, idx FROM journal_leaves"))
+    conn.execute(text("INSERT INTO journal_principals (bucket, principal, ts, leaf) "  # noqa: S608 - constants
+                      f"SELECT idx >> {BUCKET_SHIFT}, principal, ts, idx FROM journal_leaves"))
     conn.execute(text("DROP INDEX ix_journal_leaves_principal_ts"))
     for column in ("ts", "principal", "kind", "outcome"):
         conn.execute(text(f"ALTER TABLE journal_leaves DROP COLUMN {column}"))
@@ -173,7 +179,7 @@ def _upgrade_1_indexes_apart(conn: Connection) -> None:
         if not rows:
             break
         conn.execute(new.insert(), [
-            {"bucket": int(leaf) >> SUBJECT_BUCKET_SHIFT, "skey": subject_key(subj),
+            {"bucket": int(leaf) >> BUCKET_SHIFT, "skey": subject_key(subj),
              "leaf": int(leaf)} for subj, leaf in rows])
         last = (str(rows[-1][0]), int(rows[-1][1]))
     conn.execute(text("DROP TABLE journal_subjects"))
@@ -203,8 +209,32 @@ def _upgrade_2_index_ranges(conn: Connection) -> None:
     writer records, so the version must move."""
 
 
+def _rebuild(conn: Connection, table: Table, select_sql: str) -> None:
+    """Replace `table` by its current definition, filled by `select_sql` from the old one.
+    The new table is built beside the old one and renamed once the old one is gone (so
+    its primary key's name is free on PostgreSQL)."""
+    new = table.to_metadata(MetaData(), name=f"{table.name}_v{SCHEMA_VERSION}")
+    new.drop(conn, checkfirst=True)
+    new.create(conn)
+    cols = ", ".join(c.name for c in table.columns)
+    conn.execute(text(f"INSERT INTO {new.name} ({cols}) {select_sql}"))
+    conn.execute(text(f"DROP TABLE {table.name}"))
+    conn.execute(text(f"ALTER TABLE {new.name} RENAME TO {table.name}"))
+
+
+def _upgrade_3_small_buckets(conn: Connection) -> None:
+    """v3 -> v4: principals gain a leading bucket, and subject buckets shrink from 2**18 to
+    2**BUCKET_SHIFT entries: indexing a chunk dirtied thousands of pages spread over the
+    whole index (5.9 us an entry at 1M entries, and growing), now a few hundred."""
+    shift = f"leaf >> {BUCKET_SHIFT}"  # SQL of constants only
+    _rebuild(conn, principals,
+             f"SELECT {shift}, principal, ts, leaf FROM journal_principals")  # noqa: S608
+    _rebuild(conn, subjects, f"SELECT {shift}, skey, leaf FROM journal_subjects")  # noqa: S608
+
+
 # from_version -> step(conn)
-_UPGRADES: dict[int, Any] = {1: _upgrade_1_indexes_apart, 2: _upgrade_2_index_ranges}
+_UPGRADES: dict[int, Any] = {1: _upgrade_1_indexes_apart, 2: _upgrade_2_index_ranges,
+                             3: _upgrade_3_small_buckets}
 
 
 def make_engine(url: str) -> Engine:

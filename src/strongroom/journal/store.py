@@ -92,15 +92,15 @@ def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict
 
 def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]]) -> None:
     principals, subjects, contained = [], [], []
-    shift = s.SUBJECT_BUCKET_SHIFT
+    shift = s.BUCKET_SHIFT
     for idx, rows in found:
-        principals.append((rows.principal, rows.ts, idx))
         bucket = idx >> shift
+        principals.append((bucket, rows.principal, rows.ts, idx))
         subjects.extend([(bucket, key, idx) for key in rows.keys])
         if rows.contained:
             contained.append((rows.contained, idx, rows.ts))
     run = conn.exec_driver_sql
-    run(_insert_sql(conn, "journal_principals", "principal, ts, leaf"), principals)
+    run(_insert_sql(conn, "journal_principals", "bucket, principal, ts, leaf"), principals)
     if subjects:
         run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subjects)
     if contained:
