@@ -6,7 +6,10 @@
    server workers). Against it, in the same run and database: plain un-hashed inserts of
    the same canonical entries (a) by 8 threads, each committed before it returns (the same
    durability promise per entry) and (b) in large batched transactions (SQLite's insert
-   ceiling from Python, no durability per entry). Ratios to both are reported.
+   ceiling from Python, no durability per entry). Ratios to both are reported. The
+   processes are the deployment that uses both cores (`strongroom serve --workers 2`):
+   each process's writer appends and indexes its own entries. --append-base N measures
+   the same into a journal that already holds N entries.
 2. Full verification of --verify-size entries (default 1,000,000).
 3. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
    over 2,000,000 subjects, bulk-loaded through the journal's own write path with
@@ -113,9 +116,11 @@ def _open(url: str) -> Journal:
     return Journal.open(url, signer=SIGNER, clock=SystemClock(), checkpoint_every=10_000)
 
 
-def bench_append(tmp: Path, total: int) -> dict:
+def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
     url = f"sqlite:///{tmp / 'append.db'}"
-    entries = [entry(i) for i in range(total)]
+    if base:
+        bulk_load(tmp / "append.db", base)  # appends into a journal of this size
+    entries = [entry(base + i) for i in range(total)]
     rates: dict[str, int] = {}
     j = _open(url)
     for threads in (8, 64):
@@ -128,8 +133,8 @@ def bench_append(tmp: Path, total: int) -> dict:
 
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, total * (k + 1), total // 2, 500, start,
-                                              out)) for k in range(2)]
+    procs = [ctx.Process(target=_worker, args=(url, base + total * (k + 1), total // 2, 500,
+                                              start, out)) for k in range(2)]
     for p in procs:
         p.start()
     time.sleep(3.0)  # both processes have built their entries and opened the journal
@@ -164,7 +169,8 @@ def bench_append(tmp: Path, total: int) -> dict:
     batched_rate = len(blobs) / (time.perf_counter() - t0)
     engine.dispose()
     best = max(rates.values())
-    return {"entries_per_mode": total, "journal_per_s": rates, "best_per_s": best,
+    return {"journal_size_before": base, "entries_per_mode": total, "journal_per_s": rates,
+            "best_per_s": best,
             "plain_committed_inserts_8_threads_per_s": round(plain_rate),
             "plain_batched_inserts_per_s": round(batched_rate),
             "ratio_best_vs_plain_committed": round(best / plain_rate, 3),
@@ -262,6 +268,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--append-entries", type=int, default=100_000)
+    ap.add_argument("--append-base", type=int, default=0,
+                    help="bulk-load this many entries before measuring appends")
     ap.add_argument("--verify-size", type=int, default=1_000_000)
     ap.add_argument("--proof-size", type=int, default=10_000_000)
     ap.add_argument("--parts", default="append,verify,large",
@@ -270,11 +278,13 @@ def main() -> None:
     parts = set(args.parts.split(","))
     if args.quick:
         args.append_entries, args.verify_size, args.proof_size = 8_000, 20_000, 100_000
-    out: dict = {"backend": "sqlite (WAL, synchronous=FULL)", "quick": args.quick}
+    # a run of some --parts keeps the other parts' last figures
+    out: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out.update({"backend": "sqlite (WAL, synchronous=FULL)", "quick": args.quick})
     with tempfile.TemporaryDirectory(prefix="bench_journal_") as d:
         tmp = Path(d)
         if "append" in parts:
-            out["append"] = bench_append(tmp, args.append_entries)
+            out["append"] = bench_append(tmp, args.append_entries, args.append_base)
             print("append:", out["append"], flush=True)
         if "verify" in parts:
             out["verify"] = bench_verify(tmp, args.verify_size)
