@@ -324,3 +324,10 @@ def test_version_3_journal_gets_small_buckets_on_open(
     assert inv.principal_report("p-1")["entries"] == 21
     j.close()
     engine.dispose()
+
+
+def test_sqlite_writer_lock_file_is_owner_only(tmp_path) -> None:
+    j = Journal.open(f"sqlite:///{tmp_path / 'j.db'}", signer=None, clock=FakeClock())
+    j.append(event(0))
+    j.close()
+    assert (tmp_path / "j.db-writer.lock").stat().st_mode & 0o777 == 0o600

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -280,17 +281,18 @@ def writing(engine: Engine) -> Iterator[Connection]:
     On PostgreSQL, writers serialize on a transaction-scoped advisory lock.
     """
     path = engine.url.database if engine.dialect.name == "sqlite" else None
-    lock = open(f"{path}-writer.lock", "ab") if path else None  # noqa: SIM115
+    # owner-only, like the journal itself (the file is empty; only its lock matters)
+    lock = os.open(f"{path}-writer.lock", os.O_WRONLY | os.O_CREAT, 0o600) if path else None
     try:
         if lock is not None:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released by close()
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released by close()
         with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
             yield conn
     finally:
         if lock is not None:
-            lock.close()
+            os.close(lock)
 
 
 def _sqlite_begin(conn: Any) -> None:
