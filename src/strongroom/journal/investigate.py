@@ -40,11 +40,6 @@ SUBJECT_CATEGORIES = {
 }
 
 
-def buckets(indexed: int) -> list[int]:
-    """The index buckets that entries below `indexed` fall in (schema.BUCKET_SHIFT)."""
-    return list(range(((indexed - 1) >> schema.BUCKET_SHIFT) + 1))
-
-
 def category(field_name: str) -> str:
     return field_name.split(".", 1)[0]
 
@@ -78,7 +73,7 @@ class Investigator:
         if until is not None:
             cond.append(t.c.ts < until)
         idxs, tail = self._indexed_and_tail(lambda c, indexed: c.execute(
-            select(t.c.leaf).where(t.c.bucket.in_(buckets(indexed)), *cond,
+            select(t.c.leaf).where(t.c.bucket.in_(schema.buckets_below(indexed)), *cond,
                                    t.c.leaf < indexed)
             .order_by(t.c.ts, t.c.leaf)).scalars().all())
         yield from self._entries([int(i) for i in idxs], ordered=False)
@@ -150,8 +145,9 @@ class Investigator:
 
         def lookup(c: Connection, indexed: int) -> list[int]:
             return [int(i) for i in c.execute(
-                select(s.c.leaf).where(s.c.bucket.in_(buckets(indexed)), s.c.skey == key,
-                                       s.c.leaf < indexed).order_by(s.c.leaf)).scalars()]
+                select(s.c.leaf).where(s.c.bucket.in_(schema.buckets_below(indexed)),
+                                       s.c.skey == key, s.c.leaf < indexed)
+                .order_by(s.c.leaf)).scalars()]
 
         idxs, tail = self._indexed_and_tail(lookup)
         found = chain(self._entries(idxs),

@@ -92,6 +92,12 @@ leaves = Table(
 # lookup costs one seek per bucket.
 BUCKET_SHIFT = 14
 
+
+def buckets_below(size: int) -> list[int]:
+    """The buckets that entries [0, size) fall in."""
+    return list(range(((size - 1) >> BUCKET_SHIFT) + 1))
+
+
 principals = Table(
     "journal_principals", metadata,
     Column("bucket", BigInt, primary_key=True, autoincrement=False),
