@@ -123,8 +123,10 @@ def _index_ranges(conn: Connection) -> list[tuple[int, int]]:
         "SELECT lo, hi FROM journal_index_ranges ORDER BY lo")]
 
 
-def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> int:
-    """Move indexed_size over the recorded ranges that now join it; return it."""
+def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> None:
+    """Set indexed_size to `indexed`, moved over the recorded ranges that now join it
+    (`ranges` ascending); _advance merges every range it reaches, so none ever starts at
+    indexed_size."""
     start = indexed
     for lo, hi in ranges:
         if lo != indexed:
@@ -133,7 +135,6 @@ def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> i
     if indexed != start:
         conn.execute(s.index_ranges.delete().where(s.index_ranges.c.lo < indexed))
     s.set_indexed_size(conn, indexed)
-    return indexed
 
 
 def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int:
@@ -164,12 +165,10 @@ def index_gap(conn: Connection, limit: int) -> int:
     ranges = _index_ranges(conn)
     stop = min([lo for lo, _ in ranges] + [indexed + limit])
     found = [(idx, index_rows(e)) for idx, e in read_entries(conn, indexed, stop)]
-    if found:
-        _insert_index_rows(conn, found)
-        indexed = found[-1][0] + 1
-    elif not ranges:
-        return 0  # indexed_size is the log's size
-    _advance(conn, indexed, ranges)
+    if not found:
+        return 0  # indexed_size is the log's size (no range starts at it)
+    _insert_index_rows(conn, found)
+    _advance(conn, found[-1][0] + 1, ranges)
     return len(found)
 
 
