@@ -6,8 +6,8 @@ one writer thread swaps the open batch for an empty one, writes it in one transa
 (group commit) and wakes every caller at once. A thread appender costs a lock and a list
 append until its batch commits, no queue hand-off; an `append_async` caller also one future
 of its event loop, and each loop gets one wake-up call per batch. Every batch re-reads the
-tree size under the writer lock (BEGIN IMMEDIATE on SQLite, an advisory lock on
-PostgreSQL), so several processes can append to one journal. If the journal cannot write,
+tree size under the writer lock (`schema.writing`), so several processes can append to one
+journal; each writer then indexes the entries it appended. If the journal cannot write,
 `append` raises `Unavailable`: the gate then answers 503 (no journal, no data).
 """
 
