@@ -8,7 +8,7 @@ detector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ SUSPENSIONS = frozenset({"suspend_session", "suspend_principal", "block_ip_prefi
 EVIDENCE: dict[str, str] = {"breadth": "amount", "peer": "amount", "drift": "amount"}
 
 
-def independent(families: tuple[str, ...] | list[str]) -> int:
+def independent(families: Iterable[str]) -> int:
     """How many independent kinds of evidence these families are."""
     return len({EVIDENCE.get(f, f) for f in families})
 
