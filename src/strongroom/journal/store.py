@@ -8,7 +8,9 @@ index rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -62,24 +64,43 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
     return Frontier(size, [found[nid] for nid in ids])
 
 
-def _insert_sql(conn: Connection, table: str, columns: str) -> str:
-    marks = _marks(conn, columns.count(",") + 1)
-    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+# Rows per INSERT statement. The driver releases the GIL around every statement it steps,
+# once per row in an executemany; under load the writer then waits for the GIL again at
+# each row while it holds the writer lock, which every other writer process waits on.
+# Multi-row VALUES step once per chunk; power-of-two sizes keep the statements few, so the
+# driver's statement cache holds them all.
+MAX_ROWS = 256
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(paramstyle: str, table: str, columns: str, rows: int) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    row = "(" + ", ".join([mark] * (columns.count(",") + 1)) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+
+
+def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]],
+                ) -> None:
+    """Insert `rows` (tuples in `columns` order) in multi-row INSERTs of MAX_ROWS or fewer."""
+    done, total = 0, len(rows)
+    while done < total:
+        size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
+        conn.exec_driver_sql(_values_sql(conn.dialect.paramstyle, table, columns, size),
+                             tuple(chain.from_iterable(rows[done:done + size])))
+        done += size
 
 
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
                 made: Sequence[tuple[int, int, bytes]]) -> None:
-    """Insert a batch of leaves and the nodes they complete, with the driver's executemany
-    on plain tuples: the journal's hot path, where building SQLAlchemy parameter dicts per
-    row would cost more than SQLite does."""
+    """Insert a batch of leaves and the nodes they complete, as plain tuples in multi-row
+    INSERTs: the journal's hot path, where building SQLAlchemy parameter dicts per row
+    would cost more than SQLite does."""
     if not batch:
         return
-    run = conn.exec_driver_sql
-    run(_insert_sql(conn, "journal_leaves", "idx, leaf_hash, entry"),
-        [(start + n, p.leaf_hash, p.entry) for n, p in enumerate(batch)])
-    if made:
-        run(_insert_sql(conn, "journal_nodes", "nid, hash"),
-            [((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made])
+    insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry",
+                [(start + n, p.leaf_hash, p.entry) for n, p in enumerate(batch)])
+    insert_rows(conn, "journal_nodes", "nid, hash",
+                [((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made])
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:
@@ -96,15 +117,16 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
     for idx, rows in found:
         bucket = idx >> shift
         principals.append((bucket, rows.principal, rows.ts, idx))
-        subjects.extend([(bucket, key, idx) for key in rows.keys])
+        keys = rows.keys
+        if len(keys) == 1:
+            subjects.append((bucket, keys[0], idx))
+        else:
+            subjects.extend(zip(repeat(bucket), keys, repeat(idx)))
         if rows.contained:
             contained.append((rows.contained, idx, rows.ts))
-    run = conn.exec_driver_sql
-    run(_insert_sql(conn, "journal_principals", "bucket, principal, ts, leaf"), principals)
-    if subjects:
-        run(_insert_sql(conn, "journal_subjects", "bucket, skey, leaf"), subjects)
-    if contained:
-        run(_insert_sql(conn, "journal_containments", "target, leaf, ts"), contained)
+    insert_rows(conn, "journal_principals", "bucket, principal, ts, leaf", principals)
+    insert_rows(conn, "journal_subjects", "bucket, skey, leaf", subjects)
+    insert_rows(conn, "journal_containments", "target, leaf, ts", contained)
 
 
 def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:
@@ -147,12 +169,12 @@ def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int
     indexed = s.indexed_size(conn)
     ranges = _index_ranges(conn)
     todo = [(i, r) for i, r in known if i >= indexed
-            and not any(lo <= i < hi for lo, hi in ranges)]
+            and not (ranges and any(lo <= i < hi for lo, hi in ranges))]
     if not todo:
         return 0
     _insert_index_rows(conn, todo)
     runs = _runs([i for i, _ in todo])
-    conn.exec_driver_sql(_insert_sql(conn, "journal_index_ranges", "lo, hi"), runs)
+    insert_rows(conn, "journal_index_ranges", "lo, hi", runs)
     _advance(conn, indexed, sorted(ranges + runs))
     return len(todo)
 
