@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import random
@@ -30,6 +31,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -40,7 +42,7 @@ from strongroom.journal import Journal, NoteSigner, rfc6962, store
 from strongroom.journal.canonical import canonical
 from strongroom.journal.entry import prepare
 from strongroom.journal.investigate import Investigator
-from strongroom.journal.schema import ensure_schema, make_engine
+from strongroom.journal.schema import ensure_schema, make_engine, make_engines
 
 RESULTS = Path(__file__).resolve().parent / "results" / "journal.json"
 T0 = 1_767_225_600.0  # 2026-01-01
@@ -182,22 +184,31 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
     """Fill a journal through its own write path (prepare, Frontier, store.write_batch,
     store.index_known) in large transactions with synchronous=OFF: a benchmark fixture,
     not an API."""
-    engine = make_engine(f"sqlite:///{path}")
-    ensure_schema(engine)
+    log, index = make_engines(f"sqlite:///{path}")
+    ensure_schema(log, index)
     frontier = rfc6962.Frontier()
     rng = random.Random(11)
     chunk = 100_000
     for start in range(0, size, chunk):
         batch = [prepare(entry(i, rng)) for i in range(start, min(size, start + chunk))]
         made = frontier.extend(p.leaf_hash for p in batch)
-        with engine.connect().execution_options(journal_writer=True) as conn:
-            conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
-            with conn.begin():
-                store.write_batch(conn, start, batch, made)
-                store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
+        with _unsynced(log) as conn:
+            store.write_batch(conn, start, batch, made)
+        with _unsynced(index) as conn:
+            store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
-    engine.dispose()
+    log.dispose()
+    index.dispose()
+
+
+@contextlib.contextmanager
+def _unsynced(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction with synchronous=OFF (bulk load only)."""
+    with engine.connect().execution_options(journal_writer=True) as conn:
+        conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
+        with conn.begin():
+            yield conn
 
 
 def bench_verify(tmp: Path, size: int) -> dict:

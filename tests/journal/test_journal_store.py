@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -170,9 +171,48 @@ def test_unwritable_journal_raises_unavailable(tmp_path, signer: NoteSigner) -> 
     j.close()
 
 
+INDEX_TABLES = [schema.principals, schema.subjects, schema.containments, schema.index_ranges]
+
+
+def _downgrade_to_version_4(db_url: str) -> None:
+    """Put a journal back in the layout version 4 wrote: the indexes in the log's database,
+    indexed_size in journal_meta (on SQLite, the index file copied back and removed)."""
+    engine, index_engine = schema.make_engines(db_url)
+    with index_engine.connect() as conn:
+        indexed = schema.indexed_size(conn)
+        copied = {t.name: [dict(r._mapping) for r in conn.execute(sa.select(t))]
+                  for t in INDEX_TABLES}
+    with engine.begin() as conn:
+        if index_engine is not engine:
+            schema.index_metadata.create_all(conn, tables=INDEX_TABLES)
+            for t in INDEX_TABLES:
+                if copied[t.name]:
+                    conn.execute(t.insert(), copied[t.name])
+        conn.execute(sa.text("DROP TABLE IF EXISTS journal_index_meta"))
+        conn.execute(sa.text("INSERT INTO journal_meta VALUES ('indexed_size', :v)"),
+                     {"v": str(indexed)})
+        conn.execute(sa.text("UPDATE journal_meta SET value = '4' "
+                             "WHERE key = 'schema_version'"))
+    engine.dispose()
+    index_engine.dispose()
+    if index_engine is not engine:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{index_engine.url.database}{suffix}").unlink(missing_ok=True)
+
+
+def _index_count(db_url: str, table: str) -> int:
+    """Rows of an index table, wherever make_engines puts the indexes."""
+    _, index_engine = schema.make_engines(db_url)
+    with index_engine.connect() as conn:
+        found = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608
+    index_engine.dispose()
+    return int(found)
+
+
 def _downgrade_to_version_1(db_url: str) -> None:
     """Put a journal back in the layout version 1 wrote: principal, ts, kind and outcome
     columns on the leaves with a (principal, ts) index, subjects keyed by their text."""
+    _downgrade_to_version_4(db_url)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         rows = conn.execute(sa.text("SELECT idx, entry FROM journal_leaves")).all()
@@ -230,14 +270,12 @@ def test_writer_indexes_behind_the_log(db_url: str) -> None:
     while j.indexed_size() < 12 and time.monotonic() < deadline:
         time.sleep(0.05)  # the writer catches up when idle
     assert j.indexed_size() == 12
-    with sa.create_engine(db_url).connect() as conn:
-        rows = conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar()
-    assert rows == 12
+    assert _index_count(db_url, "journal_principals") == 12
     j.close()
 
 
-def _ranges(db_url: str) -> list[tuple[int, int]]:
-    with sa.create_engine(db_url).connect() as conn:
+def _ranges(j: Journal) -> list[tuple[int, int]]:
+    with j.index_engine.connect() as conn:
         return [(int(a), int(b)) for a, b in conn.execute(sa.text(
             "SELECT lo, hi FROM journal_index_ranges ORDER BY lo"))]
 
@@ -255,33 +293,35 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
     s0 = [0, 4, 8]
 
     def check(indexed: int, ranges: list[tuple[int, int]]) -> None:
-        assert j.indexed_size() == indexed and _ranges(db_url) == ranges
+        assert j.indexed_size() == indexed and _ranges(j) == ranges
         assert [a["index"] for a in inv.subject_report("s-0")["accesses"]] == s0
         assert inv.principal_report("p-1")["entries"] == len(
             [i for i in range(j.size()) if i // 3 % 2 == 1])
 
-    with schema.writing(j.engine) as conn:  # writer B: entries 3-5 and 9-11
+    with schema.writing(j.index_engine, index=True) as conn:  # writer B: entries 3-5 and 9-11
         assert store.index_known(conn, rows[3:6] + rows[9:12]) == 6
     check(0, [(3, 6), (9, 12)])
-    with schema.writing(j.engine) as conn:  # writer A: 0-2 joins 3-5
+    with schema.writing(j.index_engine, index=True) as conn:  # writer A: 0-2 joins 3-5
         assert store.index_known(conn, rows[0:3]) == 3
     check(6, [(9, 12)])
-    with schema.writing(j.engine) as conn:  # A again, knowing more than it needs to
+    # A again, knowing more than it needs to
+    with schema.writing(j.index_engine, index=True) as conn:
         assert store.index_known(conn, rows[0:12]) == 3  # only 6-8 were not indexed
     check(12, [])
 
     for e in entries[12:]:
         j.append(e)
     s0.append(12), s0.append(16)
-    with schema.writing(j.engine) as conn:  # 15-17 indexed; the writer of 12-14 stopped
+    # 15-17 indexed; the writer of 12-14 stopped
+    with schema.writing(j.index_engine, index=True) as conn:
         assert store.index_known(conn, rows[15:18]) == 3
     check(12, [(15, 18)])
-    with schema.writing(j.engine) as conn:
-        assert store.index_gap(conn, 100) == 3  # read back up to the next range
-        assert store.index_gap(conn, 100) == 0
+    with schema.writing(j.index_engine, index=True) as conn:
+        with j.engine.connect() as log:
+            assert store.index_gap(conn, log, 100) == 3  # read back up to the next range
+            assert store.index_gap(conn, log, 100) == 0
     check(18, [])
-    with sa.create_engine(db_url).connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 18
+    assert _index_count(db_url, "journal_principals") == 18
     assert j.verify().ok
     j.close()
 
@@ -297,10 +337,9 @@ def test_two_writers_on_one_journal_index_everything_once(db_url: str) -> None:
     deadline = time.monotonic() + 10
     while a.indexed_size() < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert a.indexed_size() == 40 and _ranges(db_url) == []
-    with sa.create_engine(db_url).connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 40
-        assert conn.execute(sa.text("SELECT count(*) FROM journal_subjects")).scalar() == 40
+    assert a.indexed_size() == 40 and _ranges(a) == []
+    assert _index_count(db_url, "journal_principals") == 40
+    assert _index_count(db_url, "journal_subjects") == 40
     inv = Investigator(a)
     assert [x["index"] for x in inv.subject_report("s-3")["accesses"]] == list(range(15, 20))
     a.close()
@@ -316,6 +355,7 @@ def test_version_3_journal_gets_small_buckets_on_open(
         j.append(event(i, principal=f"p-{i % 2}", subjects=(f"s-{i % 4}",)))
     j.catch_up_index()
     j.close()
+    _downgrade_to_version_4(db_url)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE old_p (principal VARCHAR(128), ts FLOAT, "
@@ -329,7 +369,7 @@ def test_version_3_journal_gets_small_buckets_on_open(
                              "WHERE key = 'schema_version'"))
     monkeypatch.setattr(schema, "BUCKET_SHIFT", 3)  # buckets of 8 entries
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
-    with engine.connect() as conn:
+    with j.index_engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT bucket, leaf FROM journal_principals")).all()
         assert sorted(int(leaf) for _, leaf in rows) == list(range(40))
         assert sorted({int(b) for b, _ in rows}) == [0, 1, 2, 3, 4]
@@ -349,3 +389,87 @@ def test_sqlite_writer_lock_file_is_owner_only(tmp_path) -> None:
     j.append(event(0))
     j.close()
     assert (tmp_path / "j.db-writer.lock").stat().st_mode & 0o777 == 0o600
+
+
+def _fill(j: Journal, n: int) -> None:
+    for i in range(n):
+        j.append(event(i, principal=f"p-{i % 2}", subjects=(f"s-{i % 4}",)))
+
+
+def _answers(j: Journal) -> tuple[list[int], int]:
+    inv = Investigator(j)
+    return ([a["index"] for a in inv.subject_report("s-1")["accesses"]],
+            inv.principal_report("p-1")["entries"])
+
+
+def test_version_4_indexes_move_to_the_index_database(db_url: str) -> None:
+    """Version 4 kept the indexes in the log's database: opening it moves them (on SQLite
+    into `<journal>-index`) with indexed_size, and nothing has to be read back."""
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    _fill(j, 30)
+    assert j.catch_up_index() == 30
+    j.close()
+    _downgrade_to_version_4(db_url)
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 30
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    assert j.indexed_size() == 30 and _index_count(db_url, "journal_subjects") == 30
+    assert _answers(j) == (list(range(1, 30, 4)), 15)
+    assert j.catch_up_index() == 0  # nothing left to read back
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        version = conn.execute(sa.text("SELECT value FROM journal_meta "
+                                       "WHERE key = 'schema_version'")).scalar()
+        keys = set(conn.execute(sa.text("SELECT key FROM journal_meta")).scalars())
+    assert version == str(schema.SCHEMA_VERSION) and keys == {"schema_version"}
+    if j.index_engine is not j.engine:  # SQLite: the log's file keeps the log only
+        assert tables == {"journal_meta", "journal_leaves", "journal_nodes",
+                          "journal_checkpoints"}
+    j.append(event(30, principal="p-1", subjects=("s-1",)))
+    assert j.catch_up_index() == 1
+    assert _answers(j) == ([*range(1, 30, 4), 30], 16)
+    j.close()
+    engine.dispose()
+
+
+def test_sqlite_index_file_is_derived_and_rebuilt_when_lost(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    _fill(j, 20)
+    j.catch_up_index()
+    want = _answers(j)
+    j.close()
+    assert (tmp_path / "j.db-index").is_file()
+    for f in tmp_path.glob("j.db-index*"):
+        f.unlink()
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    assert j.indexed_size() == 0
+    assert _answers(j) == want  # read from the log meanwhile
+    assert j.catch_up_index() == 20 and j.indexed_size() == 20
+    assert _answers(j) == want and j.verify().ok
+    j.close()
+
+
+def test_sqlite_index_beyond_a_restored_log_is_emptied(tmp_path: Path) -> None:
+    """A log restored from a backup older than its index: the index names entries the log
+    no longer holds, and entries appended next would take their places; it is emptied and
+    rebuilt, so answers stay exact."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    _fill(j, 8)
+    j.close()
+    backup = (tmp_path / "j.db").read_bytes()  # closed: the WAL is checkpointed into it
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    for i in range(8, 20):
+        j.append(event(i, principal="p-1", subjects=("s-1",)))
+    j.catch_up_index()
+    j.close()
+    (tmp_path / "j.db").write_bytes(backup)
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    assert j.size() == 8 and j.indexed_size() == 0
+    assert _answers(j) == ([1, 5], 4)
+    j.append(event(8, principal="p-0", subjects=("s-0",)))
+    assert j.catch_up_index() == 9
+    assert _answers(j) == ([1, 5], 4)
+    j.close()

@@ -56,13 +56,15 @@ class Investigator:
         """`fn(conn, indexed)` over the index below `indexed_size`, and the entries at and
         above it with the rows the index would hold of them (the same `index_rows`, so the
         tail matches exactly what the index would). Index rows below indexed_size are
-        complete once it is read, and entries never change, so the two parts neither
-        overlap nor leave a gap."""
-        def read(conn: Connection) -> tuple[Any, list[Tail]]:
+        complete once it is read (in the same snapshot of the index database), and entries
+        never change, so the two parts neither overlap nor leave a gap."""
+        def lookup(conn: Connection) -> tuple[int, Any]:
             indexed = schema.indexed_size(conn)
-            return fn(conn, indexed), [(idx, e, index_rows(e)) for idx, e
-                                       in store.read_entries(conn, indexed, END)]
-        return self.journal._query(read)
+            return indexed, fn(conn, indexed)
+
+        indexed, found = self.journal._query(lookup, index=True)
+        return found, self.journal._query(lambda conn: [
+            (idx, e, index_rows(e)) for idx, e in store.read_entries(conn, indexed, END)])
 
     def _principal_entries(self, principal: str, since: float | None,
                            until: float | None) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -7,8 +7,10 @@ one writer thread swaps the open batch for an empty one, writes it in one transa
 append until its batch commits, no queue hand-off; an `append_async` caller also one future
 of its event loop, and each loop gets one wake-up call per batch. Every batch re-reads the
 tree size under the writer lock (`schema.writing`), so several processes can append to one
-journal; each writer then indexes the entries it appended. If the journal cannot write,
-`append` raises `Unavailable`: the gate then answers 503 (no journal, no data).
+journal; each writer then indexes the entries it appended, in the index database under
+the indexes' own lock, so indexing never holds up another process's appends. If the
+journal cannot write, `append` raises `Unavailable`: the gate then answers 503 (no
+journal, no data).
 """
 
 from __future__ import annotations
@@ -86,8 +88,10 @@ def _resolve(futs: list[asyncio.Future[None]]) -> None:
 class Journal:
     def __init__(self, engine: Engine, *, signer: NoteSigner | None,
                  verifier: NoteVerifier | None, clock: Clock, checkpoint_every: int,
-                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG) -> None:
+                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG,
+                 index_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.index_engine = index_engine or engine  # schema.make_engines says where
         self.signer = signer
         self.verifier = verifier or (signer.verifier() if signer else None)
         self.clock = clock
@@ -113,11 +117,12 @@ class Journal:
              checkpoint_every: int = 1000, checkpoint_interval: float = 60.0,
              verifier: NoteVerifier | None = None,
              index_lag: int | None = INDEX_LAG) -> Journal:
-        engine = schema.make_engine(url)
-        schema.ensure_schema(engine)
+        engine, index_engine = schema.make_engines(url)
+        schema.ensure_schema(engine, index_engine)
         journal = cls(engine, signer=signer, verifier=verifier, clock=clock,
                       checkpoint_every=checkpoint_every,
-                      checkpoint_interval=checkpoint_interval, index_lag=index_lag)
+                      checkpoint_interval=checkpoint_interval, index_lag=index_lag,
+                      index_engine=index_engine)
         with journal._read() as conn:
             row = store.latest_checkpoint_row(conn)
         if row is not None:
@@ -189,6 +194,7 @@ class Journal:
         self._wake.set()
         self._thread.join()
         self.engine.dispose()
+        self.index_engine.dispose()
 
     def __enter__(self) -> Journal:
         return self
@@ -238,7 +244,7 @@ class Journal:
         below = pending[0][0] if pending else self._frontier.size
         stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
         if self._indexed is None or (self._indexed < below and (idle or stalled)):
-            self._index_step(lambda conn: store.index_gap(conn, INDEX_CHUNK))
+            self._index_step(self._index_gap)
 
     def _index_step(self, fn: Callable[[Connection], int]) -> int | None:
         """Run one indexing transaction; return how many entries it indexed, or None when
@@ -246,7 +252,7 @@ class Journal:
         untouched; readers then read more of the log directly, and verify names the
         damage."""
         try:
-            with schema.writing(self.engine) as conn:
+            with schema.writing(self.index_engine, index=True) as conn:
                 done = fn(conn)
                 indexed = schema.indexed_size(conn)
         except Exception as exc:  # noqa: BLE001 - the log itself must keep going
@@ -263,9 +269,13 @@ class Journal:
         normally trail the log by up to `index_lag` entries, which readers read
         directly); return the count."""
         total = 0
-        while done := self._index_step(lambda conn: store.index_gap(conn, INDEX_CHUNK)):
+        while done := self._index_step(self._index_gap):
             total += done
         return total
+
+    def _index_gap(self, conn: Connection) -> int:
+        with self.engine.connect() as log:
+            return store.index_gap(conn, log, INDEX_CHUNK)
 
     def _timed_checkpoint_due(self) -> bool:
         # Without a frontier yet, one empty batch loads it and decides precisely.
@@ -315,15 +325,16 @@ class Journal:
 
     # -- reading ---------------------------------------------------------------------
 
-    def _read(self) -> Connection:
+    def _read(self, engine: Engine | None = None) -> Connection:
         try:
-            return self.engine.connect()
+            return (engine or self.engine).connect()
         except SQLAlchemyError as exc:
             raise Unavailable("the journal database is unreachable") from exc
 
-    def _query(self, fn: Any) -> Any:
+    def _query(self, fn: Any, *, index: bool = False) -> Any:
+        """`fn(conn)` on a connection to the log (index=True: to the indexes)."""
         try:
-            with self._read() as conn:
+            with self._read(self.index_engine if index else self.engine) as conn:
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
@@ -333,7 +344,7 @@ class Journal:
 
     def indexed_size(self) -> int:
         """How many entries the investigation indexes cover (the rest are read directly)."""
-        return int(self._query(schema.indexed_size))
+        return int(self._query(schema.indexed_size, index=True))
 
     def latest_checkpoint(self) -> str | None:
         row = self._query(store.latest_checkpoint_row)

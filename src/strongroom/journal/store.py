@@ -161,7 +161,8 @@ def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> N
 
 def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int:
     """Index entries whose rows the caller holds: its own appends, ascending, perhaps with
-    other writers' entries in between (call under the writer lock, in one transaction).
+    other writers' entries in between (call under the indexes' writer lock, in one
+    transaction).
     Entries already indexed (below indexed_size, or in a recorded range) are skipped. The
     rest are indexed and their runs recorded in `journal_index_ranges` until indexed_size
     reaches them, so several writers each index what they wrote without reading back the
@@ -179,14 +180,15 @@ def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int
     return len(todo)
 
 
-def index_gap(conn: Connection, limit: int) -> int:
+def index_gap(conn: Connection, log: Connection, limit: int) -> int:
     """Index up to `limit` entries from indexed_size on, up to the next recorded range, by
-    reading them back from the log: entries whose writer never indexed them (it stopped,
-    or it is another process and this writer is idle). Returns how many were indexed."""
+    reading them back from the log (`log`, a connection to it): entries whose writer never
+    indexed them (it stopped, or it is another process and this writer is idle). Returns
+    how many were indexed."""
     indexed = s.indexed_size(conn)
     ranges = _index_ranges(conn)
     stop = min([lo for lo, _ in ranges] + [indexed + limit])
-    found = [(idx, index_rows(e)) for idx, e in read_entries(conn, indexed, stop)]
+    found = [(idx, index_rows(e)) for idx, e in read_entries(log, indexed, stop)]
     if not found:
         return 0  # indexed_size is the log's size (no range starts at it)
     _insert_index_rows(conn, found)
