@@ -50,6 +50,7 @@ amortizes the fsync over every entry in a batch. The writer takes `BEGIN IMMEDIA
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -141,9 +142,12 @@ subjects = Table(
 )
 
 
+_blake2b_64 = functools.partial(hashlib.blake2b, digest_size=8)
+
+
 def subject_key(subject: str) -> int:
     """A stable 63-bit key for a subject ID (fits a signed BIGINT everywhere)."""
-    return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=8).digest()) >> 1
+    return int.from_bytes(_blake2b_64(subject.encode()).digest()) >> 1
 
 containments = Table(
     "journal_containments", index_metadata,
