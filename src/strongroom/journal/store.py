@@ -109,7 +109,7 @@ def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
     insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry",
                 [(start + n, p.leaf_hash, p.entry) for n, p in enumerate(batch)])
     insert_rows(conn, "journal_nodes", "nid, hash",
-                [((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made])
+                sorted([((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made]))
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:
