@@ -503,3 +503,31 @@ def test_insert_rows_writes_every_row_in_chunks(db_url: str, n: int) -> None:
         scratch.drop(conn)
     engine.dispose()
     assert got == rows
+
+
+def test_sqlite_index_range_beyond_a_restored_log_is_emptied(tmp_path: Path) -> None:
+    """indexed_size may sit within the restored log while a recorded range lies beyond
+    it: the entries appended there next would be taken as indexed, so it is emptied too."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    _fill(j, 8)
+    assert j.catch_up_index() == 8
+    j.close()
+    backup = (tmp_path / "j.db").read_bytes()
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    old = [event(i, principal="p-9", subjects=("s-9",)) for i in range(8, 16)]
+    for e in old:
+        j.append(e)
+    with schema.writing(j.index_engine, index=True) as conn:  # a writer of 12-15 only
+        store.index_known(conn, [(i, index_rows(e)) for i, e in enumerate(old, 8)][4:])
+    assert j.indexed_size() == 8 and _ranges(j) == [(12, 16)]
+    j.close()
+    (tmp_path / "j.db").write_bytes(backup)
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    assert j.size() == 8 and j.indexed_size() == 0 and _ranges(j) == []
+    _fill(j, 16)  # entries 8-15 anew (and 0-7 again at 16-23)
+    assert j.catch_up_index() == 24
+    inv = Investigator(j)
+    assert inv.principal_report("p-9")["entries"] == 0
+    assert [a["index"] for a in inv.subject_report("s-1")["accesses"]] == [1, 5, 9, 13, 17, 21]
+    j.close()

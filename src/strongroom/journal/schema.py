@@ -71,6 +71,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     text,
 )
@@ -404,7 +405,9 @@ def ensure_schema(engine: Engine, index_engine: Engine | None = None) -> None:
             top = conn.execute(text("SELECT max(idx) FROM journal_leaves")).scalar()
         with writing(index_engine, index=True) as conn:
             index_metadata.create_all(conn)
-            if indexed_size(conn) > (0 if top is None else int(top) + 1):
+            reach = max(indexed_size(conn), int(conn.execute(
+                select(func.max(index_ranges.c.hi))).scalar() or 0))
+            if reach > (0 if top is None else int(top) + 1):
                 for t in index_metadata.sorted_tables:
                     conn.execute(t.delete())
     except SQLAlchemyError as exc:
