@@ -5,11 +5,14 @@
    calling `append_async`, and two processes of 500 tasks each on one journal file (as two
    server workers). Against it, in the same run and database: plain un-hashed inserts of
    the same canonical entries (a) by 8 threads, each committed before it returns (the same
-   durability promise per entry) and (b) in large batched transactions (SQLite's insert
-   ceiling from Python, no durability per entry). Ratios to both are reported. The
-   processes are the deployment that uses both cores (`strongroom serve --workers 2`):
-   each process's writer appends and indexes its own entries. --append-base N measures
-   the same into a journal that already holds N entries.
+   durability promise per entry), (b) in large batched transactions (SQLite's insert
+   ceiling from Python, no durability per entry) and (c) like for like: two processes of
+   500 asyncio writers through the journal's own group commit (`PlainLog`: the same
+   batching, writer lock and durable commit before each answer) storing only the bytes,
+   made beforehand. Ratios to all three are reported. The processes are the deployment
+   that uses both cores (`strongroom serve --workers 2`): each process's writer appends
+   and indexes its own entries. --append-base N measures the same into a journal that
+   already holds N entries.
 2. Full verification of --verify-size entries (default 1,000,000).
 3. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
    over 2,000,000 subjects, bulk-loaded through the journal's own write path with
@@ -39,10 +42,11 @@ import sqlalchemy as sa
 
 from strongroom.clock import SystemClock
 from strongroom.events import AccessEvent
-from strongroom.journal import Journal, NoteSigner, rfc6962, store
+from strongroom.journal import Journal, NoteSigner, rfc6962, schema, store
 from strongroom.journal.canonical import canonical
-from strongroom.journal.entry import prepare
+from strongroom.journal.entry import Prepared, prepare
 from strongroom.journal.investigate import Investigator
+from strongroom.journal.log import _Batch
 from strongroom.journal.schema import ensure_schema, make_engine, make_engines
 
 RESULTS = Path(__file__).resolve().parent / "results" / "journal.json"
@@ -113,6 +117,67 @@ def _worker(url: str, first: int, count: int, writers: int, start, out) -> None:
     j.close()
 
 
+class PlainLog(Journal):
+    """The like-for-like baseline: the journal's own group commit (the same batching,
+    wake-ups, writer lock and synchronous=FULL commit before each answer) storing each
+    entry's canonical bytes as one plain row, with no leaf hash, tree, index or
+    canonicalization (the bytes are made beforehand)."""
+
+    def _commit(self, batch: _Batch) -> None:
+        try:
+            with schema.writing(self.engine) as conn:
+                store.insert_rows(conn, "plain_inserts", "entry",
+                                  [(p.entry,) for p in batch.items])
+        except Exception as exc:  # noqa: BLE001 - as Journal._commit
+            batch.error = f"cannot write: {exc.__class__.__name__}"
+        finally:
+            batch.finish()
+
+    async def append_bytes(self, data: bytes) -> None:
+        batch, pos, fut = self._enqueue(Prepared(data, b"", None),  # type: ignore[arg-type]
+                                        asyncio.get_running_loop())
+        assert fut is not None
+        await fut
+        batch.outcome(pos)
+
+
+async def _plain_tasks(j: PlainLog, blobs: list[bytes], writers: int) -> float:
+    per = len(blobs) // writers
+
+    async def work(k: int) -> None:
+        for i in range(k * per, (k + 1) * per):
+            await j.append_bytes(blobs[i])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(work(k) for k in range(writers)))
+    return time.perf_counter() - t0
+
+
+def _plain_worker(url: str, first: int, count: int, writers: int, start, out) -> None:
+    j = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
+    blobs = [canonical(entry(first + i)) for i in range(count)]
+    gc.freeze()
+    start.wait()
+    out.put(asyncio.run(_plain_tasks(j, blobs, writers)))
+    j.close()
+
+
+def _two_processes(target, url: str, first: int, total: int) -> int:
+    """Entries per second of `total` appends by two processes of 500 asyncio writers."""
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(url, first + total * k, total // 2, 500,
+                                              start, out)) for k in range(2)]
+    for p in procs:
+        p.start()
+    time.sleep(3.0)  # both processes have built their entries and opened the journal
+    t0 = time.perf_counter()
+    start.set()
+    for p in procs:
+        p.join()
+    return round(total // 1000 * 1000 / (time.perf_counter() - t0))
+
+
 SIGNER = NoteSigner.generate("bench.local/journal")
 
 
@@ -139,18 +204,7 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
     rates["asyncio_1000"] = round(total // 1000 * 1000 / secs)
     j.close()
 
-    ctx = multiprocessing.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, base + total * (k + 1), total // 2, 500,
-                                              start, out)) for k in range(2)]
-    for p in procs:
-        p.start()
-    time.sleep(3.0)  # both processes have built their entries and opened the journal
-    t0 = time.perf_counter()
-    start.set()
-    for p in procs:
-        p.join()
-    rates["processes_2x500"] = round(total // 1000 * 1000 / (time.perf_counter() - t0))
+    rates["processes_2x500"] = _two_processes(_worker, url, base + total, total)
     j = _open(url)
     size, ok = j.size(), j.verify().ok
     j.close()
@@ -176,13 +230,17 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
             conn.exec_driver_sql(raw, [(b,) for b in blobs[k:k + 5_000]])
     batched_rate = len(blobs) / (time.perf_counter() - t0)
     engine.dispose()
+    group_rate = _two_processes(_plain_worker, url, base + 3 * total, total)
     best = max(rates.values())
     return {"journal_size_before": base, "entries_per_mode": total, "journal_per_s": rates,
             "best_per_s": best,
             "plain_committed_inserts_8_threads_per_s": round(plain_rate),
             "plain_batched_inserts_per_s": round(batched_rate),
+            "plain_group_committed_2x500_per_s": group_rate,
             "ratio_best_vs_plain_committed": round(best / plain_rate, 3),
             "ratio_best_vs_plain_batched": round(best / batched_rate, 3),
+            "ratio_processes_vs_plain_group_committed": round(
+                rates["processes_2x500"] / group_rate, 3),
             "journal_size": size, "verified": ok}
 
 
