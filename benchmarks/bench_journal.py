@@ -30,6 +30,7 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -189,6 +190,7 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
     url = f"sqlite:///{tmp / 'append.db'}"
     if base:
         bulk_load(tmp / "append.db", base)  # appends into a journal of this size
+        os.sync()  # the load's dirty pages reach the disk before the timed appends fsync
     entries = [entry(base + i) for i in range(total)]
     # The entries waiting to be appended are the harness's, hundreds of thousands of
     # objects a server never holds: frozen, the collector stops walking them (a full
