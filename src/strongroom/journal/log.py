@@ -286,7 +286,7 @@ class Journal:
     def _commit(self, batch: _Batch) -> None:
         try:
             with schema.writing(self.engine) as conn:
-                size = store.read_size(conn)
+                size = schema.log_size(conn)
                 if self._frontier is None or self._frontier.size != size:
                     self._frontier = store.load_frontier(conn, size)
                 frontier = self._frontier
@@ -340,7 +340,7 @@ class Journal:
             raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
 
     def size(self) -> int:
-        return int(self._query(store.read_size))
+        return int(self._query(schema.log_size))
 
     def indexed_size(self) -> int:
         """How many entries the investigation indexes cover (the rest are read directly)."""
@@ -369,7 +369,7 @@ class Journal:
         # One connection for the size check and the reads: a proof is a few lookups, and
         # each checkout and statement costs as much as one.
         current, found = self._query(
-            lambda c: (store.read_size(c), store.read_nodes(c, plan.node_ids)))
+            lambda c: (schema.log_size(c), store.read_nodes(c, plan.node_ids)))
         if size > current:
             raise BadRequest(f"tree size {size} is beyond the journal's size {current}")
         try:

@@ -210,8 +210,7 @@ def _upgrade_1_indexes_apart(conn: Connection) -> None:
             last = (str(rows[-1][0]), int(rows[-1][1]))
 
     _rebuild(conn, subjects, 2, fill)
-    top = conn.execute(text("SELECT max(idx) FROM journal_leaves")).scalar()
-    _put(conn, meta, INDEXED_SIZE, str(0 if top is None else int(top) + 1))  # v2-v4: here
+    _put(conn, meta, INDEXED_SIZE, str(log_size(conn)))  # v2-v4: here
 
 
 def _get(conn: Connection, table: Table, key: str) -> str | None:
@@ -221,6 +220,12 @@ def _get(conn: Connection, table: Table, key: str) -> str | None:
 def _put(conn: Connection, table: Table, key: str, value: str) -> None:
     if not conn.execute(table.update().where(table.c.key == key).values(value=value)).rowcount:
         conn.execute(table.insert().values(key=key, value=value))
+
+
+def log_size(conn: Connection) -> int:
+    """How many entries the log holds (a connection to the log's database)."""
+    top = conn.exec_driver_sql("SELECT max(idx) FROM journal_leaves").scalar()
+    return 0 if top is None else int(top) + 1
 
 
 INDEXED_SIZE = "indexed_size"
@@ -411,12 +416,12 @@ def ensure_schema(engine: Engine, index_engine: Engine | None = None) -> None:
                 _UPGRADES[version](conn, index_engine)
                 version += 1
             _put(conn, meta, "schema_version", str(version))
-            top = conn.execute(text("SELECT max(idx) FROM journal_leaves")).scalar()
+            size = log_size(conn)
         with writing(index_engine, index=True) as conn:
             index_metadata.create_all(conn)
             reach = max(indexed_size(conn), int(conn.execute(
                 select(func.max(index_ranges.c.hi))).scalar() or 0))
-            if reach > (0 if top is None else int(top) + 1):
+            if reach > size:
                 for t in index_metadata.sorted_tables:
                     conn.execute(t.delete())
     except SQLAlchemyError as exc:

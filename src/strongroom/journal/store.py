@@ -20,11 +20,6 @@ from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
 
 
-def read_size(conn: Connection) -> int:
-    top = conn.exec_driver_sql("SELECT max(idx) FROM journal_leaves").scalar()
-    return 0 if top is None else int(top) + 1
-
-
 def _marks(conn: Connection, n: int) -> str:
     """n positional parameter markers in the driver's own style (qmark or format)."""
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)

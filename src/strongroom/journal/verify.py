@@ -111,7 +111,7 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
                 roots[frontier.size] = frontier.root()
         last = int(rows[-1].idx)
         _check_nodes(conn, report, start, frontier.size, made)
-    report.size = store.read_size(conn)
+    report.size = schema.log_size(conn)
     _check_orphans(conn, report, frontier.size)
     if verifier is None:
         if cps:
