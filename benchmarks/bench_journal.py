@@ -46,6 +46,7 @@ from strongroom.clock import SystemClock
 from strongroom.events import AccessEvent
 from strongroom.journal import Journal, NoteSigner, rfc6962, schema, store
 from strongroom.journal.canonical import canonical
+from strongroom.journal.driver_sql import insert_rows
 from strongroom.journal.entry import Prepared, prepare
 from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import _Batch
@@ -128,7 +129,7 @@ class PlainLog(Journal):
     def _commit(self, batch: _Batch) -> None:
         try:
             with schema.writing(self.engine) as conn:
-                store.insert_rows(conn, "plain_inserts", "entry",
+                insert_rows(conn, "plain_inserts", "entry",
                                   [(p.entry,) for p in batch.items])
         except Exception as exc:  # noqa: BLE001 - as Journal._commit
             batch.error = f"cannot write: {exc.__class__.__name__}"

@@ -17,6 +17,7 @@ from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.journal import (
     Journal,
     NoteSigner,
+    driver_sql,
     open_note,
     parse_checkpoint,
     rfc6962,
@@ -497,7 +498,7 @@ def test_insert_rows_writes_every_row_in_chunks(db_url: str, n: int) -> None:
     with engine.begin() as conn:
         scratch.drop(conn, checkfirst=True)
         scratch.create(conn)
-        store.insert_rows(conn, "scratch_rows", "a, b", rows)
+        driver_sql.insert_rows(conn, "scratch_rows", "a, b", rows)
     with engine.begin() as conn:
         got = [(int(a), bytes(b)) for a, b in conn.execute(sa.select(scratch).order_by("a"))]
         scratch.drop(conn)

@@ -79,6 +79,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Unavailable
+from strongroom.journal.driver_sql import insert_rows
 
 SCHEMA_VERSION = 5
 log = logging.getLogger(__name__)
@@ -293,8 +294,6 @@ def _upgrade_4_index_apart(conn: Connection, index_engine: Engine) -> None:
         index_metadata.create_all(ic)
         for t in [*moved, index_meta]:
             ic.execute(t.delete())
-        from strongroom.journal.store import insert_rows  # store builds on this module
-
         for t in moved:
             names = ", ".join(c.name for c in t.columns)
             for part in conn.execute(select(t)).partitions(50_000):

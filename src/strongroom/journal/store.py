@@ -8,27 +8,16 @@ index rows.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from strongroom.journal import schema as s
+from strongroom.journal.driver_sql import in_sql, insert_rows
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
-
-
-def _marks(conn: Connection, n: int) -> str:
-    """n positional parameter markers in the driver's own style (qmark or format)."""
-    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
-
-
-# In both builders identifiers are this module's constants, never input; values travel as
-# parameters.
-def _in_sql(conn: Connection, select_from: str, column: str, n: int) -> str:
-    return f"SELECT {select_from} WHERE {column} IN ({_marks(conn, n)})"  # noqa: S608
 
 
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
@@ -39,11 +28,11 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     leaf_ids = [i for lvl, i in wanted if lvl == 0]
     upper = [s.nid(lvl, i) for lvl, i in wanted if lvl > 0]
     if leaf_ids:
-        rows = conn.exec_driver_sql(_in_sql(conn, "idx, leaf_hash FROM journal_leaves", "idx",
+        rows = conn.exec_driver_sql(in_sql(conn, "idx, leaf_hash FROM journal_leaves", "idx",
                                             len(leaf_ids)), tuple(leaf_ids))
         out.update({(0, int(i)): bytes(h) for i, h in rows})
     if upper:
-        rows = conn.exec_driver_sql(_in_sql(conn, "nid, hash FROM journal_nodes", "nid",
+        rows = conn.exec_driver_sql(in_sql(conn, "nid, hash FROM journal_nodes", "nid",
                                             len(upper)), tuple(upper))
         mask = (1 << s.NID_SHIFT) - 1
         out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h) for k, h in rows})
@@ -57,41 +46,6 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
     if missing:
         raise LookupError(f"journal storage lacks nodes {missing}: run verify")
     return Frontier(size, [found[nid] for nid in ids])
-
-
-# Rows per INSERT statement. The driver releases the GIL around every statement it steps,
-# once per row in an executemany; under load the writer then waits for the GIL again at
-# each row while it holds the writer lock, which every other writer process waits on.
-# Multi-row VALUES step once per chunk; power-of-two sizes keep the statements few, so the
-# driver's statement cache holds them all.
-MAX_ROWS = 256
-
-
-@functools.lru_cache(maxsize=256)
-def _values_sql(paramstyle: str, table: str, columns: str, rows: int) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    row = "(" + ", ".join([mark] * (columns.count(",") + 1)) + ")"
-    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
-
-
-def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]],
-                ) -> None:
-    """Insert `rows` (tuples in `columns` order) in multi-row INSERTs of MAX_ROWS or fewer,
-    on the driver's own cursor, in the connection's transaction (SQLAlchemy's execution
-    context costs more per statement than SQLite takes for a chunk of rows)."""
-    done, total = 0, len(rows)
-    if not total:
-        return
-    style = conn.dialect.paramstyle
-    cursor = conn.connection.cursor()
-    try:
-        while done < total:
-            size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
-            cursor.execute(_values_sql(style, table, columns, size),
-                           tuple(chain.from_iterable(rows[done:done + size])))
-            done += size
-    finally:
-        cursor.close()
 
 
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],

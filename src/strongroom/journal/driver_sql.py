@@ -1,0 +1,58 @@
+"""Driver-level SQL for the journal's hot paths: primary-key lookups by IN list and
+multi-row INSERTs, in the driver's own parameter style (qmark on SQLite, format on
+psycopg). Table and column names are the callers' constants, never input; values travel
+as parameters. Shared by the store and by the schema's upgrades.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+def _mark(paramstyle: str) -> str:
+    return "?" if paramstyle == "qmark" else "%s"
+
+
+def in_sql(conn: Connection, select_from: str, column: str, n: int) -> str:
+    """SELECT `select_from` WHERE `column` IN (n parameters)."""
+    marks = ", ".join([_mark(conn.dialect.paramstyle)] * n)
+    return f"SELECT {select_from} WHERE {column} IN ({marks})"  # noqa: S608
+
+
+# Rows per INSERT statement. The driver releases the GIL around every statement it steps,
+# once per row in an executemany; under load the writer then waits for the GIL again at
+# each row while it holds the writer lock, which every other writer process waits on.
+# Multi-row VALUES step once per chunk; power-of-two sizes keep the statements few, so the
+# driver's statement cache holds them all.
+MAX_ROWS = 256
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(paramstyle: str, table: str, columns: str, rows: int) -> str:
+    row = "(" + ", ".join([_mark(paramstyle)] * (columns.count(",") + 1)) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+
+
+def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]],
+                ) -> None:
+    """Insert `rows` (tuples in `columns` order) in multi-row INSERTs of MAX_ROWS or fewer,
+    on the driver's own cursor, in the connection's transaction (SQLAlchemy's execution
+    context costs more per statement than SQLite takes for a chunk of rows)."""
+    done, total = 0, len(rows)
+    if not total:
+        return
+    style = conn.dialect.paramstyle
+    cursor = conn.connection.cursor()
+    try:
+        while done < total:
+            size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
+            cursor.execute(_values_sql(style, table, columns, size),
+                           tuple(chain.from_iterable(rows[done:done + size])))
+            done += size
+    finally:
+        cursor.close()
