@@ -86,12 +86,11 @@ def _resolve(futs: list[asyncio.Future[None]]) -> None:
 
 
 class Journal:
-    def __init__(self, engine: Engine, *, signer: NoteSigner | None,
+    def __init__(self, engine: Engine, index_engine: Engine, *, signer: NoteSigner | None,
                  verifier: NoteVerifier | None, clock: Clock, checkpoint_every: int,
-                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG,
-                 index_engine: Engine | None = None) -> None:
+                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG) -> None:
         self.engine = engine
-        self.index_engine = index_engine or engine  # schema.make_engines says where
+        self.index_engine = index_engine  # schema.make_engines says where
         self.signer = signer
         self.verifier = verifier or (signer.verifier() if signer else None)
         self.clock = clock
@@ -119,10 +118,9 @@ class Journal:
              index_lag: int | None = INDEX_LAG) -> Journal:
         engine, index_engine = schema.make_engines(url)
         schema.ensure_schema(engine, index_engine)
-        journal = cls(engine, signer=signer, verifier=verifier, clock=clock,
+        journal = cls(engine, index_engine, signer=signer, verifier=verifier, clock=clock,
                       checkpoint_every=checkpoint_every,
-                      checkpoint_interval=checkpoint_interval, index_lag=index_lag,
-                      index_engine=index_engine)
+                      checkpoint_interval=checkpoint_interval, index_lag=index_lag)
         with journal._read() as conn:
             row = store.latest_checkpoint_row(conn)
         if row is not None:

@@ -394,12 +394,11 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def ensure_schema(engine: Engine, index_engine: Engine | None = None) -> None:
+def ensure_schema(engine: Engine, index_engine: Engine) -> None:
     """Create the journal tables if absent; check (and upgrade) the schema version; then
-    the indexes' tables (`index_engine`, by default the journal's own database). An index
-    that reaches beyond the log (a log restored from a backup older than its index) is
-    emptied, to be rebuilt from the log."""
-    index_engine = index_engine or engine
+    the indexes' tables (`index_engine`, as `make_engines` gives it). An index that
+    reaches beyond the log (a log restored from a backup older than its index) is emptied,
+    to be rebuilt from the log."""
     try:
         with writing(engine) as conn:
             metadata.create_all(conn)
