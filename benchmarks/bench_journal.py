@@ -37,8 +37,9 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -99,27 +100,6 @@ def run_threads(n_threads: int, per_thread: int, fn) -> float:
     return time.perf_counter() - t0
 
 
-async def _tasks(j: Journal, entries: list[dict], writers: int) -> float:
-    per = len(entries) // writers
-
-    async def work(k: int) -> None:
-        for i in range(k * per, (k + 1) * per):
-            await j.append_async(entries[i])
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(work(k) for k in range(writers)))
-    return time.perf_counter() - t0
-
-
-def _worker(url: str, first: int, count: int, writers: int, start, out) -> None:
-    j = Journal.open(url, signer=None, clock=SystemClock())
-    entries = [entry(first + i) for i in range(count)]
-    gc.freeze()  # see bench_append
-    start.wait()
-    out.put(asyncio.run(_tasks(j, entries, writers)))
-    j.close()
-
-
 class PlainLog(Journal):
     """The like-for-like baseline: the journal's own group commit (the same batching,
     wake-ups, writer lock and synchronous=FULL commit before each answer) storing each
@@ -129,8 +109,7 @@ class PlainLog(Journal):
     def _commit(self, batch: _Batch) -> None:
         try:
             with schema.writing(self.engine) as conn:
-                insert_rows(conn, "plain_inserts", "entry",
-                                  [(p.entry,) for p in batch.items])
+                insert_rows(conn, "plain_inserts", "entry", [(p.entry,) for p in batch.items])
         except Exception as exc:  # noqa: BLE001 - as Journal._commit
             batch.error = f"cannot write: {exc.__class__.__name__}"
         finally:
@@ -144,33 +123,41 @@ class PlainLog(Journal):
         batch.outcome(pos)
 
 
-async def _plain_tasks(j: PlainLog, blobs: list[bytes], writers: int) -> float:
-    per = len(blobs) // writers
+async def _tasks(append: Callable[[Any], Awaitable[Any]], items: list, writers: int) -> float:
+    """Seconds for `writers` asyncio tasks to `await append(item)` over `items`."""
+    per = len(items) // writers
 
     async def work(k: int) -> None:
         for i in range(k * per, (k + 1) * per):
-            await j.append_bytes(blobs[i])
+            await append(items[i])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(work(k) for k in range(writers)))
     return time.perf_counter() - t0
 
 
-def _plain_worker(url: str, first: int, count: int, writers: int, start, out) -> None:
-    j = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
-    blobs = [canonical(entry(first + i)) for i in range(count)]
-    gc.freeze()
+def _worker(url: str, first: int, count: int, writers: int, plain: bool, start, out) -> None:
+    """One process of `_two_processes`: appending to the journal or, plain, to PlainLog."""
+    items: list
+    if plain:
+        pj = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
+        j, append, items = pj, pj.append_bytes, [canonical(entry(first + i))
+                                                 for i in range(count)]
+    else:
+        j = Journal.open(url, signer=None, clock=SystemClock())
+        append, items = j.append_async, [entry(first + i) for i in range(count)]
+    gc.freeze()  # see bench_append
     start.wait()
-    out.put(asyncio.run(_plain_tasks(j, blobs, writers)))
+    out.put(asyncio.run(_tasks(append, items, writers)))
     j.close()
 
 
-def _two_processes(target, url: str, first: int, total: int) -> int:
+def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> int:
     """Entries per second of `total` appends by two processes of 500 asyncio writers."""
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(url, first + total * k, total // 2, 500,
-                                              start, out)) for k in range(2)]
+    procs = [ctx.Process(target=_worker, args=(url, first + total * k, total // 2, 500,
+                                               plain, start, out)) for k in range(2)]
     for p in procs:
         p.start()
     time.sleep(3.0)  # both processes have built their entries and opened the journal
@@ -205,13 +192,13 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
         n = total // 4 // threads * threads
         secs = run_threads(threads, n // threads, lambda i: j.append(entries[i]))
         rates[f"threads_{threads}"] = round(n / secs)
-    secs = asyncio.run(_tasks(j, entries, 1000))
+    secs = asyncio.run(_tasks(j.append_async, entries, 1000))
     rates["asyncio_1000"] = round(total // 1000 * 1000 / secs)
     j.close()
 
     # this mode and its plain baseline swing ~10 % between runs on a small VM: the median
     # of REPEATS runs is reported, with every run
-    runs = [_two_processes(_worker, url, base + total * (1 + 2 * k), total)
+    runs = [_two_processes(url, base + total * (1 + 2 * k), total)
             for k in range(REPEATS)]
     rates["processes_2x500"] = round(statistics.median(runs))
     j = _open(url)
@@ -239,7 +226,7 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
             conn.exec_driver_sql(raw, [(b,) for b in blobs[k:k + 5_000]])
     batched_rate = len(blobs) / (time.perf_counter() - t0)
     engine.dispose()
-    group_runs = [_two_processes(_plain_worker, url, base + total * (1 + 2 * REPEATS), total)
+    group_runs = [_two_processes(url, base + total * (1 + 2 * REPEATS), total, plain=True)
                   for _ in range(REPEATS)]
     group_rate = round(statistics.median(group_runs))
     best = max(rates.values())
