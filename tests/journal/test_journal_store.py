@@ -201,13 +201,10 @@ def _downgrade_to_version_4(db_url: str) -> None:
             Path(f"{index_engine.url.database}{suffix}").unlink(missing_ok=True)
 
 
-def _index_count(db_url: str, table: str) -> int:
-    """Rows of an index table, wherever make_engines puts the indexes."""
-    _, index_engine = schema.make_engines(db_url)
-    with index_engine.connect() as conn:
-        found = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608
-    index_engine.dispose()
-    return int(found)
+def _index_count(j: Journal, table: str) -> int:
+    """Rows of an index table, wherever make_engines put the journal's indexes."""
+    with j.index_engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar())  # noqa: S608
 
 
 def _downgrade_to_version_1(db_url: str) -> None:
@@ -271,7 +268,7 @@ def test_writer_indexes_behind_the_log(db_url: str) -> None:
     while j.indexed_size() < 12 and time.monotonic() < deadline:
         time.sleep(0.05)  # the writer catches up when idle
     assert j.indexed_size() == 12
-    assert _index_count(db_url, "journal_principals") == 12
+    assert _index_count(j, "journal_principals") == 12
     j.close()
 
 
@@ -322,7 +319,7 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
             assert store.index_gap(conn, log, 100) == 3  # read back up to the next range
             assert store.index_gap(conn, log, 100) == 0
     check(18, [])
-    assert _index_count(db_url, "journal_principals") == 18
+    assert _index_count(j, "journal_principals") == 18
     assert j.verify().ok
     j.close()
 
@@ -339,8 +336,8 @@ def test_two_writers_on_one_journal_index_everything_once(db_url: str) -> None:
     while a.indexed_size() < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert a.indexed_size() == 40 and _ranges(a) == []
-    assert _index_count(db_url, "journal_principals") == 40
-    assert _index_count(db_url, "journal_subjects") == 40
+    assert _index_count(a, "journal_principals") == 40
+    assert _index_count(a, "journal_subjects") == 40
     inv = Investigator(a)
     assert [x["index"] for x in inv.subject_report("s-3")["accesses"]] == list(range(15, 20))
     a.close()
@@ -415,7 +412,7 @@ def test_version_4_indexes_move_to_the_index_database(db_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM journal_principals")).scalar() == 30
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
-    assert j.indexed_size() == 30 and _index_count(db_url, "journal_subjects") == 30
+    assert j.indexed_size() == 30 and _index_count(j, "journal_subjects") == 30
     assert _answers(j) == (list(range(1, 30, 4)), 15)
     assert j.catch_up_index() == 0  # nothing left to read back
     with engine.connect() as conn:
