@@ -297,14 +297,14 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
             [i for i in range(j.size()) if i // 3 % 2 == 1])
 
     with schema.writing(j.index_engine, index=True) as conn:  # writer B: entries 3-5 and 9-11
-        assert store.index_known(conn, rows[3:6] + rows[9:12]) == 6
+        assert store.index_known(conn, rows[3:6] + rows[9:12]) == (6, 0)
     check(0, [(3, 6), (9, 12)])
     with schema.writing(j.index_engine, index=True) as conn:  # writer A: 0-2 joins 3-5
-        assert store.index_known(conn, rows[0:3]) == 3
+        assert store.index_known(conn, rows[0:3]) == (3, 6)
     check(6, [(9, 12)])
     # A again, knowing more than it needs to
     with schema.writing(j.index_engine, index=True) as conn:
-        assert store.index_known(conn, rows[0:12]) == 3  # only 6-8 were not indexed
+        assert store.index_known(conn, rows[0:12]) == (3, 12)  # only 6-8 were new
     check(12, [])
 
     for e in entries[12:]:
@@ -312,12 +312,12 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
     s0.append(12), s0.append(16)
     # 15-17 indexed; the writer of 12-14 stopped
     with schema.writing(j.index_engine, index=True) as conn:
-        assert store.index_known(conn, rows[15:18]) == 3
+        assert store.index_known(conn, rows[15:18]) == (3, 12)
     check(12, [(15, 18)])
     with schema.writing(j.index_engine, index=True) as conn:
         with j.engine.connect() as log:
-            assert store.index_gap(conn, log, 100) == 3  # read back up to the next range
-            assert store.index_gap(conn, log, 100) == 0
+            assert store.index_gap(conn, log, 100) == (3, 18)  # read back up to a range
+            assert store.index_gap(conn, log, 100) == (0, 18)
     check(18, [])
     assert _index_count(j, "journal_principals") == 18
     assert j.verify().ok

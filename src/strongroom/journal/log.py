@@ -244,15 +244,14 @@ class Journal:
         if self._indexed is None or (self._indexed < below and (idle or stalled)):
             self._index_step(self._index_gap)
 
-    def _index_step(self, fn: Callable[[Connection], int]) -> int | None:
-        """Run one indexing transaction; return how many entries it indexed, or None when
-        it failed. A failure (say, an entry edited into invalid JSON) leaves appends
-        untouched; readers then read more of the log directly, and verify names the
-        damage."""
+    def _index_step(self, fn: Callable[[Connection], tuple[int, int]]) -> int | None:
+        """Run one indexing transaction (`fn` returns how many entries it indexed and
+        indexed_size after); return the count, or None when it failed. A failure (say, an
+        entry edited into invalid JSON) leaves appends untouched; readers then read more
+        of the log directly, and verify names the damage."""
         try:
             with schema.writing(self.index_engine, index=True) as conn:
-                done = fn(conn)
-                indexed = schema.indexed_size(conn)
+                done, indexed = fn(conn)
         except Exception as exc:  # noqa: BLE001 - the log itself must keep going
             log.warning("journal indexing failed, retrying later: %s", exc.__class__.__name__)
             self._indexed = None
@@ -271,7 +270,7 @@ class Journal:
             total += done
         return total
 
-    def _index_gap(self, conn: Connection) -> int:
+    def _index_gap(self, conn: Connection) -> tuple[int, int]:
         with self.engine.connect() as log:
             return store.index_gap(conn, log, INDEX_CHUNK)
 

@@ -107,10 +107,10 @@ def _index_ranges(conn: Connection) -> list[tuple[int, int]]:
         "SELECT lo, hi FROM journal_index_ranges ORDER BY lo")]
 
 
-def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> None:
+def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> int:
     """Set indexed_size to `indexed`, moved over the recorded ranges that now join it
-    (`ranges` ascending); _advance merges every range it reaches, so none ever starts at
-    indexed_size."""
+    (`ranges` ascending), and return it; _advance merges every range it reaches, so none
+    ever starts at indexed_size."""
     start = indexed
     for lo, hi in ranges:
         if lo != indexed:
@@ -119,43 +119,42 @@ def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> N
     if indexed != start:
         conn.execute(s.index_ranges.delete().where(s.index_ranges.c.lo < indexed))
     s.set_indexed_size(conn, indexed)
+    return indexed
 
 
-def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> int:
+def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> tuple[int, int]:
     """Index entries whose rows the caller holds: its own appends, ascending, perhaps with
     other writers' entries in between (call under the indexes' writer lock, in one
     transaction).
     Entries already indexed (below indexed_size, or in a recorded range) are skipped. The
     rest are indexed and their runs recorded in `journal_index_ranges` until indexed_size
     reaches them, so several writers each index what they wrote without reading back the
-    others' entries. Returns how many were indexed."""
+    others' entries. Returns how many were indexed, and indexed_size after."""
     indexed = s.indexed_size(conn)
     ranges = _index_ranges(conn)
     todo = [(i, r) for i, r in known if i >= indexed
             and not (ranges and any(lo <= i < hi for lo, hi in ranges))]
     if not todo:
-        return 0
+        return 0, indexed
     _insert_index_rows(conn, todo)
     runs = _runs([i for i, _ in todo])
     insert_rows(conn, "journal_index_ranges", "lo, hi", runs)
-    _advance(conn, indexed, sorted(ranges + runs))
-    return len(todo)
+    return len(todo), _advance(conn, indexed, sorted(ranges + runs))
 
 
-def index_gap(conn: Connection, log: Connection, limit: int) -> int:
+def index_gap(conn: Connection, log: Connection, limit: int) -> tuple[int, int]:
     """Index up to `limit` entries from indexed_size on, up to the next recorded range, by
     reading them back from the log (`log`, a connection to it): entries whose writer never
     indexed them (it stopped, or it is another process and this writer is idle). Returns
-    how many were indexed."""
+    how many were indexed, and indexed_size after."""
     indexed = s.indexed_size(conn)
     ranges = _index_ranges(conn)
     stop = min([lo for lo, _ in ranges] + [indexed + limit])
     found = [(idx, index_rows(e)) for idx, e in read_entries(log, indexed, stop)]
     if not found:
-        return 0  # indexed_size is the log's size (no range starts at it)
+        return 0, indexed  # indexed_size is the log's size (no range starts at it)
     _insert_index_rows(conn, found)
-    _advance(conn, found[-1][0] + 1, ranges)
-    return len(found)
+    return len(found), _advance(conn, found[-1][0] + 1, ranges)
 
 
 def latest_checkpoint_row(conn: Connection) -> Any:
