@@ -254,9 +254,9 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
     chunk = 100_000
     for start in range(0, size, chunk):
         batch = [prepare(entry(i, rng)) for i in range(start, min(size, start + chunk))]
-        made = frontier.extend(p.leaf_hash for p in batch)
+        ups = frontier.extend(p.leaf_hash for p in batch)
         with _unsynced(log) as conn:
-            store.write_batch(conn, start, batch, made)
+            store.write_batch(conn, start, batch, ups)
         with _unsynced(index) as conn:
             store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:

@@ -84,8 +84,10 @@ def test_tree_vectors(shared_dir: Path) -> None:
     f = rfc6962.Frontier()
     for leaf in leaves:
         lh = rfc6962.leaf_hash(leaf)
-        made[(0, f.size)] = lh
-        for level, idx, h in f.append(lh):
+        i = f.size
+        made[(0, i)] = lh
+        for level, idx, h in rfc6962.completed(i, f.append(lh)):
+            assert rfc6962.completing_leaf(level, idx) == i
             made[(level, idx)] = h
     for level, hashes in enumerate(vec["node_hashes_hex_by_level"]):
         for idx, h in enumerate(hashes):
@@ -94,8 +96,11 @@ def test_tree_vectors(shared_dir: Path) -> None:
     # makes the same nodes
     for cut in range(len(leaves) + 1):
         f = rfc6962.Frontier(cut, [made[n] for n in rfc6962.range_nodes(0, cut)])
-        for level, idx, h in f.extend(rfc6962.leaf_hash(x) for x in leaves[cut:]):
-            assert made[(level, idx)] == h and idx + 1 << level > cut
+        ups = f.extend(rfc6962.leaf_hash(x) for x in leaves[cut:])
+        for i, up in enumerate(ups, start=cut):
+            assert len(up) == 32 * ((i + 1) & -(i + 1)).bit_length() - 32
+            for level, idx, h in rfc6962.completed(i, up):
+                assert made[(level, idx)] == h
         assert f.root().hex() == vec["root_hashes_hex_by_tree_size"][-1]
 
 

@@ -175,9 +175,27 @@ def test_unwritable_journal_raises_unavailable(tmp_path, signer: NoteSigner) -> 
 INDEX_TABLES = [schema.principals, schema.subjects, schema.containments, schema.index_ranges]
 
 
+def _downgrade_to_version_5(db_url: str) -> None:
+    """Put a journal back in the layout version 5 wrote: every node in journal_nodes, no
+    `up` column on the leaves."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        ups = conn.execute(sa.text("SELECT idx, up FROM journal_leaves")).all()
+        nodes = [{"n": schema.nid(level, i), "h": h} for idx, up in ups
+                 for level, i, h in rfc6962.completed(int(idx), bytes(up))]
+        if nodes:
+            conn.execute(sa.text("INSERT INTO journal_nodes (nid, hash) VALUES (:n, :h)"),
+                         nodes)
+        conn.execute(sa.text("ALTER TABLE journal_leaves DROP COLUMN up"))
+        conn.execute(sa.text("UPDATE journal_meta SET value = '5' "
+                             "WHERE key = 'schema_version'"))
+    engine.dispose()
+
+
 def _downgrade_to_version_4(db_url: str) -> None:
     """Put a journal back in the layout version 4 wrote: the indexes in the log's database,
     indexed_size in journal_meta (on SQLite, the index file copied back and removed)."""
+    _downgrade_to_version_5(db_url)
     engine, index_engine = schema.make_engines(db_url)
     with index_engine.connect() as conn:
         indexed = schema.indexed_size(conn)
@@ -258,6 +276,62 @@ def test_version_1_journal_is_upgraded_on_open(db_url: str, signer: NoteSigner) 
         assert conn.execute(sa.text("SELECT value FROM journal_meta "
                                     "WHERE key = 'schema_version'")).scalar() \
             == str(schema.SCHEMA_VERSION)
+
+
+def _node_count(db_url: str) -> int:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        count = int(conn.execute(sa.text("SELECT count(*) FROM journal_nodes")).scalar())
+    engine.dispose()
+    return count
+
+
+def _ups(db_url: str) -> list[bytes | None]:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT up FROM journal_leaves ORDER BY idx")).scalars()
+        out = [None if up is None else bytes(up) for up in rows]
+    engine.dispose()
+    return out
+
+
+def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
+        db_url: str, signer: NoteSigner) -> None:
+    """Version 5 kept every node in journal_nodes: opened by version 6, those stay where
+    they are and are read (and verified) from there, while new leaves carry the nodes they
+    complete; proofs span both, and a forged old node is still caught."""
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=10)
+    for i in range(21):
+        j.append(event(i))
+    j.close()
+    _downgrade_to_version_5(db_url)
+    assert _node_count(db_url) == 21 - (21).bit_count()  # the nodes of 21 leaves
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=10)
+    for i in range(21, 45):
+        j.append(event(i))
+    assert _node_count(db_url) == 21 - (21).bit_count()  # nothing writes them any more
+    ups = _ups(db_url)
+    assert ups[:21] == [None] * 21
+    assert [len(up or b"") // 32 for up in ups[21:]] == [
+        ((i + 1) & -(i + 1)).bit_length() - 1 for i in range(21, 45)]
+    for size in (1, 16, 21, 22, 32, 45):
+        root = j.root(size)
+        for i in range(size):
+            rfc6962.verify_inclusion(i, size, j.leaf_hash(i), j.inclusion_proof(i, size), root)
+    for a in range(1, 45):
+        rfc6962.verify_consistency(a, 45, j.consistency_proof(a, 45), j.root(a), j.root(45))
+    assert j.verify().ok and j.verify().checkpoints == 4
+    j.close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # forge the old node over leaves [4, 8)
+        conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+                     {"h": bytes(32), "n": schema.nid(2, 1)})
+    engine.dispose()
+    j = Journal.open(db_url, signer=signer, clock=FakeClock())
+    report = j.verify()
+    j.close()
+    assert not report.ok and report.first_bad_index == 4
+    assert {p.kind for p in report.problems} == {"node"}
 
 
 def test_writer_indexes_behind_the_log(db_url: str) -> None:

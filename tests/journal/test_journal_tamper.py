@@ -15,7 +15,6 @@ import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
 from strongroom.journal import Journal, NoteSigner, rfc6962
-from strongroom.journal.schema import nid
 
 from .helpers import event
 
@@ -67,9 +66,17 @@ def rewrite_whole_tree(conn: sa.Connection) -> None:
     edit_entry_and_leaf_hash(conn)
     f = rfc6962.Frontier()
     for i in range(SIZE):
-        for level, idx, h in f.append(_leaf(conn, i)[1]):
-            conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
-                         {"h": h, "n": nid(level, idx)})
+        conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = :i"),
+                     {"u": f.append(_leaf(conn, i)[1]), "i": i})
+
+
+def edit_stored_node(conn: sa.Connection) -> None:
+    """Forge the level-2 node over leaves [12, 16), kept in the row of leaf 15 (which
+    completes levels 1 to 4)."""
+    up = bytes(conn.execute(sa.text("SELECT up FROM journal_leaves WHERE idx = 15")).scalar())
+    assert len(up) == 4 * 32
+    conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = 15"),
+                 {"u": up[:32] + bytes(32) + up[64:]})
 
 
 def delete_entry(conn: sa.Connection) -> None:
@@ -109,7 +116,8 @@ def edit_checkpoint(conn: sa.Connection) -> None:
 ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
     (edit_entry, 13, "leaf"),
     (edit_entry_and_leaf_hash, 12, "node"),  # leaves [12, 14) share a stored node
-    (rewrite_whole_tree, 10, "root"),  # last checkpoint that still verifies: size 10
+    (rewrite_whole_tree, 10, "root"),
+    (edit_stored_node, 12, "node"),  # last checkpoint that still verifies: size 10
     (delete_entry, 17, "gap"),
     (insert_entry, 22, "node"),
     (reorder_entries, 26, "node"),

@@ -287,8 +287,8 @@ class Journal:
                 if self._frontier is None or self._frontier.size != size:
                     self._frontier = store.load_frontier(conn, size)
                 frontier = self._frontier
-                made = frontier.extend(p.leaf_hash for p in batch.items)
-                store.write_batch(conn, size, batch.items, made)
+                ups = frontier.extend(p.leaf_hash for p in batch.items)
+                store.write_batch(conn, size, batch.items, ups)
                 end = frontier.size
                 due = (self.signer is not None and end > self._last_cp_size and (
                     size // self.checkpoint_every != end // self.checkpoint_every

@@ -135,9 +135,10 @@ def root_plan(size: int) -> ProofPlan:
 class Frontier:
     """The right edge of a growing tree: the perfect subtrees of [0, size), left to right.
 
-    Appending leaves returns the perfect subtrees they complete, so the caller stores each
-    node hash once, as it completes, without reading anything back. The subtrees' levels
-    are the set bits of `size`, largest first, so only their hashes are kept.
+    Appending leaves returns, for each leaf, the perfect subtrees it completes, so the
+    caller stores each node hash once, as it completes, without reading anything back. The
+    subtrees' levels are the set bits of `size`, largest first, so only their hashes are
+    kept.
     """
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
@@ -146,28 +147,44 @@ class Frontier:
         self.size = size
         self._hashes = list(hashes)
 
-    def extend(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
-        """Add leaf hashes; return the completed nodes as (level, index, hash), level >= 1,
-        in the order they complete."""
-        hashes, size, made = self._hashes, self.size, []
+    def extend(self, leaf_hashes: Iterable[bytes]) -> list[bytes]:
+        """Add leaf hashes; return for each leaf the hashes of the subtrees it completes,
+        concatenated from level 1 up (b"" for none; `completed` names them)."""
+        hashes, size, ups = self._hashes, self.size, []
         sha256 = hashlib.sha256
         for h in leaf_hashes:
             size += 1
-            # the new leaf completes one subtree per trailing zero bit of the new size
-            level, n = 0, size
-            while not n & 1:
-                h = sha256(b"\x01" + hashes.pop() + h).digest()
-                level, n = level + 1, n >> 1
-                made.append((level, n - 1, h))
+            if size & 1:
+                ups.append(b"")
+            else:
+                # the new leaf completes one subtree per trailing zero bit of the new size
+                up, n = [], size
+                while not n & 1:
+                    h = sha256(b"\x01" + hashes.pop() + h).digest()
+                    up.append(h)
+                    n >>= 1
+                ups.append(b"".join(up))
             hashes.append(h)
         self.size = size
-        return made
+        return ups
 
-    def append(self, lh: bytes) -> list[tuple[int, int, bytes]]:
-        return self.extend((lh,))
+    def append(self, lh: bytes) -> bytes:
+        return self.extend((lh,))[0]
 
     def root(self) -> bytes:
         return fold(self._hashes)
+
+
+def completed(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
+    """The subtrees that leaf `leaf` completes, as (level, index, hash), from the hashes
+    `Frontier.extend` returned for it."""
+    return [(level, ((leaf + 1) >> level) - 1, up[HASH_SIZE * (level - 1):HASH_SIZE * level])
+            for level in range(1, len(up) // HASH_SIZE + 1)]
+
+
+def completing_leaf(level: int, index: int) -> int:
+    """The leaf whose append completes the subtree (level, index): its last one."""
+    return ((index + 1) << level) - 1
 
 
 def _check_hash(name: str, value: bytes) -> None:

@@ -2,8 +2,8 @@
 
 The Merkle algorithms (rfc6962.py) never touch storage; these functions fetch the node
 hashes a `ProofPlan` names (leaves at level 0, stored perfect subtrees above) with O(log n)
-primary-key lookups, and write one batch of entries with their completed nodes and side
-index rows.
+primary-key lookups, and write one batch of entries with their completed nodes, and the
+side index rows.
 """
 
 from __future__ import annotations
@@ -18,25 +18,45 @@ from sqlalchemy import Connection, insert, select
 from strongroom.journal import schema as s
 from strongroom.journal.driver_sql import in_sql, insert_rows
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
-from strongroom.journal.rfc6962 import Frontier, NodeID, range_nodes
+from strongroom.journal.rfc6962 import (
+    HASH_SIZE,
+    Frontier,
+    NodeID,
+    completing_leaf,
+    range_nodes,
+)
 
 
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
-    """The stored hashes of `ids`, by primary key. Driver-level queries: a proof is a few
-    dozen keys, and building SQLAlchemy statements cost more than the lookups."""
+    """The stored hashes of `ids`, by primary key: a leaf's from its row, a node's from
+    the row of the leaf that completed it, or from journal_nodes for leaves written before
+    version 6. Driver-level queries: a proof is a few dozen keys, and building SQLAlchemy
+    statements cost more than the lookups."""
     wanted = list(ids)
+    rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted}
+    if not rows:
+        return {}
+    found = {int(i): (bytes(lh), up) for i, lh, up in conn.exec_driver_sql(
+        in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
+        tuple(rows))}
     out: dict[NodeID, bytes] = {}
-    leaf_ids = [i for lvl, i in wanted if lvl == 0]
-    upper = [s.nid(lvl, i) for lvl, i in wanted if lvl > 0]
-    if leaf_ids:
-        rows = conn.exec_driver_sql(in_sql(conn, "idx, leaf_hash FROM journal_leaves", "idx",
-                                            len(leaf_ids)), tuple(leaf_ids))
-        out.update({(0, int(i)): bytes(h) for i, h in rows})
-    if upper:
-        rows = conn.exec_driver_sql(in_sql(conn, "nid, hash FROM journal_nodes", "nid",
-                                            len(upper)), tuple(upper))
+    older: list[int] = []
+    for lvl, i in wanted:
+        row = found.get(i if lvl == 0 else completing_leaf(lvl, i))
+        if row is None:
+            continue
+        if lvl == 0:
+            out[(0, i)] = row[0]
+        elif row[1] is None:
+            older.append(s.nid(lvl, i))
+        elif len(row[1]) >= HASH_SIZE * lvl:
+            out[(lvl, i)] = bytes(row[1][HASH_SIZE * (lvl - 1):HASH_SIZE * lvl])
+    if older:
         mask = (1 << s.NID_SHIFT) - 1
-        out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h) for k, h in rows})
+        out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
+                    for k, h in conn.exec_driver_sql(
+                        in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(older)),
+                        tuple(older))})
     return out
 
 
@@ -50,16 +70,15 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
 
 
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
-                made: Sequence[tuple[int, int, bytes]]) -> None:
-    """Insert a batch of leaves and the nodes they complete, as plain tuples in multi-row
-    INSERTs: the journal's hot path, where building SQLAlchemy parameter dicts per row
-    would cost more than SQLite does."""
+                ups: Sequence[bytes]) -> None:
+    """Insert a batch of leaves, each with the nodes it completes (`Frontier.extend`'s
+    answer), as plain tuples in multi-row INSERTs: the journal's hot path, where building
+    SQLAlchemy parameter dicts per row would cost more than SQLite does."""
     if not batch:
         return
-    insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry",
-                [(start + n, p.leaf_hash, p.entry) for n, p in enumerate(batch)])
-    insert_rows(conn, "journal_nodes", "nid, hash",
-                sorted([((lvl << s.NID_SHIFT) | i, h) for lvl, i, h in made]))
+    insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry, up",
+                [(start + n, p.leaf_hash, p.entry, up)
+                 for n, (p, up) in enumerate(zip(batch, ups, strict=True))])
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:

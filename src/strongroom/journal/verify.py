@@ -91,13 +91,13 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     last = -1
     broken = False
     while not broken:
-        rows = conn.execute(select(t.c.idx, t.c.leaf_hash, t.c.entry).where(t.c.idx > last)
-                            .order_by(t.c.idx).limit(CHUNK)).all()
+        rows = conn.execute(select(t.c.idx, t.c.leaf_hash, t.c.entry, t.c.up)
+                            .where(t.c.idx > last).order_by(t.c.idx).limit(CHUNK)).all()
         if not rows:
             break
         start = frontier.size
-        made: list[tuple[int, int, bytes]] = []
-        for idx, stored_lh, entry in rows:
+        older: list[tuple[int, int, bytes]] = []  # nodes of leaves written before v6
+        for idx, stored_lh, entry, stored_up in rows:
             if idx != frontier.size:
                 report.add(frontier.size, "gap", f"entry {frontier.size} is missing "
                            f"(next stored index is {idx}): deleted or inserted entries")
@@ -106,11 +106,20 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
             lh = rfc6962.leaf_hash(bytes(entry))
             if lh != bytes(stored_lh):
                 report.add(idx, "leaf", f"entry {idx} does not match its leaf hash: edited")
-            made.extend(frontier.append(lh))
+            up = frontier.append(lh)
+            if stored_up is None:
+                older.extend(rfc6962.completed(idx, up))
+            elif bytes(stored_up) != up:
+                stored = dict(((lvl, i), h) for lvl, i, h in
+                              rfc6962.completed(idx, bytes(stored_up)))
+                for lvl, i, h in rfc6962.completed(idx, up):
+                    if stored.get((lvl, i)) != h:
+                        _bad_node(report, lvl, i)
             if frontier.size in want_roots:
                 roots[frontier.size] = frontier.root()
         last = int(rows[-1].idx)
-        _check_nodes(conn, report, start, frontier.size, made)
+        if older:
+            _check_older_nodes(conn, report, start, frontier.size, older)
     report.size = schema.log_size(conn)
     _check_orphans(conn, report, frontier.size)
     if verifier is None:
@@ -121,9 +130,18 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     return report
 
 
-def _check_nodes(conn: Any, report: VerifyReport, a: int, b: int,
-                 made: list[tuple[int, int, bytes]]) -> None:
-    """Compare the nodes completed while the tree grew from a to b with the stored ones."""
+def _bad_node(report: VerifyReport, level: int, idx: int) -> None:
+    first, end = idx << level, (idx + 1) << level
+    # A bad leaf or lower node already explains every node above it.
+    if report.localized(first, end) is None:
+        report.add(first, "node", f"stored hash of leaves [{first}, {end}) does not "
+                   "match the entries: reordered or rewritten")
+
+
+def _check_older_nodes(conn: Any, report: VerifyReport, a: int, b: int,
+                       made: list[tuple[int, int, bytes]]) -> None:
+    """Compare the nodes that leaves [a, b) written before version 6 completed with their
+    rows in journal_nodes."""
     n = schema.nodes
     stored: dict[tuple[int, int], bytes] = {}
     for level in range(1, b.bit_length() + 1):
@@ -136,11 +154,7 @@ def _check_nodes(conn: Any, report: VerifyReport, a: int, b: int,
         stored.update({(level, int(k) - base): bytes(h) for k, h in rows})
     for level, idx, h in made:
         if stored.get((level, idx)) != h:
-            first, end = idx << level, (idx + 1) << level
-            # A bad leaf or lower node already explains every node above it.
-            if report.localized(first, end) is None:
-                report.add(first, "node", f"stored hash of leaves [{first}, {end}) does not "
-                           "match the entries: reordered or rewritten")
+            _bad_node(report, level, idx)
 
 
 def _check_orphans(conn: Any, report: VerifyReport, size: int) -> None:
