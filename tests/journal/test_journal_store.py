@@ -295,11 +295,21 @@ def _ups(db_url: str) -> list[bytes | None]:
     return out
 
 
+def _completes(i: int) -> int:
+    """How many nodes leaf i completes (the trailing zero bits of i + 1)."""
+    return ((i + 1) & -(i + 1)).bit_length() - 1
+
+
+@pytest.mark.parametrize("leaf_levels", [schema.LEAF_LEVELS, 2])
 def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
-        db_url: str, signer: NoteSigner) -> None:
+        db_url: str, signer: NoteSigner, leaf_levels: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Version 5 kept every node in journal_nodes: opened by version 6, those stay where
-    they are and are read (and verified) from there, while new leaves carry the nodes they
-    complete; proofs span both, and a forged old node is still caught."""
+    they are and are read (and verified) from there, while new leaves carry the lower
+    nodes they complete and journal_nodes gets only the upper ones (levels above 2 in the
+    second run, so that 45 entries reach them); proofs span all three, and a forged old
+    node is still caught."""
+    monkeypatch.setattr(schema, "LEAF_LEVELS", leaf_levels)
     j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=10)
     for i in range(21):
         j.append(event(i))
@@ -309,11 +319,12 @@ def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
     j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=10)
     for i in range(21, 45):
         j.append(event(i))
-    assert _node_count(db_url) == 21 - (21).bit_count()  # nothing writes them any more
+    assert _node_count(db_url) == 21 - (21).bit_count() + sum(
+        max(0, _completes(i) - leaf_levels) for i in range(21, 45))
     ups = _ups(db_url)
     assert ups[:21] == [None] * 21
     assert [len(up or b"") // 32 for up in ups[21:]] == [
-        ((i + 1) & -(i + 1)).bit_length() - 1 for i in range(21, 45)]
+        min(_completes(i), leaf_levels) for i in range(21, 45)]
     for size in (1, 16, 21, 22, 32, 45):
         root = j.root(size)
         for i in range(size):

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
-from strongroom.journal import Journal, NoteSigner, rfc6962
+from strongroom.journal import Journal, NoteSigner, rfc6962, schema
+from strongroom.journal.schema import nid
 
 from .helpers import event
 
@@ -66,17 +67,28 @@ def rewrite_whole_tree(conn: sa.Connection) -> None:
     edit_entry_and_leaf_hash(conn)
     f = rfc6962.Frontier()
     for i in range(SIZE):
+        up = f.append(_leaf(conn, i)[1])
         conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = :i"),
-                     {"u": f.append(_leaf(conn, i)[1]), "i": i})
+                     {"u": up[:32 * schema.LEAF_LEVELS], "i": i})
+        for level, idx, h in rfc6962.completed(i, up)[schema.LEAF_LEVELS:]:
+            conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+                         {"h": h, "n": nid(level, idx)})
 
 
 def edit_stored_node(conn: sa.Connection) -> None:
     """Forge the level-2 node over leaves [12, 16), kept in the row of leaf 15 (which
-    completes levels 1 to 4)."""
+    completes levels 1 to 4, and keeps 1 to 3)."""
     up = bytes(conn.execute(sa.text("SELECT up FROM journal_leaves WHERE idx = 15")).scalar())
-    assert len(up) == 4 * 32
+    assert len(up) == 3 * 32
     conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = 15"),
                  {"u": up[:32] + bytes(32) + up[64:]})
+
+
+def edit_upper_node(conn: sa.Connection) -> None:
+    """Forge the level-4 node over leaves [16, 32), which journal_nodes keeps when leaf
+    rows keep levels 1 to 3 only (the test's setting below)."""
+    conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+                 {"h": bytes(32), "n": nid(4, 1)})
 
 
 def delete_entry(conn: sa.Connection) -> None:
@@ -117,7 +129,8 @@ ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
     (edit_entry, 13, "leaf"),
     (edit_entry_and_leaf_hash, 12, "node"),  # leaves [12, 14) share a stored node
     (rewrite_whole_tree, 10, "root"),
-    (edit_stored_node, 12, "node"),  # last checkpoint that still verifies: size 10
+    (edit_stored_node, 12, "node"),
+    (edit_upper_node, 16, "node"),  # last checkpoint that still verifies: size 10
     (delete_entry, 17, "gap"),
     (insert_entry, 22, "node"),
     (reorder_entries, 26, "node"),
@@ -130,7 +143,9 @@ ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
 @pytest.mark.parametrize(("attack", "first_bad", "kind"), ATTACKS,
                          ids=[a[0].__name__ for a in ATTACKS])
 def test_tampering_is_detected(db_url: str, signer: NoteSigner, attack, first_bad: int,
-                               kind: str) -> None:
+                               kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # leaf rows keep levels 1 to 3, so that 40 entries put upper nodes in journal_nodes
+    monkeypatch.setattr(schema, "LEAF_LEVELS", 3)
     _build(db_url, signer)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:

@@ -7,13 +7,16 @@ refuses to open a database written by a newer version. A future change adds a st
 `_UPGRADES`.
 
 Tables: `journal_leaves` (the entries, in order, each with its leaf hash and, in `up`, the
-hashes of the perfect subtrees of level >= 1 that it completes: leaf i completes one per
-trailing zero bit of i + 1, so every node is stored once, in the row of its last leaf),
-`journal_checkpoints` (signed notes). Leaves are written in the append's own transaction
-and grow at their end only, so a group commit dirties a handful of pages. Before version 6
-the nodes had a table of their own, `journal_nodes` (keyed by `nid`): a row per node cost
-as much as its entry's row (4.4 of 10 us an entry in a commit, on a slow VM). It stays for
-the leaves written then, whose `up` is NULL; nothing writes it any more.
+hashes of the perfect subtrees of levels 1 to LEAF_LEVELS that it completes: leaf i
+completes one per trailing zero bit of i + 1, so every such node is stored once, in the
+row of its last leaf), `journal_nodes` (the perfect subtrees above LEAF_LEVELS, completed
+by one leaf in 2**LEAF_LEVELS, keyed by `nid`), `journal_checkpoints` (signed notes).
+Leaves and nodes are written in the append's own transaction and grow at their ends
+only, so a group commit dirties a handful of pages. Before version 6 every node had a row
+in journal_nodes, which cost as much as its entry's row (4.4 of 10 us an entry in a
+commit, on a slow VM); the upper nodes stay there because their table is small enough
+to stay in cache, where a proof reads most of its nodes. Leaves written before version 6
+have a NULL `up`: their nodes are all in journal_nodes.
 
 The side indexes for investigations are derived from the entries and written apart, in
 large chunks, behind the log (`store.index_known` and `store.index_gap`, driven by the
@@ -103,10 +106,10 @@ leaves = Table(
     "journal_leaves", metadata,
     Column("idx", BigInt, primary_key=True, autoincrement=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
-    # the hashes of the subtrees this leaf completes, level 1 first (rfc6962.completed);
-    # NULL for leaves written before version 6, whose nodes are in journal_nodes. Before
-    # the entry, so reading it never walks an entry's overflow pages (on SQLite; an
-    # upgraded journal has it last).
+    # the hashes of the subtrees up to LEAF_LEVELS this leaf completes, level 1 first
+    # (rfc6962.completed); NULL for leaves written before version 6, whose nodes are in
+    # journal_nodes. Before the entry, so reading it never walks an entry's overflow
+    # pages (on SQLite; an upgraded journal has it last).
     Column("up", LargeBinary, nullable=True),
     Column("entry", LargeBinary, nullable=False),
 )
@@ -131,8 +134,10 @@ principals = Table(
     sqlite_with_rowid=False,
 )
 
-# The nodes of leaves written before version 6. One integer key per node,
-# nid = level << 56 | index: each level is one contiguous key range.
+# Nodes of levels 1 to LEAF_LEVELS live in the row of the leaf that completes them, those
+# above in journal_nodes (and all nodes of leaves written before version 6). One integer
+# key per node, nid = level << 56 | index: each level is one contiguous key range.
+LEAF_LEVELS = 7
 NID_SHIFT = 56
 
 nodes = Table(
@@ -314,8 +319,8 @@ def _upgrade_4_index_apart(conn: Connection, index_engine: Engine) -> None:
 
 
 def _upgrade_5_nodes_in_leaves(conn: Connection) -> None:
-    """v5 -> v6: leaves carry the nodes they complete (`up`). The column is added empty
-    (instant on both backends); the nodes of the leaves already written stay in
+    """v5 -> v6: leaves carry the lower nodes they complete (`up`). The column is added
+    empty (instant on both backends); the nodes of the leaves already written stay in
     journal_nodes, where readers find them by `up` being NULL."""
     conn.execute(text("ALTER TABLE journal_leaves ADD COLUMN up "
                       + ("BYTEA" if conn.dialect.name == "postgresql" else "BLOB")))

@@ -22,41 +22,44 @@ from strongroom.journal.rfc6962 import (
     HASH_SIZE,
     Frontier,
     NodeID,
+    completed,
     completing_leaf,
     range_nodes,
 )
 
 
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
-    """The stored hashes of `ids`, by primary key: a leaf's from its row, a node's from
-    the row of the leaf that completed it, or from journal_nodes for leaves written before
-    version 6. Driver-level queries: a proof is a few dozen keys, and building SQLAlchemy
-    statements cost more than the lookups."""
+    """The stored hashes of `ids`, by primary key: a leaf's from its row, a lower node's
+    from the row of the leaf that completed it, an upper one's (and every node of a leaf
+    written before version 6) from journal_nodes. Driver-level queries: a proof is a few
+    dozen keys, and building SQLAlchemy statements cost more than the lookups."""
     wanted = list(ids)
-    rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted}
-    if not rows:
-        return {}
+    low = s.LEAF_LEVELS
+    rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted if lvl <= low}
     found = {int(i): (bytes(lh), up) for i, lh, up in conn.exec_driver_sql(
         in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
-        tuple(rows))}
+        tuple(rows))} if rows else {}
     out: dict[NodeID, bytes] = {}
-    older: list[int] = []
+    tabled: list[int] = []
     for lvl, i in wanted:
+        if lvl > low:
+            tabled.append(s.nid(lvl, i))
+            continue
         row = found.get(i if lvl == 0 else completing_leaf(lvl, i))
         if row is None:
             continue
         if lvl == 0:
             out[(0, i)] = row[0]
         elif row[1] is None:
-            older.append(s.nid(lvl, i))
+            tabled.append(s.nid(lvl, i))
         elif len(row[1]) >= HASH_SIZE * lvl:
             out[(lvl, i)] = bytes(row[1][HASH_SIZE * (lvl - 1):HASH_SIZE * lvl])
-    if older:
+    if tabled:
         mask = (1 << s.NID_SHIFT) - 1
         out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
                     for k, h in conn.exec_driver_sql(
-                        in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(older)),
-                        tuple(older))})
+                        in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
+                        tuple(tabled))})
     return out
 
 
@@ -71,14 +74,19 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
 
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
                 ups: Sequence[bytes]) -> None:
-    """Insert a batch of leaves, each with the nodes it completes (`Frontier.extend`'s
-    answer), as plain tuples in multi-row INSERTs: the journal's hot path, where building
-    SQLAlchemy parameter dicts per row would cost more than SQLite does."""
+    """Insert a batch of leaves, each with the lower nodes it completes (of
+    `Frontier.extend`'s answer), and the upper ones into journal_nodes, as plain tuples in
+    multi-row INSERTs: the journal's hot path, where building SQLAlchemy parameter dicts
+    per row would cost more than SQLite does."""
     if not batch:
         return
+    cut = HASH_SIZE * s.LEAF_LEVELS
     insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry, up",
-                [(start + n, p.leaf_hash, p.entry, up)
+                [(start + n, p.leaf_hash, p.entry, up[:cut])
                  for n, (p, up) in enumerate(zip(batch, ups, strict=True))])
+    upper = sorted((s.nid(lvl, i), h) for n, up in enumerate(ups) if len(up) > cut
+                   for lvl, i, h in completed(start + n, up) if lvl > s.LEAF_LEVELS)
+    insert_rows(conn, "journal_nodes", "nid, hash", upper)
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:

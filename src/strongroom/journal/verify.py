@@ -88,6 +88,7 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     roots: dict[int, bytes] = {0: rfc6962.EMPTY_ROOT}
     frontier = rfc6962.Frontier()
     t = schema.leaves
+    cut = rfc6962.HASH_SIZE * schema.LEAF_LEVELS  # of `up`, what a leaf row keeps
     last = -1
     broken = False
     while not broken:
@@ -96,7 +97,7 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
         if not rows:
             break
         start = frontier.size
-        older: list[tuple[int, int, bytes]] = []  # nodes of leaves written before v6
+        tabled: list[tuple[int, int, bytes]] = []  # nodes kept in journal_nodes
         for idx, stored_lh, entry, stored_up in rows:
             if idx != frontier.size:
                 report.add(frontier.size, "gap", f"entry {frontier.size} is missing "
@@ -107,19 +108,23 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
             if lh != bytes(stored_lh):
                 report.add(idx, "leaf", f"entry {idx} does not match its leaf hash: edited")
             up = frontier.append(lh)
-            if stored_up is None:
-                older.extend(rfc6962.completed(idx, up))
-            elif bytes(stored_up) != up:
-                stored = dict(((lvl, i), h) for lvl, i, h in
-                              rfc6962.completed(idx, bytes(stored_up)))
-                for lvl, i, h in rfc6962.completed(idx, up):
-                    if stored.get((lvl, i)) != h:
-                        _bad_node(report, lvl, i)
+            if stored_up is None:  # written before version 6
+                tabled.extend(rfc6962.completed(idx, up))
+            else:
+                if bytes(stored_up) != up[:cut]:
+                    stored = {(lvl, i): h for lvl, i, h in
+                              rfc6962.completed(idx, bytes(stored_up))}
+                    for lvl, i, h in rfc6962.completed(idx, up[:cut]):
+                        if stored.get((lvl, i)) != h:
+                            _bad_node(report, lvl, i)
+                if len(up) > cut:
+                    tabled.extend(n for n in rfc6962.completed(idx, up)
+                                  if n[0] > schema.LEAF_LEVELS)
             if frontier.size in want_roots:
                 roots[frontier.size] = frontier.root()
         last = int(rows[-1].idx)
-        if older:
-            _check_older_nodes(conn, report, start, frontier.size, older)
+        if tabled:
+            _check_tabled_nodes(conn, report, start, frontier.size, tabled)
     report.size = schema.log_size(conn)
     _check_orphans(conn, report, frontier.size)
     if verifier is None:
@@ -138,10 +143,10 @@ def _bad_node(report: VerifyReport, level: int, idx: int) -> None:
                    "match the entries: reordered or rewritten")
 
 
-def _check_older_nodes(conn: Any, report: VerifyReport, a: int, b: int,
-                       made: list[tuple[int, int, bytes]]) -> None:
-    """Compare the nodes that leaves [a, b) written before version 6 completed with their
-    rows in journal_nodes."""
+def _check_tabled_nodes(conn: Any, report: VerifyReport, a: int, b: int,
+                        made: list[tuple[int, int, bytes]]) -> None:
+    """Compare the nodes that leaves [a, b) completed and journal_nodes keeps (the upper
+    ones, and all of leaves written before version 6) with their rows there."""
     n = schema.nodes
     stored: dict[tuple[int, int], bytes] = {}
     for level in range(1, b.bit_length() + 1):
