@@ -1,7 +1,7 @@
 """Driver-level SQL for the journal's hot paths: primary-key lookups by IN list and
-multi-row INSERTs, in the driver's own parameter style (qmark on SQLite, format on
-psycopg). Table and column names are the callers' constants, never input; values travel
-as parameters. Shared by the store and by the schema's upgrades.
+multi-row INSERTs, run on the driver's own cursor in its own parameter style (qmark on
+SQLite, format on psycopg). Table and column names are the callers' constants, never
+input; values travel as parameters. Shared by the store and by the schema's upgrades.
 """
 
 from __future__ import annotations
@@ -54,5 +54,17 @@ def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple
             cursor.execute(_values_sql(style, table, columns, size),
                            tuple(chain.from_iterable(rows[done:done + size])))
             done += size
+    finally:
+        cursor.close()
+
+
+def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a query on the driver's own cursor, in the connection's transaction:
+    for the primary-key lookups of a proof, SQLAlchemy's execution context cost more than
+    the lookups (a proof is three of them)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return cursor.fetchall()
     finally:
         cursor.close()

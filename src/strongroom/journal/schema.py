@@ -86,7 +86,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Unavailable
-from strongroom.journal.driver_sql import insert_rows
+from strongroom.journal.driver_sql import fetch, insert_rows
 
 SCHEMA_VERSION = 6
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def _put(conn: Connection, table: Table, key: str, value: str) -> None:
 
 def log_size(conn: Connection) -> int:
     """How many entries the log holds (a connection to the log's database)."""
-    top = conn.exec_driver_sql("SELECT max(idx) FROM journal_leaves").scalar()
+    top = fetch(conn, "SELECT max(idx) FROM journal_leaves")[0][0]
     return 0 if top is None else int(top) + 1
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from strongroom.journal import schema as s
-from strongroom.journal.driver_sql import in_sql, insert_rows
+from strongroom.journal.driver_sql import fetch, in_sql, insert_rows
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import (
     HASH_SIZE,
@@ -36,8 +36,8 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     wanted = list(ids)
     low = s.LEAF_LEVELS
     rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted if lvl <= low}
-    found = {int(i): (bytes(lh), up) for i, lh, up in conn.exec_driver_sql(
-        in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
+    found = {int(i): (bytes(lh), up) for i, lh, up in fetch(
+        conn, in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
         tuple(rows))} if rows else {}
     out: dict[NodeID, bytes] = {}
     tabled: list[int] = []
@@ -57,8 +57,8 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     if tabled:
         mask = (1 << s.NID_SHIFT) - 1
         out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
-                    for k, h in conn.exec_driver_sql(
-                        in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
+                    for k, h in fetch(
+                        conn, in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
                         tuple(tabled))})
     return out
 
