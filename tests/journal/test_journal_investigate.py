@@ -86,3 +86,30 @@ def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
     assert [a["index"] for a in inv.subject_report("s-z")["accesses"]] == [30, 31, 32, 33]
     assert inv.subject_report("s-w")["accesses"] == []  # collides with s-z, is not s-z
     j.close()
+
+
+def test_entries_read_in_parallel_chunks_keep_their_order(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports over more entries than a chunk read them through the reader threads, and
+    come out as they do in one chunk: the principal's timeline in time order (entries
+    appended out of time order), a subject's accesses in journal order."""
+    from strongroom.journal import investigate
+
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    times = [T0 + (i * 7919) % 101 * 60 for i in range(101)]  # a permutation of minutes
+    for i, ts in enumerate(times):
+        j.append(event(i, principal="mallory", subjects=(f"s-{i}", "s-all"), ts=ts))
+    j.catch_up_index()
+    inv = Investigator(j)
+    whole = inv.principal_report("mallory", bucket=60)
+    seen = [a["index"] for a in inv.subject_report("s-all")["accesses"]]
+    monkeypatch.setattr(investigate, "CHUNK", 7)
+    monkeypatch.setattr(investigate, "READERS", 3)
+    assert inv.principal_report("mallory", bucket=60) == whole
+    assert [a["index"] for a in inv.subject_report("s-all")["accesses"]] == seen
+    assert seen == list(range(101))
+    assert [s["start"] for s in whole["timeline"]] == sorted(s["start"] for s in whole["timeline"])
+    assert len(whole["timeline"]) == 101 and whole["entries"] == 101
+    order = [idx for idx, _ in inv._principal_entries("mallory", None, None)]
+    assert order == sorted(range(101), key=lambda i: times[i])
+    j.close()

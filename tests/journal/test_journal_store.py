@@ -589,6 +589,19 @@ def test_insert_rows_writes_every_row_in_chunks(db_url: str, n: int) -> None:
     assert got == rows
 
 
+def test_driver_level_sql_raises_sqlalchemy_errors(db_url: str) -> None:
+    """Errors on the driver's own cursor come out as SQLAlchemy's, which the journal turns
+    into 503 (Unavailable) like any other storage error."""
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    with j.engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError, match="nope"):
+            driver_sql.fetch(conn, "SELECT nope FROM journal_leaves")
+    with j.engine.connect() as conn:
+        with pytest.raises(sa.exc.IntegrityError):
+            driver_sql.insert_rows(conn, "journal_nodes", "nid, hash", [(1, None)])
+    j.close()
+
+
 def test_sqlite_index_range_beyond_a_restored_log_is_emptied(tmp_path: Path) -> None:
     """indexed_size may sit within the restored log while a recorded range lies beyond
     it: the entries appended there next would be taken as indexed, so it is emptied too."""

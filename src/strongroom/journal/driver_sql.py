@@ -7,11 +7,13 @@ input; values travel as parameters. Shared by the store and by the schema's upgr
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 
 def _mark(paramstyle: str) -> str:
@@ -47,24 +49,32 @@ def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple
     if not total:
         return
     style = conn.dialect.paramstyle
-    cursor = conn.connection.cursor()
-    try:
+    with _cursor(conn) as cursor:
         while done < total:
             size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
             cursor.execute(_values_sql(style, table, columns, size),
                            tuple(chain.from_iterable(rows[done:done + size])))
             done += size
-    finally:
-        cursor.close()
 
 
 def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """The rows of a query on the driver's own cursor, in the connection's transaction:
     for the primary-key lookups of a proof, SQLAlchemy's execution context cost more than
     the lookups (a proof is three of them)."""
-    cursor = conn.connection.cursor()
-    try:
+    with _cursor(conn) as cursor:
         cursor.execute(sql, tuple(params))
         return cursor.fetchall()
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """The driver's cursor, its errors raised as SQLAlchemy's (DBAPIError subclasses), as
+    `conn.execute` would raise them: callers catch SQLAlchemyError."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
     finally:
         cursor.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -26,11 +27,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from strongroom.journal import schema, store
+from strongroom.journal.driver_sql import fetch, in_sql
 from strongroom.journal.entry import IndexRows, decode, index_rows
 from strongroom.journal.log import Journal
 
 REVEALING = frozenset({"allowed", "masked"})
-CHUNK = 5_000
+CHUNK = 1_000
 END = 2**62  # read the log's tail to its end, whatever its size
 Tail = tuple[int, dict[str, Any], IndexRows]  # an entry above indexed_size, and its rows
 # Who the data subjects are, by the category of data revealed about them.
@@ -46,6 +48,18 @@ def category(field_name: str) -> str:
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+READERS = 4  # threads reading entries at once (Investigator._entries)
+
+
+def _next_chunk(pending: list[Future[dict[int, bytes]]], pool: ThreadPoolExecutor,
+                read: Any, parts: list[list[int]], k: int) -> dict[int, bytes]:
+    """Chunk k's entries, once its read is done; the read of chunk k + READERS starts."""
+    found = pending[k].result()
+    if k + READERS < len(parts):
+        pending.append(pool.submit(read, parts[k + READERS]))
+    return found
 
 
 class Investigator:
@@ -86,16 +100,32 @@ class Investigator:
 
     def _entries(self, indexes: Sequence[int], *,
                  ordered: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
-        """The entries at `indexes`, in index order or (ordered=False) in the given order."""
-        t = schema.leaves
-        for k in range(0, len(indexes), CHUNK):
-            part = list(indexes[k:k + CHUNK])
-            rows = self.journal._query(lambda c, part=part: c.execute(
-                select(t.c.idx, t.c.entry).where(t.c.idx.in_(part))).all())
-            found = {int(idx): data for idx, data in rows}
+        """The entries at `indexes`, in index order or (ordered=False) in the given order.
+        Chunks are read by READERS threads at once, each on its own connection: a large
+        journal does not fit in memory, so each entry costs a random read of the disk, and
+        a virtual disk serves several at once (SQLite waits for them without the GIL)."""
+        def read(part: list[int]) -> dict[int, bytes]:
+            return self.journal._query(lambda c: {int(i): bytes(data) for i, data in fetch(
+                c, in_sql(c, "idx, entry FROM journal_leaves", "idx", len(part)), part)})
+
+        parts = [list(indexes[k:k + CHUNK]) for k in range(0, len(indexes), CHUNK)]
+        if len(parts) <= 1:
+            chunks: Iterable[dict[int, bytes]] = map(read, parts)
+            yield from self._decoded(parts, chunks, ordered)
+            return
+        with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="journal-read") as pool:
+            # at most READERS chunks in flight or waiting: memory stays bounded
+            pending = [pool.submit(read, part) for part in parts[:READERS]]
+            chunks = (_next_chunk(pending, pool, read, parts, k) for k in range(len(parts)))
+            yield from self._decoded(parts, chunks, ordered)
+
+    @staticmethod
+    def _decoded(parts: list[list[int]], chunks: Iterable[dict[int, bytes]],
+                 ordered: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+        for part, found in zip(parts, chunks, strict=True):
             for idx in (part if not ordered else sorted(part)):
                 if idx in found:
-                    yield idx, decode(bytes(found[idx]))
+                    yield idx, decode(found[idx])
 
     def principal_report(self, principal: str, since: float | None = None,
                          until: float | None = None, *, bucket: int = 3600) -> dict[str, Any]:
