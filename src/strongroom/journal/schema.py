@@ -430,7 +430,7 @@ def ensure_schema(engine: Engine, index_engine: Engine) -> None:
             if version > SCHEMA_VERSION:
                 raise BadRequest(f"journal schema version {version} is newer than this "
                                  f"software ({SCHEMA_VERSION})")
-            if version < SCHEMA_VERSION:
+            if version < 5:
                 # the steps before 5 work on the indexes where they were, in the log's file
                 index_metadata.create_all(conn)
             while version < SCHEMA_VERSION:
