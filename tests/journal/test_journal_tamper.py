@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
-from strongroom.journal import Journal, NoteSigner, rfc6962, schema
+from strongroom.journal import Journal, NoteSigner, rfc6962, schema, store
 from strongroom.journal.schema import nid
 
 from .helpers import event
@@ -69,8 +69,8 @@ def rewrite_whole_tree(conn: sa.Connection) -> None:
     for i in range(SIZE):
         up = f.append(_leaf(conn, i)[1])
         conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = :i"),
-                     {"u": up[:32 * schema.LEAF_LEVELS], "i": i})
-        for level, idx, h in rfc6962.completed(i, up)[schema.LEAF_LEVELS:]:
+                     {"u": store.kept_in_row(up), "i": i})
+        for level, idx, h in store.upper_nodes(i, up):
             conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
                          {"h": h, "n": nid(level, idx)})
 
@@ -128,9 +128,9 @@ def edit_checkpoint(conn: sa.Connection) -> None:
 ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
     (edit_entry, 13, "leaf"),
     (edit_entry_and_leaf_hash, 12, "node"),  # leaves [12, 14) share a stored node
-    (rewrite_whole_tree, 10, "root"),
+    (rewrite_whole_tree, 10, "root"),  # last checkpoint that still verifies: size 10
     (edit_stored_node, 12, "node"),
-    (edit_upper_node, 16, "node"),  # last checkpoint that still verifies: size 10
+    (edit_upper_node, 16, "node"),
     (delete_entry, 17, "gap"),
     (insert_entry, 22, "node"),
     (reorder_entries, 26, "node"),

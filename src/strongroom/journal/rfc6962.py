@@ -178,8 +178,13 @@ class Frontier:
 def completed(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
     """The subtrees that leaf `leaf` completes, as (level, index, hash), from the hashes
     `Frontier.extend` returned for it."""
-    return [(level, ((leaf + 1) >> level) - 1, up[HASH_SIZE * (level - 1):HASH_SIZE * level])
+    return [(level, ((leaf + 1) >> level) - 1, up_hash(up, level))
             for level in range(1, len(up) // HASH_SIZE + 1)]
+
+
+def up_hash(up: bytes, level: int) -> bytes:
+    """The hash of the level-`level` subtree in a leaf's `up` (b"" if it holds none)."""
+    return up[HASH_SIZE * (level - 1):HASH_SIZE * level]
 
 
 def completing_leaf(level: int, index: int) -> int:

@@ -25,6 +25,7 @@ from strongroom.journal.rfc6962 import (
     completed,
     completing_leaf,
     range_nodes,
+    up_hash,
 )
 
 
@@ -52,8 +53,8 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
             out[(0, i)] = row[0]
         elif row[1] is None:
             tabled.append(s.nid(lvl, i))
-        elif len(row[1]) >= HASH_SIZE * lvl:
-            out[(lvl, i)] = bytes(row[1][HASH_SIZE * (lvl - 1):HASH_SIZE * lvl])
+        elif h := up_hash(bytes(row[1]), lvl):
+            out[(lvl, i)] = h
     if tabled:
         mask = (1 << s.NID_SHIFT) - 1
         out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
@@ -72,6 +73,19 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
     return Frontier(size, [found[nid] for nid in ids])
 
 
+def kept_in_row(up: bytes) -> bytes:
+    """Of the hashes a leaf completes (`Frontier.extend`), those its row keeps: levels 1 to
+    LEAF_LEVELS."""
+    return up[:HASH_SIZE * s.LEAF_LEVELS]
+
+
+def upper_nodes(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
+    """Of the subtrees a leaf completes, those journal_nodes keeps: above LEAF_LEVELS."""
+    if len(up) <= HASH_SIZE * s.LEAF_LEVELS:  # all but one leaf in 2**LEAF_LEVELS
+        return []
+    return completed(leaf, up)[s.LEAF_LEVELS:]
+
+
 def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
                 ups: Sequence[bytes]) -> None:
     """Insert a batch of leaves, each with the lower nodes it completes (of
@@ -80,12 +94,11 @@ def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
     per row would cost more than SQLite does."""
     if not batch:
         return
-    cut = HASH_SIZE * s.LEAF_LEVELS
     insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry, up",
-                [(start + n, p.leaf_hash, p.entry, up[:cut])
+                [(start + n, p.leaf_hash, p.entry, kept_in_row(up))
                  for n, (p, up) in enumerate(zip(batch, ups, strict=True))])
-    upper = sorted((s.nid(lvl, i), h) for n, up in enumerate(ups) if len(up) > cut
-                   for lvl, i, h in completed(start + n, up) if lvl > s.LEAF_LEVELS)
+    upper = sorted((s.nid(lvl, i), h) for n, up in enumerate(ups)
+                   for lvl, i, h in upper_nodes(start + n, up))
     insert_rows(conn, "journal_nodes", "nid, hash", upper)
 
 

@@ -88,7 +88,6 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     roots: dict[int, bytes] = {0: rfc6962.EMPTY_ROOT}
     frontier = rfc6962.Frontier()
     t = schema.leaves
-    cut = rfc6962.HASH_SIZE * schema.LEAF_LEVELS  # of `up`, what a leaf row keeps
     last = -1
     broken = False
     while not broken:
@@ -111,15 +110,12 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
             if stored_up is None:  # written before version 6
                 tabled.extend(rfc6962.completed(idx, up))
             else:
-                if bytes(stored_up) != up[:cut]:
-                    stored = {(lvl, i): h for lvl, i, h in
-                              rfc6962.completed(idx, bytes(stored_up))}
-                    for lvl, i, h in rfc6962.completed(idx, up[:cut]):
-                        if stored.get((lvl, i)) != h:
+                kept, stored = store.kept_in_row(up), bytes(stored_up)
+                if stored != kept:
+                    for lvl, i, h in rfc6962.completed(idx, kept):
+                        if rfc6962.up_hash(stored, lvl) != h:
                             _bad_node(report, lvl, i)
-                if len(up) > cut:
-                    tabled.extend(n for n in rfc6962.completed(idx, up)
-                                  if n[0] > schema.LEAF_LEVELS)
+                tabled.extend(store.upper_nodes(idx, up))
             if frontier.size in want_roots:
                 roots[frontier.size] = frontier.root()
         last = int(rows[-1].idx)
