@@ -17,9 +17,9 @@ nothing); timelines count every entry. Categories of data are the prefixes of fi
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -33,6 +33,7 @@ from strongroom.journal.log import Journal
 
 REVEALING = frozenset({"allowed", "masked"})
 CHUNK = 1_000
+READERS = 4  # threads reading entries at once (Investigator._entries)
 END = 2**62  # read the log's tail to its end, whatever its size
 Tail = tuple[int, dict[str, Any], IndexRows]  # an entry above indexed_size, and its rows
 # Who the data subjects are, by the category of data revealed about them.
@@ -48,18 +49,6 @@ def category(field_name: str) -> str:
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-READERS = 4  # threads reading entries at once (Investigator._entries)
-
-
-def _next_chunk(pending: list[Future[dict[int, bytes]]], pool: ThreadPoolExecutor,
-                read: Any, parts: list[list[int]], k: int) -> dict[int, bytes]:
-    """Chunk k's entries, once its read is done; the read of chunk k + READERS starts."""
-    found = pending[k].result()
-    if k + READERS < len(parts):
-        pending.append(pool.submit(read, parts[k + READERS]))
-    return found
 
 
 class Investigator:
@@ -103,29 +92,22 @@ class Investigator:
         """The entries at `indexes`, in index order or (ordered=False) in the given order.
         Chunks are read by READERS threads at once, each on its own connection: a large
         journal does not fit in memory, so each entry costs a random read of the disk, and
-        a virtual disk serves several at once (SQLite waits for them without the GIL)."""
+        a virtual disk serves several at once (SQLite waits for them without the GIL). At
+        most READERS chunks are read ahead, so memory stays bounded."""
         def read(part: list[int]) -> dict[int, bytes]:
             return self.journal._query(lambda c: {int(i): bytes(data) for i, data in fetch(
                 c, in_sql(c, "idx, entry FROM journal_leaves", "idx", len(part)), part)})
 
         parts = [list(indexes[k:k + CHUNK]) for k in range(0, len(indexes), CHUNK)]
-        if len(parts) <= 1:
-            chunks: Iterable[dict[int, bytes]] = map(read, parts)
-            yield from self._decoded(parts, chunks, ordered)
-            return
         with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="journal-read") as pool:
-            # at most READERS chunks in flight or waiting: memory stays bounded
-            pending = [pool.submit(read, part) for part in parts[:READERS]]
-            chunks = (_next_chunk(pending, pool, read, parts, k) for k in range(len(parts)))
-            yield from self._decoded(parts, chunks, ordered)
-
-    @staticmethod
-    def _decoded(parts: list[list[int]], chunks: Iterable[dict[int, bytes]],
-                 ordered: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-        for part, found in zip(parts, chunks, strict=True):
-            for idx in (part if not ordered else sorted(part)):
-                if idx in found:
-                    yield idx, decode(found[idx])
+            ahead = deque(pool.submit(read, part) for part in parts[:READERS])
+            for k, part in enumerate(parts):
+                found = ahead.popleft().result()
+                if k + READERS < len(parts):
+                    ahead.append(pool.submit(read, parts[k + READERS]))
+                for idx in (part if not ordered else sorted(part)):
+                    if idx in found:
+                        yield idx, decode(found[idx])
 
     def principal_report(self, principal: str, since: float | None = None,
                          until: float | None = None, *, bucket: int = 3600) -> dict[str, Any]:
