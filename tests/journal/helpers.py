@@ -20,3 +20,9 @@ def event(i: int, *, principal: str | None = None, subjects: tuple[str, ...] | N
         subjects=subjects if subjects is not None else (f"s-{i % 5}",),
         fields=fields, records=kw.pop("records", 1), **kw,
     ).to_entry()
+
+
+def completes(i: int) -> int:
+    """How many tree nodes leaf i completes: the trailing zero bits of i + 1 (written out
+    here, apart from rfc6962.Frontier, so the tests check it rather than reuse it)."""
+    return ((i + 1) & -(i + 1)).bit_length() - 1

@@ -14,6 +14,8 @@ import pytest
 from strongroom.journal import rfc6962
 from strongroom.journal.rfc6962 import ProofError
 
+from .helpers import completes
+
 
 # -- reference: RFC 6962 section 2.1, literally ------------------------------------------
 def ref_mth(d: list[bytes]) -> bytes:
@@ -98,7 +100,7 @@ def test_tree_vectors(shared_dir: Path) -> None:
         f = rfc6962.Frontier(cut, [made[n] for n in rfc6962.range_nodes(0, cut)])
         ups = f.extend(rfc6962.leaf_hash(x) for x in leaves[cut:])
         for i, up in enumerate(ups, start=cut):
-            assert len(up) == 32 * ((i + 1) & -(i + 1)).bit_length() - 32
+            assert len(up) == 32 * completes(i)
             for level, idx, h in rfc6962.completed(i, up):
                 assert made[(level, idx)] == h
         assert f.root().hex() == vec["root_hashes_hex_by_tree_size"][-1]

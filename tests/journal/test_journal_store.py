@@ -27,7 +27,7 @@ from strongroom.journal import (
 from strongroom.journal.entry import index_rows
 from strongroom.journal.investigate import Investigator
 
-from .helpers import event
+from .helpers import completes, event
 
 
 @pytest.fixture
@@ -295,11 +295,6 @@ def _ups(db_url: str) -> list[bytes | None]:
     return out
 
 
-def _completes(i: int) -> int:
-    """How many nodes leaf i completes (the trailing zero bits of i + 1)."""
-    return ((i + 1) & -(i + 1)).bit_length() - 1
-
-
 @pytest.mark.parametrize("leaf_levels", [schema.LEAF_LEVELS, 2])
 def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
         db_url: str, signer: NoteSigner, leaf_levels: int,
@@ -320,11 +315,11 @@ def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
     for i in range(21, 45):
         j.append(event(i))
     assert _node_count(db_url) == 21 - (21).bit_count() + sum(
-        max(0, _completes(i) - leaf_levels) for i in range(21, 45))
+        max(0, completes(i) - leaf_levels) for i in range(21, 45))
     ups = _ups(db_url)
     assert ups[:21] == [None] * 21
     assert [len(up or b"") // 32 for up in ups[21:]] == [
-        min(_completes(i), leaf_levels) for i in range(21, 45)]
+        min(completes(i), leaf_levels) for i in range(21, 45)]
     for size in (1, 16, 21, 22, 32, 45):
         root = j.root(size)
         for i in range(size):
