@@ -1,6 +1,6 @@
 """Journal figures, measured in one run on SQLite (WAL, synchronous=FULL):
 
-1. Sustained durable append rate (each append returns once its entry is committed; group
+1. Durable append rate (each append returns once its entry is committed; group
    commit), with concurrent writers: 8 and 64 threads calling `append`, 1,000 asyncio tasks
    calling `append_async`, and two processes of 500 tasks each on one journal file (as two
    server workers). Against it, in the same run and database: plain un-hashed inserts of
@@ -14,13 +14,17 @@
    that uses both cores (`strongroom serve --workers 2`): each process's writer appends
    and indexes its own entries. --append-base N measures the same into a journal that
    already holds N entries.
-2. Full verification of --verify-size entries (default 1,000,000).
-3. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
+2. Sustained: the two-process mode over --sustained-entries (default 1,000,000) in one
+   stretch, into a fresh journal, and its like-for-like plain baseline likewise: tens of
+   seconds, so kernel write-back, WAL checkpoints and indexing all run in the figure.
+3. Full verification of --verify-size entries (default 1,000,000).
+4. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
    over 2,000,000 subjects, bulk-loaded through the journal's own write path with
    synchronous=OFF during the load only): median inclusion proof (storage reads +
    assembly), and the three investigations (principal, subject, breach) timed end to end.
 
-    python benchmarks/bench_journal.py [--quick] [--verify-size N] [--proof-size N]
+    python benchmarks/bench_journal.py [--quick] [--parts append,sustained,verify,large]
+        [--append-entries N] [--sustained-entries N] [--verify-size N] [--proof-size N]
 """
 
 from __future__ import annotations
@@ -205,12 +209,7 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
     size, ok = j.size(), j.verify().ok
     j.close()
 
-    engine = make_engine(url)  # same file, same pragmas (WAL, synchronous=FULL)
-    plain = sa.Table("plain_inserts", sa.MetaData(),
-                     sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("entry", sa.LargeBinary, nullable=False))
-    with engine.begin() as conn:
-        plain.create(conn)
+    engine = _plain_table(url)
     blobs = [canonical(e) for e in entries]
     raw = "INSERT INTO plain_inserts (entry) VALUES (?)"
 
@@ -241,6 +240,32 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
             "ratio_processes_vs_plain_group_committed": round(
                 rates["processes_2x500"] / group_rate, 3),
             "journal_size": size, "verified": ok}
+
+
+def _plain_table(url: str) -> sa.Engine:
+    """Create the plain baselines' table in the journal file at `url`; return an engine on
+    that file with the journal's pragmas (WAL, synchronous=FULL)."""
+    engine = make_engine(url)
+    plain = sa.Table("plain_inserts", sa.MetaData(),
+                     sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("entry", sa.LargeBinary, nullable=False))
+    with engine.begin() as conn:
+        plain.create(conn)
+    return engine
+
+
+def bench_sustained(tmp: Path, total: int) -> dict:
+    """Two processes x 500 asyncio writers over `total` entries in one stretch (tens of
+    seconds, long enough for the kernel to write back and for many WAL checkpoints), into
+    a fresh journal, then the like-for-like plain baseline into a fresh file of its own."""
+    rate = _two_processes(f"sqlite:///{tmp / 'sustained.db'}", 0, total)
+    url = f"sqlite:///{tmp / 'sustained-plain.db'}"
+    PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None).close()
+    _plain_table(url).dispose()
+    plain = _two_processes(url, 0, total, plain=True)
+    return {"entries": total, "processes_2x500_per_s": rate,
+            "plain_group_committed_2x500_per_s": plain,
+            "ratio_vs_plain_group_committed": round(rate / plain, 3)}
 
 
 def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
@@ -344,14 +369,16 @@ def main() -> None:
     ap.add_argument("--append-entries", type=int, default=100_000)
     ap.add_argument("--append-base", type=int, default=0,
                     help="bulk-load this many entries before measuring appends")
+    ap.add_argument("--sustained-entries", type=int, default=1_000_000)
     ap.add_argument("--verify-size", type=int, default=1_000_000)
     ap.add_argument("--proof-size", type=int, default=10_000_000)
-    ap.add_argument("--parts", default="append,verify,large",
-                    help="comma-separated subset of append,verify,large")
+    ap.add_argument("--parts", default="append,sustained,verify,large",
+                    help="comma-separated subset of append,sustained,verify,large")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if args.quick:
         args.append_entries, args.verify_size, args.proof_size = 8_000, 20_000, 100_000
+        args.sustained_entries = 20_000
     # a run of some --parts keeps the other parts' last figures
     out: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     out.update({"backend": "sqlite (WAL, synchronous=FULL)", "quick": args.quick})
@@ -360,6 +387,9 @@ def main() -> None:
         if "append" in parts:
             out["append"] = bench_append(tmp, args.append_entries, args.append_base)
             print("append:", out["append"], flush=True)
+        if "sustained" in parts:
+            out["sustained"] = bench_sustained(tmp, args.sustained_entries)
+            print("sustained:", out["sustained"], flush=True)
         if "verify" in parts:
             out["verify"] = bench_verify(tmp, args.verify_size)
             print("verify:", out["verify"], flush=True)
