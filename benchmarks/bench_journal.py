@@ -140,7 +140,7 @@ async def _tasks(append: Callable[[Any], Awaitable[Any]], items: list, writers: 
     return time.perf_counter() - t0
 
 
-def _worker(url: str, first: int, count: int, writers: int, plain: bool, start, out) -> None:
+def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready, out) -> None:
     """One process of `_two_processes`: appending to the journal or, plain, to PlainLog."""
     items: list
     if plain:
@@ -151,7 +151,7 @@ def _worker(url: str, first: int, count: int, writers: int, plain: bool, start, 
         j = Journal.open(url, signer=None, clock=SystemClock())
         append, items = j.append_async, [entry(first + i) for i in range(count)]
     gc.freeze()  # see bench_append
-    start.wait()
+    ready.wait()  # the other process has built its entries too, and the clock starts
     out.put(asyncio.run(_tasks(append, items, writers)))
     j.close()
 
@@ -159,14 +159,15 @@ def _worker(url: str, first: int, count: int, writers: int, plain: bool, start, 
 def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> int:
     """Entries per second of `total` appends by two processes of 500 asyncio writers."""
     ctx = multiprocessing.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
+    ready, out = ctx.Barrier(3), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, first + total * k, total // 2, 500,
-                                               plain, start, out)) for k in range(2)]
+                                               plain, ready, out)) for k in range(2)]
     for p in procs:
         p.start()
-    time.sleep(3.0)  # both processes have built their entries and opened the journal
+    # the clock starts once both have built their entries (500,000 a process take longer
+    # than a fixed pause would allow, and that time is not appending)
+    ready.wait(timeout=900)
     t0 = time.perf_counter()
-    start.set()
     for p in procs:
         p.join()
     return round(total // 1000 * 1000 / (time.perf_counter() - t0))
