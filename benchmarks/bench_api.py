@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_dir import results_dir
+
+RESULTS = results_dir()
 
 
 def main() -> int:

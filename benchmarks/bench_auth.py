@@ -18,6 +18,7 @@ from pathlib import Path
 
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from results_dir import results_dir
 
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
@@ -28,7 +29,7 @@ from strongroom.clock import SystemClock
 
 ISSUER = "https://as.bench.test"
 API = "https://api.bench.test/v1/persons/search"
-OUT = Path(__file__).resolve().parent / "results" / "auth.json"
+OUT = results_dir() / "auth.json"
 
 
 def _proof(key: ECKey, method: str, url: str, token: str | None = None) -> str:

@@ -25,16 +25,16 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from limits import RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from results_dir import results_dir
 
 from strongroom.budgets import BudgetKeys, Budgets, BudgetSpec, MemoryBackend, RedisBackend
 
-RESULTS = Path(__file__).resolve().parent / "results" / "budgets.json"
+RESULTS = results_dir() / "budgets.json"
 REDIS_URL = os.environ.get("STRONGROOM_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 BIG = 10**9  # nothing refuses: we measure the check, not the refusal
 

@@ -15,7 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_dir import results_dir
+
+RESULTS = results_dir()
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

@@ -21,13 +21,14 @@ import random
 import statistics
 import time
 import uuid
-from pathlib import Path
+
+from results_dir import results_dir
 
 from strongroom.clock import FakeClock
 from strongroom.detect import DetectConfig, DetectionEngine, MemoryContainmentStore
 from strongroom.events import AccessEvent
 
-RESULTS = Path(__file__).resolve().parent / "results" / "detect.json"
+RESULTS = results_dir() / "detect.json"
 TARGETS = {"events_per_second": 20_000, "decision_p99_ms": 2.0, "state_bytes": 2048}
 
 

@@ -28,6 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from results_dir import results_dir
 from sqlalchemy import insert
 
 from strongroom.clock import FakeClock
@@ -40,7 +41,7 @@ from strongroom.registry.db import make_engine
 from strongroom.registry.models import Base, Permit, Person
 from strongroom.registry.repository import Registry
 
-RESULTS = Path(__file__).resolve().parent / "results" / "exports.json"
+RESULTS = results_dir() / "exports.json"
 DATASET = "departement_permits_expiring"
 FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",
           "permit.expires", "address.departement"]

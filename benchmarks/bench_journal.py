@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from results_dir import results_dir
 
 from strongroom.clock import SystemClock
 from strongroom.events import AccessEvent
@@ -57,7 +58,7 @@ from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import _Batch
 from strongroom.journal.schema import ensure_schema, make_engine, make_engines
 
-RESULTS = Path(__file__).resolve().parent / "results" / "journal.json"
+RESULTS = results_dir() / "journal.json"
 T0 = 1_767_225_600.0  # 2026-01-01
 PRINCIPALS = 5_000
 SUBJECTS = 2_000_000

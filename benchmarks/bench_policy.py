@@ -17,20 +17,21 @@ import json
 import random
 import statistics
 import time
-from pathlib import Path
+
+from results_dir import results_dir
 
 from strongroom.clock import FakeClock
 from strongroom.context import Caller
 from strongroom.policy import compile_policy, load_default_policy
 
-RESULTS = Path(__file__).resolve().parent / "results" / "policy.json"
+RESULTS = results_dir() / "policy.json"
 TARGET_US = 30.0
 
 CASES = [
     # (label, caller, endpoint)
     ("police/police_check (partial, generalize)",
      Caller(principal_id="officer-1", role="police",
-            scopes=frozenset({"persons:read"})), "GET /v1/persons/{id}"),
+            scopes=frozenset({"weapons:lookup"})), "GET /v1/weapons/{serial}"),
     ("dealer/ledger_keeping (pseudonym, partial)",
      Caller(principal_id="dealer-1", role="dealer", purpose="ledger_keeping",
             scopes=frozenset({"ledger:read"})), "GET /v1/ledger"),
@@ -40,7 +41,7 @@ CASES = [
      "GET /v1/persons/{id}"),
     ("auditor/audit (deny all)",
      Caller(principal_id="auditor-1", role="auditor", scopes=frozenset({"journal:read"})),
-     "GET /v1/journal"),
+     "GET /v1/journal/checkpoint"),
 ]
 
 

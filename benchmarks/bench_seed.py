@@ -26,6 +26,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from results_dir import results_dir
+
 from strongroom.registry.db import make_engine, upgrade
 from strongroom.registry.keystore import SqlWrappedKeyStore
 from strongroom.registry.seed import seed
@@ -34,7 +36,7 @@ from strongroom.registry.seed_plan import Planner
 from strongroom.registry.seed_pools import build_pools
 from strongroom.vault import FileKeyProvider, Vault
 
-RESULTS = Path(__file__).resolve().parent / "results" / "seed.json"
+RESULTS = results_dir() / "seed.json"
 TARGET = 5000.0
 PG_ADMIN = os.environ.get("STRONGROOM_TEST_PG",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -24,10 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_dir import results_dir
+
 from strongroom.simulate import SimConfig, run_simulation, seed_template
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results" / "simulate.json"
+RESULTS = results_dir() / "simulate.json"
 PROPOSED = ROOT.parent / "tests" / "simulate" / "data" / "proposed_policy.yaml"
 
 

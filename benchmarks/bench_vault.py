@@ -24,10 +24,11 @@ import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from results_dir import results_dir
 
 from strongroom.vault import FileKeyProvider, MemoryWrappedKeyStore, Vault
 
-RESULTS = Path(__file__).resolve().parent / "results" / "vault.json"
+RESULTS = results_dir() / "vault.json"
 TARGET_RATIO = 0.25
 FIELDS = [("identity", "family_name"), ("identity", "given_names"), ("identity", "birth_date"),
           ("identity", "birth_place"), ("address", "street"), ("address", "city"),

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from results_dir import results_dir
+
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = results_dir()
 
 
 def main() -> int:
