@@ -144,13 +144,17 @@ async def _tasks(append: Callable[[Any], Awaitable[Any]], items: list, writers: 
 def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready, out) -> None:
     """One process of `_two_processes`: appending to the journal or, plain, to PlainLog."""
     items: list
-    if plain:
-        pj = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
-        j, append, items = pj, pj.append_bytes, [canonical(entry(first + i))
-                                                 for i in range(count)]
-    else:
-        j = Journal.open(url, signer=None, clock=SystemClock())
-        append, items = j.append_async, [entry(first + i) for i in range(count)]
+    try:
+        if plain:
+            pj = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
+            j, append, items = pj, pj.append_bytes, [canonical(entry(first + i))
+                                                     for i in range(count)]
+        else:
+            j = Journal.open(url, signer=None, clock=SystemClock())
+            append, items = j.append_async, [entry(first + i) for i in range(count)]
+    except BaseException:
+        ready.abort()  # nobody waits for this process
+        raise
     gc.freeze()  # see bench_append
     ready.wait()  # the other process has built its entries too, and the clock starts
     out.put(asyncio.run(_tasks(append, items, writers)))
@@ -165,13 +169,19 @@ def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> 
                                                plain, ready, out)) for k in range(2)]
     for p in procs:
         p.start()
-    # the clock starts once both have built their entries (500,000 a process take longer
-    # than a fixed pause would allow, and that time is not appending)
-    ready.wait(timeout=900)
-    t0 = time.perf_counter()
-    for p in procs:
-        p.join()
-    return round(total // 1000 * 1000 / (time.perf_counter() - t0))
+    try:
+        # the clock starts once both have built their entries (500,000 a process take
+        # longer than a fixed pause would allow, and that time is not appending)
+        ready.wait(timeout=900)
+        t0 = time.perf_counter()
+    finally:
+        for p in procs:
+            p.join()
+    secs = time.perf_counter() - t0
+    if any(p.exitcode for p in procs):
+        raise RuntimeError(f"an appending process failed: exit codes "
+                           f"{[p.exitcode for p in procs]}")
+    return round(total // 1000 * 1000 / secs)
 
 
 SIGNER = NoteSigner.generate("bench.local/journal")
