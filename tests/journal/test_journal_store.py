@@ -18,6 +18,7 @@ from strongroom.journal import (
     Journal,
     NoteSigner,
     driver_sql,
+    log,
     open_note,
     parse_checkpoint,
     rfc6962,
@@ -99,6 +100,54 @@ def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> No
     assert j.size() == 240
     # six callers at a time share commits (about 80 of them here); one each would be 240
     assert 0 < commits[0] <= 160
+    report = j.verify()
+    assert report.ok, report.to_dict()
+    j.close()
+
+
+def test_thread_appends_that_wait_too_long_fail_and_the_rest_go_on(
+        db_url: str, signer: NoteSigner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another writer holds the journal's writer lock, thread appenders give up after
+    APPEND_TIMEOUT with 503; their entries, already queued, are committed once the lock is
+    free, and the appends after them are answered as usual."""
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
+                     index_lag=None)
+    j.append(event(0))
+    monkeypatch.setattr(log, "APPEND_TIMEOUT", 0.5)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def work(k: int) -> None:
+        try:
+            got: object = j.append(event(k))
+        except Unavailable as exc:
+            got = exc
+        with lock:
+            outcomes.append(got)
+
+    with schema.writing(j.engine):  # another writer, holding the lock for a while
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 21)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(outcomes) == 20
+    assert all(isinstance(o, Unavailable) and "in time" in str(o) for o in outcomes)
+    monkeypatch.setattr(log, "APPEND_TIMEOUT", 30.0)
+    got: list[int] = []
+
+    def more(k: int) -> None:
+        n = j.append(event(100 + k))
+        with lock:
+            got.append(n)
+
+    threads = [threading.Thread(target=more, args=(k,)) for k in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(21, 51))  # after the 21 entries committed before them
+    assert j.size() == 51
     report = j.verify()
     assert report.ok, report.to_dict()
     j.close()
