@@ -4,14 +4,13 @@
 share commits: callers add their entry to the open batch and wait on that batch's relay;
 one writer thread swaps the open batch for an empty one, writes it in one transaction
 (group commit) and opens the relay, which lets its waiting threads through one after
-another. A thread appender costs a lock and a list
-append until its batch commits, no queue hand-off; an `append_async` caller also one future
-of its event loop, and each loop gets one wake-up call per batch. Every batch re-reads the
-tree size under the writer lock (`schema.writing`), so several processes can append to one
-journal; each writer then indexes the entries it appended, in the index database under
-the indexes' own lock, so indexing never holds up another process's appends. If the
-journal cannot write, `append` raises `Unavailable`: the gate then answers 503 (no
-journal, no data).
+another. A thread appender costs a lock and a list append until its batch commits, no
+queue hand-off; an `append_async` caller also one future of its event loop, and each loop
+gets one wake-up call per batch. Every batch re-reads the tree size under the writer lock
+(`schema.writing`), so several processes can append to one journal; each writer then
+indexes the entries it appended, in the index database under the indexes' own lock, so
+indexing never holds up another process's appends. If the journal cannot write, `append`
+raises `Unavailable`: the gate then answers 503 (no journal, no data).
 """
 
 from __future__ import annotations
