@@ -7,7 +7,9 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -78,25 +80,31 @@ def _count_commits(j: Journal) -> list[int]:
     return seen
 
 
-def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> None:
-    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
-                     index_lag=None)  # no indexing transactions: commits are batches
-    commits = _count_commits(j)
-    got: list[int] = []
-    lock = threading.Lock()
+def _in_threads(fn: Callable[[int], Any], args: Sequence[int]) -> list[Any]:
+    """fn(a) for each of `args`, each on a thread of its own, all at once: the results, or
+    the exceptions raised, in the order of `args`."""
+    out: list[Any] = [None] * len(args)
 
-    def work(k: int) -> None:
-        for i in range(40):
-            n = j.append(event(k * 100 + i))
-            with lock:
-                got.append(n)
+    def run(k: int) -> None:
+        try:
+            out[k] = fn(args[k])
+        except Exception as exc:  # noqa: BLE001 - returned for the test to check
+            out[k] = exc
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(args))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(got) == list(range(240))
+    return out
+
+
+def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> None:
+    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
+                     index_lag=None)  # no indexing transactions: commits are batches
+    commits = _count_commits(j)
+    got = _in_threads(lambda k: [j.append(event(k * 100 + i)) for i in range(40)], range(6))
+    assert sorted(n for ns in got for n in ns) == list(range(240))
     assert j.size() == 240
     # six callers at a time share commits (about 80 of them here); one each would be 240
     assert 0 < commits[0] <= 160
@@ -114,38 +122,11 @@ def test_thread_appends_that_wait_too_long_fail_and_the_rest_go_on(
                      index_lag=None)
     j.append(event(0))
     monkeypatch.setattr(log, "APPEND_TIMEOUT", 0.5)
-    outcomes: list[object] = []
-    lock = threading.Lock()
-
-    def work(k: int) -> None:
-        try:
-            got: object = j.append(event(k))
-        except Unavailable as exc:
-            got = exc
-        with lock:
-            outcomes.append(got)
-
     with schema.writing(j.engine):  # another writer, holding the lock for a while
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 21)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert len(outcomes) == 20
+        outcomes = _in_threads(lambda k: j.append(event(k)), range(1, 21))
     assert all(isinstance(o, Unavailable) and "in time" in str(o) for o in outcomes)
     monkeypatch.setattr(log, "APPEND_TIMEOUT", 30.0)
-    got: list[int] = []
-
-    def more(k: int) -> None:
-        n = j.append(event(100 + k))
-        with lock:
-            got.append(n)
-
-    threads = [threading.Thread(target=more, args=(k,)) for k in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = _in_threads(lambda k: j.append(event(100 + k)), range(30))
     assert sorted(got) == list(range(21, 51))  # after the 21 entries committed before them
     assert j.size() == 51
     report = j.verify()
