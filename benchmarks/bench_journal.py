@@ -15,7 +15,7 @@
    and indexes its own entries. --append-base N measures the same into a journal that
    already holds N entries.
 2. Sustained: the two-process mode over --sustained-entries (default 1,000,000) in one
-   stretch, into a fresh journal, and its like-for-like plain baseline likewise: tens of
+   stretch, into a fresh journal, and its like-for-like plain baseline likewise: over ten
    seconds, so kernel write-back, WAL checkpoints and indexing all run in the figure.
 3. Full verification of --verify-size entries (default 1,000,000).
 4. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
@@ -141,7 +141,7 @@ async def _tasks(append: Callable[[Any], Awaitable[Any]], items: list, writers: 
     return time.perf_counter() - t0
 
 
-def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready, out) -> None:
+def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready) -> None:
     """One process of `_two_processes`: appending to the journal or, plain, to PlainLog."""
     items: list
     try:
@@ -157,16 +157,16 @@ def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready, 
         raise
     gc.freeze()  # see bench_append
     ready.wait()  # the other process has built its entries too, and the clock starts
-    out.put(asyncio.run(_tasks(append, items, writers)))
+    asyncio.run(_tasks(append, items, writers))
     j.close()
 
 
 def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> int:
     """Entries per second of `total` appends by two processes of 500 asyncio writers."""
     ctx = multiprocessing.get_context("spawn")
-    ready, out = ctx.Barrier(3), ctx.Queue()
+    ready = ctx.Barrier(3)  # the two workers and this process
     procs = [ctx.Process(target=_worker, args=(url, first + total * k, total // 2, 500,
-                                               plain, ready, out)) for k in range(2)]
+                                               plain, ready)) for k in range(2)]
     for p in procs:
         p.start()
     try:
@@ -267,12 +267,11 @@ def _plain_table(url: str) -> sa.Engine:
 
 
 def bench_sustained(tmp: Path, total: int) -> dict:
-    """Two processes x 500 asyncio writers over `total` entries in one stretch (tens of
+    """Two processes x 500 asyncio writers over `total` entries in one stretch (over ten
     seconds, long enough for the kernel to write back and for many WAL checkpoints), into
     a fresh journal, then the like-for-like plain baseline into a fresh file of its own."""
     rate = _two_processes(f"sqlite:///{tmp / 'sustained.db'}", 0, total)
     url = f"sqlite:///{tmp / 'sustained-plain.db'}"
-    PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None).close()
     _plain_table(url).dispose()
     plain = _two_processes(url, 0, total, plain=True)
     return {"entries": total, "processes_2x500_per_s": rate,
