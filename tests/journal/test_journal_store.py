@@ -356,7 +356,8 @@ def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
             rfc6962.verify_inclusion(i, size, j.leaf_hash(i), j.inclusion_proof(i, size), root)
     for a in range(1, 45):
         rfc6962.verify_consistency(a, 45, j.consistency_proof(a, 45), j.root(a), j.root(45))
-    assert j.verify().ok and j.verify().checkpoints == 4
+    report = j.verify()
+    assert report.ok and report.checkpoints == 4
     with j.engine.connect() as conn:  # no index tables left behind in the log's file
         tables = set(sa.inspect(conn).get_table_names())
     index_tables = {t.name for t in schema.index_metadata.sorted_tables}
