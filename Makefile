@@ -17,8 +17,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/strongroom demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -56,8 +56,9 @@ def main() -> int:
         principals = create_demo_principals(svc, report.fixtures)
         dept = report.fixtures["departement"]
         with svc.registry.session() as s:
-            ids = list(s.execute(select(Person.public_id).where(Person.departement == dept))
-                       .scalars())
+            ids = list(
+                s.execute(select(Person.public_id).where(Person.departement == dept)).scalars()
+            )
         app = create_app(svc)
         client = TestClient(app)
         bypass = FastAPI()
@@ -69,25 +70,37 @@ def main() -> int:
                 p = reg.person_by_public_id(s, person_id)
                 if p is None:
                     return {}
-                ident = reg.identity_blobs(s, p.pk, ["family_name", "given_names",
-                                                     "birth_date", "birth_place"])
+                ident = reg.identity_blobs(
+                    s, p.pk, ["family_name", "given_names", "birth_date", "birth_place"]
+                )
                 addr = reg.address_blobs(s, p.pk, ["street", "city", "postcode"])
                 permits = reg.permits_of(s, [p.pk])
                 weapons = reg.weapons_of(s, p.pk)
-            enc = {k: base64.b64encode(v).decode() if v else None
-                   for k, v in {**ident, **addr}.items()}
-            return {"id": p.public_id, **enc,
-                    "permits": [{"id": x.public_id, "kind": x.kind, "status": x.status}
-                                for x in permits],
-                    "weapons": [{"id": w.public_id, "category": w.category}
-                                for w in weapons]}
+            enc = {
+                k: base64.b64encode(v).decode() if v else None for k, v in {**ident, **addr}.items()
+            }
+            return {
+                "id": p.public_id,
+                **enc,
+                "permits": [
+                    {"id": x.public_id, "kind": x.kind, "status": x.status} for x in permits
+                ],
+                "weapons": [{"id": w.public_id, "category": w.category} for w in weapons],
+            }
 
         raw_client = TestClient(bypass)
         rng = random.Random(5)
 
-        headers = {"Authorization": "Bearer " + svc.issue_demo_token(
-            role="prefecture", subject=principals["prefecture"], case=DEMO_CASE,
-            justification=DEMO_JUSTIFICATION, lifetime=3600)}
+        headers = {
+            "Authorization": "Bearer "
+            + svc.issue_demo_token(
+                role="prefecture",
+                subject=principals["prefecture"],
+                case=DEMO_CASE,
+                justification=DEMO_JUSTIFICATION,
+                lifetime=3600,
+            )
+        }
         gated: list[float] = []
         direct: list[float] = []
         refused = 0
@@ -103,9 +116,16 @@ def main() -> int:
                 else:
                     refused += 1
                     fresh = create_demo_principals_fresh(svc, dept)
-                    headers = {"Authorization": "Bearer " + svc.issue_demo_token(
-                        role="prefecture", subject=fresh, case=DEMO_CASE,
-                        justification=DEMO_JUSTIFICATION, lifetime=3600)}
+                    headers = {
+                        "Authorization": "Bearer "
+                        + svc.issue_demo_token(
+                            role="prefecture",
+                            subject=fresh,
+                            case=DEMO_CASE,
+                            justification=DEMO_JUSTIFICATION,
+                            lifetime=3600,
+                        )
+                    }
             else:
                 t = time.perf_counter()
                 raw_client.get(f"/raw/{pid}")
@@ -113,7 +133,9 @@ def main() -> int:
         svc.close()
     med_g, med_d = statistics.median(gated), statistics.median(direct)
     result = {
-        "persons": args.persons, "reads": args.reads, "seed_seconds": round(seed_s, 1),
+        "persons": args.persons,
+        "reads": args.reads,
+        "seed_seconds": round(seed_s, 1),
         "gated_median_ms": round(med_g * 1000, 3),
         "bypass_median_ms": round(med_d * 1000, 3),
         "ratio_gated_to_bypass": round(med_g / med_d, 2),
@@ -127,8 +149,11 @@ def main() -> int:
 
 
 def create_demo_principals_fresh(svc: object, dept: str) -> str:
-    return svc.add_principal(role="prefecture", departement=dept,  # type: ignore[attr-defined]
-                             label="bench")
+    return svc.add_principal(
+        role="prefecture",
+        departement=dept,  # type: ignore[attr-defined]
+        label="bench",
+    )
 
 
 if __name__ == "__main__":

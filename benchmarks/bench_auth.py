@@ -36,33 +36,57 @@ def _proof(key: ECKey, method: str, url: str, token: str | None = None) -> str:
     claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
     if token:
         claims["ath"] = access_token_hash(token)
-    return jwt.encode({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)},
-                      claims, key)
+    return jwt.encode(
+        {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}, claims, key
+    )
 
 
 def bench_validation(tmp: Path, n: int) -> dict:
     clock = SystemClock()
     tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
-    rs = ResourceServer(tokens, revocations=InMemoryRevocations(clock), clock=clock,
-                        dpop_replay_cache=InMemoryReplayCache(clock, max_entries=10 * n))
+    rs = ResourceServer(
+        tokens,
+        revocations=InMemoryRevocations(clock),
+        clock=clock,
+        dpop_replay_cache=InMemoryReplayCache(clock, max_entries=10 * n),
+    )
     key = ECKey.generate_key("P-256")
-    token = tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"],
-                                      purpose="investigation", jkt=key.thumbprint())
+    token = tokens.issue_access_token(
+        subject="p",
+        role="police",
+        scopes=["registry:read"],
+        purpose="investigation",
+        jkt=key.thumbprint(),
+    )
     proofs = [_proof(key, "GET", API, token) for _ in range(n)]  # signing is the client's
     samples_bound, samples_bearer = [], []
     bearer = tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"])
     for i in range(n):
         t0 = time.perf_counter_ns()
-        rs.authenticate(authorization=f"DPoP {token}", dpop=proofs[i], method="GET", url=API,
-                        ip=None, user_agent=None)
+        rs.authenticate(
+            authorization=f"DPoP {token}",
+            dpop=proofs[i],
+            method="GET",
+            url=API,
+            ip=None,
+            user_agent=None,
+        )
         samples_bound.append(time.perf_counter_ns() - t0)
         t0 = time.perf_counter_ns()
-        rs.authenticate(authorization=f"Bearer {bearer}", dpop=None, method="GET", url=API,
-                        ip=None, user_agent=None)
+        rs.authenticate(
+            authorization=f"Bearer {bearer}",
+            dpop=None,
+            method="GET",
+            url=API,
+            ip=None,
+            user_agent=None,
+        )
         samples_bearer.append(time.perf_counter_ns() - t0)
     # First sight of a token: the Ed25519 signature is checked (later requests hit the cache).
-    fresh = [tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"])
-             for _ in range(min(n, 1000))]
+    fresh = [
+        tokens.issue_access_token(subject="p", role="police", scopes=["registry:read"])
+        for _ in range(min(n, 1000))
+    ]
     samples_cold = []
     for t in fresh:
         t0 = time.perf_counter_ns()
@@ -90,13 +114,21 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
     engine = make_auth_engine(f"sqlite:///{tmp / 'auth.db'}")
     metadata.create_all(engine)
     tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
-    server = AuthorizationServer(engine=engine, tokens=tokens, clock=clock,
-                                 principals={"svc": PrincipalInfo("svc", "auditor")}.get,
-                                 role_grants=load_role_grant)
+    server = AuthorizationServer(
+        engine=engine,
+        tokens=tokens,
+        clock=clock,
+        principals={"svc": PrincipalInfo("svc", "auditor")}.get,
+        role_grants=load_role_grant,
+    )
     client_key = ECKey.generate_key("P-256", auto_kid=True)
-    server.clients.register("svc", public=False, grant_types=["client_credentials"],
-                            jwks={"keys": [client_key.as_dict(private=False)]},
-                            service_principal_id="svc")
+    server.clients.register(
+        "svc",
+        public=False,
+        grant_types=["client_credentials"],
+        jwks={"keys": [client_key.as_dict(private=False)]},
+        service_principal_id="svc",
+    )
     app = FastAPI()
     app.include_router(make_oauth_router(server))
     http = TestClient(app, base_url=ISSUER)
@@ -105,14 +137,31 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
     requests = []
     for _ in range(n):
         now = int(time.time())
-        assertion = jwt.encode({"alg": "ES256", "kid": client_key.kid},
-                               {"iss": "svc", "sub": "svc", "aud": token_url, "iat": now,
-                                "exp": now + 60, "jti": uuid.uuid4().hex}, client_key)
-        requests.append(({"grant_type": "client_credentials", "client_id": "svc",
-                          "client_assertion_type":
-                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                          "client_assertion": assertion},
-                         {"DPoP": _proof(dpop_key, "POST", token_url)}))
+        assertion = jwt.encode(
+            {"alg": "ES256", "kid": client_key.kid},
+            {
+                "iss": "svc",
+                "sub": "svc",
+                "aud": token_url,
+                "iat": now,
+                "exp": now + 60,
+                "jti": uuid.uuid4().hex,
+            },
+            client_key,
+        )
+        requests.append(
+            (
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "svc",
+                    "client_assertion_type": (
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                    ),
+                    "client_assertion": assertion,
+                },
+                {"DPoP": _proof(dpop_key, "POST", token_url)},
+            )
+        )
     t0 = time.perf_counter()
     for form, headers in requests:
         r = http.post("/oauth/token", data=form, headers=headers)
@@ -120,8 +169,11 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
             raise SystemExit(f"token endpoint failed: {r.text}")
     seconds = time.perf_counter() - t0
     engine.dispose()
-    return {"requests": n, "grant": "client_credentials+private_key_jwt+DPoP",
-            "requests_per_second": round(n / seconds, 1)}
+    return {
+        "requests": n,
+        "grant": "client_credentials+private_key_jwt+DPoP",
+        "requests_per_second": round(n / seconds, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,9 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     n_validate, n_token = (300, 50) if args.quick else (5000, 500)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        result = {"validation": bench_validation(tmp, n_validate),
-                  "token_endpoint": bench_token_endpoint(tmp, n_token),
-                  "quick": args.quick, "python": sys.version.split()[0]}
+        result = {
+            "validation": bench_validation(tmp, n_validate),
+            "token_endpoint": bench_token_endpoint(tmp, n_token),
+            "quick": args.quick,
+            "python": sys.version.split()[0],
+        }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

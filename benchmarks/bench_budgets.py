@@ -52,8 +52,13 @@ def workload(n: int) -> list[tuple[BudgetKeys, list[str]]]:
     out = []
     for i in range(n):
         p = i % 50
-        keys = BudgetKeys(principal=f"principal-{p}", organisation=f"org-{p % 10}",
-                          ip=f"203.0.{p % 20}.{p}", role="dealer", endpoint="GET /v1/ledger")
+        keys = BudgetKeys(
+            principal=f"principal-{p}",
+            organisation=f"org-{p % 10}",
+            ip=f"203.0.{p % 20}.{p}",
+            role="dealer",
+            endpoint="GET /v1/ledger",
+        )
         out.append((keys, [f"subject-{(i * 2 + j) % 4000}" for j in range(2)]))
     return out
 
@@ -67,9 +72,11 @@ def measure(step: Callable[[int], None], n: int, warmup: int) -> dict[str, float
         step(i)
         times.append((time.perf_counter_ns() - t0) / 1000)
     times.sort()
-    return {"median_us": round(statistics.median(times), 1),
-            "p99_us": round(times[min(len(times) - 1, int(len(times) * 0.99))], 1),
-            "requests": n}
+    return {
+        "median_us": round(statistics.median(times), 1),
+        "p99_us": round(times[min(len(times) - 1, int(len(times) * 0.99))], 1),
+        "requests": n,
+    }
 
 
 def ours(backend: Any, reqs: list[tuple[BudgetKeys, list[str]]]) -> Callable[[int], None]:
@@ -79,14 +86,19 @@ def ours(backend: Any, reqs: list[tuple[BudgetKeys, list[str]]]) -> Callable[[in
         keys, subjects = reqs[i % len(reqs)]
         r = budgets.reserve(keys, records=20, subjects=2)
         budgets.settle(r, 10, subjects)
+
     return step
 
 
-def limits_peer(storage: Any, reqs: list[tuple[BudgetKeys, list[str]]],
-                single: bool) -> Callable[[int], None]:
+def limits_peer(
+    storage: Any, reqs: list[tuple[BudgetKeys, list[str]]], single: bool
+) -> Callable[[int], None]:
     limiter = MovingWindowRateLimiter(storage)
-    minute, hour, day = (RateLimitItemPerMinute(BIG), RateLimitItemPerHour(BIG),
-                         RateLimitItemPerDay(5000))
+    minute, hour, day = (
+        RateLimitItemPerMinute(BIG),
+        RateLimitItemPerHour(BIG),
+        RateLimitItemPerDay(5000),
+    )
     month = RateLimitItemPerDay(5000, multiples=30)
 
     def step(i: int) -> None:
@@ -99,6 +111,7 @@ def limits_peer(storage: Any, reqs: list[tuple[BudgetKeys, list[str]]],
         limiter.hit(day, "org", keys.organisation or "", cost=1)
         limiter.hit(month, "subjects", keys.principal, cost=1)
         limiter.hit(day, "global", cost=10)
+
     return step
 
 
@@ -120,7 +133,7 @@ def cleanup(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for i in range(0, len(keys), 1000):
-        client.delete(*keys[i:i + 1000])
+        client.delete(*keys[i : i + 1000])
     client.close()
 
 
@@ -136,9 +149,11 @@ def main() -> int:
 
     results["strongroom_memory"] = measure(ours(MemoryBackend(), reqs), n, warmup)
     results["limits_moving_window_memory"] = measure(
-        limits_peer(MemoryStorage(), reqs, single=False), n, warmup)
+        limits_peer(MemoryStorage(), reqs, single=False), n, warmup
+    )
     results["limits_moving_window_memory_single_hit"] = measure(
-        limits_peer(MemoryStorage(), reqs, single=True), n, warmup)
+        limits_peer(MemoryStorage(), reqs, single=True), n, warmup
+    )
     if redis_reachable():
         prefix = f"srbench:{uuid.uuid4().hex[:8]}:"
         try:
@@ -147,9 +162,11 @@ def main() -> int:
             backend.close()
             storage = RedisStorage(REDIS_URL, key_prefix=prefix + "limits")
             results["limits_moving_window_redis"] = measure(
-                limits_peer(storage, reqs, single=False), n, warmup)
+                limits_peer(storage, reqs, single=False), n, warmup
+            )
             results["limits_moving_window_redis_single_hit"] = measure(
-                limits_peer(storage, reqs, single=True), n, warmup)
+                limits_peer(storage, reqs, single=True), n, warmup
+            )
         finally:
             cleanup(prefix)
     else:

@@ -64,8 +64,10 @@ def main() -> int:
                 for i in range(args.requests):
                     if i % 25 == 0:  # a fresh officer every 25 reads: human-sized budgets
                         officer = svc.add_principal(role="police", label="bench")
-                        headers = {"Authorization": "Bearer " + svc.issue_demo_token(
-                            role="police", subject=officer, lifetime=3600)}
+                        headers = {
+                            "Authorization": "Bearer "
+                            + svc.issue_demo_token(role="police", subject=officer, lifetime=3600)
+                        }
                     clock.advance(3)
                     r = client.get(f"/v1/weapons/{serial}", headers=headers)
                     done += r.status_code == 200
@@ -77,12 +79,14 @@ def main() -> int:
     r = redis.Redis.from_url(REDIS_URL)
     for key in r.scan_iter(match=prefix + "*"):
         r.delete(key)
-    results.update({
-        "reads_per_s": {k: round(v, 1) for k, v in rates.items()},
-        "ratio_memory_vs_off": round(rates["memory"] / rates["off"], 3),
-        "ratio_redis_vs_off": round(rates["redis"] / rates["off"], 3),
-        "targets": {"memory": 0.85, "redis": 0.7},
-    })
+    results.update(
+        {
+            "reads_per_s": {k: round(v, 1) for k, v in rates.items()},
+            "ratio_memory_vs_off": round(rates["memory"] / rates["off"], 3),
+            "ratio_redis_vs_off": round(rates["redis"] / rates["off"], 3),
+            "targets": {"memory": 0.85, "redis": 0.7},
+        }
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "budgets_http.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

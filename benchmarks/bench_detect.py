@@ -45,21 +45,34 @@ def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
         ts += 180.0 / principals  # each principal about 20 requests an hour
         keys[p] = keys[p] + 1 if harvester else rnd.randrange(100_000)
         subs = tuple(rnd.sample(subjects, 1 if rnd.random() < 0.95 else 5))
-        out.append(AccessEvent(
-            ts=ts, kind="access", principal=f"principal-{p}",
-            role=("police", "dealer", "prefecture")[p % 3], endpoint="GET /v1/persons",
-            outcome="allowed", session=f"session-{p}", ip=f"10.{p % 200}.{p % 7}.{p % 250}",
-            user_agent=agents[p % 3], subjects=subs, records=len(subs),
-            detail={"sort_key": keys[p], "matched": rnd.random() < 0.9,
-                    "query_key": f"q{i}"}))
+        out.append(
+            AccessEvent(
+                ts=ts,
+                kind="access",
+                principal=f"principal-{p}",
+                role=("police", "dealer", "prefecture")[p % 3],
+                endpoint="GET /v1/persons",
+                outcome="allowed",
+                session=f"session-{p}",
+                ip=f"10.{p % 200}.{p % 7}.{p % 250}",
+                user_agent=agents[p % 3],
+                subjects=subs,
+                records=len(subs),
+                detail={"sort_key": keys[p], "matched": rnd.random() < 0.9, "query_key": f"q{i}"},
+            )
+        )
     return out
 
 
 def run(n: int, principals: int) -> dict[str, object]:
     stream = make_stream(n, principals)
     clock = FakeClock(stream[0].ts)
-    engine = DetectionEngine(DetectConfig(), clock=clock, store=MemoryContainmentStore(),
-                             is_canary=frozenset().__contains__)
+    engine = DetectionEngine(
+        DetectConfig(),
+        clock=clock,
+        store=MemoryContainmentStore(),
+        is_canary=frozenset().__contains__,
+    )
     # Throughput: observe() only.
     start = time.perf_counter()
     for ev in stream:
@@ -68,8 +81,12 @@ def run(n: int, principals: int) -> dict[str, object]:
     eps = n / elapsed
 
     # Decision latency: check() then observe() per request, on a fresh engine.
-    engine2 = DetectionEngine(DetectConfig(), clock=clock, store=MemoryContainmentStore(),
-                              is_canary=frozenset().__contains__)
+    engine2 = DetectionEngine(
+        DetectConfig(),
+        clock=clock,
+        store=MemoryContainmentStore(),
+        is_canary=frozenset().__contains__,
+    )
     lat = []
     check_ns = []
     for ev in stream:
@@ -91,13 +108,15 @@ def run(n: int, principals: int) -> dict[str, object]:
     sizes = [engine2.state_size_bytes(p) for p in engine2.states]
     contained = sum(1 for p in engine2.states if engine2.check(p, None, None))
     return {
-        "events": n, "principals": principals,
+        "events": n,
+        "principals": principals,
         "events_per_second": round(eps),
         "decision_median_ms": round(statistics.median(lat), 4),
         "decision_p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 4),
         "check_median_ns": check_ns[len(check_ns) // 2],
         "check_vs_dict_lookup": round(check_ns[len(check_ns) // 2] / max(dict_ns, 1), 1),
-        "state_bytes_max": max(sizes), "state_bytes_median": int(statistics.median(sizes)),
+        "state_bytes_max": max(sizes),
+        "state_bytes_median": int(statistics.median(sizes)),
         "principals_contained": contained,
     }
 
@@ -110,9 +129,11 @@ def main() -> None:
     n = args.events or (20_000 if args.quick else 200_000)
     res = run(n, principals=200 if args.quick else 2000)
     res["targets"] = TARGETS
-    res["meets_targets"] = (res["events_per_second"] >= TARGETS["events_per_second"]
-                            and res["decision_p99_ms"] <= TARGETS["decision_p99_ms"]
-                            and res["state_bytes_max"] <= TARGETS["state_bytes"])
+    res["meets_targets"] = (
+        res["events_per_second"] >= TARGETS["events_per_second"]
+        and res["decision_p99_ms"] <= TARGETS["decision_p99_ms"]
+        and res["state_bytes_max"] <= TARGETS["state_bytes"]
+    )
     res["when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     res["quick"] = args.quick
     for k, v in res.items():

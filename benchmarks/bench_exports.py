@@ -43,8 +43,14 @@ from strongroom.registry.repository import Registry
 
 RESULTS = results_dir() / "exports.json"
 DATASET = "departement_permits_expiring"
-FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",
-          "permit.expires", "address.departement"]
+FIELDS = [
+    "ref.person_id",
+    "ref.permit_id",
+    "permit.kind",
+    "permit.categories",
+    "permit.expires",
+    "address.departement",
+]
 TODAY = date(2026, 1, 1)
 
 
@@ -80,15 +86,29 @@ def seed(engine: Any, n: int) -> None:
     with engine.begin() as conn:
         for start in range(0, n, chunk):
             size = min(chunk, n - start)
-            conn.execute(insert(Person), [
-                {"id": start + i + 1, "public_id": str(_uuid4(rnd)), "departement": "75"}
-                for i in range(size)])
-            conn.execute(insert(Permit), [
-                {"public_id": str(_uuid4(rnd)), "person_id": start + i + 1,
-                 "number_bidx": rnd.randbytes(16), "kind": ("hunting", "sport")[i % 2],
-                 "categories": ("C", "B,C")[i % 2], "issued": TODAY - timedelta(5000),
-                 "expires": TODAY + timedelta(days=1 + (start + i) % 170), "status": "valid"}
-                for i in range(size)])
+            conn.execute(
+                insert(Person),
+                [
+                    {"id": start + i + 1, "public_id": str(_uuid4(rnd)), "departement": "75"}
+                    for i in range(size)
+                ],
+            )
+            conn.execute(
+                insert(Permit),
+                [
+                    {
+                        "public_id": str(_uuid4(rnd)),
+                        "person_id": start + i + 1,
+                        "number_bidx": rnd.randbytes(16),
+                        "kind": ("hunting", "sport")[i % 2],
+                        "categories": ("C", "B,C")[i % 2],
+                        "issued": TODAY - timedelta(5000),
+                        "expires": TODAY + timedelta(days=1 + (start + i) % 170),
+                        "status": "valid",
+                    }
+                    for i in range(size)
+                ],
+            )
 
 
 def _uuid4(rnd: random.Random) -> str:
@@ -99,15 +119,25 @@ def _uuid4(rnd: random.Random) -> str:
 
 def run_export(desk: ExportDesk, policy: Any, fmt: str, max_rows: int) -> dict[str, Any]:
     spec = desk.spec.datasets[DATASET].model_copy(update={"max_rows": max_rows})
-    desk.spec = desk.spec.model_copy(update={"datasets": {**desk.spec.datasets,
-                                                          DATASET: spec}})
-    agent = Caller(principal_id="agent-1", role="prefecture", purpose="case_work",
-                   case="C-1", justification="renewal letters, benchmark",
-                   departement="75", scopes=frozenset(policy.role("prefecture").scopes))
-    admin = Caller(principal_id="admin-1", role="admin", purpose="administration",
-                   scopes=frozenset(policy.role("admin").scopes))
-    export_id = desk.request(agent, dataset=DATASET, fields=FIELDS,
-                             justification="renewal letters, benchmark", fmt=fmt).body["id"]
+    desk.spec = desk.spec.model_copy(update={"datasets": {**desk.spec.datasets, DATASET: spec}})
+    agent = Caller(
+        principal_id="agent-1",
+        role="prefecture",
+        purpose="case_work",
+        case="C-1",
+        justification="renewal letters, benchmark",
+        departement="75",
+        scopes=frozenset(policy.role("prefecture").scopes),
+    )
+    admin = Caller(
+        principal_id="admin-1",
+        role="admin",
+        purpose="administration",
+        scopes=frozenset(policy.role("admin").scopes),
+    )
+    export_id = desk.request(
+        agent, dataset=DATASET, fields=FIELDS, justification="renewal letters, benchmark", fmt=fmt
+    ).body["id"]
     desk.approve(admin, export_id)
     t0 = time.perf_counter()
     rec = desk.generate(agent, export_id).body
@@ -128,12 +158,17 @@ def run_export(desk: ExportDesk, policy: Any, fmt: str, max_rows: int) -> dict[s
     t0 = time.perf_counter()
     hits = desk.trace(admin, fragment)
     trace_s = time.perf_counter() - t0
-    return {"format": fmt, "rows": rec["rows"], "bytes": size,
-            "generate_seconds": round(gen, 3), "rows_per_second": round(rec["rows"] / gen),
-            "download_mb_per_second": round(size / dl_s / 1e6, 1),
-            "trace_50_rows_ms": round(trace_s * 1000, 1),
-            "trace_named_it": [h["id"] for h in hits] == [export_id],
-            "peak_rss_mb_after": round(peak_rss_mb(), 1)}
+    return {
+        "format": fmt,
+        "rows": rec["rows"],
+        "bytes": size,
+        "generate_seconds": round(gen, 3),
+        "rows_per_second": round(rec["rows"] / gen),
+        "download_mb_per_second": round(size / dl_s / 1e6, 1),
+        "trace_50_rows_ms": round(trace_s * 1000, 1),
+        "trace_named_it": [h["id"] for h in hits] == [export_id],
+        "peak_rss_mb_after": round(peak_rss_mb(), 1),
+    }
 
 
 def main() -> None:
@@ -153,8 +188,7 @@ def main() -> None:
         clock = FakeClock()
         url = f"sqlite:///{tmp / 'registry.db'}"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--rows", str(n), "--seed-into", url],
-                       check=True)
+        subprocess.run([sys.executable, __file__, "--rows", str(n), "--seed-into", url], check=True)
         seed_s = time.perf_counter() - t0
         engine = make_engine(url)
         store = ExportStore(engine)
@@ -162,32 +196,52 @@ def main() -> None:
         rss_seeded = peak_rss_mb()
         policy = compile_policy(load_default_policy(), os.urandom(32), clock=clock)
         journal = Journal.open(f"sqlite:///{tmp / 'journal.db'}", signer=None, clock=clock)
-        gate = Gate(registry=Registry(engine), vault=None, policy=policy,  # type: ignore[arg-type]
-                    budgets=_OpenBudgets(), journal=journal, detector=_QuietDetector(),
-                    clock=clock, budget_keys=lambda c, e: (c.principal_id, e))
-        desk = ExportDesk(gate=gate, store=store, engine=engine, policy=policy,
-                          watermark=Watermark(export_key(os.urandom(32))),
-                          exports_dir=tmp / "exports", clock=clock)
+        gate = Gate(
+            registry=Registry(engine),
+            vault=None,
+            policy=policy,  # type: ignore[arg-type]
+            budgets=_OpenBudgets(),
+            journal=journal,
+            detector=_QuietDetector(),
+            clock=clock,
+            budget_keys=lambda c, e: (c.principal_id, e),
+        )
+        desk = ExportDesk(
+            gate=gate,
+            store=store,
+            engine=engine,
+            policy=policy,
+            watermark=Watermark(export_key(os.urandom(32))),
+            exports_dir=tmp / "exports",
+            clock=clock,
+        )
         small = run_export(desk, policy, "csv", n // 10)
         full = [run_export(desk, policy, fmt, n) for fmt in ("csv", "jsonl")]
         journal.close()
     result = {
-        "rows_requested": n, "seed_seconds": round(seed_s, 1),
+        "rows_requested": n,
+        "seed_seconds": round(seed_s, 1),
         "peak_rss_mb_before_exports": round(rss_seeded, 1),
-        "small": small, "full": full,
-        "rss_growth_mb_small_to_full": round(full[0]["peak_rss_mb_after"]
-                                             - small["peak_rss_mb_after"], 1),
+        "small": small,
+        "full": full,
+        "rss_growth_mb_small_to_full": round(
+            full[0]["peak_rss_mb_after"] - small["peak_rss_mb_after"], 1
+        ),
         "python": sys.version.split()[0],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for r in [small, *full]:
-        print(f"{r['format']:>5} {r['rows']:>9,} rows: {r['rows_per_second']:>9,} rows/s, "
-              f"download {r['download_mb_per_second']} MB/s, trace(50 rows) "
-              f"{r['trace_50_rows_ms']} ms, named={r['trace_named_it']}, "
-              f"peak RSS {r['peak_rss_mb_after']} MB")
-    print(f"peak RSS before exports {rss_seeded:.1f} MB; growth small->full "
-          f"{result['rss_growth_mb_small_to_full']} MB  -> {RESULTS}")
+        print(
+            f"{r['format']:>5} {r['rows']:>9,} rows: {r['rows_per_second']:>9,} rows/s, "
+            f"download {r['download_mb_per_second']} MB/s, trace(50 rows) "
+            f"{r['trace_50_rows_ms']} ms, named={r['trace_named_it']}, "
+            f"peak RSS {r['peak_rss_mb_after']} MB"
+        )
+    print(
+        f"peak RSS before exports {rss_seeded:.1f} MB; growth small->full "
+        f"{result['rss_growth_mb_small_to_full']} MB  -> {RESULTS}"
+    )
 
 
 if __name__ == "__main__":

@@ -78,13 +78,24 @@ def entry(i: int, rng: random.Random | None = None) -> dict:
         subjects: tuple[str, ...] = (f"{SUBJECTS + i:032x}",)
     else:
         n = 20 if r.random() < 0.1 else 1
-        subjects = tuple(f"{r.randrange(100) if r.random() < 0.001 else r.randrange(SUBJECTS):032x}"
-                         for _ in range(n))
-    return AccessEvent(ts=T0 + i * 0.25 + 0.001, kind="access", principal=principal,
-                       role="police", endpoint="persons.get", outcome="allowed",
-                       purpose="investigation", session=f"s-{principal}", ip="10.1.2.3",
-                       subjects=subjects, records=len(subjects),
-                       fields=("address.city", "identity.family_name")).to_entry()
+        subjects = tuple(
+            f"{r.randrange(100) if r.random() < 0.001 else r.randrange(SUBJECTS):032x}"
+            for _ in range(n)
+        )
+    return AccessEvent(
+        ts=T0 + i * 0.25 + 0.001,
+        kind="access",
+        principal=principal,
+        role="police",
+        endpoint="persons.get",
+        outcome="allowed",
+        purpose="investigation",
+        session=f"s-{principal}",
+        ip="10.1.2.3",
+        subjects=subjects,
+        records=len(subjects),
+        fields=("address.city", "identity.family_name"),
+    ).to_entry()
 
 
 def run_threads(n_threads: int, per_thread: int, fn) -> float:
@@ -121,8 +132,10 @@ class PlainLog(Journal):
             batch.finish()
 
     async def append_bytes(self, data: bytes) -> None:
-        batch, pos, fut = self._enqueue(Prepared(data, b"", None),  # type: ignore[arg-type]
-                                        asyncio.get_running_loop())
+        batch, pos, fut = self._enqueue(
+            Prepared(data, b"", None),  # type: ignore[arg-type]
+            asyncio.get_running_loop(),
+        )
         assert fut is not None
         await fut
         batch.outcome(pos)
@@ -147,8 +160,11 @@ def _worker(url: str, first: int, count: int, writers: int, plain: bool, ready) 
     try:
         if plain:
             pj = PlainLog.open(url, signer=None, clock=SystemClock(), index_lag=None)
-            j, append, items = pj, pj.append_bytes, [canonical(entry(first + i))
-                                                     for i in range(count)]
+            j, append, items = (
+                pj,
+                pj.append_bytes,
+                [canonical(entry(first + i)) for i in range(count)],
+            )
         else:
             j = Journal.open(url, signer=None, clock=SystemClock())
             append, items = j.append_async, [entry(first + i) for i in range(count)]
@@ -165,8 +181,10 @@ def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> 
     """Entries per second of `total` appends by two processes of 500 asyncio writers."""
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Barrier(3)  # the two workers and this process
-    procs = [ctx.Process(target=_worker, args=(url, first + total * k, total // 2, 500,
-                                               plain, ready)) for k in range(2)]
+    procs = [
+        ctx.Process(target=_worker, args=(url, first + total * k, total // 2, 500, plain, ready))
+        for k in range(2)
+    ]
     for p in procs:
         p.start()
     try:
@@ -179,8 +197,7 @@ def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> 
             p.join()
     secs = time.perf_counter() - t0
     if any(p.exitcode for p in procs):
-        raise RuntimeError(f"an appending process failed: exit codes "
-                           f"{[p.exitcode for p in procs]}")
+        raise RuntimeError(f"an appending process failed: exit codes {[p.exitcode for p in procs]}")
     return round(total // 1000 * 1000 / secs)
 
 
@@ -214,8 +231,7 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
 
     # this mode and its plain baseline swing ~10 % between runs on a small VM: the median
     # of REPEATS runs is reported, with every run
-    runs = [_two_processes(url, base + total * (1 + 2 * k), total)
-            for k in range(REPEATS)]
+    runs = [_two_processes(url, base + total * (1 + 2 * k), total) for k in range(REPEATS)]
     rates["processes_2x500"] = round(statistics.median(runs))
     j = _open(url)
     size, ok = j.size(), j.verify().ok
@@ -234,33 +250,43 @@ def bench_append(tmp: Path, total: int, base: int = 0) -> dict:
     t0 = time.perf_counter()
     for k in range(0, len(blobs), 5_000):
         with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
-            conn.exec_driver_sql(raw, [(b,) for b in blobs[k:k + 5_000]])
+            conn.exec_driver_sql(raw, [(b,) for b in blobs[k : k + 5_000]])
     batched_rate = len(blobs) / (time.perf_counter() - t0)
     engine.dispose()
-    group_runs = [_two_processes(url, base + total * (1 + 2 * REPEATS), total, plain=True)
-                  for _ in range(REPEATS)]
+    group_runs = [
+        _two_processes(url, base + total * (1 + 2 * REPEATS), total, plain=True)
+        for _ in range(REPEATS)
+    ]
     group_rate = round(statistics.median(group_runs))
     best = max(rates.values())
-    return {"journal_size_before": base, "entries_per_mode": total, "journal_per_s": rates,
-            "best_per_s": best,
-            "plain_committed_inserts_8_threads_per_s": round(plain_rate),
-            "plain_batched_inserts_per_s": round(batched_rate),
-            "plain_group_committed_2x500_per_s": group_rate,
-            "runs_processes_2x500": runs, "runs_plain_group_committed_2x500": group_runs,
-            "ratio_best_vs_plain_committed": round(best / plain_rate, 3),
-            "ratio_best_vs_plain_batched": round(best / batched_rate, 3),
-            "ratio_processes_vs_plain_group_committed": round(
-                rates["processes_2x500"] / group_rate, 3),
-            "journal_size": size, "verified": ok}
+    return {
+        "journal_size_before": base,
+        "entries_per_mode": total,
+        "journal_per_s": rates,
+        "best_per_s": best,
+        "plain_committed_inserts_8_threads_per_s": round(plain_rate),
+        "plain_batched_inserts_per_s": round(batched_rate),
+        "plain_group_committed_2x500_per_s": group_rate,
+        "runs_processes_2x500": runs,
+        "runs_plain_group_committed_2x500": group_runs,
+        "ratio_best_vs_plain_committed": round(best / plain_rate, 3),
+        "ratio_best_vs_plain_batched": round(best / batched_rate, 3),
+        "ratio_processes_vs_plain_group_committed": round(rates["processes_2x500"] / group_rate, 3),
+        "journal_size": size,
+        "verified": ok,
+    }
 
 
 def _plain_table(url: str) -> sa.Engine:
     """Create the plain baselines' table in the journal file at `url`; return an engine on
     that file with the journal's pragmas (WAL, synchronous=FULL)."""
     engine = make_engine(url)
-    plain = sa.Table("plain_inserts", sa.MetaData(),
-                     sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("entry", sa.LargeBinary, nullable=False))
+    plain = sa.Table(
+        "plain_inserts",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("entry", sa.LargeBinary, nullable=False),
+    )
     with engine.begin() as conn:
         plain.create(conn)
     return engine
@@ -274,9 +300,12 @@ def bench_sustained(tmp: Path, total: int) -> dict:
     url = f"sqlite:///{tmp / 'sustained-plain.db'}"
     _plain_table(url).dispose()
     plain = _two_processes(url, 0, total, plain=True)
-    return {"entries": total, "processes_2x500_per_s": rate,
-            "plain_group_committed_2x500_per_s": plain,
-            "ratio_vs_plain_group_committed": round(rate / plain, 3)}
+    return {
+        "entries": total,
+        "processes_2x500_per_s": rate,
+        "plain_group_committed_2x500_per_s": plain,
+        "ratio_vs_plain_group_committed": round(rate / plain, 3),
+    }
 
 
 def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
@@ -315,15 +344,20 @@ def bench_verify(tmp: Path, size: int) -> dict:
     t0 = time.perf_counter()
     bulk_load(path, size)
     load = time.perf_counter() - t0
-    j = Journal.open(f"sqlite:///{path}", signer=NoteSigner.generate("bench.local/journal"),
-                     clock=SystemClock())
+    j = Journal.open(
+        f"sqlite:///{path}", signer=NoteSigner.generate("bench.local/journal"), clock=SystemClock()
+    )
     j.make_checkpoint()
     t0 = time.perf_counter()
     report = j.verify()
     secs = time.perf_counter() - t0
     j.close()
-    return {"entries": size, "verify_seconds": round(secs, 2), "ok": report.ok,
-            "bulk_load_seconds": round(load, 1)}
+    return {
+        "entries": size,
+        "verify_seconds": round(secs, 2),
+        "ok": report.ok,
+        "bulk_load_seconds": round(load, 1),
+    }
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -347,10 +381,13 @@ def bench_large(tmp: Path, size: int, samples: int) -> tuple[dict, dict]:
         proof = j.inclusion_proof(i, size)
         times.append(time.perf_counter() - t0)
         rfc6962.verify_inclusion(i, size, j.leaf_hash(i), proof, root)
-    proofs = {"entries": size, "samples": samples,
-              "median_ms": round(statistics.median(times) * 1000, 3),
-              "p99_ms": round(sorted(times)[int(samples * 0.99)] * 1000, 3),
-              "bulk_load_seconds": round(load, 1)}
+    proofs = {
+        "entries": size,
+        "samples": samples,
+        "median_ms": round(statistics.median(times) * 1000, 3),
+        "p99_ms": round(sorted(times)[int(samples * 0.99)] * 1000, 3),
+        "bulk_load_seconds": round(load, 1),
+    }
 
     inv = Investigator(j)
     ordinary = entry(size // 2 + 1, random.Random(size // 2 + 1))["principal"]  # not i % 200
@@ -358,18 +395,27 @@ def bench_large(tmp: Path, size: int, samples: int) -> tuple[dict, dict]:
     popular = f"{7:032x}"  # one of the 100 much-sought persons
     results: dict = {"entries": size}
     secs, rep = _timed(lambda: inv.principal_report(HARVESTER))
-    results["principal_harvester_all_time"] = {"seconds": secs, "entries": rep["entries"],
-                                               "subjects": len(rep["subjects"])}
+    results["principal_harvester_all_time"] = {
+        "seconds": secs,
+        "entries": rep["entries"],
+        "subjects": len(rep["subjects"]),
+    }
     secs, rep = _timed(lambda: inv.principal_report(ordinary))
     results["principal_ordinary_all_time"] = {"seconds": secs, "entries": rep["entries"]}
     secs, rep = _timed(lambda: inv.subject_report(popular))
-    results["subject_most_seen"] = {"seconds": secs, "accesses": len(rep["accesses"]),
-                                    "principals": len(rep["principals"])}
+    results["subject_most_seen"] = {
+        "seconds": secs,
+        "accesses": len(rep["accesses"]),
+        "principals": len(rep["principals"]),
+    }
     secs, rep = _timed(lambda: inv.subject_report(f"{SUBJECTS - 7:032x}"))
     results["subject_rarely_seen"] = {"seconds": secs, "accesses": len(rep["accesses"])}
     secs, rep = _timed(lambda: inv.breach_report([HARVESTER, ordinary], *week))
     results["breach_two_principals_last_week"] = {
-        "seconds": secs, "data_subjects": rep["data_subjects"], "records": rep["records"]}
+        "seconds": secs,
+        "data_subjects": rep["data_subjects"],
+        "records": rep["records"],
+    }
     j.close()
     return proofs, results
 
@@ -378,13 +424,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--append-entries", type=int, default=100_000)
-    ap.add_argument("--append-base", type=int, default=0,
-                    help="bulk-load this many entries before measuring appends")
+    ap.add_argument(
+        "--append-base",
+        type=int,
+        default=0,
+        help="bulk-load this many entries before measuring appends",
+    )
     ap.add_argument("--sustained-entries", type=int, default=1_000_000)
     ap.add_argument("--verify-size", type=int, default=1_000_000)
     ap.add_argument("--proof-size", type=int, default=10_000_000)
-    ap.add_argument("--parts", default="append,sustained,verify,large",
-                    help="comma-separated subset of append,sustained,verify,large")
+    ap.add_argument(
+        "--parts",
+        default="append,sustained,verify,large",
+        help="comma-separated subset of append,sustained,verify,large",
+    )
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if args.quick:
@@ -405,13 +458,16 @@ def main() -> None:
             out["verify"] = bench_verify(tmp, args.verify_size)
             print("verify:", out["verify"], flush=True)
         if "large" in parts:
-            out["inclusion_proof"], out["investigations"] = bench_large(tmp, args.proof_size,
-                                                                        2_000)
+            out["inclusion_proof"], out["investigations"] = bench_large(tmp, args.proof_size, 2_000)
             print("inclusion proof:", out["inclusion_proof"], flush=True)
             print("investigations:", out["investigations"], flush=True)
-    out["targets"] = {"append_per_s": 50_000, "ratio_vs_plain": 0.25,
-                      "verify_1M_seconds": 30, "proof_median_ms_at_10M": 1.0,
-                      "investigation_seconds_at_10M": 5.0}
+    out["targets"] = {
+        "append_per_s": 50_000,
+        "ratio_vs_plain": 0.25,
+        "verify_1M_seconds": 30,
+        "proof_median_ms_at_10M": 1.0,
+        "investigation_seconds_at_10M": 5.0,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {RESULTS}")

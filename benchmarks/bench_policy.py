@@ -29,19 +29,37 @@ TARGET_US = 30.0
 
 CASES = [
     # (label, caller, endpoint)
-    ("police/police_check (partial, generalize)",
-     Caller(principal_id="officer-1", role="police",
-            scopes=frozenset({"weapons:lookup"})), "GET /v1/weapons/{serial}"),
-    ("dealer/ledger_keeping (pseudonym, partial)",
-     Caller(principal_id="dealer-1", role="dealer", purpose="ledger_keeping",
-            scopes=frozenset({"ledger:read"})), "GET /v1/ledger"),
-    ("prefecture/case_work (reveal)",
-     Caller(principal_id="agent-1", role="prefecture", case="C-1",
-            justification="renewal of permit", scopes=frozenset({"persons:read"})),
-     "GET /v1/persons/{id}"),
-    ("auditor/audit (deny all)",
-     Caller(principal_id="auditor-1", role="auditor", scopes=frozenset({"journal:read"})),
-     "GET /v1/journal/checkpoint"),
+    (
+        "police/police_check (partial, generalize)",
+        Caller(principal_id="officer-1", role="police", scopes=frozenset({"weapons:lookup"})),
+        "GET /v1/weapons/{serial}",
+    ),
+    (
+        "dealer/ledger_keeping (pseudonym, partial)",
+        Caller(
+            principal_id="dealer-1",
+            role="dealer",
+            purpose="ledger_keeping",
+            scopes=frozenset({"ledger:read"}),
+        ),
+        "GET /v1/ledger",
+    ),
+    (
+        "prefecture/case_work (reveal)",
+        Caller(
+            principal_id="agent-1",
+            role="prefecture",
+            case="C-1",
+            justification="renewal of permit",
+            scopes=frozenset({"persons:read"}),
+        ),
+        "GET /v1/persons/{id}",
+    ),
+    (
+        "auditor/audit (deny all)",
+        Caller(principal_id="auditor-1", role="auditor", scopes=frozenset({"journal:read"})),
+        "GET /v1/journal/checkpoint",
+    ),
 ]
 
 
@@ -50,24 +68,26 @@ def make_records(n: int, seed: int = 7) -> list[dict[str, object]]:
     names = ["Dupont", "Martin", "Bernard", "Lefebvre-Moreau", "Nguyen", "Da Silva"]
     out = []
     for i in range(n):
-        out.append({
-            "ref.person_id": f"{rnd.getrandbits(128):032x}",
-            "ref.sale_id": f"{rnd.getrandbits(128):032x}",
-            "identity.family_name": rnd.choice(names),
-            "identity.given_names": rnd.choice(["Jean", "Marie Claire", "Luc"]),
-            "identity.birth_date": dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
-            "address.street": f"{i % 200} rue des Lilas",
-            "address.city": "Lyon",
-            "address.postcode": rnd.choice(["69003", "20090", "75011", "97110"]),
-            "permit.status": "valid",
-            "permit.categories": ["B", "C"],
-            "permit.expires": "2027-01-31",
-            "weapon.serial": f"SN-{i:08d}",
-            "weapon.make": "Beretta",
-            "weapon.model": "92",
-            "weapon.calibre": "9mm",
-            "sale.sold_at": "2026-01-02T10:00:00+00:00",
-        })
+        out.append(
+            {
+                "ref.person_id": f"{rnd.getrandbits(128):032x}",
+                "ref.sale_id": f"{rnd.getrandbits(128):032x}",
+                "identity.family_name": rnd.choice(names),
+                "identity.given_names": rnd.choice(["Jean", "Marie Claire", "Luc"]),
+                "identity.birth_date": dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
+                "address.street": f"{i % 200} rue des Lilas",
+                "address.city": "Lyon",
+                "address.postcode": rnd.choice(["69003", "20090", "75011", "97110"]),
+                "permit.status": "valid",
+                "permit.categories": ["B", "C"],
+                "permit.expires": "2027-01-31",
+                "weapon.serial": f"SN-{i:08d}",
+                "weapon.make": "Beretta",
+                "weapon.model": "92",
+                "weapon.calibre": "9mm",
+                "sale.sold_at": "2026-01-02T10:00:00+00:00",
+            }
+        )
     return out
 
 
@@ -114,17 +134,34 @@ def main() -> None:
     for label, caller, endpoint in CASES:
         times = bench_case(compiled, caller, endpoint, records)
         med, p99 = statistics.median(times), percentile(times, 0.99)
-        results.append({"case": label, "median_us": round(med, 3), "p99_us": round(p99, 3),
-                        "ratio_to_dict_copy": round(med / base, 1) if base else None,
-                        "within_target": med <= TARGET_US})
-        print(f"  {label:45s} median {med:6.2f} us  p99 {p99:6.2f} us  "
-              f"x{med / base:.1f} dict copy  {'ok' if med <= TARGET_US else 'OVER'}")
+        results.append(
+            {
+                "case": label,
+                "median_us": round(med, 3),
+                "p99_us": round(p99, 3),
+                "ratio_to_dict_copy": round(med / base, 1) if base else None,
+                "within_target": med <= TARGET_US,
+            }
+        )
+        print(
+            f"  {label:45s} median {med:6.2f} us  p99 {p99:6.2f} us  "
+            f"x{med / base:.1f} dict copy  {'ok' if med <= TARGET_US else 'OVER'}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "policy", "records": n, "fields_per_record": len(records[0]),
-        "target_median_us": TARGET_US, "baseline_dict_copy_median_us": round(base, 3),
-        "cases": results,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "policy",
+                "records": n,
+                "fields_per_record": len(records[0]),
+                "target_median_us": TARGET_US,
+                "baseline_dict_copy_median_us": round(base, 3),
+                "cases": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS}")
 
 

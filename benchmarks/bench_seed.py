@@ -38,8 +38,9 @@ from strongroom.vault import FileKeyProvider, Vault
 
 RESULTS = results_dir() / "seed.json"
 TARGET = 5000.0
-PG_ADMIN = os.environ.get("STRONGROOM_TEST_PG",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def plan_only(persons: int) -> float:
@@ -58,14 +59,20 @@ def run(url: str, keys: Path, persons: int, workers: int) -> dict[str, Any]:
         if workers < 0:
             workers = (os.cpu_count() or 1) if persons >= 20_000 else 0
         factory = file_vault_factory(keys, url) if workers else None
-        report = seed(engine, vault, persons=persons, seed=1, workers=workers,
-                      vault_factory=factory)
+        report = seed(
+            engine, vault, persons=persons, seed=1, workers=workers, vault_factory=factory
+        )
     finally:
         engine.dispose()
-    return {"persons": persons, "seconds": round(report.seconds, 2),
-            "persons_per_second": round(report.persons_per_second),
-            "within_target": report.persons_per_second >= TARGET,
-            "workers": report.workers, "rows": report.counts, "canaries": report.canaries}
+    return {
+        "persons": persons,
+        "seconds": round(report.seconds, 2),
+        "persons_per_second": round(report.persons_per_second),
+        "within_target": report.persons_per_second >= TARGET,
+        "workers": report.workers,
+        "rows": report.counts,
+        "canaries": report.canaries,
+    }
 
 
 def pg_database() -> tuple[str, Any] | None:
@@ -89,30 +96,39 @@ def pg_database() -> tuple[str, Any] | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="10,000 persons")
     parser.add_argument("--persons", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=-1,
-                        help="worker processes (-1: automatic, 0: none)")
+    parser.add_argument(
+        "--workers", type=int, default=-1, help="worker processes (-1: automatic, 0: none)"
+    )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args()
     persons = 10_000 if args.quick else args.persons
-    results: dict[str, Any] = {"benchmark": "seed", "target_persons_per_second": TARGET,
-                               "cpus": os.cpu_count(), "python": platform.python_version(),
-                               "plan_only_persons_per_second": round(plan_only(
-                                   min(persons, 20_000)))}
+    results: dict[str, Any] = {
+        "benchmark": "seed",
+        "target_persons_per_second": TARGET,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "plan_only_persons_per_second": round(plan_only(min(persons, 20_000))),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        results["sqlite"] = run(f"sqlite:///{base / 'registry.db'}", base / "keys-sqlite",
-                                persons, args.workers)
+        results["sqlite"] = run(
+            f"sqlite:///{base / 'registry.db'}", base / "keys-sqlite", persons, args.workers
+        )
         print(f"sqlite: {results['sqlite']['persons_per_second']:,} persons/s")
         if results["sqlite"]["workers"]:
             # Same run, one process: what the worker processes buy on this machine.
-            results["sqlite_one_process"] = run(f"sqlite:///{base / 'single.db'}",
-                                                base / "keys-single", persons, 0)
-            print(f"sqlite, one process: "
-                  f"{results['sqlite_one_process']['persons_per_second']:,} persons/s")
+            results["sqlite_one_process"] = run(
+                f"sqlite:///{base / 'single.db'}", base / "keys-single", persons, 0
+            )
+            print(
+                f"sqlite, one process: "
+                f"{results['sqlite_one_process']['persons_per_second']:,} persons/s"
+            )
         made = None if args.no_pg else pg_database()
         if made is not None:
             url, drop = made

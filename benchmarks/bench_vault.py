@@ -30,9 +30,15 @@ from strongroom.vault import FileKeyProvider, MemoryWrappedKeyStore, Vault
 
 RESULTS = results_dir() / "vault.json"
 TARGET_RATIO = 0.25
-FIELDS = [("identity", "family_name"), ("identity", "given_names"), ("identity", "birth_date"),
-          ("identity", "birth_place"), ("address", "street"), ("address", "city"),
-          ("address", "postcode")]
+FIELDS = [
+    ("identity", "family_name"),
+    ("identity", "given_names"),
+    ("identity", "birth_date"),
+    ("identity", "birth_place"),
+    ("address", "street"),
+    ("address", "city"),
+    ("address", "postcode"),
+]
 
 
 def make_fields(n: int, seed: int = 7) -> list[tuple[str, str, str, str]]:
@@ -41,11 +47,16 @@ def make_fields(n: int, seed: int = 7) -> list[tuple[str, str, str, str]]:
     out = []
     for i in range(n):
         row = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
-        values = [rnd.choice(names), rnd.choice(["Jean", "Marie Claire", "Luc"]),
-                  f"19{40 + i % 60}-{1 + i % 12:02d}-{1 + i % 28:02d}", "Lyon",
-                  f"{i % 200} rue des Lilas", "Villeurbanne", f"{rnd.randrange(10**5):05d}"]
-        out.extend((store, row, field, v) for (store, field), v in zip(FIELDS, values,
-                                                                       strict=True))
+        values = [
+            rnd.choice(names),
+            rnd.choice(["Jean", "Marie Claire", "Luc"]),
+            f"19{40 + i % 60}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "Lyon",
+            f"{i % 200} rue des Lilas",
+            "Villeurbanne",
+            f"{rnd.randrange(10**5):05d}",
+        ]
+        out.extend((store, row, field, v) for (store, field), v in zip(FIELDS, values, strict=True))
     return out
 
 
@@ -83,8 +94,7 @@ def run(records: int, rounds: int) -> dict[str, object]:
                 dec(nonce, ct, aad)
 
         # Correctness first, so the figure is about working code.
-        if [vault.decrypt(s, r, f, b) for s, r, f, b in blobs[:50]] != [
-                v for *_, v in fields[:50]]:
+        if [vault.decrypt(s, r, f, b) for s, r, f, b in blobs[:50]] != [v for *_, v in fields[:50]]:
             raise SystemExit("vault round trip failed")
         vault_rates, raw_rates = [], []
         for _ in range(rounds):
@@ -118,10 +128,14 @@ def main() -> None:
     result = run(records, rounds=3 if args.quick else 7)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"vault decrypt  {result['vault_decrypt_per_s']:>10,} fields/s "
-          f"({result['vault_decrypt_us']} us)")
-    print(f"raw AES-GCM    {result['raw_aesgcm_decrypt_per_s']:>10,} fields/s "
-          f"({result['raw_decrypt_us']} us)")
+    print(
+        f"vault decrypt  {result['vault_decrypt_per_s']:>10,} fields/s "
+        f"({result['vault_decrypt_us']} us)"
+    )
+    print(
+        f"raw AES-GCM    {result['raw_aesgcm_decrypt_per_s']:>10,} fields/s "
+        f"({result['raw_decrypt_us']} us)"
+    )
     print(f"ratio          {result['decrypt_ratio']:>10} (target >= {TARGET_RATIO})")
     print(f"vault encrypt  {result['vault_encrypt_per_s']:>10,} fields/s")
     print(f"wrote {RESULTS}")

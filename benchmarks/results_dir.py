@@ -9,5 +9,6 @@ from pathlib import Path
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("STRONGROOM_BENCH_RESULTS")
-                or Path(__file__).resolve().parent / "results")
+    return Path(
+        os.environ.get("STRONGROOM_BENCH_RESULTS") or Path(__file__).resolve().parent / "results"
+    )

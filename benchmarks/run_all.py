@@ -31,8 +31,7 @@ def main() -> int:
         started = time.perf_counter()
         cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
         code = subprocess.call(cmd, cwd=HERE.parent)
-        print(f"== {script.stem}: exit {code} in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(f"== {script.stem}: exit {code} in {time.perf_counter() - started:.1f} s", flush=True)
         if code:
             failed.append(script.stem)
     summary = {}

@@ -42,9 +42,16 @@ class Deployment:
         return {"Authorization": f"Bearer {self.token(role, subject, **claims)}"}
 
 
-def build_deployment(path: Path, *, persons: int = 300, registry_url: str | None = None,
-                     journal_url: str | None = None, policy_text: str | None = None,
-                     clock: FakeClock | None = None, seed: int = 7) -> Deployment:
+def build_deployment(
+    path: Path,
+    *,
+    persons: int = 300,
+    registry_url: str | None = None,
+    journal_url: str | None = None,
+    policy_text: str | None = None,
+    clock: FakeClock | None = None,
+    seed: int = 7,
+) -> Deployment:
     from strongroom.cli.demo import create_demo_principals
     from strongroom.cli.seeding import seed_home
 
@@ -61,8 +68,14 @@ def build_deployment(path: Path, *, persons: int = 300, registry_url: str | None
     from strongroom.api.app import create_app
 
     client = TestClient(create_app(service), raise_server_exceptions=False)
-    return Deployment(home=home, service=service, client=client, fixtures=fixtures,
-                      principals=principals, clock=clock)
+    return Deployment(
+        home=home,
+        service=service,
+        client=client,
+        fixtures=fixtures,
+        principals=principals,
+        clock=clock,
+    )
 
 
 def person_outside(service: Service, departement: str) -> str:
@@ -72,7 +85,6 @@ def person_outside(service: Service, departement: str) -> str:
     from strongroom.registry.models import Person
 
     with service.registry.session() as s:
-        return s.execute(select(Person.public_id).where(Person.departement != departement)
-                         .limit(1)).scalar_one()
-
-
+        return s.execute(
+            select(Person.public_id).where(Person.departement != departement).limit(1)
+        ).scalar_one()

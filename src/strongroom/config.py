@@ -1,11 +1,11 @@
 """The home folder (`STRONGROOM_HOME`, default `./.strongroom`) and its `config.toml`.
 
-    config.toml   database and Redis URLs, trusted proxies
-    policy.yaml   a copy of the shipped default until edited
-    keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
-    registry.db   the embedded registry (SQLite)
-    journal.db    the embedded journal (SQLite), apart from the registry
-    exports/      generated exports
+config.toml   database and Redis URLs, trusted proxies
+policy.yaml   a copy of the shipped default until edited
+keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
+registry.db   the embedded registry (SQLite)
+journal.db    the embedded journal (SQLite), apart from the registry
+exports/      generated exports
 """
 
 from __future__ import annotations
@@ -94,8 +94,14 @@ class Home:
         except tomllib.TOMLDecodeError as exc:
             raise BadRequest(f"{self.config_path}: {exc}") from exc
         defaults = self.default_settings()
-        known = {"registry_url", "journal_url", "redis_url", "trusted_proxies", "issuer",
-                 "audience"}
+        known = {
+            "registry_url",
+            "journal_url",
+            "redis_url",
+            "trusted_proxies",
+            "issuer",
+            "audience",
+        }
         return Settings(
             registry_url=str(raw.get("registry_url") or defaults.registry_url),
             journal_url=str(raw.get("journal_url") or defaults.journal_url),

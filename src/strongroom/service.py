@@ -18,8 +18,13 @@ from strongroom.errors import StrongroomError, Unauthorized
 log = logging.getLogger("strongroom.service")
 
 
-def initialize(home: Home, *, registry_url: str | None = None, journal_url: str | None = None,
-               redis_url: str | None = None) -> Settings:
+def initialize(
+    home: Home,
+    *,
+    registry_url: str | None = None,
+    journal_url: str | None = None,
+    redis_url: str | None = None,
+) -> Settings:
     """Create the home folder: config, policy copy, keys (0600 in a 0700 folder), the
     registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept."""
     from strongroom.auth.keys import ensure_signing_keys
@@ -33,15 +38,21 @@ def initialize(home: Home, *, registry_url: str | None = None, journal_url: str 
     if home.exists():
         settings = home.settings()
         if registry_url or journal_url or redis_url:
-            settings = replace(settings, registry_url=registry_url or settings.registry_url,
-                               journal_url=journal_url or settings.journal_url,
-                               redis_url=redis_url or settings.redis_url)
+            settings = replace(
+                settings,
+                registry_url=registry_url or settings.registry_url,
+                journal_url=journal_url or settings.journal_url,
+                redis_url=redis_url or settings.redis_url,
+            )
             home.write_config(settings)
     else:
         defaults = home.default_settings()
-        settings = replace(defaults, registry_url=registry_url or defaults.registry_url,
-                           journal_url=journal_url or defaults.journal_url,
-                           redis_url=redis_url)
+        settings = replace(
+            defaults,
+            registry_url=registry_url or defaults.registry_url,
+            journal_url=journal_url or defaults.journal_url,
+            redis_url=redis_url,
+        )
         home.write_config(settings)
     if not home.policy_path.exists():
         shutil.copyfile(DEFAULT_POLICY_PATH, home.policy_path)
@@ -80,34 +91,54 @@ class Service:
         self.clock = clock
         self.settings = home.settings()
         self.keys = FileKeyProvider(home.keys_dir)
-        self.policy = compile_policy(load_policy(home.policy_path), self.keys.pseudonym_key(),
-                                     clock=clock)
+        self.policy = compile_policy(
+            load_policy(home.policy_path), self.keys.pseudonym_key(), clock=clock
+        )
         self.engine = make_engine(self.settings.registry_url)
         self.registry = Registry(self.engine)
         self.vault = Vault(self.keys, SqlWrappedKeyStore(self.engine))
-        self.journal = Journal.open(self.settings.journal_url,
-                                    signer=load_signer(home.keys_dir), clock=clock)
+        self.journal = Journal.open(
+            self.settings.journal_url, signer=load_signer(home.keys_dir), clock=clock
+        )
         self.canaries = CanarySet(self.engine, self.keys.honey_key())
         self.revocations = build_revocations(self)
-        self.tokens = TokenService(home.keys_dir, issuer=self.settings.issuer,
-                                   audience=self.settings.audience, clock=clock)
+        self.tokens = TokenService(
+            home.keys_dir, issuer=self.settings.issuer, audience=self.settings.audience, clock=clock
+        )
         self.replay_cache = build_replay_cache(self)
-        self.resource_server = ResourceServer(self.tokens, revocations=self.revocations,
-                                              sessions=self.revocations, clock=clock,
-                                              dpop_replay_cache=self.replay_cache)
+        self.resource_server = ResourceServer(
+            self.tokens,
+            revocations=self.revocations,
+            sessions=self.revocations,
+            clock=clock,
+            dpop_replay_cache=self.replay_cache,
+        )
         self.budgets = build_budgets(self)
         self.detector = build_detector(self)
 
         def budget_keys(caller: Caller, endpoint: str) -> BudgetKeys:
-            return BudgetKeys(principal=caller.principal_id, session=caller.session_id,
-                              client=caller.client_id, organisation=caller.dealer_id,
-                              ip=caller.ip, role=caller.role, endpoint=endpoint)
+            return BudgetKeys(
+                principal=caller.principal_id,
+                session=caller.session_id,
+                client=caller.client_id,
+                organisation=caller.dealer_id,
+                ip=caller.ip,
+                role=caller.role,
+                endpoint=endpoint,
+            )
 
-        self.gate = Gate(registry=self.registry, vault=self.vault, policy=self.policy,
-                         budgets=self.budgets, journal=self.journal, detector=self.detector,
-                         clock=clock, is_canary=self.canaries.contains,
-                         budget_keys=budget_keys,
-                         revoke_tokens=self.revocations.revoke_principal)
+        self.gate = Gate(
+            registry=self.registry,
+            vault=self.vault,
+            policy=self.policy,
+            budgets=self.budgets,
+            journal=self.journal,
+            detector=self.detector,
+            clock=clock,
+            is_canary=self.canaries.contains,
+            budget_keys=budget_keys,
+            revoke_tokens=self.revocations.revoke_principal,
+        )
         self.authorization_server = build_authorization_server(self)
         from strongroom.exports.desk import build_export_desk
 
@@ -118,16 +149,27 @@ class Service:
         from strongroom.budgets import client_ip
 
         peer = request.client.host if request.client else None
-        ip = client_ip(peer or "0.0.0.0", request.headers.get("x-forwarded-for"),  # noqa: S104
-                       self.settings.trusted_proxies)
+        ip = client_ip(
+            peer or "0.0.0.0",  # noqa: S104
+            request.headers.get("x-forwarded-for"),
+            self.settings.trusted_proxies,
+        )
         try:
             caller = self.resource_server.authenticate(
                 authorization=request.headers.get("authorization"),
-                dpop=request.headers.get("dpop"), method=request.method,
-                url=str(request.url), ip=ip, user_agent=request.headers.get("user-agent"))
+                dpop=request.headers.get("dpop"),
+                method=request.method,
+                url=str(request.url),
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+            )
         except Unauthorized as exc:
-            self.gate.record_security(None, f"{request.method} {request.url.path}",
-                                      reason=exc.reason or "unauthorized", ip=ip)
+            self.gate.record_security(
+                None,
+                f"{request.method} {request.url.path}",
+                reason=exc.reason or "unauthorized",
+                ip=ip,
+            )
             raise
         return self.gate.bind_principal(caller)
 
@@ -159,12 +201,22 @@ class Service:
     def operator(self) -> Caller:
         import getpass
 
-        return Caller(principal_id=f"operator:{getpass.getuser()}", role="admin",
-                      purpose="administration", client_id="strongroom-cli",
-                      scopes=frozenset(self.policy.role("admin").scopes))
+        return Caller(
+            principal_id=f"operator:{getpass.getuser()}",
+            role="admin",
+            purpose="administration",
+            client_id="strongroom-cli",
+            scopes=frozenset(self.policy.role("admin").scopes),
+        )
 
-    def add_principal(self, *, role: str, departement: str | None = None,
-                      dealer: str | None = None, label: str = "") -> str:
+    def add_principal(
+        self,
+        *,
+        role: str,
+        departement: str | None = None,
+        dealer: str | None = None,
+        label: str = "",
+    ) -> str:
         from strongroom.context import STAFF_ROLES
         from strongroom.errors import BadRequest
         from strongroom.ids import is_public_id, new_public_id
@@ -184,25 +236,52 @@ class Service:
                 if dealer_pk is None:
                     raise BadRequest(f"no dealer with ID {dealer}")
             pid = new_public_id()
-            self.registry.add_principal(s, public_id=pid, role=role, departement=departement,
-                                        dealer_pk=dealer_pk, label=label, at=self.clock.now())
-        self.gate.record_admin(self.operator(), "principal add", reason="principal_created",
-                               detail={"principal": pid, "role": role})
+            self.registry.add_principal(
+                s,
+                public_id=pid,
+                role=role,
+                departement=departement,
+                dealer_pk=dealer_pk,
+                label=label,
+                at=self.clock.now(),
+            )
+        self.gate.record_admin(
+            self.operator(),
+            "principal add",
+            reason="principal_created",
+            detail={"principal": pid, "role": role},
+        )
         return pid
 
     def list_principals(self) -> list[dict[str, Any]]:
         with self.registry.session() as s:
             rows = self.registry.principals(s)
-        return [{"id": r.public_id, "role": r.role, "departement": r.departement,
-                 "dealer": r.dealer_public_id, "status": r.status, "label": r.label}
-                for r in rows]
+        return [
+            {
+                "id": r.public_id,
+                "role": r.role,
+                "departement": r.departement,
+                "dealer": r.dealer_public_id,
+                "status": r.status,
+                "label": r.label,
+            }
+            for r in rows
+        ]
 
     def revoke_principal(self, principal_id: str, *, why: str) -> None:
         self.gate.revoke_principal(self.operator(), principal_id, why)
 
-    def issue_demo_token(self, *, role: str, subject: str, purpose: str | None = None,
-                         case: str | None = None, justification: str | None = None,
-                         lifetime: int | None = None, **claims: Any) -> str:
+    def issue_demo_token(
+        self,
+        *,
+        role: str,
+        subject: str,
+        purpose: str | None = None,
+        case: str | None = None,
+        justification: str | None = None,
+        lifetime: int | None = None,
+        **claims: Any,
+    ) -> str:
         """An access token for scripts, demos and tests, with the role's scopes and
         default purpose from the policy (what `strongroom token issue` prints)."""
         from strongroom.auth.role_grants import grant_from_policy
@@ -215,10 +294,17 @@ class Service:
             if row is not None:
                 departement, dealer = row.departement, row.dealer_public_id
         return self.tokens.issue_access_token(
-            subject=subject, role=role, scopes=claims.pop("scopes", grant.scopes),
-            purpose=purpose or grant.default_purpose, case=case, departement=departement,
-            dealer_id=dealer, lifetime=lifetime or grant.token_lifetime_seconds,
-            justification=justification, **claims)
+            subject=subject,
+            role=role,
+            scopes=claims.pop("scopes", grant.scopes),
+            purpose=purpose or grant.default_purpose,
+            case=case,
+            departement=departement,
+            dealer_id=dealer,
+            lifetime=lifetime or grant.token_lifetime_seconds,
+            justification=justification,
+            **claims,
+        )
 
     def set_password(self, principal_id: str, username: str, password: str) -> None:
         from strongroom.errors import NotFound
@@ -227,11 +313,16 @@ class Service:
             if self.registry.principal(s, principal_id) is None:
                 raise NotFound(f"no principal {principal_id}")
         self.authorization_server.credentials.set_password(principal_id, username, password)
-        self.gate.record_admin(self.operator(), "principal password",
-                               reason="credentials_set", detail={"principal": principal_id})
+        self.gate.record_admin(
+            self.operator(),
+            "principal password",
+            reason="credentials_set",
+            detail={"principal": principal_id},
+        )
 
     def register_client(self, client_id: str, **options: Any) -> Any:
         client = self.authorization_server.clients.register(client_id, **options)
-        self.gate.record_admin(self.operator(), "client add", reason="client_registered",
-                               detail={"client": client_id})
+        self.gate.record_admin(
+            self.operator(), "client add", reason="client_registered", detail={"client": client_id}
+        )
         return client

@@ -14,10 +14,16 @@ def budget_specs(policy: Any) -> list[Any]:
     from strongroom.budgets import BudgetSpec
 
     return [
-        BudgetSpec(name=b.name, key=b.key, unit=b.unit, limit=b.limit,
-                   window_seconds=b.window_seconds, shadow=b.shadow,
-                   roles=frozenset(b.roles) if b.roles else None,
-                   endpoints=frozenset(b.endpoints) if b.endpoints else None)
+        BudgetSpec(
+            name=b.name,
+            key=b.key,
+            unit=b.unit,
+            limit=b.limit,
+            window_seconds=b.window_seconds,
+            shadow=b.shadow,
+            roles=frozenset(b.roles) if b.roles else None,
+            endpoints=frozenset(b.endpoints) if b.endpoints else None,
+        )
         for b in policy.policy.budgets
     ]
 
@@ -39,9 +45,14 @@ def build_detector(svc: Service) -> Any:
         {k: v.model_dump() for k, v in p.detectors.items()},
         {k: v.model_dump() for k, v in p.responses.items()},
     )
-    return DetectionEngine(config, clock=svc.clock, store=SqlContainmentStore(svc.engine),
-                           is_canary=svc.canaries.contains, sinks=alert_sinks(svc),
-                           revoke_principal=svc.revocations.revoke_principal)
+    return DetectionEngine(
+        config,
+        clock=svc.clock,
+        store=SqlContainmentStore(svc.engine),
+        is_canary=svc.canaries.contains,
+        sinks=alert_sinks(svc),
+        revoke_principal=svc.revocations.revoke_principal,
+    )
 
 
 def alert_sinks(svc: Service) -> list[Any]:
@@ -96,16 +107,28 @@ def build_authorization_server(svc: Service) -> Any:
             row = svc.registry.principal(s, principal_id)
         if row is None:
             return None
-        return PrincipalInfo(principal_id=row.public_id, role=row.role,
-                             departement=row.departement, dealer_id=row.dealer_public_id,
-                             active=row.status == "active")
+        return PrincipalInfo(
+            principal_id=row.public_id,
+            role=row.role,
+            departement=row.departement,
+            dealer_id=row.dealer_public_id,
+            active=row.status == "active",
+        )
 
     def on_security_event(event: dict[str, Any]) -> None:
-        svc.gate.record_security(None, "oauth", reason=str(event.get("type", "security")),
-                                 detail={k: v for k, v in event.items() if k != "type"})
+        svc.gate.record_security(
+            None,
+            "oauth",
+            reason=str(event.get("type", "security")),
+            detail={k: v for k, v in event.items() if k != "type"},
+        )
 
     return AuthorizationServer(
-        engine=svc.engine, tokens=svc.tokens, principals=principals, clock=svc.clock,
-        replay_cache=svc.replay_cache, role_grants=lambda role: grant_from_policy(svc.policy,
-                                                                                 role),
-        on_security_event=on_security_event)
+        engine=svc.engine,
+        tokens=svc.tokens,
+        principals=principals,
+        clock=svc.clock,
+        replay_cache=svc.replay_cache,
+        role_grants=lambda role: grant_from_policy(svc.policy, role),
+        on_security_event=on_security_event,
+    )

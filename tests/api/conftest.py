@@ -12,8 +12,9 @@ from tests.deployment import Deployment, build_deployment
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     """One contract, every backend: the whole API suite runs on the embedded SQLite files
     and on PostgreSQL (registry and journal each in their own database)."""
     if request.param == "sqlite":
@@ -21,8 +22,9 @@ def stack(request: pytest.FixtureRequest,
         yield dep
     else:
         with pg_database() as registry_url, pg_database() as journal_url:
-            dep = build_deployment(tmp_path_factory.mktemp("home"),
-                                   registry_url=registry_url, journal_url=journal_url)
+            dep = build_deployment(
+                tmp_path_factory.mktemp("home"), registry_url=registry_url, journal_url=journal_url
+            )
             yield dep
             dep.client.close()
             dep.service.close()
@@ -40,6 +42,8 @@ def deployment(stack: Deployment) -> Deployment:
     from strongroom.cli.demo import wanted_principals
 
     stack.clock.advance(3600)
-    principals = {role: stack.service.add_principal(role=role, label=f"test {role}", **extra)
-                  for role, extra in wanted_principals(stack.fixtures).items()}
+    principals = {
+        role: stack.service.add_principal(role=role, label=f"test {role}", **extra)
+        for role, extra in wanted_principals(stack.fixtures).items()
+    }
     return replace(stack, principals=principals)

@@ -8,8 +8,9 @@ from tests.deployment import Deployment
 
 def test_protected_answers_carry_ratelimit_headers(deployment: Deployment) -> None:
     f = deployment.fixtures
-    r = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}",
-                              headers=deployment.headers("police"))
+    r = deployment.client.get(
+        f"/v1/weapons/{f['weapon_serial']}", headers=deployment.headers("police")
+    )
     assert r.status_code == 200, r.text
     assert "RateLimit-Policy" in r.headers and "RateLimit" in r.headers
     assert r.headers["Cache-Control"] == "no-store"
@@ -41,14 +42,17 @@ def test_record_budget_stops_a_steady_pull(deployment: Deployment) -> None:
 def test_admin_reads_a_principals_budget_state(deployment: Deployment) -> None:
     officer = deployment.principals["police"]
     serial = deployment.fixtures["weapon_serial"]
-    assert deployment.client.get(f"/v1/weapons/{serial}",
-                                 headers=deployment.headers("police")).status_code == 200
+    assert (
+        deployment.client.get(
+            f"/v1/weapons/{serial}", headers=deployment.headers("police")
+        ).status_code
+        == 200
+    )
     r = deployment.client.get(f"/v1/budgets/{officer}", headers=deployment.headers("admin"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["principal"] == officer
     text = r.text
     assert "principal_requests_minute" in text and "police_records_hour" in text
-    refused = deployment.client.get(f"/v1/budgets/{officer}",
-                                    headers=deployment.headers("police"))
+    refused = deployment.client.get(f"/v1/budgets/{officer}", headers=deployment.headers("police"))
     assert refused.status_code == 403

@@ -37,7 +37,10 @@ class Server:
         env = {**os.environ, "STRONGROOM_HOME": str(home)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "strongroom.cli.main", "serve", "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(300):  # readiness poll, not a timing assertion
             try:

@@ -19,24 +19,47 @@ PASSWORD = "a long and boring passphrase"
 def sign_in(dep: Deployment, username: str, secret: str, dpop: DPoPClient) -> dict:
     svc, http = dep.service, dep.client
     verifier, challenge = pkce_pair()
-    par = http.post("/oauth/par", data={
-        "client_id": "console", "response_type": "code", "redirect_uri": REDIRECT,
-        "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1",
-        "scope": "weapons:lookup"})
+    par = http.post(
+        "/oauth/par",
+        data={
+            "client_id": "console",
+            "response_type": "code",
+            "redirect_uri": REDIRECT,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": "s1",
+            "scope": "weapons:lookup",
+        },
+    )
     assert par.status_code == 201, par.text
     otp = pyotp.TOTP(secret).at(int(dep.clock.now()))
-    login = http.post("/oauth/authorize", data={
-        "client_id": "console", "request_uri": par.json()["request_uri"],
-        "username": username, "password": PASSWORD, "otp": otp, "action": "login"},
-        follow_redirects=False)
+    login = http.post(
+        "/oauth/authorize",
+        data={
+            "client_id": "console",
+            "request_uri": par.json()["request_uri"],
+            "username": username,
+            "password": PASSWORD,
+            "otp": otp,
+            "action": "login",
+        },
+        follow_redirects=False,
+    )
     assert login.status_code == 303, login.text
     query = parse_qs(urlsplit(login.headers["location"]).query)
     assert query["iss"] == [svc.settings.issuer]
     token_url = svc.authorization_server.token_endpoint
-    r = http.post("/oauth/token", data={
-        "client_id": "console", "grant_type": "authorization_code",
-        "code": query["code"][0], "redirect_uri": REDIRECT, "code_verifier": verifier},
-        headers={"DPoP": dpop.proof("POST", token_url)})
+    r = http.post(
+        "/oauth/token",
+        data={
+            "client_id": "console",
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        headers={"DPoP": dpop.proof("POST", token_url)},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -48,7 +71,8 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     uri = svc.authorization_server.credentials.begin_totp_enrollment(officer)
     secret = pyotp.parse_uri(uri).secret
     svc.authorization_server.credentials.confirm_totp_enrollment(
-        officer, pyotp.TOTP(secret).at(int(deployment.clock.now())))
+        officer, pyotp.TOTP(secret).at(int(deployment.clock.now()))
+    )
     svc.register_client("console", public=True, redirect_uris=[REDIRECT])
     deployment.clock.advance(31)  # the next TOTP step: a code is never used twice
 
@@ -57,9 +81,13 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     assert tokens["token_type"] == "DPoP" and tokens["scope"] == "weapons:lookup"
     access = tokens["access_token"]
     url = f"http://testserver/v1/weapons/{deployment.fixtures['weapon_serial']}"
-    ok = deployment.client.get(url, headers={
-        "Authorization": f"DPoP {access}",
-        "DPoP": dpop.proof("GET", url, access_token=access)})
+    ok = deployment.client.get(
+        url,
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": dpop.proof("GET", url, access_token=access),
+        },
+    )
     assert ok.status_code == 200, ok.text
 
     stripped = deployment.client.get(url, headers={"Authorization": f"Bearer {access}"})
@@ -67,12 +95,19 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     search = deployment.client.post(
         "http://testserver/v1/persons/search",
         json={"family_name": "X", "birth_date": "1970-01-01"},
-        headers={"Authorization": f"DPoP {access}", "DPoP": dpop.proof(
-            "POST", "http://testserver/v1/persons/search", access_token=access)})
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": dpop.proof("POST", "http://testserver/v1/persons/search", access_token=access),
+        },
+    )
     assert search.status_code == 403 and search.json()["reason"] == "scope_missing"
 
     svc.gate.revoke_principal(svc.operator(), officer, "test: account reported stolen")
-    revoked = deployment.client.get(url, headers={
-        "Authorization": f"DPoP {access}",
-        "DPoP": dpop.proof("GET", url, access_token=access)})
+    revoked = deployment.client.get(
+        url,
+        headers={
+            "Authorization": f"DPoP {access}",
+            "DPoP": dpop.proof("GET", url, access_token=access),
+        },
+    )
     assert revoked.status_code == 401

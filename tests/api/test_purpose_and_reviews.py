@@ -9,8 +9,10 @@ PROBLEM = "application/problem+json"
 
 def test_case_work_needs_a_case_and_justification(deployment: Deployment) -> None:
     person = deployment.fixtures["owner_id"]
-    r = deployment.client.get(f"/v1/persons/{person}", headers=deployment.headers(
-        "prefecture", case=None, justification=None))
+    r = deployment.client.get(
+        f"/v1/persons/{person}",
+        headers=deployment.headers("prefecture", case=None, justification=None),
+    )
     assert r.status_code == 403
     assert r.json()["reason"] in {"case_required", "justification_required"}
 
@@ -20,16 +22,22 @@ def test_undeclared_purpose_is_refused(deployment: Deployment) -> None:
     r = deployment.client.post(
         "/v1/persons/search",
         headers=deployment.headers("police", purpose="audit"),
-        json={"family_name": f["family_name"], "birth_date": f["birth_date"]})
+        json={"family_name": f["family_name"], "birth_date": f["birth_date"]},
+    )
     assert r.status_code in (400, 403)
     assert r.headers["content-type"].startswith(PROBLEM)
 
 
 def test_break_glass_needs_step_up(deployment: Deployment) -> None:
     other = deployment.fixtures["person_elsewhere"]
-    r = deployment.client.get(f"/v1/persons/{other}", headers=deployment.headers(
-        "prefecture", purpose="break_glass",
-        justification="Urgent: the holder moved yesterday and a suspension is pending now"))
+    r = deployment.client.get(
+        f"/v1/persons/{other}",
+        headers=deployment.headers(
+            "prefecture",
+            purpose="break_glass",
+            justification="Urgent: the holder moved yesterday and a suspension is pending now",
+        ),
+    )
     assert r.status_code == 401
     assert "insufficient_user_authentication" in r.headers.get("WWW-Authenticate", "")
 
@@ -37,24 +45,32 @@ def test_break_glass_needs_step_up(deployment: Deployment) -> None:
 def test_break_glass_widens_for_a_while_and_creates_a_review(deployment: Deployment) -> None:
     other = deployment.fixtures["person_elsewhere"]
     headers = deployment.headers(
-        "prefecture", purpose="break_glass",
-        acr="urn:strongroom:mfa", auth_time=deployment.clock.now(),
-        justification="Urgent: the holder moved yesterday and a suspension is pending now")
+        "prefecture",
+        purpose="break_glass",
+        acr="urn:strongroom:mfa",
+        auth_time=deployment.clock.now(),
+        justification="Urgent: the holder moved yesterday and a suspension is pending now",
+    )
     r = deployment.client.get(f"/v1/persons/{other}", headers=headers)
     assert r.status_code == 200, r.text
     reviews = deployment.client.get("/v1/reviews", headers=deployment.headers("auditor"))
     assert reviews.status_code == 200, reviews.text
-    mine = [i for i in reviews.json()["items"]
-            if i["principal"] == deployment.principals["prefecture"]]
+    mine = [
+        i for i in reviews.json()["items"] if i["principal"] == deployment.principals["prefecture"]
+    ]
     assert mine and mine[0]["status"] == "pending"
     decided = deployment.client.post(
-        f"/v1/reviews/{mine[0]['id']}/decision", headers=deployment.headers("auditor"),
-        json={"decision": "approved", "note": "Suspension file checked"})
+        f"/v1/reviews/{mine[0]['id']}/decision",
+        headers=deployment.headers("auditor"),
+        json={"decision": "approved", "note": "Suspension file checked"},
+    )
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "approved"
     again = deployment.client.post(
-        f"/v1/reviews/{mine[0]['id']}/decision", headers=deployment.headers("auditor"),
-        json={"decision": "rejected", "note": "changed my mind"})
+        f"/v1/reviews/{mine[0]['id']}/decision",
+        headers=deployment.headers("auditor"),
+        json={"decision": "rejected", "note": "changed my mind"},
+    )
     assert again.status_code == 409
 
 
@@ -64,9 +80,11 @@ def test_revoked_principal_is_refused_on_next_request(deployment: Deployment) ->
     f = deployment.fixtures
     ok = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=headers)
     assert ok.status_code == 200, ok.text
-    r = deployment.client.post(f"/v1/principals/{victim}/revoke",
-                               headers=deployment.headers("admin"),
-                               json={"why": "account reported stolen"})
+    r = deployment.client.post(
+        f"/v1/principals/{victim}/revoke",
+        headers=deployment.headers("admin"),
+        json={"why": "account reported stolen"},
+    )
     assert r.status_code == 200, r.text
     refused = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=headers)
     assert refused.status_code == 401

@@ -24,9 +24,14 @@ def test_owner_reads_own_record(deployment: Deployment) -> None:
 def test_dealer_verifies_permit_without_address(deployment: Deployment) -> None:
     f = deployment.fixtures
     r = deployment.client.post(
-        "/v1/permits/verify", headers=deployment.headers("dealer"),
-        json={"permit_number": f["permit_number"], "family_name": f["family_name"],
-              "birth_date": f["birth_date"]})
+        "/v1/permits/verify",
+        headers=deployment.headers("dealer"),
+        json={
+            "permit_number": f["permit_number"],
+            "family_name": f["family_name"],
+            "birth_date": f["birth_date"],
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"valid", "categories", "expires", "banned"}
@@ -39,9 +44,14 @@ def test_dealer_verifies_permit_without_address(deployment: Deployment) -> None:
 def test_dealer_verification_across_case_and_accents(deployment: Deployment) -> None:
     f = deployment.fixtures
     r = deployment.client.post(
-        "/v1/permits/verify", headers=deployment.headers("dealer"),
-        json={"permit_number": f["permit_number"], "family_name": f["family_name"].upper(),
-              "birth_date": f["birth_date"]})
+        "/v1/permits/verify",
+        headers=deployment.headers("dealer"),
+        json={
+            "permit_number": f["permit_number"],
+            "family_name": f["family_name"].upper(),
+            "birth_date": f["birth_date"],
+        },
+    )
     assert r.json()["valid"] is True
 
 
@@ -49,16 +59,29 @@ def test_dealer_wrong_birth_date_learns_nothing(deployment: Deployment) -> None:
     f = deployment.fixtures
     wrong = f["birth_date"][:3] + str((int(f["birth_date"][3]) + 1) % 10) + f["birth_date"][4:]
     bad = deployment.client.post(
-        "/v1/permits/verify", headers=deployment.headers("dealer"),
-        json={"permit_number": f["permit_number"], "family_name": f["family_name"],
-              "birth_date": wrong})
+        "/v1/permits/verify",
+        headers=deployment.headers("dealer"),
+        json={
+            "permit_number": f["permit_number"],
+            "family_name": f["family_name"],
+            "birth_date": wrong,
+        },
+    )
     absent = deployment.client.post(
-        "/v1/permits/verify", headers=deployment.headers("dealer"),
-        json={"permit_number": "FR-00-00000000", "family_name": f["family_name"],
-              "birth_date": f["birth_date"]})
+        "/v1/permits/verify",
+        headers=deployment.headers("dealer"),
+        json={
+            "permit_number": "FR-00-00000000",
+            "family_name": f["family_name"],
+            "birth_date": f["birth_date"],
+        },
+    )
     assert bad.status_code == absent.status_code == 200
-    assert bad.json() == absent.json() == {"valid": False, "categories": [], "expires": None,
-                                           "banned": None}
+    assert (
+        bad.json()
+        == absent.json()
+        == {"valid": False, "categories": [], "expires": None, "banned": None}
+    )
 
 
 def test_police_weapon_lookup(deployment: Deployment) -> None:
@@ -74,9 +97,11 @@ def test_police_weapon_lookup(deployment: Deployment) -> None:
 
 def test_police_search_exact(deployment: Deployment) -> None:
     f = deployment.fixtures
-    r = deployment.client.post("/v1/persons/search", headers=deployment.headers("police"),
-                               json={"family_name": f["family_name"],
-                                     "birth_date": f["birth_date"]})
+    r = deployment.client.post(
+        "/v1/persons/search",
+        headers=deployment.headers("police"),
+        json={"family_name": f["family_name"], "birth_date": f["birth_date"]},
+    )
     assert r.status_code == 200, r.text
     ids = [i["id"] for i in r.json()["items"]]
     assert f["owner_id"] in ids
@@ -87,8 +112,11 @@ def test_police_search_exact(deployment: Deployment) -> None:
 def test_police_search_refuses_wildcards_and_prefixes(deployment: Deployment, name: str) -> None:
     f = deployment.fixtures
     value = name.format(f["family_name"], prefix=f["family_name"][:3])
-    r = deployment.client.post("/v1/persons/search", headers=deployment.headers("police"),
-                               json={"family_name": value, "birth_date": f["birth_date"]})
+    r = deployment.client.post(
+        "/v1/persons/search",
+        headers=deployment.headers("police"),
+        json={"family_name": value, "birth_date": f["birth_date"]},
+    )
     if name == "{prefix}":
         # A prefix is a legal exact value that matches nothing: no prefix search exists.
         assert r.status_code == 200 and r.json()["items"] == []
@@ -108,8 +136,9 @@ def test_prefecture_reads_own_departement(deployment: Deployment) -> None:
 def test_prefecture_other_departement_looks_absent(deployment: Deployment) -> None:
     other = deployment.fixtures["person_elsewhere"]
     r = deployment.client.get(f"/v1/persons/{other}", headers=deployment.headers("prefecture"))
-    missing = deployment.client.get("/v1/persons/00000000-0000-4000-8000-000000000000",
-                                    headers=deployment.headers("prefecture"))
+    missing = deployment.client.get(
+        "/v1/persons/00000000-0000-4000-8000-000000000000", headers=deployment.headers("prefecture")
+    )
     assert r.status_code == missing.status_code == 404
     assert r.json()["type"] == missing.json()["type"]
     assert r.json()["detail"] == missing.json()["detail"]
@@ -130,8 +159,9 @@ def route_allowed(role: str, route_role: str) -> bool:
 
 @pytest.mark.parametrize("route_role", sorted(ROUTES))
 @pytest.mark.parametrize("role", ["owner", "dealer", "police", "prefecture", "auditor", "admin"])
-def test_each_role_is_refused_the_others_tasks(deployment: Deployment, route_role: str,
-                                               role: str) -> None:
+def test_each_role_is_refused_the_others_tasks(
+    deployment: Deployment, route_role: str, role: str
+) -> None:
     if route_allowed(role, route_role):
         return
     f = deployment.fixtures
@@ -139,13 +169,17 @@ def test_each_role_is_refused_the_others_tasks(deployment: Deployment, route_rol
     path = path.format(person=f["owner_id"])
     body = None
     if kind == "verify":
-        body = {"permit_number": f["permit_number"], "family_name": f["family_name"],
-                "birth_date": f["birth_date"]}
+        body = {
+            "permit_number": f["permit_number"],
+            "family_name": f["family_name"],
+            "birth_date": f["birth_date"],
+        }
     elif kind == "search":
         body = {"family_name": f["family_name"], "birth_date": f["birth_date"]}
     subject = f["owner_id"] if role == "owner" else None
-    r = deployment.client.request(method, path, json=body,
-                                  headers=deployment.headers(role, subject))
+    r = deployment.client.request(
+        method, path, json=body, headers=deployment.headers(role, subject)
+    )
     assert r.status_code in (403, 404), (role, route_role, r.status_code, r.text)
     assert r.headers["content-type"].startswith(PROBLEM)
     assert f["family_name"].lower() not in r.text.lower()
@@ -158,14 +192,23 @@ def test_no_token_is_401_problem(deployment: Deployment) -> None:
     assert "WWW-Authenticate" in r.headers
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json", b"[]", b'{"permit_number": 5}', b'{"permit_number": "x", "family_name": "y", '
-    b'"birth_date": "1970-01-01", "sort": "family_name"}', b'{"birth_date": "31/12/1999"}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[]",
+        b'{"permit_number": 5}',
+        b'{"permit_number": "x", "family_name": "y", '
+        b'"birth_date": "1970-01-01", "sort": "family_name"}',
+        b'{"birth_date": "31/12/1999"}',
+    ],
+)
 def test_bad_input_is_400_problem_never_500(deployment: Deployment, payload: bytes) -> None:
-    r = deployment.client.post("/v1/permits/verify", content=payload,
-                               headers={**deployment.headers("dealer"),
-                                        "Content-Type": "application/json"})
+    r = deployment.client.post(
+        "/v1/permits/verify",
+        content=payload,
+        headers={**deployment.headers("dealer"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 400, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
     assert "Traceback" not in r.text

@@ -15,15 +15,25 @@ NIL = "00000000-0000-4000-8000-000000000000"
 # route -> (roles allowed with their default token, a request body or None)
 TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
     "GET /v1/me": (frozenset({"owner"}), None),
-    "POST /v1/permits/verify": (frozenset({"dealer"}), {
-        "permit_number": "FR-00-00000000", "family_name": "X", "birth_date": "1970-01-01"}),
-    "POST /v1/sales": (frozenset({"dealer"}), {
-        "permit_number": "FR-00-00000000", "family_name": "X", "birth_date": "1970-01-01",
-        "weapon_serial": "NONE"}),
+    "POST /v1/permits/verify": (
+        frozenset({"dealer"}),
+        {"permit_number": "FR-00-00000000", "family_name": "X", "birth_date": "1970-01-01"},
+    ),
+    "POST /v1/sales": (
+        frozenset({"dealer"}),
+        {
+            "permit_number": "FR-00-00000000",
+            "family_name": "X",
+            "birth_date": "1970-01-01",
+            "weapon_serial": "NONE",
+        },
+    ),
     "GET /v1/ledger": (frozenset(), None),  # ledger_keeping purpose only, not the default
     "GET /v1/weapons/{serial}": (frozenset({"police", "prefecture"}), None),
-    "POST /v1/persons/search": (frozenset({"police", "prefecture"}), {
-        "family_name": "X", "birth_date": "1970-01-01"}),
+    "POST /v1/persons/search": (
+        frozenset({"police", "prefecture"}),
+        {"family_name": "X", "birth_date": "1970-01-01"},
+    ),
     "GET /v1/persons/{person_id}": (frozenset({"prefecture"}), None),
     "GET /v1/journal/checkpoint": (frozenset({"auditor"}), None),
     "GET /v1/journal/proof/inclusion": (frozenset({"auditor"}), None),
@@ -32,17 +42,25 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
     "GET /v1/investigations/subjects/{subject_id}": (frozenset({"auditor"}), None),
     "POST /v1/investigations/breach": (frozenset({"auditor"}), {"principals": [NIL]}),
     "GET /v1/reviews": (frozenset({"auditor"}), None),
-    "POST /v1/reviews/{review_id}/decision": (frozenset({"auditor"}), {
-        "decision": "approved", "note": "looked at it"}),
+    "POST /v1/reviews/{review_id}/decision": (
+        frozenset({"auditor"}),
+        {"decision": "approved", "note": "looked at it"},
+    ),
     "GET /v1/budgets/{principal_id}": (frozenset({"admin"}), None),
     "GET /v1/containments": (frozenset({"admin"}), None),
-    "POST /v1/containments/{containment_id}/lift": (frozenset({"admin"}), {
-        "why": "reviewed, false positive"}),
-    "POST /v1/principals/{principal_id}/revoke": (frozenset({"admin"}), {
-        "why": "testing refusal"}),
-    "POST /v1/exports": (frozenset({"prefecture"}), {
-        "dataset": "departement_permits_expiring", "fields": ["permit.expires"],
-        "justification": "Renewal letters for the semester, checking"}),
+    "POST /v1/containments/{containment_id}/lift": (
+        frozenset({"admin"}),
+        {"why": "reviewed, false positive"},
+    ),
+    "POST /v1/principals/{principal_id}/revoke": (frozenset({"admin"}), {"why": "testing refusal"}),
+    "POST /v1/exports": (
+        frozenset({"prefecture"}),
+        {
+            "dataset": "departement_permits_expiring",
+            "fields": ["permit.expires"],
+            "justification": "Renewal letters for the semester, checking",
+        },
+    ),
     "GET /v1/exports": (frozenset({"prefecture"}), None),
     "GET /v1/exports/queue": (frozenset({"admin"}), None),
     "POST /v1/exports/{export_id}/approve": (frozenset({"admin"}), {"note": "fine"}),
@@ -71,21 +89,30 @@ def test_every_route_has_a_row(deployment: Deployment) -> None:
 
 @pytest.mark.parametrize("route", sorted(TABLE))
 @pytest.mark.parametrize("role", ROLES)
-def test_role_outside_the_row_is_refused(deployment: Deployment, route: str,
-                                         role: str) -> None:
+def test_role_outside_the_row_is_refused(deployment: Deployment, route: str, role: str) -> None:
     allowed, body = TABLE[route]
     if role in allowed:
         return
     method, path = route.split(" ", 1)
-    path = (path.replace("{serial}", "NOSUCHSERIAL").replace("{person_id}", NIL)
-            .replace("{principal_id}", NIL).replace("{subject_id}", NIL)
-            .replace("{review_id}", NIL).replace("{containment_id}", NIL)
-            .replace("{export_id}", NIL))
+    path = (
+        path.replace("{serial}", "NOSUCHSERIAL")
+        .replace("{person_id}", NIL)
+        .replace("{principal_id}", NIL)
+        .replace("{subject_id}", NIL)
+        .replace("{review_id}", NIL)
+        .replace("{containment_id}", NIL)
+        .replace("{export_id}", NIL)
+    )
     subject = deployment.fixtures["owner_id"] if role == "owner" else None
-    r = deployment.client.request(method, path + QUERY.get(route, ""), json=body,
-                                  headers=deployment.headers(role, subject))
+    r = deployment.client.request(
+        method, path + QUERY.get(route, ""), json=body, headers=deployment.headers(role, subject)
+    )
     assert r.status_code in (401, 403, 404), (route, role, r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/problem+json")
     if r.status_code == 403:
-        assert r.json()["reason"] in {"role_not_allowed", "scope_missing",
-                                      "purpose_not_allowed", "out_of_scope"}
+        assert r.json()["reason"] in {
+            "role_not_allowed",
+            "scope_missing",
+            "purpose_not_allowed",
+            "out_of_scope",
+        }

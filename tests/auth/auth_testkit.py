@@ -24,11 +24,23 @@ class DPoPClient:
         self.key = ECKey.generate_key("P-256")
         self.jkt = self.key.thumbprint()
 
-    def proof(self, method: str, url: str, *, access_token: str | None = None,
-              nonce: str | None = None, iat: float | None = None,
-              header: dict[str, Any] | None = None, **claims: Any) -> str:
-        body: dict[str, Any] = {"jti": uuid.uuid4().hex, "htm": method, "htu": url,
-                                "iat": int(self.clock.now() if iat is None else iat)}
+    def proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        access_token: str | None = None,
+        nonce: str | None = None,
+        iat: float | None = None,
+        header: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
+        body: dict[str, Any] = {
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": url,
+            "iat": int(self.clock.now() if iat is None else iat),
+        }
         if access_token is not None:
             body["ath"] = access_token_hash(access_token)
         if nonce is not None:
@@ -58,6 +70,15 @@ def totp_now(secret: str, clock: FakeClock) -> str:
 
 def client_assertion(key: Any, client_id: str, audience: str, clock: FakeClock) -> str:
     now = int(clock.now())
-    return jwt.encode({"alg": "ES256", "kid": key.kid},
-                      {"iss": client_id, "sub": client_id, "aud": audience, "iat": now,
-                       "exp": now + 60, "jti": uuid.uuid4().hex}, key)
+    return jwt.encode(
+        {"alg": "ES256", "kid": key.kid},
+        {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        key,
+    )

@@ -45,10 +45,12 @@ def revocations(clock: FakeClock) -> InMemoryRevocations:
 
 
 @pytest.fixture
-def resource_server(tokens: TokenService, revocations: InMemoryRevocations,
-                    clock: FakeClock) -> ResourceServer:
-    return ResourceServer(tokens, revocations=revocations, clock=clock,
-                          dpop_replay_cache=InMemoryReplayCache(clock))
+def resource_server(
+    tokens: TokenService, revocations: InMemoryRevocations, clock: FakeClock
+) -> ResourceServer:
+    return ResourceServer(
+        tokens, revocations=revocations, clock=clock, dpop_replay_cache=InMemoryReplayCache(clock)
+    )
 
 
 @pytest.fixture
@@ -76,17 +78,27 @@ def principals() -> dict[str, PrincipalInfo]:
 
 
 @pytest.fixture
-def auth_server(auth_db: str, tokens: TokenService, clock: FakeClock,
-                principals: dict[str, PrincipalInfo],
-                security_events: list[dict]) -> AuthorizationServer:
+def auth_server(
+    auth_db: str,
+    tokens: TokenService,
+    clock: FakeClock,
+    principals: dict[str, PrincipalInfo],
+    security_events: list[dict],
+) -> AuthorizationServer:
     engine = make_auth_engine(auth_db)
     metadata.create_all(engine)
-    creds = Credentials(engine, clock=clock,
-                        hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    server = AuthorizationServer(engine=engine, tokens=tokens, principals=principals.get,
-                                 clock=clock, credentials=creds,
-                                 role_grants=load_role_grant,
-                                 on_security_event=security_events.append)
+    creds = Credentials(
+        engine, clock=clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+    server = AuthorizationServer(
+        engine=engine,
+        tokens=tokens,
+        principals=principals.get,
+        clock=clock,
+        credentials=creds,
+        role_grants=load_role_grant,
+        on_security_event=security_events.append,
+    )
     server.clients.register("cli", public=True, redirect_uris=[REDIRECT])
     yield server
     engine.dispose()

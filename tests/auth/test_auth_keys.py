@@ -31,8 +31,7 @@ def test_public_jwks_has_no_private_members(keys_dir: Path, clock: FakeClock) ->
     assert "d" not in jwks["keys"][0]
 
 
-def test_rotation_keeps_old_key_until_its_tokens_expire(keys_dir: Path,
-                                                        clock: FakeClock) -> None:
+def test_rotation_keeps_old_key_until_its_tokens_expire(keys_dir: Path, clock: FakeClock) -> None:
     keys = SigningKeys(keys_dir, clock=clock, retention_seconds=600)
     svc = TokenService(keys, issuer="https://as", audience="api", clock=clock)
     old_token = svc.issue_access_token(subject="p1", role="police", scopes=["a"], lifetime=300)

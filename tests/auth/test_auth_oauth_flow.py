@@ -21,8 +21,14 @@ API = "https://api.strongroom.test/v1/persons/search"
 
 
 def _par(http: TestClient, challenge: str, **extra: str) -> str:
-    form = {"client_id": "cli", "response_type": "code", "redirect_uri": REDIRECT,
-            "code_challenge": challenge, "code_challenge_method": "S256", "state": "st-1"}
+    form = {
+        "client_id": "cli",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "st-1",
+    }
     form.update(extra)
     r = http.post("/oauth/par", data=form)
     assert r.status_code == 201, r.text
@@ -31,8 +37,13 @@ def _par(http: TestClient, challenge: str, **extra: str) -> str:
 
 
 def _login(http: TestClient, request_uri: str, otp: str | None) -> str:
-    form = {"client_id": "cli", "request_uri": request_uri, "username": "alice",
-            "password": PASSWORD, "action": "login"}
+    form = {
+        "client_id": "cli",
+        "request_uri": request_uri,
+        "username": "alice",
+        "password": PASSWORD,
+        "action": "login",
+    }
     if otp:
         form["otp"] = otp
     return http.post("/oauth/authorize", data=form)
@@ -49,41 +60,66 @@ def _code(http: TestClient, clock: FakeClock, secret: str, **par: str) -> tuple[
 
 
 def _token(http: TestClient, dpop: DPoPClient, **form: str):
-    return http.post("/oauth/token", data={"client_id": "cli", **form},
-                     headers={"DPoP": dpop.proof("POST", TOKEN_URL)})
+    return http.post(
+        "/oauth/token",
+        data={"client_id": "cli", **form},
+        headers={"DPoP": dpop.proof("POST", TOKEN_URL)},
+    )
 
 
-def _tokens(http: TestClient, clock: FakeClock, secret: str, dpop: DPoPClient,
-            **par: str) -> dict:
+def _tokens(http: TestClient, clock: FakeClock, secret: str, dpop: DPoPClient, **par: str) -> dict:
     code, verifier = _code(http, clock, secret, **par)
-    r = _token(http, dpop, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
-               code_verifier=verifier)
+    r = _token(
+        http,
+        dpop,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    )
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     return r.json()
 
 
 def _rs(auth_server: AuthorizationServer, clock: FakeClock) -> ResourceServer:
-    return ResourceServer(auth_server.tokens, revocations=auth_server.sessions, clock=clock,
-                          dpop_replay_cache=InMemoryReplayCache(clock),
-                          sessions=auth_server.sessions)
+    return ResourceServer(
+        auth_server.tokens,
+        revocations=auth_server.sessions,
+        clock=clock,
+        dpop_replay_cache=InMemoryReplayCache(clock),
+        sessions=auth_server.sessions,
+    )
 
 
 def _call(rs: ResourceServer, dpop: DPoPClient, access: str):
-    return rs.authenticate(authorization=f"DPoP {access}",
-                           dpop=dpop.proof("GET", API, access_token=access), method="GET",
-                           url=API, ip=None, user_agent=None)
+    return rs.authenticate(
+        authorization=f"DPoP {access}",
+        dpop=dpop.proof("GET", API, access_token=access),
+        method="GET",
+        url=API,
+        ip=None,
+        user_agent=None,
+    )
 
 
-def test_full_flow_gives_dpop_bound_mfa_token(http: TestClient, auth_server, clock,
-                                              alice_totp: str, dpop_client: DPoPClient) -> None:
-    page = http.get("/oauth/authorize", params={"client_id": "cli",
-                                                "request_uri": _par(http, pkce_pair()[1])})
+def test_full_flow_gives_dpop_bound_mfa_token(
+    http: TestClient, auth_server, clock, alice_totp: str, dpop_client: DPoPClient
+) -> None:
+    page = http.get(
+        "/oauth/authorize", params={"client_id": "cli", "request_uri": _par(http, pkce_pair()[1])}
+    )
     assert page.status_code == 200 and "<form" in page.text
     assert page.headers["x-frame-options"] == "DENY"
-    body = _tokens(http, clock, alice_totp, dpop_client, scope="persons:read",
-                   authorization_details='[{"type":"strongroom_purpose",'
-                                         '"purpose":"investigation","case":"C-7"}]')
+    body = _tokens(
+        http,
+        clock,
+        alice_totp,
+        dpop_client,
+        scope="persons:read",
+        authorization_details='[{"type":"strongroom_purpose",'
+        '"purpose":"investigation","case":"C-7"}]',
+    )
     assert body["token_type"] == "DPoP" and body["refresh_token"]
     claims = auth_server.tokens.verify_access_token(body["access_token"])
     assert claims["cnf"] == {"jkt": dpop_client.jkt} and claims["acr"] == ACR_MFA
@@ -113,8 +149,10 @@ def test_totp_code_cannot_be_used_twice(http: TestClient, clock, alice_totp: str
 
 
 def test_par_is_required_and_single_use(http: TestClient, clock, alice_totp: str) -> None:
-    r = http.get("/oauth/authorize", params={"client_id": "cli", "response_type": "code",
-                                             "redirect_uri": REDIRECT})
+    r = http.get(
+        "/oauth/authorize",
+        params={"client_id": "cli", "response_type": "code", "redirect_uri": REDIRECT},
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
     uri = _par(http, pkce_pair()[1])
     assert _login(http, uri, totp_now(alice_totp, clock)).status_code == 303
@@ -128,8 +166,13 @@ def test_par_is_required_and_single_use(http: TestClient, clock, alice_totp: str
 
 def test_par_refuses_plain_pkce_and_foreign_redirect(http: TestClient) -> None:
     verifier, _ = pkce_pair()
-    form = {"client_id": "cli", "response_type": "code", "redirect_uri": REDIRECT,
-            "code_challenge": verifier[:43], "code_challenge_method": "plain"}
+    form = {
+        "client_id": "cli",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "code_challenge": verifier[:43],
+        "code_challenge_method": "plain",
+    }
     assert http.post("/oauth/par", data=form).json()["error"] == "invalid_request"
     form.update(code_challenge_method="S256", redirect_uri="https://evil.test/cb")
     assert http.post("/oauth/par", data=form).status_code == 400
@@ -137,52 +180,93 @@ def test_par_refuses_plain_pkce_and_foreign_redirect(http: TestClient) -> None:
     assert http.post("/oauth/par", data=form).json()["error"] == "unsupported_response_type"
 
 
-def test_code_single_use_short_lived_and_pkce_bound(http: TestClient, clock, alice_totp: str,
-                                                    dpop_client: DPoPClient,
-                                                    security_events: list) -> None:
+def test_code_single_use_short_lived_and_pkce_bound(
+    http: TestClient, clock, alice_totp: str, dpop_client: DPoPClient, security_events: list
+) -> None:
     code, verifier = _code(http, clock, alice_totp)
-    r = _token(http, dpop_client, grant_type="authorization_code", code=code,
-               redirect_uri=REDIRECT, code_verifier="x" * 43)
+    r = _token(
+        http,
+        dpop_client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier="x" * 43,
+    )
     assert r.json()["error"] == "invalid_grant"  # wrong verifier burns the code
-    r = _token(http, dpop_client, grant_type="authorization_code", code=code,
-               redirect_uri=REDIRECT, code_verifier=verifier)
+    r = _token(
+        http,
+        dpop_client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    )
     assert r.json()["error"] == "invalid_grant"
     assert security_events[-1]["type"] == "authorization_code_replay"
     clock.advance(30)
     code, verifier = _code(http, clock, alice_totp)
     clock.advance(61)
-    r = _token(http, dpop_client, grant_type="authorization_code", code=code,
-               redirect_uri=REDIRECT, code_verifier=verifier)
+    r = _token(
+        http,
+        dpop_client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    )
     assert r.json()["error"] == "invalid_grant"
 
 
 def test_token_endpoint_requires_dpop(http: TestClient, clock, alice_totp: str) -> None:
     code, verifier = _code(http, clock, alice_totp)
-    r = http.post("/oauth/token", data={"client_id": "cli", "grant_type": "authorization_code",
-                                        "code": code, "redirect_uri": REDIRECT,
-                                        "code_verifier": verifier})
+    r = http.post(
+        "/oauth/token",
+        data={
+            "client_id": "cli",
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof"
 
 
-def test_scope_escalation_refused_at_token_endpoint(http: TestClient, clock, alice_totp: str,
-                                                    dpop_client: DPoPClient) -> None:
+def test_scope_escalation_refused_at_token_endpoint(
+    http: TestClient, clock, alice_totp: str, dpop_client: DPoPClient
+) -> None:
     code, verifier = _code(http, clock, alice_totp, scope="persons:read admin")
-    r = _token(http, dpop_client, grant_type="authorization_code", code=code,
-               redirect_uri=REDIRECT, code_verifier=verifier)
+    r = _token(
+        http,
+        dpop_client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
     clock.advance(30)
     body = _tokens(http, clock, alice_totp, dpop_client)
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=body["refresh_token"], scope="persons:read admin")
+    r = _token(
+        http,
+        dpop_client,
+        grant_type="refresh_token",
+        refresh_token=body["refresh_token"],
+        scope="persons:read admin",
+    )
     assert r.json()["error"] == "invalid_scope"
 
 
-def test_refresh_rotates_and_reuse_revokes_family(http: TestClient, auth_server, clock,
-                                                  alice_totp: str, dpop_client: DPoPClient,
-                                                  security_events: list) -> None:
+def test_refresh_rotates_and_reuse_revokes_family(
+    http: TestClient,
+    auth_server,
+    clock,
+    alice_totp: str,
+    dpop_client: DPoPClient,
+    security_events: list,
+) -> None:
     first = _tokens(http, clock, alice_totp, dpop_client)
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=first["refresh_token"])
+    r = _token(http, dpop_client, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert r.status_code == 200, r.text
     second = r.json()
     assert second["refresh_token"] != first["refresh_token"]
@@ -194,14 +278,12 @@ def test_refresh_rotates_and_reuse_revokes_family(http: TestClient, auth_server,
     r = _token(http, thief, grant_type="refresh_token", refresh_token=second["refresh_token"])
     assert r.json()["error"] == "invalid_grant"
 
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=first["refresh_token"])
+    r = _token(http, dpop_client, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert security_events[-1]["type"] == "refresh_token_reuse"
     assert security_events[-1]["principal_id"] == "p-alice"
     # The whole family and the session are gone.
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=second["refresh_token"])
+    r = _token(http, dpop_client, grant_type="refresh_token", refresh_token=second["refresh_token"])
     assert r.json()["error"] == "invalid_grant"
     try:
         _call(rs, dpop_client, second["access_token"])
@@ -211,21 +293,30 @@ def test_refresh_rotates_and_reuse_revokes_family(http: TestClient, auth_server,
         raise AssertionError("access token of a revoked family still works")
 
 
-def test_revocation_endpoint_and_revoke_principal(http: TestClient, auth_server, clock,
-                                                  alice_totp: str,
-                                                  dpop_client: DPoPClient) -> None:
+def test_revocation_endpoint_and_revoke_principal(
+    http: TestClient, auth_server, clock, alice_totp: str, dpop_client: DPoPClient
+) -> None:
     rs = _rs(auth_server, clock)
     body = _tokens(http, clock, alice_totp, dpop_client)
-    assert http.post("/oauth/revoke", data={"client_id": "cli", "token": body["access_token"],
-                                            "token_type_hint": "access_token"}
-                     ).status_code == 200
+    assert (
+        http.post(
+            "/oauth/revoke",
+            data={
+                "client_id": "cli",
+                "token": body["access_token"],
+                "token_type_hint": "access_token",
+            },
+        ).status_code
+        == 200
+    )
     try:
         _call(rs, dpop_client, body["access_token"])
         raise AssertionError("revoked access token accepted")
     except Unauthorized:
         pass
-    assert http.post("/oauth/revoke", data={"client_id": "cli", "token": "unknown"}
-                     ).status_code == 200
+    assert (
+        http.post("/oauth/revoke", data={"client_id": "cli", "token": "unknown"}).status_code == 200
+    )
     clock.advance(30)
     body = _tokens(http, clock, alice_totp, dpop_client)
     assert _call(rs, dpop_client, body["access_token"]).role == "police"
@@ -235,20 +326,19 @@ def test_revocation_endpoint_and_revoke_principal(http: TestClient, auth_server,
         raise AssertionError("token of a revoked principal accepted")
     except Unauthorized:
         pass
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=body["refresh_token"])
+    r = _token(http, dpop_client, grant_type="refresh_token", refresh_token=body["refresh_token"])
     assert r.json()["error"] == "invalid_grant"
 
 
-def test_idle_timeout_and_logout(http: TestClient, auth_server, clock, alice_totp: str,
-                                 dpop_client: DPoPClient) -> None:
+def test_idle_timeout_and_logout(
+    http: TestClient, auth_server, clock, alice_totp: str, dpop_client: DPoPClient
+) -> None:
     rs = _rs(auth_server, clock)
     body = _tokens(http, clock, alice_totp, dpop_client)
     clock.advance(60)
     caller = _call(rs, dpop_client, body["access_token"])
     clock.advance(15 * 60 + 1)  # idle past the timeout (token itself lived 300 s anyway)
-    r = _token(http, dpop_client, grant_type="refresh_token",
-               refresh_token=body["refresh_token"])
+    r = _token(http, dpop_client, grant_type="refresh_token", refresh_token=body["refresh_token"])
     assert r.json()["error"] == "invalid_grant"
     assert auth_server.sessions.active(caller.session_id) is None
 

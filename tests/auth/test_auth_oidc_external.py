@@ -55,10 +55,18 @@ class Provider:
     def token(self, clock: FakeClock, key: RSAKey | None = None, **over: object) -> str:
         key = key or self.keys[-1]
         now = int(clock.now())
-        claims = {"iss": self.url, "aud": "strongroom-api", "sub": "kc-user-1", "iat": now,
-                  "exp": now + 300, "jti": "kc-jti", "azp": "registry-console",
-                  "scope": "persons:read admin", "realm_access": {"roles": ["gendarme"]},
-                  "purpose": "investigation"}
+        claims = {
+            "iss": self.url,
+            "aud": "strongroom-api",
+            "sub": "kc-user-1",
+            "iat": now,
+            "exp": now + 300,
+            "jti": "kc-jti",
+            "azp": "registry-console",
+            "scope": "persons:read admin",
+            "realm_access": {"roles": ["gendarme"]},
+            "purpose": "investigation",
+        }
         claims.update(over)
         return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
 
@@ -74,24 +82,35 @@ def provider() -> Iterator[Provider]:
 
 @pytest.fixture
 def issuer(provider: Provider, clock: FakeClock) -> ExternalIssuer:
-    return ExternalIssuer(provider.url, audience="strongroom-api",
-                          role_map={"gendarme": "police", "agent-prefecture": "prefecture"},
-                          role_grants=load_role_grant, clock=clock)
+    return ExternalIssuer(
+        provider.url,
+        audience="strongroom-api",
+        role_map={"gendarme": "police", "agent-prefecture": "prefecture"},
+        role_grants=load_role_grant,
+        clock=clock,
+    )
 
 
-def test_provider_token_maps_to_caller(provider: Provider, issuer: ExternalIssuer,
-                                       clock: FakeClock) -> None:
+def test_provider_token_maps_to_caller(
+    provider: Provider, issuer: ExternalIssuer, clock: FakeClock
+) -> None:
     rs = ResourceServer(issuer, revocations=InMemoryRevocations(clock), clock=clock)
-    caller = rs.authenticate(authorization=f"Bearer {provider.token(clock)}", dpop=None,
-                             method="GET", url="https://api.test/v1/x", ip=None,
-                             user_agent=None)
+    caller = rs.authenticate(
+        authorization=f"Bearer {provider.token(clock)}",
+        dpop=None,
+        method="GET",
+        url="https://api.test/v1/x",
+        ip=None,
+        user_agent=None,
+    )
     assert caller.role == "police" and caller.principal_id == "kc-user-1"
     assert caller.scopes == frozenset({"persons:read"})  # "admin" is not the role's
     assert caller.purpose == "investigation" and caller.client_id == "registry-console"
 
 
-def test_unknown_kid_triggers_one_jwks_refresh(provider: Provider, issuer: ExternalIssuer,
-                                               clock: FakeClock) -> None:
+def test_unknown_kid_triggers_one_jwks_refresh(
+    provider: Provider, issuer: ExternalIssuer, clock: FakeClock
+) -> None:
     issuer.verify_access_token(provider.token(clock))
     assert provider.jwks_hits == 1
     issuer.verify_access_token(provider.token(clock))
@@ -107,8 +126,9 @@ def test_unknown_kid_triggers_one_jwks_refresh(provider: Provider, issuer: Exter
     assert provider.jwks_hits == 2
 
 
-def test_provider_tokens_refused(provider: Provider, issuer: ExternalIssuer,
-                                 clock: FakeClock) -> None:
+def test_provider_tokens_refused(
+    provider: Provider, issuer: ExternalIssuer, clock: FakeClock
+) -> None:
     bad = [
         provider.token(clock, aud="another-api"),
         provider.token(clock, iss="http://127.0.0.1:1/realms/evil"),
@@ -121,8 +141,7 @@ def test_provider_tokens_refused(provider: Provider, issuer: ExternalIssuer,
             issuer.verify_access_token(token)
 
 
-def test_discovery_must_name_the_configured_issuer(provider: Provider,
-                                                   clock: FakeClock) -> None:
+def test_discovery_must_name_the_configured_issuer(provider: Provider, clock: FakeClock) -> None:
     from strongroom.errors import Unavailable
 
     wrong = ExternalIssuer(provider.url + "-other", audience="a", role_map={}, clock=clock)

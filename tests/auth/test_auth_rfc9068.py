@@ -26,8 +26,11 @@ def _b64(data: bytes) -> str:
 def _parts(token: str) -> tuple[dict, dict, str]:
     h, p, s = token.split(".")
     pad = lambda x: x + "=" * (-len(x) % 4)  # noqa: E731
-    return (json.loads(base64.urlsafe_b64decode(pad(h))),
-            json.loads(base64.urlsafe_b64decode(pad(p))), s)
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(h))),
+        json.loads(base64.urlsafe_b64decode(pad(p))),
+        s,
+    )
 
 
 def _rejected(tokens: TokenService, token: str) -> Unauthorized:
@@ -40,17 +43,27 @@ def _rejected(tokens: TokenService, token: str) -> Unauthorized:
 
 
 def _issue(tokens: TokenService, **kw: object) -> str:
-    args: dict = dict(subject="p-1", role="police", scopes=["registry:read"],
-                      purpose="investigation", case="C-42")
+    args: dict = dict(
+        subject="p-1", role="police", scopes=["registry:read"], purpose="investigation", case="C-42"
+    )
     args.update(kw)
     return tokens.issue_access_token(**args)
 
 
 def _claims(tokens: TokenService, clock: FakeClock, **over: object) -> dict:
     now = int(clock.now())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "p-1", "client_id": "c", "iat": now,
-              "nbf": now, "exp": now + 300, "jti": "j-1", "scope": "registry:read",
-              "roles": ["police"]}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "p-1",
+        "client_id": "c",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": "j-1",
+        "scope": "registry:read",
+        "roles": ["police"],
+    }
     claims.update(over)
     return claims
 
@@ -60,8 +73,15 @@ def _our_key(tokens: TokenService) -> OKPKey:
 
 
 def test_issued_token_carries_rfc9068_and_rfc9396_claims(tokens: TokenService) -> None:
-    token = _issue(tokens, jkt="thumb", session_id="s-1", acr="mfa", auth_time=1.0,
-                   departement="75", justification="warrant 7")
+    token = _issue(
+        tokens,
+        jkt="thumb",
+        session_id="s-1",
+        acr="mfa",
+        auth_time=1.0,
+        departement="75",
+        justification="warrant 7",
+    )
     header, _, _ = _parts(token)
     assert header == {"typ": "at+jwt", "alg": "EdDSA", "kid": _our_key(tokens).kid}
     claims = tokens.verify_access_token(token)
@@ -69,9 +89,14 @@ def test_issued_token_carries_rfc9068_and_rfc9396_claims(tokens: TokenService) -
     assert claims["sub"] == "p-1" and claims["client_id"] == "strongroom-cli"
     assert claims["exp"] - claims["iat"] == 300
     assert claims["scope"] == "registry:read" and claims["roles"] == ["police"]
-    assert claims["authorization_details"] == [{
-        "type": "strongroom_purpose", "purpose": "investigation", "case": "C-42",
-        "justification": "warrant 7"}]
+    assert claims["authorization_details"] == [
+        {
+            "type": "strongroom_purpose",
+            "purpose": "investigation",
+            "case": "C-42",
+            "justification": "warrant 7",
+        }
+    ]
     assert claims["cnf"] == {"jkt": "thumb"} and claims["sid"] == "s-1"
     assert claims["departement"] == "75" and claims["acr"] == "mfa"
 
@@ -85,17 +110,25 @@ def test_lifetime_is_bounded(tokens: TokenService) -> None:
 
 def test_alg_none_rejected(tokens: TokenService, clock: FakeClock) -> None:
     header = {"alg": "none", "typ": "at+jwt", "kid": _our_key(tokens).kid}
-    token = (_b64(json.dumps(header).encode()) + "."
-             + _b64(json.dumps(_claims(tokens, clock)).encode()) + ".")
+    token = (
+        _b64(json.dumps(header).encode())
+        + "."
+        + _b64(json.dumps(_claims(tokens, clock)).encode())
+        + "."
+    )
     _rejected(tokens, token)
 
 
 def test_hs256_key_confusion_rejected(tokens: TokenService, clock: FakeClock) -> None:
     public = json.dumps(_our_key(tokens).as_dict(private=False)).encode()
     for secret in (public, _our_key(tokens).as_dict()["x"].encode()):
-        forged = jwt.encode({"alg": "HS256", "typ": "at+jwt", "kid": _our_key(tokens).kid},
-                            _claims(tokens, clock), OctKey.import_key(secret),
-                            algorithms=["HS256"], registry=JWSRegistry(algorithms=["HS256"]))
+        forged = jwt.encode(
+            {"alg": "HS256", "typ": "at+jwt", "kid": _our_key(tokens).kid},
+            _claims(tokens, clock),
+            OctKey.import_key(secret),
+            algorithms=["HS256"],
+            registry=JWSRegistry(algorithms=["HS256"]),
+        )
         _rejected(tokens, forged)
 
 
@@ -103,27 +136,39 @@ def _attacker_key() -> OKPKey:
     return OKPKey.import_key(Ed25519PrivateKey.generate())
 
 
-@pytest.mark.parametrize("kid", [
-    "../../../../etc/passwd", "/dev/null", "x' OR '1'='1", "..%2F..%2Fkeys", "", "a" * 300])
-def test_kid_injection_and_path_traversal_rejected(tokens: TokenService, clock: FakeClock,
-                                                   kid: str, keys_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "kid", ["../../../../etc/passwd", "/dev/null", "x' OR '1'='1", "..%2F..%2Fkeys", "", "a" * 300]
+)
+def test_kid_injection_and_path_traversal_rejected(
+    tokens: TokenService, clock: FakeClock, kid: str, keys_dir: Path
+) -> None:
     _our_key(tokens)
-    forged = jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": kid},
-                        _claims(tokens, clock), _attacker_key(), algorithms=["EdDSA"])
+    forged = jwt.encode(
+        {"alg": "EdDSA", "typ": "at+jwt", "kid": kid},
+        _claims(tokens, clock),
+        _attacker_key(),
+        algorithms=["EdDSA"],
+    )
     _rejected(tokens, forged)
 
 
 def test_attacker_key_with_our_kid_rejected(tokens: TokenService, clock: FakeClock) -> None:
-    forged = jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": _our_key(tokens).kid},
-                        _claims(tokens, clock), _attacker_key(), algorithms=["EdDSA"])
+    forged = jwt.encode(
+        {"alg": "EdDSA", "typ": "at+jwt", "kid": _our_key(tokens).kid},
+        _claims(tokens, clock),
+        _attacker_key(),
+        algorithms=["EdDSA"],
+    )
     _rejected(tokens, forged)
 
 
 def test_jku_x5u_and_embedded_jwk_are_ignored(tokens: TokenService, clock: FakeClock) -> None:
     attacker = _attacker_key()
-    for extra in ({"jku": "http://127.0.0.1:1/jwks.json"},
-                  {"x5u": "http://127.0.0.1:1/cert.pem"},
-                  {"jwk": attacker.as_dict(private=False)}):
+    for extra in (
+        {"jku": "http://127.0.0.1:1/jwks.json"},
+        {"x5u": "http://127.0.0.1:1/cert.pem"},
+        {"jwk": attacker.as_dict(private=False)},
+    ):
         header = {"alg": "EdDSA", "typ": "at+jwt", "kid": attacker.thumbprint(), **extra}
         forged = jwt.encode(header, _claims(tokens, clock), attacker, algorithms=["EdDSA"])
         _rejected(tokens, forged)
@@ -135,35 +180,48 @@ def test_expired_and_not_yet_valid_rejected(tokens: TokenService, clock: FakeClo
     _rejected(tokens, token)
     key = _our_key(tokens)
     now = int(clock.now())
-    future = jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid},
-                        _claims(tokens, clock, nbf=now + 600, iat=now), key,
-                        algorithms=["EdDSA"])
+    future = jwt.encode(
+        {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid},
+        _claims(tokens, clock, nbf=now + 600, iat=now),
+        key,
+        algorithms=["EdDSA"],
+    )
     _rejected(tokens, future)
-    iat_future = jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid},
-                            _claims(tokens, clock, iat=now + 600, nbf=now), key,
-                            algorithms=["EdDSA"])
+    iat_future = jwt.encode(
+        {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid},
+        _claims(tokens, clock, iat=now + 600, nbf=now),
+        key,
+        algorithms=["EdDSA"],
+    )
     _rejected(tokens, iat_future)
 
 
-def test_wrong_issuer_or_audience_rejected(tokens: TokenService, keys_dir: Path,
-                                           clock: FakeClock) -> None:
+def test_wrong_issuer_or_audience_rejected(
+    tokens: TokenService, keys_dir: Path, clock: FakeClock
+) -> None:
     other_aud = TokenService(keys_dir, issuer=ISSUER, audience="payroll-api", clock=clock)
-    other_iss = TokenService(keys_dir, issuer="https://evil.test", audience=AUDIENCE,
-                             clock=clock)
+    other_iss = TokenService(keys_dir, issuer="https://evil.test", audience=AUDIENCE, clock=clock)
     _rejected(tokens, _issue(other_aud))  # same keys, token for another audience
     _rejected(tokens, _issue(other_iss))
 
 
-def test_missing_typ_or_essential_claims_rejected(tokens: TokenService,
-                                                  clock: FakeClock) -> None:
+def test_missing_typ_or_essential_claims_rejected(tokens: TokenService, clock: FakeClock) -> None:
     key = _our_key(tokens)
-    id_token_like = jwt.encode({"alg": "EdDSA", "typ": "JWT", "kid": key.kid},
-                               _claims(tokens, clock), key, algorithms=["EdDSA"])
+    id_token_like = jwt.encode(
+        {"alg": "EdDSA", "typ": "JWT", "kid": key.kid},
+        _claims(tokens, clock),
+        key,
+        algorithms=["EdDSA"],
+    )
     _rejected(tokens, id_token_like)
     no_exp = _claims(tokens, clock)
     del no_exp["exp"]
-    _rejected(tokens, jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid},
-                                 no_exp, key, algorithms=["EdDSA"]))
+    _rejected(
+        tokens,
+        jwt.encode(
+            {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid}, no_exp, key, algorithms=["EdDSA"]
+        ),
+    )
 
 
 def test_tampered_payload_and_stripped_signature_rejected(tokens: TokenService) -> None:
@@ -178,8 +236,9 @@ def test_tampered_payload_and_stripped_signature_rejected(tokens: TokenService) 
     _rejected(tokens, "not a token")
 
 
-def test_verified_token_cache_still_checks_time_and_keys(tokens: TokenService,
-                                                         clock: FakeClock) -> None:
+def test_verified_token_cache_still_checks_time_and_keys(
+    tokens: TokenService, clock: FakeClock
+) -> None:
     token = _issue(tokens, lifetime=60)
     assert tokens.verify_access_token(token)["sub"] == "p-1"  # now cached
     assert tokens.verify_access_token(token)["sub"] == "p-1"
@@ -187,8 +246,7 @@ def test_verified_token_cache_still_checks_time_and_keys(tokens: TokenService,
     _rejected(tokens, token)  # a cached signature does not outlive exp
 
 
-def test_cached_token_refused_once_its_key_is_gone(tokens: TokenService,
-                                                   clock: FakeClock) -> None:
+def test_cached_token_refused_once_its_key_is_gone(tokens: TokenService, clock: FakeClock) -> None:
     tokens.keys.retention_seconds = 10
     token = _issue(tokens, lifetime=3600)
     tokens.verify_access_token(token)

@@ -25,22 +25,29 @@ TOKEN_URL = ISSUER + "/oauth/token"
 def svc_key(auth_server) -> ECKey:
     key = ECKey.generate_key("P-256", auto_kid=True)
     auth_server.clients.register(
-        "svc", public=False, grant_types=["client_credentials"],
-        jwks={"keys": [key.as_dict(private=False)]}, service_principal_id="p-svc")
+        "svc",
+        public=False,
+        grant_types=["client_credentials"],
+        jwks={"keys": [key.as_dict(private=False)]},
+        service_principal_id="p-svc",
+    )
     return key
 
 
 def _cc(http: TestClient, key: ECKey, clock: FakeClock, dpop: DPoPClient, **extra: str):
-    form = {"grant_type": "client_credentials", "client_id": "svc",
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": client_assertion(key, "svc", TOKEN_URL, clock)}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "svc",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": client_assertion(key, "svc", TOKEN_URL, clock),
+    }
     form.update(extra)
-    return http.post("/oauth/token", data=form, headers={"DPoP": dpop.proof("POST",
-                                                                             TOKEN_URL)})
+    return http.post("/oauth/token", data=form, headers={"DPoP": dpop.proof("POST", TOKEN_URL)})
 
 
-def test_client_credentials_with_private_key_jwt(http, auth_server, clock, svc_key,
-                                                 dpop_client) -> None:
+def test_client_credentials_with_private_key_jwt(
+    http, auth_server, clock, svc_key, dpop_client
+) -> None:
     r = _cc(http, svc_key, clock, dpop_client)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -51,44 +58,60 @@ def test_client_credentials_with_private_key_jwt(http, auth_server, clock, svc_k
 
 
 def test_client_credentials_refusals(http, clock, svc_key, dpop_client) -> None:
-    assert _cc(http, svc_key, clock, dpop_client, scope="admin").json()["error"] == \
-        "invalid_scope"
+    assert _cc(http, svc_key, clock, dpop_client, scope="admin").json()["error"] == "invalid_scope"
     intruder = ECKey.generate_key("P-256", auto_kid=True)
     r = _cc(http, intruder, clock, dpop_client)
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
-    r = http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "svc"},
-                  headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "svc"},
+        headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)},
+    )
     assert r.status_code == 401
     # A public client may not use client credentials; password grant does not exist.
-    r = http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "cli"},
-                  headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "cli"},
+        headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)},
+    )
     assert r.json()["error"] == "unauthorized_client"
-    r = http.post("/oauth/token", data={"grant_type": "password", "client_id": "cli",
-                                        "username": "a", "password": "b"})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "password", "client_id": "cli", "username": "a", "password": "b"},
+    )
     assert r.json()["error"] == "unsupported_grant_type"
 
 
 def test_client_assertion_replay_refused(http, clock, svc_key, dpop_client) -> None:
     assertion = client_assertion(svc_key, "svc", TOKEN_URL, clock)
-    form = {"grant_type": "client_credentials", "client_id": "svc",
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion}
-    ok = http.post("/oauth/token", data=form,
-                   headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)})
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "svc",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    ok = http.post(
+        "/oauth/token", data=form, headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)}
+    )
     assert ok.status_code == 200
-    again = http.post("/oauth/token", data=form,
-                      headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)})
+    again = http.post(
+        "/oauth/token", data=form, headers={"DPoP": dpop_client.proof("POST", TOKEN_URL)}
+    )
     assert again.status_code == 401
 
 
-def test_introspection_for_confidential_clients_only(http, auth_server, clock, svc_key,
-                                                     dpop_client) -> None:
+def test_introspection_for_confidential_clients_only(
+    http, auth_server, clock, svc_key, dpop_client
+) -> None:
     access = _cc(http, svc_key, clock, dpop_client).json()["access_token"]
     r = http.post("/oauth/introspect", data={"client_id": "cli", "token": access})
     assert r.status_code == 401
-    form = {"client_id": "svc", "token": access,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": client_assertion(svc_key, "svc", ISSUER, clock)}
+    form = {
+        "client_id": "svc",
+        "token": access,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": client_assertion(svc_key, "svc", ISSUER, clock),
+    }
     body = http.post("/oauth/introspect", data=form).json()
     assert body["active"] is True and body["sub"] == "p-svc" and body["token_type"] == "DPoP"
     form["client_assertion"] = client_assertion(svc_key, "svc", ISSUER, clock)
@@ -100,9 +123,11 @@ def test_require_step_up(clock: FakeClock) -> None:
     now = clock.now()
     fresh = Caller("p", "police", acr=ACR_MFA, auth_time=now - 60)
     require_step_up(fresh, 300, clock=clock)
-    for caller in (Caller("p", "police", acr=ACR_MFA, auth_time=now - 301),
-                   Caller("p", "police", acr=ACR_PASSWORD, auth_time=now),
-                   Caller("p", "police")):
+    for caller in (
+        Caller("p", "police", acr=ACR_MFA, auth_time=now - 301),
+        Caller("p", "police", acr=ACR_PASSWORD, auth_time=now),
+        Caller("p", "police"),
+    ):
         with pytest.raises(Unauthorized) as info:
             require_step_up(caller, 300, clock=clock)
         challenge = info.value.headers["WWW-Authenticate"]

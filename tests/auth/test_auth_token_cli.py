@@ -33,14 +33,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
 def _verify(home: Home, token: str) -> dict:
     s = home.settings()
     return TokenService(home.keys_dir, issuer=s.issuer, audience=s.audience).verify_access_token(
-        token)
+        token
+    )
 
 
 def test_issue_json_with_role_defaults(home: Home) -> None:
     from strongroom.auth.role_grants import load_role_grant
 
-    result = _run("--role", "police", "--subject", "p-7",
-                                            "--case", "C-1", "--json")
+    result = _run("--role", "police", "--subject", "p-7", "--case", "C-1", "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["token_type"] == "Bearer"
@@ -57,8 +57,18 @@ def test_issue_plain_with_explicit_scope_and_lifetime(home: Home) -> None:
     from strongroom.auth.role_grants import load_role_grant
 
     scope = sorted(load_role_grant("prefecture", home.policy_path).scopes)[0]
-    result = _run("--role", "prefecture", "--subject", "p-8", "--scope", scope,
-        "--lifetime", "60", "--departement", "69")
+    result = _run(
+        "--role",
+        "prefecture",
+        "--subject",
+        "p-8",
+        "--scope",
+        scope,
+        "--lifetime",
+        "60",
+        "--departement",
+        "69",
+    )
     assert result.exit_code == 0, result.output
     claims = _verify(home, result.stdout.strip())
     assert claims["scope"] == scope and claims["exp"] - claims["iat"] == 60
@@ -66,8 +76,7 @@ def test_issue_plain_with_explicit_scope_and_lifetime(home: Home) -> None:
 
 
 def test_scope_outside_role_refused(home: Home) -> None:
-    result = _run("--role", "owner", "--subject", "o-1",
-                                            "--scope", "admin")
+    result = _run("--role", "owner", "--subject", "o-1", "--scope", "admin")
     assert result.exit_code == 2
     assert "may not hold scope" in result.output
     assert not (home.keys_dir / "token_signing.json").exists()

@@ -15,9 +15,14 @@ MAX_PAGE = 20
 
 def test_threads_never_overrun_shared_budgets(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([BudgetSpec("org_records", "organisation", "records", LIMIT, 3600),
-                 BudgetSpec("org_requests", "organisation", "requests", 120, 3600)],
-                backend, clock)
+    b = Budgets(
+        [
+            BudgetSpec("org_records", "organisation", "records", LIMIT, 3600),
+            BudgetSpec("org_requests", "organisation", "requests", 120, 3600),
+        ],
+        backend,
+        clock,
+    )
     granted: list[tuple[int, int]] = []
     lock = threading.Lock()
     start = threading.Barrier(8)

@@ -33,8 +33,14 @@ def refused_by(budgets: Budgets, keys: BudgetKeys, **amounts: int) -> str | None
 
 def test_full_pages_under_the_request_rate_stop_at_the_record_budget(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("req_min", "principal", "requests", 60, 60),
-                 spec("rec_hour", "principal", "records", 200, 3600)], backend, clock)
+    b = Budgets(
+        [
+            spec("req_min", "principal", "requests", 60, 60),
+            spec("rec_hour", "principal", "records", 200, 3600),
+        ],
+        backend,
+        clock,
+    )
     granted = 0
     for _ in range(30):  # 50 requests a minute: under the request rate
         try:
@@ -48,11 +54,16 @@ def test_full_pages_under_the_request_rate_stop_at_the_record_budget(backend: Ba
     assert granted == 10  # 200 records / 20 a page
 
 
-def test_slow_paging_through_many_subjects_stops_at_the_subject_budget(
-        backend: Backend) -> None:
+def test_slow_paging_through_many_subjects_stops_at_the_subject_budget(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("req_min", "principal", "requests", 60, 60),
-                 spec("subj_day", "principal", "subjects", 30, DAY)], backend, clock)
+    b = Budgets(
+        [
+            spec("req_min", "principal", "requests", 60, 60),
+            spec("subj_day", "principal", "subjects", 30, DAY),
+        ],
+        backend,
+        clock,
+    )
     pages = 0
     for page in range(20):
         try:
@@ -66,8 +77,7 @@ def test_slow_paging_through_many_subjects_stops_at_the_subject_budget(
     assert pages == 6
 
 
-def test_rereading_the_same_subjects_does_not_spend_the_subject_budget(
-        backend: Backend) -> None:
+def test_rereading_the_same_subjects_does_not_spend_the_subject_budget(backend: Backend) -> None:
     clock = FakeClock()
     b = Budgets([spec("subj_day", "principal", "subjects", 6, DAY)], backend, clock)
     for _ in range(50):
@@ -79,10 +89,17 @@ def test_rereading_the_same_subjects_does_not_spend_the_subject_budget(
 
 
 def test_burst_from_one_prefix_with_many_accounts_stops_at_the_prefix_budget(
-        backend: Backend) -> None:
+    backend: Backend,
+) -> None:
     clock = FakeClock()
-    b = Budgets([spec("principal_min", "principal", "requests", 10, 60),
-                 spec("prefix_min", "ip_prefix", "requests", 30, 60)], backend, clock)
+    b = Budgets(
+        [
+            spec("principal_min", "principal", "requests", 10, 60),
+            spec("prefix_min", "ip_prefix", "requests", 30, 60),
+        ],
+        backend,
+        clock,
+    )
     granted, refusals = 0, set()
     for account in range(10):
         for _ in range(5):  # each account stays well under its own limit
@@ -98,8 +115,15 @@ def test_burst_from_one_prefix_with_many_accounts_stops_at_the_prefix_budget(
 
 def test_organisation_budget_is_shared_by_a_dealers_accounts(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("org_subjects_day", "organisation", "subjects", 10, DAY,
-                      roles=frozenset({"dealer"}))], backend, clock)
+    b = Budgets(
+        [
+            spec(
+                "org_subjects_day", "organisation", "subjects", 10, DAY, roles=frozenset({"dealer"})
+            )
+        ],
+        backend,
+        clock,
+    )
     alice = who("alice", organisation="shop-1", role="dealer")
     bob = who("bob", organisation="shop-1", role="dealer")
     b.settle(b.reserve(alice, subjects=6), 6, [f"a{i}" for i in range(6)])
@@ -127,8 +151,14 @@ def test_reserve_then_settle_returns_unused_records(backend: Backend) -> None:
 
 def test_all_or_nothing_when_one_budget_refuses(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("req_min", "principal", "requests", 100, 60),
-                 spec("rec_min", "principal", "records", 10, 60)], backend, clock)
+    b = Budgets(
+        [
+            spec("req_min", "principal", "requests", 100, 60),
+            spec("rec_min", "principal", "records", 10, 60),
+        ],
+        backend,
+        clock,
+    )
     b.reserve(who(), records=10)
     for _ in range(5):
         assert refused_by(b, who(), records=5) == "rec_min"
@@ -150,8 +180,14 @@ def test_a_simulated_day_replays_in_milliseconds(backend: Backend) -> None:
 
 def test_the_monthly_budget_catches_pacing_under_the_daily_one(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("subj_day", "principal", "subjects", 50, DAY),
-                 spec("subj_30d", "principal", "subjects", 600, 30 * DAY)], backend, clock)
+    b = Budgets(
+        [
+            spec("subj_day", "principal", "subjects", 50, DAY),
+            spec("subj_30d", "principal", "subjects", 600, 30 * DAY),
+        ],
+        backend,
+        clock,
+    )
     stopped_on = None
     for day in range(30):
         for page in range(4):  # 40 new persons a day: under the daily 50
@@ -160,8 +196,7 @@ def test_the_monthly_budget_catches_pacing_under_the_daily_one(backend: Backend)
                 assert name == "subj_30d"
                 stopped_on = day
                 break
-            b.settle(b.reserve(who(), subjects=10), 10,
-                     [f"d{day}-p{page}-{i}" for i in range(10)])
+            b.settle(b.reserve(who(), subjects=10), 10, [f"d{day}-p{page}-{i}" for i in range(10)])
             clock.advance(3600)
         if stopped_on is not None:
             break
@@ -173,8 +208,9 @@ def test_the_monthly_budget_catches_pacing_under_the_daily_one(backend: Backend)
 
 def test_shadow_budget_counts_but_never_refuses(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("req_min_shadow", "principal", "requests", 3, 60, shadow=True)],
-                backend, clock)
+    b = Budgets(
+        [spec("req_min_shadow", "principal", "requests", 3, 60, shadow=True)], backend, clock
+    )
     for _ in range(10):
         assert refused_by(b, who()) is None
     row = b.state("p1")["budgets"][0]
@@ -200,10 +236,15 @@ def test_retry_after_is_when_the_budget_has_room_again(backend: Backend) -> None
 
 def test_state_lists_each_budget_for_an_admin(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("req_min", "principal", "requests", 5, 60),
-                 spec("prefix_min", "ip_prefix", "requests", 50, 60),
-                 spec("owners", "principal", "requests", 5, 60, roles=frozenset({"owner"}))],
-                backend, clock)
+    b = Budgets(
+        [
+            spec("req_min", "principal", "requests", 5, 60),
+            spec("prefix_min", "ip_prefix", "requests", 50, 60),
+            spec("owners", "principal", "requests", 5, 60, roles=frozenset({"owner"})),
+        ],
+        backend,
+        clock,
+    )
     b.reserve(who(), requests=2)
     state = b.state("p1")
     assert state["known"] is True
@@ -217,8 +258,14 @@ def test_state_lists_each_budget_for_an_admin(backend: Backend) -> None:
 
 def test_min_records_shrinks_a_reservation_to_what_is_left(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([spec("rec_hour", "principal", "records", 60, 3600),
-                 spec("req_min", "principal", "requests", 3, 60)], backend, clock)
+    b = Budgets(
+        [
+            spec("rec_hour", "principal", "records", 60, 3600),
+            spec("req_min", "principal", "requests", 3, 60),
+        ],
+        backend,
+        clock,
+    )
     r = b.reserve(who(), records=70, min_records=7)  # a page of 10 x weight 7 > 60
     assert r.records == 60
     b.settle(r, 49, [])  # 7 records of weight 7 were disclosed

@@ -14,8 +14,10 @@ from strongroom.clock import FakeClock
 from strongroom.errors import TooManyRequests
 
 # RFC 9651: sf-string, then parameters ;key=sf-integer or ;key=sf-string
-SF_ITEM = re.compile(r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"'
-                     r'((?:;[a-z*][a-z0-9_.*-]*=(?:-?\d{1,15}|"(?:[^"\\]|\\["\\])*"))*)$')
+SF_ITEM = re.compile(
+    r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"'
+    r'((?:;[a-z*][a-z0-9_.*-]*=(?:-?\d{1,15}|"(?:[^"\\]|\\["\\])*"))*)$'
+)
 
 
 def parse(field: str) -> tuple[str, dict[str, str]]:
@@ -31,10 +33,15 @@ def keys() -> BudgetKeys:
 
 def test_headers_name_the_most_constrained_budget(backend: Backend) -> None:
     clock = FakeClock()
-    b = Budgets([BudgetSpec("req_min", "principal", "requests", 60, 60),
-                 BudgetSpec("rec_hour", "principal", "records", 100, 3600),
-                 BudgetSpec("tight_shadow", "principal", "requests", 1, 60, shadow=True)],
-                backend, clock)
+    b = Budgets(
+        [
+            BudgetSpec("req_min", "principal", "requests", 60, 60),
+            BudgetSpec("rec_hour", "principal", "records", 100, 3600),
+            BudgetSpec("tight_shadow", "principal", "requests", 1, 60, shadow=True),
+        ],
+        backend,
+        clock,
+    )
     r = b.reserve(keys(), records=80)
     b.settle(r, 70, [])
     h = b.headers(r)
@@ -45,8 +52,7 @@ def test_headers_name_the_most_constrained_budget(backend: Backend) -> None:
 
 
 def test_refusal_carries_retry_after_and_the_budget(backend: Backend) -> None:
-    b = Budgets([BudgetSpec("req_min", "principal", "requests", 1, 60)], backend,
-                FakeClock())
+    b = Budgets([BudgetSpec("req_min", "principal", "requests", 1, 60)], backend, FakeClock())
     b.reserve(keys())
     with pytest.raises(TooManyRequests) as info:
         b.reserve(keys())
@@ -57,8 +63,9 @@ def test_refusal_carries_retry_after_and_the_budget(backend: Backend) -> None:
 
 
 def test_no_enforcing_budget_no_headers(backend: Backend) -> None:
-    b = Budgets([BudgetSpec("s", "principal", "requests", 5, 60, shadow=True)], backend,
-                FakeClock())
+    b = Budgets(
+        [BudgetSpec("s", "principal", "requests", 5, 60, shadow=True)], backend, FakeClock()
+    )
     assert b.headers(b.reserve(keys())) == {}
 
 

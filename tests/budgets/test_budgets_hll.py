@@ -13,8 +13,9 @@ KEYS = BudgetKeys(principal="p1", role="police")
 
 def test_hll_subject_budget_refuses_near_the_limit(hll_backend: RedisBackend) -> None:
     clock = FakeClock()
-    b = Budgets([BudgetSpec("subj_day", "principal", "subjects", LIMIT, 86_400)],
-                hll_backend, clock)
+    b = Budgets(
+        [BudgetSpec("subj_day", "principal", "subjects", LIMIT, 86_400)], hll_backend, clock
+    )
     assert hll_backend.kind(b.reserve(KEYS).charges[0]) == "h"
     disclosed = 0
     for page in range(100):

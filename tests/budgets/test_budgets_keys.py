@@ -11,13 +11,26 @@ from strongroom.budgets.spec import applicable
 PROXIES = ("10.0.0.0/8", "2001:db8:ffff::/48")
 
 
-@pytest.mark.parametrize("bad", [
-    {"key": "tenant"}, {"unit": "bytes"}, {"limit": 0}, {"limit": True},
-    {"window_seconds": 59}, {"window_seconds": 90 * 86_400 + 1}, {"name": ""},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"key": "tenant"},
+        {"unit": "bytes"},
+        {"limit": 0},
+        {"limit": True},
+        {"window_seconds": 59},
+        {"window_seconds": 90 * 86_400 + 1},
+        {"name": ""},
+    ],
+)
 def test_spec_rejects_out_of_range(bad: dict[str, object]) -> None:
-    fields: dict[str, object] = {"name": "b", "key": "principal", "unit": "requests",
-                                 "limit": 10, "window_seconds": 60} | bad
+    fields: dict[str, object] = {
+        "name": "b",
+        "key": "principal",
+        "unit": "requests",
+        "limit": 10,
+        "window_seconds": 60,
+    } | bad
     with pytest.raises(ValueError):
         BudgetSpec(**fields)  # type: ignore[arg-type]
 
@@ -27,12 +40,15 @@ def test_spec_accepts_a_minute_to_ninety_days() -> None:
     assert BudgetSpec("q", "global", "records", 1, 90 * 86_400).window_seconds == 7_776_000
 
 
-@pytest.mark.parametrize(("ip", "prefix"), [
-    ("203.0.113.77", "203.0.113.0/24"),
-    ("::ffff:203.0.113.77", "203.0.113.0/24"),
-    ("2001:db8:1234:5678:9abc::1", "2001:db8:1234:5600::/56"),
-    ("not-an-ip", "not-an-ip"),
-])
+@pytest.mark.parametrize(
+    ("ip", "prefix"),
+    [
+        ("203.0.113.77", "203.0.113.0/24"),
+        ("::ffff:203.0.113.77", "203.0.113.0/24"),
+        ("2001:db8:1234:5678:9abc::1", "2001:db8:1234:5600::/56"),
+        ("not-an-ip", "not-an-ip"),
+    ],
+)
 def test_ip_prefix(ip: str, prefix: str) -> None:
     assert ip_prefix(ip) == prefix
 
@@ -47,17 +63,32 @@ def test_filters_and_missing_keys_decide_what_applies() -> None:
     specs = (
         BudgetSpec("all", "global", "requests", 10, 60),
         BudgetSpec("dealers", "organisation", "subjects", 10, 86_400, roles=frozenset({"dealer"})),
-        BudgetSpec("search", "endpoint", "requests", 10, 60,
-                   endpoints=frozenset({"POST /v1/persons/search"})),
+        BudgetSpec(
+            "search",
+            "endpoint",
+            "requests",
+            10,
+            60,
+            endpoints=frozenset({"POST /v1/persons/search"}),
+        ),
         BudgetSpec("per_session", "session", "requests", 10, 60),
     )
     owner = BudgetKeys(principal="o", role="owner", endpoint="GET /v1/me")
     assert [a.spec.name for a in applicable(specs, owner)] == ["all"]
-    dealer = BudgetKeys(principal="d", role="dealer", organisation="shop-1", session="s1",
-                        endpoint="POST /v1/persons/search")
+    dealer = BudgetKeys(
+        principal="d",
+        role="dealer",
+        organisation="shop-1",
+        session="s1",
+        endpoint="POST /v1/persons/search",
+    )
     got = {a.spec.name: a.value for a in applicable(specs, dealer)}
-    assert got == {"all": "*", "dealers": "shop-1", "search": "POST /v1/persons/search",
-                   "per_session": "s1"}
+    assert got == {
+        "all": "*",
+        "dealers": "shop-1",
+        "search": "POST /v1/persons/search",
+        "per_session": "s1",
+    }
 
 
 def test_peer_is_the_client_when_not_a_proxy() -> None:

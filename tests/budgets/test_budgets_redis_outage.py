@@ -40,9 +40,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url)
         for _ in range(200):  # readiness, not a timing assertion
             try:
@@ -71,8 +84,10 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 def specs() -> list[BudgetSpec]:
-    return [BudgetSpec("req_min", "principal", "requests", 10, 60),
-            BudgetSpec("subj_day", "principal", "subjects", 100, 86_400)]
+    return [
+        BudgetSpec("req_min", "principal", "requests", 10, 60),
+        BudgetSpec("subj_day", "principal", "subjects", 100, 86_400),
+    ]
 
 
 def test_redis_down_refuses_with_503_and_service_resumes(private_redis: PrivateRedis) -> None:
@@ -90,7 +105,9 @@ def test_redis_down_refuses_with_503_and_service_resumes(private_redis: PrivateR
     r = b.reserve(KEYS)
     b.settle(r, 0, ["s2"])
     assert {row["budget"]: row["used"] for row in b.state("p1")["budgets"]} == {
-        "req_min": 1, "subj_day": 1}
+        "req_min": 1,
+        "subj_day": 1,
+    }
     backend.close()
 
 
@@ -102,11 +119,15 @@ def test_settle_during_an_outage_is_unavailable_too(private_redis: PrivateRedis)
         b.settle(r, 0, ["s1"])
 
 
-def test_strict_local_fallback_applies_a_per_worker_share(
-        private_redis: PrivateRedis) -> None:
+def test_strict_local_fallback_applies_a_per_worker_share(private_redis: PrivateRedis) -> None:
     clock = FakeClock()
-    b = Budgets(specs(), RedisBackend(private_redis.url, prefix="sr:t:"), clock,
-                fallback="strict_local", workers=4)
+    b = Budgets(
+        specs(),
+        RedisBackend(private_redis.url, prefix="sr:t:"),
+        clock,
+        fallback="strict_local",
+        workers=4,
+    )
     private_redis.stop()
     served = 0
     for _ in range(10):
@@ -119,7 +140,9 @@ def test_strict_local_fallback_applies_a_per_worker_share(
     state = b.state("p1")
     assert state["degraded"] is True
     assert {row["budget"]: (row["used"], row["limit"]) for row in state["budgets"]} == {
-        "req_min": (2, 2), "subj_day": (2, 25)}
+        "req_min": (2, 2),
+        "subj_day": (2, 25),
+    }
     private_redis.start()
     for _ in range(10):  # shared budgets again, with the full limit
         b.reserve(KEYS)

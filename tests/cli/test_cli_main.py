@@ -25,8 +25,9 @@ def test_serve_refuses_an_invalid_policy(tmp_path: Path) -> None:
     env = {"STRONGROOM_HOME": str(tmp_path / "home")}
     assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
     policy = tmp_path / "home" / "policy.yaml"
-    policy.write_text(policy.read_text().replace("default_purpose: case_work",
-                                                 "default_purpose: no_such_purpose"))
+    policy.write_text(
+        policy.read_text().replace("default_purpose: case_work", "default_purpose: no_such_purpose")
+    )
     r = CliRunner().invoke(app, ["serve", "--port", "1"], env=env)
     assert r.exit_code == 2
     assert "policy.yaml" in r.output and "Traceback" not in r.output
@@ -53,17 +54,32 @@ def test_principal_add_validates_role(tmp_path: Path) -> None:
 def test_password_and_client_registration(tmp_path: Path) -> None:
     env = {"STRONGROOM_HOME": str(tmp_path / "home")}
     assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
-    pid = CliRunner().invoke(app, ["principal", "add", "--role", "police"],
-                             env=env).output.strip()
-    short = CliRunner().invoke(app, ["principal", "password", pid, "--username", "o1",
-                                     "--password", "short"], env=env)
+    pid = CliRunner().invoke(app, ["principal", "add", "--role", "police"], env=env).output.strip()
+    short = CliRunner().invoke(
+        app, ["principal", "password", pid, "--username", "o1", "--password", "short"], env=env
+    )
     assert short.exit_code == 2 and "12 characters" in short.output
-    ok = CliRunner().invoke(app, ["principal", "password", pid, "--username", "o1",
-                                  "--password", "a long and boring passphrase"], env=env)
+    ok = CliRunner().invoke(
+        app,
+        [
+            "principal",
+            "password",
+            pid,
+            "--username",
+            "o1",
+            "--password",
+            "a long and boring passphrase",
+        ],
+        env=env,
+    )
     assert ok.exit_code == 0, ok.output
-    bad_uri = CliRunner().invoke(app, ["client", "add", "console", "--redirect-uri",
-                                       "http://evil.example/cb"], env=env)
+    bad_uri = CliRunner().invoke(
+        app, ["client", "add", "console", "--redirect-uri", "http://evil.example/cb"], env=env
+    )
     assert bad_uri.exit_code == 2 and "redirect" in bad_uri.output
-    added = CliRunner().invoke(app, ["client", "add", "console", "--redirect-uri",
-                                     "http://127.0.0.1:8765/callback"], env=env)
+    added = CliRunner().invoke(
+        app,
+        ["client", "add", "console", "--redirect-uri", "http://127.0.0.1:8765/callback"],
+        env=env,
+    )
     assert added.exit_code == 0 and "public client console" in added.output

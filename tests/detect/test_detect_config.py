@@ -28,36 +28,52 @@ def test_the_shipped_policy_section_is_accepted() -> None:
 
 
 def test_responses_as_a_list_with_min_risk() -> None:
-    c = DetectConfig.from_policy_section({}, [
-        {"action": "suspend_principal", "min_risk": 80},
-        {"action": "alert", "min_risk": 20, "shadow": True},
-    ])
+    c = DetectConfig.from_policy_section(
+        {},
+        [
+            {"action": "suspend_principal", "min_risk": 80},
+            {"action": "alert", "min_risk": 20, "shadow": True},
+        ],
+    )
     assert [(r.action, r.threshold, r.shadow) for r in c.responses] == [
-        ("alert", 20, True), ("suspend_principal", 80, False)]
+        ("alert", 20, True),
+        ("suspend_principal", 80, False),
+    ]
 
 
 def test_disabled_rung_is_left_out() -> None:
-    c = DetectConfig.from_policy_section({}, {"alert": {"threshold": 10},
-                                              "throttle": {"threshold": 20, "enabled": False}})
+    c = DetectConfig.from_policy_section(
+        {}, {"alert": {"threshold": 10}, "throttle": {"threshold": 20, "enabled": False}}
+    )
     assert [r.action for r in c.responses] == ["alert"]
 
 
-@pytest.mark.parametrize(("detectors", "responses", "path"), [
-    ({"velocty": {}}, None, "detectors.velocty"),
-    ({"velocity": {"params": {"ceiling": 3}}}, None, "detectors.velocity.params.ceiling"),
-    ({"breadth": {"shadw": True}}, None, "detectors.breadth"),
-    ({"breadth": {"shadow": "yes"}}, None, "detectors.breadth.shadow"),
-    ({"velocity": {"params": {"human_ceiling_records_per_minute": {"police": -1}}}}, None,
-     "detectors.velocity.params.human_ceiling_records_per_minute.police"),
-    ({}, {"nuke": {"threshold": 1}}, "responses.nuke"),
-    ({}, {"alert": {"treshold": 1}}, "responses.alert"),
-    ({}, {"alert": {"threshold": 101}}, "responses.alert.threshold"),
-    ({}, {"throttle": {"threshold": 5, "params": {"factor": 2}}},
-     "responses.throttle.params.factor"),
-    ({}, [{"action": "alert", "extra": 1}], "responses[0]"),
-])
-def test_unknown_or_bad_keys_are_refused_with_their_path(detectors: dict, responses: object,
-                                                         path: str) -> None:
+@pytest.mark.parametrize(
+    ("detectors", "responses", "path"),
+    [
+        ({"velocty": {}}, None, "detectors.velocty"),
+        ({"velocity": {"params": {"ceiling": 3}}}, None, "detectors.velocity.params.ceiling"),
+        ({"breadth": {"shadw": True}}, None, "detectors.breadth"),
+        ({"breadth": {"shadow": "yes"}}, None, "detectors.breadth.shadow"),
+        (
+            {"velocity": {"params": {"human_ceiling_records_per_minute": {"police": -1}}}},
+            None,
+            "detectors.velocity.params.human_ceiling_records_per_minute.police",
+        ),
+        ({}, {"nuke": {"threshold": 1}}, "responses.nuke"),
+        ({}, {"alert": {"treshold": 1}}, "responses.alert"),
+        ({}, {"alert": {"threshold": 101}}, "responses.alert.threshold"),
+        (
+            {},
+            {"throttle": {"threshold": 5, "params": {"factor": 2}}},
+            "responses.throttle.params.factor",
+        ),
+        ({}, [{"action": "alert", "extra": 1}], "responses[0]"),
+    ],
+)
+def test_unknown_or_bad_keys_are_refused_with_their_path(
+    detectors: dict, responses: object, path: str
+) -> None:
     with pytest.raises(DetectConfigError) as err:
         DetectConfig.from_policy_section(detectors, responses)  # type: ignore[arg-type]
     assert str(err.value).startswith(path + ":")

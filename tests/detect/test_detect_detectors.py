@@ -58,8 +58,9 @@ def test_guessing_many_searches_match_nothing() -> None:
     rng = random.Random(3)
     eng = engine(clock, only({"enumeration": {}}))
     for _ in range(30):
-        eng.observe(event(clock, subjects=(), sort_key=rng.randrange(99_999),
-                          matched=rng.random() < 0.1))
+        eng.observe(
+            event(clock, subjects=(), sort_key=rng.randrange(99_999), matched=rng.random() < 0.1)
+        )
         clock.advance(30)
     assert eng.risk("p-1") >= 25
 
@@ -138,8 +139,16 @@ def test_coordinated_accounts_behind_one_prefix_split_a_sweep() -> None:
     accounts = [f"bot-{i}" for i in range(4)]
     for n in range(40):  # each account takes every 4th postcode: 10 requests each
         who = accounts[n % 4]
-        eng.observe(event(clock, who, session=who, ip=f"203.0.113.{10 + n % 4}",
-                          sort_key=75001 + n, matched=True))
+        eng.observe(
+            event(
+                clock,
+                who,
+                session=who,
+                ip=f"203.0.113.{10 + n % 4}",
+                sort_key=75001 + n,
+                matched=True,
+            )
+        )
         clock.advance(20)
     assert sum(eng.risk(a) > 0 for a in accounts) >= 3
 

@@ -33,8 +33,11 @@ def test_one_noisy_family_never_suspends() -> None:
 
 def test_throttle_exposes_its_factor() -> None:
     clock = FakeClock()
-    cfg = only({"velocity": {}}, alert={"threshold": 20},
-               throttle={"threshold": 40, "params": {"factor": 0.5}})
+    cfg = only(
+        {"velocity": {}},
+        alert={"threshold": 20},
+        throttle={"threshold": 40, "params": {"factor": 0.5}},
+    )
     eng = engine(clock, cfg)
     actions = _burst(clock, eng)
     assert [a.action for a in actions] == ["alert", "throttle"]
@@ -47,8 +50,7 @@ def test_throttle_exposes_its_factor() -> None:
 def test_two_families_climb_to_suspension_and_it_bites_on_the_next_request() -> None:
     clock = FakeClock()
     revoked: list[str] = []
-    eng = engine(clock, only({"velocity": {}, "enumeration": {}}),
-                 revoke_principal=revoked.append)
+    eng = engine(clock, only({"velocity": {}, "enumeration": {}}), revoke_principal=revoked.append)
     seen = []
     for n in range(60):
         seen += eng.observe(event(clock, sort_key=n, matched=True))
@@ -57,8 +59,7 @@ def test_two_families_climb_to_suspension_and_it_bites_on_the_next_request() -> 
             break
     ladder = [a.action for a in seen]
     assert ladder[:3] == ["alert", "throttle", "step_up"]
-    assert "suspend_session" in ladder and ladder[-1] in ("suspend_principal",
-                                                           "block_ip_prefix")
+    assert "suspend_session" in ladder and ladder[-1] in ("suspend_principal", "block_ip_prefix")
     assert revoked == ["p-1"]
     c = eng.check("p-1", "another-session", "192.0.2.1")
     assert c is not None and c.action == "suspend_principal"
@@ -84,9 +85,11 @@ def test_step_up_is_satisfied_by_a_later_authentication() -> None:
 def test_shadow_response_records_but_does_not_contain() -> None:
     clock = FakeClock()
     revoked: list[str] = []
-    eng = engine(clock, only({"honey": {}},
-                             suspend_principal={"threshold": 90, "shadow": True}),
-                 revoke_principal=revoked.append)
+    eng = engine(
+        clock,
+        only({"honey": {}}, suspend_principal={"threshold": 90, "shadow": True}),
+        revoke_principal=revoked.append,
+    )
     actions = eng.observe(event(clock, subjects=(CANARY,)))
     assert [(a.action, a.shadow) for a in actions] == [("suspend_principal", True)]
     assert actions[0].to_entry()["outcome"] == "allowed"
@@ -163,20 +166,31 @@ def test_state_per_principal_stays_small() -> None:
     clock = FakeClock()
     eng = engine(clock, DetectConfig())
     for n in range(5000):
-        eng.observe(event(clock, subjects=(str(uuid.uuid4()), str(uuid.uuid4())),
-                          endpoint=f"GET /v1/e{n % 5}", sort_key=n % 97,
-                          ip=f"10.{n % 7}.0.1", user_agent=f"ua-{n % 9}", matched=True))
+        eng.observe(
+            event(
+                clock,
+                subjects=(str(uuid.uuid4()), str(uuid.uuid4())),
+                endpoint=f"GET /v1/e{n % 5}",
+                sort_key=n % 97,
+                ip=f"10.{n % 7}.0.1",
+                user_agent=f"ua-{n % 9}",
+                matched=True,
+            )
+        )
         clock.advance(7)
     assert 0 < eng.state_size_bytes("p-1") <= 2048
 
 
-@pytest.mark.parametrize(("families", "suspends"), [
-    (("breadth", "peer", "drift"), False),  # one kind of evidence: how much is read
-    (("peer", "drift"), False),
-    (("breadth", "enumeration"), True),  # amount and pattern
-    (("peer", "volume"), True),  # amount and rate
-    (("drift",), False),
-])
+@pytest.mark.parametrize(
+    ("families", "suspends"),
+    [
+        (("breadth", "peer", "drift"), False),  # one kind of evidence: how much is read
+        (("peer", "drift"), False),
+        (("breadth", "enumeration"), True),  # amount and pattern
+        (("peer", "volume"), True),  # amount and rate
+        (("drift",), False),
+    ],
+)
 def test_only_independent_evidence_suspends(families: tuple[str, ...], suspends: bool) -> None:
     rungs = [Rung(action, 10.0 * (k + 1)) for k, action in enumerate(LADDER)]
     fired = {r.action for r in due(Scored(), rungs, 100.0, families, False, lambda _: False)}

@@ -72,12 +72,13 @@ def test_webhook_signed_retried_and_never_blocking() -> None:
         server.shutdown()
     assert len(_Receiver.calls) >= 3 and sink.sent >= 1
     headers, body = _Receiver.calls[-1]
-    assert verify(KEY, headers["X-Strongroom-Timestamp"], body,
-                  headers["X-Strongroom-Signature"])
-    assert not verify(os.urandom(32), headers["X-Strongroom-Timestamp"], body,
-                      headers["X-Strongroom-Signature"])
-    assert not verify(KEY, headers["X-Strongroom-Timestamp"], body + b" ",
-                      headers["X-Strongroom-Signature"])
+    assert verify(KEY, headers["X-Strongroom-Timestamp"], body, headers["X-Strongroom-Signature"])
+    assert not verify(
+        os.urandom(32), headers["X-Strongroom-Timestamp"], body, headers["X-Strongroom-Signature"]
+    )
+    assert not verify(
+        KEY, headers["X-Strongroom-Timestamp"], body + b" ", headers["X-Strongroom-Signature"]
+    )
     doc = json.loads(body)
     assert doc["class_uid"] == 2004 and doc["severity_id"] == 5
 
@@ -117,6 +118,8 @@ def test_syslog_rfc5424_over_udp() -> None:
 
 
 def test_syslog_structured_data_is_escaped() -> None:
-    msg = format_message({"severity_id": 2, "time": 0, "class_uid": 2004,
-                          "finding_info": {"uid": 'a"b]c'}}, hostname="h")
+    msg = format_message(
+        {"severity_id": 2, "time": 0, "class_uid": 2004, "finding_info": {"uid": 'a"b]c'}},
+        hostname="h",
+    )
     assert b'uid="a\\"b\\]c"' in msg

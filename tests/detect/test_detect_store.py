@@ -20,10 +20,10 @@ def store(request: pytest.FixtureRequest, tmp_path):
 
 def _contract(store) -> None:
     t = 1_000.0
-    a = new_containment("suspend_principal", "p-1", t, risk=93.5,
-                        families=("volume", "honey"))
-    b = new_containment("block_ip_prefix", "p-2", t + 1, ip_prefix="203.0.113.0/24",
-                        expires_at=t + 60)
+    a = new_containment("suspend_principal", "p-1", t, risk=93.5, families=("volume", "honey"))
+    b = new_containment(
+        "block_ip_prefix", "p-2", t + 1, ip_prefix="203.0.113.0/24", expires_at=t + 60
+    )
     store.add(a)
     store.add(b)
     assert {c.id for c in store.active(t + 2)} == {a.id, b.id}
@@ -32,7 +32,10 @@ def _contract(store) -> None:
     assert got == a and got.families == ("volume", "honey")
     lifted = store.lift(a.id, by="admin-1", why="false positive", now=t + 5)
     assert (lifted.lifted_at, lifted.lifted_by, lifted.lifted_why) == (
-        t + 5, "admin-1", "false positive")
+        t + 5,
+        "admin-1",
+        "false positive",
+    )
     assert store.active(t + 6) == [b]
     with pytest.raises(Conflict):
         store.lift(a.id, by="admin-2", why="again", now=t + 7)

@@ -48,8 +48,7 @@ class QuietDetector:
     def observe(self, event: Any) -> list[Any]:
         return []
 
-    def check(self, principal: str, session: str | None, ip: str | None,
-              **_: Any) -> None:
+    def check(self, principal: str, session: str | None, ip: str | None, **_: Any) -> None:
         return None
 
     def throttle_factor(self, principal: str) -> float:
@@ -71,12 +70,20 @@ class Env:
 
     def caller(self, role: str, principal: str | None = None, **kw: Any) -> Caller:
         defaults: dict[str, Any] = {
-            "prefecture": {"purpose": "case_work", "case": "CASE-2026-77",
-                           "justification": JUSTIFICATION, "departement": DEP},
+            "prefecture": {
+                "purpose": "case_work",
+                "case": "CASE-2026-77",
+                "justification": JUSTIFICATION,
+                "departement": DEP,
+            },
             "admin": {"purpose": "administration"},
         }.get(role, {})
-        return Caller(principal_id=principal or new_public_id(), role=role,
-                      scopes=frozenset(self.policy.role(role).scopes), **{**defaults, **kw})
+        return Caller(
+            principal_id=principal or new_public_id(),
+            role=role,
+            scopes=frozenset(self.policy.role(role).scopes),
+            **{**defaults, **kw},
+        )
 
     def entries(self) -> list[dict[str, Any]]:
         return [self.journal.entry(i) for i in range(self.journal.size())]
@@ -96,14 +103,30 @@ def seed(engine: Any, *, persons: int, departement: str = DEP) -> tuple[list[str
             s.flush()
             later = i >= persons and dep == departement  # expires beyond the window
             expires = TODAY + timedelta(days=(400 + i) if later else 1 + (i * 7) % 170)
-            permit = Permit(public_id=new_public_id(), person_id=person.id,
-                            number_bidx=os.urandom(16), kind=("hunting", "sport")[i % 2],
-                            categories=("C", "B,C")[i % 2], issued=expires - timedelta(5475),
-                            expires=expires, status="valid")
+            permit = Permit(
+                public_id=new_public_id(),
+                person_id=person.id,
+                number_bidx=os.urandom(16),
+                kind=("hunting", "sport")[i % 2],
+                categories=("C", "B,C")[i % 2],
+                issued=expires - timedelta(5475),
+                expires=expires,
+                status="valid",
+            )
             s.add(permit)
-            s.add(Weapon(public_id=new_public_id(), serial_bidx=os.urandom(16),
-                         serial_ct=b"-", category="BC"[i % 2], make="Beretta", model="686",
-                         calibre="12", status="registered", holder_id=person.id))
+            s.add(
+                Weapon(
+                    public_id=new_public_id(),
+                    serial_bidx=os.urandom(16),
+                    serial_ct=b"-",
+                    category="BC"[i % 2],
+                    make="Beretta",
+                    model="686",
+                    calibre="12",
+                    status="registered",
+                    holder_id=person.id,
+                )
+            )
             if dep == departement and not later:
                 person_ids.append(person.public_id)
                 permit_ids.append(permit.public_id)
@@ -119,16 +142,38 @@ def build_env(url: str, tmp: Path, *, persons: int = 120) -> Env:
     person_ids, permit_ids = seed(engine, persons=persons)
     policy = compile_policy(load_default_policy(), b"p" * 32, clock=clock)
     journal = Journal.open(f"sqlite:///{tmp / 'journal.db'}", signer=None, clock=clock)
-    gate = Gate(registry=Registry(engine), vault=None, policy=policy,  # type: ignore[arg-type]
-                budgets=OpenBudgets(), journal=journal, detector=QuietDetector(),
-                clock=clock, budget_keys=lambda c, e: (c.principal_id, e))
+    gate = Gate(
+        registry=Registry(engine),
+        vault=None,
+        policy=policy,  # type: ignore[arg-type]
+        budgets=OpenBudgets(),
+        journal=journal,
+        detector=QuietDetector(),
+        clock=clock,
+        budget_keys=lambda c, e: (c.principal_id, e),
+    )
     exports_dir = tmp / "exports"
-    desk = ExportDesk(gate=gate, store=store, engine=engine, policy=policy,
-                      watermark=Watermark(export_key(b"h" * 32)), exports_dir=exports_dir,
-                      clock=clock)
-    env = Env(desk=desk, store=store, journal=journal, clock=clock, policy=policy,
-              exports_dir=exports_dir, person_ids=person_ids, permit_ids=permit_ids,
-              requester=None, approver=None)  # type: ignore[arg-type]
+    desk = ExportDesk(
+        gate=gate,
+        store=store,
+        engine=engine,
+        policy=policy,
+        watermark=Watermark(export_key(b"h" * 32)),
+        exports_dir=exports_dir,
+        clock=clock,
+    )
+    env = Env(
+        desk=desk,
+        store=store,
+        journal=journal,
+        clock=clock,
+        policy=policy,
+        exports_dir=exports_dir,
+        person_ids=person_ids,
+        permit_ids=permit_ids,
+        requester=None,
+        approver=None,
+    )  # type: ignore[arg-type]
     env.requester = env.caller("prefecture")
     env.approver = env.caller("admin")
     return env

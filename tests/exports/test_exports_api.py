@@ -40,21 +40,33 @@ def requester(dep: Deployment) -> dict[str, str]:
 
 
 def create(dep: Deployment, fields: list[str] = FIELDS) -> str:
-    r = dep.client.post("/v1/exports", headers=requester(dep), json={
-        "dataset": "departement_permits_expiring", "fields": fields, "justification": WHY,
-        "format": "csv"})
+    r = dep.client.post(
+        "/v1/exports",
+        headers=requester(dep),
+        json={
+            "dataset": "departement_permits_expiring",
+            "fields": fields,
+            "justification": WHY,
+            "format": "csv",
+        },
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
 
 def test_request_approve_download_once(dep: Deployment) -> None:
     export_id = create(dep)
-    assert dep.client.get(f"/v1/exports/{export_id}/download",
-                          headers=requester(dep)).json()["reason"] == "not_approved"
+    assert (
+        dep.client.get(f"/v1/exports/{export_id}/download", headers=requester(dep)).json()["reason"]
+        == "not_approved"
+    )
     queue = dep.client.get("/v1/exports/queue", headers=dep.headers("admin")).json()
     assert export_id in [i["id"] for i in queue["items"]]
-    r = dep.client.post(f"/v1/exports/{export_id}/approve", headers=dep.headers("admin"),
-                        json={"note": "ok for the campaign"})
+    r = dep.client.post(
+        f"/v1/exports/{export_id}/approve",
+        headers=dep.headers("admin"),
+        json={"note": "ok for the campaign"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "approved"
 
     r = dep.client.get(f"/v1/exports/{export_id}/download", headers=requester(dep))
@@ -74,9 +86,15 @@ def test_request_approve_download_once(dep: Deployment) -> None:
 
 
 def test_refusals_are_problems(dep: Deployment) -> None:
-    r = dep.client.post("/v1/exports", headers=requester(dep), json={
-        "dataset": "departement_permits_expiring", "justification": WHY,
-        "fields": ["ref.permit_id", "identity.family_name"]})
+    r = dep.client.post(
+        "/v1/exports",
+        headers=requester(dep),
+        json={
+            "dataset": "departement_permits_expiring",
+            "justification": WHY,
+            "fields": ["ref.permit_id", "identity.family_name"],
+        },
+    )
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["reason"] == "fields_not_allowed"
@@ -84,8 +102,11 @@ def test_refusals_are_problems(dep: Deployment) -> None:
     export_id = create(dep)
     r = dep.client.post(f"/v1/exports/{export_id}/approve", headers=requester(dep))
     assert r.status_code == 403 and r.json()["reason"] == "role_not_allowed"
-    r = dep.client.post(f"/v1/exports/{export_id}/reject", headers=dep.headers("admin"),
-                        json={"note": "no case behind this"})
+    r = dep.client.post(
+        f"/v1/exports/{export_id}/reject",
+        headers=dep.headers("admin"),
+        json={"note": "no case behind this"},
+    )
     assert r.json()["status"] == "rejected"
     r = dep.client.get(f"/v1/exports/{export_id}/download", headers=requester(dep))
     assert r.status_code == 409 and r.json()["reason"] == "not_approved"

@@ -22,9 +22,26 @@ def test_cli_request_approve_download_trace(tmp_path: Path) -> None:
     run = CliRunner().invoke
     agent = dep.principals["prefecture"]
 
-    r = run(export_app, ["request", "--as", agent, "--dataset", "departement_permits_expiring",
-                         "--field", "ref.person_id", "--field", "permit.expires",
-                         "--justification", WHY, "--case", "CASE-9", "--json"], env=env)
+    r = run(
+        export_app,
+        [
+            "request",
+            "--as",
+            agent,
+            "--dataset",
+            "departement_permits_expiring",
+            "--field",
+            "ref.person_id",
+            "--field",
+            "permit.expires",
+            "--justification",
+            WHY,
+            "--case",
+            "CASE-9",
+            "--json",
+        ],
+        env=env,
+    )
     assert r.exit_code == 0, r.output
     export_id = json.loads(r.output)["id"]
 

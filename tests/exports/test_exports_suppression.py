@@ -31,14 +31,23 @@ def check_table(cells: dict[tuple[str, str], int], k: int = 10) -> dict:
 @pytest.mark.parametrize("seed", range(12))
 def test_random_tables_leak_no_small_cell(seed: int) -> None:
     rng = random.Random(seed)
-    cells = {(f"{d:02d}", c): rng.choice([0, 1, 2, 4, 7, 9, 10, 15, 60, 300])
-             for d in range(1, rng.randint(3, 12)) for c in "ABC"}
+    cells = {
+        (f"{d:02d}", c): rng.choice([0, 1, 2, 4, 7, 9, 10, 15, 60, 300])
+        for d in range(1, rng.randint(3, 12))
+        for c in "ABC"
+    }
     check_table(cells, k=rng.choice([5, 10]))
 
 
 def test_single_small_cell_gets_complements_in_its_row_and_column() -> None:
-    cells = {("01", "A"): 3, ("01", "B"): 50, ("01", "C"): 40,
-             ("02", "A"): 30, ("02", "B"): 60, ("02", "C"): 70}
+    cells = {
+        ("01", "A"): 3,
+        ("01", "B"): 50,
+        ("01", "C"): 40,
+        ("02", "A"): 30,
+        ("02", "B"): 60,
+        ("02", "C"): 70,
+    }
     table = check_table(cells)
     assert table[("01", "A")] is None
     assert sum(table[("01", c)] is None for c in "ABC") >= 2
@@ -54,9 +63,12 @@ def test_no_small_cell_suppresses_nothing_and_zero_is_published() -> None:
 
 def test_aggregate_export_is_suppressed(sqlite_env: Env) -> None:
     env = sqlite_env  # 130 holders in 75 (65 per category), 10 in 13 (5 per category)
-    export_id = env.desk.request(env.requester, dataset="weapons_by_departement_category",
-                                 fields=["address.departement", "weapon.category"],
-                                 justification=JUSTIFICATION).body["id"]
+    export_id = env.desk.request(
+        env.requester,
+        dataset="weapons_by_departement_category",
+        fields=["address.departement", "weapon.category"],
+        justification=JUSTIFICATION,
+    ).body["id"]
     env.desk.approve(env.approver, export_id)
     _, download = env.desk.download(env.requester, export_id)
     rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))

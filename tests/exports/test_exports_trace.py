@@ -14,15 +14,22 @@ from strongroom.exports.watermark import find_ids
 from tests.exports.conftest import JUSTIFICATION, Env
 
 DATASET = "departement_permits_expiring"
-FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",
-          "permit.expires", "address.departement"]
+FIELDS = [
+    "ref.person_id",
+    "ref.permit_id",
+    "permit.kind",
+    "permit.categories",
+    "permit.expires",
+    "address.departement",
+]
 
 
 def make_export(env: Env, fmt: str = "csv") -> tuple[str, str, str]:
     requester = env.caller("prefecture")
     approver = env.caller("admin")
-    export_id = env.desk.request(requester, dataset=DATASET, fields=FIELDS,
-                                 justification=JUSTIFICATION, fmt=fmt).body["id"]
+    export_id = env.desk.request(
+        requester, dataset=DATASET, fields=FIELDS, justification=JUSTIFICATION, fmt=fmt
+    ).body["id"]
     env.desk.approve(approver, export_id)
     _, download = env.desk.download(requester, export_id)
     text = b"".join(download.chunks()).decode()
@@ -71,11 +78,13 @@ def test_canaries_survive_lower_casing(sqlite_env: Env) -> None:
     export_id, text, _ = make_export(env)
     lowered = text.lower().splitlines()
     real = set(env.permit_ids)
-    canary_lines = [line for line in lowered[1:]
-                    if not set(find_ids(line)) & real]
+    canary_lines = [line for line in lowered[1:] if not set(find_ids(line)) & real]
     assert len(canary_lines) == 3  # 120 real rows: the minimum of 3 canaries
-    leak = [lowered[0], *[line for line in lowered[1:] if line not in canary_lines][:47],
-            canary_lines[0]]
+    leak = [
+        lowered[0],
+        *[line for line in lowered[1:] if line not in canary_lines][:47],
+        canary_lines[0],
+    ]
     hits = env.desk.trace(env.caller("admin"), leak)
     assert [h["id"] for h in hits] == [export_id]
     assert hits[0]["evidence"]["canary_lines"] == 1

@@ -14,13 +14,24 @@ from strongroom.errors import Conflict, Forbidden, NotFound
 from tests.exports.conftest import JUSTIFICATION, Env
 
 DATASET = "departement_permits_expiring"
-ALL_FIELDS = ["ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",
-              "permit.expires", "address.departement"]
+ALL_FIELDS = [
+    "ref.person_id",
+    "ref.permit_id",
+    "permit.kind",
+    "permit.categories",
+    "permit.expires",
+    "address.departement",
+]
 
 
 def request(env: Env, fields: list[str] | None = None, fmt: str = "csv") -> str:
-    answer = env.desk.request(env.requester, dataset=DATASET, fields=fields or ALL_FIELDS,
-                              justification=JUSTIFICATION, fmt=fmt)
+    answer = env.desk.request(
+        env.requester,
+        dataset=DATASET,
+        fields=fields or ALL_FIELDS,
+        justification=JUSTIFICATION,
+        fmt=fmt,
+    )
     assert answer.body["status"] == "pending"
     return str(answer.body["id"])
 
@@ -113,15 +124,19 @@ def test_expiry_on_the_injected_clock(env: Env) -> None:
     with pytest.raises(Conflict) as window_closed:
         env.desk.download(env.requester, left_on_disk)
     assert window_closed.value.reason == "expired"
-    assert {env.store.get(i).status for i in (never_decided, never_fetched, left_on_disk)} \
-        == {"expired"}
+    assert {env.store.get(i).status for i in (never_decided, never_fetched, left_on_disk)} == {
+        "expired"
+    }
 
 
 def test_fields_beyond_the_purpose_are_refused(env: Env) -> None:
     with pytest.raises(Forbidden) as exc:
-        env.desk.request(env.requester, dataset=DATASET,
-                         fields=["ref.permit_id", "identity.family_name"],
-                         justification=JUSTIFICATION)
+        env.desk.request(
+            env.requester,
+            dataset=DATASET,
+            fields=["ref.permit_id", "identity.family_name"],
+            justification=JUSTIFICATION,
+        )
     assert exc.value.reason == "fields_not_allowed"
     assert exc.value.extra["refused"] == ["identity.family_name"]
     assert env.store.list() == []
@@ -143,7 +158,8 @@ def test_rows_are_capped_at_max_rows(env: Env) -> None:
     spec = env.policy.policy.exports.datasets[DATASET]
     capped = spec.model_copy(update={"max_rows": 40})
     env.desk.spec = env.desk.spec.model_copy(
-        update={"datasets": {**env.desk.spec.datasets, DATASET: capped}})
+        update={"datasets": {**env.desk.spec.datasets, DATASET: capped}}
+    )
     export_id = request(env)
     env.desk.approve(env.approver, export_id)
     rows = fetch(env, export_id).decode().splitlines()

@@ -30,8 +30,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
 
 
 def _fill(home: Home, n: int = 12) -> None:
-    j = Journal.open(home.settings().journal_url, signer=load_signer(home.keys_dir),
-                     clock=FakeClock(), checkpoint_every=5)
+    j = Journal.open(
+        home.settings().journal_url,
+        signer=load_signer(home.keys_dir),
+        clock=FakeClock(),
+        checkpoint_every=5,
+    )
     for i in range(n):
         j.append(event(i, principal="mallory" if i % 2 else "bob"))
     j.close()
@@ -51,9 +55,13 @@ def test_key_checkpoint_verify_and_proofs(home: Home, tmp_path: Path) -> None:
     res = runner.invoke(journal_app, ["proof", "inclusion", "3", "--size", "12"])
     assert res.exit_code == 0
     d = json.loads(res.output)
-    rfc6962.verify_inclusion(3, 12, base64.b64decode(d["leaf_hash"]),
-                             [base64.b64decode(p) for p in d["proof"]],
-                             base64.b64decode(d["root"]))
+    rfc6962.verify_inclusion(
+        3,
+        12,
+        base64.b64decode(d["leaf_hash"]),
+        [base64.b64decode(p) for p in d["proof"]],
+        base64.b64decode(d["root"]),
+    )
     res = runner.invoke(journal_app, ["proof", "consistency", "5", "12"])
     assert res.exit_code == 0 and len(json.loads(res.output)["proof"]) > 0
     res = runner.invoke(journal_app, ["proof", "inclusion", "30", "--size", "12"])
@@ -72,14 +80,17 @@ def test_key_checkpoint_verify_and_proofs(home: Home, tmp_path: Path) -> None:
 def test_investigate_commands(home: Home) -> None:
     runner.invoke(journal_app, ["init-key"])
     _fill(home)
-    res = runner.invoke(investigate_app, ["principal", "mallory", "--since", str(T0),
-                                          "--until", "2026-01-02T00:00:00", "--json"])
+    res = runner.invoke(
+        investigate_app,
+        ["principal", "mallory", "--since", str(T0), "--until", "2026-01-02T00:00:00", "--json"],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["entries"] == 6
     res = runner.invoke(investigate_app, ["subject", "s-1"])
     assert res.exit_code == 0 and json.loads(res.output)["subject"] == "s-1"
-    res = runner.invoke(investigate_app, ["breach", "--principal", "mallory", "--principal",
-                                          "bob", "--markdown"])
+    res = runner.invoke(
+        investigate_app, ["breach", "--principal", "mallory", "--principal", "bob", "--markdown"]
+    )
     assert res.exit_code == 0 and "Data subjects concerned: 5" in res.output
     res = runner.invoke(investigate_app, ["breach", "--principal", "bob", "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["contained"] is False

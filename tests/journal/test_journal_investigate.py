@@ -20,11 +20,29 @@ def inv(db_url: str, request: pytest.FixtureRequest):
     for i in range(5):
         j.append(event(i, principal="mallory", subjects=(f"s-{i}",), records=1))
     j.append(event(5, principal="mallory", subjects=("s-9",), outcome="refused", fields=()))
-    j.append(event(6, principal="bob", subjects=("s-1",), fields=("weapon.serial",),
-                   purpose="transfer", ts=T0 + 7200))
-    j.append(event(7, principal="admin-1", kind="security", outcome="contained",
-                   subjects=(), fields=(), reason="contained_by_detector",
-                   detail={"target": "mallory"}, ts=T0 + 600))
+    j.append(
+        event(
+            6,
+            principal="bob",
+            subjects=("s-1",),
+            fields=("weapon.serial",),
+            purpose="transfer",
+            ts=T0 + 7200,
+        )
+    )
+    j.append(
+        event(
+            7,
+            principal="admin-1",
+            kind="security",
+            outcome="contained",
+            subjects=(),
+            fields=(),
+            reason="contained_by_detector",
+            detail={"target": "mallory"},
+            ts=T0 + 600,
+        )
+    )
     j.append(event(8, principal="mallory", subjects=("s-8",), ts=T0 + 10 * 86400))
     if request.param == "indexed":
         j.catch_up_index()
@@ -70,7 +88,8 @@ def test_breach_report(inv: Investigator) -> None:
 
 
 def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(schema, "BUCKET_SHIFT", 2)  # buckets of 4 entries
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
     for i in range(30):
@@ -89,7 +108,8 @@ def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
 
 
 def test_entries_read_in_parallel_chunks_keep_their_order(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reports over more entries than a chunk read them through the reader threads, and
     come out as they do in one chunk: the principal's timeline in time order (entries
     appended out of time order), a subject's accesses in journal order."""

@@ -84,7 +84,11 @@ def test_checkpoint_body_round_trip() -> None:
     cp = parse_checkpoint(body)
     assert (cp.origin, cp.size, cp.seq) == ("o/x", 12, 3)
     assert cp.body() == body
-    for bad in (body.replace("BBA=", "BBB="), body.replace("12", "012"), body + "x\n",
-                body.replace("chain", "chian")):
+    for bad in (
+        body.replace("BBA=", "BBB="),
+        body.replace("12", "012"),
+        body + "x\n",
+        body.replace("chain", "chian"),
+    ):
         with pytest.raises(CheckpointError):
             parse_checkpoint(bad)

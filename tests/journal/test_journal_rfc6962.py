@@ -63,7 +63,7 @@ def all_nodes(d: list[bytes]) -> dict[tuple[int, int], bytes]:
     level = 0
     while (1 << level) <= len(d):
         for i in range(len(d) >> level):
-            out[(level, i)] = ref_mth(d[i << level:(i + 1) << level])
+            out[(level, i)] = ref_mth(d[i << level : (i + 1) << level])
         level += 1
     return out
 
@@ -118,9 +118,16 @@ def _check(path: Path, fn) -> str | None:
 def test_inclusion_vectors(shared_dir: Path) -> None:
     files = sorted((shared_dir / "testdata/rfc6962/inclusion").rglob("*.json"))
     assert len(files) > 40
+
     def fn(v):
-        rfc6962.verify_inclusion(v["leafIdx"], v["treeSize"], _b64(v["leafHash"]),
-                                 [_b64(p) for p in v["proof"] or []], _b64(v["root"]))
+        rfc6962.verify_inclusion(
+            v["leafIdx"],
+            v["treeSize"],
+            _b64(v["leafHash"]),
+            [_b64(p) for p in v["proof"] or []],
+            _b64(v["root"]),
+        )
+
     errors = [e for f in files if (e := _check(f, fn))]
     assert errors == []
     assert any(json.loads(f.read_text())["wantErr"] is False for f in files)
@@ -129,9 +136,16 @@ def test_inclusion_vectors(shared_dir: Path) -> None:
 def test_consistency_vectors(shared_dir: Path) -> None:
     files = sorted((shared_dir / "testdata/rfc6962/consistency").rglob("*.json"))
     assert len(files) > 30
+
     def fn(v):
-        rfc6962.verify_consistency(v["size1"], v["size2"], [_b64(p) for p in v["proof"] or []],
-                                   _b64(v["root1"]), _b64(v["root2"]))
+        rfc6962.verify_consistency(
+            v["size1"],
+            v["size2"],
+            [_b64(p) for p in v["proof"] or []],
+            _b64(v["root1"]),
+            _b64(v["root2"]),
+        )
+
     errors = [e for f in files if (e := _check(f, fn))]
     assert errors == []
 

@@ -100,8 +100,9 @@ def _in_threads(fn: Callable[[int], Any], args: Sequence[int]) -> list[Any]:
 
 
 def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> None:
-    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
-                     index_lag=None)  # no indexing transactions: commits are batches
+    j = Journal.open(
+        db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000, index_lag=None
+    )  # no indexing transactions: commits are batches
     commits = _count_commits(j)
     got = _in_threads(lambda k: [j.append(event(k * 100 + i)) for i in range(40)], range(6))
     assert sorted(n for ns in got for n in ns) == list(range(240))
@@ -114,12 +115,14 @@ def test_concurrent_appends_share_commits(db_url: str, signer: NoteSigner) -> No
 
 
 def test_thread_appends_that_wait_too_long_fail_and_the_rest_go_on(
-        db_url: str, signer: NoteSigner, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, signer: NoteSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While another writer holds the journal's writer lock, thread appenders give up after
     APPEND_TIMEOUT with 503; their entries, already queued, are committed once the lock is
     free, and the appends after them are answered as usual."""
-    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
-                     index_lag=None)
+    j = Journal.open(
+        db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000, index_lag=None
+    )
     j.append(event(0))
     monkeypatch.setattr(log, "APPEND_TIMEOUT", 0.5)
     with schema.writing(j.engine):  # another writer, holding the lock for a while
@@ -135,9 +138,11 @@ def test_thread_appends_that_wait_too_long_fail_and_the_rest_go_on(
 
 
 def test_async_appends_share_commits_and_outlive_a_cancelled_caller(
-        db_url: str, signer: NoteSigner) -> None:
-    j = Journal.open(db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000,
-                     index_lag=None)
+    db_url: str, signer: NoteSigner
+) -> None:
+    j = Journal.open(
+        db_url, signer=signer, clock=FakeClock(), checkpoint_every=1000, index_lag=None
+    )
     commits = _count_commits(j)
 
     async def main() -> list[object]:
@@ -159,8 +164,9 @@ def test_async_appends_share_commits_and_outlive_a_cancelled_caller(
 
 def test_checkpoint_by_time_on_injected_clock(db_url: str, signer: NoteSigner) -> None:
     clock = FakeClock()
-    j = Journal.open(db_url, signer=signer, clock=clock, checkpoint_every=1000,
-                     checkpoint_interval=60)
+    j = Journal.open(
+        db_url, signer=signer, clock=clock, checkpoint_every=1000, checkpoint_interval=60
+    )
     j.append(event(0))
     j.append(event(1))
     assert j.checkpoints() == []
@@ -211,14 +217,15 @@ def _downgrade_to_version_5(db_url: str) -> None:
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         ups = conn.execute(sa.text("SELECT idx, up FROM journal_leaves")).all()
-        nodes = [{"n": schema.nid(level, i), "h": h} for idx, up in ups
-                 for level, i, h in rfc6962.completed(int(idx), bytes(up))]
+        nodes = [
+            {"n": schema.nid(level, i), "h": h}
+            for idx, up in ups
+            for level, i, h in rfc6962.completed(int(idx), bytes(up))
+        ]
         if nodes:
-            conn.execute(sa.text("INSERT INTO journal_nodes (nid, hash) VALUES (:n, :h)"),
-                         nodes)
+            conn.execute(sa.text("INSERT INTO journal_nodes (nid, hash) VALUES (:n, :h)"), nodes)
         conn.execute(sa.text("ALTER TABLE journal_leaves DROP COLUMN up"))
-        conn.execute(sa.text("UPDATE journal_meta SET value = '5' "
-                             "WHERE key = 'schema_version'"))
+        conn.execute(sa.text("UPDATE journal_meta SET value = '5' WHERE key = 'schema_version'"))
     engine.dispose()
 
 
@@ -229,8 +236,9 @@ def _downgrade_to_version_4(db_url: str) -> None:
     engine, index_engine = schema.make_engines(db_url)
     with index_engine.connect() as conn:
         indexed = schema.indexed_size(conn)
-        copied = {t.name: [dict(r._mapping) for r in conn.execute(sa.select(t))]
-                  for t in INDEX_TABLES}
+        copied = {
+            t.name: [dict(r._mapping) for r in conn.execute(sa.select(t))] for t in INDEX_TABLES
+        }
     with engine.begin() as conn:
         if index_engine is not engine:
             schema.index_metadata.create_all(conn, tables=INDEX_TABLES)
@@ -238,10 +246,10 @@ def _downgrade_to_version_4(db_url: str) -> None:
                 if copied[t.name]:
                     conn.execute(t.insert(), copied[t.name])
         conn.execute(sa.text("DROP TABLE IF EXISTS journal_index_meta"))
-        conn.execute(sa.text("INSERT INTO journal_meta VALUES ('indexed_size', :v)"),
-                     {"v": str(indexed)})
-        conn.execute(sa.text("UPDATE journal_meta SET value = '4' "
-                             "WHERE key = 'schema_version'"))
+        conn.execute(
+            sa.text("INSERT INTO journal_meta VALUES ('indexed_size', :v)"), {"v": str(indexed)}
+        )
+        conn.execute(sa.text("UPDATE journal_meta SET value = '4' WHERE key = 'schema_version'"))
     engine.dispose()
     index_engine.dispose()
     if index_engine is not engine:
@@ -262,25 +270,41 @@ def _downgrade_to_version_1(db_url: str) -> None:
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         rows = conn.execute(sa.text("SELECT idx, entry FROM journal_leaves")).all()
-        for column, kind in (("ts", "FLOAT"), ("principal", "VARCHAR(128)"),
-                             ("kind", "VARCHAR(32)"), ("outcome", "VARCHAR(32)")):
+        for column, kind in (
+            ("ts", "FLOAT"),
+            ("principal", "VARCHAR(128)"),
+            ("kind", "VARCHAR(32)"),
+            ("outcome", "VARCHAR(32)"),
+        ):
             conn.execute(sa.text(f"ALTER TABLE journal_leaves ADD COLUMN {column} {kind}"))
         entries = {int(i): json.loads(bytes(e)) for i, e in rows}
-        conn.execute(sa.text("UPDATE journal_leaves SET ts = :ts, principal = :p, kind = :k, "
-                             "outcome = :o WHERE idx = :i"),
-                     [{"ts": e["ts"], "p": e["principal"], "k": e["kind"], "o": e["outcome"],
-                       "i": i} for i, e in entries.items()])
-        conn.execute(sa.text("CREATE INDEX ix_journal_leaves_principal_ts "
-                             "ON journal_leaves (principal, ts)"))
+        conn.execute(
+            sa.text(
+                "UPDATE journal_leaves SET ts = :ts, principal = :p, kind = :k, "
+                "outcome = :o WHERE idx = :i"
+            ),
+            [
+                {"ts": e["ts"], "p": e["principal"], "k": e["kind"], "o": e["outcome"], "i": i}
+                for i, e in entries.items()
+            ],
+        )
+        conn.execute(
+            sa.text("CREATE INDEX ix_journal_leaves_principal_ts ON journal_leaves (principal, ts)")
+        )
         conn.execute(sa.text("DROP TABLE journal_principals"))
         conn.execute(sa.text("DROP TABLE journal_subjects"))
-        conn.execute(sa.text("CREATE TABLE journal_subjects (subject VARCHAR(128) NOT NULL, "
-                             "leaf BIGINT NOT NULL, PRIMARY KEY (subject, leaf))"))
-        conn.execute(sa.text("INSERT INTO journal_subjects VALUES (:s, :l)"),
-                     [{"s": x, "l": i} for i, e in entries.items() for x in e["subjects"]])
+        conn.execute(
+            sa.text(
+                "CREATE TABLE journal_subjects (subject VARCHAR(128) NOT NULL, "
+                "leaf BIGINT NOT NULL, PRIMARY KEY (subject, leaf))"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO journal_subjects VALUES (:s, :l)"),
+            [{"s": x, "l": i} for i, e in entries.items() for x in e["subjects"]],
+        )
         conn.execute(sa.text("DELETE FROM journal_meta WHERE key = 'indexed_size'"))
-        conn.execute(sa.text("UPDATE journal_meta SET value = '1' "
-                             "WHERE key = 'schema_version'"))
+        conn.execute(sa.text("UPDATE journal_meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 
 
@@ -303,9 +327,9 @@ def test_version_1_journal_is_upgraded_on_open(db_url: str, signer: NoteSigner) 
     assert j.verify().ok
     j.close()
     with sa.create_engine(db_url).connect() as conn:
-        assert conn.execute(sa.text("SELECT value FROM journal_meta "
-                                    "WHERE key = 'schema_version'")).scalar() \
-            == str(schema.SCHEMA_VERSION)
+        assert conn.execute(
+            sa.text("SELECT value FROM journal_meta WHERE key = 'schema_version'")
+        ).scalar() == str(schema.SCHEMA_VERSION)
 
 
 def _node_count(db_url: str) -> int:
@@ -327,8 +351,8 @@ def _ups(db_url: str) -> list[bytes | None]:
 
 @pytest.mark.parametrize("leaf_levels", [schema.LEAF_LEVELS, 2])
 def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
-        db_url: str, signer: NoteSigner, leaf_levels: int,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, signer: NoteSigner, leaf_levels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Version 5 kept every node in journal_nodes: opened by version 6, those stay where
     they are and are read (and verified) from there, while new leaves carry the lower
     nodes they complete and journal_nodes gets only the upper ones (levels above 2 in the
@@ -345,11 +369,13 @@ def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
     for i in range(21, 45):
         j.append(event(i))
     assert _node_count(db_url) == 21 - (21).bit_count() + sum(
-        max(0, completes(i) - leaf_levels) for i in range(21, 45))
+        max(0, completes(i) - leaf_levels) for i in range(21, 45)
+    )
     ups = _ups(db_url)
     assert ups[:21] == [None] * 21
     assert [len(up or b"") // 32 for up in ups[21:]] == [
-        min(completes(i), leaf_levels) for i in range(21, 45)]
+        min(completes(i), leaf_levels) for i in range(21, 45)
+    ]
     for size in (1, 16, 21, 22, 32, 45):
         root = j.root(size)
         for i in range(size):
@@ -365,8 +391,10 @@ def test_version_5_nodes_stay_readable_and_new_leaves_carry_theirs(
     j.close()
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:  # forge the old node over leaves [4, 8)
-        conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
-                     {"h": bytes(32), "n": schema.nid(2, 1)})
+        conn.execute(
+            sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+            {"h": bytes(32), "n": schema.nid(2, 1)},
+        )
     engine.dispose()
     j = Journal.open(db_url, signer=signer, clock=FakeClock())
     report = j.verify()
@@ -389,8 +417,10 @@ def test_writer_indexes_behind_the_log(db_url: str) -> None:
 
 def _ranges(j: Journal) -> list[tuple[int, int]]:
     with j.index_engine.connect() as conn:
-        return [(int(a), int(b)) for a, b in conn.execute(sa.text(
-            "SELECT lo, hi FROM journal_index_ranges ORDER BY lo"))]
+        return [
+            (int(a), int(b))
+            for a, b in conn.execute(sa.text("SELECT lo, hi FROM journal_index_ranges ORDER BY lo"))
+        ]
 
 
 def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str) -> None:
@@ -398,8 +428,7 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
     indexed_size moves only over a gapless prefix; investigations stay exact throughout."""
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
     inv = Investigator(j)
-    entries = [event(i, principal=f"p-{i // 3 % 2}", subjects=(f"s-{i % 4}",))
-               for i in range(18)]
+    entries = [event(i, principal=f"p-{i // 3 % 2}", subjects=(f"s-{i % 4}",)) for i in range(18)]
     for e in entries[:12]:
         j.append(e)
     rows = [(i, index_rows(e)) for i, e in enumerate(entries)]
@@ -409,7 +438,8 @@ def test_each_writer_indexes_its_own_entries_and_gaps_are_read_back(db_url: str)
         assert j.indexed_size() == indexed and _ranges(j) == ranges
         assert [a["index"] for a in inv.subject_report("s-0")["accesses"]] == s0
         assert inv.principal_report("p-1")["entries"] == len(
-            [i for i in range(j.size()) if i // 3 % 2 == 1])
+            [i for i in range(j.size()) if i // 3 % 2 == 1]
+        )
 
     with schema.writing(j.index_engine, index=True) as conn:  # writer B: entries 3-5 and 9-11
         assert store.index_known(conn, rows[3:6] + rows[9:12]) == (6, 0)
@@ -460,7 +490,8 @@ def test_two_writers_on_one_journal_index_everything_once(db_url: str) -> None:
 
 
 def test_version_3_journal_gets_small_buckets_on_open(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Version 3 keyed principals by (principal, ts, leaf) and subject buckets by leaf >> 18;
     opening it rebuilds both with the leading bucket leaf >> BUCKET_SHIFT."""
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
@@ -471,15 +502,19 @@ def test_version_3_journal_gets_small_buckets_on_open(
     _downgrade_to_version_4(db_url)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE old_p (principal VARCHAR(128), ts FLOAT, "
-                             "leaf BIGINT, PRIMARY KEY (principal, ts, leaf))"))
-        conn.execute(sa.text("INSERT INTO old_p SELECT principal, ts, leaf "
-                             "FROM journal_principals"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE old_p (principal VARCHAR(128), ts FLOAT, "
+                "leaf BIGINT, PRIMARY KEY (principal, ts, leaf))"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO old_p SELECT principal, ts, leaf FROM journal_principals")
+        )
         conn.execute(sa.text("DROP TABLE journal_principals"))
         conn.execute(sa.text("ALTER TABLE old_p RENAME TO journal_principals"))
         conn.execute(sa.text("UPDATE journal_subjects SET bucket = leaf / 262144"))
-        conn.execute(sa.text("UPDATE journal_meta SET value = '3' "
-                             "WHERE key = 'schema_version'"))
+        conn.execute(sa.text("UPDATE journal_meta SET value = '3' WHERE key = 'schema_version'"))
     monkeypatch.setattr(schema, "BUCKET_SHIFT", 3)  # buckets of 8 entries
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
     with j.index_engine.connect() as conn:
@@ -511,8 +546,10 @@ def _fill(j: Journal, n: int) -> None:
 
 def _answers(j: Journal) -> tuple[list[int], int]:
     inv = Investigator(j)
-    return ([a["index"] for a in inv.subject_report("s-1")["accesses"]],
-            inv.principal_report("p-1")["entries"])
+    return (
+        [a["index"] for a in inv.subject_report("s-1")["accesses"]],
+        inv.principal_report("p-1")["entries"],
+    )
 
 
 def test_version_4_indexes_move_to_the_index_database(db_url: str) -> None:
@@ -532,8 +569,9 @@ def test_version_4_indexes_move_to_the_index_database(db_url: str) -> None:
     assert j.catch_up_index() == 0  # nothing left to read back
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
-        version = conn.execute(sa.text("SELECT value FROM journal_meta "
-                                       "WHERE key = 'schema_version'")).scalar()
+        version = conn.execute(
+            sa.text("SELECT value FROM journal_meta WHERE key = 'schema_version'")
+        ).scalar()
         keys = set(conn.execute(sa.text("SELECT key FROM journal_meta")).scalars())
     assert version == str(schema.SCHEMA_VERSION) and keys == {"schema_version"}
     index_tables = {t.name for t in schema.index_metadata.sorted_tables}
@@ -604,9 +642,12 @@ def test_sqlite_log_is_synced_in_full_and_its_index_file_normally(tmp_path: Path
 @pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 1000])
 def test_insert_rows_writes_every_row_in_chunks(db_url: str, n: int) -> None:
     engine = schema.make_engine(db_url)
-    scratch = sa.Table("scratch_rows", sa.MetaData(),
-                       sa.Column("a", sa.BigInteger, primary_key=True, autoincrement=False),
-                       sa.Column("b", sa.LargeBinary, nullable=False))
+    scratch = sa.Table(
+        "scratch_rows",
+        sa.MetaData(),
+        sa.Column("a", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("b", sa.LargeBinary, nullable=False),
+    )
     rows = [(i, bytes([i % 256]) * (i % 7 + 1)) for i in range(n)]
     with engine.begin() as conn:
         scratch.drop(conn, checkfirst=True)

@@ -37,14 +37,17 @@ def _build(url: str, signer: NoteSigner) -> None:
 
 
 def _leaf(conn: sa.Connection, i: int) -> tuple[bytes, bytes]:
-    row = conn.execute(sa.text("SELECT entry, leaf_hash FROM journal_leaves WHERE idx = :i"),
-                       {"i": i}).one()
+    row = conn.execute(
+        sa.text("SELECT entry, leaf_hash FROM journal_leaves WHERE idx = :i"), {"i": i}
+    ).one()
     return bytes(row[0]), bytes(row[1])
 
 
 def _set_leaf(conn: sa.Connection, i: int, entry: bytes, lh: bytes) -> None:
-    conn.execute(sa.text("UPDATE journal_leaves SET entry = :e, leaf_hash = :h WHERE idx = :i"),
-                 {"e": entry, "h": lh, "i": i})
+    conn.execute(
+        sa.text("UPDATE journal_leaves SET entry = :e, leaf_hash = :h WHERE idx = :i"),
+        {"e": entry, "h": lh, "i": i},
+    )
 
 
 def _forged(conn: sa.Connection, i: int) -> bytes:
@@ -52,8 +55,9 @@ def _forged(conn: sa.Connection, i: int) -> bytes:
 
 
 def edit_entry(conn: sa.Connection) -> None:
-    conn.execute(sa.text("UPDATE journal_leaves SET entry = :e WHERE idx = 13"),
-                 {"e": _forged(conn, 13)})
+    conn.execute(
+        sa.text("UPDATE journal_leaves SET entry = :e WHERE idx = 13"), {"e": _forged(conn, 13)}
+    )
 
 
 def edit_entry_and_leaf_hash(conn: sa.Connection) -> None:
@@ -68,11 +72,15 @@ def rewrite_whole_tree(conn: sa.Connection) -> None:
     f = rfc6962.Frontier()
     for i in range(SIZE):
         up = f.append(_leaf(conn, i)[1])
-        conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = :i"),
-                     {"u": store.kept_in_row(up), "i": i})
+        conn.execute(
+            sa.text("UPDATE journal_leaves SET up = :u WHERE idx = :i"),
+            {"u": store.kept_in_row(up), "i": i},
+        )
         for level, idx, h in store.upper_nodes(i, up):
-            conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
-                         {"h": h, "n": nid(level, idx)})
+            conn.execute(
+                sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+                {"h": h, "n": nid(level, idx)},
+            )
 
 
 def edit_stored_node(conn: sa.Connection) -> None:
@@ -80,15 +88,19 @@ def edit_stored_node(conn: sa.Connection) -> None:
     completes levels 1 to 4, and keeps 1 to 3)."""
     up = bytes(conn.execute(sa.text("SELECT up FROM journal_leaves WHERE idx = 15")).scalar())
     assert len(up) == 3 * 32
-    conn.execute(sa.text("UPDATE journal_leaves SET up = :u WHERE idx = 15"),
-                 {"u": up[:32] + bytes(32) + up[64:]})
+    conn.execute(
+        sa.text("UPDATE journal_leaves SET up = :u WHERE idx = 15"),
+        {"u": up[:32] + bytes(32) + up[64:]},
+    )
 
 
 def edit_upper_node(conn: sa.Connection) -> None:
     """Forge the level-4 node over leaves [16, 32), which journal_nodes keeps when leaf
     rows keep levels 1 to 3 only (the test's setting below)."""
-    conn.execute(sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
-                 {"h": bytes(32), "n": nid(4, 1)})
+    conn.execute(
+        sa.text("UPDATE journal_nodes SET hash = :h WHERE nid = :n"),
+        {"h": bytes(32), "n": nid(4, 1)},
+    )
 
 
 def delete_entry(conn: sa.Connection) -> None:
@@ -97,12 +109,12 @@ def delete_entry(conn: sa.Connection) -> None:
 
 def insert_entry(conn: sa.Connection) -> None:
     for i in range(SIZE - 1, 21, -1):
-        conn.execute(sa.text("UPDATE journal_leaves SET idx = idx + 1 WHERE idx = :i"),
-                     {"i": i})
+        conn.execute(sa.text("UPDATE journal_leaves SET idx = idx + 1 WHERE idx = :i"), {"i": i})
     e = _forged(conn, 21)
-    conn.execute(sa.text("INSERT INTO journal_leaves (idx, leaf_hash, entry) "
-                         "VALUES (22, :h, :e)"),
-                 {"h": rfc6962.leaf_hash(e), "e": e})
+    conn.execute(
+        sa.text("INSERT INTO journal_leaves (idx, leaf_hash, entry) VALUES (22, :h, :e)"),
+        {"h": rfc6962.leaf_hash(e), "e": e},
+    )
 
 
 def reorder_entries(conn: sa.Connection) -> None:
@@ -121,8 +133,10 @@ def remove_checkpoint(conn: sa.Connection) -> None:
 
 def edit_checkpoint(conn: sa.Connection) -> None:
     note = conn.execute(sa.text("SELECT note FROM journal_checkpoints WHERE size = 30")).scalar()
-    conn.execute(sa.text("UPDATE journal_checkpoints SET note = :n WHERE size = 30"),
-                 {"n": note.replace("\n30\n", "\n29\n")})
+    conn.execute(
+        sa.text("UPDATE journal_checkpoints SET note = :n WHERE size = 30"),
+        {"n": note.replace("\n30\n", "\n29\n")},
+    )
 
 
 ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
@@ -140,10 +154,17 @@ ATTACKS: list[tuple[Callable[[sa.Connection], None], int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("attack", "first_bad", "kind"), ATTACKS,
-                         ids=[a[0].__name__ for a in ATTACKS])
-def test_tampering_is_detected(db_url: str, signer: NoteSigner, attack, first_bad: int,
-                               kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("attack", "first_bad", "kind"), ATTACKS, ids=[a[0].__name__ for a in ATTACKS]
+)
+def test_tampering_is_detected(
+    db_url: str,
+    signer: NoteSigner,
+    attack,
+    first_bad: int,
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # leaf rows keep levels 1 to 3, so that 40 entries put upper nodes in journal_nodes
     monkeypatch.setattr(schema, "LEAF_LEVELS", 3)
     _build(db_url, signer)
@@ -181,11 +202,13 @@ threading.Event().wait()
 """
 
 
-def test_sigkill_loses_no_acknowledged_entry(db_url: str, signer: NoteSigner,
-                                             tmp_path: Path) -> None:
+def test_sigkill_loses_no_acknowledged_entry(
+    db_url: str, signer: NoteSigner, tmp_path: Path
+) -> None:
     env = {**os.environ, "SIGNER_KEY": signer.signer_key}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, db_url], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, db_url], stdout=subprocess.PIPE, text=True, env=env
+    )
     acked: dict[int, tuple[str, int]] = {}
     try:
         assert proc.stdout is not None

@@ -20,8 +20,9 @@ def test_check_ok() -> None:
 
 
 def test_check_reports_each_problem_with_location(tmp_path: Path) -> None:
-    text = mutate("      identity.birth_date: generalize   # birth year",
-                  "      identity.shoe_size: reveal")
+    text = mutate(
+        "      identity.birth_date: generalize   # birth year", "      identity.shoe_size: reveal"
+    )
     text = text.replace("default_purpose: police_check", "default_purpose: case_work")
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -43,8 +44,9 @@ def test_check_invalid_yaml(tmp_path: Path) -> None:
 
 def test_matrix_markdown_to_file(tmp_path: Path) -> None:
     out = tmp_path / "m.md"
-    result = runner.invoke(policy_app, ["matrix", str(DEFAULT_POLICY_PATH), "--markdown",
-                                        "--output", str(out)])
+    result = runner.invoke(
+        policy_app, ["matrix", str(DEFAULT_POLICY_PATH), "--markdown", "--output", str(out)]
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.startswith("# Policy matrix")

@@ -26,8 +26,11 @@ def compiled(clock: FakeClock):
 
 
 def police(**kw: object) -> Caller:
-    base: dict[str, object] = {"principal_id": "p1", "role": "police",
-                               "scopes": frozenset({"persons:search", "persons:read"})}
+    base: dict[str, object] = {
+        "principal_id": "p1",
+        "role": "police",
+        "scopes": frozenset({"persons:search", "persons:read"}),
+    }
     base.update(kw)
     return Caller(**base)  # type: ignore[arg-type]
 
@@ -59,35 +62,55 @@ def test_unknown_endpoint_and_role_fail_closed(compiled) -> None:
 def test_purpose_not_allowed(compiled) -> None:
     assert refused(compiled, police(purpose="case_work")) == "purpose_not_allowed"
     # The endpoint narrows purposes: a dealer cannot verify under ledger_keeping.
-    dealer = Caller(principal_id="d", role="dealer", purpose="ledger_keeping",
-                    scopes=frozenset({"permits:verify"}))
+    dealer = Caller(
+        principal_id="d",
+        role="dealer",
+        purpose="ledger_keeping",
+        scopes=frozenset({"permits:verify"}),
+    )
     assert refused(compiled, dealer, "POST /v1/permits/verify") == "purpose_not_allowed"
 
 
 def test_purpose_missing_without_default(compiled) -> None:
     policy = load_default_policy()
-    roles = {**policy.roles,
-             "police": policy.roles["police"].model_copy(update={"default_purpose": None})}
+    roles = {
+        **policy.roles,
+        "police": policy.roles["police"].model_copy(update={"default_purpose": None}),
+    }
     c = compile_policy(policy.model_copy(update={"roles": roles}), b"k" * 32)
     assert refused(c, police()) == "purpose_missing"
 
 
 def test_justification_and_case_required(compiled, clock: FakeClock) -> None:
     now = clock.now()
-    assert refused(compiled, police(purpose="investigation", case="C-1", auth_time=now)) \
+    assert (
+        refused(compiled, police(purpose="investigation", case="C-1", auth_time=now))
         == "justification_required"
-    assert refused(compiled, police(purpose="investigation", case="C-1", auth_time=now,
-                                    justification="too short")) == "justification_required"
-    assert refused(compiled, police(purpose="investigation", auth_time=now,
-                                    justification="x" * 25)) == "case_required"
-    ok = police(purpose="investigation", case="C-1", auth_time=now,
-                justification="armed robbery, suspect identified by witness")
+    )
+    assert (
+        refused(
+            compiled,
+            police(purpose="investigation", case="C-1", auth_time=now, justification="too short"),
+        )
+        == "justification_required"
+    )
+    assert (
+        refused(compiled, police(purpose="investigation", auth_time=now, justification="x" * 25))
+        == "case_required"
+    )
+    ok = police(
+        purpose="investigation",
+        case="C-1",
+        auth_time=now,
+        justification="armed robbery, suspect identified by witness",
+    )
     assert compiled.check_purpose(ok, PERSON) == "investigation"
 
 
 def test_step_up_needs_recent_mfa(compiled, clock: FakeClock) -> None:
-    caller = police(purpose="investigation", case="C-1", justification="j" * 30,
-                    auth_time=clock.now())
+    caller = police(
+        purpose="investigation", case="C-1", justification="j" * 30, auth_time=clock.now()
+    )
     clock.advance(3601)  # police step_up_max_age_seconds is 3600
     with pytest.raises(Unauthorized) as info:
         compiled.check_purpose(caller, PERSON)
@@ -95,48 +118,65 @@ def test_step_up_needs_recent_mfa(compiled, clock: FakeClock) -> None:
     assert info.value.extra["max_age"] == 3600
     assert 'max_age="3600"' in info.value.headers["WWW-Authenticate"]
     with pytest.raises(Unauthorized):
-        compiled.check_purpose(police(purpose="investigation", case="C-1",
-                                      justification="j" * 30), PERSON)
+        compiled.check_purpose(
+            police(purpose="investigation", case="C-1", justification="j" * 30), PERSON
+        )
 
 
 def test_break_glass_requires_step_up_and_long_justification(compiled, clock) -> None:
-    agent = Caller(principal_id="a", role="prefecture", purpose="break_glass",
-                   scopes=frozenset({"persons:read"}), justification="urgent" * 10)
+    agent = Caller(
+        principal_id="a",
+        role="prefecture",
+        purpose="break_glass",
+        scopes=frozenset({"persons:read"}),
+        justification="urgent" * 10,
+    )
     with pytest.raises(Unauthorized):
         compiled.check_purpose(agent, PERSON)
-    fresh = Caller(principal_id="a", role="prefecture", purpose="break_glass",
-                   scopes=frozenset({"persons:read"}), justification="urgent" * 10,
-                   auth_time=clock.now())
+    fresh = Caller(
+        principal_id="a",
+        role="prefecture",
+        purpose="break_glass",
+        scopes=frozenset({"persons:read"}),
+        justification="urgent" * 10,
+        auth_time=clock.now(),
+    )
     assert compiled.check_purpose(fresh, PERSON) == "break_glass"
     assert compiled.purpose("break_glass").break_glass.duration_seconds == 3600
 
 
-@pytest.mark.parametrize("given", [
-    {"identity.family_name": "Dupont", "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": "Dupont", "identity.birth_date": dt.date(1984, 5, 2)},
-    {"permit.number": "P-123456"},
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"identity.family_name": "Dupont", "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": "Dupont", "identity.birth_date": dt.date(1984, 5, 2)},
+        {"permit.number": "P-123456"},
+    ],
+)
 def test_specific_searches_pass(compiled, given) -> None:
     compiled.check_search(SEARCH, given)
 
 
-@pytest.mark.parametrize("given", [
-    {"identity.family_name": "Dupont"},                                   # too little
-    {"identity.birth_date": "1984-05-02"},
-    {},
-    {"identity.family_name": "Dup*", "identity.birth_date": "1984-05-02"},  # wildcard
-    {"identity.family_name": "Dup%", "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": "Dup?nt", "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": "Dupont", "identity.birth_date": "1984.."},    # range
-    {"identity.family_name": "Dupont", "identity.birth_date": "1980..1990"},
-    {"identity.family_name": ["Dupont", "Martin"], "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": {"prefix": "D"}, "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": "", "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": "   ", "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": None, "identity.birth_date": "1984-05-02"},
-    {"identity.family_name": True, "identity.birth_date": "1984-05-02"},
-    {"permit.number": "P-12*"},
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"identity.family_name": "Dupont"},  # too little
+        {"identity.birth_date": "1984-05-02"},
+        {},
+        {"identity.family_name": "Dup*", "identity.birth_date": "1984-05-02"},  # wildcard
+        {"identity.family_name": "Dup%", "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": "Dup?nt", "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": "Dupont", "identity.birth_date": "1984.."},  # range
+        {"identity.family_name": "Dupont", "identity.birth_date": "1980..1990"},
+        {"identity.family_name": ["Dupont", "Martin"], "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": {"prefix": "D"}, "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": "", "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": "   ", "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": None, "identity.birth_date": "1984-05-02"},
+        {"identity.family_name": True, "identity.birth_date": "1984-05-02"},
+        {"permit.number": "P-12*"},
+    ],
+)
 def test_unspecific_searches_refused(compiled, given) -> None:
     with pytest.raises(InsufficientSpecificity) as info:
         compiled.check_search(SEARCH, given)
@@ -160,9 +200,9 @@ def test_page_size(compiled) -> None:
 
 
 def test_weight_links_cost_most(compiled) -> None:
-    identity = ["identity.family_name", "identity.birth_date"]   # 4 + 4
-    address = ["address.street"]                                 # 6
-    weapon = ["weapon.serial"]                                   # 4
+    identity = ["identity.family_name", "identity.birth_date"]  # 4 + 4
+    address = ["address.street"]  # 6
+    weapon = ["weapon.serial"]  # 4
     assert compiled.weight([]) == 0
     assert compiled.weight(identity) == 8
     assert compiled.weight(identity + address) == 8 + 6 + 10

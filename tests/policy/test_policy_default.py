@@ -41,10 +41,14 @@ def test_roles_match_the_registry(policy) -> None:
 
 
 def test_required_purposes_exist(policy) -> None:
-    expected = {"owner": {"self_service"}, "dealer": {"sale_verification", "ledger_keeping"},
-                "police": {"police_check", "investigation"},
-                "prefecture": {"case_work", "break_glass"}, "auditor": {"audit"},
-                "admin": {"administration"}}
+    expected = {
+        "owner": {"self_service"},
+        "dealer": {"sale_verification", "ledger_keeping"},
+        "police": {"police_check", "investigation"},
+        "prefecture": {"case_work", "break_glass"},
+        "auditor": {"audit"},
+        "admin": {"administration"},
+    }
     for role, purposes in expected.items():
         assert set(policy.roles[role].purposes) == purposes
     inv = policy.purposes["investigation"]
@@ -71,7 +75,12 @@ def test_who_sees_what(policy) -> None:
         assert not any(f.startswith("address.") for f in visible("dealer", purpose))
         assert "identity.birth_date" not in visible("dealer", purpose)
     assert visible("dealer", "sale_verification") == {
-        "permit.status", "permit.categories", "permit.expires", "ban.banned", "ref.permit_id"}
+        "permit.status",
+        "permit.categories",
+        "permit.expires",
+        "ban.banned",
+        "ref.permit_id",
+    }
     police = compiled.view("police", "police_check")
     assert police.actions["identity.family_name"] == "partial"
     assert not any(f.startswith("address.") for f in police.visible)
@@ -81,8 +90,7 @@ def test_who_sees_what(policy) -> None:
     assert visible("auditor", "audit") == frozenset()
     assert visible("admin", "administration") == frozenset()
     owner = visible("owner", "self_service")
-    assert {"identity.family_name", "address.street", "permit.number",
-            "weapon.serial"} <= owner
+    assert {"identity.family_name", "address.street", "permit.number", "weapon.serial"} <= owner
     assert "ban.banned" not in owner
 
 
@@ -90,8 +98,11 @@ def test_budgets_span_a_minute_to_ninety_days(policy) -> None:
     windows = {b.window_seconds for b in policy.budgets}
     assert min(windows) == 60
     assert max(windows) == 90 * 86400
-    police_day = [b for b in policy.budgets
-                  if b.roles == ["police"] and b.unit == "subjects" and b.window_seconds == 86400]
+    police_day = [
+        b
+        for b in policy.budgets
+        if b.roles == ["police"] and b.unit == "subjects" and b.window_seconds == 86400
+    ]
     assert police_day and police_day[0].limit < 100  # tens per shift, not thousands
 
 

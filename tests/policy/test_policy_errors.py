@@ -18,8 +18,10 @@ def only(problems: list, fragment: str):
 
 
 def test_policy_error_is_a_bad_request_with_problems(tmp_path: Path) -> None:
-    text = mutate("    police_check:\n      ref.person_id: reveal",
-                  "    police_check:\n      ref.nothing: reveal")
+    text = mutate(
+        "    police_check:\n      ref.person_id: reveal",
+        "    police_check:\n      ref.nothing: reveal",
+    )
     path = tmp_path / "p.yaml"
     path.write_text(text)
     with pytest.raises(BadRequest) as info:
@@ -37,8 +39,10 @@ def test_invalid_yaml_names_line(tmp_path: Path) -> None:
 
 
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
-    text = mutate("      identity.birth_date: generalize   # birth year",
-                  "      identity.birth_date: generalize\n      identity.birth_date: reveal")
+    text = mutate(
+        "      identity.birth_date: generalize   # birth year",
+        "      identity.birth_date: generalize\n      identity.birth_date: reveal",
+    )
     p = only(problems_of(tmp_path, text), "duplicate key 'identity.birth_date'")
     assert p.line == line_of(text, "identity.birth_date: reveal")
     assert p.column == 7
@@ -51,52 +55,63 @@ def test_unknown_role_in_rules(tmp_path: Path) -> None:
 
 
 def test_unknown_role_in_endpoint(tmp_path: Path) -> None:
-    text = mutate("    roles: [police, prefecture]\n    page_size: 10",
-                  "    roles: [police, gendarme]\n    page_size: 10")
+    text = mutate(
+        "    roles: [police, prefecture]\n    page_size: 10",
+        "    roles: [police, gendarme]\n    page_size: 10",
+    )
     p = only(problems_of(tmp_path, text), "unknown role 'gendarme'")
     assert p.line == line_of(text, "[police, gendarme]")
 
 
 def test_unknown_field_in_rule(tmp_path: Path) -> None:
-    text = mutate("      identity.birth_date: generalize   # birth year",
-                  "      identity.shoe_size: reveal")
+    text = mutate(
+        "      identity.birth_date: generalize   # birth year", "      identity.shoe_size: reveal"
+    )
     p = only(problems_of(tmp_path, text), "unknown field 'identity.shoe_size'")
     assert p.line == line_of(text, "identity.shoe_size")
 
 
 def test_unknown_purpose_in_role(tmp_path: Path) -> None:
-    text = mutate("purposes: [police_check, investigation]",
-                  "purposes: [police_check, investigation, fishing]")
+    text = mutate(
+        "purposes: [police_check, investigation]",
+        "purposes: [police_check, investigation, fishing]",
+    )
     p = only(problems_of(tmp_path, text), "unknown purpose 'fishing'")
     assert p.line == line_of(text, "fishing]")
 
 
 def test_purpose_no_role_can_use(tmp_path: Path) -> None:
-    text = mutate("  administration:\n    description:",
-                  "  orphan:\n    description: nobody\n    needs: []\n"
-                  "  administration:\n    description:")
+    text = mutate(
+        "  administration:\n    description:",
+        "  orphan:\n    description: nobody\n    needs: []\n  administration:\n    description:",
+    )
     p = only(problems_of(tmp_path, text), "purpose 'orphan' is not usable by any role")
     assert p.line == line_of(text, "  orphan:")
 
 
 def test_rule_beyond_need(tmp_path: Path) -> None:
     # A dealer verifying a permit does not need the buyer's address.
-    text = mutate("      ref.permit_id: reveal      # to record",
-                  "      address.*: partial\n      ref.permit_id: reveal      # to record")
+    text = mutate(
+        "      ref.permit_id: reveal      # to record",
+        "      address.*: partial\n      ref.permit_id: reveal      # to record",
+    )
     p = only(problems_of(tmp_path, text), "beyond what purpose 'sale_verification'")
     assert p.line == line_of(text, "address.*: partial")
     assert "address.street" in p.message
 
 
 def test_pseudonym_beyond_need_is_refused_too(tmp_path: Path) -> None:
-    text = mutate("      identity.birth_date: generalize   # birth year",
-                  "      identity.birth_date: generalize\n      address.street: pseudonym")
+    text = mutate(
+        "      identity.birth_date: generalize   # birth year",
+        "      identity.birth_date: generalize\n      address.street: pseudonym",
+    )
     only(problems_of(tmp_path, text), "rule pseudonym on 'address.street' shows")
 
 
 def test_filterable_masked_field(tmp_path: Path) -> None:
-    text = mutate("    page_size: 10\n",
-                  "    page_size: 10\n    filterable: [identity.family_name]\n")
+    text = mutate(
+        "    page_size: 10\n", "    page_size: 10\n    filterable: [identity.family_name]\n"
+    )
     p = only(problems_of(tmp_path, text), "filterable field 'identity.family_name' is masked")
     assert "police/police_check (partial)" in p.message
     assert p.line == line_of(text, "filterable: [identity.family_name]")
@@ -135,8 +150,10 @@ def test_missing_key_is_located_at_its_mapping(tmp_path: Path) -> None:
 
 
 def test_wrong_type_inside_a_list_item(tmp_path: Path) -> None:
-    text = mutate("limit: 50,\n     window_seconds: 86400, roles: [police]}",
-                  "limit: -5,\n     window_seconds: 86400, roles: [police]}")
+    text = mutate(
+        "limit: 50,\n     window_seconds: 86400, roles: [police]}",
+        "limit: -5,\n     window_seconds: 86400, roles: [police]}",
+    )
     p = only(problems_of(tmp_path, text), "budgets.")
     assert "limit" in p.message
     assert p.line == line_of(text, "limit: -5")
@@ -155,21 +172,27 @@ def test_bad_action_is_located(tmp_path: Path) -> None:
 
 
 def test_staff_role_must_require_mfa(tmp_path: Path) -> None:
-    text = mutate("mfa_required: true\n    step_up_max_age_seconds: 43200",
-                        "mfa_required: false\n    step_up_max_age_seconds: 43200")
+    text = mutate(
+        "mfa_required: true\n    step_up_max_age_seconds: 43200",
+        "mfa_required: false\n    step_up_max_age_seconds: 43200",
+    )
     p = only(problems_of(tmp_path, text), "staff role 'dealer' must require MFA")
     assert p.line == line_of(text, "mfa_required: false", nth=1)
 
 
 def test_role_without_endpoint_scope(tmp_path: Path) -> None:
-    text = mutate("scopes: [weapons:lookup, persons:search, persons:read]",
-                  "scopes: [weapons:lookup, persons:search]")
+    text = mutate(
+        "scopes: [weapons:lookup, persons:search, persons:read]",
+        "scopes: [weapons:lookup, persons:search]",
+    )
     only(problems_of(tmp_path, text), "role 'police' lacks scope 'persons:read'")
 
 
 def test_endpoint_role_without_usable_purpose(tmp_path: Path) -> None:
-    text = mutate("    roles: [dealer]\n    purposes: [ledger_keeping]",
-                  "    roles: [dealer, police]\n    purposes: [ledger_keeping]")
+    text = mutate(
+        "    roles: [dealer]\n    purposes: [ledger_keeping]",
+        "    roles: [dealer, police]\n    purposes: [ledger_keeping]",
+    )
     problems = problems_of(tmp_path, text)
     p = only(problems, "role 'police' may declare none of this endpoint's purposes")
     assert p.line == line_of(text, "roles: [dealer, police]")
@@ -177,21 +200,27 @@ def test_endpoint_role_without_usable_purpose(tmp_path: Path) -> None:
 
 
 def test_rule_for_purpose_the_role_may_not_declare(tmp_path: Path) -> None:
-    text = mutate("  dealer:\n    sale_verification:\n",
-                  "  dealer:\n    case_work: {}\n    sale_verification:\n")
+    text = mutate(
+        "  dealer:\n    sale_verification:\n",
+        "  dealer:\n    case_work: {}\n    sale_verification:\n",
+    )
     p = only(problems_of(tmp_path, text), "role 'dealer' may not declare purpose 'case_work'")
     assert p.line == line_of(text, "case_work: {}")
 
 
 def test_break_glass_needs_step_up(tmp_path: Path) -> None:
-    text = mutate("    justification: {required: true, min_length: 40}\n    step_up: true\n",
-                  "    justification: {required: true, min_length: 40}\n")
+    text = mutate(
+        "    justification: {required: true, min_length: 40}\n    step_up: true\n",
+        "    justification: {required: true, min_length: 40}\n",
+    )
     only(problems_of(tmp_path, text), "break-glass purpose must require justification")
 
 
 def test_generalize_on_field_without_generalization(tmp_path: Path) -> None:
-    text = mutate("      identity.given_names: partial\n      identity.birth_date",
-                  "      identity.given_names: generalize\n      identity.birth_date")
+    text = mutate(
+        "      identity.given_names: partial\n      identity.birth_date",
+        "      identity.given_names: generalize\n      identity.birth_date",
+    )
     p = only(problems_of(tmp_path, text), "'identity.given_names' has no generalization")
     assert p.line == line_of(text, "identity.given_names: generalize")
 
@@ -200,16 +229,19 @@ def test_budget_unknown_endpoint_and_duplicate_name(tmp_path: Path) -> None:
     text = mutate("endpoints: [GET /v1/ledger]}", "endpoints: [GET /v1/ledgers]}")
     text = text.replace("name: police_subjects_30d", "name: police_subjects_day")
     problems = problems_of(tmp_path, text)
-    assert only(problems, "unknown endpoint 'GET /v1/ledgers'").line == \
-        line_of(text, "GET /v1/ledgers")
-    assert only(problems, "duplicate budget name 'police_subjects_day'").line == \
-        line_of(text, "name: police_subjects_day", nth=1)
+    assert only(problems, "unknown endpoint 'GET /v1/ledgers'").line == line_of(
+        text, "GET /v1/ledgers"
+    )
+    assert only(problems, "duplicate budget name 'police_subjects_day'").line == line_of(
+        text, "name: police_subjects_day", nth=1
+    )
 
 
 def test_export_field_beyond_need(tmp_path: Path) -> None:
     # case_work needs no sale data: an export of it under case_work is refused.
-    text = mutate("permit.expires, address.departement]",
-                  "permit.expires, address.departement, sale.sold_at]")
+    text = mutate(
+        "permit.expires, address.departement]", "permit.expires, address.departement, sale.sold_at]"
+    )
     p = only(problems_of(tmp_path, text), "export field 'sale.sold_at' is beyond")
     assert p.line == line_of(text, "address.departement, sale.sold_at]")
 
@@ -221,8 +253,9 @@ def test_response_ladder_must_climb(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
-    text = mutate("      identity.birth_date: generalize   # birth year",
-                  "      identity.shoe_size: reveal")
+    text = mutate(
+        "      identity.birth_date: generalize   # birth year", "      identity.shoe_size: reveal"
+    )
     text = text.replace("default_purpose: police_check", "default_purpose: case_work")
     problems = problems_of(tmp_path, text)
     assert len(problems) >= 2

@@ -88,8 +88,14 @@ def test_police_check_view(compiled) -> None:
     assert out["identity.birth_date"] == "1984"
     assert out["permit.status"] == "valid"
     assert out["ref.person_id"] == RECORD["ref.person_id"]
-    for gone in ("address.street", "address.city", "address.postcode", "permit.number",
-                 "identity.birth_place", "internal.pk"):
+    for gone in (
+        "address.street",
+        "address.city",
+        "address.postcode",
+        "permit.number",
+        "identity.birth_place",
+        "internal.pk",
+    ):
         assert gone not in out
     assert "address.street" not in view.revealed
     assert "identity.family_name" in view.revealed
@@ -114,10 +120,13 @@ def test_dealer_ledger_pseudonymizes_buyer(compiled) -> None:
 
 def test_generalize_postcode_in_a_custom_policy() -> None:
     policy = load_default_policy()
-    rules = {**policy.rules, "police": {
-        **policy.rules["police"],
-        "investigation": {"address.*": "generalize", "identity.birth_date": "generalize"},
-    }}
+    rules = {
+        **policy.rules,
+        "police": {
+            **policy.rules["police"],
+            "investigation": {"address.*": "generalize", "identity.birth_date": "generalize"},
+        },
+    }
     compiled = compile_policy(policy.model_copy(update={"rules": rules}), KEY)
     view = compiled.view("police", "investigation")
     out = view.apply(RECORD, "officer-1")

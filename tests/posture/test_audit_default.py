@@ -39,8 +39,7 @@ def test_default_deployment_has_no_high_finding(deployment) -> None:
     high = [f"{f.rule_id} {f.message}" for f in report.findings if f.severity >= Severity.HIGH]
     assert high == []
     # The home's policy (a copy of the default) is the one the app runs with.
-    same = run_audit(load_audit_input(str(deployment.home.policy_path),
-                                      deployment.app.openapi()))
+    same = run_audit(load_audit_input(str(deployment.home.policy_path), deployment.app.openapi()))
     assert not same.failed(Severity.HIGH)
 
 
@@ -52,25 +51,48 @@ def test_every_registry_route_is_governed(deployment) -> None:
 
 def test_cli_exit_status_follows_fail_on(openapi_file) -> None:
     runner = CliRunner()
-    ok = runner.invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH),
-                             "--openapi", str(openapi_file)])
+    ok = runner.invoke(
+        cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH), "--openapi", str(openapi_file)]
+    )
     assert ok.exit_code == 0, ok.output
     assert "findings" in ok.output
-    weak = ["audit", "--policy", str(EXAMPLES / "policy.yaml"),
-            "--openapi", str(EXAMPLES / "openapi.json"),
-            "--deployment", str(EXAMPLES / "deployment.yaml")]
+    weak = [
+        "audit",
+        "--policy",
+        str(EXAMPLES / "policy.yaml"),
+        "--openapi",
+        str(EXAMPLES / "openapi.json"),
+        "--deployment",
+        str(EXAMPLES / "deployment.yaml"),
+    ]
     assert runner.invoke(cli, weak).exit_code == 1
     assert runner.invoke(cli, [*weak, "--fail-on", "critical"]).exit_code == 0
-    strict = runner.invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH),
-                                 "--openapi", str(openapi_file), "--fail-on", "low"])
+    strict = runner.invoke(
+        cli,
+        [
+            "audit",
+            "--policy",
+            str(DEFAULT_POLICY_PATH),
+            "--openapi",
+            str(openapi_file),
+            "--fail-on",
+            "low",
+        ],
+    )
     assert strict.exit_code == 1  # the default still has low findings (shadow detectors)
 
 
 def test_cli_json_and_sarif(tmp_path) -> None:
     runner = CliRunner()
-    args = ["audit", "--policy", str(EXAMPLES / "policy.yaml"),
-            "--openapi", str(EXAMPLES / "openapi.json"),
-            "--deployment", str(EXAMPLES / "deployment.yaml")]
+    args = [
+        "audit",
+        "--policy",
+        str(EXAMPLES / "policy.yaml"),
+        "--openapi",
+        str(EXAMPLES / "openapi.json"),
+        "--deployment",
+        str(EXAMPLES / "deployment.yaml"),
+    ]
     out = tmp_path / "audit.sarif"
     r = runner.invoke(cli, [*args, "--format", "sarif", "--output", str(out)])
     assert r.exit_code == 1
@@ -93,10 +115,21 @@ def test_sarif_of_the_default_is_valid(deployment) -> None:
 
 def test_bad_deployment_file_is_a_usage_error(tmp_path) -> None:
     dep = tmp_path / "deployment.yaml"
-    dep.write_text("version: 1\nauth:\n  clients:\n    - client_id: x\n      publik: true\n",
-                   encoding="utf-8")
-    r = CliRunner().invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH), "--openapi",
-                                 str(EXAMPLES / "openapi.json"), "--deployment", str(dep)])
+    dep.write_text(
+        "version: 1\nauth:\n  clients:\n    - client_id: x\n      publik: true\n", encoding="utf-8"
+    )
+    r = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            "--policy",
+            str(DEFAULT_POLICY_PATH),
+            "--openapi",
+            str(EXAMPLES / "openapi.json"),
+            "--deployment",
+            str(dep),
+        ],
+    )
     assert r.exit_code == 2
     assert "deployment.yaml:4" in r.output or "deployment.yaml:5" in r.output
 
@@ -112,7 +145,15 @@ def test_remote_openapi_url_is_refused_before_connecting(monkeypatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", spy)
     with pytest.raises(TargetRefused):
         load_audit_input(str(DEFAULT_POLICY_PATH), "http://192.0.2.1/openapi.json")
-    r = CliRunner().invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH),
-                                 "--openapi", "http://192.0.2.1:8000/openapi.json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            "--policy",
+            str(DEFAULT_POLICY_PATH),
+            "--openapi",
+            "http://192.0.2.1:8000/openapi.json",
+        ],
+    )
     assert r.exit_code == 2 and "loopback" in r.output
     assert attempts == []

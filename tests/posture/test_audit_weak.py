@@ -22,20 +22,22 @@ PLANTED = [
     ("SR004", "['person.postcode'] alone", POLICY, "- [person.postcode]"),
     ("SR005", "'id' is an integer", OPENAPI, ('"name": "id"', -1)),
     ("SR006", "/v1/export-all", OPENAPI, ('"/v1/export-all"', 1)),
-    ("SR007", "role 'police' holds broad scope 'registry:read'", POLICY,
-     "SR007: one scope"),
+    ("SR007", "role 'police' holds broad scope 'registry:read'", POLICY, "SR007: one scope"),
     ("SR007", "broad scope 'admin'", OPENAPI, '"admin": "everything"'),
     ("SR008", "scope 'registry:read' opens", POLICY, "scope: registry:read"),
-    ("SR009", "role 'police': access tokens live 3600 s", POLICY,
-     "token_lifetime_seconds: 3600"),
+    ("SR009", "role 'police': access tokens live 3600 s", POLICY, "token_lifetime_seconds: 3600"),
     ("SR009", "access tokens live 86400 s", DEPLOYMENT, "access_token_lifetime_seconds"),
     ("SR010", "refresh tokens are not rotated", DEPLOYMENT, "rotate_refresh_tokens: false"),
     ("SR010", "no sender binding", DEPLOYMENT, "sender_constraint: none"),
     ("SR010", "password grant", DEPLOYMENT, "password]"),
     ("SR011", "category 'person' holds identity", POLICY, "  person:"),
     ("SR012", "GET /v1/persons/{id}: response schema", OPENAPI, None),
-    ("SR013", "'person.family_name' is masked for police/police_check", POLICY,
-     "filterable: [person.family_name]"),
+    (
+        "SR013",
+        "'person.family_name' is masked for police/police_check",
+        POLICY,
+        "filterable: [person.family_name]",
+    ),
     ("SR014", "four_eyes is false", POLICY, "four_eyes: false"),
     ("SR015", "purpose 'case_work' reveals identity and address", POLICY, "  case_work:"),
     ("SR016", "detector 'velocity' is disabled", POLICY, "velocity: {enabled: false}"),
@@ -53,8 +55,9 @@ def report():
     return run_audit(audit)
 
 
-@pytest.mark.parametrize(("rule_id", "fragment", "file", "needle"), PLANTED,
-                         ids=[f"{p[0]}-{p[1][:30]}" for p in PLANTED])
+@pytest.mark.parametrize(
+    ("rule_id", "fragment", "file", "needle"), PLANTED, ids=[f"{p[0]}-{p[1][:30]}" for p in PLANTED]
+)
 def test_planted_flaw_is_found(report, rule_id, fragment, file, needle) -> None:
     hits = [f for f in report.by_rule(rule_id) if fragment in f.message]
     assert hits, f"{rule_id} did not report {fragment!r}"
@@ -69,8 +72,7 @@ def test_openapi_findings_carry_a_json_pointer(report) -> None:
     (guess,) = report.by_rule("SR005")
     assert guess.location.pointer == "/paths/~1v1~1persons~1{id}/get/parameters/0"
     linked = {f.location.pointer for f in report.by_rule("SR012")}
-    assert ("/paths/~1v1~1persons~1{id}/get/responses/200/content/application~1json/schema"
-            in linked)
+    assert "/paths/~1v1~1persons~1{id}/get/responses/200/content/application~1json/schema" in linked
 
 
 def test_weak_example_fails_at_high_but_has_no_critical(report) -> None:

@@ -42,16 +42,16 @@ def test_default_deployment_stops_the_drill(deployment, strategy) -> None:
     stop = report.first_stop
     assert stop.layer in {"budget", "detector"} and stop.name
     # 429 from a budget, 403 `contained` or 401 step-up from the response ladder
-    assert (stop.status, stop.layer) in {(429, "budget"), (403, "detector"),
-                                         (401, "detector")}
+    assert (stop.status, stop.layer) in {(429, "budget"), (403, "detector"), (401, "detector")}
     assert report.records < 100 and stop.after_requests < 400
     json.dumps(report.to_dict())  # the --json output is serializable
 
 
 def test_budget_stop_names_the_budget(tmp_path: Path) -> None:
     # With the detectors off, the budgets alone must stop the sweep, and say which one.
-    dep = build_deployment(tmp_path / "nodetect", persons=100,
-                           policy_text=_weakened_policy(keep_budgets=True))
+    dep = build_deployment(
+        tmp_path / "nodetect", persons=100, policy_text=_weakened_policy(keep_budgets=True)
+    )
     try:
         report = _drill(dep, "name-sweep", [dep.token("police")], max_requests=400)
     finally:
@@ -63,8 +63,7 @@ def test_budget_stop_names_the_budget(tmp_path: Path) -> None:
 
 
 def test_postcode_sweep_is_refused_by_the_api_shape(deployment) -> None:
-    report = _drill(deployment, "postcode-sweep", [_fresh_police(deployment)],
-                    max_requests=100)
+    report = _drill(deployment, "postcode-sweep", [_fresh_police(deployment)], max_requests=100)
     assert report.records == 0
     assert report.first_stop.layer == "api" and report.first_stop.status == 400
     assert report.statuses == {"400": report.requests}
@@ -85,8 +84,14 @@ def test_slow_harvest_runs_on_simulated_time(deployment) -> None:
         slept.append(s)
         deployment.clock.advance(s)
 
-    report = _drill(deployment, "slow-harvest", [_fresh_police(deployment)], pace=2.0,
-                    max_requests=120, sleep=sleep)
+    report = _drill(
+        deployment,
+        "slow-harvest",
+        [_fresh_police(deployment)],
+        pace=2.0,
+        max_requests=120,
+        sleep=sleep,
+    )
     # Paced under the per-minute request budget: every sleep is the pace, and time
     # measured by the drill is the simulated time slept.
     assert slept and set(slept) == {2.0}
@@ -96,8 +101,14 @@ def test_slow_harvest_runs_on_simulated_time(deployment) -> None:
 
 
 def test_max_seconds_bounds_the_run(deployment) -> None:
-    report = _drill(deployment, "enumerate", [_fresh_police(deployment)], pace=10.0,
-                    max_seconds=50, max_requests=1000)
+    report = _drill(
+        deployment,
+        "enumerate",
+        [_fresh_police(deployment)],
+        pace=10.0,
+        max_seconds=50,
+        max_requests=1000,
+    )
     assert report.ended_by in {"max_seconds", "all_stopped"}
     assert report.requests <= 6
 
@@ -106,8 +117,12 @@ def test_service_account_with_private_key_jwt_and_dpop(deployment) -> None:
     key = ECKey.generate_key("P-256", auto_kid=True)
     principal = deployment.service.add_principal(role="police", label="svc drill")
     deployment.service.authorization_server.clients.register(
-        "drill-svc", public=False, grant_types=["client_credentials"],
-        jwks={"keys": [key.as_dict(private=False)]}, service_principal_id=principal)
+        "drill-svc",
+        public=False,
+        grant_types=["client_credentials"],
+        jwks={"keys": [key.as_dict(private=False)]},
+        service_principal_id=principal,
+    )
     creds = ClientKey("drill-svc", key.as_dict(private=True))
     config = DrillConfig(url=URL, strategy="enumerate", max_requests=10, seed=1)
     with _http(deployment) as http:
@@ -135,9 +150,16 @@ def _weakened_policy(*, keep_budgets: bool = False) -> str:
     if keep_budgets:
         head += "\nbudgets:" + budgets
     detectors = "\ndetectors:\n" + "".join(
-        f"  {d}: {{enabled: false}}\n" for d in
-        ("velocity", "enumeration", "breadth", "peer_deviation", "coordination",
-         "honey_records"))
+        f"  {d}: {{enabled: false}}\n"
+        for d in (
+            "velocity",
+            "enumeration",
+            "breadth",
+            "peer_deviation",
+            "coordination",
+            "honey_records",
+        )
+    )
     _, _, after = tail.partition("\nresponses:")
     _, _, exports = after.partition("\nexports:")
     budgets_part = "" if keep_budgets else "\nbudgets: []\n"

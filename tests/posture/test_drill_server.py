@@ -41,23 +41,35 @@ def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     service = Service(home)
     try:
         principals = create_demo_principals(service, report.fixtures)
-        tokens = {"police": service.issue_demo_token(role="police",
-                                                     subject=principals["police"])}
+        tokens = {"police": service.issue_demo_token(role="police", subject=principals["police"])}
     finally:
         service.close()
     port = _free_port()
     env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
     log = open(Path(home.path) / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "strongroom.cli.main", "serve", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise AssertionError("server exited: " +
-                                     (Path(home.path) / "serve.log").read_text())
+                raise AssertionError(
+                    "server exited: " + (Path(home.path) / "serve.log").read_text()
+                )
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
@@ -80,9 +92,11 @@ def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
 def test_drill_against_a_served_deployment_is_stopped(server) -> None:
     url, tokens = server
     ticks: list[int] = []
-    report = run_drill(DrillConfig(url=url, strategy="name-sweep", max_requests=300,
-                                   max_seconds=120), tokens=[tokens["police"]],
-                       progress=lambda r: ticks.append(r.requests))
+    report = run_drill(
+        DrillConfig(url=url, strategy="name-sweep", max_requests=300, max_seconds=120),
+        tokens=[tokens["police"]],
+        progress=lambda r: ticks.append(r.requests),
+    )
     assert report.stopped, report.to_dict()
     stop = report.first_stop
     assert stop.layer in {"budget", "detector"} and stop.after_requests < 300
@@ -95,8 +109,18 @@ def test_audit_fetches_openapi_from_the_server(server) -> None:
     cli = typer.Typer()
     cli.command("audit")(audit_command)
     cli.command("noop")(lambda: None)
-    r = CliRunner().invoke(cli, ["audit", "--policy", str(DEFAULT_POLICY_PATH), "--openapi",
-                                 url + "/openapi.json", "--format", "json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            "--policy",
+            str(DEFAULT_POLICY_PATH),
+            "--openapi",
+            url + "/openapi.json",
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["counts"]["high"] == 0 and doc["counts"]["critical"] == 0

@@ -30,8 +30,11 @@ def connections(monkeypatch) -> list[object]:
         return real(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", spy)
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda *a, **k: attempts.append(a) or (_ for _ in ()).throw(OSError))
+    monkeypatch.setattr(
+        socket,
+        "create_connection",
+        lambda *a, **k: attempts.append(a) or (_ for _ in ()).throw(OSError),
+    )
     return attempts
 
 
@@ -40,9 +43,16 @@ def test_loopback_targets_are_allowed(host) -> None:
     assert check_target(f"http://{host}:8000/")
 
 
-@pytest.mark.parametrize("url", ["http://192.0.2.1:8000", "https://10.0.0.1",
-                                 "http://localhost.example.com", "http://[2001:db8::1]/",
-                                 "http://127.0.0.1.nip.io/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://192.0.2.1:8000",
+        "https://10.0.0.1",
+        "http://localhost.example.com",
+        "http://[2001:db8::1]/",
+        "http://127.0.0.1.nip.io/",
+    ],
+)
 def test_other_targets_are_refused(url) -> None:
     with pytest.raises(TargetRefused):
         check_target(url)
@@ -58,22 +68,35 @@ def test_allow_list_and_allow_remote() -> None:
 
 def test_drill_refuses_test_net_without_connecting(connections) -> None:
     sent: list[httpx.Request] = []
-    http = httpx.Client(transport=httpx.MockTransport(lambda r: sent.append(r) or
-                                                      httpx.Response(200, json={})))
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json={}))
+    )
     with pytest.raises(TargetRefused):
-        run_drill(DrillConfig(url="http://192.0.2.1:8000", strategy="enumerate"),
-                  tokens=["t"], http=http)
+        run_drill(
+            DrillConfig(url="http://192.0.2.1:8000", strategy="enumerate"), tokens=["t"], http=http
+        )
     assert sent == [] and connections == []
 
 
 def test_drill_cli_refuses_test_net_without_connecting(connections) -> None:
-    r = CliRunner().invoke(cli, ["drill", "--url", "http://192.0.2.1:8000", "--token", "t",
-                                 "--strategy", "name-sweep", "--max-requests", "5"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "drill",
+            "--url",
+            "http://192.0.2.1:8000",
+            "--token",
+            "t",
+            "--strategy",
+            "name-sweep",
+            "--max-requests",
+            "5",
+        ],
+    )
     assert r.exit_code == 2 and "not a loopback address" in r.output
     assert connections == []
 
 
 def test_drill_cli_needs_credentials() -> None:
-    r = CliRunner().invoke(cli, ["drill", "--url", "http://127.0.0.1:9", "--strategy",
-                                 "enumerate"])
+    r = CliRunner().invoke(cli, ["drill", "--url", "http://127.0.0.1:9", "--strategy", "enumerate"])
     assert r.exit_code == 2 and "--token" in r.output

@@ -33,16 +33,27 @@ MIN_LEN = 6
 def _needles(s: Seeded) -> dict[str, set[str]]:
     everyone = people(s)
     picked = sorted(random.Random(3).sample(range(len(everyone)), SAMPLE))
-    values: dict[str, set[str]] = {k: set() for k in (
-        "family_name", "given_names", "birth_date", "street", "city", "permit_number",
-        "serial", "fixtures")}
+    values: dict[str, set[str]] = {
+        k: set()
+        for k in (
+            "family_name",
+            "given_names",
+            "birth_date",
+            "street",
+            "city",
+            "permit_number",
+            "serial",
+            "fixtures",
+        )
+    }
     # Permit numbers are kept nowhere, not even encrypted: the seed's plan gives them back.
     planner = Planner(build_pools(SEED), SEED, PERSONS, TODAY)
     for i in picked:
         values["permit_number"].update(pm.number for pm in planner.person(i).permits)
     with s.engine.connect() as conn:
-        for pid, blob in conn.execute(text("SELECT public_id, serial_ct FROM weapons "
-                                           "ORDER BY id LIMIT 300")):
+        for pid, blob in conn.execute(
+            text("SELECT public_id, serial_ct FROM weapons ORDER BY id LIMIT 300")
+        ):
             values["serial"].add(s.vault.decrypt("asset", pid, "serial", bytes(blob)))
     for p in (everyone[i] for i in picked):
         values["family_name"].add(p["family_name"])
@@ -54,8 +65,9 @@ def _needles(s: Seeded) -> dict[str, set[str]]:
         values["street"].add(p["street"])
         values["street"].add(p["street"].split(" ", 1)[1])  # without the house number
         values["city"].add(p["city"])
-    values["fixtures"] = {v for k, v in s.report.fixtures.items()
-                          if k not in ("owner_id", "dealer_id", "departement")}
+    values["fixtures"] = {
+        v for k, v in s.report.fixtures.items() if k not in ("owner_id", "dealer_id", "departement")
+    }
     return values
 
 
@@ -66,8 +78,10 @@ def _found(blob: bytes, values: dict[str, set[str]]) -> list[str]:
     hits = []
     for kind, group in values.items():
         for value in group:
-            variants = {v.encode("utf-8").lower()
-                        for v in (value, value.casefold(), value.lower(), value.upper())}
+            variants = {
+                v.encode("utf-8").lower()
+                for v in (value, value.casefold(), value.lower(), value.upper())
+            }
             if any(len(n) >= MIN_LEN and n in lowered for n in variants):
                 hits.append(f"{kind}:{len(value)} chars")  # never the value itself
     return hits
@@ -105,8 +119,7 @@ def test_pg_dump_holds_no_pii(pg_url: str, tmp_path: Path) -> None:
     s = seeded(pg_url, tmp_path / "keys", persons=PERSONS)
     values = _needles(s)
     dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
-    dump = subprocess.run(["pg_dump", "--no-owner", dsn], check=True,
-                          capture_output=True).stdout
+    dump = subprocess.run(["pg_dump", "--no-owner", dsn], check=True, capture_output=True).stdout
     assert all(n.encode() in dump for n in _dealer_names(s))
     assert b"COPY public.identities" in dump
     assert _found(dump, values) == []
@@ -114,8 +127,7 @@ def test_pg_dump_holds_no_pii(pg_url: str, tmp_path: Path) -> None:
 
 
 def test_canary_marks_are_keyed_macs_only(tmp_path: Path) -> None:
-    s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=400,
-               canaries=40)
+    s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=400, canaries=40)
     with s.engine.connect() as conn:
         cols = [r[1] for r in conn.execute(text("PRAGMA table_info(canary_marks)"))]
         marks = {bytes(m) for (m,) in conn.execute(text("SELECT mark FROM canary_marks"))}

@@ -13,13 +13,15 @@ from tests.registry.seed_testkit import seeded
 
 
 def test_no_canary_in_any_dealer_ledger(tmp_path: Path) -> None:
-    s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=3000,
-               canaries=300)
+    s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=3000, canaries=300)
     canaries = CanarySet(s.engine, s.provider.honey_key())
     with s.engine.connect() as conn:
         ids = conn.execute(select(Person.public_id)).scalars().all()
-        buyers = conn.execute(select(Person.public_id).join(
-            Sale, Sale.buyer_id == Person.id)).scalars().all()
+        buyers = (
+            conn.execute(select(Person.public_id).join(Sale, Sale.buyer_id == Person.id))
+            .scalars()
+            .all()
+        )
     honey = [i for i in ids if canaries.contains(i)]
     assert len(honey) >= 300  # the canaries exist and are found by the keyed marks
     assert buyers, "the registry has sales"

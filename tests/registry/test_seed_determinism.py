@@ -13,22 +13,39 @@ from sqlalchemy import text
 from strongroom.errors import BadRequest, Conflict
 from strongroom.registry.seed import seed
 
-PLAIN = ("departement", "family_name", "given_names", "birth_date", "birth_place", "street",
-         "city", "postcode")
+PLAIN = (
+    "departement",
+    "family_name",
+    "given_names",
+    "birth_date",
+    "birth_place",
+    "street",
+    "city",
+    "postcode",
+)
 
 
 def _assets(s) -> list[tuple]:  # noqa: ANN001
     with s.engine.connect() as conn:
-        permits = conn.execute(text(
-            "SELECT p.id, kind, categories, issued, expires, status FROM permits p "
-            "ORDER BY p.id")).all()
-        weapons = conn.execute(text(
-            "SELECT w.id, w.public_id, w.serial_ct, category, make, model, calibre, status "
-            "FROM weapons w ORDER BY w.id")).all()
+        permits = conn.execute(
+            text(
+                "SELECT p.id, kind, categories, issued, expires, status FROM permits p "
+                "ORDER BY p.id"
+            )
+        ).all()
+        weapons = conn.execute(
+            text(
+                "SELECT w.id, w.public_id, w.serial_ct, category, make, model, calibre, status "
+                "FROM weapons w ORDER BY w.id"
+            )
+        ).all()
     serials = [s.vault.decrypt("asset", w[1], "serial", bytes(w[2])) for w in weapons]
     # str(): SQLite returns dates as ISO text, PostgreSQL as date objects.
-    return ([tuple(map(str, p)) for p in permits] + [tuple(map(str, (*w[:1], *w[3:])))
-            for w in weapons] + serials)
+    return (
+        [tuple(map(str, p)) for p in permits]
+        + [tuple(map(str, (*w[:1], *w[3:]))) for w in weapons]
+        + serials
+    )
 
 
 def test_same_seed_same_registry(db_url: str, tmp_path: Path) -> None:
@@ -42,10 +59,17 @@ def test_same_seed_same_registry(db_url: str, tmp_path: Path) -> None:
     assert first.report.counts == second.report.counts
     # Public IDs are fresh randomness, not a function of the seed.
     assert not {r["public_id"] for r in a} & {r["public_id"] for r in b}
-    same = ("departement", "permit_number", "family_name", "birth_date", "weapon_serial",
-            "stock_serial")
+    same = (
+        "departement",
+        "permit_number",
+        "family_name",
+        "birth_date",
+        "weapon_serial",
+        "stock_serial",
+    )
     assert first.report.fixtures and all(
-        first.report.fixtures[k] == second.report.fixtures[k] for k in same)
+        first.report.fixtures[k] == second.report.fixtures[k] for k in same
+    )
     first.engine.dispose()
     second.engine.dispose()
 
@@ -61,10 +85,21 @@ def test_other_seed_other_registry(tmp_path: Path) -> None:
 def test_worker_processes_build_the_same_registry(tmp_path: Path) -> None:
     """Batches built in parallel by two worker processes, each with its own vault and data
     keys, give the registry that one process builds."""
-    alone = seeded(f"sqlite:///{tmp_path / 'alone.db'}", tmp_path / "k1", persons=400,
-                   seed_value=8, batch_size=50)
-    crowd = seeded(f"sqlite:///{tmp_path / 'crowd.db'}", tmp_path / "k2", persons=400,
-                   seed_value=8, batch_size=50, workers=2)
+    alone = seeded(
+        f"sqlite:///{tmp_path / 'alone.db'}",
+        tmp_path / "k1",
+        persons=400,
+        seed_value=8,
+        batch_size=50,
+    )
+    crowd = seeded(
+        f"sqlite:///{tmp_path / 'crowd.db'}",
+        tmp_path / "k2",
+        persons=400,
+        seed_value=8,
+        batch_size=50,
+        workers=2,
+    )
     assert crowd.report.workers == 2
     a, b = people(alone), people(crowd)
     assert [[r[k] for k in PLAIN] for r in a] == [[r[k] for k in PLAIN] for r in b]

@@ -39,14 +39,27 @@ def _rows(s, sql: str) -> list[tuple]:  # noqa: ANN001
 def test_counts_and_shapes(registry) -> None:  # noqa: ANN001
     s, counts = registry, registry.report.counts
     assert counts["persons"] == counts["identities"] == counts["addresses"] == PERSONS
-    assert _scalar(s, "SELECT COUNT(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM "
-                      "identities i WHERE i.person_id = p.id) OR NOT EXISTS (SELECT 1 FROM "
-                      "addresses a WHERE a.person_id = p.id)") == 0
+    assert (
+        _scalar(
+            s,
+            "SELECT COUNT(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM "
+            "identities i WHERE i.person_id = p.id) OR NOT EXISTS (SELECT 1 FROM "
+            "addresses a WHERE a.person_id = p.id)",
+        )
+        == 0
+    )
     for table, n in counts.items():
         assert _scalar(s, f"SELECT COUNT(*) FROM {table}") == n, table
-    per_person = Counter(n for (n,) in _rows(s, (
-        "SELECT COUNT(pm.id) FROM persons p LEFT JOIN permits pm ON pm.person_id = p.id "
-        "GROUP BY p.id")))
+    per_person = Counter(
+        n
+        for (n,) in _rows(
+            s,
+            (
+                "SELECT COUNT(pm.id) FROM persons p LEFT JOIN permits pm ON pm.person_id = p.id "
+                "GROUP BY p.id"
+            ),
+        )
+    )
     assert set(per_person) <= {0, 1, 2, 3}
     assert 0.05 < per_person[0] / PERSONS < 0.15
     assert 0.55 < per_person[1] / PERSONS < 0.75
@@ -69,13 +82,16 @@ def test_dealers_and_sales_are_consistent(registry) -> None:  # noqa: ANN001
     assert len(depts) == 101 and {"2A", "2B", "971", "976"} <= depts
     assert {d for (d,) in _rows(s, "SELECT DISTINCT departement FROM dealers")} == depts
     assert {d for (d,) in _rows(s, "SELECT DISTINCT departement FROM persons")} <= depts
-    bad = _rows(s, """
+    bad = _rows(
+        s,
+        """
         SELECT s.id FROM sales s
         JOIN dealers d ON d.id = s.dealer_id JOIN persons p ON p.id = s.buyer_id
         JOIN permits pm ON pm.id = s.permit_id JOIN weapons w ON w.id = s.weapon_id
         WHERE d.departement <> p.departement OR pm.person_id <> s.buyer_id
            OR w.holder_id <> s.buyer_id
-           OR pm.categories NOT LIKE '%' || w.category || '%'""")
+           OR pm.categories NOT LIKE '%' || w.category || '%'""",
+    )
     assert bad == []
     stock = _rows(s, "SELECT status, holder_id FROM weapons WHERE dealer_id IS NOT NULL")
     assert stock and all(st == "for_sale" and h is None for st, h in stock)
@@ -104,24 +120,41 @@ def test_canaries_spread_over_letters_and_departements(registry) -> None:  # noq
 def test_demo_fixtures_verify(registry) -> None:  # noqa: ANN001
     s = registry
     f = s.report.fixtures
-    assert set(f) >= {"owner_id", "departement", "permit_number", "family_name",
-                      "birth_date", "weapon_serial", "dealer_id", "stock_serial"}
+    assert set(f) >= {
+        "owner_id",
+        "departement",
+        "permit_number",
+        "family_name",
+        "birth_date",
+        "weapon_serial",
+        "dealer_id",
+        "stock_serial",
+    }
     assert f["family_name"] not in repr(s.report) and f["permit_number"] not in repr(s.report)
     v = s.vault
     with s.engine.connect() as conn:
-        owner = conn.execute(text(
-            "SELECT p.id, p.departement, i.name_dob_bidx FROM permits pm "
-            "JOIN persons p ON p.id = pm.person_id JOIN identities i ON i.person_id = p.id "
-            "WHERE pm.number_bidx = :b AND pm.status = 'valid'"),
-            {"b": v.blind_index("permit", f["permit_number"])}).one()
-        held = conn.execute(text("SELECT holder_id FROM weapons WHERE serial_bidx = :b"),
-                            {"b": v.blind_index("serial", f["weapon_serial"])}).scalar()
-        stock = conn.execute(text(
-            "SELECT d.public_id, d.departement FROM weapons w JOIN dealers d ON "
-            "d.id = w.dealer_id WHERE w.serial_bidx = :b AND w.status = 'for_sale'"),
-            {"b": v.blind_index("serial", f["stock_serial"])}).one()
-        owner_pid = conn.execute(text("SELECT public_id FROM persons WHERE id = :i"),
-                                 {"i": owner[0]}).scalar()
+        owner = conn.execute(
+            text(
+                "SELECT p.id, p.departement, i.name_dob_bidx FROM permits pm "
+                "JOIN persons p ON p.id = pm.person_id JOIN identities i ON i.person_id = p.id "
+                "WHERE pm.number_bidx = :b AND pm.status = 'valid'"
+            ),
+            {"b": v.blind_index("permit", f["permit_number"])},
+        ).one()
+        held = conn.execute(
+            text("SELECT holder_id FROM weapons WHERE serial_bidx = :b"),
+            {"b": v.blind_index("serial", f["weapon_serial"])},
+        ).scalar()
+        stock = conn.execute(
+            text(
+                "SELECT d.public_id, d.departement FROM weapons w JOIN dealers d ON "
+                "d.id = w.dealer_id WHERE w.serial_bidx = :b AND w.status = 'for_sale'"
+            ),
+            {"b": v.blind_index("serial", f["stock_serial"])},
+        ).one()
+        owner_pid = conn.execute(
+            text("SELECT public_id FROM persons WHERE id = :i"), {"i": owner[0]}
+        ).scalar()
     assert owner_pid == f["owner_id"] and owner[1] == f["departement"]
     assert bytes(owner[2]) == v.blind_index("name_dob", f["family_name"], f["birth_date"])
     assert held == owner[0]

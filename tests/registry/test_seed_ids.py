@@ -25,8 +25,10 @@ def _spearman(order: list[str]) -> float:
 def test_public_ids_show_no_order(tmp_path: Path) -> None:
     s = seeded(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "keys", persons=1000)
     with s.engine.connect() as conn:
-        tables = {t: [r[0] for r in conn.execute(text(f"SELECT public_id FROM {t} ORDER BY id"))]
-                  for t in ("persons", "permits", "weapons", "sales", "dealers")}
+        tables = {
+            t: [r[0] for r in conn.execute(text(f"SELECT public_id FROM {t} ORDER BY id"))]
+            for t in ("persons", "permits", "weapons", "sales", "dealers")
+        }
     s.engine.dispose()
     persons = tables["persons"]
     assert len(persons) == 1000

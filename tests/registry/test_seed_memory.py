@@ -40,8 +40,13 @@ print(json.dumps({"before_kb": before, "peak_kb": after, "persons": report.count
 def _peak_kb(tmp_path: Path, persons: int) -> dict[str, int]:
     folder = tmp_path / str(persons)
     folder.mkdir()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(persons)],
-                         check=True, capture_output=True, text=True, timeout=300).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder), str(persons)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     assert result["persons"] == persons
     return result

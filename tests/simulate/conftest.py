@@ -16,5 +16,6 @@ SEED = 5
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return seed_template(Path(tmp_path_factory.mktemp("sim")) / "template", persons=PERSONS,
-                         seed=SEED)
+    return seed_template(
+        Path(tmp_path_factory.mktemp("sim")) / "template", persons=PERSONS, seed=SEED
+    )

@@ -14,8 +14,7 @@ H = 3600.0
 
 
 def campaign(hours: tuple[float, float] | None) -> Campaign:
-    spec = Spec("t", "test", lambda a, r: Call("me"), lambda r: 1.0, horizon_days=3,
-                hours=hours)
+    spec = Spec("t", "test", lambda a, r: Call("me"), lambda r: 1.0, horizon_days=3, hours=hours)
     return Campaign(spec, EPOCH + 10.8 * H, random.Random(1))
 
 

@@ -19,9 +19,16 @@ PROPOSED = Path(__file__).parent / "data" / "proposed_policy.yaml"
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     template = seed_template(tmp_path_factory.mktemp("sim") / "big", persons=2000, seed=5)
-    config = SimConfig(persons=2000, users=40, days=2, seed=5, max_requests=2500,
-                       policy=PROPOSED, scenarios=("distributed-scraper", "insider"),
-                       dealer_ledger=False)  # ledger reads: a known false positive
+    config = SimConfig(
+        persons=2000,
+        users=40,
+        days=2,
+        seed=5,
+        max_requests=2500,
+        policy=PROPOSED,
+        scenarios=("distributed-scraper", "insider"),
+        dealer_ledger=False,
+    )  # ledger reads: a known false positive
     return run_simulation(config, template=template)
 
 
@@ -42,7 +49,8 @@ def test_insider_is_contained_within_target(report: dict[str, Any]) -> None:
 
 
 def test_legitimate_users_are_not_suspended_under_the_proposed_policy(
-        report: dict[str, Any]) -> None:
+    report: dict[str, Any],
+) -> None:
     legit = report["legitimate"]
     assert legit["requests"] > 100
     assert legit["contained"]["user_days"] == 0

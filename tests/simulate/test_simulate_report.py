@@ -15,13 +15,35 @@ from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.simulate import SimConfig, run_simulation
 
-SMALL = SimConfig(persons=400, users=10, days=1, seed=11, registry_seed=5, max_requests=120,
-                  scenarios=("name-sweeper", "canary-hitter", "registry-2026"))
+SMALL = SimConfig(
+    persons=400,
+    users=10,
+    days=1,
+    seed=11,
+    registry_seed=5,
+    max_requests=120,
+    scenarios=("name-sweeper", "canary-hitter", "registry-2026"),
+)
 
-SCENARIO_KEYS = {"scenario", "description", "accounts", "requests", "records_leaked",
-                 "contained", "records_before_containment", "time_to_containment_s",
-                 "first_containment_s", "accounts_contained", "stopped_by", "ended_by",
-                 "simulated_seconds", "budgets_hit", "containments", "statuses", "target"}
+SCENARIO_KEYS = {
+    "scenario",
+    "description",
+    "accounts",
+    "requests",
+    "records_leaked",
+    "contained",
+    "records_before_containment",
+    "time_to_containment_s",
+    "first_containment_s",
+    "accounts_contained",
+    "stopped_by",
+    "ended_by",
+    "simulated_seconds",
+    "budgets_hit",
+    "containments",
+    "statuses",
+    "target",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +57,16 @@ def test_report_shape(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
     assert report["version"] == 1
     assert report["run"]["requests"] > 0
     legit = report["legitimate"]
-    for key in ("users", "user_days", "requests", "throttled", "contained", "step_up",
-                "by_role", "targets"):
+    for key in (
+        "users",
+        "user_days",
+        "requests",
+        "throttled",
+        "contained",
+        "step_up",
+        "by_role",
+        "targets",
+    ):
         assert key in legit
     assert set(legit["throttled"]) >= {"user_days", "principals", "per_10k_user_days"}
     assert set(legit["contained"]) >= {"user_days", "principals", "per_10k_user_days"}
@@ -51,8 +81,9 @@ def test_report_shape(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
     json.dumps(report)  # JSON-ready
 
 
-def test_report_holds_no_identifiers(runs: tuple[dict[str, Any], dict[str, Any]],
-                                     template: Home) -> None:
+def test_report_holds_no_identifiers(
+    runs: tuple[dict[str, Any], dict[str, Any]], template: Home
+) -> None:
     text = json.dumps(runs[0])
     assert "CASE-" not in text and "sim-" not in text
     # No UUID (principal, person) leaks into the report.
@@ -75,9 +106,24 @@ def test_unknown_scenario_is_refused() -> None:
 
 def test_cli_json_and_output(tmp_path: Path) -> None:
     out = tmp_path / "sim.json"
-    result = CliRunner().invoke(simulate_app, [
-        "--persons", "150", "--users", "6", "--days", "1", "--scenario", "name-sweeper",
-        "--seed", "3", "--json", "--output", str(out)])
+    result = CliRunner().invoke(
+        simulate_app,
+        [
+            "--persons",
+            "150",
+            "--users",
+            "6",
+            "--days",
+            "1",
+            "--scenario",
+            "name-sweeper",
+            "--seed",
+            "3",
+            "--json",
+            "--output",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["config"]["users"] == 6
@@ -91,8 +137,10 @@ def test_cli_refuses_bad_usage() -> None:
 
 
 def test_cli_table(tmp_path: Path) -> None:
-    result = CliRunner().invoke(simulate_app, [
-        "--persons", "120", "--users", "3", "--days", "1", "--scenario", "name-sweeper"])
+    result = CliRunner().invoke(
+        simulate_app,
+        ["--persons", "120", "--users", "3", "--days", "1", "--scenario", "name-sweeper"],
+    )
     assert result.exit_code == 0, result.output
     assert "name-sweeper" in result.stdout
     assert "legitimate: 3 users" in result.stdout

@@ -46,8 +46,7 @@ def test_postcode_queries_are_refused_by_the_policy(report: dict[str, Any]) -> N
     assert r["statuses"].get("400 field_not_searchable", 0) >= 1
 
 
-def test_enumerator_leaks_nothing_and_meets_the_request_budget(
-        report: dict[str, Any]) -> None:
+def test_enumerator_leaks_nothing_and_meets_the_request_budget(report: dict[str, Any]) -> None:
     r = scenario(report, "enumerator")
     # Random UUIDs and guessed serials never hit; the misses feed the enumeration
     # detector, which contains the account (before or after the request budget bites).
@@ -69,8 +68,9 @@ def test_canary_hitter_is_contained_at_its_first_canary(report: dict[str, Any]) 
 
 
 @pytest.mark.parametrize("name,limit", [("insider", 200), ("low-and-slow", 1000)])
-def test_prefecture_harvesters_stay_within_target(report: dict[str, Any], name: str,
-                                                  limit: int) -> None:
+def test_prefecture_harvesters_stay_within_target(
+    report: dict[str, Any], name: str, limit: int
+) -> None:
     r = scenario(report, name)
     assert r["records_leaked"] <= limit
     assert r["target"]["met"] is True

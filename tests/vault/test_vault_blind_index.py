@@ -9,19 +9,22 @@ from strongroom.errors import BadRequest
 from strongroom.vault import BlindIndexer, Vault, normalize
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [
-    ("Éléonore DUPONT", "eleonore dupont"),
-    ("  eleonore \t dupont\n", "eleonore dupont"),
-    ("Jean-Pierre", "jean pierre"),
-    ("Jean – Pierre", "jean pierre"),
-    ("O'Brien", "obrien"),
-    ("O’Brien", "obrien"),
-    ("Straße", "strasse"),
-    ("ÇA", "ca"),
-    ("ﬁnn", "finn"),
-    ("Ａ１２３", "a123"),
-    ("İnce", "ince"),
-])
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("Éléonore DUPONT", "eleonore dupont"),
+        ("  eleonore \t dupont\n", "eleonore dupont"),
+        ("Jean-Pierre", "jean pierre"),
+        ("Jean – Pierre", "jean pierre"),
+        ("O'Brien", "obrien"),
+        ("O’Brien", "obrien"),
+        ("Straße", "strasse"),
+        ("ÇA", "ca"),
+        ("ﬁnn", "finn"),
+        ("Ａ１２３", "a123"),
+        ("İnce", "ince"),
+    ],
+)
 def test_normalize(raw: str, canonical: str) -> None:
     assert normalize(raw) == canonical
 
@@ -30,14 +33,25 @@ def test_folded_values_match(vault: Vault) -> None:
     a = vault.blind_index("name_dob", "Éléonore DUPONT", "1980-05-01")
     b = vault.blind_index("name_dob", "eleonore  dupont", "1980-05-01")
     assert a == b and len(a) == 16
-    assert vault.blind_index("name_dob", "D'Arcy-Lefèvre", "1980-05-01") == \
-        vault.blind_index("name_dob", "darcy lefevre", "1980-05-01")
+    assert vault.blind_index("name_dob", "D'Arcy-Lefèvre", "1980-05-01") == vault.blind_index(
+        "name_dob", "darcy lefevre", "1980-05-01"
+    )
 
 
-@pytest.mark.parametrize("probe", [
-    "Dupon", "Dupond", "Dupont*", "Dup%", "Dupont ", "Dupontt", "Du", "Dupont Martin",
-    "Martin Dupont",
-])
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "Dupon",
+        "Dupond",
+        "Dupont*",
+        "Dup%",
+        "Dupont ",
+        "Dupontt",
+        "Du",
+        "Dupont Martin",
+        "Martin Dupont",
+    ],
+)
 def test_prefix_wildcard_and_near_miss_do_not_match(vault: Vault, probe: str) -> None:
     stored = vault.blind_index("name_dob", "Dupont", "1980-05-01")
     found = vault.blind_index("name_dob", probe, "1980-05-01")
@@ -65,8 +79,7 @@ def test_value_boundaries_are_unambiguous(vault: Vault) -> None:
 def test_keyed(vault: Vault) -> None:
     other = BlindIndexer(b"\x01" * 32)
     assert other.digest("permit", "P-123") != vault.blind_index("permit", "P-123")
-    assert BlindIndexer(b"\x01" * 32).digest("permit", "P-123") == other.digest("permit",
-                                                                               "P-123")
+    assert BlindIndexer(b"\x01" * 32).digest("permit", "P-123") == other.digest("permit", "P-123")
 
 
 def test_empty_values_and_bad_kinds_refused(vault: Vault) -> None:

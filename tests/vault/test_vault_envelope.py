@@ -17,8 +17,18 @@ ROW_A = "2f1c7a52-5a4e-4a8e-9c41-4d2a1b6f0a11"
 ROW_B = "8b0e3d27-7f0c-4a51-b1a2-0e5d9c3f2b22"
 
 
-@pytest.mark.parametrize("value", ["Dupont", "", "Éléonore-Marie d'Arcy", "75011",
-                                   "北京市", "x" * 300, "ends with 0x80-like \u0080"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Dupont",
+        "",
+        "Éléonore-Marie d'Arcy",
+        "75011",
+        "北京市",
+        "x" * 300,
+        "ends with 0x80-like \u0080",
+    ],
+)
 def test_round_trip(vault: Vault, value: str) -> None:
     blob = vault.encrypt("identity", ROW_A, "family_name", value)
     assert isinstance(blob, bytes)
@@ -106,8 +116,7 @@ def test_decrypt_count_counts_every_decryption(vault: Vault) -> None:
     blobs = [vault.encrypt("identity", ROW_A, f, "v") for f in ("family_name", "given_names")]
     assert vault.decrypt_count == 0
     for blob in blobs:
-        vault.decrypt("identity", ROW_A, "family_name" if blob is blobs[0] else "given_names",
-                      blob)
+        vault.decrypt("identity", ROW_A, "family_name" if blob is blobs[0] else "given_names", blob)
     assert vault.decrypt_count == 2
     with pytest.raises(IntegrityError):
         vault.decrypt("identity", ROW_B, "family_name", blobs[0])
@@ -115,14 +124,14 @@ def test_decrypt_count_counts_every_decryption(vault: Vault) -> None:
 
 
 def test_another_process_decrypts_through_wrapped_keys(
-        vault: Vault, provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    vault: Vault, provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     blob = vault.encrypt("asset", ROW_A, "serial", "SN-123456")
     other = Vault(FileKeyProvider(provider.keys_dir), wrapped)
     assert other.decrypt("asset", ROW_A, "serial", blob) == "SN-123456"
 
 
-def test_wrong_keys_cannot_decrypt(vault: Vault, wrapped: MemoryWrappedKeyStore,
-                                   tmp_path) -> None:
+def test_wrong_keys_cannot_decrypt(vault: Vault, wrapped: MemoryWrappedKeyStore, tmp_path) -> None:
     blob = vault.encrypt("identity", ROW_A, "family_name", "Dupont")
     stranger = Vault(FileKeyProvider.create(tmp_path / "other-keys"), wrapped)
     with pytest.raises(IntegrityError):
@@ -137,7 +146,8 @@ def test_unknown_data_key(provider: FileKeyProvider, vault: Vault) -> None:
 
 
 def test_wrapped_key_moved_to_another_id_or_store_fails(
-        provider: FileKeyProvider, vault: Vault, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, vault: Vault, wrapped: MemoryWrappedKeyStore
+) -> None:
     blob = vault.encrypt("identity", ROW_A, "family_name", "Dupont")
     assert blob is not None
     dek_id = int.from_bytes(blob[1:5], "big")
@@ -164,7 +174,8 @@ def test_generations_roll_over_and_stay_readable(provider: FileKeyProvider) -> N
     assert first not in ids
     fresh = Vault(provider, wrapped)
     assert [fresh.decrypt("address", ROW_A, "city", b) for b in blobs] == [
-        f"city {i}" for i in range(7)]
+        f"city {i}" for i in range(7)
+    ]
 
 
 def test_each_store_has_its_own_data_key(vault: Vault) -> None:

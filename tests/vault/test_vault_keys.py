@@ -23,7 +23,10 @@ def test_missing_key_file_created_private(keys_dir: Path) -> None:
     assert mode(keys_dir) == 0o700
     assert [p.name for p in keys_dir.iterdir()] == ["vault.json"]  # no temp file left
     keys = [provider.kek(s) for s in STORES] + [
-        provider.blind_index_key(), provider.pseudonym_key(), provider.honey_key()]
+        provider.blind_index_key(),
+        provider.pseudonym_key(),
+        provider.honey_key(),
+    ]
     assert all(len(k) == 32 for k in keys)
     assert len(set(keys)) == len(keys)
     assert all(provider.kek_version(s) == 1 for s in STORES)
@@ -79,13 +82,16 @@ def test_symlinked_key_file_is_refused(keys_dir: Path, tmp_path: Path) -> None:
         FileKeyProvider(keys_dir)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: "not json",
-    lambda d: json.dumps({**d, "format": 99}),
-    lambda d: json.dumps({**d, "blind_index": "c2hvcnQ="}),  # 5 bytes
-    lambda d: json.dumps({**d, "honey": "***"}),
-    lambda d: json.dumps({**d, "kek": {"identity": {"current": 3, "versions": {}}}}),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: "not json",
+        lambda d: json.dumps({**d, "format": 99}),
+        lambda d: json.dumps({**d, "blind_index": "c2hvcnQ="}),  # 5 bytes
+        lambda d: json.dumps({**d, "honey": "***"}),
+        lambda d: json.dumps({**d, "kek": {"identity": {"current": 3, "versions": {}}}}),
+    ],
+)
 def test_malformed_key_file_is_refused(keys_dir: Path, edit) -> None:
     FileKeyProvider.create(keys_dir)
     path = keys_dir / "vault.json"

@@ -22,7 +22,8 @@ def versions(wrapped: MemoryWrappedKeyStore, store: str) -> list[int]:
 
 
 def test_rotation_rewraps_and_keeps_old_ciphertexts_readable(
-        provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     vault = Vault(provider, wrapped, max_uses=2)
     blobs = [vault.encrypt("identity", ROW, "family_name", f"name {i}") for i in range(5)]
     other = vault.encrypt("address", ROW, "city", "Lyon")
@@ -40,7 +41,8 @@ def test_rotation_rewraps_and_keeps_old_ciphertexts_readable(
     # A worker started after the rotation reads every old ciphertext through the new KEK.
     fresh = Vault(FileKeyProvider(provider.keys_dir), wrapped)
     assert [fresh.decrypt("identity", ROW, "family_name", b) for b in blobs] == [
-        f"name {i}" for i in range(5)]
+        f"name {i}" for i in range(5)
+    ]
     assert fresh.decrypt("address", ROW, "city", other) == "Lyon"
     # The rotating vault keeps working, and new data keys are wrapped under version 2.
     assert vault.decrypt("identity", ROW, "family_name", blobs[0]) == "name 0"
@@ -49,7 +51,8 @@ def test_rotation_rewraps_and_keeps_old_ciphertexts_readable(
 
 
 def test_old_kek_readable_until_rewrap_done_then_retired(
-        provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     vault = Vault(provider, wrapped)
     blob = vault.encrypt("asset", ROW, "serial", "SN-1")
     # Half-way: the new KEK exists, no DEK re-wrapped yet; readers still use version 1.
@@ -60,12 +63,15 @@ def test_old_kek_readable_until_rewrap_done_then_retired(
     assert vault.rewrap("asset") == 0  # resumable, idempotent
     assert vault.retire_unused_keks("asset") == [1]
     assert provider.kek_versions("asset") == [2]
-    assert Vault(FileKeyProvider(provider.keys_dir), wrapped).decrypt(
-        "asset", ROW, "serial", blob) == "SN-1"
+    assert (
+        Vault(FileKeyProvider(provider.keys_dir), wrapped).decrypt("asset", ROW, "serial", blob)
+        == "SN-1"
+    )
 
 
 def test_without_the_kek_nothing_decrypts(
-        provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     vault = Vault(provider, wrapped)
     blob = vault.encrypt("identity", ROW, "family_name", "Dupont")
     provider.add_kek_version("identity")
@@ -76,11 +82,12 @@ def test_without_the_kek_nothing_decrypts(
 
 
 def test_relabelled_kek_version_fails(
-        provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     vault = Vault(provider, wrapped)
     blob = vault.encrypt("identity", ROW, "family_name", "Dupont")
     vault.rotate_kek("identity")
-    (dek_id, store, version, w), = wrapped.all()
+    ((dek_id, store, version, w),) = wrapped.all()
     relabelled = MemoryWrappedKeyStore()
     relabelled.put(dek_id, store, 1, w)  # claims the old KEK wrapped it
     with pytest.raises(IntegrityError):
@@ -110,9 +117,12 @@ class StaticProvider:
 
 
 def test_provider_without_rotation_is_refused(
-        provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore) -> None:
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
     vault = Vault(StaticProvider(provider), wrapped)
-    assert vault.decrypt("asset", ROW, "serial",
-                         vault.encrypt("asset", ROW, "serial", "SN-1")) == "SN-1"
+    assert (
+        vault.decrypt("asset", ROW, "serial", vault.encrypt("asset", ROW, "serial", "SN-1"))
+        == "SN-1"
+    )
     with pytest.raises(VaultError, match="cannot rotate"):
         vault.rotate_kek("asset")

@@ -45,6 +45,9 @@ def test_rotation_across_restarts(engine: Engine, provider: FileKeyProvider) -> 
     assert vault.retire_unused_keks("identity") == [1]
     restarted = Vault(FileKeyProvider(provider.keys_dir), SqlWrappedKeyStore(engine))
     assert [restarted.decrypt("identity", ROW, "family_name", b) for b in blobs] == [
-        "n0", "n1", "n2"]
+        "n0",
+        "n1",
+        "n2",
+    ]
     assert restarted.decrypt("asset", ROW, "serial", serial) == "SN-9"
     assert {v for _, s, v, _ in SqlWrappedKeyStore(engine).all() if s == "identity"} == {2}

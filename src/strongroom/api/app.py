@@ -49,9 +49,12 @@ def create_app(service: Any) -> FastAPI:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        err = BadRequest("the request is not valid: " + "; ".join(
-            f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems), reason="invalid_input",
-            extra={"errors": problems})
+        err = BadRequest(
+            "the request is not valid: "
+            + "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems),
+            reason="invalid_input",
+            extra={"errors": problems},
+        )
         service.journal_rejected(request, err)
         return problem_response(err, instance=request.url.path)
 
@@ -72,10 +75,10 @@ def create_app(service: Any) -> FastAPI:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A safety net: log the type, never the value (it may hold PII), and never a trace
         # to the client.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method,
-                  request.url.path)
-        return problem_response(InternalError("the request could not be completed"),
-                                instance=request.url.path)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(
+            InternalError("the request could not be completed"), instance=request.url.path
+        )
 
     from strongroom.api import routes_admin, routes_exports, routes_registry
 

@@ -31,8 +31,9 @@ def strict_query(request: Request) -> None:
     declared = {p.alias for p in _all_query_params(dependant)}
     unknown = sorted(set(request.query_params) - declared)
     if unknown:
-        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}",
-                         reason="unknown_parameter")
+        raise BadRequest(
+            f"unknown query parameter(s): {', '.join(unknown)}", reason="unknown_parameter"
+        )
 
 
 def _all_query_params(dependant: Any) -> list[Any]:

@@ -50,9 +50,10 @@ def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
             srv.load_par(q.get("client_id"), q.get("request_uri"))
         except OAuth2Error as exc:
             return _oauth_error(exc)
-        page = render_login(action=str(request.url_for("authorize_login")),
-                            context={"client_id": q.get("client_id"),
-                                     "request_uri": q.get("request_uri")})
+        page = render_login(
+            action=str(request.url_for("authorize_login")),
+            context={"client_id": q.get("client_id"), "request_uri": q.get("request_uri")},
+        )
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @router.post("/oauth/authorize", name="authorize_login")
@@ -66,18 +67,27 @@ def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
             return _oauth_error(exc)
         if outcome.redirect_to:
             return RedirectResponse(outcome.redirect_to, status_code=303, headers=NO_STORE)
-        page = render_login(action=str(request.url_for("authorize_login")),
-                            context=outcome.context, error=outcome.error)
-        return HTMLResponse(page, status_code=200 if outcome.need_otp else 401,
-                            headers=PAGE_HEADERS)
+        page = render_login(
+            action=str(request.url_for("authorize_login")),
+            context=outcome.context,
+            error=outcome.error,
+        )
+        return HTMLResponse(
+            page, status_code=200 if outcome.need_otp else 401, headers=PAGE_HEADERS
+        )
 
     @router.post("/oauth/token")
     async def token(request: Request) -> Response:
         try:
             # htu is the token endpoint as published in our metadata (RFC 9449 §4.3),
             # not whatever Host header reached this worker.
-            body = token_request(srv, await _form(request), dpop=request.headers.get("dpop"),
-                                 method=request.method, url=srv.token_endpoint)
+            body = token_request(
+                srv,
+                await _form(request),
+                dpop=request.headers.get("dpop"),
+                method=request.method,
+                url=srv.token_endpoint,
+            )
         except OAuth2Error as exc:
             return _oauth_error(exc)
         return JSONResponse(body, headers=NO_STORE)

@@ -32,8 +32,10 @@ def problem_body(exc: StrongroomError, instance: str | None = None) -> dict[str,
     return body
 
 
-def problem_response(exc: StrongroomError, instance: str | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    exc: StrongroomError, instance: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     merged = {**(headers or {}), **exc.headers}
-    return JSONResponse(problem_body(exc, instance), status_code=exc.status,
-                        media_type=MEDIA_TYPE, headers=merged)
+    return JSONResponse(
+        problem_body(exc, instance), status_code=exc.status, media_type=MEDIA_TYPE, headers=merged
+    )

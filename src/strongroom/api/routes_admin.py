@@ -13,8 +13,9 @@ from strongroom.api.deps import caller, service, strict_query
 from strongroom.api.routes_registry import _send
 from strongroom.context import Caller
 
-router = APIRouter(prefix="/v1", tags=["audit and administration"],
-                   dependencies=[Depends(strict_query)])
+router = APIRouter(
+    prefix="/v1", tags=["audit and administration"], dependencies=[Depends(strict_query)]
+)
 
 CallerDep = Annotated[Caller, Depends(caller)]
 ServiceDep = Annotated[Any, Depends(service)]
@@ -30,32 +31,45 @@ def checkpoint(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str,
 
 
 @router.get("/journal/proof/inclusion", summary="Auditor: inclusion proof of entry INDEX")
-def inclusion(who: CallerDep, svc: ServiceDep, response: Response,
-              index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)],
-              ) -> dict[str, Any]:
+def inclusion(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    index: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
     return _send(svc.gate.inclusion_proof(who, index, size), response)
 
 
 @router.get("/journal/proof/consistency", summary="Auditor: consistency between two sizes")
-def consistency(who: CallerDep, svc: ServiceDep, response: Response,
-                first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
-                ) -> dict[str, Any]:
+def consistency(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
     return _send(svc.gate.consistency_proof(who, first, second), response)
 
 
-@router.get("/investigations/principals/{principal_id}",
-            summary="Auditor: what a principal saw")
-def investigate_principal(principal_id: str, who: CallerDep, svc: ServiceDep,
-                          response: Response, since: datetime | None = None,
-                          until: datetime | None = None) -> dict[str, Any]:
-    return _send(svc.gate.investigate_principal(who, principal_id, _ts(since), _ts(until)),
-                 response)
+@router.get("/investigations/principals/{principal_id}", summary="Auditor: what a principal saw")
+def investigate_principal(
+    principal_id: str,
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    return _send(
+        svc.gate.investigate_principal(who, principal_id, _ts(since), _ts(until)), response
+    )
 
 
-@router.get("/investigations/subjects/{subject_id}",
-            summary="Auditor: who saw this person's data")
-def investigate_subject(subject_id: str, who: CallerDep, svc: ServiceDep,
-                        response: Response) -> dict[str, Any]:
+@router.get("/investigations/subjects/{subject_id}", summary="Auditor: who saw this person's data")
+def investigate_subject(
+    subject_id: str, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.gate.investigate_subject(who, subject_id), response)
 
 
@@ -67,15 +81,16 @@ class BreachBody(BaseModel):
 
 
 @router.post("/investigations/breach", summary="Auditor: GDPR Art. 33 breach-scope report")
-def breach(body: BreachBody, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
-    return _send(svc.gate.breach_report(who, body.principals, _ts(body.since),
-                                        _ts(body.until)), response)
+def breach(body: BreachBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(
+        svc.gate.breach_report(who, body.principals, _ts(body.since), _ts(body.until)), response
+    )
 
 
 @router.get("/budgets/{principal_id}", summary="Admin: a principal's budget state")
-def budgets(principal_id: str, who: CallerDep, svc: ServiceDep,
-            response: Response) -> dict[str, Any]:
+def budgets(
+    principal_id: str, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.gate.budget_state(who, principal_id), response)
 
 
@@ -90,15 +105,19 @@ class LiftBody(BaseModel):
 
 
 @router.post("/containments/{containment_id}/lift", summary="Admin: lift a containment")
-def lift(containment_id: str, body: LiftBody, who: CallerDep, svc: ServiceDep,
-         response: Response) -> dict[str, Any]:
+def lift(
+    containment_id: str, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.gate.lift_containment(who, containment_id, body.why), response)
 
 
 @router.get("/reviews", summary="Auditor (DPO): break-glass reviews")
-def reviews(who: CallerDep, svc: ServiceDep, response: Response,
-            status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
-            = "pending") -> dict[str, Any]:
+def reviews(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = "pending",
+) -> dict[str, Any]:
     return _send(svc.gate.reviews(who, status), response)
 
 
@@ -109,8 +128,9 @@ class DecisionBody(BaseModel):
 
 
 @router.post("/reviews/{review_id}/decision", summary="Auditor (DPO): decide a review")
-def decide(review_id: str, body: DecisionBody, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
+def decide(
+    review_id: str, body: DecisionBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.gate.decide_review(who, review_id, body.decision, body.note), response)
 
 
@@ -119,8 +139,11 @@ class RevokeBody(BaseModel):
     why: str = Field(min_length=5, max_length=2000)
 
 
-@router.post("/principals/{principal_id}/revoke",
-             summary="Admin: suspend a principal and revoke every token it holds")
-def revoke(principal_id: str, body: RevokeBody, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
+@router.post(
+    "/principals/{principal_id}/revoke",
+    summary="Admin: suspend a principal and revoke every token it holds",
+)
+def revoke(
+    principal_id: str, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.gate.revoke_principal(who, principal_id, body.why), response)

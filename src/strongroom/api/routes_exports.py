@@ -40,57 +40,88 @@ class RejectBody(BaseModel):
     note: str = Field(min_length=5, max_length=2000)
 
 
-@router.post("/exports", status_code=201,
-             summary="Requester: ask for an export of a named dataset (pending approval)")
-def request_export(body: ExportRequestBody, who: CallerDep, svc: ServiceDep,
-                   response: Response) -> dict[str, Any]:
-    return _send(svc.exports.request(who, dataset=body.dataset, fields=body.fields,
-                                     justification=body.justification,
-                                     purpose=body.purpose, fmt=body.format), response)
+@router.post(
+    "/exports",
+    status_code=201,
+    summary="Requester: ask for an export of a named dataset (pending approval)",
+)
+def request_export(
+    body: ExportRequestBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return _send(
+        svc.exports.request(
+            who,
+            dataset=body.dataset,
+            fields=body.fields,
+            justification=body.justification,
+            purpose=body.purpose,
+            fmt=body.format,
+        ),
+        response,
+    )
 
 
 @router.get("/exports", summary="Requester: my export requests (metadata only)")
-def list_exports(who: CallerDep, svc: ServiceDep, response: Response,
-                 status: Annotated[str | None, Query(
-                     pattern="^(pending|approved|rejected|expired|downloaded)$")] = None,
-                 ) -> dict[str, Any]:
+def list_exports(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|approved|rejected|expired|downloaded)$")
+    ] = None,
+) -> dict[str, Any]:
     return _send(svc.exports.list_own(who, status), response)
 
 
 @router.get("/exports/queue", summary="Approver: export requests (metadata only, no rows)")
-def export_queue(who: CallerDep, svc: ServiceDep, response: Response,
-                 status: Annotated[str | None, Query(
-                     pattern="^(pending|approved|rejected|expired|downloaded)$")]
-                 = "pending") -> dict[str, Any]:
+def export_queue(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|approved|rejected|expired|downloaded)$")
+    ] = "pending",
+) -> dict[str, Any]:
     return _send(svc.exports.queue(who, status), response)
 
 
-@router.post("/exports/{export_id}/approve",
-             summary="Approver: approve an export (never the requester)")
-def approve_export(export_id: str, who: CallerDep, svc: ServiceDep, response: Response,
-                   body: DecisionBody | None = None) -> dict[str, Any]:
+@router.post(
+    "/exports/{export_id}/approve", summary="Approver: approve an export (never the requester)"
+)
+def approve_export(
+    export_id: str,
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    body: DecisionBody | None = None,
+) -> dict[str, Any]:
     return _send(svc.exports.approve(who, export_id, body.note if body else ""), response)
 
 
 @router.post("/exports/{export_id}/reject", summary="Approver: reject an export")
-def reject_export(export_id: str, body: RejectBody, who: CallerDep, svc: ServiceDep,
-                  response: Response) -> dict[str, Any]:
+def reject_export(
+    export_id: str, body: RejectBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
     return _send(svc.exports.reject(who, export_id, body.note), response)
 
 
-@router.get("/exports/{export_id}/download",
-            summary="Requester: the approved export's file, once",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}})
+@router.get(
+    "/exports/{export_id}/download",
+    summary="Requester: the approved export's file, once",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
+)
 def download_export(export_id: str, who: CallerDep, svc: ServiceDep) -> StreamingResponse:
     answer, download = svc.exports.download(who, export_id)
-    headers = {**answer.headers, "Cache-Control": "no-store",
-               "Content-Disposition": f'attachment; filename="{download.filename}"',
-               "Content-Length": str(download.size),
-               "Repr-Digest": f"sha-256=:{_b64hex(download.sha256)}:",
-               "X-Export-Rows": str(download.rows)}
-    return StreamingResponse(download.chunks(), media_type=download.media_type,
-                             headers=headers)
+    headers = {
+        **answer.headers,
+        "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="{download.filename}"',
+        "Content-Length": str(download.size),
+        "Repr-Digest": f"sha-256=:{_b64hex(download.sha256)}:",
+        "X-Export-Rows": str(download.rows),
+    }
+    return StreamingResponse(download.chunks(), media_type=download.media_type, headers=headers)
 
 
 def _b64hex(hexdigest: str) -> str:

@@ -11,8 +11,7 @@ from strongroom.api.deps import caller, service, strict_query
 from strongroom.context import Caller
 from strongroom.gate import Answer
 
-router = APIRouter(prefix="/v1", tags=["registry"],
-                   dependencies=[Depends(strict_query)])
+router = APIRouter(prefix="/v1", tags=["registry"], dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
 ServiceDep = Annotated[Any, Depends(service)]
@@ -51,24 +50,34 @@ def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
 
 
 @router.post("/permits/verify", summary="Dealer: verify a buyer's permit (no address, ever)")
-def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
-    return _send(svc.gate.verify_permit(who, body.permit_number, body.family_name,
-                                        body.birth_date), response)
+def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(
+        svc.gate.verify_permit(who, body.permit_number, body.family_name, body.birth_date), response
+    )
 
 
 @router.post("/sales", status_code=201, summary="Dealer: record the sale of one weapon")
 def sale(body: SaleBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.record_sale(who, weapon_serial=body.weapon_serial,
-                                      permit_number=body.permit_number,
-                                      family_name=body.family_name,
-                                      birth_date=body.birth_date), response)
+    return _send(
+        svc.gate.record_sale(
+            who,
+            weapon_serial=body.weapon_serial,
+            permit_number=body.permit_number,
+            family_name=body.family_name,
+            birth_date=body.birth_date,
+        ),
+        response,
+    )
 
 
 @router.get("/ledger", summary="Dealer: page through my own sales ledger")
-def ledger(who: CallerDep, svc: ServiceDep, response: Response,
-           cursor: Annotated[str | None, Query(max_length=200)] = None,
-           limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
+def ledger(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> dict[str, Any]:
     return _send(svc.gate.ledger(who, cursor=cursor, limit=limit), response)
 
 
@@ -78,12 +87,10 @@ def weapon(serial: str, who: CallerDep, svc: ServiceDep, response: Response) -> 
 
 
 @router.post("/persons/search", summary="Police: exact search by family name and birth date")
-def search(body: SearchBody, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
+def search(body: SearchBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(svc.gate.search_persons(who, body.model_dump()), response)
 
 
 @router.get("/persons/{person_id}", summary="Prefecture: a person of my département")
-def person(person_id: str, who: CallerDep, svc: ServiceDep,
-           response: Response) -> dict[str, Any]:
+def person(person_id: str, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(svc.gate.person(who, person_id), response)

@@ -50,10 +50,17 @@ class ClientRegistry:
         self.engine = engine
         self.clock = clock
 
-    def register(self, client_id: str, *, public: bool, redirect_uris: Iterable[str] = (),
-                 grant_types: Iterable[str] = ("authorization_code", "refresh_token"),
-                 jwks: dict[str, Any] | None = None, service_principal_id: str | None = None,
-                 rotate_refresh_tokens: bool = True) -> Client:
+    def register(
+        self,
+        client_id: str,
+        *,
+        public: bool,
+        redirect_uris: Iterable[str] = (),
+        grant_types: Iterable[str] = ("authorization_code", "refresh_token"),
+        jwks: dict[str, Any] | None = None,
+        service_principal_id: str | None = None,
+        rotate_refresh_tokens: bool = True,
+    ) -> Client:
         grants = frozenset(grant_types)
         if not grants <= GRANTS:
             raise BadRequest("unsupported grant type(s): " + ", ".join(sorted(grants - GRANTS)))
@@ -65,28 +72,47 @@ class ClientRegistry:
             raise BadRequest("client credentials need a service principal")
         uris = tuple(redirect_uris)
         for uri in uris:
-            if not (uri.startswith("https://") or uri.startswith("http://127.0.0.1")
-                    or uri.startswith("http://localhost")):
+            if not (
+                uri.startswith("https://")
+                or uri.startswith("http://127.0.0.1")
+                or uri.startswith("http://localhost")
+            ):
                 raise BadRequest("redirect URIs are https (or loopback http, RFC 8252 §7.3)")
         # Public clients always rotate: their refresh tokens are the ones that get stolen.
         rotate = True if public else rotate_refresh_tokens
         with self.engine.begin() as conn:
             conn.execute(clients.delete().where(clients.c.client_id == client_id))
-            conn.execute(clients.insert().values(
-                client_id=client_id, public=public, redirect_uris=list(uris),
-                grant_types=sorted(grants), jwks=jwks,
-                service_principal_id=service_principal_id, rotate_refresh_tokens=rotate,
-                created_at=self.clock.now()))
+            conn.execute(
+                clients.insert().values(
+                    client_id=client_id,
+                    public=public,
+                    redirect_uris=list(uris),
+                    grant_types=sorted(grants),
+                    jwks=jwks,
+                    service_principal_id=service_principal_id,
+                    rotate_refresh_tokens=rotate,
+                    created_at=self.clock.now(),
+                )
+            )
         return Client(client_id, public, uris, grants, jwks, service_principal_id, rotate)
 
     def get(self, client_id: str | None) -> Client:
         if not client_id:
             raise InvalidClientError(description="client_id required")
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(clients).where(
-                clients.c.client_id == client_id)).mappings().first()
+            row = (
+                conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise InvalidClientError(description="unknown client")
-        return Client(row["client_id"], row["public"], tuple(row["redirect_uris"]),
-                      frozenset(row["grant_types"]), row["jwks"], row["service_principal_id"],
-                      row["rotate_refresh_tokens"])
+        return Client(
+            row["client_id"],
+            row["public"],
+            tuple(row["redirect_uris"]),
+            frozenset(row["grant_types"]),
+            row["jwks"],
+            row["service_principal_id"],
+            row["rotate_refresh_tokens"],
+        )

@@ -181,8 +181,7 @@ class SigningKeys:
 
 
 def _new_entry(now: float) -> dict[str, Any]:
-    key = OKPKey.generate_key("Ed25519", parameters={"use": "sig", "alg": "EdDSA"},
-                              auto_kid=True)
+    key = OKPKey.generate_key("Ed25519", parameters={"use": "sig", "alg": "EdDSA"}, auto_kid=True)
     entry: dict[str, Any] = dict(key.as_dict(private=True))
     entry["iat"] = int(now)
     entry["exp"] = None

@@ -45,8 +45,13 @@ class LoginResult:
 
 
 class Credentials:
-    def __init__(self, engine: sa.Engine, *, clock: Clock = SYSTEM_CLOCK,
-                 hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 parameters
@@ -57,56 +62,85 @@ class Credentials:
             raise BadRequest("a password has at least 12 characters")
         hashed = self.hasher.hash(password)
         with self.engine.begin() as conn:
-            updated = conn.execute(credentials.update().where(
-                credentials.c.principal_id == principal_id).values(
-                username=username, password_hash=hashed, failed_logins=0))
+            updated = conn.execute(
+                credentials.update()
+                .where(credentials.c.principal_id == principal_id)
+                .values(username=username, password_hash=hashed, failed_logins=0)
+            )
             if updated.rowcount == 0:
-                conn.execute(credentials.insert().values(
-                    principal_id=principal_id, username=username, password_hash=hashed,
-                    failed_logins=0))
+                conn.execute(
+                    credentials.insert().values(
+                        principal_id=principal_id,
+                        username=username,
+                        password_hash=hashed,
+                        failed_logins=0,
+                    )
+                )
 
     def begin_totp_enrollment(self, principal_id: str) -> str:
         """A new pending TOTP seed; returns the otpauth:// URI for the authenticator app."""
         secret = pyotp.random_base32()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(credentials.c.username).where(
-                credentials.c.principal_id == principal_id)).first()
+            row = conn.execute(
+                sa.select(credentials.c.username).where(credentials.c.principal_id == principal_id)
+            ).first()
             if row is None:
                 raise BadRequest("set a password before enrolling a second factor")
-            conn.execute(credentials.update().where(
-                credentials.c.principal_id == principal_id).values(totp_pending=secret))
+            conn.execute(
+                credentials.update()
+                .where(credentials.c.principal_id == principal_id)
+                .values(totp_pending=secret)
+            )
         return pyotp.TOTP(secret).provisioning_uri(name=row[0], issuer_name=TOTP_ISSUER)
 
     def confirm_totp_enrollment(self, principal_id: str, code: str) -> None:
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(credentials).where(
-                credentials.c.principal_id == principal_id)).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(credentials).where(credentials.c.principal_id == principal_id)
+                )
+                .mappings()
+                .first()
+            )
             if row is None or not row["totp_pending"]:
                 raise Conflict("no TOTP enrollment in progress")
             step = self._valid_step(row["totp_pending"], code, None)
             if step is None:
                 raise BadRequest("the code does not match the new authenticator")
-            conn.execute(credentials.update().where(
-                credentials.c.principal_id == principal_id).values(
-                totp_secret=row["totp_pending"], totp_pending=None, totp_last_step=step))
+            conn.execute(
+                credentials.update()
+                .where(credentials.c.principal_id == principal_id)
+                .values(totp_secret=row["totp_pending"], totp_pending=None, totp_last_step=step)
+            )
 
     def is_enrolled(self, principal_id: str) -> bool:
         with self.engine.connect() as conn:
-            return bool(conn.execute(sa.select(credentials.c.totp_secret).where(
-                credentials.c.principal_id == principal_id)).scalar())
+            return bool(
+                conn.execute(
+                    sa.select(credentials.c.totp_secret).where(
+                        credentials.c.principal_id == principal_id
+                    )
+                ).scalar()
+            )
 
-    def authenticate(self, username: str, password: str, otp: str | None, *,
-                     mfa_required: bool) -> LoginResult:
+    def authenticate(
+        self, username: str, password: str, otp: str | None, *, mfa_required: bool
+    ) -> LoginResult:
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(credentials).where(
-                credentials.c.username == username)).mappings().first()
+            row = (
+                conn.execute(sa.select(credentials).where(credentials.c.username == username))
+                .mappings()
+                .first()
+            )
             if row is None:
                 self._verify(self._dummy_hash, password)
                 raise LoginFailed()
             if not self._verify(row["password_hash"], password):
-                conn.execute(credentials.update().where(
-                    credentials.c.principal_id == row["principal_id"]).values(
-                    failed_logins=credentials.c.failed_logins + 1))
+                conn.execute(
+                    credentials.update()
+                    .where(credentials.c.principal_id == row["principal_id"])
+                    .values(failed_logins=credentials.c.failed_logins + 1)
+                )
                 raise LoginFailed()
             now = self.clock.now()
             secret = row["totp_secret"]
@@ -119,9 +153,11 @@ class Credentials:
             step = self._valid_step(secret, otp, row["totp_last_step"])
             if step is None:
                 raise LoginFailed()
-            conn.execute(credentials.update().where(
-                credentials.c.principal_id == row["principal_id"]).values(
-                totp_last_step=step, failed_logins=0))
+            conn.execute(
+                credentials.update()
+                .where(credentials.c.principal_id == row["principal_id"])
+                .values(totp_last_step=step, failed_logins=0)
+            )
             return LoginResult(row["principal_id"], ACR_MFA, now)
 
     def _verify(self, hashed: str, password: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -21,13 +21,19 @@ PAGE_HEADERS = {
 
 @lru_cache(maxsize=1)
 def _template() -> Template:
-    text = resources.files("strongroom.auth").joinpath("templates/login.html").read_text(
-        encoding="utf-8")
+    text = (
+        resources.files("strongroom.auth")
+        .joinpath("templates/login.html")
+        .read_text(encoding="utf-8")
+    )
     return Template(text)
 
 
 def render_login(*, action: str, context: dict[str, Any], error: str | None = None) -> str:
-    values = {k: html.escape(str(context.get(k) or ""), quote=True)
-              for k in ("client_id", "request_uri", "username")}
-    return _template().substitute(action=html.escape(action, quote=True),
-                                  error=html.escape(error or ""), **values)
+    values = {
+        k: html.escape(str(context.get(k) or ""), quote=True)
+        for k in ("client_id", "request_uri", "username")
+    }
+    return _template().substitute(
+        action=html.escape(action, quote=True), error=html.escape(error or ""), **values
+    )

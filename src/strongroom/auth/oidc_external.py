@@ -88,16 +88,20 @@ class ExternalIssuer:
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
             raise invalid_token("malformed access token")
         try:
-            decoded = jwt.decode(token, self._resolve_key, algorithms=self.algorithms,
-                                 registry=self._registry)
+            decoded = jwt.decode(
+                token, self._resolve_key, algorithms=self.algorithms, registry=self._registry
+            )
         except (JoseError, ValueError, TypeError, LookupError) as exc:
             raise invalid_token("access token not valid for the configured issuer") from exc
         claims = decoded.claims
         registry = JWTClaimsRegistry(
-            now=int(self.clock.now()), leeway=self.leeway,
+            now=int(self.clock.now()),
+            leeway=self.leeway,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
-            sub={"essential": True}, exp={"essential": True})
+            sub={"essential": True},
+            exp={"essential": True},
+        )
         try:
             registry.validate(claims)
         except JoseError as exc:
@@ -114,14 +118,31 @@ class ExternalIssuer:
         scopes = set(str(claims.get("scope", "")).split())
         if self.role_grants is not None:
             scopes &= set(self.role_grants(role).scopes)  # never more than the role has
-        out = {k: claims[k] for k in ("iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid",
-                                      "acr", "auth_time", "cnf") if k in claims}
+        out = {
+            k: claims[k]
+            for k in (
+                "iss",
+                "aud",
+                "sub",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "sid",
+                "acr",
+                "auth_time",
+                "cnf",
+            )
+            if k in claims
+        }
         out["jti"] = str(claims.get("jti") or f"{claims['sub']}:{claims.get('iat')}")
         out["client_id"] = claims.get("client_id") or claims.get("azp")
         out["roles"] = [role]
         out["scope"] = " ".join(sorted(scopes))
-        detail: dict[str, Any] = {"type": PURPOSE_DETAIL_TYPE,
-                                  "purpose": claims.get(self.purpose_claim)}
+        detail: dict[str, Any] = {
+            "type": PURPOSE_DETAIL_TYPE,
+            "purpose": claims.get(self.purpose_claim),
+        }
         for d in claims.get("authorization_details") or []:
             if isinstance(d, dict) and d.get("type") == PURPOSE_DETAIL_TYPE:
                 detail = dict(d)

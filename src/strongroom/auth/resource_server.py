@@ -81,12 +81,15 @@ class InMemoryRevocations:
 
 
 def no_credentials() -> Unauthorized:
-    challenge = ", ".join([
-        bearer_challenge(),
-        bearer_challenge(scheme="DPoP", extra={"algs": " ".join(ALGS)}),
-    ])
-    return Unauthorized("access token required", reason="missing_token",
-                        headers={"WWW-Authenticate": challenge})
+    challenge = ", ".join(
+        [
+            bearer_challenge(),
+            bearer_challenge(scheme="DPoP", extra={"algs": " ".join(ALGS)}),
+        ]
+    )
+    return Unauthorized(
+        "access token required", reason="missing_token", headers={"WWW-Authenticate": challenge}
+    )
 
 
 class ResourceServer:
@@ -106,8 +109,7 @@ class ResourceServer:
         self.sessions = sessions
         # One worker's memory by default; several workers need RedisReplayCache.
         cache = dpop_replay_cache if dpop_replay_cache is not None else InMemoryReplayCache(clock)
-        self.dpop = DPoPVerifier(cache, clock=clock,
-                                 max_age_seconds=dpop_max_age_seconds)
+        self.dpop = DPoPVerifier(cache, clock=clock, max_age_seconds=dpop_max_age_seconds)
 
     def authenticate(
         self,
@@ -131,8 +133,7 @@ class ResourceServer:
         bound = cnf.get("jkt") if isinstance(cnf, dict) else None
         if bound is not None:
             if scheme != "dpop":
-                raise invalid_token("DPoP-bound token presented as a bearer token",
-                                    scheme="DPoP")
+                raise invalid_token("DPoP-bound token presented as a bearer token", scheme="DPoP")
             proof = self.dpop.verify(dpop, method=method, url=url, access_token=token)
             if proof.jkt != bound:
                 raise dpop_error("DPoP proof key does not match the token binding")
@@ -147,8 +148,9 @@ class ResourceServer:
         return caller_from_claims(claims, ip=ip, user_agent=user_agent)
 
 
-def caller_from_claims(claims: Mapping[str, Any], *, ip: str | None,
-                       user_agent: str | None) -> Caller:
+def caller_from_claims(
+    claims: Mapping[str, Any], *, ip: str | None, user_agent: str | None
+) -> Caller:
     roles = claims.get("roles")
     role = roles[0] if isinstance(roles, list) and roles else claims.get("role")
     if not isinstance(role, str):

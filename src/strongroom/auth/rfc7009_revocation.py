@@ -21,14 +21,22 @@ def revoke(server: AuthorizationServer, form: Mapping[str, str]) -> None:
     hint = form.get("token_type_hint")
     if hint != "access_token":
         with server.engine.connect() as conn:
-            row = conn.execute(sa.select(refresh_tokens).where(
-                refresh_tokens.c.token_hash == digest(token))).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))
+                )
+                .mappings()
+                .first()
+            )
         if row is not None:
             if row["client_id"] == client.client_id:
                 now = server.clock.now()
                 with server.engine.begin() as conn:
-                    conn.execute(refresh_tokens.update().where(
-                        refresh_tokens.c.family_id == row["family_id"]).values(revoked_at=now))
+                    conn.execute(
+                        refresh_tokens.update()
+                        .where(refresh_tokens.c.family_id == row["family_id"])
+                        .values(revoked_at=now)
+                    )
                 if row["session_id"]:
                     server.sessions.end(row["session_id"], "revoked")
             return

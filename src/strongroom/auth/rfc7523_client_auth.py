@@ -27,9 +27,15 @@ _REGISTRY = JWSRegistry(algorithms=ALGS)
 MAX_ASSERTION_LIFETIME = 300
 
 
-def verify_client_assertion(assertion: str, *, client_id: str, jwks: dict[str, Any],
-                            audiences: Iterable[str], clock: Clock,
-                            replay_cache: ReplayCache) -> None:
+def verify_client_assertion(
+    assertion: str,
+    *,
+    client_id: str,
+    jwks: dict[str, Any],
+    audiences: Iterable[str],
+    clock: Clock,
+    replay_cache: ReplayCache,
+) -> None:
     if not jwks or not jwks.get("keys"):
         raise InvalidClientError(description="client has no registered keys")
     try:
@@ -40,7 +46,8 @@ def verify_client_assertion(assertion: str, *, client_id: str, jwks: dict[str, A
     claims = token.claims
     now = int(clock.now())
     registry = JWTClaimsRegistry(
-        now=now, leeway=5,
+        now=now,
+        leeway=5,
         iss={"essential": True, "value": client_id},
         sub={"essential": True, "value": client_id},
         aud={"essential": True, "values": list(audiences)},

@@ -12,8 +12,22 @@ from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.store import digest, refresh_tokens
 from strongroom.errors import Unauthorized
 
-_COPIED = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "cnf",
-           "authorization_details", "acr", "auth_time", "sid")
+_COPIED = (
+    "scope",
+    "client_id",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "cnf",
+    "authorization_details",
+    "acr",
+    "auth_time",
+    "sid",
+)
 
 
 def introspect(server: AuthorizationServer, form: Mapping[str, str]) -> dict[str, Any]:
@@ -28,22 +42,36 @@ def introspect(server: AuthorizationServer, form: Mapping[str, str]) -> dict[str
     sid = claims.get("sid")
     if sid is not None and server.sessions.active(str(sid)) is None:
         return {"active": False}
-    out: dict[str, Any] = {"active": True, "token_type": "DPoP" if "cnf" in claims
-                           else "Bearer"}
+    out: dict[str, Any] = {"active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
     out.update({k: claims[k] for k in _COPIED if k in claims})
     return out
 
 
 def _refresh_token_info(server: AuthorizationServer, token: str) -> dict[str, Any]:
     with server.engine.connect() as conn:
-        row = conn.execute(sa.select(refresh_tokens).where(
-            refresh_tokens.c.token_hash == digest(token))).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))
+            )
+            .mappings()
+            .first()
+        )
     now = server.clock.now()
-    if (row is None or row["revoked_at"] is not None or row["used_at"] is not None
-            or row["expires_at"] < now):
+    if (
+        row is None
+        or row["revoked_at"] is not None
+        or row["used_at"] is not None
+        or row["expires_at"] < now
+    ):
         return {"active": False}
     if row["session_id"] and server.sessions.active(row["session_id"]) is None:
         return {"active": False}
-    return {"active": True, "token_type": "refresh_token", "client_id": row["client_id"],
-            "sub": row["principal_id"], "exp": int(row["expires_at"]),
-            "scope": " ".join(row["grant"]["scopes"]), "cnf": {"jkt": row["jkt"]}}
+    return {
+        "active": True,
+        "token_type": "refresh_token",
+        "client_id": row["client_id"],
+        "sub": row["principal_id"],
+        "exp": int(row["expires_at"]),
+        "scope": " ".join(row["grant"]["scopes"]),
+        "cnf": {"jkt": row["jkt"]},
+    }

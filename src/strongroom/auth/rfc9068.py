@@ -41,8 +41,13 @@ MAX_LIFETIME_SECONDS = 3600
 _REGISTRY = JWSRegistry(algorithms=[ALG])
 
 
-def bearer_challenge(error: str | None = None, description: str | None = None,
-                     *, scheme: str = "Bearer", extra: Mapping[str, str] | None = None) -> str:
+def bearer_challenge(
+    error: str | None = None,
+    description: str | None = None,
+    *,
+    scheme: str = "Bearer",
+    extra: Mapping[str, str] | None = None,
+) -> str:
     """An RFC 6750 §3 / RFC 9449 §7.1 challenge. Descriptions are ours, never user input."""
     params = {"realm": "strongroom"}
     if error:
@@ -57,8 +62,7 @@ def invalid_token(description: str, *, scheme: str = "Bearer") -> Unauthorized:
     return Unauthorized(
         description,
         reason="invalid_token",
-        headers={"WWW-Authenticate": bearer_challenge("invalid_token", description,
-                                                      scheme=scheme)},
+        headers={"WWW-Authenticate": bearer_challenge("invalid_token", description, scheme=scheme)},
     )
 
 
@@ -69,10 +73,19 @@ class _KeyRejectedError(Exception):
 class TokenService:
     """Issues and verifies RFC 9068 access tokens for one issuer and one audience."""
 
-    def __init__(self, keys_dir: Path | SigningKeys, *, issuer: str, audience: str,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
-        self.keys = keys_dir if isinstance(keys_dir, SigningKeys) else SigningKeys(
-            Path(keys_dir), clock=clock)
+    def __init__(
+        self,
+        keys_dir: Path | SigningKeys,
+        *,
+        issuer: str,
+        audience: str,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.keys = (
+            keys_dir
+            if isinstance(keys_dir, SigningKeys)
+            else SigningKeys(Path(keys_dir), clock=clock)
+        )
         self.issuer = issuer
         self.audience = audience
         self.clock = clock
@@ -127,8 +140,13 @@ class TokenService:
         if justification is not None:
             detail["justification"] = justification
         claims["authorization_details"] = [detail]
-        optional = {"departement": departement, "dealer_id": dealer_id, "sid": session_id,
-                    "acr": acr, "auth_time": int(auth_time) if auth_time is not None else None}
+        optional = {
+            "departement": departement,
+            "dealer_id": dealer_id,
+            "sid": session_id,
+            "acr": acr,
+            "auth_time": int(auth_time) if auth_time is not None else None,
+        }
         claims.update({k: v for k, v in optional.items() if v is not None})
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}
@@ -145,7 +163,8 @@ class TokenService:
             claims = cached[1]
         else:
             claims = self._verify_signature(token)
-        registry = JWTClaimsRegistry(            now=int(self.clock.now()),
+        registry = JWTClaimsRegistry(
+            now=int(self.clock.now()),
             leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
@@ -163,8 +182,7 @@ class TokenService:
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
         try:
-            decoded = jwt.decode(token, self._resolve_key, algorithms=[ALG],
-                                 registry=_REGISTRY)
+            decoded = jwt.decode(token, self._resolve_key, algorithms=[ALG], registry=_REGISTRY)
         except _KeyRejectedError as exc:
             raise invalid_token("access token not signed by this issuer") from exc
         except (JoseError, ValueError, TypeError) as exc:

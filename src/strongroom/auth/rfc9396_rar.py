@@ -33,8 +33,9 @@ def parse(raw: str | list[Any] | None) -> dict[str, Any] | None:
         raise InvalidAuthorizationDetails("exactly one authorization detail expected")
     detail = details[0]
     if detail.get("type") != PURPOSE_DETAIL_TYPE:
-        raise InvalidAuthorizationDetails(f"unknown authorization detail type "
-                                          f"(only {PURPOSE_DETAIL_TYPE})")
+        raise InvalidAuthorizationDetails(
+            f"unknown authorization detail type (only {PURPOSE_DETAIL_TYPE})"
+        )
     unknown = set(detail) - _ALLOWED
     if unknown:
         raise InvalidAuthorizationDetails("unknown fields: " + ", ".join(sorted(unknown)))

@@ -110,10 +110,14 @@ def access_token_hash(token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def dpop_error(description: str, *, error: str = "invalid_dpop_proof",
-               nonce: str | None = None) -> Unauthorized:
-    headers = {"WWW-Authenticate": bearer_challenge(
-        error, description, scheme="DPoP", extra={"algs": " ".join(ALGS)})}
+def dpop_error(
+    description: str, *, error: str = "invalid_dpop_proof", nonce: str | None = None
+) -> Unauthorized:
+    headers = {
+        "WWW-Authenticate": bearer_challenge(
+            error, description, scheme="DPoP", extra={"algs": " ".join(ALGS)}
+        )
+    }
     if nonce is not None:
         headers["DPoP-Nonce"] = nonce
     return Unauthorized(description, reason=error, headers=headers)
@@ -141,8 +145,9 @@ class DPoPVerifier:
         self.leeway_seconds = leeway_seconds
         self.nonce_check = nonce_check
 
-    def verify(self, proof: str | None, *, method: str, url: str,
-               access_token: str | None = None) -> DPoPProof:
+    def verify(
+        self, proof: str | None, *, method: str, url: str, access_token: str | None = None
+    ) -> DPoPProof:
         if not proof or not isinstance(proof, str):
             raise dpop_error("DPoP proof required")
         if "," in proof or proof.count(".") != 2 or len(proof) > 4096:
@@ -209,7 +214,8 @@ def _cached_public(members: tuple[tuple[str, str], ...]) -> tuple[Key, str]:
 
 def _public_and_thumbprint(jwk: object) -> tuple[Key, str]:
     if not isinstance(jwk, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()
+    ):
         key = _import_public(jwk)  # not cacheable (lists, numbers): import each time
         return key, key.thumbprint()
     return _cached_public(tuple(sorted(jwk.items())))

@@ -14,15 +14,25 @@ from strongroom.errors import Unauthorized
 MFA_ACRS = frozenset({ACR_MFA})
 
 
-def require_step_up(caller: Caller, max_age_seconds: int, *,
-                    clock: Clock = SYSTEM_CLOCK, scheme: str = "DPoP") -> None:
-    fresh = (caller.acr in MFA_ACRS and caller.auth_time is not None
-             and clock.now() - caller.auth_time <= max_age_seconds)
+def require_step_up(
+    caller: Caller, max_age_seconds: int, *, clock: Clock = SYSTEM_CLOCK, scheme: str = "DPoP"
+) -> None:
+    fresh = (
+        caller.acr in MFA_ACRS
+        and caller.auth_time is not None
+        and clock.now() - caller.auth_time <= max_age_seconds
+    )
     if fresh:
         return
     description = "a recent second-factor authentication is required for this purpose"
-    challenge = bearer_challenge("insufficient_user_authentication", description,
-                                 scheme=scheme, extra={"acr_values": ACR_MFA,
-                                                       "max_age": str(int(max_age_seconds))})
-    raise Unauthorized(description, reason="insufficient_user_authentication",
-                       headers={"WWW-Authenticate": challenge})
+    challenge = bearer_challenge(
+        "insufficient_user_authentication",
+        description,
+        scheme=scheme,
+        extra={"acr_values": ACR_MFA, "max_age": str(int(max_age_seconds))},
+    )
+    raise Unauthorized(
+        description,
+        reason="insufficient_user_authentication",
+        headers={"WWW-Authenticate": challenge},
+    )

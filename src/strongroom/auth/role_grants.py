@@ -47,8 +47,7 @@ def grant_from_policy(policy: Any, role: str) -> RoleGrant:
 def load_role_grant(role: str, policy_path: Path | None = None) -> RoleGrant:
     """The role's grant from the home's policy file, or the shipped default policy."""
     if policy_path is not None and policy_path.is_file():
-        return grant_from_policy(_policy_at(str(policy_path), policy_path.stat().st_mtime_ns),
-                                 role)
+        return grant_from_policy(_policy_at(str(policy_path), policy_path.stat().st_mtime_ns), role)
     return grant_from_policy(_policy_at(None, 0), role)
 
 

@@ -80,8 +80,11 @@ class AuthorizationServer:
         self.replay_cache = replay_cache or InMemoryReplayCache(clock)
         self.credentials = credentials or Credentials(engine, clock=clock)
         self.clients = ClientRegistry(engine, clock=clock)
-        kw = {k: v for k, v in (("idle_timeout", idle_timeout),
-                                ("absolute_lifetime", absolute_lifetime)) if v is not None}
+        kw = {
+            k: v
+            for k, v in (("idle_timeout", idle_timeout), ("absolute_lifetime", absolute_lifetime))
+            if v is not None
+        }
         self.sessions = SqlSessions(engine, clock=clock, **kw)
         self.role_grants = role_grants
         self.on_security_event = on_security_event or (lambda event: None)
@@ -107,8 +110,9 @@ class AuthorizationServer:
         self.on_security_event({"type": kind, "at": self.clock.now(), **details})
 
     # -- client authentication -------------------------------------------------------------
-    def authenticate_client(self, form: Mapping[str, str], *,
-                            require_confidential: bool = False) -> Client:
+    def authenticate_client(
+        self, form: Mapping[str, str], *, require_confidential: bool = False
+    ) -> Client:
         client = self.clients.get(form.get("client_id") or _assertion_subject(form))
         if client.public:
             if require_confidential:
@@ -116,15 +120,22 @@ class AuthorizationServer:
             if form.get("client_assertion"):
                 raise InvalidClientError(description="public clients do not authenticate")
             return client
-        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get(
-                "client_assertion"):
-            raise InvalidClientError(description="private_key_jwt client authentication "
-                                     "required")
+        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+            raise InvalidClientError(description="private_key_jwt client authentication required")
         verify_client_assertion(
-            form["client_assertion"], client_id=client.client_id, jwks=client.jwks or {},
-            audiences=[self.issuer, self.token_endpoint, self.url("/oauth/par"),
-                       self.url("/oauth/introspect"), self.url("/oauth/revoke")],
-            clock=self.clock, replay_cache=self.replay_cache)
+            form["client_assertion"],
+            client_id=client.client_id,
+            jwks=client.jwks or {},
+            audiences=[
+                self.issuer,
+                self.token_endpoint,
+                self.url("/oauth/par"),
+                self.url("/oauth/introspect"),
+                self.url("/oauth/revoke"),
+            ],
+            clock=self.clock,
+            replay_cache=self.replay_cache,
+        )
         return client
 
     # -- RFC 9126 pushed authorization requests -----------------------------------------------
@@ -139,28 +150,49 @@ class AuthorizationServer:
         redirect_uri = form.get("redirect_uri")
         if not redirect_uri or redirect_uri not in client.redirect_uris:
             raise InvalidRequestError("redirect_uri is not registered for this client")
-        challenge = rfc7636_pkce.check_challenge(form.get("code_challenge"),
-                                                 form.get("code_challenge_method"))
+        challenge = rfc7636_pkce.check_challenge(
+            form.get("code_challenge"), form.get("code_challenge_method")
+        )
         detail = rfc9396_rar.parse(form.get("authorization_details"))
         scope = form.get("scope") or ""
-        params = {"redirect_uri": redirect_uri, "code_challenge": challenge,
-                  "scope": scope, "state": form.get("state"), "authorization_details": detail,
-                  "dpop_jkt": form.get("dpop_jkt"), "max_age": form.get("max_age")}
+        params = {
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "scope": scope,
+            "state": form.get("state"),
+            "authorization_details": detail,
+            "dpop_jkt": form.get("dpop_jkt"),
+            "max_age": form.get("max_age"),
+        }
         request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(par_requests.insert().values(
-                uri_hash=digest(request_uri), client_id=client.client_id, params=params,
-                expires_at=self.clock.now() + PAR_LIFETIME))
+            conn.execute(
+                par_requests.insert().values(
+                    uri_hash=digest(request_uri),
+                    client_id=client.client_id,
+                    params=params,
+                    expires_at=self.clock.now() + PAR_LIFETIME,
+                )
+            )
         return {"request_uri": request_uri, "expires_in": PAR_LIFETIME}
 
     def load_par(self, client_id: str | None, request_uri: str | None) -> dict[str, Any]:
         if not request_uri or not request_uri.startswith(REQUEST_URI_PREFIX):
             raise InvalidRequestError("a pushed request_uri is required (RFC 9126)")
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(par_requests).where(
-                par_requests.c.uri_hash == digest(request_uri))).mappings().first()
-        if (row is None or row["used"] or row["client_id"] != client_id
-                or row["expires_at"] < self.clock.now()):
+            row = (
+                conn.execute(
+                    sa.select(par_requests).where(par_requests.c.uri_hash == digest(request_uri))
+                )
+                .mappings()
+                .first()
+            )
+        if (
+            row is None
+            or row["used"]
+            or row["client_id"] != client_id
+            or row["expires_at"] < self.clock.now()
+        ):
             raise InvalidRequestError("request_uri unknown, used or expired")
         return dict(row["params"])
 
@@ -168,41 +200,60 @@ class AuthorizationServer:
     def login(self, form: Mapping[str, str]) -> LoginOutcome:
         client_id, request_uri = form.get("client_id"), form.get("request_uri")
         params = self.load_par(client_id, request_uri)
-        ctx = {"client_id": client_id, "request_uri": request_uri,
-               "username": form.get("username", "")}
+        ctx = {
+            "client_id": client_id,
+            "request_uri": request_uri,
+            "username": form.get("username", ""),
+        }
         username = form.get("username", "")
         try:
             principal_id = self._principal_of_username(username)
             principal = self.principals(principal_id) if principal_id else None
             mfa = self.mfa_required(principal) if principal else True
-            result = self.credentials.authenticate(username, form.get("password", ""),
-                                                   form.get("otp") or None, mfa_required=mfa)
+            result = self.credentials.authenticate(
+                username, form.get("password", ""), form.get("otp") or None, mfa_required=mfa
+            )
         except LoginFailed:
             return LoginOutcome(error="wrong username, password or code", context=ctx)
         except SecondFactorRequired as exc:
             if not exc.enrolled:
-                return LoginOutcome(error="this account must enroll a second factor first",
-                                    context=ctx)
-            return LoginOutcome(need_otp=True, error="enter the code from your authenticator",
-                                context=ctx)
+                return LoginOutcome(
+                    error="this account must enroll a second factor first", context=ctx
+                )
+            return LoginOutcome(
+                need_otp=True, error="enter the code from your authenticator", context=ctx
+            )
         if principal is None or not principal.active:
             return LoginOutcome(error="wrong username, password or code", context=ctx)
         with self.engine.begin() as conn:
-            used = conn.execute(par_requests.update().where(
-                par_requests.c.uri_hash == digest(str(request_uri)),
-                par_requests.c.used == sa.false()).values(used=True))
+            used = conn.execute(
+                par_requests.update()
+                .where(
+                    par_requests.c.uri_hash == digest(str(request_uri)),
+                    par_requests.c.used == sa.false(),
+                )
+                .values(used=True)
+            )
         if used.rowcount != 1:
             raise InvalidRequestError("request_uri already used")
-        sid = self.sessions.create(principal_id=principal.principal_id,
-                                   client_id=str(client_id), acr=result.acr,
-                                   auth_time=result.auth_time)
+        sid = self.sessions.create(
+            principal_id=principal.principal_id,
+            client_id=str(client_id),
+            acr=result.acr,
+            auth_time=result.auth_time,
+        )
         code = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(codes.insert().values(
-                code_hash=digest(code), client_id=client_id,
-                principal_id=principal.principal_id, session_id=sid,
-                params={**params, "acr": result.acr, "auth_time": result.auth_time},
-                expires_at=self.clock.now() + CODE_LIFETIME))
+            conn.execute(
+                codes.insert().values(
+                    code_hash=digest(code),
+                    client_id=client_id,
+                    principal_id=principal.principal_id,
+                    session_id=sid,
+                    params={**params, "acr": result.acr, "auth_time": result.auth_time},
+                    expires_at=self.clock.now() + CODE_LIFETIME,
+                )
+            )
         return LoginOutcome(redirect_to=self._redirect(params, code=code))
 
     def deny(self, form: Mapping[str, str]) -> str:
@@ -220,8 +271,9 @@ class AuthorizationServer:
         from strongroom.auth.store import credentials
 
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(credentials.c.principal_id).where(
-                credentials.c.username == username)).scalar()
+            return conn.execute(
+                sa.select(credentials.c.principal_id).where(credentials.c.username == username)
+            ).scalar()
 
     # -- RFC 8414 -------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:

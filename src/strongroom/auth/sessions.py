@@ -38,102 +38,160 @@ class SessionInfo:
 
 
 class SqlSessions:
-    def __init__(self, engine: sa.Engine, *, clock: Clock = SYSTEM_CLOCK,
-                 idle_timeout: int = IDLE_TIMEOUT_SECONDS,
-                 absolute_lifetime: int = ABSOLUTE_LIFETIME_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        idle_timeout: int = IDLE_TIMEOUT_SECONDS,
+        absolute_lifetime: int = ABSOLUTE_LIFETIME_SECONDS,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.absolute_lifetime = absolute_lifetime
 
-    def create(self, *, principal_id: str, client_id: str, acr: str | None,
-               auth_time: float | None) -> str:
+    def create(
+        self, *, principal_id: str, client_id: str, acr: str | None, auth_time: float | None
+    ) -> str:
         sid = secrets.token_urlsafe(24)
         now = self.clock.now()
         with self._begin() as conn:
-            conn.execute(sessions.insert().values(
-                session_id=sid, principal_id=principal_id, client_id=client_id,
-                created_at=now, last_seen=now, absolute_expiry=now + self.absolute_lifetime,
-                acr=acr, auth_time=auth_time))
+            conn.execute(
+                sessions.insert().values(
+                    session_id=sid,
+                    principal_id=principal_id,
+                    client_id=client_id,
+                    created_at=now,
+                    last_seen=now,
+                    absolute_expiry=now + self.absolute_lifetime,
+                    acr=acr,
+                    auth_time=auth_time,
+                )
+            )
         return sid
 
     def active(self, session_id: str, now: float | None = None) -> SessionInfo | None:
         """The session if it is neither ended, idle-expired nor past its absolute lifetime."""
         now = self.clock.now() if now is None else now
         with self._connect() as conn:
-            row = conn.execute(sa.select(sessions).where(
-                sessions.c.session_id == session_id)).mappings().first()
+            row = (
+                conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))
+                .mappings()
+                .first()
+            )
         if not self._alive(row, now):
             return None
-        return SessionInfo(row["session_id"], row["principal_id"], row["client_id"],
-                           row["acr"], row["auth_time"])
+        return SessionInfo(
+            row["session_id"], row["principal_id"], row["client_id"], row["acr"], row["auth_time"]
+        )
 
     def touch(self, session_id: str, now: float) -> bool:
         with self._begin() as conn:
-            row = conn.execute(sa.select(sessions).where(
-                sessions.c.session_id == session_id)).mappings().first()
+            row = (
+                conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))
+                .mappings()
+                .first()
+            )
             if not self._alive(row, now):
                 if row is not None and row["ended_at"] is None:
-                    conn.execute(sessions.update().where(
-                        sessions.c.session_id == session_id).values(
-                        ended_at=now, end_reason="timeout"))
+                    conn.execute(
+                        sessions.update()
+                        .where(sessions.c.session_id == session_id)
+                        .values(ended_at=now, end_reason="timeout")
+                    )
                 return False
             if now - row["last_seen"] >= TOUCH_GRANULARITY_SECONDS:
-                conn.execute(sessions.update().where(
-                    sessions.c.session_id == session_id).values(last_seen=now))
+                conn.execute(
+                    sessions.update()
+                    .where(sessions.c.session_id == session_id)
+                    .values(last_seen=now)
+                )
         return True
 
     def end(self, session_id: str, reason: str = "logout") -> None:
         now = self.clock.now()
         with self._begin() as conn:
-            conn.execute(sessions.update().where(
-                sessions.c.session_id == session_id, sessions.c.ended_at.is_(None)).values(
-                ended_at=now, end_reason=reason))
-            conn.execute(refresh_tokens.update().where(
-                refresh_tokens.c.session_id == session_id,
-                refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.session_id == session_id, sessions.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
+            conn.execute(
+                refresh_tokens.update()
+                .where(
+                    refresh_tokens.c.session_id == session_id, refresh_tokens.c.revoked_at.is_(None)
+                )
+                .values(revoked_at=now)
+            )
 
     def revoke_token(self, jti: str, expires_at: float) -> None:
         with self._begin() as conn:
-            exists = conn.execute(sa.select(revoked_tokens.c.jti).where(
-                revoked_tokens.c.jti == jti)).first()
+            exists = conn.execute(
+                sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+            ).first()
             if exists is None:
                 conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
 
     def revoke_principal(self, principal_id: str) -> None:
         now = self.clock.now()
         with self._begin() as conn:
-            updated = conn.execute(principal_revocations.update().where(
-                principal_revocations.c.principal_id == principal_id).values(
-                revoked_before=now))
+            updated = conn.execute(
+                principal_revocations.update()
+                .where(principal_revocations.c.principal_id == principal_id)
+                .values(revoked_before=now)
+            )
             if updated.rowcount == 0:
-                conn.execute(principal_revocations.insert().values(
-                    principal_id=principal_id, revoked_before=now))
-            conn.execute(sessions.update().where(
-                sessions.c.principal_id == principal_id, sessions.c.ended_at.is_(None)).values(
-                ended_at=now, end_reason="principal_revoked"))
-            conn.execute(refresh_tokens.update().where(
-                refresh_tokens.c.principal_id == principal_id,
-                refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+                conn.execute(
+                    principal_revocations.insert().values(
+                        principal_id=principal_id, revoked_before=now
+                    )
+                )
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.principal_id == principal_id, sessions.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason="principal_revoked")
+            )
+            conn.execute(
+                refresh_tokens.update()
+                .where(
+                    refresh_tokens.c.principal_id == principal_id,
+                    refresh_tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
 
     def principal_cutoff(self, principal_id: str) -> float | None:
         with self._connect() as conn:
-            return conn.execute(sa.select(principal_revocations.c.revoked_before).where(
-                principal_revocations.c.principal_id == principal_id)).scalar()
+            return conn.execute(
+                sa.select(principal_revocations.c.revoked_before).where(
+                    principal_revocations.c.principal_id == principal_id
+                )
+            ).scalar()
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         with self._connect() as conn:
-            if conn.execute(sa.select(revoked_tokens.c.jti).where(
-                    revoked_tokens.c.jti == str(claims.get("jti")))).first() is not None:
+            if (
+                conn.execute(
+                    sa.select(revoked_tokens.c.jti).where(
+                        revoked_tokens.c.jti == str(claims.get("jti"))
+                    )
+                ).first()
+                is not None
+            ):
                 return True
-            cutoff = conn.execute(sa.select(principal_revocations.c.revoked_before).where(
-                principal_revocations.c.principal_id == str(claims.get("sub")))).scalar()
+            cutoff = conn.execute(
+                sa.select(principal_revocations.c.revoked_before).where(
+                    principal_revocations.c.principal_id == str(claims.get("sub"))
+                )
+            ).scalar()
             if cutoff is not None and float(claims.get("iat", 0)) <= cutoff:
                 return True
             sid = claims.get("sid")
             if sid is not None:
-                ended = conn.execute(sa.select(sessions.c.ended_at).where(
-                    sessions.c.session_id == str(sid))).first()
+                ended = conn.execute(
+                    sa.select(sessions.c.ended_at).where(sessions.c.session_id == str(sid))
+                ).first()
                 if ended is None or ended[0] is not None:
                     return True
         return False
@@ -145,9 +203,12 @@ class SqlSessions:
             return int(n.rowcount or 0)
 
     def _alive(self, row: Mapping[str, Any] | None, now: float) -> bool:
-        return (row is not None and row["ended_at"] is None
-                and now < row["absolute_expiry"]
-                and now - row["last_seen"] <= self.idle_timeout)
+        return (
+            row is not None
+            and row["ended_at"] is None
+            and now < row["absolute_expiry"]
+            and now - row["last_seen"] <= self.idle_timeout
+        )
 
     def _begin(self) -> Any:
         try:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 clients = sa.Table(
-    "auth_clients", metadata,
+    "auth_clients",
+    metadata,
     sa.Column("client_id", sa.String(128), primary_key=True),
     sa.Column("public", sa.Boolean, nullable=False),
     sa.Column("redirect_uris", sa.JSON, nullable=False),
@@ -28,7 +29,8 @@ clients = sa.Table(
 )
 
 credentials = sa.Table(
-    "auth_credentials", metadata,
+    "auth_credentials",
+    metadata,
     sa.Column("principal_id", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(128), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
@@ -39,7 +41,8 @@ credentials = sa.Table(
 )
 
 par_requests = sa.Table(
-    "auth_par_requests", metadata,
+    "auth_par_requests",
+    metadata,
     sa.Column("uri_hash", sa.String(64), primary_key=True),
     sa.Column("client_id", sa.String(128), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
@@ -48,7 +51,8 @@ par_requests = sa.Table(
 )
 
 codes = sa.Table(
-    "auth_codes", metadata,
+    "auth_codes",
+    metadata,
     sa.Column("code_hash", sa.String(64), primary_key=True),
     sa.Column("client_id", sa.String(128), nullable=False),
     sa.Column("principal_id", sa.String(64), nullable=False),
@@ -59,7 +63,8 @@ codes = sa.Table(
 )
 
 sessions = sa.Table(
-    "auth_sessions", metadata,
+    "auth_sessions",
+    metadata,
     sa.Column("session_id", sa.String(64), primary_key=True),
     sa.Column("principal_id", sa.String(64), nullable=False, index=True),
     sa.Column("client_id", sa.String(128), nullable=False),
@@ -73,7 +78,8 @@ sessions = sa.Table(
 )
 
 refresh_tokens = sa.Table(
-    "auth_refresh_tokens", metadata,
+    "auth_refresh_tokens",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("family_id", sa.String(64), nullable=False, index=True),
     sa.Column("session_id", sa.String(64), nullable=True, index=True),
@@ -88,13 +94,15 @@ refresh_tokens = sa.Table(
 )
 
 revoked_tokens = sa.Table(
-    "auth_revoked_tokens", metadata,
+    "auth_revoked_tokens",
+    metadata,
     sa.Column("jti", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 
 principal_revocations = sa.Table(
-    "auth_principal_revocations", metadata,
+    "auth_principal_revocations",
+    metadata,
     sa.Column("principal_id", sa.String(64), primary_key=True),
     sa.Column("revoked_before", sa.Float, nullable=False),
 )

@@ -60,8 +60,9 @@ class Verdict:
 
 
 class Backend(Protocol):
-    def reserve(self, charges: Sequence[Charge], now: float, *,
-                remember: tuple[str, str, int] | None = None) -> Verdict:
+    def reserve(
+        self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
+    ) -> Verdict:
         """All-or-nothing: if any enforcing charge does not fit, charge nothing. Shadow
         charges never refuse; when granted, a shadow charge that would not fit is counted
         as would-refuse. `remember` = (principal, keys JSON, ttl s) for `recall`."""

@@ -38,13 +38,15 @@ def _address(hop: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
-def _trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
-             networks: tuple[Network, ...]) -> bool:
+def _trusted(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[Network, ...]
+) -> bool:
     return any(addr.version == net.version and addr in net for net in networks)
 
 
-def client_ip(peer: str, headers_x_forwarded_for: str | None,
-              trusted_proxies: Iterable[str]) -> str:
+def client_ip(
+    peer: str, headers_x_forwarded_for: str | None, trusted_proxies: Iterable[str]
+) -> str:
     networks = _networks(tuple(trusted_proxies))
     peer_addr = _address(peer)
     if peer_addr is None:

@@ -42,9 +42,15 @@ class Reservation:
 
 
 class Budgets:
-    def __init__(self, specs: Iterable[BudgetSpec], backend: Backend | None = None,
-                 clock: Clock = SYSTEM_CLOCK, *, fallback: Fallback = "closed",
-                 workers: int = 1) -> None:
+    def __init__(
+        self,
+        specs: Iterable[BudgetSpec],
+        backend: Backend | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        fallback: Fallback = "closed",
+        workers: int = 1,
+    ) -> None:
         self.specs = tuple(specs)
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
@@ -58,14 +64,22 @@ class Budgets:
         self.fallback = fallback
         self.workers = workers
         self._local = MemoryBackend()
-        self._local_specs = {s.name: replace(s, limit=max(1, s.limit // workers))
-                             for s in self.specs}
+        self._local_specs = {
+            s.name: replace(s, limit=max(1, s.limit // workers)) for s in self.specs
+        }
         self._remember_ttl = max((s.window_seconds for s in self.specs), default=60)
         self._degraded = threading.Event()
 
     # --- the gate's calls ----------------------------------------------------------------
-    def reserve(self, keys: BudgetKeys, *, requests: int = 1, records: int = 0,
-                subjects: int = 0, min_records: int | None = None) -> Reservation:
+    def reserve(
+        self,
+        keys: BudgetKeys,
+        *,
+        requests: int = 1,
+        records: int = 0,
+        subjects: int = 0,
+        min_records: int | None = None,
+    ) -> Reservation:
         """Reserve the worst case. With `min_records`, a reservation refused only by record
         budgets is retried once for what they have left, if that is at least
         `min_records`: `reservation.records` then says how many may be disclosed (the
@@ -78,16 +92,15 @@ class Budgets:
                 raise
             return self._reserve(keys, requests, fit, subjects)
 
-    def _reserve(self, keys: BudgetKeys, requests: int, records: int,
-                 subjects: int) -> Reservation:
+    def _reserve(self, keys: BudgetKeys, requests: int, records: int, subjects: int) -> Reservation:
         if min(requests, records, subjects) < 0:
             raise ValueError("reservations are never negative")
         amounts = {"requests": requests, "records": records, "subjects": 0}
-        charges = [Charge(a.spec, a.value, amounts[a.spec.unit])
-                   for a in applicable(self.specs, keys)]
+        charges = [
+            Charge(a.spec, a.value, amounts[a.spec.unit]) for a in applicable(self.specs, keys)
+        ]
         now = self.clock.now()
-        remember = (keys.principal, json.dumps(vars(keys), sort_keys=True),
-                    self._remember_ttl)
+        remember = (keys.principal, json.dumps(vars(keys), sort_keys=True), self._remember_ttl)
         backend = self.backend
         try:
             verdict = backend.reserve(charges, now, remember=remember)
@@ -99,8 +112,11 @@ class Budgets:
                 raise
             if not self._degraded.is_set():
                 self._degraded.set()
-                log.warning("budget store unreachable; strict per-process budgets "
-                            "(limit / %d workers) apply", self.workers)
+                log.warning(
+                    "budget store unreachable; strict per-process budgets "
+                    "(limit / %d workers) apply",
+                    self.workers,
+                )
             backend = self._local
             charges = [replace(c, spec=self._local_specs[c.spec.name]) for c in charges]
             verdict = backend.reserve(charges, now, remember=remember)
@@ -109,11 +125,11 @@ class Budgets:
         for c, r in zip(charges, verdict.readings, strict=True):
             if r.would_refuse:
                 log.info("shadow budget %s would have refused", c.spec.name)
-        return Reservation(keys, now, charges, verdict.readings, requests, records,
-                           subjects, backend)
+        return Reservation(
+            keys, now, charges, verdict.readings, requests, records, subjects, backend
+        )
 
-    def settle(self, reservation: Reservation, records: int,
-               subjects: Iterable[str]) -> None:
+    def settle(self, reservation: Reservation, records: int, subjects: Iterable[str]) -> None:
         if reservation.settled:
             return  # settling twice must not refund twice
         if records < 0:
@@ -122,8 +138,11 @@ class Budgets:
         distinct = tuple(dict.fromkeys(str(s) for s in subjects))
         refund = reservation.records - records
         if refund < 0 and any(c.spec.unit == "records" for c in reservation.charges):
-            log.warning("settled %d records beyond the %d reserved; charging them",
-                        -refund, reservation.records)
+            log.warning(
+                "settled %d records beyond the %d reserved; charging them",
+                -refund,
+                reservation.records,
+            )
         items: list[Settlement] = []
         positions: list[int] = []
         for j, c in enumerate(reservation.charges):
@@ -153,8 +172,14 @@ class Budgets:
         if best is None:
             return {}
         _, _, c, r = best
-        return header_pair(c.spec.name, c.spec.limit, c.spec.window_seconds, c.spec.unit,
-                           c.spec.limit - r.used, r.reset)
+        return header_pair(
+            c.spec.name,
+            c.spec.limit,
+            c.spec.window_seconds,
+            c.spec.unit,
+            c.spec.limit - r.used,
+            r.reset,
+        )
 
     # --- administration ------------------------------------------------------------------
     def state(self, principal: str, keys: BudgetKeys | None = None) -> dict[str, Any]:
@@ -166,16 +191,20 @@ class Budgets:
         except Unavailable:
             if self.fallback != "strict_local":
                 raise
-            return self._state(self._local, tuple(self._local_specs.values()), principal,
-                               keys)
+            return self._state(self._local, tuple(self._local_specs.values()), principal, keys)
 
     @property
     def degraded(self) -> bool:
         """True while the strict per-process fallback stands in for the shared store."""
         return self._degraded.is_set()
 
-    def _state(self, backend: Backend, specs: tuple[BudgetSpec, ...], principal: str,
-               keys: BudgetKeys | None) -> dict[str, Any]:
+    def _state(
+        self,
+        backend: Backend,
+        specs: tuple[BudgetSpec, ...],
+        principal: str,
+        keys: BudgetKeys | None,
+    ) -> dict[str, Any]:
         known = keys is not None
         if keys is None:
             raw = backend.recall(principal)
@@ -186,34 +215,49 @@ class Budgets:
         rows = []
         charges = [Charge(a.spec, a.value) for a in applicable(specs, keys)]
         for c, r in zip(charges, backend.read(charges, self.clock.now()), strict=True):
-            rows.append({
-                "budget": c.spec.name, "key": c.spec.key, "unit": c.spec.unit,
-                "limit": c.spec.limit, "window_seconds": c.spec.window_seconds,
-                "used": r.used, "remaining": max(0, c.spec.limit - r.used),
-                "reset_seconds": seconds(r.reset), "shadow": c.spec.shadow,
-                "would_refuse": r.would_refuse,
-                "shared": c.spec.key not in ("principal", "session"),
-            })
-        return {"principal": principal, "known": known, "degraded": self.degraded,
-                "budgets": rows}
+            rows.append(
+                {
+                    "budget": c.spec.name,
+                    "key": c.spec.key,
+                    "unit": c.spec.unit,
+                    "limit": c.spec.limit,
+                    "window_seconds": c.spec.window_seconds,
+                    "used": r.used,
+                    "remaining": max(0, c.spec.limit - r.used),
+                    "reset_seconds": seconds(r.reset),
+                    "shadow": c.spec.shadow,
+                    "would_refuse": r.would_refuse,
+                    "shared": c.spec.key not in ("principal", "session"),
+                }
+            )
+        return {"principal": principal, "known": known, "degraded": self.degraded, "budgets": rows}
 
     # --- internals -----------------------------------------------------------------------
-    def _refusal(self, charges: Sequence[Charge],
-                 readings: Sequence[Reading]) -> TooManyRequests:
+    def _refusal(self, charges: Sequence[Charge], readings: Sequence[Reading]) -> TooManyRequests:
         pairs = list(zip(charges, readings, strict=True))
         refusing = [(r.wait, c, r) for c, r in pairs if not r.fits and not c.spec.shadow]
         extra: dict[str, Any] = {}
         if all(c.spec.unit == "records" for _, c, _ in refusing):
-            extra["records_left"] = min(max(0, c.spec.limit - r.used) for c, r in pairs
-                                        if c.spec.unit == "records" and not c.spec.shadow)
+            extra["records_left"] = min(
+                max(0, c.spec.limit - r.used)
+                for c, r in pairs
+                if c.spec.unit == "records" and not c.spec.shadow
+            )
         wait, c, r = max(refusing, key=lambda x: x[0])
         retry = max(1, seconds(wait))
-        headers = {"Retry-After": str(retry),
-                   **header_pair(c.spec.name, c.spec.limit, c.spec.window_seconds,
-                                 c.spec.unit, 0, wait)}
+        headers = {
+            "Retry-After": str(retry),
+            **header_pair(c.spec.name, c.spec.limit, c.spec.window_seconds, c.spec.unit, 0, wait),
+        }
         return TooManyRequests(
             f"budget {c.spec.name} exhausted ({c.spec.limit} {c.spec.unit} per "
             f"{c.spec.window_seconds} s); retry in {retry} s",
-            reason="budget_exhausted", headers=headers,
-            extra={"budget": c.spec.name, "retry_after": retry,
-                   "budgets": sorted({x[1].spec.name for x in refusing}), **extra})
+            reason="budget_exhausted",
+            headers=headers,
+            extra={
+                "budget": c.spec.name,
+                "retry_after": retry,
+                "budgets": sorted({x[1].spec.name for x in refusing}),
+                **extra,
+            },
+        )

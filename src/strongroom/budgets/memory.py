@@ -37,15 +37,18 @@ class MemoryBackend:
         self._ops = 0
 
     # --- the Backend protocol ------------------------------------------------------------
-    def reserve(self, charges: Sequence[Charge], now: float, *,
-                remember: tuple[str, str, int] | None = None) -> Verdict:
+    def reserve(
+        self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
+    ) -> Verdict:
         with self._lock:
             self._tick(now)
             buckets = [self._bucket(c, now) for c in charges]
-            readings = [self._view(c, b, now, c.need) for c, b in zip(charges, buckets,
-                                                                        strict=True)]
-            if any(not r.fits and not c.spec.shadow for c, r in zip(charges, readings,
-                                                                    strict=True)):
+            readings = [
+                self._view(c, b, now, c.need) for c, b in zip(charges, buckets, strict=True)
+            ]
+            if any(
+                not r.fits and not c.spec.shadow for c, r in zip(charges, readings, strict=True)
+            ):
                 return Verdict(False, readings)
             out = []
             for c, b, r in zip(charges, buckets, readings, strict=True):
@@ -92,8 +95,9 @@ class MemoryBackend:
             for c in charges:
                 b = self._buckets.get((c.spec.name, c.value)) or _Bucket(c.spec.window_seconds)
                 r = self._view(c, b, now, 0)
-                wr, _, _ = win.counter_view(b.would_refuse, now, c.spec.window_seconds, 0,
-                                            c.spec.limit)
+                wr, _, _ = win.counter_view(
+                    b.would_refuse, now, c.spec.window_seconds, 0, c.spec.limit
+                )
                 out.append(Reading(r.used, 0.0, r.reset, wr))
             return out
 
@@ -118,8 +122,9 @@ class MemoryBackend:
             cutoff = now - window
             while b.seen and next(iter(b.seen.values())) <= cutoff:
                 b.seen.popitem(last=False)
-            used, wait, reset = win.subject_view(iter(b.seen.values()), len(b.seen), now,
-                                                 window, limit, need)
+            used, wait, reset = win.subject_view(
+                iter(b.seen.values()), len(b.seen), now, window, limit, need
+            )
             return Reading(used, wait, reset)
         cur = win.index(now, window)
         for i in [i for i in b.counts if not win.live(i, cur)]:

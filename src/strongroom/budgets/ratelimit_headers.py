@@ -31,14 +31,17 @@ def seconds(value: float) -> int:
 
 
 def policy_field(name: str, quota: int, window: int, unit: str) -> str:
-    return f'{_sf_string(name)};q={quota};w={window};qu={_sf_string(unit)}'
+    return f"{_sf_string(name)};q={quota};w={window};qu={_sf_string(unit)}"
 
 
 def ratelimit_field(name: str, remaining: int, reset: float) -> str:
     return f"{_sf_string(name)};r={max(0, remaining)};t={seconds(reset)}"
 
 
-def header_pair(name: str, quota: int, window: int, unit: str, remaining: int,
-                reset: float) -> dict[str, str]:
-    return {"RateLimit-Policy": policy_field(name, quota, window, unit),
-            "RateLimit": ratelimit_field(name, remaining, reset)}
+def header_pair(
+    name: str, quota: int, window: int, unit: str, remaining: int, reset: float
+) -> dict[str, str]:
+    return {
+        "RateLimit-Policy": policy_field(name, quota, window, unit),
+        "RateLimit": ratelimit_field(name, remaining, reset),
+    }

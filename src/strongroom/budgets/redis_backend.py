@@ -34,21 +34,30 @@ EXACT_SUBJECTS_MAX = 10_000
 
 
 class RedisBackend:
-    def __init__(self, url: str, prefix: str = "sr:budget:", *,
-                 exact_subjects_max: int = EXACT_SUBJECTS_MAX,
-                 timeout_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "sr:budget:",
+        *,
+        exact_subjects_max: int = EXACT_SUBJECTS_MAX,
+        timeout_seconds: float = 1.0,
+    ) -> None:
         self.prefix = prefix
         self.exact_subjects_max = exact_subjects_max
         # One quick retry covers a pooled connection that died with a restarted server;
         # more would hold requests up during an outage that should answer 503 at once.
         self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 1))
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(NoBackoff(), 1),
+        )
         self._script = self.client.register_script(SCRIPT)
 
     # --- the Backend protocol ------------------------------------------------------------
-    def reserve(self, charges: Sequence[Charge], now: float, *,
-                remember: tuple[str, str, int] | None = None) -> Verdict:
+    def reserve(
+        self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
+    ) -> Verdict:
         keys: list[str] = []
         args: list[Any] = []
         for c in charges:
@@ -66,8 +75,7 @@ class RedisBackend:
         args: list[Any] = []
         for it in items:
             aux = str(win.index(it.reserved_at, it.charge.spec.window_seconds))
-            self._pack(it.charge, now, keys, args, amount=it.refund, aux=aux,
-                       subjects=it.subjects)
+            self._pack(it.charge, now, keys, args, amount=it.refund, aux=aux, subjects=it.subjects)
         reply = self._run("settle", now, keys, args, len(items), "", 0)
         return self._readings([it.charge for it in items], reply, now)
 
@@ -83,8 +91,9 @@ class RedisBackend:
         try:
             raw = self.client.get(self._meta_key(principal))
         except (redis.RedisError, OSError) as exc:
-            raise Unavailable("the budget store is unreachable",
-                              reason="budget_store_unavailable") from exc
+            raise Unavailable(
+                "the budget store is unreachable", reason="budget_store_unavailable"
+            ) from exc
         return raw.decode() if isinstance(raw, bytes) else raw
 
     def close(self) -> None:
@@ -102,8 +111,17 @@ class RedisBackend:
     def _meta_key(self, principal: str) -> str:
         return f"{self.prefix}keys:{quote(principal, safe='')}"
 
-    def _pack(self, c: Charge, now: float, keys: list[str], args: list[Any], *, amount: int,
-              aux: str, subjects: tuple[str, ...] = ()) -> None:
+    def _pack(
+        self,
+        c: Charge,
+        now: float,
+        keys: list[str],
+        args: list[Any],
+        *,
+        amount: int,
+        aux: str,
+        subjects: tuple[str, ...] = (),
+    ) -> None:
         window = c.spec.window_seconds
         kind, base = self.kind(c), self._base(c)
         hcur = math.floor(now / (window / HLL_BUCKETS))
@@ -114,26 +132,52 @@ class RedisBackend:
             keys.extend((base + (":s" if kind == "s" else ":c"), base + ":w"))
         if kind == "s":
             aux = repr(now - window)
-        args.extend((kind, c.spec.limit, window, win.index(now, window), hcur, amount,
-                     "1" if c.spec.shadow else "0", aux, len(subjects), *subjects))
+        args.extend(
+            (
+                kind,
+                c.spec.limit,
+                window,
+                win.index(now, window),
+                hcur,
+                amount,
+                "1" if c.spec.shadow else "0",
+                aux,
+                len(subjects),
+                *subjects,
+            )
+        )
 
-    def _run(self, mode: str, now: float, keys: list[str], args: list[Any], n: int,
-             meta: str, meta_ttl_ms: int) -> list[Any]:
+    def _run(
+        self,
+        mode: str,
+        now: float,
+        keys: list[str],
+        args: list[Any],
+        n: int,
+        meta: str,
+        meta_ttl_ms: int,
+    ) -> list[Any]:
         argv = [mode, repr(now), win.BUCKETS, HLL_BUCKETS, meta, meta_ttl_ms, n, *args]
         try:
             return list(self._script(keys=keys, args=argv))
         except (redis.RedisError, OSError) as exc:
-            raise Unavailable("the budget store is unreachable",
-                              reason="budget_store_unavailable") from exc
+            raise Unavailable(
+                "the budget store is unreachable", reason="budget_store_unavailable"
+            ) from exc
 
-    def _readings(self, charges: Sequence[Charge], flat: list[Any],
-                  now: float) -> list[Reading]:
+    def _readings(self, charges: Sequence[Charge], flat: list[Any], now: float) -> list[Reading]:
         out = []
         for j, c in enumerate(charges):
-            used, wait, reset, wr = flat[4 * j: 4 * j + 4]
+            used, wait, reset, wr = flat[4 * j : 4 * j + 4]
             kind = self.kind(c)
-            out.append(Reading(int(used), self._seconds(kind, c, wait, now),
-                               self._seconds(kind, c, reset, now), int(wr)))
+            out.append(
+                Reading(
+                    int(used),
+                    self._seconds(kind, c, wait, now),
+                    self._seconds(kind, c, reset, now),
+                    int(wr),
+                )
+            )
         return out
 
     @staticmethod

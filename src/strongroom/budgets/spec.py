@@ -13,14 +13,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-KEYS: tuple[str, ...] = ("principal", "session", "client", "organisation", "ip", "ip_prefix",
-                         "role", "endpoint", "global")
+KEYS: tuple[str, ...] = (
+    "principal",
+    "session",
+    "client",
+    "organisation",
+    "ip",
+    "ip_prefix",
+    "role",
+    "endpoint",
+    "global",
+)
 UNITS: tuple[str, ...] = ("requests", "records", "subjects")
 MIN_WINDOW = 60
 MAX_WINDOW = 90 * 86_400
 
-BudgetKeyKind = Literal["principal", "session", "client", "organisation", "ip", "ip_prefix",
-                        "role", "endpoint", "global"]
+BudgetKeyKind = Literal[
+    "principal",
+    "session",
+    "client",
+    "organisation",
+    "ip",
+    "ip_prefix",
+    "role",
+    "endpoint",
+    "global",
+]
 BudgetUnit = Literal["requests", "records", "subjects"]
 
 
@@ -45,10 +63,15 @@ class BudgetSpec:
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
             raise ValueError(f"budget {self.name}: limit must be a positive integer")
         window = self.window_seconds
-        if isinstance(window, bool) or not isinstance(window, int) or not (
-                MIN_WINDOW <= window <= MAX_WINDOW):
-            raise ValueError(f"budget {self.name}: window_seconds must be an integer from "
-                             f"{MIN_WINDOW} (a minute) to {MAX_WINDOW} (90 days)")
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not (MIN_WINDOW <= window <= MAX_WINDOW)
+        ):
+            raise ValueError(
+                f"budget {self.name}: window_seconds must be an integer from "
+                f"{MIN_WINDOW} (a minute) to {MAX_WINDOW} (90 days)"
+            )
 
     def applies_to(self, keys: BudgetKeys) -> bool:
         if self.roles is not None and keys.role not in self.roles:

@@ -37,8 +37,9 @@ def expires_at(idx: int, window: int) -> float:
     return (idx + BUCKETS + 1) * width(window)
 
 
-def counter_view(buckets: Mapping[int, int], now: float, window: int, need: int,
-                 limit: int) -> tuple[int, float, float]:
+def counter_view(
+    buckets: Mapping[int, int], now: float, window: int, need: int, limit: int
+) -> tuple[int, float, float]:
     """(used, wait, reset): units counted now; seconds until `need` more would fit (0 if
     they fit now); seconds until the oldest counted unit stops counting (0 if none)."""
     cur = index(now, window)
@@ -58,8 +59,9 @@ def counter_view(buckets: Mapping[int, int], now: float, window: int, need: int,
     return used, float(window), reset  # unreachable while need <= limit
 
 
-def subject_view(oldest_first: Iterator[float], count: int, now: float, window: int,
-                 limit: int, need: int = 1) -> tuple[int, float, float]:
+def subject_view(
+    oldest_first: Iterator[float], count: int, now: float, window: int, limit: int, need: int = 1
+) -> tuple[int, float, float]:
     """(distinct, wait, reset) for a subject budget, given the live last-disclosure times
     oldest first: a request fits while fewer than `limit` distinct subjects were disclosed
     within the window."""

@@ -40,17 +40,22 @@ def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, 
     return principals
 
 
-def demo_tokens(service: Any, fixtures: dict[str, Any],
-                principals: dict[str, str]) -> dict[str, str]:
+def demo_tokens(
+    service: Any, fixtures: dict[str, Any], principals: dict[str, str]
+) -> dict[str, str]:
     return {
         "owner": service.issue_demo_token(role="owner", subject=fixtures["owner_id"]),
         "dealer": service.issue_demo_token(role="dealer", subject=principals["dealer"]),
-        "dealer_ledger": service.issue_demo_token(role="dealer", subject=principals["dealer"],
-                                                  purpose="ledger_keeping"),
+        "dealer_ledger": service.issue_demo_token(
+            role="dealer", subject=principals["dealer"], purpose="ledger_keeping"
+        ),
         "police": service.issue_demo_token(role="police", subject=principals["police"]),
         "prefecture": service.issue_demo_token(
-            role="prefecture", subject=principals["prefecture"], case=DEMO_CASE,
-            justification=DEMO_JUSTIFICATION),
+            role="prefecture",
+            subject=principals["prefecture"],
+            case=DEMO_CASE,
+            justification=DEMO_JUSTIFICATION,
+        ),
     }
 
 
@@ -73,36 +78,57 @@ def prepare_demo(home: Home, *, persons: int, base_url: str) -> None:
     print_examples(base_url, fixtures, principals, tokens)
 
 
-def _curl(base: str, token: str, method: str, path: str,
-          body: dict[str, Any] | None = None) -> str:
-    parts = ["curl -s", f"-X {method}" if method != "GET" else "",
-             f"-H {shlex.quote('Authorization: Bearer ' + token)}"]
+def _curl(base: str, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+    parts = [
+        "curl -s",
+        f"-X {method}" if method != "GET" else "",
+        f"-H {shlex.quote('Authorization: Bearer ' + token)}",
+    ]
     if body is not None:
-        parts += ["-H 'Content-Type: application/json'",
-                  f"-d {shlex.quote(json.dumps(body))}"]
+        parts += ["-H 'Content-Type: application/json'", f"-d {shlex.quote(json.dumps(body))}"]
     parts.append(shlex.quote(base + path))
     return " ".join(p for p in parts if p)
 
 
-def print_examples(base: str, f: dict[str, Any], principals: dict[str, str],
-                   tokens: dict[str, str]) -> None:
-    verify = {"permit_number": f["permit_number"], "family_name": f["family_name"],
-              "birth_date": f["birth_date"]}
+def print_examples(
+    base: str, f: dict[str, Any], principals: dict[str, str], tokens: dict[str, str]
+) -> None:
+    verify = {
+        "permit_number": f["permit_number"],
+        "family_name": f["family_name"],
+        "birth_date": f["birth_date"],
+    }
     examples = [
         ("owner: my own record", tokens["owner"], "GET", "/v1/me", None),
-        ("dealer: verify a buyer's permit", tokens["dealer"], "POST", "/v1/permits/verify",
-         verify),
+        ("dealer: verify a buyer's permit", tokens["dealer"], "POST", "/v1/permits/verify", verify),
         ("dealer: my sales ledger", tokens["dealer_ledger"], "GET", "/v1/ledger", None),
-        ("police: a weapon by serial", tokens["police"], "GET",
-         f"/v1/weapons/{f['weapon_serial']}", None),
-        ("police: exact person search", tokens["police"], "POST", "/v1/persons/search",
-         {"family_name": f["family_name"], "birth_date": f["birth_date"]}),
-        (f"prefecture ({f['departement']}): a person of my département", tokens["prefecture"],
-         "GET", f"/v1/persons/{f['owner_id']}", None),
+        (
+            "police: a weapon by serial",
+            tokens["police"],
+            "GET",
+            f"/v1/weapons/{f['weapon_serial']}",
+            None,
+        ),
+        (
+            "police: exact person search",
+            tokens["police"],
+            "POST",
+            "/v1/persons/search",
+            {"family_name": f["family_name"], "birth_date": f["birth_date"]},
+        ),
+        (
+            f"prefecture ({f['departement']}): a person of my département",
+            tokens["prefecture"],
+            "GET",
+            f"/v1/persons/{f['owner_id']}",
+            None,
+        ),
     ]
     console.print("\n[bold]Strongroom demo[/bold]: principals", principals)
-    console.print("Tokens live 5 minutes; mint fresh ones with "
-                  "`.venv/bin/strongroom token issue --role ROLE --subject ID`.\n")
+    console.print(
+        "Tokens live 5 minutes; mint fresh ones with "
+        "`.venv/bin/strongroom token issue --role ROLE --subject ID`.\n"
+    )
     for title, token, method, path, body in examples:
         console.print(f"[bold]# {title}[/bold]")
         console.print(_curl(base, token, method, path, body), soft_wrap=True, highlight=False)

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from strongroom.context import Caller
     from strongroom.exports import ExportDesk
 
-export_app = typer.Typer(help="Governed exports: request, approve, download, trace.",
-                         no_args_is_help=True)
+export_app = typer.Typer(
+    help="Governed exports: request, approve, download, trace.", no_args_is_help=True
+)
 
-AsOption = Annotated[str | None, typer.Option(
-    "--as", help="act as this staff principal (default: the local operator)")]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="act as this staff principal (default: the local operator)"),
+]
 
 
 def _desk(svc: Any) -> ExportDesk:
@@ -38,8 +41,9 @@ def _desk(svc: Any) -> ExportDesk:
     return found
 
 
-def _caller(svc: Any, principal: str | None, *, case: str | None = None,
-            justification: str | None = None) -> Caller:
+def _caller(
+    svc: Any, principal: str | None, *, case: str | None = None, justification: str | None = None
+) -> Caller:
     from strongroom.context import Caller
 
     if principal is None:
@@ -49,10 +53,17 @@ def _caller(svc: Any, principal: str | None, *, case: str | None = None,
     if row is None or row.status != "active":
         raise BadRequest(f"no active principal {principal}")
     role = svc.policy.role(row.role)
-    return Caller(principal_id=row.public_id, role=row.role, scopes=frozenset(role.scopes),
-                  purpose=role.default_purpose, case=case, justification=justification,
-                  departement=row.departement, dealer_id=row.dealer_public_id,
-                  client_id="strongroom-cli")
+    return Caller(
+        principal_id=row.public_id,
+        role=row.role,
+        scopes=frozenset(role.scopes),
+        purpose=role.default_purpose,
+        case=case,
+        justification=justification,
+        departement=row.departement,
+        dealer_id=row.dealer_public_id,
+        client_id="strongroom-cli",
+    )
 
 
 def _show(body: dict[str, Any], as_json: bool) -> None:
@@ -77,15 +88,20 @@ def request(
     """Request an export; it waits for a second person's approval."""
     with cli_errors(), open_service() as svc:
         who = _caller(svc, principal, case=case, justification=justification)
-        body = _desk(svc).request(who, dataset=dataset, fields=field,
-                                  justification=justification, fmt=fmt).body
+        body = (
+            _desk(svc)
+            .request(who, dataset=dataset, fields=field, justification=justification, fmt=fmt)
+            .body
+        )
     _show(body, as_json)
 
 
 @export_app.command("approve")
-def approve(export_id: str, principal: AsOption = None,
-            note: Annotated[str, typer.Option(help="a note kept with the decision")] = "",
-            ) -> None:
+def approve(
+    export_id: str,
+    principal: AsOption = None,
+    note: Annotated[str, typer.Option(help="a note kept with the decision")] = "",
+) -> None:
     """Approve a pending export (never your own)."""
     with cli_errors(), open_service() as svc:
         body = _desk(svc).approve(_caller(svc, principal), export_id, note).body
@@ -93,9 +109,11 @@ def approve(export_id: str, principal: AsOption = None,
 
 
 @export_app.command("reject")
-def reject(export_id: str,
-           note: Annotated[str, typer.Option(help="why it is rejected")],
-           principal: AsOption = None) -> None:
+def reject(
+    export_id: str,
+    note: Annotated[str, typer.Option(help="why it is rejected")],
+    principal: AsOption = None,
+) -> None:
     """Reject a pending export."""
     with cli_errors(), open_service() as svc:
         body = _desk(svc).reject(_caller(svc, principal), export_id, note).body
@@ -103,26 +121,36 @@ def reject(export_id: str,
 
 
 @export_app.command("list")
-def list_(principal: AsOption = None,
-          status: Annotated[str | None, typer.Option(help="only this status")] = None,
-          case: Annotated[str | None, typer.Option(help="case (requesters)")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-          ) -> None:
+def list_(
+    principal: AsOption = None,
+    status: Annotated[str | None, typer.Option(help="only this status")] = None,
+    case: Annotated[str | None, typer.Option(help="case (requesters)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """A requester's own exports (--as), or the approvers' queue (operator)."""
     from rich.table import Table
 
     with cli_errors(), open_service() as svc:
         who = _caller(svc, principal, case=case, justification="listing my exports")
         desk = _desk(svc)
-        items = (desk.queue(who, status) if principal is None or who.role == "admin"
-                 else desk.list_own(who, status)).body["items"]
+        items = (
+            desk.queue(who, status)
+            if principal is None or who.role == "admin"
+            else desk.list_own(who, status)
+        ).body["items"]
     if as_json:
         typer.echo(json.dumps(items, indent=2, default=str))
         return
     table = Table("id", "dataset", "status", "requester", "decided by", "rows")
     for i in items:
-        table.add_row(i["id"], i["dataset"], i["status"], i["requester"],
-                      i["decided_by"] or "", str(i["rows"] or ""))
+        table.add_row(
+            i["id"],
+            i["dataset"],
+            i["status"],
+            i["requester"],
+            i["decided_by"] or "",
+            str(i["rows"] or ""),
+        )
     console.print(table)
 
 
@@ -144,11 +172,17 @@ def download(
             raise BadRequest(f"{out} exists; choose a new path") from exc
         try:
             with open_service() as svc, os.fdopen(fd, "wb") as f:
-                who = _caller(svc, principal, case=case,
-                              justification="downloading my approved export")
-                with Progress("[progress.description]{task.description}", BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                              transient=True) as bar:
+                who = _caller(
+                    svc, principal, case=case, justification="downloading my approved export"
+                )
+                with Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=True,
+                ) as bar:
                     task = bar.add_task("generating", total=None)
 
                     def progress(done: int, total: int | None) -> None:
@@ -160,14 +194,14 @@ def download(
         except BaseException:
             out.unlink(missing_ok=True)
             raise
-    console.print(f"{dl.rows:,} rows written to {out} (sha-256 {dl.sha256})",
-                  highlight=False)
+    console.print(f"{dl.rows:,} rows written to {out} (sha-256 {dl.sha256})", highlight=False)
 
 
 @export_app.command("trace")
-def trace(file: Annotated[Path, typer.Argument(help="a leaked file or fragment")],
-          as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-          ) -> None:
+def trace(
+    file: Annotated[Path, typer.Argument(help="a leaked file or fragment")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """Name the export(s) a file or fragment came from, with requester and approver."""
     with cli_errors(), open_service() as svc:
         if not file.is_file():
@@ -180,8 +214,11 @@ def trace(file: Annotated[Path, typer.Argument(help="a leaked file or fragment")
         console.print("no export matches this file")
     for h in hits if not as_json else []:
         ev = h["evidence"]
-        console.print(f"export {h['id']} ({h['dataset']}): requested by {h['requester']}, "
-                      f"approved by {h['decided_by']}; {ev['canary_lines']} canary rows, "
-                      f"{ev['fingerprint_lines']} fingerprinted rows "
-                      f"({ev['fingerprint_bits']} bits)", highlight=False)
+        console.print(
+            f"export {h['id']} ({h['dataset']}): requested by {h['requester']}, "
+            f"approved by {h['decided_by']}; {ev['canary_lines']} canary rows, "
+            f"{ev['fingerprint_lines']} fingerprinted rows "
+            f"({ev['fingerprint_bits']} bits)",
+            highlight=False,
+        )
     raise typer.Exit(0 if hits else 1)

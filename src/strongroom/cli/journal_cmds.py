@@ -100,8 +100,10 @@ def verify(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         _emit(report.to_dict())
     else:
         d = report.to_dict()
-        typer.echo(f"entries: {d['size']}  checkpoints: {d['checkpoints']}  "
-                   f"signed up to: {d['signed_size']}  unsigned: {d['unsigned_entries']}")
+        typer.echo(
+            f"entries: {d['size']}  checkpoints: {d['checkpoints']}  "
+            f"signed up to: {d['signed_size']}  unsigned: {d['unsigned_entries']}"
+        )
         for p in report.problems:
             where = "" if p.index is None else f" (index {p.index})"
             typer.echo(f"PROBLEM {p.kind}{where}: {p.message}")
@@ -140,31 +142,46 @@ def _proof(make: Callable[[Journal], dict[str, Any]]) -> None:
 @proof_app.command("inclusion")
 def proof_inclusion(index: int, size: int = typer.Option(..., "--size")) -> None:
     """Inclusion proof of entry INDEX in the tree of --size entries."""
+
     def make(j: Journal) -> dict[str, Any]:
         proof = j.inclusion_proof(index, size)
         lh, root = j.leaf_hash(index), j.root(size)
         rfc6962.verify_inclusion(index, size, lh, proof, root)
-        return {"index": index, "size": size, "leaf_hash": b64(lh), "root": b64(root),
-                "proof": [b64(h) for h in proof]}
+        return {
+            "index": index,
+            "size": size,
+            "leaf_hash": b64(lh),
+            "root": b64(root),
+            "proof": [b64(h) for h in proof],
+        }
+
     _proof(make)
 
 
 @proof_app.command("consistency")
 def proof_consistency(size1: int, size2: int) -> None:
     """Consistency proof between trees of SIZE1 and SIZE2 entries."""
+
     def make(j: Journal) -> dict[str, Any]:
         proof = j.consistency_proof(size1, size2)
         r1, r2 = j.root(size1), j.root(size2)
         rfc6962.verify_consistency(size1, size2, proof, r1, r2)
-        return {"size1": size1, "size2": size2, "root1": b64(r1), "root2": b64(r2),
-                "proof": [b64(h) for h in proof]}
+        return {
+            "size1": size1,
+            "size2": size2,
+            "root1": b64(r1),
+            "root2": b64(r2),
+            "proof": [b64(h) for h in proof],
+        }
+
     _proof(make)
 
 
 @investigate_app.command("principal")
 def investigate_principal(
     principal: str,
-    since: str | None = typer.Option(None), until: str | None = typer.Option(None),
+    since: str | None = typer.Option(None),
+    until: str | None = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every subject and field category a principal saw, with a timeline."""
@@ -174,8 +191,10 @@ def investigate_principal(
     if as_json:
         _emit(rep)
         return
-    typer.echo(f"principal {principal}: {rep['entries']} entries, {rep['records']} records, "
-               f"{len(rep['subjects'])} subjects")
+    typer.echo(
+        f"principal {principal}: {rep['entries']} entries, {rep['records']} records, "
+        f"{len(rep['subjects'])} subjects"
+    )
     for cat, v in rep["categories"].items():
         typer.echo(f"  {cat}: {v['subjects']} subjects, {v['records']} records")
     for slot in rep["timeline"]:
@@ -192,7 +211,8 @@ def investigate_subject(subject: str) -> None:
 @investigate_app.command("breach")
 def investigate_breach(
     principal: list[str] = typer.Option(..., "--principal", help="Repeat for each account."),
-    since: str | None = typer.Option(None), until: str | None = typer.Option(None),
+    since: str | None = typer.Option(None),
+    until: str | None = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
     markdown: bool = typer.Option(False, "--markdown"),
 ) -> None:

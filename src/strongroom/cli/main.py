@@ -41,12 +41,15 @@ def _register() -> None:
 
 @app.command()
 def init(
-    database: Annotated[str | None, typer.Option(
-        help="registry database URL (default: SQLite in the home)")] = None,
-    journal: Annotated[str | None, typer.Option(
-        help="journal database URL (default: SQLite in the home)")] = None,
-    redis: Annotated[str | None, typer.Option(
-        help="Redis URL for budgets shared by several workers")] = None,
+    database: Annotated[
+        str | None, typer.Option(help="registry database URL (default: SQLite in the home)")
+    ] = None,
+    journal: Annotated[
+        str | None, typer.Option(help="journal database URL (default: SQLite in the home)")
+    ] = None,
+    redis: Annotated[
+        str | None, typer.Option(help="Redis URL for budgets shared by several workers")
+    ] = None,
 ) -> None:
     """Create the home folder: config, policy, keys, schemas. Safe to run again."""
     from strongroom.service import initialize
@@ -78,8 +81,10 @@ def seed(
 
     with cli_errors():
         report = run_seed(home(), persons=persons, seed=seed_)
-    console.print(f"seeded {report.persons:,} persons in {report.seconds:.1f} s "
-                  f"({report.persons_per_second:,.0f} persons/s)")
+    console.print(
+        f"seeded {report.persons:,} persons in {report.seconds:.1f} s "
+        f"({report.persons_per_second:,.0f} persons/s)"
+    )
 
 
 @app.command()
@@ -100,8 +105,15 @@ def serve(
 
         load_policy(h.policy_path)  # refuse to start on an invalid policy
     os.environ["STRONGROOM_HOME"] = str(Home.from_env().path)
-    uvicorn.run("strongroom.api.asgi:create", factory=True, host=host, port=port,
-                workers=workers, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        "strongroom.api.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @app.command()

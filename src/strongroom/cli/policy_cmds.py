@@ -13,8 +13,7 @@ from rich.table import Table
 from strongroom.policy import PolicyError, load_policy
 from strongroom.policy import matrix as policy_matrix
 
-policy_app = typer.Typer(help="Check a policy file; print who sees what.",
-                         no_args_is_help=True)
+policy_app = typer.Typer(help="Check a policy file; print who sees what.", no_args_is_help=True)
 
 
 def _load(file: Path):  # noqa: ANN202 - Policy, imported lazily by the caller's types
@@ -42,8 +41,9 @@ def check(file: Annotated[Path, typer.Argument(help="policy YAML file")]) -> Non
 def matrix(
     file: Annotated[Path, typer.Argument(help="policy YAML file")],
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown, not a table")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="write to this file")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file")
+    ] = None,
 ) -> None:
     """Print the role x purpose x field matrix."""
     policy = _load(file)
@@ -58,8 +58,7 @@ def matrix(
     table.add_column("field", no_wrap=True)
     for role, purpose in policy_matrix.columns(policy):
         table.add_column(f"{role}\n{purpose}", overflow="fold", min_width=10)
-    styles = {"reveal": "red", "partial": "yellow", "generalize": "cyan",
-              "pseudonym": "magenta"}
+    styles = {"reveal": "red", "partial": "yellow", "generalize": "cyan", "pseudonym": "magenta"}
     for name, cells in policy_matrix.rows(policy):
         table.add_row(name, *(f"[{styles[c]}]{c}[/]" if c in styles else c for c in cells))
     if output is None:

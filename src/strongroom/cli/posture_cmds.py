@@ -60,8 +60,13 @@ def _audit_table(report: Any, console: Console) -> None:
     table.add_column("fix", overflow="fold")
     for f in report.findings:
         sev = f.severity.label
-        table.add_row(f"[{_STYLE[sev]}]{sev}[/]", f"{f.rule_id}\n{f.rule_name}",
-                      str(f.location), f.message, f.fix)
+        table.add_row(
+            f"[{_STYLE[sev]}]{sev}[/]",
+            f"{f.rule_id}\n{f.rule_name}",
+            str(f.location),
+            f.message,
+            f.fix,
+        )
     console.print(table)
     counts = ", ".join(f"{n} {s}" for s, n in report.counts().items())
     console.print(f"{len(report.findings)} findings: {counts}")
@@ -69,19 +74,26 @@ def _audit_table(report: Any, console: Console) -> None:
 
 def audit_command(
     policy: Annotated[Path, typer.Option("--policy", help="policy YAML file")],
-    openapi: Annotated[str, typer.Option("--openapi",
-                                         help="OpenAPI document: a file or a loopback URL")],
-    deployment: Annotated[Path | None, typer.Option(
-        "--deployment", help="deployment.yaml (token lifetimes, OAuth clients)")] = None,
-    format_: Annotated[AuditFormat, typer.Option("--format", help="output format")]
-    = AuditFormat.table,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on",
-                                            help="exit 1 at or above this severity")]
-    = FailOn.high,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="write the report to this file")] = None,
-    allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="allow fetching --openapi from a non-loopback host")] = False,
+    openapi: Annotated[
+        str, typer.Option("--openapi", help="OpenAPI document: a file or a loopback URL")
+    ],
+    deployment: Annotated[
+        Path | None,
+        typer.Option("--deployment", help="deployment.yaml (token lifetimes, OAuth clients)"),
+    ] = None,
+    format_: Annotated[
+        AuditFormat, typer.Option("--format", help="output format")
+    ] = AuditFormat.table,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="exit 1 at or above this severity")
+    ] = FailOn.high,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the report to this file")
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="allow fetching --openapi from a non-loopback host"),
+    ] = False,
 ) -> None:
     """Static audit of a policy and an OpenAPI document: findings with severity, location
     and fix, as a table, JSON or SARIF 2.1.0."""
@@ -90,9 +102,12 @@ def audit_command(
 
     with cli_errors():
         try:
-            audit = load_audit_input(str(policy), openapi,
-                                     deployment=str(deployment) if deployment else None,
-                                     allow_remote=allow_remote)
+            audit = load_audit_input(
+                str(policy),
+                openapi,
+                deployment=str(deployment) if deployment else None,
+                allow_remote=allow_remote,
+            )
         except PolicyError as exc:  # the deployment file: every located problem
             for problem in exc.problems:
                 err_console.print(str(problem), highlight=False)
@@ -124,33 +139,46 @@ def _drill_table(report: Any, console: Console) -> None:
         after = f"{s.after_requests} req, {s.after_seconds:.1f} s" if s else "-"
         table.add_row(a.label, str(a.requests), str(a.records), by, after)
     console.print(table)
-    console.print(f"{report.requests} requests, {report.records} records, "
-                  f"{report.subjects} distinct subjects in {report.seconds:.1f} s; "
-                  f"ended by {report.ended_by}; statuses {report.statuses}")
+    console.print(
+        f"{report.requests} requests, {report.records} records, "
+        f"{report.subjects} distinct subjects in {report.seconds:.1f} s; "
+        f"ended by {report.ended_by}; statuses {report.statuses}"
+    )
 
 
 def drill_command(
     url: Annotated[str, typer.Option("--url", help="base URL of the running deployment")],
     strategy: Annotated[Strategy, typer.Option("--strategy", help="attack to play")],
-    token: Annotated[list[str] | None, typer.Option(
-        "--token", help="access token (repeat for multi-account)")] = None,
-    client_id: Annotated[str | None, typer.Option(
-        "--client-id", help="service account (client credentials, private_key_jwt)")] = None,
-    client_key: Annotated[Path | None, typer.Option(
-        "--client-key", help="the service account's private JWK file")] = None,
+    token: Annotated[
+        list[str] | None, typer.Option("--token", help="access token (repeat for multi-account)")
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="service account (client credentials, private_key_jwt)"),
+    ] = None,
+    client_key: Annotated[
+        Path | None, typer.Option("--client-key", help="the service account's private JWK file")
+    ] = None,
     max_requests: Annotated[int, typer.Option("--max-requests", min=1)] = 200,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.1)] = 60.0,
-    pace: Annotated[float, typer.Option(
-        "--pace", min=0.0, help="seconds between requests (slow-harvest)")] = 0.0,
-    allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="allow a non-loopback target you are authorized to test")]
-    = False,
-    allow_host: Annotated[list[str] | None, typer.Option(
-        "--allow-host", help="a host name to allow besides loopback (repeatable)")] = None,
+    pace: Annotated[
+        float, typer.Option("--pace", min=0.0, help="seconds between requests (slow-harvest)")
+    ] = 0.0,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote", help="allow a non-loopback target you are authorized to test"
+        ),
+    ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="a host name to allow besides loopback (repeatable)"),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    fail_above: Annotated[int | None, typer.Option(
-        "--fail-above", help="exit 1 if more records than this leaked")] = None,
+    fail_above: Annotated[
+        int | None, typer.Option("--fail-above", help="exit 1 if more records than this leaked")
+    ] = None,
 ) -> None:
     """Play an attacker against a running deployment (loopback only unless --allow-remote)
     and report records obtained, requests made, and which layer stopped it."""
@@ -160,18 +188,30 @@ def drill_command(
     from strongroom.posture.drill_client import ClientKey
 
     pace = pace if pace > 0 or strategy is not Strategy.slow_harvest else 1.0
-    config = DrillConfig(url=url, strategy=strategy.value, max_requests=max_requests,
-                         max_seconds=max_seconds, pace=pace, allow_remote=allow_remote,
-                         allow_hosts=tuple(allow_host or ()), seed=seed)
+    config = DrillConfig(
+        url=url,
+        strategy=strategy.value,
+        max_requests=max_requests,
+        max_seconds=max_seconds,
+        pace=pace,
+        allow_remote=allow_remote,
+        allow_hosts=tuple(allow_host or ()),
+        seed=seed,
+    )
     with cli_errors():
         if (client_id is None) != (client_key is None):
             err_console.print("[red]error:[/red] --client-id and --client-key go together")
             raise typer.Exit(2)
-        keys = [ClientKey.from_file(client_id, client_key)] if client_id and client_key \
-            else []
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[records]} records"), console=err_console,
-                      transient=True, disable=as_json or not err_console.is_terminal) as bar:
+        keys = [ClientKey.from_file(client_id, client_key)] if client_id and client_key else []
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[records]} records"),
+            console=err_console,
+            transient=True,
+            disable=as_json or not err_console.is_terminal,
+        ) as bar:
             task = bar.add_task(f"drill {strategy.value}", total=max_requests, records=0)
 
             def tick(r: Any) -> None:

@@ -21,8 +21,7 @@ def add(
 ) -> None:
     """Create a staff principal and print its ID."""
     with cli_errors(), open_service() as svc:
-        pid = svc.add_principal(role=role, departement=departement, dealer=dealer,
-                                label=label)
+        pid = svc.add_principal(role=role, departement=departement, dealer=dealer, label=label)
     typer.echo(pid)
 
 
@@ -38,15 +37,17 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
         return
     table = Table("id", "role", "département", "dealer", "status", "label")
     for r in rows:
-        table.add_row(r["id"], r["role"], r["departement"] or "", r["dealer"] or "",
-                      r["status"], r["label"])
+        table.add_row(
+            r["id"], r["role"], r["departement"] or "", r["dealer"] or "", r["status"], r["label"]
+        )
     console.print(table)
 
 
 @principal_app.command("revoke")
-def revoke(principal_id: str,
-           why: Annotated[str, typer.Option(help="reason, journaled")] = "revoked by CLI",
-           ) -> None:
+def revoke(
+    principal_id: str,
+    why: Annotated[str, typer.Option(help="reason, journaled")] = "revoked by CLI",
+) -> None:
     """Suspend a principal and revoke every token it holds, effective on its next request."""
     with cli_errors(), open_service() as svc:
         svc.revoke_principal(principal_id, why=why)
@@ -57,9 +58,16 @@ def revoke(principal_id: str,
 def password(
     principal_id: str,
     username: Annotated[str, typer.Option(help="the sign-in name (no PII needed)")],
-    password_: Annotated[str, typer.Option(
-        "--password", prompt=True, hide_input=True, confirmation_prompt=True,
-        help="at least 12 characters (prompted, hidden, when omitted)")],
+    password_: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="at least 12 characters (prompted, hidden, when omitted)",
+        ),
+    ],
 ) -> None:
     """Set a principal's sign-in name and password (argon2id) for the login page."""
     with cli_errors(), open_service() as svc:
@@ -70,8 +78,10 @@ def password(
 @principal_app.command("totp")
 def totp(
     principal_id: str,
-    code: Annotated[str | None, typer.Option(
-        help="a code from the authenticator, to confirm (prompted when omitted)")] = None,
+    code: Annotated[
+        str | None,
+        typer.Option(help="a code from the authenticator, to confirm (prompted when omitted)"),
+    ] = None,
 ) -> None:
     """Enroll a TOTP second factor: prints the otpauth:// URI for the authenticator app,
     then confirms with a code from it. Staff roles cannot sign in without one."""

@@ -13,8 +13,9 @@ DEMO_FILE = "demo.json"
 PARALLEL_FROM = 50_000
 
 
-def seed_home(home: Home, *, persons: int, seed: int,
-              progress: Callable[[int], None] | None = None) -> Any:
+def seed_home(
+    home: Home, *, persons: int, seed: int, progress: Callable[[int], None] | None = None
+) -> Any:
     """Seed the home's registry and keep the demo fixtures (synthetic values the demo
     prints in its curl examples) in `demo.json`, mode 0600, outside the database."""
     from strongroom.registry.db import make_engine
@@ -29,10 +30,17 @@ def seed_home(home: Home, *, persons: int, seed: int,
         vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
         # Large seeds plan and encrypt in worker processes while this one writes.
         workers = (os.cpu_count() or 1) if persons >= PARALLEL_FROM else 0
-        report = run(engine, vault, persons=persons, seed=seed, progress=progress,
-                     workers=workers,
-                     vault_factory=file_vault_factory(home.keys_dir, settings.registry_url)
-                     if workers else None)
+        report = run(
+            engine,
+            vault,
+            persons=persons,
+            seed=seed,
+            progress=progress,
+            workers=workers,
+            vault_factory=file_vault_factory(home.keys_dir, settings.registry_url)
+            if workers
+            else None,
+        )
     finally:
         engine.dispose()
     path = home.path / DEMO_FILE
@@ -45,8 +53,13 @@ def seed_home(home: Home, *, persons: int, seed: int,
 def run_seed(home: Home, *, persons: int, seed: int) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), transient=False) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
         task = bar.add_task("seeding persons", total=persons)
 
         def advance(done: int) -> None:

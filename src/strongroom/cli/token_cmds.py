@@ -21,10 +21,14 @@ def issue(
     subject: Annotated[str, typer.Option("--subject", help="principal (or owner) public ID")],
     purpose: Annotated[str | None, typer.Option(help="task purpose (default: the role's)")] = None,
     case: Annotated[str | None, typer.Option(help="case reference the task is for")] = None,
-    scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="scope, repeatable (default: the role's scopes)")] = None,
-    lifetime: Annotated[int | None, typer.Option(
-        min=1, max=3600, help="seconds (default: the role's token lifetime)")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="scope, repeatable (default: the role's scopes)"),
+    ] = None,
+    lifetime: Annotated[
+        int | None,
+        typer.Option(min=1, max=3600, help="seconds (default: the role's token lifetime)"),
+    ] = None,
     departement: Annotated[str | None, typer.Option(help="département (prefecture)")] = None,
     dealer: Annotated[str | None, typer.Option(help="dealer organisation ID")] = None,
     justification: Annotated[str | None, typer.Option(help="why this access")] = None,
@@ -49,11 +53,19 @@ def issue(
         seconds = lifetime or grant.token_lifetime_seconds
         service = TokenService(h.keys_dir, issuer=settings.issuer, audience=settings.audience)
         token = service.issue_access_token(
-            subject=subject, role=role, scopes=scopes, purpose=chosen_purpose, case=case,
-            departement=departement, dealer_id=dealer, lifetime=seconds,
-            justification=justification)
+            subject=subject,
+            role=role,
+            scopes=scopes,
+            purpose=chosen_purpose,
+            case=case,
+            departement=departement,
+            dealer_id=dealer,
+            lifetime=seconds,
+            justification=justification,
+        )
     if as_json:
-        typer.echo(json.dumps({"access_token": token, "token_type": "Bearer",
-                               "expires_in": seconds}))
+        typer.echo(
+            json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": seconds})
+        )
     else:
         typer.echo(token)

@@ -26,6 +26,10 @@ class Breadth:
         limit = self.config.role(ev.role).daily_subjects * self.factor
         if est <= limit:
             return None
-        return Signal("breadth", self.name, min(self.cap, 20.0 + 15.0 * (est / limit - 1.0)),
-                      "distinct subjects today far above the role's baseline",
-                      {"distinct_today": round(est), "limit": limit})
+        return Signal(
+            "breadth",
+            self.name,
+            min(self.cap, 20.0 + 15.0 * (est / limit - 1.0)),
+            "distinct subjects today far above the role's baseline",
+            {"distinct_today": round(est), "limit": limit},
+        )

@@ -13,10 +13,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 FAMILIES: tuple[str, ...] = (
-    "volume", "enumeration", "breadth", "peer", "coordination", "honey", "drift", "context",
+    "volume",
+    "enumeration",
+    "breadth",
+    "peer",
+    "coordination",
+    "honey",
+    "drift",
+    "context",
 )
 LADDER: tuple[str, ...] = (
-    "alert", "throttle", "step_up", "suspend_session", "suspend_principal", "block_ip_prefix",
+    "alert",
+    "throttle",
+    "step_up",
+    "suspend_session",
+    "suspend_principal",
+    "block_ip_prefix",
 )
 # Rungs that lock someone out: they need a honey hit or two independent signal families.
 SUSPENSIONS = frozenset({"suspend_session", "suspend_principal", "block_ip_prefix"})
@@ -83,20 +95,32 @@ class Rung:
 # Known parameters per detector with their defaults. Policy names are aliases of ours.
 DETECTOR_PARAMS: dict[str, dict[str, Any]] = {
     "velocity": {"human_ceiling_records_per_minute": None},
-    "enumeration": {"min_lookups": 20, "miss_ratio": 0.5, "window_seconds": 3600.0,
-                    "min_run": 12, "min_steps": 8},
+    "enumeration": {
+        "min_lookups": 20,
+        "miss_ratio": 0.5,
+        "window_seconds": 3600.0,
+        "min_run": 12,
+        "min_steps": 8,
+    },
     "breadth": {"daily_subjects_baseline": None, "factor": 3.0},
-    "peer": {"zscore": 3.5, "min_peers": 5, "window_seconds": 7 * 86_400.0,
-             "min_value": 10.0},
+    "peer": {"zscore": 3.5, "min_peers": 5, "window_seconds": 7 * 86_400.0, "min_value": 10.0},
     "coordination": {"principals_per_ip_prefix": 3, "window_seconds": 3600.0, "min_run": 12},
     "honey": {"risk": 100.0},
     "drift": {"slack": 0.25, "threshold": 3.0},
-    "context": {"work_hours": None, "timezone": "Europe/Paris", "new_network": True,
-                "new_device": True},
+    "context": {
+        "work_hours": None,
+        "timezone": "Europe/Paris",
+        "new_network": True,
+        "new_device": True,
+    },
 }
 DETECTOR_ALIASES = {
-    "peer_deviation": "peer", "peers": "peer", "honey_records": "honey",
-    "cumulative_drift": "drift", "cusum": "drift", "volume": "velocity",
+    "peer_deviation": "peer",
+    "peers": "peer",
+    "honey_records": "honey",
+    "cumulative_drift": "drift",
+    "cusum": "drift",
+    "volume": "velocity",
 }
 DEFAULT_RESPONSES: tuple[Rung, ...] = (
     Rung("alert", 30),
@@ -109,13 +133,25 @@ DEFAULT_RESPONSES: tuple[Rung, ...] = (
 # Most a family can add to the risk score alone: one noisy family reaches throttle, never
 # suspension (which the two-family rule also guards).
 FAMILY_CAPS: dict[str, float] = {
-    "volume": 45, "enumeration": 60, "breadth": 45, "peer": 45, "coordination": 50,
-    "honey": 100, "drift": 45, "context": 20,
+    "volume": 45,
+    "enumeration": 60,
+    "breadth": 45,
+    "peer": 45,
+    "coordination": 50,
+    "honey": 100,
+    "drift": 45,
+    "context": 20,
 }
 # How fast each family's contribution fades: fast for bursts, slow for day-scale evidence.
 FAMILY_HALF_LIFE: dict[str, float] = {
-    "volume": 900, "enumeration": 3600, "breadth": 6 * 3600, "peer": 86_400,
-    "coordination": 3600, "honey": 30 * 86_400, "drift": 3 * 86_400, "context": 3600,
+    "volume": 900,
+    "enumeration": 3600,
+    "breadth": 6 * 3600,
+    "peer": 86_400,
+    "coordination": 3600,
+    "honey": 30 * 86_400,
+    "drift": 3 * 86_400,
+    "context": 3600,
 }
 
 
@@ -144,9 +180,12 @@ class DetectConfig:
         return DETECTOR_PARAMS[name][key] if value is None else value
 
     @classmethod
-    def from_policy_section(cls, detectors: Mapping[str, Any] | None,
-                            responses: Mapping[str, Any] | list[Any] | None,
-                            **overrides: Any) -> DetectConfig:
+    def from_policy_section(
+        cls,
+        detectors: Mapping[str, Any] | None,
+        responses: Mapping[str, Any] | list[Any] | None,
+        **overrides: Any,
+    ) -> DetectConfig:
         parsed = {name: s for name, s in _detectors(detectors or {}).items()}
         rungs = _responses(responses) if responses else DEFAULT_RESPONSES
         roles = _roles_from(parsed)
@@ -167,18 +206,20 @@ def _detectors(section: Mapping[str, Any]) -> dict[str, DetectorSettings]:
         spec = dict(spec or {})
         unknown = set(spec) - {"enabled", "shadow", "params"}
         if unknown:
-            raise _fail(path, f"unknown keys {sorted(unknown)} (known: enabled, shadow, "
-                              "params)")
+            raise _fail(path, f"unknown keys {sorted(unknown)} (known: enabled, shadow, params)")
         params = dict(spec.get("params") or {})
         for key in params:
             if key not in DETECTOR_PARAMS[name]:
-                raise _fail(f"{path}.params.{key}",
-                            f"unknown parameter (known: {sorted(DETECTOR_PARAMS[name])})")
+                raise _fail(
+                    f"{path}.params.{key}",
+                    f"unknown parameter (known: {sorted(DETECTOR_PARAMS[name])})",
+                )
         for key in ("enabled", "shadow"):
             if key in spec and not isinstance(spec[key], bool):
                 raise _fail(f"{path}.{key}", "must be true or false")
-        out[name] = DetectorSettings(enabled=spec.get("enabled", True),
-                                     shadow=spec.get("shadow", False), params=params)
+        out[name] = DetectorSettings(
+            enabled=spec.get("enabled", True), shadow=spec.get("shadow", False), params=params
+        )
     return out
 
 
@@ -186,22 +227,27 @@ def _roles_from(detectors: Mapping[str, DetectorSettings]) -> dict[str, RoleProf
     """Per-role figures given in detector params override the role defaults."""
     roles = dict(DEFAULT_ROLES)
     ceilings = detectors.get("velocity", DetectorSettings()).params.get(
-        "human_ceiling_records_per_minute")
-    baselines = detectors.get("breadth", DetectorSettings()).params.get(
-        "daily_subjects_baseline")
+        "human_ceiling_records_per_minute"
+    )
+    baselines = detectors.get("breadth", DetectorSettings()).params.get("daily_subjects_baseline")
     hours = detectors.get("context", DetectorSettings()).params.get("work_hours")
-    for key, table, attr in ((
-            "detectors.velocity.params.human_ceiling_records_per_minute", ceilings,
-            "records_per_minute"),
-            ("detectors.breadth.params.daily_subjects_baseline", baselines, "daily_subjects"),
-            ("detectors.context.params.work_hours", hours, "work_hours")):
+    for key, table, attr in (
+        (
+            "detectors.velocity.params.human_ceiling_records_per_minute",
+            ceilings,
+            "records_per_minute",
+        ),
+        ("detectors.breadth.params.daily_subjects_baseline", baselines, "daily_subjects"),
+        ("detectors.context.params.work_hours", hours, "work_hours"),
+    ):
         if table is None:
             continue
         if not isinstance(table, Mapping):
             raise _fail(key, "must map role names to values")
         for role, value in table.items():
-            roles[role] = replace(roles.get(role, FALLBACK_ROLE),
-                                  **{attr: _role_value(f"{key}.{role}", attr, value)})
+            roles[role] = replace(
+                roles.get(role, FALLBACK_ROLE), **{attr: _role_value(f"{key}.{role}", attr, value)}
+            )
     return roles
 
 
@@ -209,8 +255,11 @@ def _role_value(path: str, attr: str, value: Any) -> Any:
     if attr == "work_hours":
         if value is None:
             return None
-        if (not isinstance(value, list | tuple) or len(value) != 2
-                or not all(isinstance(h, int) and 0 <= h <= 24 for h in value)):
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 2
+            or not all(isinstance(h, int) and 0 <= h <= 24 for h in value)
+        ):
             raise _fail(path, "must be [start_hour, end_hour] or null")
         return (int(value[0]), int(value[1]))
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -239,20 +288,31 @@ def _responses(section: Mapping[str, Any] | list[Any]) -> tuple[Rung, ...]:
         if spec.get("enabled", True) is False:
             continue
         threshold = spec.get("threshold", spec.get("min_risk", defaults[action].threshold))
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
-                or not 0 <= threshold <= 100:
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0 <= threshold <= 100
+        ):
             raise _fail(f"{path}.threshold", "must be a number from 0 to 100")
         params = dict(spec.get("params") or {})
         unknown = set(params) - {"duration_seconds", "factor"}
         if unknown:
-            raise _fail(f"{path}.params", f"unknown parameters {sorted(unknown)} "
-                                          "(known: duration_seconds, factor)")
+            raise _fail(
+                f"{path}.params",
+                f"unknown parameters {sorted(unknown)} (known: duration_seconds, factor)",
+            )
         factor = float(params.get("factor", defaults[action].factor))
         if not 0 < factor <= 1:
             raise _fail(f"{path}.params.factor", "must be in (0, 1]")
         duration = params.get("duration_seconds", defaults[action].duration_seconds)
-        rungs.append(Rung(action, float(threshold), shadow=bool(spec.get("shadow", False)),
-                          duration_seconds=None if duration is None else float(duration),
-                          factor=factor))
+        rungs.append(
+            Rung(
+                action,
+                float(threshold),
+                shadow=bool(spec.get("shadow", False)),
+                duration_seconds=None if duration is None else float(duration),
+                factor=factor,
+            )
+        )
     rungs.sort(key=lambda r: (r.threshold, LADDER.index(r.action)))
     return tuple(rungs)

@@ -74,9 +74,14 @@ class Action:
         return self.containment is not None and not self.shadow and self.action != "lift"
 
     def to_entry(self) -> dict[str, Any]:
-        detail: dict[str, Any] = {"action": self.action, "target": self.principal,
-                                  "risk": round(self.risk, 2), "families": list(self.families),
-                                  "by": self.by, "shadow": self.shadow}
+        detail: dict[str, Any] = {
+            "action": self.action,
+            "target": self.principal,
+            "risk": round(self.risk, 2),
+            "families": list(self.families),
+            "by": self.by,
+            "shadow": self.shadow,
+        }
         if self.containment is not None:
             detail["containment"] = self.containment.id
             if self.containment.ip_prefix:
@@ -92,10 +97,17 @@ class Action:
         else:
             reason = f"detect:{'shadow:' if self.shadow else ''}{self.action}"
         entry: dict[str, Any] = {
-            "v": 1, "ts": self.ts, "kind": "admin" if self.action == "lift" else "security",
-            "principal": self.principal, "endpoint": "detect",
-            "outcome": "contained" if self.contains else "allowed", "reason": reason,
-            "subjects": [], "fields": [], "records": 0, "detail": detail,
+            "v": 1,
+            "ts": self.ts,
+            "kind": "admin" if self.action == "lift" else "security",
+            "principal": self.principal,
+            "endpoint": "detect",
+            "outcome": "contained" if self.contains else "allowed",
+            "reason": reason,
+            "subjects": [],
+            "fields": [],
+            "records": 0,
+            "detail": detail,
         }
         for key in ("role", "session", "ip"):
             if getattr(self, key) is not None:
@@ -104,8 +116,9 @@ class Action:
 
 
 def new_containment(action: str, principal: str, now: float, **kw: Any) -> Containment:
-    return Containment(id=str(uuid.uuid4()), action=action, principal=principal,
-                       created_at=now, **kw)
+    return Containment(
+        id=str(uuid.uuid4()), action=action, principal=principal, created_at=now, **kw
+    )
 
 
 class ContainmentStore(Protocol):
@@ -177,8 +190,11 @@ class ContainmentIndex:
         if not key:
             return
         old = table.get(key)
-        if (old is None or not old.active(c.created_at)
-                or BLOCKING.get(c.action, 0) >= BLOCKING.get(old.action, 0)):
+        if (
+            old is None
+            or not old.active(c.created_at)
+            or BLOCKING.get(c.action, 0) >= BLOCKING.get(old.action, 0)
+        ):
             table[key] = c
 
     def drop(self, containment_id: str) -> None:

@@ -38,7 +38,8 @@ class Context:
         self.config = config
         try:
             self.tz: zoneinfo.ZoneInfo | None = zoneinfo.ZoneInfo(
-                str(config.param("context", "timezone")))
+                str(config.param("context", "timezone"))
+            )
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             self.tz = None
         self.new_network = bool(config.param("context", "new_network"))
@@ -76,5 +77,6 @@ class Context:
                 st.devices = (st.devices + (dev,))[-KNOWN:]
         if not reasons:
             return None
-        return Signal("context", self.name, 10.0 * len(reasons), ",".join(reasons),
-                      {"context": reasons})
+        return Signal(
+            "context", self.name, 10.0 * len(reasons), ",".join(reasons), {"context": reasons}
+        )

@@ -85,17 +85,21 @@ class Coordination:
             g.contributors.add(ev.principal)
             if len(g.contributors) > MAX_MEMBERS:
                 g.contributors.pop()
-            if (len(g.contributors) >= 2
-                    and sweep_score(g.track, self.min_run, self.min_steps, self.cap)
-                    and sum(1 for seen in members.values() if now - seen <= self.window)
-                    >= self.min_principals):
+            if (
+                len(g.contributors) >= 2
+                and sweep_score(g.track, self.min_run, self.min_steps, self.cap)
+                and sum(1 for seen in members.values() if now - seen <= self.window)
+                >= self.min_principals
+            ):
                 g.flagged_until = now + self.window
         if g.flagged_until > now and ev.principal in g.contributors:
             kind = "user_agent" if key.startswith("ua:") else "ip_prefix"
-            return Signal("coordination", self.name,
-                          min(self.cap, 30.0 + 2.0 * len(g.contributors)),
-                          f"accounts sharing one {kind} split a sweep",
-                          {"shared": kind, "accounts": len(g.contributors),
-                           "run": g.track.mono},
-                          related=tuple(sorted(g.contributors)))
+            return Signal(
+                "coordination",
+                self.name,
+                min(self.cap, 30.0 + 2.0 * len(g.contributors)),
+                f"accounts sharing one {kind} split a sweep",
+                {"shared": kind, "accounts": len(g.contributors), "run": g.track.mono},
+                related=tuple(sorted(g.contributors)),
+            )
         return None

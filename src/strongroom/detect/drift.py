@@ -32,7 +32,10 @@ class Drift:
         st.cusum = s
         if s < self.threshold:
             return None
-        return Signal("drift", self.name,
-                      min(self.cap, 30.0 + 5.0 * (s - self.threshold)),
-                      "days above the role's baseline keep adding up",
-                      {"cusum": round(s, 2), "last_day_ratio": round(x, 2)})
+        return Signal(
+            "drift",
+            self.name,
+            min(self.cap, 30.0 + 5.0 * (s - self.threshold)),
+            "days above the role's baseline keep adding up",
+            {"cusum": round(s, 2), "last_day_ratio": round(x, 2)},
+        )

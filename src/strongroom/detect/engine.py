@@ -50,10 +50,17 @@ MAX_PREFIXES = 50_000
 
 
 class DetectionEngine:
-    def __init__(self, config: DetectConfig, *, clock: Clock, store: ContainmentStore,
-                 is_canary: Callable[[str], bool], sinks: Iterable[Sink] = (),
-                 revoke_principal: Callable[[str], Any] | None = None,
-                 on_action: Callable[[Action], Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: DetectConfig,
+        *,
+        clock: Clock,
+        store: ContainmentStore,
+        is_canary: Callable[[str], bool],
+        sinks: Iterable[Sink] = (),
+        revoke_principal: Callable[[str], Any] | None = None,
+        on_action: Callable[[Action], Any] | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.store = store
@@ -86,8 +93,14 @@ class DetectionEngine:
         self._synced = now
 
     # --- the gate's two calls ----------------------------------------------------------
-    def check(self, principal: str, session: str | None = None, ip: str | None = None, *,
-              auth_time: float | None = None) -> Containment | None:
+    def check(
+        self,
+        principal: str,
+        session: str | None = None,
+        ip: str | None = None,
+        *,
+        auth_time: float | None = None,
+    ) -> Containment | None:
         """The most severe containment that applies to this request, or None. A step-up
         containment is satisfied by an authentication (`auth_time`) after it was decided."""
         now = self.clock.now()
@@ -95,9 +108,11 @@ class DetectionEngine:
             self._sync(now)
         idx = self.index
         best: Containment | None = None
-        for c in (idx.by_principal.get(principal),
-                  idx.by_session.get(session) if session else None,
-                  idx.by_prefix.get(ip_prefix(ip) or "") if ip and idx.by_prefix else None):
+        for c in (
+            idx.by_principal.get(principal),
+            idx.by_session.get(session) if session else None,
+            idx.by_prefix.get(ip_prefix(ip) or "") if ip and idx.by_prefix else None,
+        ):
             if c is None or not c.active(now):
                 continue
             if c.action == "step_up" and auth_time is not None and auth_time >= c.created_at:
@@ -178,8 +193,9 @@ class DetectionEngine:
         return lifted
 
     # --- internals ---------------------------------------------------------------------
-    def _respond(self, ev: AccessEvent, st: PrincipalState, signals: list[Signal],
-                 now: float) -> list[Action]:
+    def _respond(
+        self, ev: AccessEvent, st: PrincipalState, signals: list[Signal], now: float
+    ) -> list[Action]:
         rm = self.risk_model
         prefix = ip_prefix(ev.ip)
         pst: Scored | None = None
@@ -192,8 +208,9 @@ class DetectionEngine:
                 rm.add(pst, sig.family, sig.score, now)
         risk = rm.total(st, now)
         for sig in signals:
-            self.incidents.record(ev.principal, ev.role, ev.ip, sig,
-                                  sig.score if sig.shadow else risk, now)
+            self.incidents.record(
+                ev.principal, ev.role, ev.ip, sig, sig.score if sig.shadow else risk, now
+            )
         if all(sig.shadow for sig in signals):
             return []
         families = rm.families(st, now)
@@ -201,11 +218,18 @@ class DetectionEngine:
 
         def active(action: str) -> bool:
             idx = self.index
-            c = (idx.throttles.get(ev.principal) if action == "throttle"
-                 else idx.by_session.get(ev.session or "") if action == "suspend_session"
-                 else idx.by_principal.get(ev.principal))
-            return (c is not None and c.active(now)
-                    and BLOCKING.get(c.action, 0) >= BLOCKING.get(action, 0))
+            c = (
+                idx.throttles.get(ev.principal)
+                if action == "throttle"
+                else idx.by_session.get(ev.session or "")
+                if action == "suspend_session"
+                else idx.by_principal.get(ev.principal)
+            )
+            return (
+                c is not None
+                and c.active(now)
+                and BLOCKING.get(c.action, 0) >= BLOCKING.get(action, 0)
+            )
 
         for rung in due(st, self._rungs, risk, families, rm.honey(st, now), active):
             actions.append(self._fire(rung, ev, risk, families, now))
@@ -216,35 +240,59 @@ class DetectionEngine:
                 c = self.index.by_prefix.get(prefix)
                 return c is not None and c.active(now)
 
-            for rung in due(pst, self._prefix_rungs, p_risk, p_fams, rm.honey(pst, now),
-                            prefix_active):
+            for rung in due(
+                pst, self._prefix_rungs, p_risk, p_fams, rm.honey(pst, now), prefix_active
+            ):
                 actions.append(self._fire(rung, ev, p_risk, p_fams, now, prefix=prefix))
         return actions
 
-    def _fire(self, rung: Any, ev: AccessEvent, risk: float, families: tuple[str, ...],
-              now: float, prefix: str | None = None) -> Action:
+    def _fire(
+        self,
+        rung: Any,
+        ev: AccessEvent,
+        risk: float,
+        families: tuple[str, ...],
+        now: float,
+        prefix: str | None = None,
+    ) -> Action:
         c: Containment | None = None
-        if rung.action != "alert" and not (rung.action == "suspend_session"
-                                           and not ev.session):
+        if rung.action != "alert" and not (rung.action == "suspend_session" and not ev.session):
             expires = None if rung.duration_seconds is None else now + rung.duration_seconds
             c = new_containment(
-                rung.action, ev.principal, now, expires_at=expires, risk=round(risk, 2),
-                families=families, factor=rung.factor,
+                rung.action,
+                ev.principal,
+                now,
+                expires_at=expires,
+                risk=round(risk, 2),
+                families=families,
+                factor=rung.factor,
                 session=ev.session if rung.action == "suspend_session" else None,
-                ip_prefix=prefix)
+                ip_prefix=prefix,
+            )
             if not rung.shadow:
                 self._contain(c)
-        action = Action(rung.action, ev.principal, now, risk=risk, families=families,
-                        shadow=rung.shadow, role=ev.role, session=ev.session, ip=ev.ip,
-                        containment=c)
+        action = Action(
+            rung.action,
+            ev.principal,
+            now,
+            risk=risk,
+            families=families,
+            shadow=rung.shadow,
+            role=ev.role,
+            session=ev.session,
+            ip=ev.ip,
+            containment=c,
+        )
         if rung.action == "suspend_principal" and not rung.shadow and self.revoke_principal:
             try:
                 self.revoke_principal(ev.principal)
             except Exception as exc:  # noqa: BLE001 - the suspension itself still stands
-                log.error("token revocation for a suspended principal failed: %s",
-                          type(exc).__name__)
-        self.incidents.note_action(ev.principal, rung.action + (":shadow" if rung.shadow
-                                                                else ""), risk, now)
+                log.error(
+                    "token revocation for a suspended principal failed: %s", type(exc).__name__
+                )
+        self.incidents.note_action(
+            ev.principal, rung.action + (":shadow" if rung.shadow else ""), risk, now
+        )
         self._emit(action)
         return action
 
@@ -255,8 +303,9 @@ class DetectionEngine:
             self.store.add(c)
         except StrongroomError as exc:
             self._unstored.append(c)
-            log.error("containment could not be stored (other workers will not see it): %s",
-                      exc.detail)
+            log.error(
+                "containment could not be stored (other workers will not see it): %s", exc.detail
+            )
 
     def _emit(self, action: Action) -> None:
         if self.on_action is not None:
@@ -282,8 +331,7 @@ class DetectionEngine:
             try:
                 items = self.store.active(now)
             except StrongroomError as exc:
-                log.warning("containment sync failed; using this worker's view: %s",
-                            exc.detail)
+                log.warning("containment sync failed; using this worker's view: %s", exc.detail)
                 return
             old = self.index
             new = ContainmentIndex(items)
@@ -306,11 +354,11 @@ class DetectionEngine:
             p = self.prefixes[prefix] = Scored()
         return p
 
-    def _close_day(self, principal: str, st: PrincipalState, day: int,
-                   signals: list[Signal]) -> None:
+    def _close_day(
+        self, principal: str, st: PrincipalState, day: int, signals: list[Signal]
+    ) -> None:
         if self.peers is not None and (st.records_day or st.distinct_est):
-            self.peers.close_day(st.role, principal, st.day, st.distinct_est,
-                                 st.records_day)
+            self.peers.close_day(st.role, principal, st.day, st.distinct_est, st.records_day)
         if self.drift is not None:
             sig = self.drift.close_day(st, st.role, day)
             if sig is not None:

@@ -59,10 +59,13 @@ class Enumeration:
             track.push(key, now, self.window)
             score = sweep_score(track, self.min_run, self.min_steps, self.cap)
             if score:
-                best = Signal("enumeration", self.name, score,
-                              "requested values advance in order",
-                              {"run": track.mono, "even_steps": track.step,
-                               "endpoint": ev.endpoint})
+                best = Signal(
+                    "enumeration",
+                    self.name,
+                    score,
+                    "requested values advance in order",
+                    {"run": track.mono, "even_steps": track.step, "endpoint": ev.endpoint},
+                )
         matched = detail.get("matched")
         if isinstance(matched, bool):
             decay = math.exp(-(now - st.g_ts) / self.window) if st.g_ts else 0.0
@@ -74,10 +77,13 @@ class Enumeration:
                 span = max(1e-9, 1.0 - self.miss_ratio)
                 score = min(self.cap, 25.0 + 35.0 * (share - self.miss_ratio) / span)
                 if best is None or score > best.score:
-                    best = Signal("enumeration", self.name, score,
-                                  "most lookups match nothing (guessing)",
-                                  {"miss_share": round(share, 2),
-                                   "lookups": round(st.g_lookups, 1)})
+                    best = Signal(
+                        "enumeration",
+                        self.name,
+                        score,
+                        "most lookups match nothing (guessing)",
+                        {"miss_share": round(share, 2), "lookups": round(st.g_lookups, 1)},
+                    )
         return best
 
     @staticmethod

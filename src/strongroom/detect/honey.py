@@ -23,5 +23,4 @@ class Honey:
         hits = sum(1 for s in ev.subjects if self.is_canary(s))
         if not hits:
             return None
-        return Signal("honey", self.name, self.score, "a honey record was read",
-                      {"canaries": hits})
+        return Signal("honey", self.name, self.score, "a honey record was read", {"canaries": hits})

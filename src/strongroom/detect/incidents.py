@@ -23,16 +23,23 @@ class IncidentBook:
         self.update_seconds = update_seconds
         self.open: dict[tuple[str, str], Incident] = {}
 
-    def record(self, principal: str, role: str, ip: str | None, sig: Signal, risk: float,
-               now: float) -> Incident:
+    def record(
+        self, principal: str, role: str, ip: str | None, sig: Signal, risk: float, now: float
+    ) -> Incident:
         key = (principal, sig.family)
         inc = self.open.get(key)
         created = False
         if inc is None or now - inc.last_seen > IDLE_CLOSE_SECONDS:
             if len(self.open) >= MAX_OPEN:
                 self._prune(now)
-            inc = Incident(principal=principal, family=sig.family, first_seen=now,
-                           last_seen=now, role=role, shadow=sig.shadow)
+            inc = Incident(
+                principal=principal,
+                family=sig.family,
+                first_seen=now,
+                last_seen=now,
+                role=role,
+                shadow=sig.shadow,
+            )
             self.open[key] = inc
             created = True
         inc.last_seen = now
@@ -46,8 +53,10 @@ class IncidentBook:
         inc.shadow = inc.shadow and sig.shadow
         if created:
             self._emit(inc, "create", now)
-        elif (severity_id(risk, inc.family) > inc.emitted_severity
-              or now - inc.emitted_at >= self.update_seconds):
+        elif (
+            severity_id(risk, inc.family) > inc.emitted_severity
+            or now - inc.emitted_at >= self.update_seconds
+        ):
             self._emit(inc, "update", now)
         return inc
 
@@ -83,5 +92,4 @@ class IncidentBook:
             try:
                 sink.emit(doc)
             except Exception as exc:  # noqa: BLE001 - an alert sink never fails a request
-                log.warning("alert sink %s failed: %s", type(sink).__name__,
-                            type(exc).__name__)
+                log.warning("alert sink %s failed: %s", type(sink).__name__, type(exc).__name__)

@@ -13,12 +13,19 @@ from collections.abc import Callable, Sequence
 from strongroom.detect.config import SUSPENSIONS, Rung, independent
 from strongroom.detect.state import Scored
 
-CONTAINING = frozenset({"throttle", "step_up", "suspend_session", "suspend_principal",
-                        "block_ip_prefix"})
+CONTAINING = frozenset(
+    {"throttle", "step_up", "suspend_session", "suspend_principal", "block_ip_prefix"}
+)
 
 
-def due(obj: Scored, rungs: Sequence[Rung], risk: float, families: Sequence[str],
-        honey: bool, active: Callable[[str], bool]) -> list[Rung]:
+def due(
+    obj: Scored,
+    rungs: Sequence[Rung],
+    risk: float,
+    families: Sequence[str],
+    honey: bool,
+    active: Callable[[str], bool],
+) -> list[Rung]:
     strong = honey or independent(families) >= 2
     out: list[Rung] = []
     for i, rung in enumerate(rungs):

@@ -64,9 +64,11 @@ def finding(inc: Incident, activity: str, now: float) -> dict[str, Any]:
         "time": int(now * 1000),
         "is_alert": not inc.shadow,
         "risk_score": round(inc.risk),
-        "metadata": {"version": OCSF_VERSION,
-                     "product": {"name": "Strongroom", "vendor_name": "Strongroom"},
-                     "uid": inc.uid},
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "Strongroom", "vendor_name": "Strongroom"},
+            "uid": inc.uid,
+        },
         "finding_info": {
             "uid": inc.uid,
             "title": title,
@@ -74,13 +76,16 @@ def finding(inc: Incident, activity: str, now: float) -> dict[str, Any]:
             "types": [inc.family],
             "first_seen_time": int(inc.first_seen * 1000),
             "last_seen_time": int(inc.last_seen * 1000),
-            "analytic": {"name": ",".join(sorted(inc.detectors)), "type_id": 1,
-                         "type": "Rule"},
+            "analytic": {"name": ",".join(sorted(inc.detectors)), "type_id": 1, "type": "Rule"},
         },
         "actor": {"user": {"uid": inc.principal, "type": inc.role or "unknown"}},
         "count": inc.count,
-        "unmapped": {"family": inc.family, "score": round(inc.score, 1),
-                     "actions": list(inc.actions), "shadow": inc.shadow},
+        "unmapped": {
+            "family": inc.family,
+            "score": round(inc.score, 1),
+            "actions": list(inc.actions),
+            "shadow": inc.shadow,
+        },
     }
     if inc.ip:
         out["src_endpoint"] = {"ip": inc.ip}

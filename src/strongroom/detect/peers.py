@@ -48,16 +48,18 @@ class Peers:
         self.cap = config.family_caps["peer"]
         self.pools: dict[str, _RolePool] = {}
 
-    def close_day(self, role: str, principal: str, day: int, distinct: float,
-                  records: float) -> None:
+    def close_day(
+        self, role: str, principal: str, day: int, distinct: float, records: float
+    ) -> None:
         pool = self.pools.get(role)
         if pool is None:
             pool = self.pools[role] = _RolePool()
         pool.days.append((day, hash(principal), distinct, records))
         pool.dirty = True
 
-    def _stats(self, role: str, today: int,
-               now: float) -> tuple[int, float, float, float, float] | None:
+    def _stats(
+        self, role: str, today: int, now: float
+    ) -> tuple[int, float, float, float, float] | None:
         pool = self.pools.get(role)
         if pool is None:
             return None
@@ -84,7 +86,15 @@ class Peers:
         z = max(z_d, z_r)
         if z < self.z:
             return None
-        return Signal("peer", self.name, min(self.cap, 25.0 + 2.0 * (z - self.z)),
-                      "far above the role's peers today",
-                      {"z_distinct": round(z_d, 1), "z_records": round(z_r, 1),
-                       "peers": peers, "median_distinct": md})
+        return Signal(
+            "peer",
+            self.name,
+            min(self.cap, 25.0 + 2.0 * (z - self.z)),
+            "far above the role's peers today",
+            {
+                "z_distinct": round(z_d, 1),
+                "z_records": round(z_r, 1),
+                "peers": peers,
+                "median_distinct": md,
+            },
+        )

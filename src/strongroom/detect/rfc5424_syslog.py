@@ -26,15 +26,18 @@ def _sd_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
-def format_message(finding: dict[str, Any], *, hostname: str, app: str = "strongroom",
-                   procid: str | None = None) -> bytes:
+def format_message(
+    finding: dict[str, Any], *, hostname: str, app: str = "strongroom", procid: str | None = None
+) -> bytes:
     pri = FACILITY_AUTHPRIV * 8 + SEVERITY.get(int(finding.get("severity_id", 1)), 6)
     ts = datetime.fromtimestamp(finding.get("time", 0) / 1000, UTC)
     stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     info = finding.get("finding_info", {})
-    sd = (f'[ocsf@32473 class_uid="{finding.get("class_uid")}" '
-          f'activity_id="{finding.get("activity_id")}" '
-          f'uid="{_sd_escape(str(info.get("uid", "-")))}"]')
+    sd = (
+        f'[ocsf@32473 class_uid="{finding.get("class_uid")}" '
+        f'activity_id="{finding.get("activity_id")}" '
+        f'uid="{_sd_escape(str(info.get("uid", "-")))}"]'
+    )
     header = f"<{pri}>1 {stamp} {hostname or '-'} {app} {procid or os.getpid()} finding {sd} "
     data = header.encode("utf-8") + b"\xef\xbb\xbf" + dumps(finding).encode("utf-8")
     return data[:MAX_DATAGRAM]

@@ -38,8 +38,9 @@ class RiskModel:
 
     def _values(self, obj: Scored, now: float) -> list[float]:
         vals, ts, rates = obj.fam_value, obj.fam_ts, self.rates
-        return [v * math.exp(-rates[i] * (now - ts[i])) if v > 0.0 else 0.0
-                for i, v in enumerate(vals)]
+        return [
+            v * math.exp(-rates[i] * (now - ts[i])) if v > 0.0 else 0.0 for i, v in enumerate(vals)
+        ]
 
     def total(self, obj: Scored, now: float) -> float:
         return min(100.0, sum(self._values(obj, now)))
@@ -47,8 +48,7 @@ class RiskModel:
     def families(self, obj: Scored, now: float) -> tuple[str, ...]:
         """Families contributing at least the floor: what the two-family rule counts."""
         floor = self.floor
-        return tuple(f for f, v in zip(FAMILIES, self._values(obj, now), strict=True)
-                     if v >= floor)
+        return tuple(f for f, v in zip(FAMILIES, self._values(obj, now), strict=True) if v >= floor)
 
     def honey(self, obj: Scored, now: float) -> bool:
         return self._decayed(obj, HONEY, now) >= self.floor

@@ -33,7 +33,7 @@ class DistinctSketch:
         if rho <= old:
             return False
         self.regs[idx] = rho
-        self.inv_sum += 2.0 ** -rho - 2.0 ** -old
+        self.inv_sum += 2.0**-rho - 2.0**-old
         if old == 0:
             self.zeros -= 1
         return True

@@ -64,11 +64,24 @@ class SeqTrack:
 
 class PrincipalState(Scored):
     __slots__ = (
-        "role", "day", "records_day", "distinct", "distinct_est", "grew",
-        "minute", "count_min", "count_prev",
-        "tracks", "g_lookups", "g_misses", "g_ts",
-        "cusum", "last_day_closed",
-        "nets", "devices", "offhours_day",
+        "role",
+        "day",
+        "records_day",
+        "distinct",
+        "distinct_est",
+        "grew",
+        "minute",
+        "count_min",
+        "count_prev",
+        "tracks",
+        "g_lookups",
+        "g_misses",
+        "g_ts",
+        "cusum",
+        "last_day_closed",
+        "nets",
+        "devices",
+        "offhours_day",
     )
 
     def __init__(self, role: str, day: int) -> None:

@@ -28,7 +28,8 @@ from strongroom.errors import Conflict, NotFound, Unavailable
 metadata = MetaData()
 
 containments = Table(
-    "detect_containments", metadata,
+    "detect_containments",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("action", String(32), nullable=False),
     Column("principal", String(64), nullable=False),
@@ -45,8 +46,20 @@ containments = Table(
     Index("ix_detect_containments_open", "lifted_at", "expires_at"),
 )
 
-_COLUMNS = ("id", "action", "principal", "session", "ip_prefix", "created_at", "expires_at",
-            "risk", "factor", "lifted_at", "lifted_by", "lifted_why")
+_COLUMNS = (
+    "id",
+    "action",
+    "principal",
+    "session",
+    "ip_prefix",
+    "created_at",
+    "expires_at",
+    "risk",
+    "factor",
+    "lifted_at",
+    "lifted_by",
+    "lifted_why",
+)
 
 
 def _row(c: Containment) -> dict[str, Any]:
@@ -57,8 +70,9 @@ def _row(c: Containment) -> dict[str, Any]:
 
 def _containment(row: Any) -> Containment:
     m = row._mapping
-    return Containment(families=tuple(json.loads(m["families"] or "[]")),
-                       **{k: m[k] for k in _COLUMNS})
+    return Containment(
+        families=tuple(json.loads(m["families"] or "[]")), **{k: m[k] for k in _COLUMNS}
+    )
 
 
 class SqlContainmentStore:
@@ -75,7 +89,8 @@ class SqlContainmentStore:
     def active(self, now: float) -> list[Containment]:
         q = select(containments).where(
             containments.c.lifted_at.is_(None),
-            or_(containments.c.expires_at.is_(None), containments.c.expires_at > now))
+            or_(containments.c.expires_at.is_(None), containments.c.expires_at > now),
+        )
         return [_containment(r) for r in self._run(lambda conn: conn.execute(q).all())]
 
     def list(self, *, include_lifted: bool = True, limit: int = 1000) -> list[Containment]:
@@ -91,9 +106,11 @@ class SqlContainmentStore:
 
     def lift(self, containment_id: str, *, by: str, why: str, now: float) -> Containment:
         # Conditional update: of two administrators lifting at once, exactly one wins.
-        q = (update(containments)
-             .where(containments.c.id == containment_id, containments.c.lifted_at.is_(None))
-             .values(lifted_at=now, lifted_by=by, lifted_why=why))
+        q = (
+            update(containments)
+            .where(containments.c.id == containment_id, containments.c.lifted_at.is_(None))
+            .values(lifted_at=now, lifted_by=by, lifted_why=why)
+        )
         changed = self._run(lambda conn: conn.execute(q).rowcount)
         found = self.get(containment_id)
         if found is None:

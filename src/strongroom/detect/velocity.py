@@ -34,6 +34,10 @@ class Velocity:
         if rate <= ceiling:
             return None
         ratio = rate / ceiling
-        return Signal("volume", self.name, min(self.cap, 20.0 + 15.0 * (ratio - 1.0)),
-                      "records per minute above the role's human ceiling",
-                      {"rate_per_minute": round(rate, 1), "ceiling": ceiling})
+        return Signal(
+            "volume",
+            self.name,
+            min(self.cap, 20.0 + 15.0 * (ratio - 1.0)),
+            "records per minute above the role's human ceiling",
+            {"rate_per_minute": round(rate, 1), "ceiling": ceiling},
+        )

@@ -44,9 +44,18 @@ def verify(key: bytes, timestamp: str, body: bytes, signature: str) -> bool:
 
 
 class WebhookSink:
-    def __init__(self, url: str, key: bytes, *, max_queue: int = 1000, retries: int = 5,
-                 backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 5.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: bytes,
+        *,
+        max_queue: int = 1000,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        timeout: float = 5.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         if len(key) < 32:
             raise ValueError("a webhook signing key needs at least 32 bytes")
         self.url = url
@@ -109,8 +118,11 @@ class WebhookSink:
         delay = self.backoff
         for attempt in range(self.retries + 1):
             ts = str(int(time.time()))
-            headers = {"Content-Type": "application/json", "X-Strongroom-Timestamp": ts,
-                       "X-Strongroom-Signature": sign(self._key, ts, body)}
+            headers = {
+                "Content-Type": "application/json",
+                "X-Strongroom-Timestamp": ts,
+                "X-Strongroom-Signature": sign(self._key, ts, body),
+            }
             try:
                 resp = self._client.post(self.url, content=body, headers=headers)
                 if resp.status_code < 300:

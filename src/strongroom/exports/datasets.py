@@ -52,49 +52,81 @@ class PermitsExpiring:
     name: str = "departement_permits_expiring"
     kind: str = "rows"
     needs_departement: bool = True
-    provides: frozenset[str] = frozenset({
-        "ref.person_id", "ref.permit_id", "permit.kind", "permit.categories",
-        "permit.status", "permit.issued", "permit.expires", "address.departement"})
+    provides: frozenset[str] = frozenset(
+        {
+            "ref.person_id",
+            "ref.permit_id",
+            "permit.kind",
+            "permit.categories",
+            "permit.status",
+            "permit.issued",
+            "permit.expires",
+            "address.departement",
+        }
+    )
 
     def _where(self, q: Any, scope: Scope) -> Any:
         until = scope.today + timedelta(days=EXPIRING_WITHIN_DAYS)
-        return q.where(Person.departement == scope.departement, Permit.status == "valid",
-                       Permit.expires >= scope.today, Permit.expires <= until)
+        return q.where(
+            Person.departement == scope.departement,
+            Permit.status == "valid",
+            Permit.expires >= scope.today,
+            Permit.expires <= until,
+        )
 
     def count(self, conn: Connection, scope: Scope) -> int:
-        q = select(func.count()).select_from(Permit).join(Person,
-                                                          Person.id == Permit.person_id)
+        q = select(func.count()).select_from(Permit).join(Person, Person.id == Permit.person_id)
         return int(conn.execute(self._where(q, scope)).scalar_one())
 
     def rows(self, conn: Connection, scope: Scope, limit: int) -> Iterator[dict[str, Any]]:
-        q = (select(Person.public_id, Permit.public_id, Permit.kind, Permit.categories,
-                    Permit.status, Permit.issued, Permit.expires, Person.departement)
-             .join(Person, Person.id == Permit.person_id))
+        q = select(
+            Person.public_id,
+            Permit.public_id,
+            Permit.kind,
+            Permit.categories,
+            Permit.status,
+            Permit.issued,
+            Permit.expires,
+            Person.departement,
+        ).join(Person, Person.id == Permit.person_id)
         q = self._where(q, scope).order_by(Permit.expires, Permit.public_id).limit(limit)
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(q)
         for pid, permit_id, kind, cats, status, issued, expires, dep in result:
-            yield {"ref.person_id": pid, "ref.permit_id": permit_id, "permit.kind": kind,
-                   "permit.categories": cats, "permit.status": status,
-                   "permit.issued": issued.isoformat(), "permit.expires": expires.isoformat(),
-                   "address.departement": dep}
+            yield {
+                "ref.person_id": pid,
+                "ref.permit_id": permit_id,
+                "permit.kind": kind,
+                "permit.categories": cats,
+                "permit.status": status,
+                "permit.issued": issued.isoformat(),
+                "permit.expires": expires.isoformat(),
+                "address.departement": dep,
+            }
 
-    def canary(self, rnd: Callable[[str], bytes], ids: Callable[[str], str],
-               scope: Scope) -> dict[str, Any]:
+    def canary(
+        self, rnd: Callable[[str], bytes], ids: Callable[[str], str], scope: Scope
+    ) -> dict[str, Any]:
         """A synthetic row drawn like the real ones: same département, an expiry in the
         window, a common kind and category set."""
+
         def pick(what: str, options: tuple[str, ...]) -> str:
             return options[rnd(what)[0] % len(options)]
 
         days = int.from_bytes(rnd("expires")[:4], "big") % EXPIRING_WITHIN_DAYS
         expires = scope.today + timedelta(days=days)
         issued = expires - timedelta(days=365 * 15)
-        return {"ref.person_id": ids("ref.person_id"), "ref.permit_id": ids("ref.permit_id"),
-                "permit.kind": pick("kind", ("hunting", "hunting", "hunting", "sport",
-                                             "sport", "collector")),
-                "permit.categories": pick("categories", ("C", "C", "C", "B,C", "B")),
-                "permit.status": "valid", "permit.issued": issued.isoformat(),
-                "permit.expires": expires.isoformat(),
-                "address.departement": scope.departement}
+        return {
+            "ref.person_id": ids("ref.person_id"),
+            "ref.permit_id": ids("ref.permit_id"),
+            "permit.kind": pick(
+                "kind", ("hunting", "hunting", "hunting", "sport", "sport", "collector")
+            ),
+            "permit.categories": pick("categories", ("C", "C", "C", "B,C", "B")),
+            "permit.status": "valid",
+            "permit.issued": issued.isoformat(),
+            "permit.expires": expires.isoformat(),
+            "address.departement": scope.departement,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,9 +145,11 @@ class WeaponsByDepartementCategory:
         return len(self.cells(conn))
 
     def cells(self, conn: Connection) -> dict[tuple[str, str], int]:
-        q = (select(Person.departement, Weapon.category, func.count())
-             .join(Person, Person.id == Weapon.holder_id)
-             .group_by(Person.departement, Weapon.category))
+        q = (
+            select(Person.departement, Weapon.category, func.count())
+            .join(Person, Person.id == Weapon.holder_id)
+            .group_by(Person.departement, Weapon.category)
+        )
         return {(d, c): int(n) for d, c, n in conn.execute(q).all()}
 
     def rows(self, conn: Connection, scope: Scope, limit: int) -> Iterator[dict[str, Any]]:
@@ -140,8 +174,9 @@ class Catalogue:
             for purpose, fields in spec.purposes.items():
                 extra = sorted(set(fields) - ds.provides)
                 if extra:
-                    problems.append(f"export dataset {name!r} cannot provide {extra} "
-                                    f"(purpose {purpose!r})")
+                    problems.append(
+                        f"export dataset {name!r} cannot provide {extra} (purpose {purpose!r})"
+                    )
         return problems
 
 

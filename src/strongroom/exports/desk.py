@@ -73,10 +73,19 @@ class Download:
 
 
 class ExportDesk:
-    def __init__(self, *, gate: Any, store: ExportStore, engine: Engine, policy: Any,
-                 watermark: Watermark, exports_dir: Path, clock: Clock,
-                 catalogue: Catalogue | None = None,
-                 download_window: int = DEFAULT_DOWNLOAD_WINDOW) -> None:
+    def __init__(
+        self,
+        *,
+        gate: Any,
+        store: ExportStore,
+        engine: Engine,
+        policy: Any,
+        watermark: Watermark,
+        exports_dir: Path,
+        clock: Clock,
+        catalogue: Catalogue | None = None,
+        download_window: int = DEFAULT_DOWNLOAD_WINDOW,
+    ) -> None:
         self.gate = gate
         self.store = store
         self.engine = engine
@@ -93,8 +102,16 @@ class ExportDesk:
             raise TypeError("the gate lacks export_step: mix in ExportGate")
 
     # --- request ----------------------------------------------------------------------------
-    def request(self, caller: Caller, *, dataset: str, fields: list[str], justification: str,
-                purpose: str | None = None, fmt: str = "csv") -> Answer:
+    def request(
+        self,
+        caller: Caller,
+        *,
+        dataset: str,
+        fields: list[str],
+        justification: str,
+        purpose: str | None = None,
+        fmt: str = "csv",
+    ) -> Answer:
         def fn(t: Task) -> StepResult:
             if caller.role not in self.spec.requester_roles:
                 raise Forbidden("this role may not request exports", reason="not_a_requester")
@@ -103,39 +120,60 @@ class ExportDesk:
             if spec is None or ds is None:
                 raise NotFound(f"no export dataset {dataset!r}", reason="unknown_dataset")
             if purpose is not None and purpose != t.purpose:
-                raise Forbidden("the export's purpose must be the one your token declares",
-                                reason="purpose_mismatch")
+                raise Forbidden(
+                    "the export's purpose must be the one your token declares",
+                    reason="purpose_mismatch",
+                )
             allowed = spec.purposes.get(t.purpose)
             if allowed is None:
-                raise Forbidden(f"dataset {dataset!r} is not available for {t.purpose!r}",
-                                reason="purpose_not_allowed")
+                raise Forbidden(
+                    f"dataset {dataset!r} is not available for {t.purpose!r}",
+                    reason="purpose_not_allowed",
+                )
             wanted = set(fields)
             beyond = sorted(wanted - set(allowed))
             if beyond:
-                raise Forbidden(f"fields beyond what {t.purpose!r} allows from {dataset!r}: "
-                                f"{', '.join(beyond)}", reason="fields_not_allowed",
-                                extra={"allowed": list(allowed), "refused": beyond})
+                raise Forbidden(
+                    f"fields beyond what {t.purpose!r} allows from {dataset!r}: "
+                    f"{', '.join(beyond)}",
+                    reason="fields_not_allowed",
+                    extra={"allowed": list(allowed), "refused": beyond},
+                )
             if not wanted:
                 raise BadRequest("name at least one field", reason="invalid_input")
             if fmt not in FORMATS:
-                raise BadRequest(f"format must be one of {', '.join(FORMATS)}",
-                                 reason="invalid_input")
+                raise BadRequest(
+                    f"format must be one of {', '.join(FORMATS)}", reason="invalid_input"
+                )
             if len(justification.strip()) < 10:
-                raise BadRequest("an export needs a justification of at least 10 characters",
-                                 reason="justification_required")
+                raise BadRequest(
+                    "an export needs a justification of at least 10 characters",
+                    reason="justification_required",
+                )
             if ds.needs_departement and not caller.departement:
-                raise Forbidden("this dataset is scoped to your département, and your "
-                                "account has none", reason="out_of_scope")
+                raise Forbidden(
+                    "this dataset is scoped to your département, and your account has none",
+                    reason="out_of_scope",
+                )
             now = self.clock.now()
             rec = self.store.create(
-                public_id=new_public_id(), dataset=dataset, purpose=t.purpose,
-                justification=justification.strip(), fields=wanted, fmt=fmt,
-                requester_id=caller.principal_id, requester_role=caller.role,
-                departement=caller.departement, case_ref=caller.case, created_at=now,
-                expires_at=now + self.spec.approval_ttl_seconds)
+                public_id=new_public_id(),
+                dataset=dataset,
+                purpose=t.purpose,
+                justification=justification.strip(),
+                fields=wanted,
+                fmt=fmt,
+                requester_id=caller.principal_id,
+                requester_role=caller.role,
+                departement=caller.departement,
+                case_ref=caller.case,
+                created_at=now,
+                expires_at=now + self.spec.approval_ttl_seconds,
+            )
             t.detail["export"] = rec.public_id
-            return StepResult(body=rec.to_dict(),
-                              detail={"dataset": dataset, "requested_fields": sorted(wanted)})
+            return StepResult(
+                body=rec.to_dict(), detail={"dataset": dataset, "requested_fields": sorted(wanted)}
+            )
 
         return self.gate.export_step(caller, REQUEST, fn, detail={"dataset": dataset})
 
@@ -143,8 +181,9 @@ class ExportDesk:
     def list_own(self, caller: Caller, status: str | None = None) -> Answer:
         def fn(t: Task) -> StepResult:
             self.expire_due()
-            rows = self.store.list(requester_id=caller.principal_id, status=status,
-                                   limit=t.page_size)
+            rows = self.store.list(
+                requester_id=caller.principal_id, status=status, limit=t.page_size
+            )
             return StepResult(body={"items": [r.to_dict() for r in rows]})
 
         return self.gate.export_step(caller, LIST, fn)
@@ -169,47 +208,55 @@ class ExportDesk:
         if caller.role not in self.spec.approver_roles:
             raise Forbidden("this role may not decide exports", reason="not_an_approver")
 
-    def _decide(self, caller: Caller, export_id: str, decision: str, note: str,
-                endpoint: str) -> Answer:
+    def _decide(
+        self, caller: Caller, export_id: str, decision: str, note: str, endpoint: str
+    ) -> Answer:
         def fn(t: Task) -> StepResult:
             self._approver(caller)
             rec = self._get(export_id)
             if self.spec.four_eyes and rec.requester_id == caller.principal_id:
-                raise Forbidden("nobody decides their own export request",
-                                reason="four_eyes")
+                raise Forbidden("nobody decides their own export request", reason="four_eyes")
             rec = self._expire_if_due(rec)
             if rec.status != "pending":
-                raise Conflict(f"this export is {rec.status}, not pending",
-                               reason="expired" if rec.status == "expired"
-                               else "already_decided")
+                raise Conflict(
+                    f"this export is {rec.status}, not pending",
+                    reason="expired" if rec.status == "expired" else "already_decided",
+                )
             now = self.clock.now()
-            values: dict[str, Any] = {"decided_by": caller.principal_id, "decided_at": now,
-                                      "decision_note": note.strip() or None}
+            values: dict[str, Any] = {
+                "decided_by": caller.principal_id,
+                "decided_at": now,
+                "decision_note": note.strip() or None,
+            }
             if decision == "approved":
                 values["expires_at"] = now + self.spec.approval_ttl_seconds
             if not self.store.transition(export_id, "pending", decision, **values):
                 raise Conflict("this export was decided meanwhile", reason="already_decided")
-            return StepResult(body=self._get(export_id).to_dict(),
-                              detail={"decision": decision, "requester": rec.requester_id})
+            return StepResult(
+                body=self._get(export_id).to_dict(),
+                detail={"decision": decision, "requester": rec.requester_id},
+            )
 
         return self.gate.export_step(caller, endpoint, fn, detail={"export": export_id})
 
     # --- generation and download ------------------------------------------------------------
-    def generate(self, caller: Caller, export_id: str,
-                 progress: Progress | None = None) -> Answer:
+    def generate(self, caller: Caller, export_id: str, progress: Progress | None = None) -> Answer:
         """Write the approved export's file (once). The requester only."""
+
         def fn(t: Task) -> StepResult:
             rec = self._downloadable(caller, export_id)
             if rec.generated_at is not None:
                 return StepResult(body=rec.to_dict(), detail={"step": "generate"})
             rec = self._write(rec, progress)
-            return StepResult(body=rec.to_dict(),
-                              detail={"step": "generate", "rows": rec.row_count})
+            return StepResult(
+                body=rec.to_dict(), detail={"step": "generate", "rows": rec.row_count}
+            )
 
         return self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
 
-    def download(self, caller: Caller, export_id: str,
-                 progress: Progress | None = None) -> tuple[Answer, Download]:
+    def download(
+        self, caller: Caller, export_id: str, progress: Progress | None = None
+    ) -> tuple[Answer, Download]:
         """Generate if needed, then hand over the file once and delete it."""
         opened: list[Download] = []
 
@@ -222,21 +269,30 @@ class ExportDesk:
                 fd = open(path, "rb")  # noqa: SIM115 - handed to the Download
             except FileNotFoundError as exc:
                 raise Conflict("the export file is gone", reason="expired") from exc
-            if not self.store.transition(export_id, "approved", "downloaded",
-                                         downloaded_at=self.clock.now()):
+            if not self.store.transition(
+                export_id, "approved", "downloaded", downloaded_at=self.clock.now()
+            ):
                 fd.close()
-                raise Conflict("this export was downloaded already",
-                               reason="already_downloaded")
+                raise Conflict("this export was downloaded already", reason="already_downloaded")
             size = os.fstat(fd.fileno()).st_size
             path.unlink(missing_ok=True)
             ext, media = FORMATS[rec.format]
-            opened.append(Download(filename=f"export-{rec.public_id}.{ext}", media_type=media,
-                                   rows=rec.row_count or 0, sha256=rec.sha256 or "",
-                                   size=size, _fd=fd))
-            return StepResult(body={**rec.to_dict(), "status": "downloaded"},
-                              records=rec.row_count or 0, fields=rec.fields,
-                              detail={"step": "download", "rows": rec.row_count,
-                                      "sha256": rec.sha256})
+            opened.append(
+                Download(
+                    filename=f"export-{rec.public_id}.{ext}",
+                    media_type=media,
+                    rows=rec.row_count or 0,
+                    sha256=rec.sha256 or "",
+                    size=size,
+                    _fd=fd,
+                )
+            )
+            return StepResult(
+                body={**rec.to_dict(), "status": "downloaded"},
+                records=rec.row_count or 0,
+                fields=rec.fields,
+                detail={"step": "download", "rows": rec.row_count, "sha256": rec.sha256},
+            )
 
         try:
             answer = self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
@@ -254,47 +310,63 @@ class ExportDesk:
         if rec.status == "downloaded":
             raise Conflict("this export was downloaded already", reason="already_downloaded")
         if rec.status != "approved":
-            raise Conflict(f"this export is {rec.status}, not approved",
-                           reason="expired" if rec.status == "expired" else "not_approved")
+            raise Conflict(
+                f"this export is {rec.status}, not approved",
+                reason="expired" if rec.status == "expired" else "not_approved",
+            )
         return rec
 
-    def _write(self, rec: ExportRecord,
-               progress: Progress | None) -> ExportRecord:
+    def _write(self, rec: ExportRecord, progress: Progress | None) -> ExportRecord:
         spec = self.spec.datasets[rec.dataset]
         ds = self.catalogue.get(rec.dataset)
         now = self.clock.now()
         ext, _ = FORMATS[rec.format]
         name = f"{rec.public_id}.{ext}"
         scheme = WATERMARK_SCHEME if ds.kind == "rows" else None
-        if not self.store.claim_generation(rec.public_id, at=now, download_by=now + self.window,
-                                           file_name=name, watermark=scheme):
+        if not self.store.claim_generation(
+            rec.public_id, at=now, download_by=now + self.window, file_name=name, watermark=scheme
+        ):
             raise Conflict("this export is being generated already", reason="generated")
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.dir / name
         today = datetime.fromtimestamp(now, UTC).date()
         try:
             if ds.kind == "rows":
-                done = generate_rows(rec, ds, self.engine, Scope(rec.departement, today),
-                                     self.watermark, self.store, path, spec.max_rows,
-                                     progress)
+                done = generate_rows(
+                    rec,
+                    ds,
+                    self.engine,
+                    Scope(rec.departement, today),
+                    self.watermark,
+                    self.store,
+                    path,
+                    spec.max_rows,
+                    progress,
+                )
             else:
-                done = generate_aggregate(rec, ds, self.engine, path, spec.max_rows,
-                                          progress)
+                done = generate_aggregate(rec, ds, self.engine, path, spec.max_rows, progress)
         except BaseException:
             # Nothing was generated: the claim is released so the requester may retry.
             self.store.release_generation(rec.public_id)
             raise
-        self.store.finish_generation(rec.public_id, rows=done.written.rows,
-                                     canaries=done.canaries, sha256=done.written.sha256)
+        self.store.finish_generation(
+            rec.public_id,
+            rows=done.written.rows,
+            canaries=done.canaries,
+            sha256=done.written.sha256,
+        )
         return self._get(rec.public_id)
 
     # --- expiry -----------------------------------------------------------------------------
     def _expire_if_due(self, rec: ExportRecord) -> ExportRecord:
         now = self.clock.now()
         due = (rec.status == "pending" and now >= rec.expires_at) or (
-            rec.status == "approved" and (
+            rec.status == "approved"
+            and (
                 (rec.generated_at is None and now >= rec.expires_at)
-                or (rec.download_by is not None and now >= rec.download_by)))
+                or (rec.download_by is not None and now >= rec.download_by)
+            )
+        )
         if not due:
             return rec
         if self.store.transition(rec.public_id, rec.status, "expired"):
@@ -330,11 +402,22 @@ class ExportDesk:
             rec = self.store.get(e.export_id)
             if rec is None:
                 continue
-            out.append({**rec.to_dict(), "evidence": {
-                "canary_lines": e.canary_lines, "fingerprint_lines": e.fingerprint_lines,
-                "fingerprint_bits": e.fingerprint_bits}})
-        self.gate.record_admin(caller, "export trace", reason="export_traced",
-                               detail={"exports": [h["id"] for h in out]})
+            out.append(
+                {
+                    **rec.to_dict(),
+                    "evidence": {
+                        "canary_lines": e.canary_lines,
+                        "fingerprint_lines": e.fingerprint_lines,
+                        "fingerprint_bits": e.fingerprint_bits,
+                    },
+                }
+            )
+        self.gate.record_admin(
+            caller,
+            "export trace",
+            reason="export_traced",
+            detail={"exports": [h["id"] for h in out]},
+        )
         return out
 
 
@@ -342,6 +425,12 @@ def build_export_desk(svc: Any) -> ExportDesk:
     """The desk from a composed `Service` (its gate, engine, policy, honey key, home)."""
     from strongroom.exports.watermark import export_key
 
-    return ExportDesk(gate=svc.gate, store=ExportStore(svc.engine), engine=svc.engine,
-                      policy=svc.policy, watermark=Watermark(export_key(svc.keys.honey_key())),
-                      exports_dir=svc.home.exports_dir, clock=svc.clock)
+    return ExportDesk(
+        gate=svc.gate,
+        store=ExportStore(svc.engine),
+        engine=svc.engine,
+        policy=svc.policy,
+        watermark=Watermark(export_key(svc.keys.honey_key())),
+        exports_dir=svc.home.exports_dir,
+        clock=svc.clock,
+    )

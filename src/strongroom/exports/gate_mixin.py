@@ -32,16 +32,30 @@ class ExportGate:
     """Mixed into the gate (`self._serve` comes from `GateCore`); no base class, so the
     gate package can import this module without a cycle."""
 
-    def export_step(self, caller: Caller, endpoint: str, fn: Callable[[Task], StepResult],
-                    *, detail: dict[str, Any] | None = None) -> Answer:
+    def export_step(
+        self,
+        caller: Caller,
+        endpoint: str,
+        fn: Callable[[Task], StepResult],
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> Answer:
         from strongroom.gate.core import Disclosure
 
         def work(t: Task) -> Disclosure:
             t.detail.update(detail or {})
             step = fn(t)
-            return Disclosure(body=step.body, fields=set(step.fields), records=step.records,
-                              cost=1 if step.records else 0,
-                              detail={**(detail or {}), **step.detail})
+            return Disclosure(
+                body=step.body,
+                fields=set(step.fields),
+                records=step.records,
+                cost=1 if step.records else 0,
+                detail={**(detail or {}), **step.detail},
+            )
 
-        return self._serve(caller, endpoint, work,  # type: ignore[attr-defined]
-                           expected_records=0)
+        return self._serve(
+            caller,
+            endpoint,
+            work,  # type: ignore[attr-defined]
+            expected_records=0,
+        )

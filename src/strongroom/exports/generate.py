@@ -36,9 +36,17 @@ class Generated:
     columns: tuple[str, ...]
 
 
-def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
-                  watermark: Watermark, store: ExportStore, path: Path, max_rows: int,
-                  progress: Progress | None = None) -> Generated:
+def generate_rows(
+    rec: ExportRecord,
+    dataset: Any,
+    engine: Engine,
+    scope: Scope,
+    watermark: Watermark,
+    store: ExportStore,
+    path: Path,
+    max_rows: int,
+    progress: Progress | None = None,
+) -> Generated:
     columns = tuple(sorted(rec.fields))
     ids = [c for c in columns if c.startswith("ref.")]
     fkey = watermark.fingerprint_key(rec.public_id)
@@ -48,12 +56,12 @@ def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
             canaries = watermark.canary_count(real)
             if real + canaries > max_rows:
                 real = max(0, max_rows - canaries)
-            fakes = [_canary(rec.public_id, i, dataset, watermark, scope)
-                     for i in range(canaries)]
+            fakes = [_canary(rec.public_id, i, dataset, watermark, scope) for i in range(canaries)]
             # The marks are recorded before a row is written: a file that escapes while
             # being written is already traceable.
-            store.add_canary_marks(rec.pk, (watermark.canary_mark(row[f]) for row in fakes
-                                            for f in ids))
+            store.add_canary_marks(
+                rec.pk, (watermark.canary_mark(row[f]) for row in fakes for f in ids)
+            )
             positions = watermark.canary_positions(rec.public_id, real, canaries)
 
             def stream() -> Iterator[dict[str, Any]]:
@@ -76,14 +84,19 @@ def generate_rows(rec: ExportRecord, dataset: Any, engine: Engine, scope: Scope,
     return Generated(written, written.rows - canaries, canaries, columns)
 
 
-def _canary(export_id: str, i: int, dataset: Any, watermark: Watermark,
-            scope: Scope) -> dict[str, Any]:
-    return dataset.canary(lambda what: watermark.canary_bytes(export_id, i, what),
-                          lambda field: watermark.canary_id(export_id, i, field), scope)
+def _canary(
+    export_id: str, i: int, dataset: Any, watermark: Watermark, scope: Scope
+) -> dict[str, Any]:
+    return dataset.canary(
+        lambda what: watermark.canary_bytes(export_id, i, what),
+        lambda field: watermark.canary_id(export_id, i, field),
+        scope,
+    )
 
 
-def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], fkey: bytes,
-             watermark: Watermark) -> dict[str, Any]:
+def _project(
+    row: dict[str, Any], columns: tuple[str, ...], ids: list[str], fkey: bytes, watermark: Watermark
+) -> dict[str, Any]:
     out = {c: row.get(c) for c in columns}
     for c in ids:
         if out[c] is not None:
@@ -91,9 +104,14 @@ def _project(row: dict[str, Any], columns: tuple[str, ...], ids: list[str], fkey
     return out
 
 
-def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Path,
-                       max_rows: int,
-                       progress: Progress | None = None) -> Generated:
+def generate_aggregate(
+    rec: ExportRecord,
+    dataset: Any,
+    engine: Engine,
+    path: Path,
+    max_rows: int,
+    progress: Progress | None = None,
+) -> Generated:
     """Counts over the approved axes, small cells suppressed (empty in CSV, null in JSON),
     with row, column and grand totals ('total')."""
     axes = [a for a in dataset.axes if a in rec.fields]
@@ -123,7 +141,11 @@ def generate_aggregate(rec: ExportRecord, dataset: Any, engine: Engine, path: Pa
             row[COUNT_COLUMN] = table[cell]
             yield row
 
-    written = write_export(path, rec.format, columns,
-                           itertools.islice(stream(), max_rows),
-                           (lambda n: progress(n, None)) if progress is not None else None)
+    written = write_export(
+        path,
+        rec.format,
+        columns,
+        itertools.islice(stream(), max_rows),
+        (lambda n: progress(n, None)) if progress is not None else None,
+    )
     return Generated(written, written.rows, 0, columns)

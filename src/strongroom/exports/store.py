@@ -49,7 +49,8 @@ metadata = MetaData(naming_convention=NAMING)
 Pk = BigInteger().with_variant(Integer, "sqlite")
 
 exports = Table(
-    "exports", metadata,
+    "exports",
+    metadata,
     Column("id", Pk, primary_key=True, autoincrement=True),
     Column("public_id", String(36), unique=True, nullable=False),
     Column("dataset", String(80), nullable=False),
@@ -79,7 +80,8 @@ exports = Table(
 )
 
 export_canaries = Table(
-    "export_canaries", metadata,
+    "export_canaries",
+    metadata,
     # HMAC(export key, canary ID): without the key, a copy of this table names no canary.
     Column("mark", LargeBinary(32), primary_key=True),
     Column("export_id", ForeignKey("exports.id"), nullable=False, index=True),
@@ -116,31 +118,59 @@ class ExportRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the API and CLI show it: metadata only, never a row."""
-        return {"id": self.public_id, "dataset": self.dataset, "purpose": self.purpose,
-                "justification": self.justification, "fields": list(self.fields),
-                "format": self.format, "requester": self.requester_id,
-                "departement": self.departement, "case": self.case_ref,
-                "status": self.status, "created_at": self.created_at,
-                "expires_at": self.expires_at, "decided_by": self.decided_by,
-                "decided_at": self.decided_at, "decision_note": self.decision_note,
-                "generated_at": self.generated_at, "download_by": self.download_by,
-                "rows": self.row_count, "sha256": self.sha256,
-                "downloaded_at": self.downloaded_at}
+        return {
+            "id": self.public_id,
+            "dataset": self.dataset,
+            "purpose": self.purpose,
+            "justification": self.justification,
+            "fields": list(self.fields),
+            "format": self.format,
+            "requester": self.requester_id,
+            "departement": self.departement,
+            "case": self.case_ref,
+            "status": self.status,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "decision_note": self.decision_note,
+            "generated_at": self.generated_at,
+            "download_by": self.download_by,
+            "rows": self.row_count,
+            "sha256": self.sha256,
+            "downloaded_at": self.downloaded_at,
+        }
 
 
 def _record(row: Any) -> ExportRecord:
     m = row._mapping
     return ExportRecord(
-        pk=m["id"], public_id=m["public_id"], dataset=m["dataset"], purpose=m["purpose"],
-        justification=m["justification"], fields=tuple(json.loads(m["fields"])),
-        format=m["format"], requester_id=m["requester_id"],
-        requester_role=m["requester_role"], departement=m["departement"],
-        case_ref=m["case_ref"], status=m["status"], created_at=m["created_at"],
-        expires_at=m["expires_at"], decided_by=m["decided_by"], decided_at=m["decided_at"],
-        decision_note=m["decision_note"], generated_at=m["generated_at"],
-        download_by=m["download_by"], file_name=m["file_name"], row_count=m["row_count"],
-        canary_count=m["canary_count"], sha256=m["sha256"],
-        downloaded_at=m["downloaded_at"], watermark=m["watermark"])
+        pk=m["id"],
+        public_id=m["public_id"],
+        dataset=m["dataset"],
+        purpose=m["purpose"],
+        justification=m["justification"],
+        fields=tuple(json.loads(m["fields"])),
+        format=m["format"],
+        requester_id=m["requester_id"],
+        requester_role=m["requester_role"],
+        departement=m["departement"],
+        case_ref=m["case_ref"],
+        status=m["status"],
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        decided_by=m["decided_by"],
+        decided_at=m["decided_at"],
+        decision_note=m["decision_note"],
+        generated_at=m["generated_at"],
+        download_by=m["download_by"],
+        file_name=m["file_name"],
+        row_count=m["row_count"],
+        canary_count=m["canary_count"],
+        sha256=m["sha256"],
+        downloaded_at=m["downloaded_at"],
+        watermark=m["watermark"],
+    )
 
 
 class ExportStore:
@@ -165,21 +195,41 @@ class ExportStore:
             with self.engine.connect() as conn:
                 return fn(conn)
         except IntegrityError as exc:
-            raise Conflict("this export conflicts with an existing one",
-                           reason="conflict") from exc
+            raise Conflict("this export conflicts with an existing one", reason="conflict") from exc
         except SQLAlchemyError as exc:
             raise Unavailable("the exports store is unavailable") from exc
 
-    def create(self, *, public_id: str, dataset: str, purpose: str, justification: str,
-               fields: Iterable[str], fmt: str, requester_id: str, requester_role: str,
-               departement: str | None, case_ref: str | None, created_at: float,
-               expires_at: float) -> ExportRecord:
-        values = {"public_id": public_id, "dataset": dataset, "purpose": purpose,
-                  "justification": justification, "fields": json.dumps(sorted(fields)),
-                  "format": fmt, "requester_id": requester_id,
-                  "requester_role": requester_role, "departement": departement,
-                  "case_ref": case_ref, "status": "pending", "created_at": created_at,
-                  "expires_at": expires_at}
+    def create(
+        self,
+        *,
+        public_id: str,
+        dataset: str,
+        purpose: str,
+        justification: str,
+        fields: Iterable[str],
+        fmt: str,
+        requester_id: str,
+        requester_role: str,
+        departement: str | None,
+        case_ref: str | None,
+        created_at: float,
+        expires_at: float,
+    ) -> ExportRecord:
+        values = {
+            "public_id": public_id,
+            "dataset": dataset,
+            "purpose": purpose,
+            "justification": justification,
+            "fields": json.dumps(sorted(fields)),
+            "format": fmt,
+            "requester_id": requester_id,
+            "requester_role": requester_role,
+            "departement": departement,
+            "case_ref": case_ref,
+            "status": "pending",
+            "created_at": created_at,
+            "expires_at": expires_at,
+        }
         self._run(lambda c: c.execute(insert(exports).values(**values)), write=True)
         found = self.get(public_id)
         if found is None:  # pragma: no cover - the insert just committed
@@ -187,12 +237,14 @@ class ExportStore:
         return found
 
     def get(self, public_id: str) -> ExportRecord | None:
-        row = self._run(lambda c: c.execute(
-            select(exports).where(exports.c.public_id == public_id)).first())
+        row = self._run(
+            lambda c: c.execute(select(exports).where(exports.c.public_id == public_id)).first()
+        )
         return _record(row) if row is not None else None
 
-    def list(self, *, requester_id: str | None = None, status: str | None = None,
-             limit: int = 100) -> list[ExportRecord]:
+    def list(
+        self, *, requester_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ExportRecord]:
         q = select(exports)
         if requester_id is not None:
             q = q.where(exports.c.requester_id == requester_id)
@@ -201,36 +253,56 @@ class ExportStore:
         q = q.order_by(exports.c.created_at.desc(), exports.c.id.desc()).limit(limit)
         return [_record(r) for r in self._run(lambda c: c.execute(q).all())]
 
-    def transition(self, public_id: str, expected: str | Sequence[str], new: str,
-                   **values: Any) -> bool:
+    def transition(
+        self, public_id: str, expected: str | Sequence[str], new: str, **values: Any
+    ) -> bool:
         """Compare-and-set: move the export to `new` only if it is still in `expected`."""
         allowed = [expected] if isinstance(expected, str) else list(expected)
-        stmt = (update(exports).where(exports.c.public_id == public_id,
-                                      exports.c.status.in_(allowed))
-                .values(status=new, **values))
+        stmt = (
+            update(exports)
+            .where(exports.c.public_id == public_id, exports.c.status.in_(allowed))
+            .values(status=new, **values)
+        )
         return bool(self._run(lambda c: c.execute(stmt).rowcount, write=True))
 
-    def claim_generation(self, public_id: str, *, at: float, download_by: float,
-                         file_name: str, watermark: int | None) -> bool:
+    def claim_generation(
+        self,
+        public_id: str,
+        *,
+        at: float,
+        download_by: float,
+        file_name: str,
+        watermark: int | None,
+    ) -> bool:
         """Generated once: only the first caller whose approved, never-generated export
         this is may write its file."""
-        stmt = (update(exports).where(exports.c.public_id == public_id,
-                                      exports.c.status == "approved",
-                                      exports.c.generated_at.is_(None))
-                .values(generated_at=at, download_by=download_by, file_name=file_name,
-                        watermark=watermark))
+        stmt = (
+            update(exports)
+            .where(
+                exports.c.public_id == public_id,
+                exports.c.status == "approved",
+                exports.c.generated_at.is_(None),
+            )
+            .values(
+                generated_at=at, download_by=download_by, file_name=file_name, watermark=watermark
+            )
+        )
         return bool(self._run(lambda c: c.execute(stmt).rowcount, write=True))
 
     def release_generation(self, public_id: str) -> None:
-        stmt = (update(exports).where(exports.c.public_id == public_id,
-                                      exports.c.status == "approved")
-                .values(generated_at=None, download_by=None, file_name=None))
+        stmt = (
+            update(exports)
+            .where(exports.c.public_id == public_id, exports.c.status == "approved")
+            .values(generated_at=None, download_by=None, file_name=None)
+        )
         self._run(lambda c: c.execute(stmt), write=True)
 
-    def finish_generation(self, public_id: str, *, rows: int, canaries: int,
-                          sha256: str) -> None:
-        stmt = (update(exports).where(exports.c.public_id == public_id)
-                .values(row_count=rows, canary_count=canaries, sha256=sha256))
+    def finish_generation(self, public_id: str, *, rows: int, canaries: int, sha256: str) -> None:
+        stmt = (
+            update(exports)
+            .where(exports.c.public_id == public_id)
+            .values(row_count=rows, canary_count=canaries, sha256=sha256)
+        )
         self._run(lambda c: c.execute(stmt), write=True)
 
     def add_canary_marks(self, export_pk: int, marks: Iterable[bytes]) -> None:
@@ -240,8 +312,11 @@ class ExportStore:
 
         def add(c: Any) -> None:
             # A retried generation derives the same marks: keep those already recorded.
-            have = set(c.execute(select(export_canaries.c.mark).where(
-                export_canaries.c.export_id == export_pk)).scalars())
+            have = set(
+                c.execute(
+                    select(export_canaries.c.mark).where(export_canaries.c.export_id == export_pk)
+                ).scalars()
+            )
             rows = [{"mark": m, "export_id": export_pk} for m in wanted - have]
             if rows:
                 c.execute(insert(export_canaries), rows)
@@ -252,10 +327,12 @@ class ExportStore:
         """Which export each canary mark belongs to (marks not found are left out)."""
         found: dict[bytes, str] = {}
         for i in range(0, len(marks), 500):
-            chunk = list(marks[i:i + 500])
-            q = (select(export_canaries.c.mark, exports.c.public_id)
-                 .join(exports, exports.c.id == export_canaries.c.export_id)
-                 .where(export_canaries.c.mark.in_(chunk)))
+            chunk = list(marks[i : i + 500])
+            q = (
+                select(export_canaries.c.mark, exports.c.public_id)
+                .join(exports, exports.c.id == export_canaries.c.export_id)
+                .where(export_canaries.c.mark.in_(chunk))
+            )
             found.update({bytes(m): p for m, p in self._run(lambda c, q=q: c.execute(q).all())})
         return found
 

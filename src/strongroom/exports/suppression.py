@@ -42,8 +42,7 @@ def with_margins(cells: Mapping[Cell, int]) -> tuple[list[str], list[str], dict[
     return rows, cols, full
 
 
-def suppress(cells: Mapping[Cell, int], k: int = DEFAULT_MIN_CELL
-             ) -> dict[Cell, int | None]:
+def suppress(cells: Mapping[Cell, int], k: int = DEFAULT_MIN_CELL) -> dict[Cell, int | None]:
     """The table with margins, suppressed cells as None."""
     if k < 2:
         raise ValueError("a minimum cell size below 2 suppresses nothing")
@@ -61,8 +60,7 @@ def suppress(cells: Mapping[Cell, int], k: int = DEFAULT_MIN_CELL
     return {cell: (None if cell in hidden else n) for cell, n in full.items()}
 
 
-def _complete_lines(lines: list[list[Cell]], full: dict[Cell, int],
-                    hidden: set[Cell]) -> None:
+def _complete_lines(lines: list[list[Cell]], full: dict[Cell, int], hidden: set[Cell]) -> None:
     changed = True
     while changed:
         changed = False
@@ -71,8 +69,9 @@ def _complete_lines(lines: list[list[Cell]], full: dict[Cell, int],
                 changed |= _add_complement(line, full, hidden, lines)
 
 
-def _add_complement(line: list[Cell], full: dict[Cell, int], hidden: set[Cell],
-                    lines: list[list[Cell]]) -> bool:
+def _add_complement(
+    line: list[Cell], full: dict[Cell, int], hidden: set[Cell], lines: list[list[Cell]]
+) -> bool:
     """Hide one more cell of `line`: the cheapest one, preferring interior cells, cells
     whose other equation already hides something (fewer cascades), and non-zero counts
     (a hidden zero protects less if the reader can guess it is structural)."""
@@ -90,8 +89,7 @@ def _add_complement(line: list[Cell], full: dict[Cell, int], hidden: set[Cell],
     return True
 
 
-def determined(lines: list[list[Cell]], full: Mapping[Cell, int],
-               hidden: set[Cell]) -> list[Cell]:
+def determined(lines: list[list[Cell]], full: Mapping[Cell, int], hidden: set[Cell]) -> list[Cell]:
     """Suppressed cells the published equations fix exactly (RREF over Fractions)."""
     unknowns = sorted(hidden)
     index = {cell: i for i, cell in enumerate(unknowns)}

@@ -36,8 +36,9 @@ class Evidence:
 
     @property
     def conclusive(self) -> bool:
-        return self.canary_lines > 0 or (self.fingerprint_bits >= MIN_EVIDENCE_BITS
-                                         and self.fingerprint_lines >= MIN_LINES)
+        return self.canary_lines > 0 or (
+            self.fingerprint_bits >= MIN_EVIDENCE_BITS and self.fingerprint_lines >= MIN_LINES
+        )
 
 
 @dataclass
@@ -68,8 +69,7 @@ def read(lines: Iterable[str], watermark: Watermark) -> Reading:
     return out
 
 
-def score(reading: Reading, export_ids: Iterable[str],
-          watermark: Watermark) -> dict[str, Evidence]:
+def score(reading: Reading, export_ids: Iterable[str], watermark: Watermark) -> dict[str, Evidence]:
     found: dict[str, Evidence] = {}
     for export_id in export_ids:
         fkey = watermark.fingerprint_key(export_id)
@@ -79,13 +79,11 @@ def score(reading: Reading, export_ids: Iterable[str],
                 lines += 1
                 bits += sum(o.bits for o in obs)
         if lines:
-            found[export_id] = Evidence(export_id, fingerprint_lines=lines,
-                                        fingerprint_bits=bits)
+            found[export_id] = Evidence(export_id, fingerprint_lines=lines, fingerprint_bits=bits)
     return found
 
 
-def trace_lines(lines: Iterable[str], store: ExportStore,
-                watermark: Watermark) -> list[Evidence]:
+def trace_lines(lines: Iterable[str], store: ExportStore, watermark: Watermark) -> list[Evidence]:
     """Conclusive evidence per export, strongest first."""
     reading = read(lines, watermark)
     found = score(reading, store.watermarked(), watermark)

@@ -40,7 +40,8 @@ CANARY_RATE = 0.02
 MIN_CANARIES = 3
 MAX_CANARIES = 2000
 UUID_RE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+)
 _HEX_LETTERS = frozenset("abcdef")
 _UPPER = {c: c.upper() for c in "abcdef"}
 
@@ -48,8 +49,9 @@ _UPPER = {c: c.upper() for c in "abcdef"}
 def export_key(honey_key: bytes) -> bytes:
     """A key of its own for export watermarks, derived from the honey key (RFC 5869), so
     the honey-record marks and the export marks never share a key."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"strongroom export watermark v1").derive(honey_key)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"strongroom export watermark v1"
+    ).derive(honey_key)
 
 
 def _mac(key: bytes, *parts: bytes) -> bytes:
@@ -101,14 +103,14 @@ class Watermark:
         """Where canary i goes: before real row p (p == real_rows: at the end). Keyed, so
         positions look uniform and differ per export."""
         return sorted(
-            int.from_bytes(_mac(self._key, b"pos", export_id.encode(),
-                                str(i).encode())[:8], "big") % (real_rows + 1)
-            for i in range(count))
+            int.from_bytes(_mac(self._key, b"pos", export_id.encode(), str(i).encode())[:8], "big")
+            % (real_rows + 1)
+            for i in range(count)
+        )
 
     def canary_bytes(self, export_id: str, index: int, what: str) -> bytes:
         """32 pseudorandom bytes for canary `index`'s attribute `what` (an ID, a choice)."""
-        return _mac(self._key, b"canary", export_id.encode(), str(index).encode(),
-                    what.encode())
+        return _mac(self._key, b"canary", export_id.encode(), str(index).encode(), what.encode())
 
     def canary_id(self, export_id: str, index: int, field: str) -> str:
         return uuid4_from(self.canary_bytes(export_id, index, field))

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMATS = {"csv": ("csv", "text/csv; charset=utf-8"),
-           "jsonl": ("jsonl", "application/jsonl; charset=utf-8")}
+FORMATS = {
+    "csv": ("csv", "text/csv; charset=utf-8"),
+    "jsonl": ("jsonl", "application/jsonl; charset=utf-8"),
+}
 PROGRESS_EVERY = 5000
 
 
@@ -61,16 +63,19 @@ def open_exclusive(path: Path) -> int:
     return os.open(path, flags, 0o600)
 
 
-def write_export(path: Path, fmt: str, columns: Sequence[str],
-                 rows: Iterable[Mapping[str, Any]],
-                 progress: Callable[[int], None] | None = None) -> Written:
+def write_export(
+    path: Path,
+    fmt: str,
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> Written:
     """Write `rows` (only `columns`, in that order) to `path`; return what was written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     part = path.with_name(path.name + ".part")
     sink = _HashingFile(open_exclusive(part))
-    text = io.TextIOWrapper(io.BufferedWriter(sink, 1 << 16), encoding="utf-8",
-                            newline="")
+    text = io.TextIOWrapper(io.BufferedWriter(sink, 1 << 16), encoding="utf-8", newline="")
     count = 0
     try:
         if fmt == "csv":

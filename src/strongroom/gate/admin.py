@@ -40,44 +40,60 @@ class Gate(ExportGate, BreakGlass, Tasks):
         return self.administer(caller, "GET /v1/journal/proof/consistency", fn)
 
     # --- investigations (auditor) -----------------------------------------------------------
-    def investigate_principal(self, caller: Caller, principal: str, since: float | None,
-                              until: float | None) -> Answer:
+    def investigate_principal(
+        self, caller: Caller, principal: str, since: float | None, until: float | None
+    ) -> Answer:
         return self.administer(
-            caller, "GET /v1/investigations/principals/{id}",
+            caller,
+            "GET /v1/investigations/principals/{id}",
             lambda t: Investigator(self.journal).principal_report(principal, since, until),
-            detail={"investigated": principal})
+            detail={"investigated": principal},
+        )
 
     def investigate_subject(self, caller: Caller, subject: str) -> Answer:
-        return self.administer(caller, "GET /v1/investigations/subjects/{id}",
-                               lambda t: Investigator(self.journal).subject_report(subject),
-                               detail={"investigated_subject": subject})
+        return self.administer(
+            caller,
+            "GET /v1/investigations/subjects/{id}",
+            lambda t: Investigator(self.journal).subject_report(subject),
+            detail={"investigated_subject": subject},
+        )
 
-    def breach_report(self, caller: Caller, principals: list[str], since: float | None,
-                      until: float | None) -> Answer:
-        return self.administer(caller, "POST /v1/investigations/breach",
-                               lambda t: Investigator(self.journal).breach_report(
-                                   principals, since, until),
-                               detail={"investigated": principals})
+    def breach_report(
+        self, caller: Caller, principals: list[str], since: float | None, until: float | None
+    ) -> Answer:
+        return self.administer(
+            caller,
+            "POST /v1/investigations/breach",
+            lambda t: Investigator(self.journal).breach_report(principals, since, until),
+            detail={"investigated": principals},
+        )
 
     # --- budgets and containment (admin) ----------------------------------------------------
     def budget_state(self, caller: Caller, principal: str) -> Answer:
-        return self.administer(caller, "GET /v1/budgets/{principal}",
-                               lambda t: {"principal": principal,
-                                          "budgets": self.budgets.state(principal)})
+        return self.administer(
+            caller,
+            "GET /v1/budgets/{principal}",
+            lambda t: {"principal": principal, "budgets": self.budgets.state(principal)},
+        )
 
     def containments(self, caller: Caller) -> Answer:
         return self.administer(
-            caller, "GET /v1/containments",
-            lambda t: {"items": [c.to_dict() for c in self.detector.list_containments()]})
+            caller,
+            "GET /v1/containments",
+            lambda t: {"items": [c.to_dict() for c in self.detector.list_containments()]},
+        )
 
     def lift_containment(self, caller: Caller, containment_id: str, why: str) -> Answer:
         def fn(t: Task) -> dict[str, Any]:
             lifted = self.detector.lift(containment_id, by=caller.principal_id, why=why)
             return {"lifted": lifted.to_dict() if hasattr(lifted, "to_dict") else lifted}
 
-        return self.administer(caller, "POST /v1/containments/{id}/lift", fn,
-                               detail={"containment": containment_id, "why": why})
-
+        return self.administer(
+            caller,
+            "POST /v1/containments/{id}/lift",
+            fn,
+            detail={"containment": containment_id, "why": why},
+        )
 
     def revoke_principal(self, caller: Caller, principal_id: str, why: str) -> Answer:
         """Suspend a staff principal and revoke every token it holds: effective on its next
@@ -91,5 +107,9 @@ class Gate(ExportGate, BreakGlass, Tasks):
                 self.revoke_tokens(principal_id)
             return {"principal": principal_id, "status": "suspended"}
 
-        return self.administer(caller, "POST /v1/principals/{id}/revoke", fn,
-                               detail={"principal": principal_id, "why": why})
+        return self.administer(
+            caller,
+            "POST /v1/principals/{id}/revoke",
+            fn,
+            detail={"principal": principal_id, "why": why},
+        )

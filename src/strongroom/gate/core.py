@@ -64,11 +64,20 @@ class Task:
 
 
 class GateCore:
-    def __init__(self, *, registry: Registry, vault: VaultPort, policy: PolicyPort,
-                 budgets: BudgetsPort, journal: JournalPort, detector: DetectorPort,
-                 clock: Clock, is_canary: Callable[[str], bool] | None = None,
-                 budget_keys: Callable[[Caller, str], Any],
-                 revoke_tokens: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        vault: VaultPort,
+        policy: PolicyPort,
+        budgets: BudgetsPort,
+        journal: JournalPort,
+        detector: DetectorPort,
+        clock: Clock,
+        is_canary: Callable[[str], bool] | None = None,
+        budget_keys: Callable[[Caller, str], Any],
+        revoke_tokens: Callable[[str], None] | None = None,
+    ) -> None:
         self.registry = registry
         self.vault = vault
         self.policy = policy
@@ -81,10 +90,16 @@ class GateCore:
         self.revoke_tokens = revoke_tokens
 
     # --- the pipeline --------------------------------------------------------------------
-    def _serve(self, caller: Caller, endpoint: str, work: Callable[[Task], Disclosure], *,
-               given: dict[str, object] | None = None,
-               expected_records: int | None = None,
-               discloses: frozenset[str] | None = None) -> Answer:
+    def _serve(
+        self,
+        caller: Caller,
+        endpoint: str,
+        work: Callable[[Task], Disclosure],
+        *,
+        given: dict[str, object] | None = None,
+        expected_records: int | None = None,
+        discloses: frozenset[str] | None = None,
+    ) -> Answer:
         """Run `work` through the pipeline. `discloses` names the only fields the task can
         put in its answer (default: everything the purpose's view shows); the worst-case
         budget reservation is priced on those."""
@@ -99,27 +114,49 @@ class GateCore:
             view = self.policy.view(caller.role, purpose)
             page = self.policy.page_size(endpoint)
             worst = page if expected_records is None else min(page, expected_records)
-            weight = self._unit_cost(view.visible if discloses is None
-                                     else view.visible & discloses)
+            weight = self._unit_cost(
+                view.visible if discloses is None else view.visible & discloses
+            )
             factor = self.detector.throttle_factor(caller.principal_id)
             scale = 1 if factor >= 1 else max(1, round(1 / max(factor, 1e-3)))
             reservation = self.budgets.reserve(
-                self._budget_keys(caller, endpoint), requests=scale,
-                records=worst * weight * scale, subjects=worst,
+                self._budget_keys(caller, endpoint),
+                requests=scale,
+                records=worst * weight * scale,
+                subjects=worst,
             )
-            task = Task(caller=caller, endpoint=endpoint, purpose=purpose, view=view,
-                        page_size=page, detail=detail)
+            task = Task(
+                caller=caller,
+                endpoint=endpoint,
+                purpose=purpose,
+                view=view,
+                page_size=page,
+                detail=detail,
+            )
             self._break_glass(task)
             result = work(task)
         except StrongroomError as exc:
             if reservation is not None:
                 self.budgets.settle(reservation, 0, ())
-            self._record(caller, endpoint, purpose, "refused" if not isinstance(
-                exc, Unavailable) else "error", reason=exc.reason or exc.slug, detail=detail)
+            self._record(
+                caller,
+                endpoint,
+                purpose,
+                "refused" if not isinstance(exc, Unavailable) else "error",
+                reason=exc.reason or exc.slug,
+                detail=detail,
+            )
             raise
-        event = self._event(caller, endpoint, purpose, result.outcome, subjects=result.subjects,
-                            fields=result.fields, records=result.records,
-                            detail={**detail, **result.detail})
+        event = self._event(
+            caller,
+            endpoint,
+            purpose,
+            result.outcome,
+            subjects=result.subjects,
+            fields=result.fields,
+            records=result.records,
+            detail={**detail, **result.detail},
+        )
         self._append(event)
         headers: dict[str, str] = {}
         if reservation is not None:
@@ -139,8 +176,9 @@ class GateCore:
         return max(1, -(-self.policy.weight(fields) // 10))
 
     def _check_containment(self, caller: Caller) -> None:
-        contained = self.detector.check(caller.principal_id, caller.session_id, caller.ip,
-                                        auth_time=caller.auth_time)
+        contained = self.detector.check(
+            caller.principal_id, caller.session_id, caller.ip, auth_time=caller.auth_time
+        )
         if contained is None:
             return
         action = getattr(contained, "action", "suspend_principal")
@@ -150,21 +188,43 @@ class GateCore:
                 reason="insufficient_user_authentication",
                 headers={"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
             )
-        raise Forbidden("access is suspended pending review by an administrator",
-                        reason="contained")
+        raise Forbidden(
+            "access is suspended pending review by an administrator", reason="contained"
+        )
 
-    def _event(self, caller: Caller, endpoint: str, purpose: str | None, outcome: Outcome, *,
-               subjects: list[str] | tuple[str, ...] = (), fields: set[str] | None = None,
-               records: int = 0, reason: str | None = None,
-               detail: dict[str, Any] | None = None, kind: str = "access") -> AccessEvent:
+    def _event(
+        self,
+        caller: Caller,
+        endpoint: str,
+        purpose: str | None,
+        outcome: Outcome,
+        *,
+        subjects: list[str] | tuple[str, ...] = (),
+        fields: set[str] | None = None,
+        records: int = 0,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        kind: str = "access",
+    ) -> AccessEvent:
         return AccessEvent(
-            ts=self.clock.now(), kind=kind,  # type: ignore[arg-type]
-            principal=caller.principal_id, role=caller.role, endpoint=endpoint,
-            outcome=outcome, session=caller.session_id, client=caller.client_id,
-            ip=caller.ip, user_agent=caller.user_agent, purpose=purpose,
-            justification=caller.justification, case=caller.case,
-            subjects=tuple(subjects), fields=tuple(sorted(fields or ())), records=records,
-            reason=reason, detail=detail or {},
+            ts=self.clock.now(),
+            kind=kind,  # type: ignore[arg-type]
+            principal=caller.principal_id,
+            role=caller.role,
+            endpoint=endpoint,
+            outcome=outcome,
+            session=caller.session_id,
+            client=caller.client_id,
+            ip=caller.ip,
+            user_agent=caller.user_agent,
+            purpose=purpose,
+            justification=caller.justification,
+            case=caller.case,
+            subjects=tuple(subjects),
+            fields=tuple(sorted(fields or ())),
+            records=records,
+            reason=reason,
+            detail=detail or {},
         )
 
     def _append(self, event: AccessEvent) -> int:
@@ -176,8 +236,16 @@ class GateCore:
             log.error("journal append failed: %s", type(exc).__name__)
             raise Unavailable("the access journal cannot record this request") from exc
 
-    def _record(self, caller: Caller, endpoint: str, purpose: str | None, outcome: Outcome, *,
-                reason: str, detail: dict[str, Any] | None = None) -> None:
+    def _record(
+        self,
+        caller: Caller,
+        endpoint: str,
+        purpose: str | None,
+        outcome: Outcome,
+        *,
+        reason: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         event = self._event(caller, endpoint, purpose, outcome, reason=reason, detail=detail)
         self._append(event)
         self._observe(event)
@@ -190,14 +258,30 @@ class GateCore:
             if callable(record):
                 self.journal.append(record())
 
-    def record_admin(self, caller: Caller, endpoint: str, *, reason: str,
-                     detail: dict[str, Any] | None = None) -> int:
+    def record_admin(
+        self, caller: Caller, endpoint: str, *, reason: str, detail: dict[str, Any] | None = None
+    ) -> int:
         """Journal an administrative action (containment lifted, principal revoked, ...)."""
-        return self._append(self._event(caller, endpoint, caller.purpose, "allowed",
-                                        reason=reason, detail=detail, kind="admin"))
+        return self._append(
+            self._event(
+                caller,
+                endpoint,
+                caller.purpose,
+                "allowed",
+                reason=reason,
+                detail=detail,
+                kind="admin",
+            )
+        )
 
-    def administer(self, caller: Caller, endpoint: str, fn: Callable[[Task], dict[str, Any]],
-                   *, detail: dict[str, Any] | None = None) -> Answer:
+    def administer(
+        self,
+        caller: Caller,
+        endpoint: str,
+        fn: Callable[[Task], dict[str, Any]],
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> Answer:
         """Run an audit or administration task `fn` under the endpoint's policy. Its body
         holds no registry field, so it discloses no record."""
 
@@ -209,15 +293,22 @@ class GateCore:
 
     def record_refusal(self, caller: Caller, endpoint: str, exc: StrongroomError) -> None:
         """Journal a request refused before its task ran (malformed input)."""
-        self._record(caller, endpoint, caller.purpose, "refused",
-                     reason=exc.reason or exc.slug)
+        self._record(caller, endpoint, caller.purpose, "refused", reason=exc.reason or exc.slug)
 
-    def record_security(self, caller: Caller | None, endpoint: str, *, reason: str,
-                        ip: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def record_security(
+        self,
+        caller: Caller | None,
+        endpoint: str,
+        *,
+        reason: str,
+        ip: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """Journal a security event: a failed authentication, a token reuse, ..."""
         who = caller or Caller(principal_id="anonymous", role="anonymous", ip=ip)
-        event = self._event(who, endpoint, who.purpose, "refused", reason=reason,
-                            detail=detail, kind="security")
+        event = self._event(
+            who, endpoint, who.purpose, "refused", reason=reason, detail=detail, kind="security"
+        )
         self._append(event)
 
     def bind_principal(self, caller: Caller) -> Caller:
@@ -230,7 +321,9 @@ class GateCore:
             row = self.registry.principal(s, caller.principal_id)
         if row is None or row.status != "active" or row.role != caller.role:
             self.record_security(caller, "authenticate", reason="principal_inactive")
-            raise Unauthorized("this account is not active",
-                               reason="principal_inactive",
-                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Unauthorized(
+                "this account is not active",
+                reason="principal_inactive",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         return replace(caller, departement=row.departement, dealer_id=row.dealer_public_id)

@@ -28,8 +28,9 @@ def nest(flat: Mapping[str, object]) -> dict[str, Any]:
     return out
 
 
-def person_fields(s: Session, registry: Registry, vault: VaultPort, view: FieldView,
-                  person: PersonRow) -> dict[str, object]:
+def person_fields(
+    s: Session, registry: Registry, vault: VaultPort, view: FieldView, person: PersonRow
+) -> dict[str, object]:
     """Flat `category.field` map of the person's identity and address, revealed fields
     decrypted, nothing else fetched."""
     flat: dict[str, object] = {}
@@ -69,13 +70,13 @@ def weapon_fields(vault: VaultPort, view: FieldView, weapon: WeaponRow) -> dict[
         "weapon.status": weapon.status,
     }
     if "weapon.serial" in view.revealed:
-        flat["weapon.serial"] = vault.decrypt("asset", weapon.public_id, "serial",
-                                              weapon.serial_ct)
+        flat["weapon.serial"] = vault.decrypt("asset", weapon.public_id, "serial", weapon.serial_ct)
     return flat
 
 
-def masked(view: FieldView, flat: Mapping[str, object], requester: str,
-           shown: set[str]) -> dict[str, object]:
+def masked(
+    view: FieldView, flat: Mapping[str, object], requester: str, shown: set[str]
+) -> dict[str, object]:
     out = view.apply(flat, requester)
     shown.update(out)
     return out

@@ -34,10 +34,8 @@ PERSON = "GET /v1/persons/{id}"
 
 NOT_VISIBLE = "no such person, or not one you may see"
 
-VERIFY_FIELDS = frozenset({"permit.status", "permit.categories", "permit.expires",
-                           "ban.banned"})
-WEAPON_FIELDS = frozenset({"ref.weapon_id", "weapon.category", "weapon.status",
-                           "permit.status"})
+VERIFY_FIELDS = frozenset({"permit.status", "permit.categories", "permit.expires", "ban.banned"})
+WEAPON_FIELDS = frozenset({"ref.weapon_id", "weapon.category", "weapon.status", "permit.status"})
 SEARCH_FIELDS = frozenset({"ref.person_id", "permit.status"})
 
 
@@ -45,8 +43,9 @@ def parse_birth_date(value: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except (TypeError, ValueError) as exc:
-        raise BadRequest("birth_date must be a date in the form YYYY-MM-DD",
-                         reason="invalid_birth_date") from exc
+        raise BadRequest(
+            "birth_date must be a date in the form YYYY-MM-DD", reason="invalid_birth_date"
+        ) from exc
 
 
 class Tasks(GateCore):
@@ -80,8 +79,13 @@ class Tasks(GateCore):
 
         return self._serve(caller, PERSON, work, expected_records=1)
 
-    def _in_scope(self, s, caller: Caller, purpose: str,  # noqa: ANN001
-                  person: PersonRow) -> bool:
+    def _in_scope(
+        self,
+        s,
+        caller: Caller,
+        purpose: str,  # noqa: ANN001
+        person: PersonRow,
+    ) -> bool:
         """Object-level authorization: the policy names the scope (the purpose's
         break-glass scope while it applies, else the role's)."""
         spec = self.policy.purpose(purpose)
@@ -95,7 +99,8 @@ class Tasks(GateCore):
             return caller.departement is not None and person.departement == caller.departement
         if scope == "assigned_case":
             return caller.case is not None and self.registry.in_case(
-                s, caller.case, caller.principal_id, person.pk)
+                s, caller.case, caller.principal_id, person.pk
+            )
         return False
 
     def _person_disclosure(self, s, t: Task, person: PersonRow) -> Disclosure:  # noqa: ANN001
@@ -106,51 +111,89 @@ class Tasks(GateCore):
         body = shaped(masked(t.view, flat, requester, shown), "person_id")
         today = self._today()
         body["permits"] = [
-            shaped(masked(t.view, {**permit_fields(p, today), "ref.permit_id": p.public_id},
-                          requester, shown), "permit_id", "permit")
+            shaped(
+                masked(
+                    t.view,
+                    {**permit_fields(p, today), "ref.permit_id": p.public_id},
+                    requester,
+                    shown,
+                ),
+                "permit_id",
+                "permit",
+            )
             for p in self.registry.permits_of(s, [person.pk])
         ]
         body["weapons"] = [
-            shaped(masked(t.view, {**weapon_fields(self.vault, t.view, w),
-                                   "ref.weapon_id": w.public_id}, requester, shown),
-                   "weapon_id", "weapon")
+            shaped(
+                masked(
+                    t.view,
+                    {**weapon_fields(self.vault, t.view, w), "ref.weapon_id": w.public_id},
+                    requester,
+                    shown,
+                ),
+                "weapon_id",
+                "weapon",
+            )
             for w in self.registry.weapons_of(s, person.pk)
         ]
         return Disclosure(body=body, subjects=[person.public_id], fields=shown, records=1)
 
     # --- dealer --------------------------------------------------------------------------
-    def verify_permit(self, caller: Caller, permit_number: str, family_name: str,
-                      birth_date: str) -> Answer:
-        given = {"permit.number": permit_number, "identity.family_name": family_name,
-                 "identity.birth_date": birth_date}
+    def verify_permit(
+        self, caller: Caller, permit_number: str, family_name: str, birth_date: str
+    ) -> Answer:
+        given = {
+            "permit.number": permit_number,
+            "identity.family_name": family_name,
+            "identity.birth_date": birth_date,
+        }
 
         def work(t: Task) -> Disclosure:
             dob = parse_birth_date(birth_date)
             with self.registry.session() as s:
                 match = self._match_buyer(s, permit_number, family_name, dob)
                 if match is None:
-                    return Disclosure(body={"valid": False, "categories": [],
-                                            "expires": None, "banned": None},
-                                      detail={"matched": False})
+                    return Disclosure(
+                        body={"valid": False, "categories": [], "expires": None, "banned": None},
+                        detail={"matched": False},
+                    )
                 person, permit = match
                 today = self._today()
                 shown: set[str] = set()
-                out = masked(t.view, {**permit_fields(permit, today),
-                                      "ban.banned": self.registry.is_banned(s, person.pk,
-                                                                            today)},
-                             caller.principal_id, shown)
-                body = {"valid": out.get("permit.status") == "valid",
-                        "categories": out.get("permit.categories", []),
-                        "expires": out.get("permit.expires"),
-                        "banned": out.get("ban.banned")}
-                return Disclosure(body=body, subjects=[person.public_id], fields=shown,
-                                  records=1, detail={"matched": True})
+                out = masked(
+                    t.view,
+                    {
+                        **permit_fields(permit, today),
+                        "ban.banned": self.registry.is_banned(s, person.pk, today),
+                    },
+                    caller.principal_id,
+                    shown,
+                )
+                body = {
+                    "valid": out.get("permit.status") == "valid",
+                    "categories": out.get("permit.categories", []),
+                    "expires": out.get("permit.expires"),
+                    "banned": out.get("ban.banned"),
+                }
+                return Disclosure(
+                    body=body,
+                    subjects=[person.public_id],
+                    fields=shown,
+                    records=1,
+                    detail={"matched": True},
+                )
 
-        return self._serve(caller, VERIFY, work, given=given, expected_records=1,
-                           discloses=VERIFY_FIELDS)
+        return self._serve(
+            caller, VERIFY, work, given=given, expected_records=1, discloses=VERIFY_FIELDS
+        )
 
-    def _match_buyer(self, s, permit_number: str, family_name: str,  # noqa: ANN001
-                     dob: str):  # noqa: ANN202
+    def _match_buyer(
+        self,
+        s,
+        permit_number: str,
+        family_name: str,  # noqa: ANN001
+        dob: str,
+    ):  # noqa: ANN202
         permit = self.registry.permit_by_bidx(s, self.vault.blind_index("permit", permit_number))
         if permit is None:
             return None
@@ -162,10 +205,21 @@ class Tasks(GateCore):
         persons = self.registry.persons_by_pk(s, [permit.person_pk])
         return persons[permit.person_pk], permit
 
-    def record_sale(self, caller: Caller, *, weapon_serial: str, permit_number: str,
-                    family_name: str, birth_date: str) -> Answer:
-        given = {"permit.number": permit_number, "identity.family_name": family_name,
-                 "identity.birth_date": birth_date, "weapon.serial": weapon_serial}
+    def record_sale(
+        self,
+        caller: Caller,
+        *,
+        weapon_serial: str,
+        permit_number: str,
+        family_name: str,
+        birth_date: str,
+    ) -> Answer:
+        given = {
+            "permit.number": permit_number,
+            "identity.family_name": family_name,
+            "identity.birth_date": birth_date,
+            "weapon.serial": weapon_serial,
+        }
 
         def work(t: Task) -> Disclosure:
             dob = parse_birth_date(birth_date)
@@ -174,7 +228,8 @@ class Tasks(GateCore):
             with self.registry.session() as s, s.begin():
                 dealer_pk = self.registry.dealer_pk(s, caller.dealer_id)
                 weapon = self.registry.weapon_by_serial_bidx(
-                    s, self.vault.blind_index("serial", weapon_serial))
+                    s, self.vault.blind_index("serial", weapon_serial)
+                )
                 if dealer_pk is None or weapon is None or weapon.dealer_pk != dealer_pk:
                     raise NotFound("no such weapon in your stock", reason="not_in_stock")
                 match = self._match_buyer(s, permit_number, family_name, dob)
@@ -185,32 +240,52 @@ class Tasks(GateCore):
                 if effective_status(permit, today) != "valid":
                     raise Conflict("the buyer's permit is not valid", reason="permit_invalid")
                 if weapon.category not in permit.categories.split(","):
-                    raise Conflict("the permit does not cover this weapon's category",
-                                   reason="category_not_allowed")
+                    raise Conflict(
+                        "the permit does not cover this weapon's category",
+                        reason="category_not_allowed",
+                    )
                 if self.registry.is_banned(s, person.pk, today):
                     raise Conflict("the buyer may not acquire weapons", reason="buyer_banned")
                 sale_id = new_public_id()
-                self.registry.record_sale(s, sale_public_id=sale_id, dealer_pk=dealer_pk,
-                                          weapon_pk=weapon.pk, buyer_pk=person.pk,
-                                          permit_pk=permit.pk, at=self.clock.now(),
-                                          recorded_by=caller.principal_id)
-            return Disclosure(body={"sale_id": sale_id, "weapon_id": weapon.public_id,
-                                    "buyer_id": person.public_id},
-                              subjects=[person.public_id], records=1,
-                              fields={"weapon.serial"})
+                self.registry.record_sale(
+                    s,
+                    sale_public_id=sale_id,
+                    dealer_pk=dealer_pk,
+                    weapon_pk=weapon.pk,
+                    buyer_pk=person.pk,
+                    permit_pk=permit.pk,
+                    at=self.clock.now(),
+                    recorded_by=caller.principal_id,
+                )
+            return Disclosure(
+                body={
+                    "sale_id": sale_id,
+                    "weapon_id": weapon.public_id,
+                    "buyer_id": person.public_id,
+                },
+                subjects=[person.public_id],
+                records=1,
+                fields={"weapon.serial"},
+            )
 
-        return self._serve(caller, SALE, work, given=given, expected_records=1,
-                           discloses=frozenset({"weapon.serial"}))
+        return self._serve(
+            caller,
+            SALE,
+            work,
+            given=given,
+            expected_records=1,
+            discloses=frozenset({"weapon.serial"}),
+        )
 
-    def ledger(self, caller: Caller, *, cursor: str | None = None,
-               limit: int | None = None) -> Answer:
+    def ledger(
+        self, caller: Caller, *, cursor: str | None = None, limit: int | None = None
+    ) -> Answer:
         def work(t: Task) -> Disclosure:
             if not caller.dealer_id:
                 raise Forbidden("this account belongs to no dealer", reason="out_of_scope")
             size = t.page_size if limit is None else limit
             if size < 1 or size > t.page_size:
-                raise BadRequest(f"limit must be between 1 and {t.page_size}",
-                                 reason="page_size")
+                raise BadRequest(f"limit must be between 1 and {t.page_size}", reason="page_size")
             after = decode_cursor(cursor)
             shown: set[str] = set()
             with self.registry.session() as s:
@@ -225,19 +300,27 @@ class Tasks(GateCore):
                 for _pk, sale_id, sold_at, weapon_pk, buyer_pk in rows:
                     w, buyer = weapons[weapon_pk], buyers[buyer_pk]
                     subjects.append(buyer.public_id)
-                    flat = {**weapon_fields(self.vault, t.view, w),
-                            **person_fields(s, self.registry, self.vault, t.view, buyer),
-                            "ref.weapon_id": w.public_id, "ref.sale_id": sale_id,
-                            "ref.person_id": buyer.public_id,
-                            "sale.sold_at": datetime.fromtimestamp(sold_at, UTC).isoformat()}
-                    items.append(shaped(masked(t.view, flat, caller.principal_id, shown),
-                                        "sale_id"))
+                    flat = {
+                        **weapon_fields(self.vault, t.view, w),
+                        **person_fields(s, self.registry, self.vault, t.view, buyer),
+                        "ref.weapon_id": w.public_id,
+                        "ref.sale_id": sale_id,
+                        "ref.person_id": buyer.public_id,
+                        "sale.sold_at": datetime.fromtimestamp(sold_at, UTC).isoformat(),
+                    }
+                    items.append(
+                        shaped(masked(t.view, flat, caller.principal_id, shown), "sale_id")
+                    )
             nxt = encode_cursor(rows[-1][2], rows[-1][1]) if len(rows) == size else None
             # The dealer's own sales: journaled in full, budgeted, but not volume or breadth
             # evidence for the detectors (a ledger page is not a harvest).
-            return Disclosure(body={"items": items, "next_cursor": nxt},
-                              subjects=subjects, fields=shown, records=len(items),
-                              detail={"own_records": True})
+            return Disclosure(
+                body={"items": items, "next_cursor": nxt},
+                subjects=subjects,
+                fields=shown,
+                records=len(items),
+                detail={"own_records": True},
+            )
 
         return self._serve(caller, LEDGER, work, expected_records=limit)
 
@@ -247,8 +330,7 @@ class Tasks(GateCore):
 
         def work(t: Task) -> Disclosure:
             with self.registry.session() as s:
-                w = self.registry.weapon_by_serial_bidx(s, self.vault.blind_index("serial",
-                                                                                  serial))
+                w = self.registry.weapon_by_serial_bidx(s, self.vault.blind_index("serial", serial))
                 if w is None:
                     t.detail["matched"] = False
                     raise NotFound("no weapon with this serial", reason="not_found")
@@ -257,24 +339,38 @@ class Tasks(GateCore):
                 subjects: list[str] = []
                 if w.holder_pk is not None:
                     permits = self.registry.permits_of(s, [w.holder_pk])
-                    holder_valid = any(effective_status(p, today) == "valid"
-                                       and w.category in p.categories.split(",")
-                                       for p in permits)
-                    subjects = [self.registry.persons_by_pk(s, [w.holder_pk])[w.holder_pk]
-                                .public_id]
+                    holder_valid = any(
+                        effective_status(p, today) == "valid"
+                        and w.category in p.categories.split(",")
+                        for p in permits
+                    )
+                    subjects = [
+                        self.registry.persons_by_pk(s, [w.holder_pk])[w.holder_pk].public_id
+                    ]
             shown: set[str] = set()
-            out = masked(t.view, {"ref.weapon_id": w.public_id, "weapon.category": w.category,
-                                  "weapon.status": w.status}, caller.principal_id, shown)
-            body = {"id": out.get("ref.weapon_id"), "category": out.get("weapon.category"),
-                    "status": out.get("weapon.status"),
-                    "holder_permit_valid": holder_valid if "permit.status" in t.view.visible
-                    else None}
+            out = masked(
+                t.view,
+                {
+                    "ref.weapon_id": w.public_id,
+                    "weapon.category": w.category,
+                    "weapon.status": w.status,
+                },
+                caller.principal_id,
+                shown,
+            )
+            body = {
+                "id": out.get("ref.weapon_id"),
+                "category": out.get("weapon.category"),
+                "status": out.get("weapon.status"),
+                "holder_permit_valid": holder_valid if "permit.status" in t.view.visible else None,
+            }
             if body["holder_permit_valid"] is not None:
                 shown.add("permit.status")
             return Disclosure(body=body, subjects=subjects, records=1, fields=shown)
 
-        return self._serve(caller, WEAPON, work, given=given, expected_records=1,
-                           discloses=WEAPON_FIELDS)
+        return self._serve(
+            caller, WEAPON, work, given=given, expected_records=1, discloses=WEAPON_FIELDS
+        )
 
     def search_persons(self, caller: Caller, query: dict[str, object]) -> Answer:
         given = {f"identity.{k}": v for k, v in query.items()}
@@ -285,7 +381,8 @@ class Tasks(GateCore):
             today = self._today()
             with self.registry.session() as s:
                 persons = self.registry.persons_by_name_dob(
-                    s, self.vault.blind_index("name_dob", family_name, dob), t.page_size)
+                    s, self.vault.blind_index("name_dob", family_name, dob), t.page_size
+                )
                 visible = [p for p in persons if self._in_scope(s, caller, t.purpose, p)]
                 permits = self.registry.permits_of(s, [p.pk for p in visible])
             by_person: dict[int, list[str]] = {}
@@ -294,21 +391,33 @@ class Tasks(GateCore):
             shown: set[str] = set()
             items = []
             for p in visible:
-                out = masked(t.view, {"ref.person_id": p.public_id,
-                                      "permit.status": best_status(by_person.get(p.pk, []))},
-                             caller.principal_id, shown)
-                items.append({"id": out.get("ref.person_id"),
-                              "permit_status": out.get("permit.status")})
+                out = masked(
+                    t.view,
+                    {
+                        "ref.person_id": p.public_id,
+                        "permit.status": best_status(by_person.get(p.pk, [])),
+                    },
+                    caller.principal_id,
+                    shown,
+                )
+                items.append(
+                    {"id": out.get("ref.person_id"), "permit_status": out.get("permit.status")}
+                )
             # No totals: a page, never a count of what else matched.
-            return Disclosure(body={"items": items}, subjects=[p.public_id for p in visible],
-                              records=len(items), fields=shown,
-                              detail={"matched": bool(items)})
+            return Disclosure(
+                body={"items": items},
+                subjects=[p.public_id for p in visible],
+                records=len(items),
+                fields=shown,
+                detail={"matched": bool(items)},
+            )
 
         return self._serve(caller, SEARCH, work, given=given, discloses=SEARCH_FIELDS)
 
 
-def shaped(flat: dict[str, object], id_field: str, category: str | None = None
-           ) -> dict[str, object]:
+def shaped(
+    flat: dict[str, object], id_field: str, category: str | None = None
+) -> dict[str, object]:
     """Nest a masked flat record: its `ref.<id_field>` becomes `id`; with `category`, only
     that category's fields are kept at the top level (a permit, a weapon)."""
     nested = nest(flat)

@@ -1,11 +1,11 @@
 """The tamper-evident access journal (RFC 6962 Merkle log, C2SP signed checkpoints).
 
-    Journal.open(url, signer=..., clock=...)   the log: append, proofs, checkpoints, verify
-    rfc6962                                    pure hashing, proof plans and verifiers
-    note                                       C2SP signed notes (Ed25519)
-    checkpoint                                 checkpoint bodies, keys, export
-    witness                                    POST a checkpoint to a tlog-witness
-    investigate                                principal, subject and breach reports
+Journal.open(url, signer=..., clock=...)   the log: append, proofs, checkpoints, verify
+rfc6962                                    pure hashing, proof plans and verifiers
+note                                       C2SP signed notes (Ed25519)
+checkpoint                                 checkpoint bodies, keys, export
+witness                                    POST a checkpoint to a tlog-witness
+investigate                                principal, subject and breach reports
 """
 
 from strongroom.journal.checkpoint import (

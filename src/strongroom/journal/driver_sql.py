@@ -40,8 +40,12 @@ def _values_sql(paramstyle: str, table: str, columns: str, rows: int) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
 
 
-def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]],
-                ) -> None:
+def insert_rows(
+    conn: Connection,
+    table: str,
+    columns: str,
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
     """Insert `rows` (tuples in `columns` order) in multi-row INSERTs of MAX_ROWS or fewer,
     on the driver's own cursor, in the connection's transaction (SQLAlchemy's execution
     context costs more per statement than SQLite takes for a chunk of rows)."""
@@ -52,8 +56,10 @@ def insert_rows(conn: Connection, table: str, columns: str, rows: Sequence[tuple
     with _cursor(conn) as cursor:
         while done < total:
             size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
-            cursor.execute(_values_sql(style, table, columns, size),
-                           tuple(chain.from_iterable(rows[done:done + size])))
+            cursor.execute(
+                _values_sql(style, table, columns, size),
+                tuple(chain.from_iterable(rows[done : done + size])),
+            )
             done += size
 
 

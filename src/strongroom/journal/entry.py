@@ -36,11 +36,30 @@ class Prepared(NamedTuple):
     leaf_hash: bytes
     index: IndexRows
 
-ALLOWED_KEYS = frozenset({
-    "v", "ts", "kind", "principal", "role", "endpoint", "outcome", "session", "client",
-    "ip", "user_agent", "purpose", "justification", "case", "subjects", "fields", "records",
-    "reason", "detail",
-})
+
+ALLOWED_KEYS = frozenset(
+    {
+        "v",
+        "ts",
+        "kind",
+        "principal",
+        "role",
+        "endpoint",
+        "outcome",
+        "session",
+        "client",
+        "ip",
+        "user_agent",
+        "purpose",
+        "justification",
+        "case",
+        "subjects",
+        "fields",
+        "records",
+        "reason",
+        "detail",
+    }
+)
 REQUIRED_KEYS = ("v", "ts", "kind", "principal", "outcome")
 _REQUIRED = frozenset(REQUIRED_KEYS)
 _is_str = str.__instancecheck__  # isinstance(x, str), mapped in C over a list
@@ -88,8 +107,9 @@ def index_rows(entry: dict[str, Any]) -> IndexRows:
     else:
         subjects = tuple(dict.fromkeys(subjects))
         keys = tuple(dict.fromkeys(map(schema.subject_key, subjects)))
-    return IndexRows(str(entry["principal"]), float(entry["ts"]), subjects,
-                     containment_target(entry), keys)
+    return IndexRows(
+        str(entry["principal"]), float(entry["ts"]), subjects, containment_target(entry), keys
+    )
 
 
 def decode(data: bytes) -> dict[str, Any]:

@@ -38,8 +38,11 @@ END = 2**62  # read the log's tail to its end, whatever its size
 Tail = tuple[int, dict[str, Any], IndexRows]  # an entry above indexed_size, and its rows
 # Who the data subjects are, by the category of data revealed about them.
 SUBJECT_CATEGORIES = {
-    "identity": "registered owners", "address": "registered owners",
-    "permit": "permit holders", "weapon": "weapon holders", "dealer": "dealers",
+    "identity": "registered owners",
+    "address": "registered owners",
+    "permit": "permit holders",
+    "weapon": "weapon holders",
+    "dealer": "dealers",
 }
 
 
@@ -61,74 +64,106 @@ class Investigator:
         tail matches exactly what the index would). Index rows below indexed_size are
         complete once it is read (in the same snapshot of the index database), and entries
         never change, so the two parts neither overlap nor leave a gap."""
+
         def lookup(conn: Connection) -> tuple[int, Any]:
             indexed = schema.indexed_size(conn)
             return indexed, fn(conn, indexed)
 
         indexed, found = self.journal._query(lookup, index=True)
-        return found, self.journal._query(lambda conn: [
-            (idx, e, index_rows(e)) for idx, e in store.read_entries(conn, indexed, END)])
+        return found, self.journal._query(
+            lambda conn: [
+                (idx, e, index_rows(e)) for idx, e in store.read_entries(conn, indexed, END)
+            ]
+        )
 
-    def _principal_entries(self, principal: str, since: float | None,
-                           until: float | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _principal_entries(
+        self, principal: str, since: float | None, until: float | None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         t = schema.principals
         cond = [t.c.principal == principal]
         if since is not None:
             cond.append(t.c.ts >= since)
         if until is not None:
             cond.append(t.c.ts < until)
-        idxs, tail = self._indexed_and_tail(lambda c, indexed: c.execute(
-            select(t.c.leaf).where(t.c.bucket.in_(schema.buckets_below(indexed)), *cond,
-                                   t.c.leaf < indexed)
-            .order_by(t.c.ts, t.c.leaf)).scalars().all())
+        idxs, tail = self._indexed_and_tail(
+            lambda c, indexed: (
+                c.execute(
+                    select(t.c.leaf)
+                    .where(t.c.bucket.in_(schema.buckets_below(indexed)), *cond, t.c.leaf < indexed)
+                    .order_by(t.c.ts, t.c.leaf)
+                )
+                .scalars()
+                .all()
+            )
+        )
         yield from self._entries([int(i) for i in idxs], ordered=False)
         for idx, e, rows in tail:
-            if (rows.principal == principal and (since is None or rows.ts >= since)
-                    and (until is None or rows.ts < until)):
+            if (
+                rows.principal == principal
+                and (since is None or rows.ts >= since)
+                and (until is None or rows.ts < until)
+            ):
                 yield idx, e
 
-    def _entries(self, indexes: Sequence[int], *,
-                 ordered: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _entries(
+        self, indexes: Sequence[int], *, ordered: bool = True
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         """The entries at `indexes`, in index order or (ordered=False) in the given order.
         Chunks are read by READERS threads at once, each on its own connection: a large
         journal does not fit in memory, so each entry costs a random read of the disk, and
         a virtual disk serves several at once (SQLite waits for them without the GIL). At
         most READERS chunks are read ahead, so memory stays bounded."""
-        def read(part: list[int]) -> dict[int, bytes]:
-            return self.journal._query(lambda c: {int(i): bytes(data) for i, data in fetch(
-                c, in_sql(c, "idx, entry FROM journal_leaves", "idx", len(part)), part)})
 
-        parts = [list(indexes[k:k + CHUNK]) for k in range(0, len(indexes), CHUNK)]
+        def read(part: list[int]) -> dict[int, bytes]:
+            return self.journal._query(
+                lambda c: {
+                    int(i): bytes(data)
+                    for i, data in fetch(
+                        c, in_sql(c, "idx, entry FROM journal_leaves", "idx", len(part)), part
+                    )
+                }
+            )
+
+        parts = [list(indexes[k : k + CHUNK]) for k in range(0, len(indexes), CHUNK)]
         with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="journal-read") as pool:
             ahead = deque(pool.submit(read, part) for part in parts[:READERS])
             for k, part in enumerate(parts):
                 found = ahead.popleft().result()
                 if k + READERS < len(parts):
                     ahead.append(pool.submit(read, parts[k + READERS]))
-                for idx in (part if not ordered else sorted(part)):
+                for idx in part if not ordered else sorted(part):
                     if idx in found:
                         yield idx, decode(found[idx])
 
-    def principal_report(self, principal: str, since: float | None = None,
-                         until: float | None = None, *, bucket: int = 3600) -> dict[str, Any]:
+    def principal_report(
+        self,
+        principal: str,
+        since: float | None = None,
+        until: float | None = None,
+        *,
+        bucket: int = 3600,
+    ) -> dict[str, Any]:
         """Every subject and field this principal saw in [since, until), by category, with
         an hourly (or `bucket`-second) timeline."""
         rep, _ = self._principal_scan(principal, since, until, bucket)
         return rep
 
-    def _principal_scan(self, principal: str, since: float | None, until: float | None,
-                        bucket: int = 3600) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    def _principal_scan(
+        self, principal: str, since: float | None, until: float | None, bucket: int = 3600
+    ) -> tuple[dict[str, Any], dict[str, set[str]]]:
         subjects: set[str] = set()
         fields: set[str] = set()
         by_cat: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {"entries": 0, "records": 0, "subjects": set()})
+            lambda: {"entries": 0, "records": 0, "subjects": set()}
+        )
         outcomes: Counter[str] = Counter()
         timeline: dict[int, dict[str, int]] = {}
         records = 0
         for _, e in self._principal_entries(principal, since, until):
             outcomes[e["outcome"]] += 1
-            slot = timeline.setdefault(int(e["ts"] // bucket * bucket),
-                                       {"entries": 0, "records": 0, "subjects": 0})
+            slot = timeline.setdefault(
+                int(e["ts"] // bucket * bucket), {"entries": 0, "records": 0, "subjects": 0}
+            )
             slot["entries"] += 1
             if e["outcome"] not in REVEALING:
                 continue
@@ -143,12 +178,22 @@ class Investigator:
                 by_cat[cat]["records"] += int(e.get("records", 0))
                 by_cat[cat]["subjects"].update(subs)
         return {
-            "principal": principal, "since": iso(since), "until": iso(until),
-            "entries": sum(outcomes.values()), "outcomes": dict(outcomes),
-            "records": records, "subjects": sorted(subjects), "fields": sorted(fields),
-            "categories": {c: {"entries": v["entries"], "records": v["records"],
-                               "subjects": len(v["subjects"])}
-                           for c, v in sorted(by_cat.items())},
+            "principal": principal,
+            "since": iso(since),
+            "until": iso(until),
+            "entries": sum(outcomes.values()),
+            "outcomes": dict(outcomes),
+            "records": records,
+            "subjects": sorted(subjects),
+            "fields": sorted(fields),
+            "categories": {
+                c: {
+                    "entries": v["entries"],
+                    "records": v["records"],
+                    "subjects": len(v["subjects"]),
+                }
+                for c, v in sorted(by_cat.items())
+            },
             "timeline": [{"start": iso(float(k)), **v} for k, v in sorted(timeline.items())],
         }, {c: v["subjects"] for c, v in by_cat.items()}
 
@@ -158,40 +203,72 @@ class Investigator:
         key = schema.subject_key(subject)
 
         def lookup(c: Connection, indexed: int) -> list[int]:
-            return [int(i) for i in c.execute(
-                select(s.c.leaf).where(s.c.bucket.in_(schema.buckets_below(indexed)),
-                                       s.c.skey == key, s.c.leaf < indexed)
-                .order_by(s.c.leaf)).scalars()]
+            return [
+                int(i)
+                for i in c.execute(
+                    select(s.c.leaf)
+                    .where(
+                        s.c.bucket.in_(schema.buckets_below(indexed)),
+                        s.c.skey == key,
+                        s.c.leaf < indexed,
+                    )
+                    .order_by(s.c.leaf)
+                ).scalars()
+            ]
 
         idxs, tail = self._indexed_and_tail(lookup)
-        found = chain(self._entries(idxs),
-                      ((idx, e) for idx, e, rows in tail if subject in rows.subjects))
+        found = chain(
+            self._entries(idxs), ((idx, e) for idx, e, rows in tail if subject in rows.subjects)
+        )
         accesses = []
         by_principal: dict[str, dict[str, Any]] = {}
         for idx, e in found:
             if subject not in e.get("subjects", ()):
                 continue  # another subject with the same 63-bit key
             revealed = e.get("fields", []) if e["outcome"] in REVEALING else []
-            accesses.append({
-                "index": idx, "when": iso(e["ts"]), "principal": e["principal"],
-                "role": e.get("role"), "endpoint": e.get("endpoint"),
-                "outcome": e["outcome"], "purpose": e.get("purpose"),
-                "justification": e.get("justification"), "case": e.get("case"),
-                "fields": revealed})
-            p = by_principal.setdefault(e["principal"], {
-                "role": e.get("role"), "accesses": 0, "fields": set(), "purposes": set(),
-                "first": e["ts"], "last": e["ts"]})
+            accesses.append(
+                {
+                    "index": idx,
+                    "when": iso(e["ts"]),
+                    "principal": e["principal"],
+                    "role": e.get("role"),
+                    "endpoint": e.get("endpoint"),
+                    "outcome": e["outcome"],
+                    "purpose": e.get("purpose"),
+                    "justification": e.get("justification"),
+                    "case": e.get("case"),
+                    "fields": revealed,
+                }
+            )
+            p = by_principal.setdefault(
+                e["principal"],
+                {
+                    "role": e.get("role"),
+                    "accesses": 0,
+                    "fields": set(),
+                    "purposes": set(),
+                    "first": e["ts"],
+                    "last": e["ts"],
+                },
+            )
             p["accesses"] += 1
             p["fields"].update(revealed)
             if e.get("purpose"):
                 p["purposes"].add(e["purpose"])
             p["first"], p["last"] = min(p["first"], e["ts"]), max(p["last"], e["ts"])
         return {
-            "subject": subject, "accesses": accesses,
-            "principals": {k: {**v, "fields": sorted(v["fields"]),
-                               "purposes": sorted(v["purposes"]),
-                               "first": iso(v["first"]), "last": iso(v["last"])}
-                           for k, v in sorted(by_principal.items())},
+            "subject": subject,
+            "accesses": accesses,
+            "principals": {
+                k: {
+                    **v,
+                    "fields": sorted(v["fields"]),
+                    "purposes": sorted(v["purposes"]),
+                    "first": iso(v["first"]),
+                    "last": iso(v["last"]),
+                }
+                for k, v in sorted(by_principal.items())
+            },
         }
 
     def containment_time(self, principal: str, since: float | None) -> float | None:
@@ -199,16 +276,22 @@ class Investigator:
         cond = [c.c.target == principal]
         if since is not None:
             cond.append(c.c.ts >= since)
-        first, tail = self._indexed_and_tail(lambda conn, indexed: conn.execute(
-            select(c.c.ts).where(*cond, c.c.leaf < indexed).order_by(c.c.ts).limit(1))
-            .scalar())
+        first, tail = self._indexed_and_tail(
+            lambda conn, indexed: conn.execute(
+                select(c.c.ts).where(*cond, c.c.leaf < indexed).order_by(c.c.ts).limit(1)
+            ).scalar()
+        )
         times = [] if first is None else [float(first)]
-        times += [rows.ts for _, _, rows in tail if rows.contained == principal
-                  and (since is None or rows.ts >= since)]
+        times += [
+            rows.ts
+            for _, _, rows in tail
+            if rows.contained == principal and (since is None or rows.ts >= since)
+        ]
         return min(times, default=None)
 
-    def breach_report(self, principals: Iterable[str], since: float | None = None,
-                      until: float | None = None) -> dict[str, Any]:
+    def breach_report(
+        self, principals: Iterable[str], since: float | None = None, until: float | None = None
+    ) -> dict[str, Any]:
         """The scope of a breach through `principals` in [since, until): GDPR Art. 33(3)(a)
         categories and approximate numbers of data subjects and records, and when each
         principal was contained (Art. 33(3)(d), measures taken)."""
@@ -227,17 +310,26 @@ class Investigator:
                 first = min(filter(None, [first, rep["timeline"][0]["start"]]))
                 last = max(filter(None, [last, rep["timeline"][-1]["start"]]))
             contained = self.containment_time(principal, since)
-            per[principal] = {"entries": rep["entries"], "records": rep["records"],
-                              "subjects": len(rep["subjects"]), "contained_at": iso(contained),
-                              "categories": sorted(rep["categories"])}
+            per[principal] = {
+                "entries": rep["entries"],
+                "records": rep["records"],
+                "subjects": len(rep["subjects"]),
+                "contained_at": iso(contained),
+                "categories": sorted(rep["categories"]),
+            }
         times = [p["contained_at"] for p in per.values()]
         return {
-            "window": {"since": iso(since), "until": iso(until),
-                       "first_activity": first, "last_activity": last},
+            "window": {
+                "since": iso(since),
+                "until": iso(until),
+                "first_activity": first,
+                "last_activity": last,
+            },
             "principals": per,
             "categories_of_data": sorted(cats),
-            "categories_of_data_subjects": sorted({SUBJECT_CATEGORIES.get(c, f"{c} subjects")
-                                                   for c in cats}),
+            "categories_of_data_subjects": sorted(
+                {SUBJECT_CATEGORIES.get(c, f"{c} subjects") for c in cats}
+            ),
             "data_subjects": len(subjects),
             "subjects_by_category": {c: len(v) for c, v in sorted(cats.items())},
             "records": records,
@@ -250,7 +342,8 @@ def breach_markdown(report: dict[str, Any]) -> str:
     """The breach report as readable Markdown for the data protection officer."""
     w = report["window"]
     lines = [
-        "# Personal data breach: scope (GDPR Art. 33)", "",
+        "# Personal data breach: scope (GDPR Art. 33)",
+        "",
         f"- Window examined: {w['since'] or 'beginning'} to {w['until'] or 'now'}",
         f"- Activity observed: {w['first_activity'] or 'none'} to {w['last_activity'] or 'none'}",
         f"- Data subjects concerned: {report['data_subjects']}",
@@ -258,19 +351,30 @@ def breach_markdown(report: dict[str, Any]) -> str:
         "- Categories of data: " + (", ".join(report["categories_of_data"]) or "none"),
         "- Categories of data subjects: "
         + (", ".join(report["categories_of_data_subjects"]) or "none"),
-        "- Contained: " + (f"yes, at {report['contained_at']}" if report["contained"]
-                           else "NO (at least one principal is not contained)"),
-        "", "## Accounts involved", "",
+        "- Contained: "
+        + (
+            f"yes, at {report['contained_at']}"
+            if report["contained"]
+            else "NO (at least one principal is not contained)"
+        ),
+        "",
+        "## Accounts involved",
+        "",
         "| principal | entries | records | data subjects | categories | contained at |",
         "| --- | ---: | ---: | ---: | --- | --- |",
     ]
     for name, p in report["principals"].items():
         cats = ", ".join(p["categories"]) or "-"
-        lines.append(f"| {name} | {p['entries']} | {p['records']} | {p['subjects']} | "
-                     f"{cats} | {p['contained_at'] or 'not contained'} |")
+        lines.append(
+            f"| {name} | {p['entries']} | {p['records']} | {p['subjects']} | "
+            f"{cats} | {p['contained_at'] or 'not contained'} |"
+        )
     lines += ["", "## Data subjects by category of data", ""]
     lines += [f"- {c}: {n}" for c, n in report["subjects_by_category"].items()] or ["- none"]
-    lines += ["", "To complete before notification (Art. 33(3)(b)-(d)): the data protection "
-              "officer's contact, the likely consequences, and the measures taken or proposed.",
-              ""]
+    lines += [
+        "",
+        "To complete before notification (Art. 33(3)(b)-(d)): the data protection "
+        "officer's contact, the likely consequences, and the measures taken or proposed.",
+        "",
+    ]
     return "\n".join(lines)

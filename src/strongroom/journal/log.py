@@ -109,9 +109,18 @@ def _resolve(futs: list[asyncio.Future[None]]) -> None:
 
 
 class Journal:
-    def __init__(self, engine: Engine, index_engine: Engine, *, signer: NoteSigner | None,
-                 verifier: NoteVerifier | None, clock: Clock, checkpoint_every: int,
-                 checkpoint_interval: float, index_lag: int | None = INDEX_LAG) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        index_engine: Engine,
+        *,
+        signer: NoteSigner | None,
+        verifier: NoteVerifier | None,
+        clock: Clock,
+        checkpoint_every: int,
+        checkpoint_interval: float,
+        index_lag: int | None = INDEX_LAG,
+    ) -> None:
         self.engine = engine
         self.index_engine = index_engine  # schema.make_engines says where
         self.signer = signer
@@ -135,15 +144,29 @@ class Journal:
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     @classmethod
-    def open(cls, url: str, *, signer: NoteSigner | None, clock: Clock,
-             checkpoint_every: int = 1000, checkpoint_interval: float = 60.0,
-             verifier: NoteVerifier | None = None,
-             index_lag: int | None = INDEX_LAG) -> Journal:
+    def open(
+        cls,
+        url: str,
+        *,
+        signer: NoteSigner | None,
+        clock: Clock,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: float = 60.0,
+        verifier: NoteVerifier | None = None,
+        index_lag: int | None = INDEX_LAG,
+    ) -> Journal:
         engine, index_engine = schema.make_engines(url)
         schema.ensure_schema(engine, index_engine)
-        journal = cls(engine, index_engine, signer=signer, verifier=verifier, clock=clock,
-                      checkpoint_every=checkpoint_every,
-                      checkpoint_interval=checkpoint_interval, index_lag=index_lag)
+        journal = cls(
+            engine,
+            index_engine,
+            signer=signer,
+            verifier=verifier,
+            clock=clock,
+            checkpoint_every=checkpoint_every,
+            checkpoint_interval=checkpoint_interval,
+            index_lag=index_lag,
+        )
         with journal._read() as conn:
             row = store.latest_checkpoint_row(conn)
         if row is not None:
@@ -179,9 +202,11 @@ class Journal:
         batch.outcome(0)
         return str(batch.note)
 
-    def _enqueue(self, prepared: Prepared | None,
-                 loop: asyncio.AbstractEventLoop | None = None,
-                 ) -> tuple[_Batch, int, asyncio.Future[None] | None]:
+    def _enqueue(
+        self,
+        prepared: Prepared | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> tuple[_Batch, int, asyncio.Future[None] | None]:
         """Add an entry (None: a checkpoint request) to the open batch; with `loop`, also
         return a future of that loop that the batch's commit resolves."""
         fut = None
@@ -245,22 +270,24 @@ class Journal:
         pending = self._unindexed
         if len(pending) > 16 * INDEX_CHUNK:
             # indexing keeps failing: bound the memory (those entries are read back later)
-            del pending[:len(pending) // 2]
-        pending.extend(zip(range(start, start + len(items)), (p.index for p in items),
-                           strict=True))
+            del pending[: len(pending) // 2]
+        pending.extend(zip(range(start, start + len(items)), (p.index for p in items), strict=True))
 
     def _index_if_due(self, *, idle: bool) -> None:
         """Index this writer's own entries once `index_lag` of them wait, or when idle; read
         back entries below them that nobody indexed when idle, or once indexed_size has
         not moved for GAP_SECONDS (their writer, another process, has stopped)."""
-        if (self.index_lag is None or self._frontier is None
-                or time.monotonic() < self._index_retry_at):
+        if (
+            self.index_lag is None
+            or self._frontier is None
+            or time.monotonic() < self._index_retry_at
+        ):
             return
         pending = self._unindexed
         if pending and (idle or len(pending) >= self.index_lag):
             chunk = pending[:INDEX_CHUNK]
             if self._index_step(lambda conn: store.index_known(conn, chunk)) is not None:
-                del pending[:len(chunk)]
+                del pending[: len(chunk)]
             return
         below = pending[0][0] if pending else self._frontier.size
         stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
@@ -300,8 +327,11 @@ class Journal:
     def _timed_checkpoint_due(self) -> bool:
         # Without a frontier yet, one empty batch loads it and decides precisely.
         grown = self._frontier is None or self._frontier.size > self._last_cp_size
-        return (self.signer is not None and grown
-                and self.clock.now() - self._last_cp_time >= self.checkpoint_interval)
+        return (
+            self.signer is not None
+            and grown
+            and self.clock.now() - self._last_cp_time >= self.checkpoint_interval
+        )
 
     def _commit(self, batch: _Batch) -> None:
         try:
@@ -313,9 +343,14 @@ class Journal:
                 ups = frontier.extend(p.leaf_hash for p in batch.items)
                 store.write_batch(conn, size, batch.items, ups)
                 end = frontier.size
-                due = (self.signer is not None and end > self._last_cp_size and (
-                    size // self.checkpoint_every != end // self.checkpoint_every
-                    or self.clock.now() - self._last_cp_time >= self.checkpoint_interval))
+                due = (
+                    self.signer is not None
+                    and end > self._last_cp_size
+                    and (
+                        size // self.checkpoint_every != end // self.checkpoint_every
+                        or self.clock.now() - self._last_cp_time >= self.checkpoint_interval
+                    )
+                )
                 if due or batch.checkpoint:
                     batch.note = self._checkpoint(conn, frontier)
             batch.start = size
@@ -373,14 +408,14 @@ class Journal:
     def checkpoints(self) -> list[tuple[int, int, str]]:
         """Every stored checkpoint as (seq, size, signed note), oldest first."""
         t = schema.checkpoints
-        rows = self._query(lambda c: c.execute(
-            select(t.c.seq, t.c.size, t.c.note).order_by(t.c.seq)).all())
+        rows = self._query(
+            lambda c: c.execute(select(t.c.seq, t.c.size, t.c.note).order_by(t.c.seq)).all()
+        )
         return [(int(a), int(b), str(n)) for a, b, n in rows]
 
     def entry(self, index: int) -> dict[str, Any]:
         t = schema.leaves
-        data = self._query(lambda c: c.execute(
-            select(t.c.entry).where(t.c.idx == index)).scalar())
+        data = self._query(lambda c: c.execute(select(t.c.entry).where(t.c.idx == index)).scalar())
         if data is None:
             raise BadRequest(f"no journal entry {index}")
         return decode(bytes(data))
@@ -389,7 +424,8 @@ class Journal:
         # One connection for the size check and the reads: a proof is a few lookups, and
         # each checkout and statement costs as much as one.
         current, found = self._query(
-            lambda c: (schema.log_size(c), store.read_nodes(c, plan.node_ids)))
+            lambda c: (schema.log_size(c), store.read_nodes(c, plan.node_ids))
+        )
         if size > current:
             raise BadRequest(f"tree size {size} is beyond the journal's size {current}")
         try:

@@ -178,13 +178,15 @@ class Frontier:
 def completed(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
     """The subtrees that leaf `leaf` completes, as (level, index, hash), from the hashes
     `Frontier.extend` returned for it."""
-    return [(level, ((leaf + 1) >> level) - 1, up_hash(up, level))
-            for level in range(1, len(up) // HASH_SIZE + 1)]
+    return [
+        (level, ((leaf + 1) >> level) - 1, up_hash(up, level))
+        for level in range(1, len(up) // HASH_SIZE + 1)
+    ]
 
 
 def up_hash(up: bytes, level: int) -> bytes:
     """The hash of the level-`level` subtree in a leaf's `up` (b"" if it holds none)."""
-    return up[HASH_SIZE * (level - 1):HASH_SIZE * level]
+    return up[HASH_SIZE * (level - 1) : HASH_SIZE * level]
 
 
 def completing_leaf(level: int, index: int) -> int:
@@ -227,8 +229,7 @@ def _chain_border_right(seed: bytes, proof: Sequence[bytes]) -> bytes:
     return seed
 
 
-def root_from_inclusion_proof(index: int, size: int, lh: bytes,
-                              proof: Sequence[bytes]) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, lh: bytes, proof: Sequence[bytes]) -> bytes:
     if not 0 <= index < size:
         raise ProofError(f"index {index} is beyond size {size}")
     _check_hash("leaf hash", lh)
@@ -241,13 +242,13 @@ def root_from_inclusion_proof(index: int, size: int, lh: bytes,
     return _chain_border_right(res, proof[inner:])
 
 
-def verify_inclusion(index: int, size: int, lh: bytes, proof: Sequence[bytes],
-                     root: bytes) -> None:
+def verify_inclusion(index: int, size: int, lh: bytes, proof: Sequence[bytes], root: bytes) -> None:
     _match(root_from_inclusion_proof(index, size, lh, proof), root)
 
 
-def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes,
-                       root2: bytes) -> None:
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> None:
     if size2 < size1 or size1 < 0:
         raise ProofError(f"size2 ({size2}) < size1 ({size1})")
     if size1 == 0:

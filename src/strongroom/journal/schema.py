@@ -97,13 +97,15 @@ metadata = MetaData()  # the log
 index_metadata = MetaData()  # the investigation indexes (their own file on SQLite)
 
 meta = Table(
-    "journal_meta", metadata,
+    "journal_meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 leaves = Table(
-    "journal_leaves", metadata,
+    "journal_leaves",
+    metadata,
     Column("idx", BigInt, primary_key=True, autoincrement=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     # the hashes of the subtrees up to LEAF_LEVELS this leaf completes, level 1 first
@@ -126,7 +128,8 @@ def buckets_below(size: int) -> list[int]:
 
 
 principals = Table(
-    "journal_principals", index_metadata,
+    "journal_principals",
+    index_metadata,
     Column("bucket", BigInt, primary_key=True, autoincrement=False),
     Column("principal", String(128), primary_key=True),
     Column("ts", Float, primary_key=True),
@@ -141,7 +144,8 @@ LEAF_LEVELS = 7
 NID_SHIFT = 56
 
 nodes = Table(
-    "journal_nodes", metadata,
+    "journal_nodes",
+    metadata,
     Column("nid", BigInt, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
@@ -152,7 +156,8 @@ def nid(level: int, index: int) -> int:
 
 
 subjects = Table(
-    "journal_subjects", index_metadata,
+    "journal_subjects",
+    index_metadata,
     Column("bucket", BigInt, primary_key=True, autoincrement=False),
     Column("skey", BigInt, primary_key=True, autoincrement=False),
     Column("leaf", BigInt, primary_key=True, autoincrement=False),
@@ -167,8 +172,10 @@ def subject_key(subject: str) -> int:
     """A stable 63-bit key for a subject ID (fits a signed BIGINT everywhere)."""
     return int.from_bytes(_blake2b_64(subject.encode()).digest()) >> 1
 
+
 containments = Table(
-    "journal_containments", index_metadata,
+    "journal_containments",
+    index_metadata,
     Column("target", String(128), primary_key=True),
     Column("leaf", BigInt, primary_key=True, autoincrement=False),
     Column("ts", Float, nullable=False),
@@ -179,19 +186,22 @@ containments = Table(
 # appended, so with several writer processes one may index its entries before another has
 # indexed the ones below them.
 index_ranges = Table(
-    "journal_index_ranges", index_metadata,
+    "journal_index_ranges",
+    index_metadata,
     Column("lo", BigInt, primary_key=True, autoincrement=False),
     Column("hi", BigInt, nullable=False),
 )
 
 index_meta = Table(
-    "journal_index_meta", index_metadata,
+    "journal_index_meta",
+    index_metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 checkpoints = Table(
-    "journal_checkpoints", metadata,
+    "journal_checkpoints",
+    metadata,
     Column("seq", BigInt, primary_key=True, autoincrement=False),
     Column("size", BigInt, nullable=False),
     Column("root", LargeBinary(32), nullable=False),
@@ -199,12 +209,17 @@ checkpoints = Table(
     Column("created", Float, nullable=False),
 )
 
+
 def _upgrade_1_indexes_apart(conn: Connection) -> None:
     """v1 -> v2: move the principal index off the leaves into `journal_principals`, and
     rebuild the subject index keyed (bucket, subject key, leaf). Everything v1 wrote was
     indexed, so `indexed_size` starts at the tree size."""
-    conn.execute(text("INSERT INTO journal_principals (bucket, principal, ts, leaf) "  # noqa: S608 - constants
-                      f"SELECT idx >> {BUCKET_SHIFT}, principal, ts, idx FROM journal_leaves"))
+    conn.execute(
+        text(
+            "INSERT INTO journal_principals (bucket, principal, ts, leaf) "  # noqa: S608 - constants
+            f"SELECT idx >> {BUCKET_SHIFT}, principal, ts, idx FROM journal_leaves"
+        )
+    )
     conn.execute(text("DROP INDEX ix_journal_leaves_principal_ts"))
     for column in ("ts", "principal", "kind", "outcome"):
         conn.execute(text(f"ALTER TABLE journal_leaves DROP COLUMN {column}"))
@@ -215,13 +230,23 @@ def _upgrade_1_indexes_apart(conn: Connection) -> None:
             q = f"SELECT subject, leaf FROM {old}"  # noqa: S608 - constants
             if last is not None:
                 q += " WHERE subject > :s OR (subject = :s AND leaf > :l)"
-            rows = conn.execute(text(q + " ORDER BY subject, leaf LIMIT 50000"),
-                                {} if last is None else {"s": last[0], "l": last[1]}).all()
+            rows = conn.execute(
+                text(q + " ORDER BY subject, leaf LIMIT 50000"),
+                {} if last is None else {"s": last[0], "l": last[1]},
+            ).all()
             if not rows:
                 return
-            conn.execute(new.insert(), [
-                {"bucket": int(leaf) >> BUCKET_SHIFT, "skey": subject_key(subj),
-                 "leaf": int(leaf)} for subj, leaf in rows])
+            conn.execute(
+                new.insert(),
+                [
+                    {
+                        "bucket": int(leaf) >> BUCKET_SHIFT,
+                        "skey": subject_key(subj),
+                        "leaf": int(leaf),
+                    }
+                    for subj, leaf in rows
+                ],
+            )
             last = (str(rows[-1][0]), int(rows[-1][1]))
 
     _rebuild(conn, subjects, 2, fill)
@@ -262,8 +287,9 @@ def _upgrade_2_index_ranges(conn: Connection) -> None:
     writer records, so the version must move."""
 
 
-def _rebuild(conn: Connection, table: Table, version: int,
-             fill: Callable[[Table, str], None]) -> None:
+def _rebuild(
+    conn: Connection, table: Table, version: int, fill: Callable[[Table, str], None]
+) -> None:
     """Replace `table` by its current definition, which `fill(new, old name)` fills,
     on the way to schema `version`. The new table is built beside the old one and renamed
     once the old one is gone: renaming the old one first would leave its primary key's
@@ -281,10 +307,15 @@ def _upgrade_3_small_buckets(conn: Connection) -> None:
     2**BUCKET_SHIFT entries: indexing a chunk dirtied a page per distinct principal and
     subject across the whole index (22.8 us an entry at 1M entries, and growing), now the
     newest bucket's few hundred pages (8.7 us, flat)."""
+
     def copy(new: Table, old: str) -> None:
         cols = [c.name for c in new.columns]  # the bucket first (SQL of constants only)
-        conn.execute(text(f"INSERT INTO {new.name} ({', '.join(cols)}) "  # noqa: S608
-                          f"SELECT leaf >> {BUCKET_SHIFT}, {', '.join(cols[1:])} FROM {old}"))
+        conn.execute(
+            text(
+                f"INSERT INTO {new.name} ({', '.join(cols)}) "  # noqa: S608
+                f"SELECT leaf >> {BUCKET_SHIFT}, {', '.join(cols[1:])} FROM {old}"
+            )
+        )
 
     _rebuild(conn, principals, 4, copy)
     _rebuild(conn, subjects, 4, copy)
@@ -302,8 +333,11 @@ def _upgrade_4_index_apart(conn: Connection, index_engine: Engine) -> None:
         return
     moved = [principals, subjects, containments, index_ranges]
     # about 7 s per million entries (measured at 300,000): say so, as the server waits
-    log.warning("journal schema upgrade: moving the indexes of %d entries to %s",
-                indexed, index_engine.url.database)
+    log.warning(
+        "journal schema upgrade: moving the indexes of %d entries to %s",
+        indexed,
+        index_engine.url.database,
+    )
     with writing(index_engine, index=True) as ic:
         index_metadata.create_all(ic)
         for t in [*moved, index_meta]:
@@ -322,8 +356,12 @@ def _upgrade_5_nodes_in_leaves(conn: Connection) -> None:
     """v5 -> v6: leaves carry the lower nodes they complete (`up`). The column is added
     empty (instant on both backends); the nodes of the leaves already written stay in
     journal_nodes, where readers find them by `up` being NULL."""
-    conn.execute(text("ALTER TABLE journal_leaves ADD COLUMN up "
-                      + ("BYTEA" if conn.dialect.name == "postgresql" else "BLOB")))
+    conn.execute(
+        text(
+            "ALTER TABLE journal_leaves ADD COLUMN up "
+            + ("BYTEA" if conn.dialect.name == "postgresql" else "BLOB")
+        )
+    )
 
 
 # from_version -> step(log connection, index engine)
@@ -343,11 +381,13 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
         if url.startswith("sqlite"):
             if url in ("sqlite://", "sqlite:///:memory:"):
                 raise BadRequest("the journal must be a file or a server, not :memory:")
-            engine = create_engine(url, connect_args={"check_same_thread": False},
-                                   pool_size=8, max_overflow=8)
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8
+            )
             sync = "FULL" if durable else "NORMAL"
-            event.listen(engine, "connect",
-                         lambda dbapi_conn, _record: _sqlite_connect(dbapi_conn, sync))
+            event.listen(
+                engine, "connect", lambda dbapi_conn, _record: _sqlite_connect(dbapi_conn, sync)
+            )
             event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
@@ -363,8 +403,7 @@ def make_engines(url: str) -> tuple[Engine, Engine]:
     if engine.dialect.name != "sqlite":
         return engine, engine
     index_url = engine.url.set(database=f"{engine.url.database}-index")
-    return engine, make_engine(index_url.render_as_string(hide_password=False),
-                               durable=False)
+    return engine, make_engine(index_url.render_as_string(hide_password=False), durable=False)
 
 
 def _sqlite_connect(dbapi_conn: Any, synchronous: str) -> None:
@@ -404,8 +443,10 @@ def writing(engine: Engine, *, index: bool = False) -> Iterator[Connection]:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released by close()
         with engine.connect().execution_options(journal_writer=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                             {"k": PG_INDEX_LOCK_KEY if index else PG_LOCK_KEY})
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"),
+                    {"k": PG_INDEX_LOCK_KEY if index else PG_LOCK_KEY},
+                )
             yield conn
     finally:
         if lock is not None:
@@ -428,8 +469,10 @@ def ensure_schema(engine: Engine, index_engine: Engine) -> None:
             found = _get(conn, meta, "schema_version")
             version = SCHEMA_VERSION if found is None else int(found)
             if version > SCHEMA_VERSION:
-                raise BadRequest(f"journal schema version {version} is newer than this "
-                                 f"software ({SCHEMA_VERSION})")
+                raise BadRequest(
+                    f"journal schema version {version} is newer than this "
+                    f"software ({SCHEMA_VERSION})"
+                )
             if version < 5:
                 # the steps before 5 work on the indexes where they were, in the log's file
                 index_metadata.create_all(conn)
@@ -440,8 +483,10 @@ def ensure_schema(engine: Engine, index_engine: Engine) -> None:
             size = log_size(conn)
         with writing(index_engine, index=True) as conn:
             index_metadata.create_all(conn)
-            reach = max(indexed_size(conn), int(conn.execute(
-                select(func.max(index_ranges.c.hi))).scalar() or 0))
+            reach = max(
+                indexed_size(conn),
+                int(conn.execute(select(func.max(index_ranges.c.hi))).scalar() or 0),
+            )
             if reach > size:
                 for t in index_metadata.sorted_tables:
                     conn.execute(t.delete())

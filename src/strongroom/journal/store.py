@@ -37,9 +37,18 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     wanted = list(ids)
     low = s.LEAF_LEVELS
     rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted if lvl <= low}
-    found = {int(i): (bytes(lh), up) for i, lh, up in fetch(
-        conn, in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
-        tuple(rows))} if rows else {}
+    found = (
+        {
+            int(i): (bytes(lh), up)
+            for i, lh, up in fetch(
+                conn,
+                in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
+                tuple(rows),
+            )
+        }
+        if rows
+        else {}
+    )
     out: dict[NodeID, bytes] = {}
     tabled: list[int] = []
     for lvl, i in wanted:
@@ -57,10 +66,16 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
             out[(lvl, i)] = h
     if tabled:
         mask = (1 << s.NID_SHIFT) - 1
-        out.update({(int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
-                    for k, h in fetch(
-                        conn, in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
-                        tuple(tabled))})
+        out.update(
+            {
+                (int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
+                for k, h in fetch(
+                    conn,
+                    in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
+                    tuple(tabled),
+                )
+            }
+        )
     return out
 
 
@@ -76,37 +91,46 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
 def kept_in_row(up: bytes) -> bytes:
     """Of the hashes a leaf completes (`Frontier.extend`), those its row keeps: levels 1 to
     LEAF_LEVELS."""
-    return up[:HASH_SIZE * s.LEAF_LEVELS]
+    return up[: HASH_SIZE * s.LEAF_LEVELS]
 
 
 def upper_nodes(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
     """Of the subtrees a leaf completes, those journal_nodes keeps: above LEAF_LEVELS."""
     if len(up) <= HASH_SIZE * s.LEAF_LEVELS:  # all but one leaf in 2**LEAF_LEVELS
         return []
-    return completed(leaf, up)[s.LEAF_LEVELS:]
+    return completed(leaf, up)[s.LEAF_LEVELS :]
 
 
-def write_batch(conn: Connection, start: int, batch: Sequence[Prepared],
-                ups: Sequence[bytes]) -> None:
+def write_batch(
+    conn: Connection, start: int, batch: Sequence[Prepared], ups: Sequence[bytes]
+) -> None:
     """Insert a batch of leaves, each with the lower nodes it completes (of
     `Frontier.extend`'s answer), and the upper ones into journal_nodes, as plain tuples in
     multi-row INSERTs: the journal's hot path, where building SQLAlchemy parameter dicts
     per row would cost more than SQLite does."""
     if not batch:
         return
-    insert_rows(conn, "journal_leaves", "idx, leaf_hash, entry, up",
-                [(start + n, p.leaf_hash, p.entry, kept_in_row(up))
-                 for n, (p, up) in enumerate(zip(batch, ups, strict=True))])
-    upper = sorted((s.nid(lvl, i), h) for n, up in enumerate(ups)
-                   for lvl, i, h in upper_nodes(start + n, up))
+    insert_rows(
+        conn,
+        "journal_leaves",
+        "idx, leaf_hash, entry, up",
+        [
+            (start + n, p.leaf_hash, p.entry, kept_in_row(up))
+            for n, (p, up) in enumerate(zip(batch, ups, strict=True))
+        ],
+    )
+    upper = sorted(
+        (s.nid(lvl, i), h) for n, up in enumerate(ups) for lvl, i, h in upper_nodes(start + n, up)
+    )
     insert_rows(conn, "journal_nodes", "nid, hash", upper)
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:
     """Entries [start, end) decoded, in order."""
     t = s.leaves
-    rows = conn.execute(select(t.c.idx, t.c.entry).where(t.c.idx >= start, t.c.idx < end)
-                        .order_by(t.c.idx)).all()
+    rows = conn.execute(
+        select(t.c.idx, t.c.entry).where(t.c.idx >= start, t.c.idx < end).order_by(t.c.idx)
+    ).all()
     return [(int(i), decode(bytes(data))) for i, data in rows]
 
 
@@ -151,8 +175,10 @@ def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _index_ranges(conn: Connection) -> list[tuple[int, int]]:
-    return [(int(lo), int(hi)) for lo, hi in conn.exec_driver_sql(
-        "SELECT lo, hi FROM journal_index_ranges ORDER BY lo")]
+    return [
+        (int(lo), int(hi))
+        for lo, hi in conn.exec_driver_sql("SELECT lo, hi FROM journal_index_ranges ORDER BY lo")
+    ]
 
 
 def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> int:
@@ -180,8 +206,11 @@ def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> tup
     others' entries. Returns how many were indexed, and indexed_size after."""
     indexed = s.indexed_size(conn)
     ranges = _index_ranges(conn)
-    todo = [(i, r) for i, r in known if i >= indexed
-            and not (ranges and any(lo <= i < hi for lo, hi in ranges))]
+    todo = [
+        (i, r)
+        for i, r in known
+        if i >= indexed and not (ranges and any(lo <= i < hi for lo, hi in ranges))
+    ]
     if not todo:
         return 0, indexed
     _insert_index_rows(conn, todo)
@@ -206,11 +235,12 @@ def index_gap(conn: Connection, log: Connection, limit: int) -> tuple[int, int]:
 
 
 def latest_checkpoint_row(conn: Connection) -> Any:
-    return conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.seq.desc())
-                        .limit(1)).first()
+    return conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.seq.desc()).limit(1)).first()
 
 
-def insert_checkpoint(conn: Connection, seq: int, size: int, root: bytes, note: str,
-                      created: float) -> None:
-    conn.execute(insert(s.checkpoints).values(seq=seq, size=size, root=root, note=note,
-                                              created=created))
+def insert_checkpoint(
+    conn: Connection, seq: int, size: int, root: bytes, note: str, created: float
+) -> None:
+    conn.execute(
+        insert(s.checkpoints).values(seq=seq, size=size, root=root, note=note, created=created)
+    )

@@ -56,8 +56,11 @@ class VerifyReport:
 
     def localized(self, begin: int, end: int) -> int | None:
         """The first index in [begin, end) already pinned by an entry-level problem."""
-        found = [p.index for p in self.problems if p.kind in LOCALIZED
-                 and p.index is not None and begin <= p.index < end]
+        found = [
+            p.index
+            for p in self.problems
+            if p.kind in LOCALIZED and p.index is not None and begin <= p.index < end
+        ]
         return min(found) if found else None
 
     def add(self, index: int | None, kind: str, message: str) -> None:
@@ -66,11 +69,15 @@ class VerifyReport:
             self.problems.append(Problem(index, kind, message))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "size": self.size, "checkpoints": self.checkpoints,
-                "signed_size": self.signed_size,
-                "unsigned_entries": max(0, self.size - self.signed_size),
-                "first_bad_index": self.first_bad_index,
-                "problems": [asdict(p) for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "checkpoints": self.checkpoints,
+            "signed_size": self.signed_size,
+            "unsigned_entries": max(0, self.size - self.signed_size),
+            "first_bad_index": self.first_bad_index,
+            "problems": [asdict(p) for p in self.problems],
+        }
 
 
 def verify_storage(engine: Engine, verifier: NoteVerifier | None) -> VerifyReport:
@@ -91,16 +98,24 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     last = -1
     broken = False
     while not broken:
-        rows = conn.execute(select(t.c.idx, t.c.leaf_hash, t.c.entry, t.c.up)
-                            .where(t.c.idx > last).order_by(t.c.idx).limit(CHUNK)).all()
+        rows = conn.execute(
+            select(t.c.idx, t.c.leaf_hash, t.c.entry, t.c.up)
+            .where(t.c.idx > last)
+            .order_by(t.c.idx)
+            .limit(CHUNK)
+        ).all()
         if not rows:
             break
         start = frontier.size
         tabled: list[tuple[int, int, bytes]] = []  # nodes kept in journal_nodes
         for idx, stored_lh, entry, stored_up in rows:
             if idx != frontier.size:
-                report.add(frontier.size, "gap", f"entry {frontier.size} is missing "
-                           f"(next stored index is {idx}): deleted or inserted entries")
+                report.add(
+                    frontier.size,
+                    "gap",
+                    f"entry {frontier.size} is missing "
+                    f"(next stored index is {idx}): deleted or inserted entries",
+                )
                 broken = True
                 break
             lh = rfc6962.leaf_hash(bytes(entry))
@@ -135,12 +150,17 @@ def _bad_node(report: VerifyReport, level: int, idx: int) -> None:
     first, end = idx << level, (idx + 1) << level
     # A bad leaf or lower node already explains every node above it.
     if report.localized(first, end) is None:
-        report.add(first, "node", f"stored hash of leaves [{first}, {end}) does not "
-                   "match the entries: reordered or rewritten")
+        report.add(
+            first,
+            "node",
+            f"stored hash of leaves [{first}, {end}) does not "
+            "match the entries: reordered or rewritten",
+        )
 
 
-def _check_tabled_nodes(conn: Any, report: VerifyReport, a: int, b: int,
-                        made: list[tuple[int, int, bytes]]) -> None:
+def _check_tabled_nodes(
+    conn: Any, report: VerifyReport, a: int, b: int, made: list[tuple[int, int, bytes]]
+) -> None:
     """Compare the nodes that leaves [a, b) completed and journal_nodes keeps (the upper
     ones, and all of leaves written before version 6) with their rows there."""
     n = schema.nodes
@@ -150,8 +170,9 @@ def _check_tabled_nodes(conn: Any, report: VerifyReport, a: int, b: int,
     for level in sorted({lvl for lvl, _, _ in made}):
         lo, hi = (a >> level), (b >> level) - 1
         base = schema.nid(level, 0)
-        rows = conn.execute(select(n.c.nid, n.c.hash).where(
-            n.c.nid >= base + lo, n.c.nid <= base + hi))
+        rows = conn.execute(
+            select(n.c.nid, n.c.hash).where(n.c.nid >= base + lo, n.c.nid <= base + hi)
+        )
         stored.update({(level, int(k) - base): bytes(h) for k, h in rows})
     for level, idx, h in made:
         if stored.get((level, idx)) != h:
@@ -161,17 +182,24 @@ def _check_tabled_nodes(conn: Any, report: VerifyReport, a: int, b: int,
 def _check_orphans(conn: Any, report: VerifyReport, size: int) -> None:
     n = schema.nodes
     for level in range(1, 64):
-        hit = conn.execute(select(n.c.nid).where(
-            n.c.nid >= schema.nid(level, size >> level),
-            n.c.nid < schema.nid(level + 1, 0)).limit(1)).first()
+        hit = conn.execute(
+            select(n.c.nid)
+            .where(n.c.nid >= schema.nid(level, size >> level), n.c.nid < schema.nid(level + 1, 0))
+            .limit(1)
+        ).first()
         if hit is not None:
-            report.add(size, "truncated", f"stored nodes reach beyond the last entry "
-                       f"{size - 1}: entries were removed from the end")
+            report.add(
+                size,
+                "truncated",
+                f"stored nodes reach beyond the last entry "
+                f"{size - 1}: entries were removed from the end",
+            )
             return
 
 
-def _check_checkpoints(conn: Any, report: VerifyReport, cps: list[Any],
-                       roots: dict[int, bytes], verifier: NoteVerifier) -> None:
+def _check_checkpoints(
+    conn: Any, report: VerifyReport, cps: list[Any], roots: dict[int, bytes], verifier: NoteVerifier
+) -> None:
     report.checkpoints = len(cps)
     prev_note: str | None = None
     prev_size, prev_root, good_size = 0, rfc6962.EMPTY_ROOT, 0
@@ -184,23 +212,33 @@ def _check_checkpoints(conn: Any, report: VerifyReport, cps: list[Any],
             continue
         if cp.seq != seq or cp.size != size or cp.root != bytes(row.root):
             report.add(good_size, "checkpoint", f"checkpoint {seq}: row differs from its note")
-        if cp.seq != expected_seq or cp.prev != (note_digest(prev_note) if prev_note
-                                                 else GENESIS):
-            report.add(prev_size, "checkpoint-chain", f"checkpoint {cp.seq} does not follow "
-                       f"the stored checkpoint before it: a checkpoint was removed")
+        if cp.seq != expected_seq or cp.prev != (note_digest(prev_note) if prev_note else GENESIS):
+            report.add(
+                prev_size,
+                "checkpoint-chain",
+                f"checkpoint {cp.seq} does not follow "
+                f"the stored checkpoint before it: a checkpoint was removed",
+            )
         prev_note = row.note
         if cp.size > report.size:
-            report.add(report.size, "truncated", f"checkpoint {cp.seq} signs size {cp.size} "
-                       f"but the journal holds {report.size} entries")
+            report.add(
+                report.size,
+                "truncated",
+                f"checkpoint {cp.seq} signs size {cp.size} "
+                f"but the journal holds {report.size} entries",
+            )
             continue
         root = roots.get(cp.size)
         if root is None:
             continue  # the walk stopped at an earlier gap, already reported
         if root != cp.root:
             pinned = report.localized(good_size, cp.size)
-            report.add(good_size if pinned is None else pinned, "root",
-                       f"recomputed root at size {cp.size} differs from signed checkpoint "
-                       f"{cp.seq}: entries in [{good_size}, {cp.size}) were altered")
+            report.add(
+                good_size if pinned is None else pinned,
+                "root",
+                f"recomputed root at size {cp.size} differs from signed checkpoint "
+                f"{cp.seq}: entries in [{good_size}, {cp.size}) were altered",
+            )
             continue
         if 0 < prev_size <= cp.size and not report.problems:
             plan = rfc6962.consistency(prev_size, cp.size)
@@ -208,8 +246,11 @@ def _check_checkpoints(conn: Any, report: VerifyReport, cps: list[Any],
             try:
                 rfc6962.verify_consistency(prev_size, cp.size, proof, prev_root, cp.root)
             except rfc6962.ProofError as exc:
-                report.add(prev_size, "consistency", f"checkpoints at {prev_size} and "
-                           f"{cp.size} are not consistent: {exc}")
+                report.add(
+                    prev_size,
+                    "consistency",
+                    f"checkpoints at {prev_size} and {cp.size} are not consistent: {exc}",
+                )
         prev_size, prev_root = cp.size, cp.root
         good_size = max(good_size, cp.size)
     report.signed_size = good_size

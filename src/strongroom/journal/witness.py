@@ -29,8 +29,14 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> str:
     return "\n".join(lines) + "\n\n" + note
 
 
-def submit(journal: Journal, witness_url: str, *, old_size: int = 0,
-           note: str | None = None, timeout: float = 10.0) -> str:
+def submit(
+    journal: Journal,
+    witness_url: str,
+    *,
+    old_size: int = 0,
+    note: str | None = None,
+    timeout: float = 10.0,
+) -> str:
     """Send the journal's latest (or the given) checkpoint to the witness; return its
     cosignature lines."""
     note = note or journal.latest_checkpoint()
@@ -44,8 +50,12 @@ def submit(journal: Journal, witness_url: str, *, old_size: int = 0,
         old = min(old_size, size)
         body = add_checkpoint_body(old, journal.consistency_proof(old, size), note)
         try:
-            resp = httpx.post(url, content=body.encode(), timeout=timeout,
-                              headers={"Content-Type": "text/plain; charset=utf-8"})
+            resp = httpx.post(
+                url,
+                content=body.encode(),
+                timeout=timeout,
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+            )
         except httpx.HTTPError as exc:
             raise Unavailable(f"witness unreachable: {exc.__class__.__name__}") from exc
         if resp.status_code == 200:

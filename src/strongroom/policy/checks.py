@@ -44,8 +44,9 @@ class _Checker:
 
     def field(self, pattern: str, path: Path, *, key: bool = False) -> list[str]:
         if not re.match(FIELD_PATTERN, pattern):
-            self.add(path, f"bad field name {pattern!r} (want category.name or category.*)",
-                     key=key)
+            self.add(
+                path, f"bad field name {pattern!r} (want category.name or category.*)", key=key
+            )
             return []
         names = resolve.expand(self.p, pattern)
         if not names:
@@ -83,9 +84,11 @@ class _Checker:
             for i, purpose in enumerate(spec.purposes):
                 self.purpose(purpose, (*base, "purposes", i))
             if spec.default_purpose is not None and spec.default_purpose not in spec.purposes:
-                self.add((*base, "default_purpose"),
-                         f"default_purpose {spec.default_purpose!r} is not in the purposes "
-                         f"role {name!r} may declare")
+                self.add(
+                    (*base, "default_purpose"),
+                    f"default_purpose {spec.default_purpose!r} is not in the purposes "
+                    f"role {name!r} may declare",
+                )
             if spec.staff and not spec.mfa_required:
                 self.add((*base, "mfa_required"), f"staff role {name!r} must require MFA")
 
@@ -100,13 +103,17 @@ class _Checker:
             for i, pattern in enumerate(spec.needs):
                 self.field(pattern, (*base, "needs", i))
             if spec.justification.required and spec.justification.min_length < 1:
-                self.add((*base, "justification", "min_length"),
-                         "a required justification needs min_length >= 1")
+                self.add(
+                    (*base, "justification", "min_length"),
+                    "a required justification needs min_length >= 1",
+                )
             if spec.break_glass is not None:
                 bg = spec.break_glass
                 if not (spec.justification.required and spec.step_up):
-                    self.add((*base, "break_glass"),
-                             "a break-glass purpose must require justification and step_up")
+                    self.add(
+                        (*base, "break_glass"),
+                        "a break-glass purpose must require justification and step_up",
+                    )
                 for i, role in enumerate(bg.notify):
                     self.role(role, (*base, "break_glass", "notify", i))
 
@@ -119,25 +126,36 @@ class _Checker:
                 if not self.purpose(purpose, base, key=True):
                     continue
                 if purpose not in self.p.roles[role].purposes:
-                    self.add(base, f"role {role!r} may not declare purpose {purpose!r}",
-                             key=True)
+                    self.add(base, f"role {role!r} may not declare purpose {purpose!r}", key=True)
                 need = resolve.needs(self.p, purpose)
                 for pattern, action in by_field.items():
                     names = self.field(pattern, (*base, pattern), key=True)
                     if action == "deny":
                         continue
-                    shown = [n for n in names if not (
-                        action == "generalize" and self.p.field_spec(n).generalize == "drop")]
+                    shown = [
+                        n
+                        for n in names
+                        if not (
+                            action == "generalize" and self.p.field_spec(n).generalize == "drop"
+                        )
+                    ]
                     beyond = sorted(set(shown) - need)
                     if beyond:
-                        self.add((*base, pattern),
-                                 f"rule {action} on {pattern!r} shows {', '.join(beyond)} "
-                                 f"beyond what purpose {purpose!r} declares it needs")
-                    if (action == "generalize" and not pattern.endswith(".*")
-                            and names and not shown):
-                        self.add((*base, pattern),
-                                 f"{pattern!r} has no generalization (generalize: drop); "
-                                 "write deny")
+                        self.add(
+                            (*base, pattern),
+                            f"rule {action} on {pattern!r} shows {', '.join(beyond)} "
+                            f"beyond what purpose {purpose!r} declares it needs",
+                        )
+                    if (
+                        action == "generalize"
+                        and not pattern.endswith(".*")
+                        and names
+                        and not shown
+                    ):
+                        self.add(
+                            (*base, pattern),
+                            f"{pattern!r} has no generalization (generalize: drop); write deny",
+                        )
 
     def endpoints(self) -> None:
         for eid, spec in self.p.endpoints.items():
@@ -149,17 +167,23 @@ class _Checker:
                     continue
                 rspec = self.p.roles[role]
                 if spec.scope not in rspec.scopes:
-                    self.add((*base, "roles", i),
-                             f"role {role!r} lacks scope {spec.scope!r} for this endpoint")
+                    self.add(
+                        (*base, "roles", i),
+                        f"role {role!r} lacks scope {spec.scope!r} for this endpoint",
+                    )
                 if spec.purposes is not None and not set(spec.purposes) & set(rspec.purposes):
-                    self.add((*base, "roles", i),
-                             f"role {role!r} may declare none of this endpoint's purposes")
+                    self.add(
+                        (*base, "roles", i),
+                        f"role {role!r} may declare none of this endpoint's purposes",
+                    )
             for i, purpose in enumerate(spec.purposes or []):
                 if self.purpose(purpose, (*base, "purposes", i)) and not any(
                     purpose in self.p.roles[r].purposes for r in spec.roles if r in self.p.roles
                 ):
-                    self.add((*base, "purposes", i),
-                             f"no role of this endpoint may declare purpose {purpose!r}")
+                    self.add(
+                        (*base, "purposes", i),
+                        f"no role of this endpoint may declare purpose {purpose!r}",
+                    )
             for i, alt in enumerate(spec.min_specificity):
                 if not alt:
                     self.add((*base, "min_specificity", i), "an empty alternative")
@@ -171,11 +195,14 @@ class _Checker:
                 for i, name in enumerate(getattr(spec, kind)):
                     if not self.field(name, (*base, kind, i)):
                         continue
-                    masked = [f"{r}/{p} ({v[name]})" for (r, p), v in views.items()
-                              if v[name] != "reveal"]
+                    masked = [
+                        f"{r}/{p} ({v[name]})" for (r, p), v in views.items() if v[name] != "reveal"
+                    ]
                     if masked:
-                        self.add((*base, kind, i),
-                                 f"{kind} field {name!r} is masked for {', '.join(masked)}")
+                        self.add(
+                            (*base, kind, i),
+                            f"{kind} field {name!r} is masked for {', '.join(masked)}",
+                        )
 
     def budgets(self) -> None:
         seen: set[str] = set()
@@ -192,29 +219,30 @@ class _Checker:
 
     def exports(self) -> None:
         ex = self.p.exports
-        for kind, scope in (("requester_roles", "exports:request"),
-                            ("approver_roles", "exports:approve")):
+        for kind, scope in (
+            ("requester_roles", "exports:request"),
+            ("approver_roles", "exports:approve"),
+        ):
             for i, role in enumerate(getattr(ex, kind)):
-                if self.role(role, ("exports", kind, i)) and \
-                        scope not in self.p.roles[role].scopes:
+                if self.role(role, ("exports", kind, i)) and scope not in self.p.roles[role].scopes:
                     self.add(("exports", kind, i), f"role {role!r} lacks scope {scope!r}")
         if ex.datasets and not ex.approver_roles:
-            self.add(("exports", "datasets"), "datasets need at least one approver role",
-                     key=True)
+            self.add(("exports", "datasets"), "datasets need at least one approver role", key=True)
         for name, ds in ex.datasets.items():
             for purpose, fields in ds.purposes.items():
                 base = ("exports", "datasets", name, "purposes", purpose)
                 if not self.purpose(purpose, base, key=True):
                     continue
-                if not any(purpose in self.p.roles[r].purposes
-                           for r in ex.requester_roles if r in self.p.roles):
-                    self.add(base, f"no requester role may declare purpose {purpose!r}",
-                             key=True)
+                if not any(
+                    purpose in self.p.roles[r].purposes
+                    for r in ex.requester_roles
+                    if r in self.p.roles
+                ):
+                    self.add(base, f"no requester role may declare purpose {purpose!r}", key=True)
                 need = resolve.needs(self.p, purpose)
                 for j, f in enumerate(fields):
                     if self.field(f, (*base, j)) and f not in need:
-                        self.add((*base, j),
-                                 f"export field {f!r} is beyond what {purpose!r} needs")
+                        self.add((*base, j), f"export field {f!r} is beyond what {purpose!r} needs")
 
     def responses(self) -> None:
         last: tuple[str, float] | None = None
@@ -223,9 +251,11 @@ class _Checker:
             if spec is None:
                 continue
             if last is not None and spec.threshold < last[1]:
-                self.add(("responses", name, "threshold"),
-                         f"{name} threshold {spec.threshold} is below {last[0]}'s "
-                         f"{last[1]}: the ladder must climb")
+                self.add(
+                    ("responses", name, "threshold"),
+                    f"{name} threshold {spec.threshold} is below {last[0]}'s "
+                    f"{last[1]}: the ladder must climb",
+                )
             last = (name, spec.threshold)
 
 

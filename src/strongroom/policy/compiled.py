@@ -28,11 +28,16 @@ class FieldView:
     verbatim; `actions`: field -> action for the journal; `weight`: disclosure weight of
     one record's visible fields."""
 
-    __slots__ = ("role", "purpose", "actions", "revealed", "visible", "plain", "weight",
-                 "_steps")
+    __slots__ = ("role", "purpose", "actions", "revealed", "visible", "plain", "weight", "_steps")
 
-    def __init__(self, role: str, purpose: str, steps: tuple[tuple[str, Masker | None], ...],
-                 actions: Mapping[str, Action], weight: int) -> None:
+    def __init__(
+        self,
+        role: str,
+        purpose: str,
+        steps: tuple[tuple[str, Masker | None], ...],
+        actions: Mapping[str, Action],
+        weight: int,
+    ) -> None:
         self.role = role
         self.purpose = purpose
         self._steps = steps
@@ -69,17 +74,26 @@ class CompiledPolicy:
         for role, purpose in resolve.pairs(policy):
             acts = resolve.actions(policy, role, purpose)
             steps = tuple(
-                (name, masker(action, field=name,
-                              generalizer=policy.field_spec(name).generalize,
-                              key=pseudonym_key,
-                              partial_length=policy.masking.partial_length,
-                              pseudonym_length=policy.masking.pseudonym_length))
-                for name, action in acts.items() if action != "deny"
+                (
+                    name,
+                    masker(
+                        action,
+                        field=name,
+                        generalizer=policy.field_spec(name).generalize,
+                        key=pseudonym_key,
+                        partial_length=policy.masking.partial_length,
+                        pseudonym_length=policy.masking.pseudonym_length,
+                    ),
+                )
+                for name, action in acts.items()
+                if action != "deny"
             )
             weight = self.weight(name for name, _ in steps)
             self._views[(role, purpose)] = FieldView(role, purpose, steps, acts, weight)
-        self._search = {eid: SearchRule(eid, spec.min_specificity, spec.filterable)
-                        for eid, spec in policy.endpoints.items()}
+        self._search = {
+            eid: SearchRule(eid, spec.min_specificity, spec.filterable)
+            for eid, spec in policy.endpoints.items()
+        }
 
     def role(self, name: str) -> RoleSpec:
         spec = self.policy.roles.get(name)
@@ -96,8 +110,9 @@ class CompiledPolicy:
     def endpoint(self, endpoint_id: str) -> EndpointSpec:
         spec = self.policy.endpoints.get(endpoint_id)
         if spec is None:
-            raise Forbidden(f"endpoint {endpoint_id!r} is not in the policy",
-                            reason="endpoint_unknown")
+            raise Forbidden(
+                f"endpoint {endpoint_id!r} is not in the policy", reason="endpoint_unknown"
+            )
         return spec
 
     def check_purpose(self, caller: Caller, endpoint_id: str) -> str:
@@ -105,16 +120,19 @@ class CompiledPolicy:
         ep = self.endpoint(endpoint_id)
         role = self.role(caller.role)
         if caller.role not in ep.roles:
-            raise Forbidden(f"role {caller.role!r} may not call {endpoint_id}",
-                            reason="role_not_allowed")
+            raise Forbidden(
+                f"role {caller.role!r} may not call {endpoint_id}", reason="role_not_allowed"
+            )
         if ep.scope not in caller.scopes:
             raise Forbidden(f"{endpoint_id} needs scope {ep.scope!r}", reason="scope_missing")
         name = caller.purpose or role.default_purpose
         if not name:
             raise Forbidden("declare a purpose for this access", reason="purpose_missing")
         if name not in role.purposes or (ep.purposes is not None and name not in ep.purposes):
-            raise Forbidden(f"purpose {name!r} is not allowed here for role {caller.role!r}",
-                            reason="purpose_not_allowed")
+            raise Forbidden(
+                f"purpose {name!r} is not allowed here for role {caller.role!r}",
+                reason="purpose_not_allowed",
+            )
         purpose = self.purpose(name)
         if purpose.justification.required and (
             len((caller.justification or "").strip()) < purpose.justification.min_length
@@ -132,9 +150,12 @@ class CompiledPolicy:
                 raise Unauthorized(
                     f"purpose {name!r} needs a recent step-up authentication",
                     reason="insufficient_user_authentication",
-                    headers={"WWW-Authenticate": (
-                        'Bearer error="insufficient_user_authentication", '
-                        f'error_description="step-up required", max_age="{max_age}"')},
+                    headers={
+                        "WWW-Authenticate": (
+                            'Bearer error="insufficient_user_authentication", '
+                            f'error_description="step-up required", max_age="{max_age}"'
+                        )
+                    },
                     extra={"max_age": max_age},
                 )
         return name
@@ -142,8 +163,10 @@ class CompiledPolicy:
     def view(self, role: str, purpose: str) -> FieldView:
         found = self._views.get((role, purpose))
         if found is None:
-            raise Forbidden(f"purpose {purpose!r} is not allowed for role {role!r}",
-                            reason="purpose_not_allowed")
+            raise Forbidden(
+                f"purpose {purpose!r} is not allowed for role {role!r}",
+                reason="purpose_not_allowed",
+            )
         return found
 
     def check_search(self, endpoint_id: str, given: Mapping[str, object]) -> None:
@@ -168,6 +191,7 @@ class CompiledPolicy:
         return total + extra
 
 
-def compile_policy(policy: Policy, pseudonym_key: bytes, *,
-                   clock: Clock = SYSTEM_CLOCK) -> CompiledPolicy:
+def compile_policy(
+    policy: Policy, pseudonym_key: bytes, *, clock: Clock = SYSTEM_CLOCK
+) -> CompiledPolicy:
     return CompiledPolicy(policy, pseudonym_key, clock)

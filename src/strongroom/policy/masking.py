@@ -107,8 +107,15 @@ def pseudonym(key: bytes, field: str, length: int) -> Masker:
     return mask
 
 
-def masker(action: str, *, field: str, generalizer: str, key: bytes, partial_length: int,
-           pseudonym_length: int) -> Masker | None:
+def masker(
+    action: str,
+    *,
+    field: str,
+    generalizer: str,
+    key: bytes,
+    partial_length: int,
+    pseudonym_length: int,
+) -> Masker | None:
     """The callable for one rule; None means `reveal` (the value passes unchanged)."""
     if action == "reveal":
         return None

@@ -8,8 +8,10 @@ from strongroom.policy import resolve
 from strongroom.policy.model import Policy
 
 DENY_CELL = "·"
-REGENERATE = ("strongroom policy matrix src/strongroom/policy/default_policy.yaml "
-              "--markdown --output docs/policy-matrix.md")
+REGENERATE = (
+    "strongroom policy matrix src/strongroom/policy/default_policy.yaml "
+    "--markdown --output docs/policy-matrix.md"
+)
 
 
 def columns(policy: Policy) -> list[tuple[str, str]]:
@@ -19,8 +21,10 @@ def columns(policy: Policy) -> list[tuple[str, str]]:
 def rows(policy: Policy) -> list[tuple[str, list[str]]]:
     """One row per field: the effective action for each (role, purpose) column."""
     views = [resolve.actions(policy, role, purpose) for role, purpose in columns(policy)]
-    return [(name, [v[name] if v[name] != "deny" else DENY_CELL for v in views])
-            for name in policy.field_names()]
+    return [
+        (name, [v[name] if v[name] != "deny" else DENY_CELL for v in views])
+        for name in policy.field_names()
+    ]
 
 
 def _cell(text: str) -> str:
@@ -33,15 +37,18 @@ def purpose_rows(policy: Policy) -> list[list[str]]:
         roles = [r for r, rs in policy.roles.items() if name in rs.purposes]
         j = spec.justification
         bg = spec.break_glass
-        out.append([
-            name,
-            ", ".join(roles),
-            f"≥ {j.min_length} chars" if j.required else "no",
-            "yes" if spec.case_required else "no",
-            "yes" if spec.step_up or bg is not None else "no",
-            (f"{bg.duration_seconds} s, scope {bg.object_scope}, notify "
-             f"{', '.join(bg.notify)}") if bg else "no",
-        ])
+        out.append(
+            [
+                name,
+                ", ".join(roles),
+                f"≥ {j.min_length} chars" if j.required else "no",
+                "yes" if spec.case_required else "no",
+                "yes" if spec.step_up or bg is not None else "no",
+                (f"{bg.duration_seconds} s, scope {bg.object_scope}, notify {', '.join(bg.notify)}")
+                if bg
+                else "no",
+            ]
+        )
     return out
 
 
@@ -81,8 +88,7 @@ def render_markdown(policy: Policy, source: str) -> str:
         "",
         "## Roles",
         "",
-        "| role | staff | MFA | object scope | token lifetime (s) | step-up max age (s) "
-        "| scopes |",
+        "| role | staff | MFA | object scope | token lifetime (s) | step-up max age (s) | scopes |",
         "|---|---|---|---|---:|---:|---|",
     ]
     for name, r in policy.roles.items():

@@ -24,7 +24,14 @@ Action = Literal["reveal", "partial", "generalize", "pseudonym", "deny"]
 ObjectScope = Literal["self", "own_dealer", "own_departement", "assigned_case", "any", "none"]
 Generalizer = Literal["year", "month", "departement", "drop"]
 BudgetKey = Literal[
-    "principal", "session", "client", "organisation", "ip", "ip_prefix", "role", "endpoint",
+    "principal",
+    "session",
+    "client",
+    "organisation",
+    "ip",
+    "ip_prefix",
+    "role",
+    "endpoint",
     "global",
 ]
 BudgetUnit = Literal["requests", "records", "subjects"]

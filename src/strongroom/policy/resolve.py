@@ -47,8 +47,12 @@ def actions(policy: Policy, role: str, purpose: str) -> dict[str, Action]:
 
 def pairs(policy: Policy) -> list[tuple[str, str]]:
     """Every (role, purpose) a role may declare, in file order."""
-    return [(role, p) for role, spec in policy.roles.items() for p in spec.purposes
-            if p in policy.purposes]
+    return [
+        (role, p)
+        for role, spec in policy.roles.items()
+        for p in spec.purposes
+        if p in policy.purposes
+    ]
 
 
 def callers(policy: Policy, endpoint_id: str) -> list[tuple[str, str]]:

@@ -16,8 +16,7 @@ WILDCARDS = ("*", "%", "?", "..")
 class SearchRule:
     __slots__ = ("endpoint", "alternatives", "allowed")
 
-    def __init__(self, endpoint: str, alternatives: list[list[str]],
-                 filterable: list[str]) -> None:
+    def __init__(self, endpoint: str, alternatives: list[list[str]], filterable: list[str]) -> None:
         self.endpoint = endpoint
         self.alternatives = tuple(frozenset(alt) for alt in alternatives)
         self.allowed = frozenset().union(*self.alternatives, filterable)

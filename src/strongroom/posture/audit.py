@@ -38,13 +38,29 @@ from strongroom.posture.rules_policy import (
     ResponseOff,
 )
 
-DEFAULT_RULES = AllOf([
-    RecordBudgetMissing(), PageSizeUncapped(), PiiFilter(), SearchUnspecific(), GuessableId(),
-    EndpointUngoverned(), ScopeTooBroad(), ScopeSpansTasks(), TokenLifetime(),
-    RefreshUnprotected(), IdentityBesideAddress(), LinkedPiiResponse(), MaskedFilterable(),
-    ExportWithoutApproval(), PurposeWithoutJustification(), DetectorOff(), ResponseOff(),
-    PolicyCheck(), PolicyInvalid(),
-])
+DEFAULT_RULES = AllOf(
+    [
+        RecordBudgetMissing(),
+        PageSizeUncapped(),
+        PiiFilter(),
+        SearchUnspecific(),
+        GuessableId(),
+        EndpointUngoverned(),
+        ScopeTooBroad(),
+        ScopeSpansTasks(),
+        TokenLifetime(),
+        RefreshUnprotected(),
+        IdentityBesideAddress(),
+        LinkedPiiResponse(),
+        MaskedFilterable(),
+        ExportWithoutApproval(),
+        PurposeWithoutJustification(),
+        DetectorOff(),
+        ResponseOff(),
+        PolicyCheck(),
+        PolicyInvalid(),
+    ]
+)
 
 
 @dataclass
@@ -66,13 +82,17 @@ class AuditReport:
         return [f for f in self.findings if f.rule_id == rule_id]
 
     def to_dict(self) -> dict[str, object]:
-        return {"artifacts": self.artifacts, "counts": self.counts(),
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "artifacts": self.artifacts,
+            "counts": self.counts(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 def run_audit(audit: AuditInput, rules: AllOf = DEFAULT_RULES) -> AuditReport:
-    findings = sorted(rules.check(audit),
-                      key=lambda f: (-f.severity, f.rule_id, f.location.uri, f.location.line))
+    findings = sorted(
+        rules.check(audit), key=lambda f: (-f.severity, f.rule_id, f.location.uri, f.location.line)
+    )
     artifacts = [audit.policy_uri, audit.openapi_uri]
     if audit.deployment_uri:
         artifacts.append(audit.deployment_uri)

@@ -30,8 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from strongroom.policy.problems import PolicyError, Problem
 from strongroom.policy.yaml_source import Source, parse
 
-Grant = Literal["authorization_code", "refresh_token", "client_credentials", "implicit",
-                "password", "urn:ietf:params:oauth:grant-type:device_code"]
+Grant = Literal[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "implicit",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+]
 
 
 class _Spec(BaseModel):
@@ -63,8 +69,7 @@ def load_deployment(path: str | os.PathLike[str]) -> tuple[Deployment, Source]:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError([Problem(str(p), 1, 1, f"cannot read deployment file: {exc}")]) \
-            from exc
+        raise PolicyError([Problem(str(p), 1, 1, f"cannot read deployment file: {exc}")]) from exc
     src = parse(text, str(p))
     try:
         return Deployment.model_validate(src.data), src

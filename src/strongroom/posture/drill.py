@@ -139,13 +139,21 @@ def _harvest(body: Any, seen: set[str]) -> int:
     return 0
 
 
-def build_accounts(config: DrillConfig, http: httpx.Client, clock: Clock, *,
-                   tokens: Sequence[str] = (),
-                   client_keys: Sequence[ClientKey] = ()) -> list[Account]:
-    accounts = [Account(http, config.url, clock, token=t, label=f"token-{i + 1}")
-                for i, t in enumerate(tokens)]
-    accounts += [Account(http, config.url, clock, client_key=k, label=k.client_id)
-                 for k in client_keys]
+def build_accounts(
+    config: DrillConfig,
+    http: httpx.Client,
+    clock: Clock,
+    *,
+    tokens: Sequence[str] = (),
+    client_keys: Sequence[ClientKey] = (),
+) -> list[Account]:
+    accounts = [
+        Account(http, config.url, clock, token=t, label=f"token-{i + 1}")
+        for i, t in enumerate(tokens)
+    ]
+    accounts += [
+        Account(http, config.url, clock, client_key=k, label=k.client_id) for k in client_keys
+    ]
     if not accounts:
         raise BadRequest("the drill needs --token or --client-id with --client-key")
     if config.strategy != "multi-account":
@@ -153,16 +161,21 @@ def build_accounts(config: DrillConfig, http: httpx.Client, clock: Clock, *,
     return accounts
 
 
-def run_drill(config: DrillConfig, *, tokens: Sequence[str] = (),
-              client_keys: Sequence[ClientKey] = (), http: httpx.Client | None = None,
-              clock: Clock = SYSTEM_CLOCK, sleep: Callable[[float], None] = time.sleep,
-              progress: Callable[[DrillReport], None] | None = None) -> DrillReport:
+def run_drill(
+    config: DrillConfig,
+    *,
+    tokens: Sequence[str] = (),
+    client_keys: Sequence[ClientKey] = (),
+    http: httpx.Client | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[DrillReport], None] | None = None,
+) -> DrillReport:
     """Run one bounded drill. `http` may be given (an in-process client in tests); the
     target check runs first either way, so a refused target never sees a packet."""
     check_target(config.url, allow_remote=config.allow_remote, allow_hosts=config.allow_hosts)
     if config.strategy not in STRATEGIES:
-        raise BadRequest(f"unknown strategy {config.strategy!r}; one of: "
-                         f"{', '.join(STRATEGIES)}")
+        raise BadRequest(f"unknown strategy {config.strategy!r}; one of: {', '.join(STRATEGIES)}")
     if config.max_requests < 1 or config.max_seconds <= 0:
         raise BadRequest("--max-requests and --max-seconds must be positive")
     own = http is None
@@ -174,12 +187,21 @@ def run_drill(config: DrillConfig, *, tokens: Sequence[str] = (),
             client.close()
 
 
-def _run(config: DrillConfig, http: httpx.Client, clock: Clock,
-         sleep: Callable[[float], None], progress: Callable[[DrillReport], None] | None,
-         tokens: Sequence[str], client_keys: Sequence[ClientKey]) -> DrillReport:
+def _run(
+    config: DrillConfig,
+    http: httpx.Client,
+    clock: Clock,
+    sleep: Callable[[float], None],
+    progress: Callable[[DrillReport], None] | None,
+    tokens: Sequence[str],
+    client_keys: Sequence[ClientKey],
+) -> DrillReport:
     accounts = build_accounts(config, http, clock, tokens=tokens, client_keys=client_keys)
-    report = DrillReport(url=config.url, strategy=config.strategy,
-                         accounts=[AccountResult(a.label) for a in accounts])
+    report = DrillReport(
+        url=config.url,
+        strategy=config.strategy,
+        accounts=[AccountResult(a.label) for a in accounts],
+    )
     for account in accounts:
         account.login()
     stream = probes(config.strategy, random.Random(config.seed))  # noqa: S311 - not crypto
@@ -223,8 +245,15 @@ def _run(config: DrillConfig, http: httpx.Client, clock: Clock,
                 stop = ("refused", "api", _reason(response) or str(response.status_code))
         if stop is not None:
             outcome, layer, name = stop
-            result.stop = Stop(response.status_code, outcome, layer, name, report.requests,
-                               round(clock.now() - started, 3), report.records)
+            result.stop = Stop(
+                response.status_code,
+                outcome,
+                layer,
+                name,
+                report.requests,
+                round(clock.now() - started, 3),
+                report.records,
+            )
         report.subjects = len(seen)
         report.statuses = dict(statuses)
         report.refusals = dict(reasons)

@@ -51,9 +51,16 @@ class Account:
     """One attacker identity: sends requests with its token (and DPoP proofs when the
     token is sender-constrained)."""
 
-    def __init__(self, http: httpx.Client, base_url: str, clock: Clock, *,
-                 token: str | None = None, client_key: ClientKey | None = None,
-                 label: str = "") -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        clock: Clock,
+        *,
+        token: str | None = None,
+        client_key: ClientKey | None = None,
+        label: str = "",
+    ) -> None:
         if (token is None) == (client_key is None):
             raise BadRequest("an account needs a token or a client key, not both")
         self.http = http
@@ -70,8 +77,12 @@ class Account:
             raise BadRequest("no DPoP key")
         parts = urlsplit(url)
         htu = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        claims: dict[str, Any] = {"jti": uuid.uuid4().hex, "htm": method, "htu": htu,
-                                  "iat": int(self.clock.now())}
+        claims: dict[str, Any] = {
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": htu,
+            "iat": int(self.clock.now()),
+        }
         if self.token is not None:
             claims["ath"] = access_token_hash(self.token)
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
@@ -91,22 +102,36 @@ class Account:
         now = int(self.clock.now())
         assertion = jwt.encode(
             {"alg": alg, **({"kid": signing.kid} if signing.kid else {})},
-            {"iss": self.client_key.client_id, "sub": self.client_key.client_id,
-             "aud": issuer, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
-            signing, algorithms=[alg])
+            {
+                "iss": self.client_key.client_id,
+                "sub": self.client_key.client_id,
+                "aud": issuer,
+                "iat": now,
+                "exp": now + 60,
+                "jti": uuid.uuid4().hex,
+            },
+            signing,
+            algorithms=[alg],
+        )
         url = self.base + "/oauth/token"
-        r = self.http.post(url, data={"grant_type": "client_credentials",
-                                      "client_id": self.client_key.client_id,
-                                      "client_assertion_type": ASSERTION_TYPE,
-                                      "client_assertion": assertion},
-                           headers={"DPoP": self._proof("POST", url)})
+        r = self.http.post(
+            url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_key.client_id,
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+            headers={"DPoP": self._proof("POST", url)},
+        )
         if r.status_code != 200:
-            raise Unauthorized(f"client credentials refused: HTTP {r.status_code} "
-                               f"{r.json().get('error', '') if r.content else ''}")
+            raise Unauthorized(
+                f"client credentials refused: HTTP {r.status_code} "
+                f"{r.json().get('error', '') if r.content else ''}"
+            )
         self.token = str(r.json()["access_token"])
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None
-                ) -> httpx.Response:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         url = self.base + path
         headers = {"Accept": "application/json"}
         if self.dpop_key is not None:

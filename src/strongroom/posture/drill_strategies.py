@@ -23,15 +23,71 @@ from typing import Any
 
 # Public knowledge an extractor starts from: frequent French family names and the serial
 # prefixes makers stamp on their guns.
-FAMILY_NAMES = tuple(sorted((
-    "Andre", "Bernard", "Bertrand", "Bonnet", "Boyer", "Chevalier", "David", "Dubois",
-    "Dumont", "Dupont", "Durand", "Fournier", "Francois", "Garnier", "Gauthier", "Girard",
-    "Guerin", "Henry", "Lambert", "Laurent", "Lefebvre", "Legrand", "Leroy", "Martin",
-    "Masson", "Mathieu", "Mercier", "Michel", "Moreau", "Morel", "Muller", "Perrin",
-    "Petit", "Richard", "Robert", "Robin", "Roussel", "Roux", "Simon", "Thomas", "Vincent",
-)))
-SERIAL_PREFIXES = ("BE", "BR", "BN", "SK", "TK", "BL", "VC", "MF", "CZ", "RG", "GL", "SS",
-                   "SW", "WA", "HK", "FN")
+FAMILY_NAMES = tuple(
+    sorted(
+        (
+            "Andre",
+            "Bernard",
+            "Bertrand",
+            "Bonnet",
+            "Boyer",
+            "Chevalier",
+            "David",
+            "Dubois",
+            "Dumont",
+            "Dupont",
+            "Durand",
+            "Fournier",
+            "Francois",
+            "Garnier",
+            "Gauthier",
+            "Girard",
+            "Guerin",
+            "Henry",
+            "Lambert",
+            "Laurent",
+            "Lefebvre",
+            "Legrand",
+            "Leroy",
+            "Martin",
+            "Masson",
+            "Mathieu",
+            "Mercier",
+            "Michel",
+            "Moreau",
+            "Morel",
+            "Muller",
+            "Perrin",
+            "Petit",
+            "Richard",
+            "Robert",
+            "Robin",
+            "Roussel",
+            "Roux",
+            "Simon",
+            "Thomas",
+            "Vincent",
+        )
+    )
+)
+SERIAL_PREFIXES = (
+    "BE",
+    "BR",
+    "BN",
+    "SK",
+    "TK",
+    "BL",
+    "VC",
+    "MF",
+    "CZ",
+    "RG",
+    "GL",
+    "SS",
+    "SW",
+    "WA",
+    "HK",
+    "FN",
+)
 POSTCODES = tuple(f"{d:02d}{n:03d}" for d in range(1, 96) for n in (0, 100, 200))
 STRATEGIES = ("enumerate", "name-sweep", "postcode-sweep", "slow-harvest", "multi-account")
 
@@ -47,16 +103,18 @@ def enumerate_ids(rng: random.Random) -> Iterator[Probe]:
     while True:
         yield Probe("GET", f"/v1/persons/{uuid.UUID(int=rng.getrandbits(128), version=4)}")
         letter = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
-        yield Probe("GET", f"/v1/weapons/{rng.choice(SERIAL_PREFIXES)}{letter}"
-                           f"{rng.randrange(10**8):08d}")
+        yield Probe(
+            "GET", f"/v1/weapons/{rng.choice(SERIAL_PREFIXES)}{letter}{rng.randrange(10**8):08d}"
+        )
 
 
 def name_sweep(rng: random.Random, start: date = date(1950, 1, 1)) -> Iterator[Probe]:
     day = start
     while True:
         for name in FAMILY_NAMES:
-            yield Probe("POST", "/v1/persons/search",
-                        {"family_name": name, "birth_date": day.isoformat()})
+            yield Probe(
+                "POST", "/v1/persons/search", {"family_name": name, "birth_date": day.isoformat()}
+            )
         day += timedelta(days=1)
 
 
@@ -64,8 +122,11 @@ def postcode_sweep(rng: random.Random) -> Iterator[Probe]:
     while True:
         for postcode in POSTCODES:
             yield Probe("POST", "/v1/persons/search", {"postcode": postcode})
-            yield Probe("POST", "/v1/persons/search",
-                        {"family_name": rng.choice(FAMILY_NAMES), "postcode": postcode})
+            yield Probe(
+                "POST",
+                "/v1/persons/search",
+                {"family_name": rng.choice(FAMILY_NAMES), "postcode": postcode},
+            )
 
 
 def probes(strategy: str, rng: random.Random) -> Iterator[Probe]:

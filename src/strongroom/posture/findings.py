@@ -30,7 +30,8 @@ class Severity(IntEnum):
             return cls[name.strip().upper()]
         except KeyError:
             raise ValueError(
-                f"unknown severity {name!r}; one of: low, medium, high, critical") from None
+                f"unknown severity {name!r}; one of: low, medium, high, critical"
+            ) from None
 
     @property
     def label(self) -> str:
@@ -68,10 +69,19 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         loc = self.location
-        return {"rule_id": self.rule_id, "rule": self.rule_name,
-                "severity": self.severity.label, "message": self.message, "fix": self.fix,
-                "location": {"uri": loc.uri, "line": loc.line, "column": loc.column,
-                             "pointer": loc.pointer}}
+        return {
+            "rule_id": self.rule_id,
+            "rule": self.rule_name,
+            "severity": self.severity.label,
+            "message": self.message,
+            "fix": self.fix,
+            "location": {
+                "uri": loc.uri,
+                "line": loc.line,
+                "column": loc.column,
+                "pointer": loc.pointer,
+            },
+        }
 
 
 class Rule(Protocol):
@@ -93,10 +103,17 @@ class BaseRule:
     severity: ClassVar[Severity] = Severity.HIGH
     help: ClassVar[str]
 
-    def finding(self, message: str, location: Location, *, fix: str | None = None,
-                severity: Severity | None = None) -> Finding:
-        return Finding(self.id, self.name, severity or self.severity, message,
-                       fix or self.help, location)
+    def finding(
+        self,
+        message: str,
+        location: Location,
+        *,
+        fix: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            self.id, self.name, severity or self.severity, message, fix or self.help, location
+        )
 
     def check(self, audit: AuditInput) -> Iterable[Finding]:
         raise NotImplementedError

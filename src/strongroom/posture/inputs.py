@@ -68,8 +68,9 @@ def json_pointer(path: Path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def read_policy(text: str, uri: str) -> tuple[Policy | None, Source | None, list[Problem],
-                                              list[Problem]]:
+def read_policy(
+    text: str, uri: str
+) -> tuple[Policy | None, Source | None, list[Problem], list[Problem]]:
     """(policy, marks, shape errors, cross-reference problems), never raising on content."""
     try:
         src = parse(text, uri)
@@ -122,9 +123,14 @@ def _read_file(path: str, what: str) -> str:
         raise BadRequest(f"cannot read {what} {path}: {exc}") from exc
 
 
-def load_audit_input(policy: str, openapi: str | dict[str, Any], *,
-                     deployment: str | None = None, allow_remote: bool = False,
-                     openapi_uri: str = "openapi.json") -> AuditInput:
+def load_audit_input(
+    policy: str,
+    openapi: str | dict[str, Any],
+    *,
+    deployment: str | None = None,
+    allow_remote: bool = False,
+    openapi_uri: str = "openapi.json",
+) -> AuditInput:
     """Read every input. `openapi` is a file path, an http(s) URL, or an already built
     document (e.g. `app.openapi()`), which is rendered as indented JSON for line marks."""
     pol, psrc, errors, problems = read_policy(_read_file(policy, "policy file"), policy)
@@ -138,7 +144,16 @@ def load_audit_input(policy: str, openapi: str | dict[str, Any], *,
     dep = dsrc = None
     if deployment is not None:
         dep, dsrc = load_deployment(deployment)
-    return AuditInput(policy_uri=policy, policy=pol, policy_src=psrc, openapi_uri=uri,
-                      openapi=doc, openapi_src=osrc, deployment_uri=deployment,
-                      deployment=dep, deployment_src=dsrc, policy_errors=errors,
-                      policy_problems=problems)
+    return AuditInput(
+        policy_uri=policy,
+        policy=pol,
+        policy_src=psrc,
+        openapi_uri=uri,
+        openapi=doc,
+        openapi_src=osrc,
+        deployment_uri=deployment,
+        deployment=dep,
+        deployment_src=dsrc,
+        policy_errors=errors,
+        policy_problems=problems,
+    )

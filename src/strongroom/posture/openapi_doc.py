@@ -83,17 +83,21 @@ def operations(doc: dict[str, Any]) -> Iterator[Operation]:
             if not isinstance(op, dict):
                 continue
             params: dict[tuple[str, str], Parameter] = {}
-            for base, plist in ((("paths", path, "parameters"), shared),
-                                (("paths", path, method, "parameters"), op.get("parameters")
-                                 or [])):
+            for base, plist in (
+                (("paths", path, "parameters"), shared),
+                (("paths", path, method, "parameters"), op.get("parameters") or []),
+            ):
                 for i, raw in enumerate(plist):
                     p = resolve(doc, raw)
                     if not isinstance(p, dict) or "name" not in p:
                         continue
                     schema = resolve(doc, p.get("schema") or {})
                     params[(str(p["name"]), str(p.get("in")))] = Parameter(
-                        str(p["name"]), str(p.get("in")),
-                        schema if isinstance(schema, dict) else {}, (*base, i))
+                        str(p["name"]),
+                        str(p.get("in")),
+                        schema if isinstance(schema, dict) else {},
+                        (*base, i),
+                    )
             yield Operation(method, path, op, ("paths", path, method), tuple(params.values()))
 
 
@@ -150,5 +154,4 @@ def success_schemas(doc: dict[str, Any], op: Operation) -> Iterator[tuple[Path, 
         response = resolve(doc, response)
         for media, content in ((response or {}).get("content") or {}).items():
             if "json" in media and isinstance(content, dict) and "schema" in content:
-                yield (*op.at, "responses", status, "content", media, "schema"), \
-                    content["schema"]
+                yield (*op.at, "responses", status, "content", media, "schema"), content["schema"]

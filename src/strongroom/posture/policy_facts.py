@@ -32,8 +32,11 @@ def record_callers(policy: Policy, eid: str) -> list[tuple[str, str]]:
     """Callers of `eid` that see registry fields about records beyond their own."""
     if task_of(eid.partition(" ")[2]) == EXPORT_TASK:
         return []
-    return [(r, p) for r, p in callers(policy, eid)
-            if policy.roles[r].object_scope not in NO_REACH and shown(policy, r, p)]
+    return [
+        (r, p)
+        for r, p in callers(policy, eid)
+        if policy.roles[r].object_scope not in NO_REACH and shown(policy, r, p)
+    ]
 
 
 def record_roles(policy: Policy, eid: str) -> list[str]:
@@ -41,11 +44,18 @@ def record_roles(policy: Policy, eid: str) -> list[str]:
 
 
 def budget_covers(budget: BudgetSpec, role: str, eid: str) -> bool:
-    return ((budget.roles is None or role in budget.roles)
-            and (budget.endpoints is None or eid in budget.endpoints))
+    return (budget.roles is None or role in budget.roles) and (
+        budget.endpoints is None or eid in budget.endpoints
+    )
 
 
 def record_budgets(policy: Policy, role: str, eid: str) -> list[BudgetSpec]:
     """Enforced (not shadow) per-extractor budgets on records or subjects covering a call."""
-    return [b for b in policy.budgets if b.unit in RECORD_UNITS and not b.shadow
-            and b.key in PERSONAL_KEYS and budget_covers(b, role, eid)]
+    return [
+        b
+        for b in policy.budgets
+        if b.unit in RECORD_UNITS
+        and not b.shadow
+        and b.key in PERSONAL_KEYS
+        and budget_covers(b, role, eid)
+    ]

@@ -27,8 +27,10 @@ class ScopeTooBroad(BaseRule):
     id = "SR007"
     name = "scope-too-broad"
     title = "Scope broader than one task"
-    help = ("Name scopes `resource:action` after one task (`persons:search`, "
-            "`weapons:lookup`); never `admin`, `*`, `read` or a whole-registry scope.")
+    help = (
+        "Name scopes `resource:action` after one task (`persons:search`, "
+        "`weapons:lookup`); never `admin`, `*`, `read` or a whole-registry scope."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         policy = audit.policy
@@ -36,8 +38,10 @@ class ScopeTooBroad(BaseRule):
             for role, spec in policy.roles.items():
                 for i, scope in enumerate(spec.scopes):
                     if vocab.broad_scope(scope):
-                        yield self.finding(f"role {role!r} holds broad scope {scope!r}",
-                                           audit.policy_at(("roles", role, "scopes", i)))
+                        yield self.finding(
+                            f"role {role!r} holds broad scope {scope!r}",
+                            audit.policy_at(("roles", role, "scopes", i)),
+                        )
         schemes = (audit.openapi.get("components") or {}).get("securitySchemes") or {}
         for sname, scheme in schemes.items():
             for flow, spec in ((scheme or {}).get("flows") or {}).items():
@@ -45,8 +49,18 @@ class ScopeTooBroad(BaseRule):
                     if vocab.broad_scope(scope):
                         yield self.finding(
                             f"security scheme {sname!r} ({flow}) offers broad scope {scope!r}",
-                            audit.openapi_at(("components", "securitySchemes", sname, "flows",
-                                              flow, "scopes", scope)))
+                            audit.openapi_at(
+                                (
+                                    "components",
+                                    "securitySchemes",
+                                    sname,
+                                    "flows",
+                                    flow,
+                                    "scopes",
+                                    scope,
+                                )
+                            ),
+                        )
 
 
 class ScopeSpansTasks(BaseRule):
@@ -54,8 +68,10 @@ class ScopeSpansTasks(BaseRule):
     name = "scope-spans-tasks"
     title = "One scope opens endpoints of many tasks"
     severity = Severity.MEDIUM
-    help = ("Split the scope so that each opens the endpoints of one task; a token stolen "
-            "for one job should not open the others.")
+    help = (
+        "Split the scope so that each opens the endpoints of one task; a token stolen "
+        "for one job should not open the others."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         policy = audit.policy
@@ -70,17 +86,20 @@ class ScopeSpansTasks(BaseRule):
                 continue
             records = any(facts.record_roles(policy, e) for e in eids)
             yield self.finding(
-                f"scope {scope!r} opens {len(eids)} endpoints across tasks "
-                f"{', '.join(tasks)}", audit.policy_at(("endpoints", eids[0], "scope")),
-                severity=Severity.HIGH if records else Severity.MEDIUM)
+                f"scope {scope!r} opens {len(eids)} endpoints across tasks {', '.join(tasks)}",
+                audit.policy_at(("endpoints", eids[0], "scope")),
+                severity=Severity.HIGH if records else Severity.MEDIUM,
+            )
 
 
 class TokenLifetime(BaseRule):
     id = "SR009"
     name = "token-lifetime"
     title = "Access token lifetime above the ceiling"
-    help = (f"Keep access tokens at {TOKEN_CEILING} s or less (300 s is the shipped default) "
-            "and refresh tokens within a working day: a stolen token works until it expires.")
+    help = (
+        f"Keep access tokens at {TOKEN_CEILING} s or less (300 s is the shipped default) "
+        "and refresh tokens within a working day: a stolen token works until it expires."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         if audit.policy is not None:
@@ -89,29 +108,35 @@ class TokenLifetime(BaseRule):
                     yield self.finding(
                         f"role {role!r}: access tokens live {spec.token_lifetime_seconds} s "
                         f"(ceiling {TOKEN_CEILING} s)",
-                        audit.policy_at(("roles", role, "token_lifetime_seconds")))
+                        audit.policy_at(("roles", role, "token_lifetime_seconds")),
+                    )
         dep = audit.deployment
         if dep is None:
             return
         life = dep.auth.access_token_lifetime_seconds
         if life is not None and life > TOKEN_CEILING:
-            yield self.finding(f"access tokens live {life} s (ceiling {TOKEN_CEILING} s)",
-                               audit.deployment_at(("auth", "access_token_lifetime_seconds")))
+            yield self.finding(
+                f"access tokens live {life} s (ceiling {TOKEN_CEILING} s)",
+                audit.deployment_at(("auth", "access_token_lifetime_seconds")),
+            )
         refresh = dep.auth.refresh_token_lifetime_seconds
         if refresh is not None and refresh > REFRESH_CEILING:
             yield self.finding(
                 f"refresh tokens live {refresh} s (more than {REFRESH_CEILING} s)",
                 audit.deployment_at(("auth", "refresh_token_lifetime_seconds")),
-                severity=Severity.MEDIUM)
+                severity=Severity.MEDIUM,
+            )
 
 
 class RefreshUnprotected(BaseRule):
     id = "SR010"
     name = "refresh-token-unprotected"
     title = "Refresh tokens without rotation or sender binding"
-    help = ("Bind refresh tokens to the client's key (DPoP, RFC 9449, or mTLS, RFC 8705) "
-            "and rotate them on every use with reuse detection (OAuth 2.0 Security BCP, "
-            "RFC 9700 §4.14), always for public clients.")
+    help = (
+        "Bind refresh tokens to the client's key (DPoP, RFC 9449, or mTLS, RFC 8705) "
+        "and rotate them on every use with reuse detection (OAuth 2.0 Security BCP, "
+        "RFC 9700 §4.14), always for public clients."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         dep = audit.deployment
@@ -120,30 +145,37 @@ class RefreshUnprotected(BaseRule):
         for i, c in enumerate(dep.auth.clients):
             at = ("auth", "clients", i)
             for bad in sorted({"implicit", "password"} & set(c.grant_types)):
-                yield self.finding(f"client {c.client_id!r} allows the {bad} grant",
-                                   audit.deployment_at((*at, "grant_types")),
-                                   fix="Remove the grant (RFC 9700 §2.1.2, §2.4).")
+                yield self.finding(
+                    f"client {c.client_id!r} allows the {bad} grant",
+                    audit.deployment_at((*at, "grant_types")),
+                    fix="Remove the grant (RFC 9700 §2.1.2, §2.4).",
+                )
             if "refresh_token" not in c.grant_types:
                 continue
             if c.sender_constraint == "none":
-                yield self.finding(f"client {c.client_id!r}: refresh tokens are bearer "
-                                   "tokens (no sender binding)",
-                                   audit.deployment_at((*at, "sender_constraint")))
+                yield self.finding(
+                    f"client {c.client_id!r}: refresh tokens are bearer tokens (no sender binding)",
+                    audit.deployment_at((*at, "sender_constraint")),
+                )
             if not c.rotate_refresh_tokens:
                 yield self.finding(
                     f"client {c.client_id!r}: refresh tokens are not rotated",
                     audit.deployment_at((*at, "rotate_refresh_tokens")),
-                    severity=Severity.HIGH if c.public or c.sender_constraint == "none"
-                    else Severity.LOW)
+                    severity=Severity.HIGH
+                    if c.public or c.sender_constraint == "none"
+                    else Severity.LOW,
+                )
 
 
 class IdentityBesideAddress(BaseRule):
     id = "SR011"
     name = "identity-beside-address"
     title = "Identity and address stored in one field category"
-    help = ("Keep identity and address in separate categories (stored, encrypted and keyed "
-            "apart by the vault, priced as a link by `links:`), so one grant or one copied "
-            "table never yields who lives where.")
+    help = (
+        "Keep identity and address in separate categories (stored, encrypted and keyed "
+        "apart by the vault, priced as a link by `links:`), so one grant or one copied "
+        "table never yields who lives where."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         if audit.policy is None:
@@ -154,16 +186,20 @@ class IdentityBesideAddress(BaseRule):
             if ident and addr:
                 yield self.finding(
                     f"category {cat!r} holds identity ({', '.join(ident)}) beside address "
-                    f"({', '.join(addr)})", audit.policy_at(("fields", cat), key=True))
+                    f"({', '.join(addr)})",
+                    audit.policy_at(("fields", cat), key=True),
+                )
 
 
 class LinkedPiiResponse(BaseRule):
     id = "SR012"
     name = "linked-pii-response"
     title = "Response links name, address and weapon for a non-owner"
-    help = ("Return only what the caller's purpose needs; a response that carries name, "
-            "home address and weapons together should exist for the owner's own record "
-            "only, never for staff lookups or lists.")
+    help = (
+        "Return only what the caller's purpose needs; a response that carries name, "
+        "home address and weapons together should exist for the owner's own record "
+        "only, never for staff lookups or lists."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         doc = audit.openapi
@@ -176,8 +212,13 @@ class LinkedPiiResponse(BaseRule):
                 continue
             for at, schema in success_schemas(doc, op):
                 names = property_names(doc, schema)
-                if (any(vocab.is_identity(n) for n in names)
-                        and any(vocab.is_address(n) for n in names)
-                        and any(vocab.is_weapon(n) for n in names)):
-                    yield self.finding(f"{op.label}: response schema carries identity, address "
-                                       "and weapon properties together", audit.openapi_at(at))
+                if (
+                    any(vocab.is_identity(n) for n in names)
+                    and any(vocab.is_address(n) for n in names)
+                    and any(vocab.is_weapon(n) for n in names)
+                ):
+                    yield self.finding(
+                        f"{op.label}: response schema carries identity, address "
+                        "and weapon properties together",
+                        audit.openapi_at(at),
+                    )

@@ -23,9 +23,11 @@ class MaskedFilterable(BaseRule):
     id = "SR013"
     name = "masked-field-filterable"
     title = "Masked field that remains filterable or sortable"
-    help = ("Remove the field from `filterable`/`sortable` or reveal it to every caller of "
-            "the endpoint: a masked value that can be filtered on is recovered one query at "
-            "a time.")
+    help = (
+        "Remove the field from `filterable`/`sortable` or reveal it to every caller of "
+        "the endpoint: a masked value that can be filtered on is recovered one query at "
+        "a time."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         policy = audit.policy
@@ -34,20 +36,26 @@ class MaskedFilterable(BaseRule):
         for eid, spec in policy.endpoints.items():
             for kind in ("filterable", "sortable"):
                 for i, field in enumerate(getattr(spec, kind)):
-                    masked = sorted(f"{r}/{p}" for r, p in facts.callers(policy, eid)
-                                    if facts.shown(policy, r, p).get(field, "deny") != "reveal")
+                    masked = sorted(
+                        f"{r}/{p}"
+                        for r, p in facts.callers(policy, eid)
+                        if facts.shown(policy, r, p).get(field, "deny") != "reveal"
+                    )
                     if masked:
                         yield self.finding(
                             f"{eid}: {kind} field {field!r} is masked for {', '.join(masked)}",
-                            audit.policy_at(("endpoints", eid, kind, i)))
+                            audit.policy_at(("endpoints", eid, kind, i)),
+                        )
 
 
 class ExportWithoutApproval(BaseRule):
     id = "SR014"
     name = "export-without-approval"
     title = "Exports without independent approval"
-    help = ("Set `exports.four_eyes: true` and name approver roles distinct from the "
-            "requester roles (an administrator who approves but never sees the rows).")
+    help = (
+        "Set `exports.four_eyes: true` and name approver roles distinct from the "
+        "requester roles (an administrator who approves but never sees the rows)."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         policy = audit.policy
@@ -57,24 +65,31 @@ class ExportWithoutApproval(BaseRule):
         if not (ex.datasets or ex.requester_roles):
             return
         if not ex.four_eyes:
-            yield self.finding("exports.four_eyes is false: a requester may approve their "
-                               "own export", audit.policy_at(("exports", "four_eyes")))
+            yield self.finding(
+                "exports.four_eyes is false: a requester may approve their own export",
+                audit.policy_at(("exports", "four_eyes")),
+            )
         if not ex.approver_roles:
-            yield self.finding("exports have no approver role",
-                               audit.policy_at(("exports",), key=True))
+            yield self.finding(
+                "exports have no approver role", audit.policy_at(("exports",), key=True)
+            )
         for role in sorted(set(ex.requester_roles) & set(ex.approver_roles)):
-            yield self.finding(f"role {role!r} both requests and approves exports",
-                               audit.policy_at(("exports", "approver_roles")),
-                               severity=Severity.MEDIUM)
+            yield self.finding(
+                f"role {role!r} both requests and approves exports",
+                audit.policy_at(("exports", "approver_roles")),
+                severity=Severity.MEDIUM,
+            )
 
 
 class PurposeWithoutJustification(BaseRule):
     id = "SR015"
     name = "purpose-without-justification"
     title = "Purpose reveals identity and address without a justification"
-    help = (f"Require a justification (`justification: {{required: true, min_length: "
-            f"{MIN_JUSTIFICATION}}}` or more) and a case reference for purposes under which "
-            "staff see who lives where; the journal then says why.")
+    help = (
+        f"Require a justification (`justification: {{required: true, min_length: "
+        f"{MIN_JUSTIFICATION}}}` or more) and a case reference for purposes under which "
+        "staff see who lives where; the journal then says why."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         policy = audit.policy
@@ -88,68 +103,90 @@ class PurposeWithoutJustification(BaseRule):
                 if name not in rspec.purposes or rspec.object_scope in facts.NO_REACH:
                     continue
                 clear = [f for f, a in facts.shown(policy, role, name).items() if a == "reveal"]
-                if any(vocab.is_identity(f) for f in clear) and \
-                        any(vocab.is_address(f) for f in clear):
+                if any(vocab.is_identity(f) for f in clear) and any(
+                    vocab.is_address(f) for f in clear
+                ):
                     yield self.finding(
                         f"purpose {name!r} reveals identity and address to role {role!r} "
                         "without a required justification",
-                        audit.policy_at(("purposes", name), key=True))
+                        audit.policy_at(("purposes", name), key=True),
+                    )
                     break
 
 
-def _switch_findings(rule: BaseRule, audit: AuditInput, section: str, specs: dict,
-                     core: tuple[str, ...], more: tuple[str, ...]) -> Iterator[Finding]:
+def _switch_findings(
+    rule: BaseRule,
+    audit: AuditInput,
+    section: str,
+    specs: dict,
+    core: tuple[str, ...],
+    more: tuple[str, ...],
+) -> Iterator[Finding]:
     for names, weak in ((core, False), (more, True)):
         for name in names:
             spec = specs.get(name)
             if spec is None:
-                yield rule.finding(f"{section[:-1]} {name!r} is absent",
-                                   audit.policy_at((section,), key=True),
-                                   severity=Severity.MEDIUM if weak else Severity.HIGH)
+                yield rule.finding(
+                    f"{section[:-1]} {name!r} is absent",
+                    audit.policy_at((section,), key=True),
+                    severity=Severity.MEDIUM if weak else Severity.HIGH,
+                )
             elif not spec.enabled:
-                yield rule.finding(f"{section[:-1]} {name!r} is disabled",
-                                   audit.policy_at((section, name, "enabled")),
-                                   severity=Severity.MEDIUM if weak else Severity.HIGH)
+                yield rule.finding(
+                    f"{section[:-1]} {name!r} is disabled",
+                    audit.policy_at((section, name, "enabled")),
+                    severity=Severity.MEDIUM if weak else Severity.HIGH,
+                )
             elif spec.shadow:
-                yield rule.finding(f"{section[:-1]} {name!r} runs in shadow mode (never acts)",
-                                   audit.policy_at((section, name, "shadow")),
-                                   severity=Severity.LOW if weak else Severity.MEDIUM)
+                yield rule.finding(
+                    f"{section[:-1]} {name!r} runs in shadow mode (never acts)",
+                    audit.policy_at((section, name, "shadow")),
+                    severity=Severity.LOW if weak else Severity.MEDIUM,
+                )
 
 
 class DetectorOff(BaseRule):
     id = "SR016"
     name = "detector-off"
     title = "Detector absent, disabled or in shadow mode"
-    help = ("Enable the velocity, enumeration, breadth and honey-record detectors (shadow "
-            "mode only while sizing a new threshold); peer deviation and coordination catch "
-            "the slow and the distributed extractor.")
+    help = (
+        "Enable the velocity, enumeration, breadth and honey-record detectors (shadow "
+        "mode only while sizing a new threshold); peer deviation and coordination catch "
+        "the slow and the distributed extractor."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         if audit.policy is not None:
-            yield from _switch_findings(self, audit, "detectors", audit.policy.detectors,
-                                        CORE_DETECTORS, MORE_DETECTORS)
+            yield from _switch_findings(
+                self, audit, "detectors", audit.policy.detectors, CORE_DETECTORS, MORE_DETECTORS
+            )
 
 
 class ResponseOff(BaseRule):
     id = "SR017"
     name = "response-off"
     title = "Containment response absent, disabled or in shadow mode"
-    help = ("Keep the response ladder complete and enforcing: alert, throttle, "
-            "suspend_session and suspend_principal (step_up and block_ip_prefix advised); a "
-            "detector without a response only writes reports.")
+    help = (
+        "Keep the response ladder complete and enforcing: alert, throttle, "
+        "suspend_session and suspend_principal (step_up and block_ip_prefix advised); a "
+        "detector without a response only writes reports."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         if audit.policy is not None:
-            yield from _switch_findings(self, audit, "responses", audit.policy.responses,
-                                        CORE_RESPONSES, MORE_RESPONSES)
+            yield from _switch_findings(
+                self, audit, "responses", audit.policy.responses, CORE_RESPONSES, MORE_RESPONSES
+            )
 
 
 class PolicyCheck(BaseRule):
     id = "SR018"
     name = "policy-check"
     title = "The policy checker refuses this file"
-    help = ("Fix the file until `strongroom policy check` accepts it: the service refuses "
-            "to start on it.")
+    help = (
+        "Fix the file until `strongroom policy check` accepts it: the service refuses "
+        "to start on it."
+    )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:
         for p in audit.policy_problems:

@@ -26,34 +26,44 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     driver = {
         "name": "strongroom-audit",
         "version": __version__,
-        "rules": [{
-            "id": r.id,
-            "name": r.name,
-            "shortDescription": {"text": r.title},
-            "fullDescription": {"text": r.title},
-            "help": {"text": r.help},
-            "defaultConfiguration": {"level": r.severity.sarif_level},
-            "properties": {"security-severity": _security_severity(r.severity),
-                           "tags": ["security"]},
-        } for r in rules],
+        "rules": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.title},
+                "fullDescription": {"text": r.title},
+                "help": {"text": r.help},
+                "defaultConfiguration": {"level": r.severity.sarif_level},
+                "properties": {
+                    "security-severity": _security_severity(r.severity),
+                    "tags": ["security"],
+                },
+            }
+            for r in rules
+        ],
     }
     results = []
     for f in report.findings:
-        loc: dict[str, Any] = {"physicalLocation": {
-            "artifactLocation": {"uri": f.location.uri},
-            "region": {"startLine": max(1, f.location.line),
-                       "startColumn": max(1, f.location.column)},
-        }}
+        loc: dict[str, Any] = {
+            "physicalLocation": {
+                "artifactLocation": {"uri": f.location.uri},
+                "region": {
+                    "startLine": max(1, f.location.line),
+                    "startColumn": max(1, f.location.column),
+                },
+            }
+        }
         if f.location.pointer is not None:
-            loc["logicalLocations"] = [{"fullyQualifiedName": f.location.pointer,
-                                        "kind": "member"}]
+            loc["logicalLocations"] = [{"fullyQualifiedName": f.location.pointer, "kind": "member"}]
         result: dict[str, Any] = {
             "ruleId": f.rule_id,
             "level": f.severity.sarif_level,
             "message": {"text": f"{f.message}. Fix: {f.fix}"},
             "locations": [loc],
-            "properties": {"severity": f.severity.label,
-                           "security-severity": _security_severity(f.severity)},
+            "properties": {
+                "severity": f.severity.label,
+                "security-severity": _security_severity(f.severity),
+            },
         }
         if f.rule_id in index:
             result["ruleIndex"] = index[f.rule_id]
@@ -61,9 +71,11 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     return {
         "version": SARIF_VERSION,
         "$schema": SARIF_SCHEMA,
-        "runs": [{
-            "tool": {"driver": driver},
-            "artifacts": [{"location": {"uri": uri}} for uri in report.artifacts],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "artifacts": [{"location": {"uri": uri}} for uri in report.artifacts],
+                "results": results,
+            }
+        ],
     }

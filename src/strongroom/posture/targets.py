@@ -44,8 +44,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_target(url: str, *, allow_remote: bool = False,
-                 allow_hosts: Iterable[str] = ()) -> str:
+def check_target(url: str, *, allow_remote: bool = False, allow_hosts: Iterable[str] = ()) -> str:
     """Return the URL's host if it may be contacted, else raise `TargetRefused`."""
     host = host_of(url)
     if allow_remote or is_loopback(host) or host in {h.lower() for h in allow_hosts}:
@@ -53,4 +52,5 @@ def check_target(url: str, *, allow_remote: bool = False,
     raise TargetRefused(
         f"{host} is not a loopback address: the posture tools only talk to 127.0.0.0/8, "
         "::1, localhost or an allow-listed host unless --allow-remote is given "
-        "(and you are authorized to test that deployment)")
+        "(and you are authorized to test that deployment)"
+    )

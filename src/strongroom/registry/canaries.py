@@ -83,8 +83,11 @@ _SETS_LOCK = threading.Lock()
 
 def is_canary(engine_or_session: Engine | Session, vault_or_key: Any, public_id: str) -> bool:
     """True if `public_id` names a honey record. One cached set per (engine, key)."""
-    engine = (engine_or_session.get_bind() if isinstance(engine_or_session, Session)
-              else engine_or_session)
+    engine = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
     key = honey_key_of(vault_or_key)
     cache_key = (id(engine), canary_mark(key, "cache"))
     with _SETS_LOCK:

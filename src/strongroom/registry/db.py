@@ -23,8 +23,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             engine = create_engine(url, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_size=pool_size, max_overflow=20,
-                                   pool_pre_ping=True)
+            engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise BadRequest(f"cannot use database URL {url!r}: {exc}") from exc
     return engine

@@ -49,8 +49,9 @@ class SqlWrappedKeyStore:
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(
-                    select(DataKey.store, DataKey.kek_version, DataKey.wrapped)
-                    .where(DataKey.id == int(dek_id))
+                    select(DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
+                        DataKey.id == int(dek_id)
+                    )
                 ).first()
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
@@ -60,8 +61,9 @@ class SqlWrappedKeyStore:
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    select(DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped)
-                    .order_by(DataKey.id)
+                    select(
+                        DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped
+                    ).order_by(DataKey.id)
                 ).all()
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc

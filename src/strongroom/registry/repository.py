@@ -127,30 +127,41 @@ class Registry:
 
     def is_banned(self, s: Session, person_pk: int, today: date) -> bool:
         row = s.execute(
-            select(Ban.id).where(
+            select(Ban.id)
+            .where(
                 Ban.person_id == person_pk,
                 Ban.since <= today,
                 (Ban.until.is_(None)) | (Ban.until >= today),
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
         return row is not None
 
     def in_case(self, s: Session, case_ref: str, principal_id: str, person_pk: int) -> bool:
         row = s.execute(
-            select(CaseAssignment.id).where(
+            select(CaseAssignment.id)
+            .where(
                 CaseAssignment.case_ref == case_ref,
                 CaseAssignment.principal_id == principal_id,
                 CaseAssignment.person_id == person_pk,
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
         return row is not None
 
     # --- permits and weapons --------------------------------------------------------
     def permit_by_bidx(self, s: Session, bidx: bytes) -> PermitRow | None:
         row = s.execute(
-            select(Permit.id, Permit.public_id, Permit.person_id, Permit.kind,
-                   Permit.categories, Permit.issued, Permit.expires, Permit.status)
-            .where(Permit.number_bidx == bidx)
+            select(
+                Permit.id,
+                Permit.public_id,
+                Permit.person_id,
+                Permit.kind,
+                Permit.categories,
+                Permit.issued,
+                Permit.expires,
+                Permit.status,
+            ).where(Permit.number_bidx == bidx)
         ).first()
         return PermitRow(*row) if row else None
 
@@ -158,16 +169,33 @@ class Registry:
         if not person_pks:
             return []
         rows = s.execute(
-            select(Permit.id, Permit.public_id, Permit.person_id, Permit.kind,
-                   Permit.categories, Permit.issued, Permit.expires, Permit.status)
+            select(
+                Permit.id,
+                Permit.public_id,
+                Permit.person_id,
+                Permit.kind,
+                Permit.categories,
+                Permit.issued,
+                Permit.expires,
+                Permit.status,
+            )
             .where(Permit.person_id.in_(person_pks))
             .order_by(Permit.public_id)
         ).all()
         return [PermitRow(*r) for r in rows]
 
-    _weapon_cols = (Weapon.id, Weapon.public_id, Weapon.serial_ct, Weapon.category,
-                    Weapon.make, Weapon.model, Weapon.calibre, Weapon.status,
-                    Weapon.holder_id, Weapon.dealer_id)
+    _weapon_cols = (
+        Weapon.id,
+        Weapon.public_id,
+        Weapon.serial_ct,
+        Weapon.category,
+        Weapon.make,
+        Weapon.model,
+        Weapon.calibre,
+        Weapon.status,
+        Weapon.holder_id,
+        Weapon.dealer_id,
+    )
 
     def weapon_by_serial_bidx(self, s: Session, bidx: bytes) -> WeaponRow | None:
         row = s.execute(select(*self._weapon_cols).where(Weapon.serial_bidx == bidx)).first()
@@ -175,7 +203,8 @@ class Registry:
 
     def weapons_of(self, s: Session, person_pk: int) -> list[WeaponRow]:
         rows = s.execute(
-            select(*self._weapon_cols).where(Weapon.holder_id == person_pk)
+            select(*self._weapon_cols)
+            .where(Weapon.holder_id == person_pk)
             .order_by(Weapon.public_id)
         ).all()
         return [WeaponRow(*r) for r in rows]
@@ -188,22 +217,49 @@ class Registry:
 
     # --- dealers and sales ------------------------------------------------------------
     def dealer_pk(self, s: Session, dealer_public_id: str) -> int | None:
-        return s.execute(
-            select(Dealer.id).where(Dealer.public_id == dealer_public_id)
-        ).scalar()
+        return s.execute(select(Dealer.id).where(Dealer.public_id == dealer_public_id)).scalar()
 
-    def record_sale(self, s: Session, *, sale_public_id: str, dealer_pk: int, weapon_pk: int,
-                    buyer_pk: int, permit_pk: int, at: float, recorded_by: str) -> None:
-        s.add(Sale(public_id=sale_public_id, dealer_id=dealer_pk, weapon_id=weapon_pk,
-                   buyer_id=buyer_pk, permit_id=permit_pk, sold_at=at,
-                   recorded_by=recorded_by))
-        s.add(Transfer(weapon_id=weapon_pk, from_person_id=None, to_person_id=buyer_pk,
-                       dealer_id=dealer_pk, at=at))
-        s.execute(update(Weapon).where(Weapon.id == weapon_pk)
-                  .values(holder_id=buyer_pk, dealer_id=None, status="registered"))
+    def record_sale(
+        self,
+        s: Session,
+        *,
+        sale_public_id: str,
+        dealer_pk: int,
+        weapon_pk: int,
+        buyer_pk: int,
+        permit_pk: int,
+        at: float,
+        recorded_by: str,
+    ) -> None:
+        s.add(
+            Sale(
+                public_id=sale_public_id,
+                dealer_id=dealer_pk,
+                weapon_id=weapon_pk,
+                buyer_id=buyer_pk,
+                permit_id=permit_pk,
+                sold_at=at,
+                recorded_by=recorded_by,
+            )
+        )
+        s.add(
+            Transfer(
+                weapon_id=weapon_pk,
+                from_person_id=None,
+                to_person_id=buyer_pk,
+                dealer_id=dealer_pk,
+                at=at,
+            )
+        )
+        s.execute(
+            update(Weapon)
+            .where(Weapon.id == weapon_pk)
+            .values(holder_id=buyer_pk, dealer_id=None, status="registered")
+        )
 
-    def ledger_page(self, s: Session, dealer_pk: int, *, after: tuple[float, str] | None,
-                    limit: int) -> list[tuple[int, str, float, int, int]]:
+    def ledger_page(
+        self, s: Session, dealer_pk: int, *, after: tuple[float, str] | None, limit: int
+    ) -> list[tuple[int, str, float, int, int]]:
         """(sale pk, sale public id, sold_at, weapon pk, buyer pk), newest first. Keyset
         paging on (sold_at, public id): no offsets, no internal keys in cursors."""
         q = select(Sale.id, Sale.public_id, Sale.sold_at, Sale.weapon_id, Sale.buyer_id).where(
@@ -218,8 +274,15 @@ class Registry:
     # --- principals ---------------------------------------------------------------------
     def principal(self, s: Session, public_id: str) -> PrincipalRow | None:
         row = s.execute(
-            select(Principal.id, Principal.public_id, Principal.role, Principal.departement,
-                   Dealer.public_id, Principal.status, Principal.label)
+            select(
+                Principal.id,
+                Principal.public_id,
+                Principal.role,
+                Principal.departement,
+                Dealer.public_id,
+                Principal.status,
+                Principal.label,
+            )
             .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
             .where(Principal.public_id == public_id)
         ).first()
@@ -227,29 +290,56 @@ class Registry:
 
     def principals(self, s: Session) -> list[PrincipalRow]:
         rows = s.execute(
-            select(Principal.id, Principal.public_id, Principal.role, Principal.departement,
-                   Dealer.public_id, Principal.status, Principal.label)
+            select(
+                Principal.id,
+                Principal.public_id,
+                Principal.role,
+                Principal.departement,
+                Dealer.public_id,
+                Principal.status,
+                Principal.label,
+            )
             .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
             .order_by(Principal.role, Principal.created_at)
         ).all()
         return [PrincipalRow(*r) for r in rows]
 
-    def add_principal(self, s: Session, *, public_id: str, role: str, departement: str | None,
-                      dealer_pk: int | None, label: str, at: float) -> None:
-        s.add(Principal(public_id=public_id, role=role, departement=departement,
-                        dealer_id=dealer_pk, label=label, status="active", created_at=at))
+    def add_principal(
+        self,
+        s: Session,
+        *,
+        public_id: str,
+        role: str,
+        departement: str | None,
+        dealer_pk: int | None,
+        label: str,
+        at: float,
+    ) -> None:
+        s.add(
+            Principal(
+                public_id=public_id,
+                role=role,
+                departement=departement,
+                dealer_id=dealer_pk,
+                label=label,
+                status="active",
+                created_at=at,
+            )
+        )
 
     def set_principal_status(self, s: Session, public_id: str, status: str) -> bool:
-        result = s.execute(update(Principal).where(Principal.public_id == public_id)
-                           .values(status=status))
+        result = s.execute(
+            update(Principal).where(Principal.public_id == public_id).values(status=status)
+        )
         return bool(result.rowcount)
 
     # --- break-glass reviews -----------------------------------------------------------------
     def open_review(self, s: Session, principal_id: str, grant_key: str) -> Review | None:
         return s.execute(
-            select(Review).where(Review.principal_id == principal_id,
-                                 Review.session_id == grant_key)
-            .order_by(Review.started_at.desc()).limit(1)
+            select(Review)
+            .where(Review.principal_id == principal_id, Review.session_id == grant_key)
+            .order_by(Review.started_at.desc())
+            .limit(1)
         ).scalar_one_or_none()
 
     def add_review(self, s: Session, review: Review) -> None:

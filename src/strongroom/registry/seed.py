@@ -82,19 +82,32 @@ class _FixturePicker:
                 stock = [w for w in self.planner.dealers[k].stock if w.category in cats]
                 if stock:
                     self.found = {
-                        "owner_id": public_id, "departement": plan.departement,
-                        "permit_number": pm.number, "family_name": plan.family_name,
+                        "owner_id": public_id,
+                        "departement": plan.departement,
+                        "permit_number": pm.number,
+                        "family_name": plan.family_name,
                         "birth_date": plan.birth_date.isoformat(),
                         "weapon_serial": plan.weapons[0].serial,
-                        "dealer_id": self.dealer_ids[k], "stock_serial": stock[0].serial}
+                        "dealer_id": self.dealer_ids[k],
+                        "stock_serial": stock[0].serial,
+                    }
                     return
 
 
-def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int = 5000,
-         progress: Callable[[int], None] | None = None, canaries: int | None = None,
-         today: date | None = None, workers: int = 0,
-         vault_factory: Callable[[], Any] | None = None,
-         sqlite_cache_mib: int = 512) -> SeedReport:
+def seed(
+    engine: Engine,
+    vault: Any,
+    *,
+    persons: int,
+    seed: int,
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    canaries: int | None = None,
+    today: date | None = None,
+    workers: int = 0,
+    vault_factory: Callable[[], Any] | None = None,
+    sqlite_cache_mib: int = 512,
+) -> SeedReport:
     """Seed `persons` synthetic owners (with their permits, weapons, sales, transfers and
     bans), the dealers of their départements and the honey records among them.
 
@@ -121,16 +134,16 @@ def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int
             # plans: a second seed on top of the first could collide halfway through.
             raise Conflict("the registry already holds persons: seed an empty database")
         dealer_ids = [new_public_id() for _ in planner.dealers]
-        spec = BatchSpec(seed, persons, today, bases, tuple(dealer_ids),
-                         planner.canary_targets(n_canaries))
+        spec = BatchSpec(
+            seed, persons, today, bases, tuple(dealer_ids), planner.canary_targets(n_canaries)
+        )
         picker = _FixturePicker(planner, dealer_ids, today)
         builder = BatchBuilder(spec, vault, planner)
         builder.rotate()
         rows = dealer_rows(vault, planner, planner.dealers, bases, dealer_ids)
         batches = list(_batches(persons, batch_size))
         if workers:
-            built_batches = parallel_batches(spec, vault_factory, workers, batches,
-                                             ROTATE_EVERY)  # type: ignore[arg-type]
+            built_batches = parallel_batches(spec, vault_factory, workers, batches, ROTATE_EVERY)  # type: ignore[arg-type]
         else:
             built_batches = _sequential(builder, batches)
         # One connection for the whole load, tuned for it and restored after.
@@ -154,9 +167,15 @@ def seed(engine: Engine, vault: Any, *, persons: int, seed: int, batch_size: int
     except (SQLAlchemyError, dbapi_error) as exc:
         raise Unavailable(f"seeding the registry failed: {type(exc).__name__}") from exc
     seconds = time.perf_counter() - started
-    return SeedReport(persons=persons, counts=counts, canaries=len(marks), seconds=seconds,
-                      persons_per_second=persons / seconds if seconds else 0.0,
-                      workers=workers, fixtures=dict(picker.found))
+    return SeedReport(
+        persons=persons,
+        counts=counts,
+        canaries=len(marks),
+        seconds=seconds,
+        persons_per_second=persons / seconds if seconds else 0.0,
+        workers=workers,
+        fixtures=dict(picker.found),
+    )
 
 
 def _sequential(builder: BatchBuilder, batches: list[tuple[int, int]]) -> Iterator[Built]:

@@ -48,8 +48,9 @@ class BatchSpec:
 class BatchBuilder:
     def __init__(self, spec: BatchSpec, vault: Any, planner: Planner | None = None) -> None:
         self.spec, self.vault = spec, vault
-        self.planner = planner or Planner(build_pools(spec.seed), spec.seed, spec.persons,
-                                          spec.today)
+        self.planner = planner or Planner(
+            build_pools(spec.seed), spec.seed, spec.persons, spec.today
+        )
         self.rank = {i: k for k, i in enumerate(spec.targets)}
         self.honey_key = honey_key_of(vault)
         self.built = 0
@@ -65,10 +66,10 @@ class BatchBuilder:
 
         targets = self.spec.targets
         plans = [self.planner.person(i, targets.get(i)) for i in range(start, stop)]
-        ids = [canary_public_id(self.rank[p.index]) if p.canary else new_public_id()
-               for p in plans]
-        marks = [canary_mark(self.honey_key, pid)
-                 for p, pid in zip(plans, ids, strict=True) if p.canary]
+        ids = [canary_public_id(self.rank[p.index]) if p.canary else new_public_id() for p in plans]
+        marks = [
+            canary_mark(self.honey_key, pid) for p, pid in zip(plans, ids, strict=True) if p.canary
+        ]
         rows = person_rows(self.vault, plans, ids, self.spec.bases, list(self.spec.dealer_ids))
         self.built += 1
         # Plans carry plain values: only the first batches send candidates back.
@@ -95,12 +96,16 @@ def _work(start: int, stop: int, want_fixture: bool) -> Built:
     return _WORKER.build(start, stop, want_fixture)
 
 
-def parallel_batches(spec: BatchSpec, vault_factory: Callable[[], Any], workers: int,
-                     batches: list[tuple[int, int]], rotate_every: int) -> Iterator[Built]:
+def parallel_batches(
+    spec: BatchSpec,
+    vault_factory: Callable[[], Any],
+    workers: int,
+    batches: list[tuple[int, int]],
+    rotate_every: int,
+) -> Iterator[Built]:
     """Built batches in order, produced by `workers` processes."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init,
-                  initargs=(spec, vault_factory, rotate_every)) as pool:
+    with ctx.Pool(workers, initializer=_init, initargs=(spec, vault_factory, rotate_every)) as pool:
         pending: deque[Any] = deque()
         todo = iter(enumerate(batches))
         for _ in range(workers + 1):

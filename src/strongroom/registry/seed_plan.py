@@ -128,8 +128,9 @@ class Planner:
     def _plan_dealers(self) -> list[DealerPlan]:
         p = self.pools
         rng = random.Random(f"{self.seed}:dealers")
-        wanted = max(len(p.departements),
-                     round(self.persons * REFERENCE_DEALERS / REFERENCE_PERSONS))
+        wanted = max(
+            len(p.departements), round(self.persons * REFERENCE_DEALERS / REFERENCE_PERSONS)
+        )
         depts = list(p.departements)  # one per département, the rest by population
         depts += rng.choices(p.departements, cum_weights=p.weights, k=wanted - len(depts))
         depts.sort(key=p.departements.index)
@@ -137,9 +138,12 @@ class Planner:
         for k, dept in enumerate(depts):
             name = f"{rng.choice(DEALER_PREFIXES)} {rng.choice(DEALER_SUFFIXES)}"
             # Stock serials count down from the top of the slot space, persons' count up.
-            stock = tuple(self._weapon(rng, s, 10**8 - 1 - (k * STOCK_SLOTS + s),
-                                       rng.choice("BCC"), "for_sale")
-                          for s in range(rng.randint(2, 8)))
+            stock = tuple(
+                self._weapon(
+                    rng, s, 10**8 - 1 - (k * STOCK_SLOTS + s), rng.choice("BCC"), "for_sale"
+                )
+                for s in range(rng.randint(2, 8))
+            )
             out.append(DealerPlan(k, dept, name, stock))
         return out
 
@@ -154,8 +158,9 @@ class Planner:
         letters = list(self.pools.by_letter)
         rng.shuffle(depts)
         rng.shuffle(letters)
-        return {i: (depts[k % len(depts)], letters[k % len(letters)])
-                for k, i in enumerate(indices)}
+        return {
+            i: (depts[k % len(depts)], letters[k % len(letters)]) for k, i in enumerate(indices)
+        }
 
     def person(self, i: int, canary: tuple[str, str] | None = None) -> PersonPlan:
         p, rng = self.pools, self._rng
@@ -175,9 +180,18 @@ class Planner:
         home: Commune = rng.choice(p.communes[dept])
         birth_dept = dept if rng.random() < 0.7 else rng.choice(p.departements)
         street = f"{rng.randint(1, 180)} {rng.choice(p.streets)}"
-        plan = PersonPlan(i, canary is not None, dept, family, given, birth,
-                          rng.choice(p.communes[birth_dept]).name, street, home.name,
-                          home.postcode)
+        plan = PersonPlan(
+            i,
+            canary is not None,
+            dept,
+            family,
+            given,
+            birth,
+            rng.choice(p.communes[birth_dept]).name,
+            street,
+            home.name,
+            home.postcode,
+        )
         self._permits(rng, plan)
         self._weapons(rng, plan)
         return plan
@@ -206,21 +220,23 @@ class Planner:
             s = rng.random()
             status = "suspended" if s < 0.025 else "revoked" if s < 0.035 else "valid"
             digits = self.permit_perm(plan.index * PERMIT_SLOTS + slot)
-            plan.permits.append(PermitPlan(slot, f"FR-{plan.departement}-{digits:08d}", kind,
-                                           cats, issued, expires, status))
+            plan.permits.append(
+                PermitPlan(
+                    slot, f"FR-{plan.departement}-{digits:08d}", kind, cats, issued, expires, status
+                )
+            )
         if rng.random() < 0.004:
             since = self._date_between(rng, self.clear_min + timedelta(days=365), self.today)
-            until = (None if rng.random() < 0.6
-                     else since + timedelta(days=365 * rng.randint(1, 5)))
+            until = None if rng.random() < 0.6 else since + timedelta(days=365 * rng.randint(1, 5))
             plan.ban = (since, until)
             for permit in plan.permits:
                 permit.status = "revoked"
 
-    def _weapon(self, rng: random.Random, slot: int, slot_number: int, category: str,
-                status: str) -> WeaponPlan:
+    def _weapon(
+        self, rng: random.Random, slot: int, slot_number: int, category: str, status: str
+    ) -> WeaponPlan:
         make, model, calibre, cat = rng.choice(self.pools.catalogue_by_category[category])
-        serial = (f"{SERIAL_PREFIX[make]}{rng.choice(_LETTERS)}"
-                  f"{self.serial_perm(slot_number):08d}")
+        serial = f"{SERIAL_PREFIX[make]}{rng.choice(_LETTERS)}{self.serial_perm(slot_number):08d}"
         return WeaponPlan(slot, serial, make, model, calibre, cat, status)
 
     def _weapons(self, rng: random.Random, plan: PersonPlan) -> None:
@@ -231,8 +247,7 @@ class Planner:
             count = min(WEAPON_SLOTS, int(rng.expovariate(1 / 1.6)))
         for slot in range(count):
             r = rng.random()
-            cat = ("A" if "A" in allowed and r < 0.3 else
-                   "B" if "B" in allowed and r < 0.7 else "C")
+            cat = "A" if "A" in allowed and r < 0.3 else "B" if "B" in allowed and r < 0.7 else "C"
             s = rng.random()
             status = "stolen" if s < 0.01 else "seized" if s < 0.015 else "registered"
             w = self._weapon(rng, slot, plan.index * WEAPON_SLOTS + slot, cat, status)
@@ -247,8 +262,7 @@ class Planner:
                 w.sale = (dealer, pm.slot, self._instant(rng, pm.issued, pm.expires))
             elif plan.index > 0 and o < 0.65:
                 lo = covering[0].issued if covering else self.clear_min
-                w.transfer_from = (rng.randrange(plan.index),
-                                   self._instant(rng, lo, self.today))
+                w.transfer_from = (rng.randrange(plan.index), self._instant(rng, lo, self.today))
             plan.weapons.append(w)
 
     def _instant(self, rng: random.Random, lo: date, hi: date) -> float:

@@ -53,19 +53,50 @@ CATALOGUE: tuple[tuple[str, str, str, str], ...] = (
     ("FN Herstal", "SCAR 17S", "7.62x51mm", "A"),
     ("Sig Sauer", "MCX Virtus", "5.56x45mm", "A"),
 )
-SERIAL_PREFIX = {"Beretta": "BE", "Browning": "BR", "Benelli": "BN", "Sako": "SK",
-                 "Tikka": "TK", "Blaser": "BL", "Verney-Carron": "VC", "Manufrance": "MF",
-                 "CZ": "CZ", "Ruger": "RG", "Glock": "GL", "Sig Sauer": "SS",
-                 "Smith & Wesson": "SW", "Walther": "WA", "Heckler & Koch": "HK",
-                 "FN Herstal": "FN"}
+SERIAL_PREFIX = {
+    "Beretta": "BE",
+    "Browning": "BR",
+    "Benelli": "BN",
+    "Sako": "SK",
+    "Tikka": "TK",
+    "Blaser": "BL",
+    "Verney-Carron": "VC",
+    "Manufrance": "MF",
+    "CZ": "CZ",
+    "Ruger": "RG",
+    "Glock": "GL",
+    "Sig Sauer": "SS",
+    "Smith & Wesson": "SW",
+    "Walther": "WA",
+    "Heckler & Koch": "HK",
+    "FN Herstal": "FN",
+}
 
 # Business names in clear on `dealers`: built from words that are not personal names, so a
 # copied database names shops, never people.
-DEALER_PREFIXES = ("Armurerie", "Chasse et Tir", "Comptoir de la Chasse", "Tir Sportif",
-                   "Armes et Munitions", "Sports de Tir", "Espace Chasse")
-DEALER_SUFFIXES = ("du Centre", "du Bocage", "Moderne", "du Plateau", "des Pins",
-                   "du Lac", "de la Gare", "du Port", "des Sources", "de la Forêt",
-                   "des Trois Chênes", "du Canal")
+DEALER_PREFIXES = (
+    "Armurerie",
+    "Chasse et Tir",
+    "Comptoir de la Chasse",
+    "Tir Sportif",
+    "Armes et Munitions",
+    "Sports de Tir",
+    "Espace Chasse",
+)
+DEALER_SUFFIXES = (
+    "du Centre",
+    "du Bocage",
+    "Moderne",
+    "du Plateau",
+    "des Pins",
+    "du Lac",
+    "de la Gare",
+    "du Port",
+    "des Sources",
+    "de la Forêt",
+    "des Trois Chênes",
+    "du Canal",
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +155,10 @@ def build_pools(seed: int) -> Pools:
     for item in CATALOGUE:
         by_cat.setdefault(item[3], []).append(item)
     return Pools(
-        departements=depts, weights=tuple(cum), communes=communes, family_names=family,
+        departements=depts,
+        weights=tuple(cum),
+        communes=communes,
+        family_names=family,
         by_letter={k: tuple(v) for k, v in sorted(by_letter.items())},
         male_names=tuple(sorted(set(PersonFR.first_names_male))),
         female_names=tuple(sorted(set(PersonFR.first_names_female))),

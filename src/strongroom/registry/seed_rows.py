@@ -65,59 +65,123 @@ def canary_public_id(k: int) -> str:
             return pid
 
 
-def dealer_rows(vault: SeedVault, planner: Planner, dealers: list[DealerPlan], bases: Bases,
-                public_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def dealer_rows(
+    vault: SeedVault,
+    planner: Planner,
+    dealers: list[DealerPlan],
+    bases: Bases,
+    public_ids: list[str],
+) -> dict[str, list[tuple[Any, ...]]]:
     rows = empty_rows()
     for d, pid in zip(dealers, public_ids, strict=True):
         dealer_pk = bases.dealer(d.index)
         rows["dealers"].append((dealer_pk, pid, d.name, d.departement))
         for w in d.stock:
             wid = new_public_id()
-            rows["weapons"].append((
-                bases.stock_weapon(planner.persons, d.index, w.slot), wid,
-                vault.blind_index("serial", w.serial),
-                vault.encrypt("asset", wid, "serial", w.serial),
-                w.category, w.make, w.model, w.calibre, w.status, None, dealer_pk))
+            rows["weapons"].append(
+                (
+                    bases.stock_weapon(planner.persons, d.index, w.slot),
+                    wid,
+                    vault.blind_index("serial", w.serial),
+                    vault.encrypt("asset", wid, "serial", w.serial),
+                    w.category,
+                    w.make,
+                    w.model,
+                    w.calibre,
+                    w.status,
+                    None,
+                    dealer_pk,
+                )
+            )
     return rows
 
 
-def person_rows(vault: SeedVault, plans: list[PersonPlan], public_ids: list[str],
-                bases: Bases, dealer_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def person_rows(
+    vault: SeedVault,
+    plans: list[PersonPlan],
+    public_ids: list[str],
+    bases: Bases,
+    dealer_ids: list[str],
+) -> dict[str, list[tuple[Any, ...]]]:
     rows = empty_rows()
     enc, bidx = vault.encrypt, vault.blind_index
     persons, identities, addresses = rows["persons"], rows["identities"], rows["addresses"]
-    permits, weapons, sales, transfers = (rows["permits"], rows["weapons"], rows["sales"],
-                                          rows["transfers"])
+    permits, weapons, sales, transfers = (
+        rows["permits"],
+        rows["weapons"],
+        rows["sales"],
+        rows["transfers"],
+    )
     for p, pid in zip(plans, public_ids, strict=True):
         pk = bases.person(p.index)
         birth = p.birth_date.isoformat()
         persons.append((pk, pid, p.departement))
-        identities.append((
-            pk, enc("identity", pid, "family_name", p.family_name),
-            enc("identity", pid, "given_names", p.given_names),
-            enc("identity", pid, "birth_date", birth),
-            enc("identity", pid, "birth_place", p.birth_place),
-            bidx("name_dob", p.family_name, birth)))
-        addresses.append((pk, enc("address", pid, "street", p.street),
-                          enc("address", pid, "city", p.city),
-                          enc("address", pid, "postcode", p.postcode)))
+        identities.append(
+            (
+                pk,
+                enc("identity", pid, "family_name", p.family_name),
+                enc("identity", pid, "given_names", p.given_names),
+                enc("identity", pid, "birth_date", birth),
+                enc("identity", pid, "birth_place", p.birth_place),
+                bidx("name_dob", p.family_name, birth),
+            )
+        )
+        addresses.append(
+            (
+                pk,
+                enc("address", pid, "street", p.street),
+                enc("address", pid, "city", p.city),
+                enc("address", pid, "postcode", p.postcode),
+            )
+        )
         for pm in p.permits:
-            permits.append((bases.permit(p.index, pm.slot), new_public_id(), pk,
-                            bidx("permit", pm.number), pm.kind, pm.categories, pm.issued,
-                            pm.expires, pm.status))
+            permits.append(
+                (
+                    bases.permit(p.index, pm.slot),
+                    new_public_id(),
+                    pk,
+                    bidx("permit", pm.number),
+                    pm.kind,
+                    pm.categories,
+                    pm.issued,
+                    pm.expires,
+                    pm.status,
+                )
+            )
         for w in p.weapons:
             wpk, wid = bases.weapon(p.index, w.slot), new_public_id()
-            weapons.append((wpk, wid, bidx("serial", w.serial),
-                            enc("asset", wid, "serial", w.serial), w.category, w.make,
-                            w.model, w.calibre, w.status, pk, None))
+            weapons.append(
+                (
+                    wpk,
+                    wid,
+                    bidx("serial", w.serial),
+                    enc("asset", wid, "serial", w.serial),
+                    w.category,
+                    w.make,
+                    w.model,
+                    w.calibre,
+                    w.status,
+                    pk,
+                    None,
+                )
+            )
             tid = bases.transfers + 1 + p.index * WEAPON_SLOTS + w.slot
             if w.sale is not None:
                 dealer, permit_slot, at = w.sale
                 # The ledger names the recording desk; seeded history predates the
                 # accounts, so it names the dealer itself.
-                sales.append((bases.sales + 1 + p.index * WEAPON_SLOTS + w.slot,
-                              new_public_id(), bases.dealer(dealer), wpk, pk,
-                              bases.permit(p.index, permit_slot), at, dealer_ids[dealer]))
+                sales.append(
+                    (
+                        bases.sales + 1 + p.index * WEAPON_SLOTS + w.slot,
+                        new_public_id(),
+                        bases.dealer(dealer),
+                        wpk,
+                        pk,
+                        bases.permit(p.index, permit_slot),
+                        at,
+                        dealer_ids[dealer],
+                    )
+                )
                 transfers.append((tid, wpk, None, pk, bases.dealer(dealer), at))
             elif w.transfer_from is not None:
                 source, at = w.transfer_from

@@ -18,15 +18,49 @@ from sqlalchemy import Connection, Engine, text
 COLUMNS: dict[str, tuple[str, ...]] = {
     "dealers": ("id", "public_id", "name", "departement"),
     "persons": ("id", "public_id", "departement"),
-    "identities": ("person_id", "family_name_ct", "given_names_ct", "birth_date_ct",
-                   "birth_place_ct", "name_dob_bidx"),
+    "identities": (
+        "person_id",
+        "family_name_ct",
+        "given_names_ct",
+        "birth_date_ct",
+        "birth_place_ct",
+        "name_dob_bidx",
+    ),
     "addresses": ("person_id", "street_ct", "city_ct", "postcode_ct"),
-    "permits": ("id", "public_id", "person_id", "number_bidx", "kind", "categories", "issued",
-                "expires", "status"),
-    "weapons": ("id", "public_id", "serial_bidx", "serial_ct", "category", "make", "model",
-                "calibre", "status", "holder_id", "dealer_id"),
-    "sales": ("id", "public_id", "dealer_id", "weapon_id", "buyer_id", "permit_id", "sold_at",
-              "recorded_by"),
+    "permits": (
+        "id",
+        "public_id",
+        "person_id",
+        "number_bidx",
+        "kind",
+        "categories",
+        "issued",
+        "expires",
+        "status",
+    ),
+    "weapons": (
+        "id",
+        "public_id",
+        "serial_bidx",
+        "serial_ct",
+        "category",
+        "make",
+        "model",
+        "calibre",
+        "status",
+        "holder_id",
+        "dealer_id",
+    ),
+    "sales": (
+        "id",
+        "public_id",
+        "dealer_id",
+        "weapon_id",
+        "buyer_id",
+        "permit_id",
+        "sold_at",
+        "recorded_by",
+    ),
     "transfers": ("id", "weapon_id", "from_person_id", "to_person_id", "dealer_id", "at"),
     "bans": ("id", "person_id", "since", "until"),
     "canary_marks": ("mark",),
@@ -65,9 +99,10 @@ def insert_rows(conn: Connection, rows: dict[str, list[tuple[Any, ...]]]) -> Non
             continue
         cols = COLUMNS[table]
         if postgres:
-            with dbapi.cursor() as cur, cur.copy(
-                f"COPY {table} ({', '.join(cols)}) FROM STDIN"
-            ) as copy:
+            with (
+                dbapi.cursor() as cur,
+                cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy,
+            ):
                 for row in batch:
                     copy.write_row(row)
         else:
@@ -76,8 +111,11 @@ def insert_rows(conn: Connection, rows: dict[str, list[tuple[Any, ...]]]) -> Non
             marks = ", ".join("?" for _ in cols)
             cur = dbapi.cursor()
             try:
-                cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) "  # noqa: S608
-                                f"VALUES ({marks})", batch)
+                cur.executemany(
+                    f"INSERT INTO {table} ({', '.join(cols)}) "  # noqa: S608
+                    f"VALUES ({marks})",
+                    batch,
+                )
             finally:
                 cur.close()
 
@@ -114,9 +152,10 @@ def bulk_load(conn: Connection, *, cache_mib: int = 512) -> Iterator[None]:
 def max_ids(engine: Engine) -> dict[str, int]:
     """The highest internal key per table, so a seed appends after existing rows."""
     with engine.connect() as conn:
-        return {t: int(conn.execute(text(
-            f"SELECT COALESCE(MAX(id), 0) FROM {t}")).scalar() or 0)  # noqa: S608
-            for t in SERIAL_TABLES}
+        return {
+            t: int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {t}")).scalar() or 0)  # noqa: S608
+            for t in SERIAL_TABLES
+        }
 
 
 def advance_sequences(conn: Connection, tables: Sequence[str] = SERIAL_TABLES) -> None:
@@ -124,12 +163,16 @@ def advance_sequences(conn: Connection, tables: Sequence[str] = SERIAL_TABLES) -
     if conn.dialect.name != "postgresql":
         return
     for table in tables:
-        sql = (f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-               f"GREATEST((SELECT MAX(id) FROM {table}), 1))")
+        sql = (
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+            f"GREATEST((SELECT MAX(id) FROM {table}), 1))"
+        )
         conn.execute(text(sql))
 
 
 def count_rows(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() or 0)  # noqa: S608
-                for t in ORDER}
+        return {
+            t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() or 0)  # noqa: S608
+            for t in ORDER
+        }

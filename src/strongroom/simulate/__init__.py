@@ -53,20 +53,23 @@ class SimConfig:
     def check(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
         if unknown:
-            raise BadRequest(f"unknown scenario(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(SCENARIOS)}")
+            raise BadRequest(
+                f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
+            )
         if self.users < 0 or self.days < 1 or self.persons < 1:
             raise BadRequest("--users must be >= 0, --days and --persons >= 1")
         if self.home is not None and self.policy is not None:
-            raise BadRequest("--policy applies to a simulation home; with --home, edit that "
-                             "home's policy.yaml")
+            raise BadRequest(
+                "--policy applies to a simulation home; with --home, edit that home's policy.yaml"
+            )
 
 
 Progress = Callable[[str, float, float], None]  # (phase, done, total)
 
 
-def run_simulation(config: SimConfig, *, template: Home | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:
+def run_simulation(
+    config: SimConfig, *, template: Home | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Run one simulation and return its report (a JSON-ready dict). `template` is an
     already seeded home to copy instead of seeding one (tests, benchmarks)."""
     config.check()
@@ -81,8 +84,9 @@ def run_simulation(config: SimConfig, *, template: Home | None = None,
         else:
             if progress:
                 progress("seeding", 0, 1)
-            home = seed_template(Path(tmp) / "home", persons=config.persons,
-                                 seed=config.seed, policy=config.policy)
+            home = seed_template(
+                Path(tmp) / "home", persons=config.persons, seed=config.seed, policy=config.policy
+            )
         world = World(home, seed=config.registry_seed or config.seed)
         try:
             return _run(config, world, time.perf_counter() - t0, progress)
@@ -90,12 +94,19 @@ def run_simulation(config: SimConfig, *, template: Home | None = None,
             world.close()
 
 
-def _run(config: SimConfig, world: World, setup_s: float,
-         progress: Progress | None) -> dict[str, Any]:
+def _run(
+    config: SimConfig, world: World, setup_s: float, progress: Progress | None
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     stats = LegitStats()
-    users = build_population(world, stats, users=config.users, days=config.days,
-                             seed=config.seed, ledger=config.dealer_ledger)
+    users = build_population(
+        world,
+        stats,
+        users=config.users,
+        days=config.days,
+        seed=config.seed,
+        ledger=config.dealer_ledger,
+    )
     attack_day = 1 if config.days > 1 else 0
     campaigns = []
     for i, name in enumerate(config.scenarios):
@@ -123,17 +134,25 @@ def _run(config: SimConfig, world: World, setup_s: float,
     scenarios = [c.result() for c in campaigns]
     return {
         "version": REPORT_VERSION,
-        "config": {"persons": len(world.registry.persons), "users": config.users,
-                   "days": config.days, "seed": config.seed,
-                   "scenarios": list(config.scenarios),
-                   "policy": config.policy.name if config.policy else "home",
-                   "max_requests": config.max_requests,
-                   "dealer_ledger": config.dealer_ledger},
-        "run": {"requests": sim.requests, "setup_seconds": round(setup_s, 1),
-                "wall_seconds": round(sim.wall_seconds, 1),
-                "requests_per_second": round(sim.requests / sim.wall_seconds, 1)
-                if sim.wall_seconds else None,
-                "simulated_days": round((end - world.start) / DAY, 2)},
+        "config": {
+            "persons": len(world.registry.persons),
+            "users": config.users,
+            "days": config.days,
+            "seed": config.seed,
+            "scenarios": list(config.scenarios),
+            "policy": config.policy.name if config.policy else "home",
+            "max_requests": config.max_requests,
+            "dealer_ledger": config.dealer_ledger,
+        },
+        "run": {
+            "requests": sim.requests,
+            "setup_seconds": round(setup_s, 1),
+            "wall_seconds": round(sim.wall_seconds, 1),
+            "requests_per_second": round(sim.requests / sim.wall_seconds, 1)
+            if sim.wall_seconds
+            else None,
+            "simulated_days": round((end - world.start) / DAY, 2),
+        },
         "legitimate": legit,
         "scenarios": scenarios,
         "summary": summary(scenarios, legit),

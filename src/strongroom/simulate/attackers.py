@@ -25,14 +25,29 @@ def network(k: int) -> str:
     return f"198.51.{k % 250}"
 
 
-def account(world: World, campaign: Campaign, role: str, *, ip: str, label: str,
-            departement: str | None = None, dealer: str | None = None,
-            ips: tuple[str, ...] = (), user_agent: str = ATTACK_UA) -> Account:
+def account(
+    world: World,
+    campaign: Campaign,
+    role: str,
+    *,
+    ip: str,
+    label: str,
+    departement: str | None = None,
+    dealer: str | None = None,
+    ips: tuple[str, ...] = (),
+    user_agent: str = ATTACK_UA,
+) -> Account:
     pid = world.add_principal(role, departement=departement, dealer=dealer, label=label)
     case = f"CASE-ATK-{len(campaign.accounts):04d}" if role == "prefecture" else None
-    caller = world.caller(pid, role, ip=ip, user_agent=user_agent,
-                          session=f"atk-{label}-{len(campaign.accounts)}", case=case,
-                          justification=JUSTIFICATION if case else None)
+    caller = world.caller(
+        pid,
+        role,
+        ip=ip,
+        user_agent=user_agent,
+        session=f"atk-{label}-{len(campaign.accounts)}",
+        case=case,
+        justification=JUSTIFICATION if case else None,
+    )
     return campaign.add(caller, ips)
 
 
@@ -77,8 +92,8 @@ class Triples:
         reg = world.registry
         # Without known permit numbers (registry seed unknown) every number is a guess.
         self.triples = list(reg.triples) or [
-            Triple("FR-00-00000000", p.family_name, p.birth_date, p.departement)
-            for p in reg.sample]
+            Triple("FR-00-00000000", p.family_name, p.birth_date, p.departement) for p in reg.sample
+        ]
         rng.shuffle(self.triples)
         self.hit_share = hit_share
         self.i = 0
@@ -89,8 +104,10 @@ class Triples:
         number = t.permit_number
         if rng.random() >= self.hit_share:
             number = f"FR-{t.departement}-{rng.randrange(10**8):08d}"
-        return Call("verify", {"permit_number": number, "family_name": t.family_name,
-                               "birth_date": t.birth_date})
+        return Call(
+            "verify",
+            {"permit_number": number, "family_name": t.family_name, "birth_date": t.birth_date},
+        )
 
 
 class IdList:

@@ -45,7 +45,8 @@ class Outcome:
     def contained(self) -> bool:
         """Locked out: suspended (403 contained) or inactive/revoked (401)."""
         return (self.status == 403 and self.reason == "contained") or (
-            self.status == 401 and not self.step_up)
+            self.status == 401 and not self.step_up
+        )
 
 
 def records_in(task: str, body: dict[str, Any]) -> int:
@@ -67,8 +68,9 @@ def perform(world: Any, caller: Caller, call: Call) -> Outcome:
         elif call.task == "weapon":
             answer = gate.weapon(caller, a["serial"])
         elif call.task == "verify":
-            answer = gate.verify_permit(caller, a["permit_number"], a["family_name"],
-                                        a["birth_date"])
+            answer = gate.verify_permit(
+                caller, a["permit_number"], a["family_name"], a["birth_date"]
+            )
         elif call.task == "ledger":
             answer = gate.ledger(caller, cursor=a.get("cursor"))
         elif call.task == "me":
@@ -76,13 +78,17 @@ def perform(world: Any, caller: Caller, call: Call) -> Outcome:
         else:
             raise ValueError(f"unknown simulated task {call.task!r}")
     except TooManyRequests as exc:
-        return Outcome(429, exc.reason or "budget_exhausted",
-                       budget=str(exc.extra.get("budget") or ""),
-                       retry_after=float(exc.extra.get("retry_after") or 1))
+        return Outcome(
+            429,
+            exc.reason or "budget_exhausted",
+            budget=str(exc.extra.get("budget") or ""),
+            retry_after=float(exc.extra.get("retry_after") or 1),
+        )
     except StrongroomError as exc:
         out = Outcome(exc.status, exc.reason or exc.slug)
         if (exc.status == 403 and out.reason == "contained") or (
-                isinstance(exc, Unauthorized) and out.step_up):
+            isinstance(exc, Unauthorized) and out.step_up
+        ):
             c = contained_by(world.service.detector, caller)
             if c is not None:
                 out.action, out.families = c.action, tuple(c.families)
@@ -95,8 +101,10 @@ def contained_by(detector: Any, caller: Caller) -> Any:
     before a block of its whole network, so the report names what judged the account."""
     index = getattr(detector, "index", None)
     now = detector.clock.now()
-    for table, key in ((getattr(index, "by_principal", {}), caller.principal_id),
-                       (getattr(index, "by_session", {}), caller.session_id)):
+    for table, key in (
+        (getattr(index, "by_principal", {}), caller.principal_id),
+        (getattr(index, "by_session", {}), caller.session_id),
+    ):
         c = table.get(key) if key else None
         if c is not None and c.active(now):
             return c

@@ -135,8 +135,7 @@ class Campaign:
             acct.blocked_until = now + out.retry_after + self.rng.uniform(0, 5)
         elif out.contained or out.step_up:
             acct.stop, acct.stopped_at = out, now
-            self.containments[f"{out.action or out.reason}:"
-                              f"{'+'.join(out.families) or '-'}"] += 1
+            self.containments[f"{out.action or out.reason}:{'+'.join(out.families) or '-'}"] += 1
             if all(a.stop is not None for a in self.accounts):
                 self._finish("contained", now)
             return None
@@ -160,8 +159,13 @@ class Campaign:
     def result(self) -> dict[str, Any]:
         spec = self.spec
         contained = self.ended_by == "contained"
-        stops = [a.stopped_at for a in self.accounts if a.stopped_at is not None
-                 and a.stop is not None and (a.stop.contained or a.stop.step_up)]
+        stops = [
+            a.stopped_at
+            for a in self.accounts
+            if a.stopped_at is not None
+            and a.stop is not None
+            and (a.stop.contained or a.stop.step_up)
+        ]
         out: dict[str, Any] = {
             "scenario": spec.name,
             "description": spec.description,
@@ -171,7 +175,8 @@ class Campaign:
             "contained": contained,
             "records_before_containment": self.records if contained else None,
             "time_to_containment_s": round(max(stops) - self.start, 1)
-            if contained and stops else None,
+            if contained and stops
+            else None,
             "first_containment_s": round(min(stops) - self.start, 1) if stops else None,
             "accounts_contained": len(stops),
             "stopped_by": self._layer(),
@@ -180,14 +185,22 @@ class Campaign:
             "budgets_hit": dict(self.budgets.most_common()),
             "containments": dict(self.containments.most_common()),
             "statuses": dict(sorted(self.statuses.items())),
-            "target": {"records": spec.target, "note": spec.target_note,
-                       "met": None if spec.target is None else self.records <= spec.target},
+            "target": {
+                "records": spec.target,
+                "note": spec.target_note,
+                "met": None if spec.target is None else self.records <= spec.target,
+            },
         }
         if self.canary_records is not None or "canary" in spec.name:
-            after = (None if self.canary_records is None
-                     else max(0, self.records - self.canary_records - 1))
-            out["canary"] = {"records_before_first_canary": self.canary_records,
-                             "records_after_first_canary": after}
+            after = (
+                None
+                if self.canary_records is None
+                else max(0, self.records - self.canary_records - 1)
+            )
+            out["canary"] = {
+                "records_before_first_canary": self.canary_records,
+                "records_after_first_canary": after,
+            }
         out.update(self.extra)
         return out
 
@@ -195,8 +208,11 @@ class Campaign:
         if self.containments:
             key, _ = self.containments.most_common(1)[0]
             action, _, families = key.partition(":")
-            layer = {"layer": "containment", "action": action,
-                     "families": [] if families == "-" else families.split("+")}
+            layer = {
+                "layer": "containment",
+                "action": action,
+                "families": [] if families == "-" else families.split("+"),
+            }
             if self.budgets:
                 layer["budgets_before"] = [b for b, _ in self.budgets.most_common(3)]
             return layer

@@ -30,26 +30,46 @@ SEARCH = "POST /v1/persons/search"
 
 def dell_2024(world: World, rng: random.Random, start: float, k: int) -> Campaign:
     triples = Triples(world, rng, hit_share=0.5)
-    c = Campaign(Spec("dell-2024", "~5,000 requests/minute from 3 partner (dealer) accounts, "
-                      "half the permit numbers guessed", triples.call,
-                      lambda r: 3 * 60 / 5000, horizon_days=21, cap_records=5000,
-                      cap_requests=20_000), start, rng)
+    c = Campaign(
+        Spec(
+            "dell-2024",
+            "~5,000 requests/minute from 3 partner (dealer) accounts, "
+            "half the permit numbers guessed",
+            triples.call,
+            lambda r: 3 * 60 / 5000,
+            horizon_days=21,
+            cap_records=5000,
+            cap_requests=20_000,
+        ),
+        start,
+        rng,
+    )
     dealers = world.registry.dealers
     for i in range(3):
         dealer_id, _dept = dealers[-1 - (i * 7) % len(dealers)]  # shops few users share
-        account(world, c, "dealer", ip=f"{network(k)}.{10 + i}", label=f"dell-{i}",
-                dealer=dealer_id)
+        account(
+            world, c, "dealer", ip=f"{network(k)}.{10 + i}", label=f"dell-{i}", dealer=dealer_id
+        )
     c.extra["rate_per_minute"] = 5000
     return c
 
 
 def tmobile_2023(world: World, rng: random.Random, start: float, k: int) -> Campaign:
     leaked = Leaked(world, rng, hit_share=1.0)
-    c = Campaign(Spec("tmobile-2023", "~0.9 M records/day from one API client (police), "
-                      "every search a hit", leaked.call, lambda r: 86_400 / 900_000,
-                      horizon_days=7, cap_records=5000, cap_requests=20_000), start, rng)
-    account(world, c, "police", ip=f"{network(k)}.10", label="tmobile",
-            user_agent="okhttp/4.9.3")
+    c = Campaign(
+        Spec(
+            "tmobile-2023",
+            "~0.9 M records/day from one API client (police), every search a hit",
+            leaked.call,
+            lambda r: 86_400 / 900_000,
+            horizon_days=7,
+            cap_records=5000,
+            cap_requests=20_000,
+        ),
+        start,
+        rng,
+    )
+    account(world, c, "police", ip=f"{network(k)}.10", label="tmobile", user_agent="okhttp/4.9.3")
     c.extra["rate_per_day"] = 900_000
     return c
 
@@ -57,9 +77,19 @@ def tmobile_2023(world: World, rng: random.Random, start: float, k: int) -> Camp
 def facebook_2019(world: World, rng: random.Random, start: float, k: int) -> Campaign:
     gap = 1.05 * max(1.0, fastest_gap(world, "police", SEARCH))
     leaked = Leaked(world, rng, hit_share=0.3)
-    c = Campaign(Spec("facebook-2019", "enumeration paced just under the tightest "
-                      "per-principal rate budget", leaked.call, lambda r: gap,
-                      horizon_days=7, cap_records=5000, cap_requests=20_000), start, rng)
+    c = Campaign(
+        Spec(
+            "facebook-2019",
+            "enumeration paced just under the tightest per-principal rate budget",
+            leaked.call,
+            lambda r: gap,
+            horizon_days=7,
+            cap_records=5000,
+            cap_requests=20_000,
+        ),
+        start,
+        rng,
+    )
     account(world, c, "police", ip=f"{network(k)}.10", label="facebook")
     c.extra["pace_seconds"] = round(gap, 2)
     return c
@@ -67,9 +97,19 @@ def facebook_2019(world: World, rng: random.Random, start: float, k: int) -> Cam
 
 def trello_2024(world: World, rng: random.Random, start: float, k: int) -> Campaign:
     leaked = Leaked(world, rng, hit_share=0.5)
-    c = Campaign(Spec("trello-2024", "one account rotating through 1,000 proxies (a new "
-                      "network per request)", leaked.call, lambda r: 1.0, horizon_days=3,
-                      cap_records=5000, cap_requests=20_000), start, rng)
+    c = Campaign(
+        Spec(
+            "trello-2024",
+            "one account rotating through 1,000 proxies (a new network per request)",
+            leaked.call,
+            lambda r: 1.0,
+            horizon_days=3,
+            cap_records=5000,
+            cap_requests=20_000,
+        ),
+        start,
+        rng,
+    )
     # A residential proxy pool: every address in its own network.
     proxies = tuple(f"{45 + i % 50}.{i // 50}.9.{i % 250 + 1}" for i in range(1000))
     account(world, c, "police", ip=proxies[0], label="trello", ips=proxies)
@@ -85,13 +125,22 @@ def registry_2026(world: World, rng: random.Random, start: float, k: int) -> Cam
             return Call("ledger")
         return triples.call(acct, r)
 
-    c = Campaign(Spec("registry-2026", "one compromised dealer company account pulling "
-                      "permit checks (a leaked buyer list) and its ledger", nxt,
-                      lambda r: 2.0, horizon_days=7, cap_records=5000, cap_requests=20_000),
-                 start, rng)
+    c = Campaign(
+        Spec(
+            "registry-2026",
+            "one compromised dealer company account pulling "
+            "permit checks (a leaked buyer list) and its ledger",
+            nxt,
+            lambda r: 2.0,
+            horizon_days=7,
+            cap_records=5000,
+            cap_requests=20_000,
+        ),
+        start,
+        rng,
+    )
     dealer_id, _ = world.registry.dealers[-2]
-    account(world, c, "dealer", ip=f"{network(k)}.10", label="registry-2026",
-            dealer=dealer_id)
+    account(world, c, "dealer", ip=f"{network(k)}.10", label="registry-2026", dealer=dealer_id)
     return c
 
 

@@ -41,12 +41,12 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "police": Profile(0.40, 7.0, ((6, 14), (14, 22), (22, 30)), (0, 1, 2, 3, 4, 5, 6),
-                      5 / 7),
+    "police": Profile(0.40, 7.0, ((6, 14), (14, 22), (22, 30)), (0, 1, 2, 3, 4, 5, 6), 5 / 7),
     "dealer": Profile(0.20, 3.0, ((9, 19),), (0, 1, 2, 3, 4, 5), 0.9),
     "prefecture": Profile(0.15, 12.0, ((8.5, 18),), (0, 1, 2, 3, 4), 0.9),
-    "owner": Profile(0.25, 1.0, ((8, 23),), (0, 1, 2, 3, 4, 5, 6), 1 / 30,
-                     sigma_person=0.0, sigma_day=0.0),
+    "owner": Profile(
+        0.25, 1.0, ((8, 23),), (0, 1, 2, 3, 4, 5, 6), 1 / 30, sigma_person=0.0, sigma_day=0.0
+    ),
 }
 TYPO = 0.05
 CASE_JUSTIFICATION = "Permit renewal and compliance review under the assigned case"
@@ -66,10 +66,22 @@ class LegitStats:
 
 
 class LegitUser:
-    def __init__(self, world: World, stats: LegitStats, role: str, index: int,
-                 rng: random.Random, *, days: int, ip: str, knows: list[PersonRef],
-                 triples: list[Triple] | None = None, departement: str | None = None,
-                 dealer: str | None = None, ledger: bool = True) -> None:
+    def __init__(
+        self,
+        world: World,
+        stats: LegitStats,
+        role: str,
+        index: int,
+        rng: random.Random,
+        *,
+        days: int,
+        ip: str,
+        knows: list[PersonRef],
+        triples: list[Triple] | None = None,
+        departement: str | None = None,
+        dealer: str | None = None,
+        ledger: bool = True,
+    ) -> None:
         self.world, self.stats, self.role, self.rng = world, stats, role, rng
         self.profile = PROFILES[role]
         self.days, self.ip, self.ledger = days, ip, ledger
@@ -81,8 +93,9 @@ class LegitUser:
         if role == "owner":
             self.principal = knows[0].public_id
         else:
-            self.principal = world.add_principal(role, departement=departement,
-                                                 dealer=dealer, label=f"sim {role}")
+            self.principal = world.add_principal(
+                role, departement=departement, dealer=dealer, label=f"sim {role}"
+            )
         stats.users[role] += 1
         stats.roles[self.principal] = role
         self.caseload: list[PersonRef] = []
@@ -107,8 +120,7 @@ class LegitUser:
         while day < self.days:
             self.day = day
             if day % 7 in self.workdays and rng.random() < p.presence:
-                n = max(1, round(p.episodes * self.factor
-                                 * rng.lognormvariate(0, p.sigma_day)))
+                n = max(1, round(p.episodes * self.factor * rng.lognormvariate(0, p.sigma_day)))
                 lo, hi = rng.choice(p.hours)
                 base = start + day * DAY
                 times = sorted(base + rng.uniform(lo, hi) * 3600 for _ in range(n))
@@ -136,9 +148,19 @@ class LegitUser:
             if not self.triples:  # no buyer known (registry seed unknown): the ledger
                 return [(0.0, Call("ledger"))]
             t = rng.choice(self.triples)
-            calls = [(0.0, Call("verify", {"permit_number": t.permit_number,
-                                           "family_name": t.family_name,
-                                           "birth_date": self._dob_str(t.birth_date)}))]
+            calls = [
+                (
+                    0.0,
+                    Call(
+                        "verify",
+                        {
+                            "permit_number": t.permit_number,
+                            "family_name": t.family_name,
+                            "birth_date": self._dob_str(t.birth_date),
+                        },
+                    ),
+                )
+            ]
             if self.ledger and rng.random() < 0.05:
                 calls.append((rng.uniform(600, 3600), Call("ledger")))
             return calls
@@ -146,11 +168,19 @@ class LegitUser:
             p = self._person()
             if p.serials and rng.random() < 0.3:
                 return [(0.0, Call("weapon", {"serial": rng.choice(p.serials)}))]
-            calls = [(0.0, Call("search", {"query": {"family_name": p.family_name,
-                                                     "birth_date": self._dob(p)}}))]
+            calls = [
+                (
+                    0.0,
+                    Call(
+                        "search",
+                        {"query": {"family_name": p.family_name, "birth_date": self._dob(p)}},
+                    ),
+                )
+            ]
             if p.serials and rng.random() < 0.5:
-                calls.append((rng.uniform(20, 120),
-                              Call("weapon", {"serial": rng.choice(p.serials)})))
+                calls.append(
+                    (rng.uniform(20, 120), Call("weapon", {"serial": rng.choice(p.serials)}))
+                )
             return calls
         # prefecture: open a case now and then, work on the caseload
         if not self.caseload or rng.random() < 0.2:
@@ -158,12 +188,18 @@ class LegitUser:
         p = rng.choice(self.caseload)
         calls = [(0.0, Call("person", {"id": p.public_id}))]
         if rng.random() < 0.2:
-            calls.insert(0, (-rng.uniform(30, 120), Call(
-                "search", {"query": {"family_name": p.family_name,
-                                     "birth_date": self._dob(p)}})))
+            calls.insert(
+                0,
+                (
+                    -rng.uniform(30, 120),
+                    Call(
+                        "search",
+                        {"query": {"family_name": p.family_name, "birth_date": self._dob(p)}},
+                    ),
+                ),
+            )
         if p.serials and rng.random() < 0.15:
-            calls.append((rng.uniform(60, 300), Call("weapon",
-                                                     {"serial": rng.choice(p.serials)})))
+            calls.append((rng.uniform(60, 300), Call("weapon", {"serial": rng.choice(p.serials)})))
         return calls
 
     def _dob_str(self, dob: str) -> str:
@@ -185,9 +221,14 @@ class LegitUser:
 
         try:
             self.caller = self.world.caller(
-                self.principal, self.role, ip=self.ip, user_agent=self.user_agent,
+                self.principal,
+                self.role,
+                ip=self.ip,
+                user_agent=self.user_agent,
                 session=f"s-{self.principal[:8]}-{self.day}",
-                case=self.case, justification=CASE_JUSTIFICATION if self.case else None)
+                case=self.case,
+                justification=CASE_JUSTIFICATION if self.case else None,
+            )
         except StrongroomError:
             self._contained(now, Outcome(401, "principal_inactive"))
             return False
@@ -221,8 +262,9 @@ class LegitUser:
         self.blocked_until = self.world.start + (self.day + 1) * DAY
 
 
-def build_population(world: World, stats: LegitStats, *, users: int, days: int,
-                     seed: int, ledger: bool = True) -> list[tuple[LegitUser, float | None]]:
+def build_population(
+    world: World, stats: LegitStats, *, users: int, days: int, seed: int, ledger: bool = True
+) -> list[tuple[LegitUser, float | None]]:
     """`users` legitimate users split by role share, each with a first wake time."""
     reg = world.registry
     rng = random.Random(f"{seed}:population")
@@ -242,21 +284,45 @@ def build_population(world: World, stats: LegitStats, *, users: int, days: int,
             user = LegitUser(world, stats, role, i, urng, days=days, ip=ip, knows=reg.sample)
         elif role == "prefecture":
             dept = rng.choices(depts, weights=weights)[0]
-            user = LegitUser(world, stats, role, i, urng, days=days,
-                             ip=f"172.16.{depts.index(dept)}.{k % 250 + 2}",
-                             knows=reg.sample_by_dept[dept], departement=dept)
+            user = LegitUser(
+                world,
+                stats,
+                role,
+                i,
+                urng,
+                days=days,
+                ip=f"172.16.{depts.index(dept)}.{k % 250 + 2}",
+                knows=reg.sample_by_dept[dept],
+                departement=dept,
+            )
         elif role == "dealer":
             shop = k // 2 % len(reg.dealers)  # two accounts per shop
             dealer_id, dept = reg.dealers[shop]
             local = [t for t in reg.triples if t.departement == dept]
-            user = LegitUser(world, stats, role, i, urng, days=days,
-                             ip=f"100.{64 + shop // 250}.{shop % 250}.{k % 2 + 2}",
-                             knows=reg.sample,
-                             triples=local if len(local) >= 5 else reg.triples,
-                             dealer=dealer_id, ledger=ledger)
+            user = LegitUser(
+                world,
+                stats,
+                role,
+                i,
+                urng,
+                days=days,
+                ip=f"100.{64 + shop // 250}.{shop % 250}.{k % 2 + 2}",
+                knows=reg.sample,
+                triples=local if len(local) >= 5 else reg.triples,
+                dealer=dealer_id,
+                ledger=ledger,
+            )
         else:
             owner = reg.sample[k % len(reg.sample)]
-            user = LegitUser(world, stats, role, i, urng, days=days,
-                             ip=f"198.18.{k // 250 % 250}.{k % 250 + 2}", knows=[owner])
+            user = LegitUser(
+                world,
+                stats,
+                role,
+                i,
+                urng,
+                days=days,
+                ip=f"198.18.{k // 250 % 250}.{k % 250 + 2}",
+                knows=[owner],
+            )
         out.append((user, user.first(world.start)))
     return out

@@ -28,10 +28,14 @@ def legit_report(stats: LegitStats) -> dict[str, Any]:
         def count(pairs: set[tuple[str, int]], role: str = role) -> int:
             return sum(1 for p, _ in pairs if stats.roles[p] == role)
 
-        by_role[role] = {"users": n, "user_days": ud, "requests": stats.requests[role],
-                         "throttled_user_days": count(stats.throttled),
-                         "step_up_user_days": count(stats.step_up),
-                         "contained_user_days": count(stats.contained)}
+        by_role[role] = {
+            "users": n,
+            "user_days": ud,
+            "requests": stats.requests[role],
+            "throttled_user_days": count(stats.throttled),
+            "step_up_user_days": count(stats.step_up),
+            "contained_user_days": count(stats.contained),
+        }
     contained = len(stats.contained)
     step_up = len(stats.step_up)
     suspended_rate = per_10k(contained, user_days)
@@ -40,22 +44,31 @@ def legit_report(stats: LegitStats) -> dict[str, Any]:
         "users": sum(stats.users.values()),
         "user_days": user_days,
         "requests": sum(stats.requests.values()),
-        "throttled": {"user_days": len(stats.throttled),
-                      "principals": len({p for p, _ in stats.throttled}),
-                      "per_10k_user_days": per_10k(len(stats.throttled), user_days),
-                      "budgets": dict(stats.budgets.most_common())},
-        "contained": {"user_days": contained,
-                      "principals": len({p for p, _ in stats.contained}),
-                      "per_10k_user_days": suspended_rate,
-                      "by": dict(stats.containments.most_common())},
+        "throttled": {
+            "user_days": len(stats.throttled),
+            "principals": len({p for p, _ in stats.throttled}),
+            "per_10k_user_days": per_10k(len(stats.throttled), user_days),
+            "budgets": dict(stats.budgets.most_common()),
+        },
+        "contained": {
+            "user_days": contained,
+            "principals": len({p for p, _ in stats.contained}),
+            "per_10k_user_days": suspended_rate,
+            "by": dict(stats.containments.most_common()),
+        },
         "step_up": {"user_days": step_up, "share_of_user_days": step_share},
         "by_role": by_role,
         "targets": {
-            "suspended_per_10k_user_days": {"max": SUSPENDED_PER_10K_MAX,
-                                            "measured": suspended_rate,
-                                            "met": suspended_rate <= SUSPENDED_PER_10K_MAX},
-            "step_up_share_of_user_days": {"max": STEP_UP_SHARE_MAX, "measured": step_share,
-                                           "met": step_share <= STEP_UP_SHARE_MAX},
+            "suspended_per_10k_user_days": {
+                "max": SUSPENDED_PER_10K_MAX,
+                "measured": suspended_rate,
+                "met": suspended_rate <= SUSPENDED_PER_10K_MAX,
+            },
+            "step_up_share_of_user_days": {
+                "max": STEP_UP_SHARE_MAX,
+                "measured": step_share,
+                "met": step_share <= STEP_UP_SHARE_MAX,
+            },
         },
     }
 

@@ -27,8 +27,9 @@ class Actor(Protocol):
 
 
 class Sim:
-    def __init__(self, world: Any, *, end: float,
-                 progress: Callable[[float, int], None] | None = None) -> None:
+    def __init__(
+        self, world: Any, *, end: float, progress: Callable[[float, int], None] | None = None
+    ) -> None:
         self.world = world
         self.end = end
         self.progress = progress

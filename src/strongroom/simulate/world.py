@@ -79,8 +79,13 @@ def clone_home(src: Home, dst: Path) -> Home:
     home = Home(dst)
     settings = home.settings()
     old, new = str(src.path), str(dst)
-    home.write_config(replace(settings, registry_url=settings.registry_url.replace(old, new),
-                              journal_url=settings.journal_url.replace(old, new)))
+    home.write_config(
+        replace(
+            settings,
+            registry_url=settings.registry_url.replace(old, new),
+            journal_url=settings.journal_url.replace(old, new),
+        )
+    )
     return home
 
 
@@ -118,12 +123,18 @@ def load_registry(service: Any, *, seed: int, sample: int = SAMPLE) -> Registry:
 
     vault, canaries = service.vault, service.canaries
     with service.registry.session() as s:
-        rows = s.execute(select(Person.id, Person.public_id, Person.departement)
-                         .order_by(Person.id)).all()
-        dealers = [(str(d), str(dep)) for d, dep in s.execute(
-            select(Dealer.public_id, Dealer.departement).order_by(Dealer.id))]
-    persons = [PersonRef(int(pk), str(pid), str(dep), canaries.contains(str(pid)))
-               for pk, pid, dep in rows]
+        rows = s.execute(
+            select(Person.id, Person.public_id, Person.departement).order_by(Person.id)
+        ).all()
+        dealers = [
+            (str(d), str(dep))
+            for d, dep in s.execute(
+                select(Dealer.public_id, Dealer.departement).order_by(Dealer.id)
+            )
+        ]
+    persons = [
+        PersonRef(int(pk), str(pid), str(dep), canaries.contains(str(pid))) for pk, pid, dep in rows
+    ]
     step = max(1, len(persons) // sample)
     chosen = {p.pk: p for p in persons[::step] if not p.canary}
     identities = _identities(service, chosen)
@@ -131,23 +142,37 @@ def load_registry(service: Any, *, seed: int, sample: int = SAMPLE) -> Registry:
     with service.registry.session() as s:
         for chunk in _chunks(list(chosen), 500):
             for wpid, ct, holder in s.execute(
-                    select(Weapon.public_id, Weapon.serial_ct, Weapon.holder_id)
-                    .where(Weapon.holder_id.in_(chunk)).order_by(Weapon.id)):
+                select(Weapon.public_id, Weapon.serial_ct, Weapon.holder_id)
+                .where(Weapon.holder_id.in_(chunk))
+                .order_by(Weapon.id)
+            ):
                 serials.setdefault(int(holder), []).append(
-                    vault.decrypt("asset", str(wpid), "serial", ct) or "")
-    filled = {pk: replace(p, family_name=identities[pk][0], birth_date=identities[pk][1],
-                          serials=tuple(serials.get(pk, ())))
-              for pk, p in chosen.items() if pk in identities}
+                    vault.decrypt("asset", str(wpid), "serial", ct) or ""
+                )
+    filled = {
+        pk: replace(
+            p,
+            family_name=identities[pk][0],
+            birth_date=identities[pk][1],
+            serials=tuple(serials.get(pk, ())),
+        )
+        for pk, p in chosen.items()
+        if pk in identities
+    }
     persons = [filled.get(p.pk, p) for p in persons]
     pools = build_pools(seed)
-    return Registry(persons=persons, sample=list(filled.values()),
-                    triples=_triples(service, seed, len(persons), {p.pk: p for p in persons}),
-                    dealers=dealers, family_names=sorted(set(pools.family_names)))
+    return Registry(
+        persons=persons,
+        sample=list(filled.values()),
+        triples=_triples(service, seed, len(persons), {p.pk: p for p in persons}),
+        dealers=dealers,
+        family_names=sorted(set(pools.family_names)),
+    )
 
 
 def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), n):
-        yield items[i:i + n]
+        yield items[i : i + n]
 
 
 def _identities(service: Any, chosen: dict[int, PersonRef]) -> dict[int, tuple[str, str]]:
@@ -157,18 +182,19 @@ def _identities(service: Any, chosen: dict[int, PersonRef]) -> dict[int, tuple[s
     with service.registry.session() as s:
         for chunk in _chunks(list(chosen), 500):
             for pk, fam, dob in s.execute(
-                    select(Identity.person_id, Identity.family_name_ct,
-                           Identity.birth_date_ct).where(Identity.person_id.in_(chunk))):
+                select(Identity.person_id, Identity.family_name_ct, Identity.birth_date_ct).where(
+                    Identity.person_id.in_(chunk)
+                )
+            ):
                 pid = chosen[int(pk)].public_id
-                out[int(pk)] = (service.vault.decrypt("identity", pid, "family_name", fam)
-                                or "",
-                                service.vault.decrypt("identity", pid, "birth_date", dob)
-                                or "")
+                out[int(pk)] = (
+                    service.vault.decrypt("identity", pid, "family_name", fam) or "",
+                    service.vault.decrypt("identity", pid, "birth_date", dob) or "",
+                )
     return out
 
 
-def _triples(service: Any, seed: int, n_persons: int,
-             by_pk: dict[int, PersonRef]) -> list[Triple]:
+def _triples(service: Any, seed: int, n_persons: int, by_pk: dict[int, PersonRef]) -> list[Triple]:
     """Permit numbers of the plan's first persons, kept when the registry holds them (the
     blind index finds the permit) and their holder is no canary."""
     from strongroom.registry.models import Permit
@@ -183,21 +209,27 @@ def _triples(service: Any, seed: int, n_persons: int,
     holders: list[tuple[str, int]] = []
     with service.registry.session() as s:
         for chunk in _chunks(list(numbers), 500):
-            for bidx, person_pk in s.execute(select(Permit.number_bidx, Permit.person_id)
-                                             .where(Permit.number_bidx.in_(chunk))
-                                             .order_by(Permit.id)):
+            for bidx, person_pk in s.execute(
+                select(Permit.number_bidx, Permit.person_id)
+                .where(Permit.number_bidx.in_(chunk))
+                .order_by(Permit.id)
+            ):
                 holders.append((numbers[bytes(bidx)], int(person_pk)))
     wanted = {pk: by_pk[pk] for _, pk in holders if pk in by_pk and not by_pk[pk].canary}
     ids = _identities(service, wanted)
-    return [Triple(number, ids[pk][0], ids[pk][1], wanted[pk].departement)
-            for number, pk in holders if pk in ids]
+    return [
+        Triple(number, ids[pk][0], ids[pk][1], wanted[pk].departement)
+        for number, pk in holders
+        if pk in ids
+    ]
 
 
 class World:
     """The stack under simulation, its clock and what its users know."""
 
-    def __init__(self, home: Home, *, seed: int, start: float = EPOCH,
-                 sample: int = SAMPLE) -> None:
+    def __init__(
+        self, home: Home, *, seed: int, start: float = EPOCH, sample: int = SAMPLE
+    ) -> None:
         from strongroom.service import Service
 
         self.home = home
@@ -207,23 +239,49 @@ class World:
         self.gate = self.service.gate
         self.registry = load_registry(self.service, seed=seed, sample=sample)
 
-    def add_principal(self, role: str, *, departement: str | None = None,
-                      dealer: str | None = None, label: str = "") -> str:
-        return str(self.service.add_principal(role=role, departement=departement,
-                                              dealer=dealer, label=label))
+    def add_principal(
+        self,
+        role: str,
+        *,
+        departement: str | None = None,
+        dealer: str | None = None,
+        label: str = "",
+    ) -> str:
+        return str(
+            self.service.add_principal(
+                role=role, departement=departement, dealer=dealer, label=label
+            )
+        )
 
-    def caller(self, principal: str, role: str, *, ip: str, session: str, user_agent: str,
-               purpose: str | None = None, case: str | None = None,
-               justification: str | None = None) -> Caller:
+    def caller(
+        self,
+        principal: str,
+        role: str,
+        *,
+        ip: str,
+        session: str,
+        user_agent: str,
+        purpose: str | None = None,
+        case: str | None = None,
+        justification: str | None = None,
+    ) -> Caller:
         """A caller as the auth layer would build it after an MFA login now, checked
         against the principals table like every API request."""
         policy = self.service.policy
-        caller = Caller(principal_id=principal, role=role,
-                        scopes=frozenset(policy.role(role).scopes),
-                        purpose=purpose or policy.role(role).default_purpose, case=case,
-                        justification=justification, session_id=session,
-                        client_id=f"sim-{role}", ip=ip, user_agent=user_agent, acr="mfa",
-                        auth_time=self.clock.now())
+        caller = Caller(
+            principal_id=principal,
+            role=role,
+            scopes=frozenset(policy.role(role).scopes),
+            purpose=purpose or policy.role(role).default_purpose,
+            case=case,
+            justification=justification,
+            session_id=session,
+            client_id=f"sim-{role}",
+            ip=ip,
+            user_agent=user_agent,
+            acr="mfa",
+            auth_time=self.clock.now(),
+        )
         return self.gate.bind_principal(caller) if role != "owner" else caller
 
     def close(self) -> None:

@@ -63,8 +63,9 @@ def new_dek_id() -> int:
 
 
 def _aad(store: str, dek_id: int, kek_version: int) -> bytes:
-    return b"\0".join([b"strongroom/dek/v1", store.encode(), str(dek_id).encode(),
-                       str(kek_version).encode()])
+    return b"\0".join(
+        [b"strongroom/dek/v1", store.encode(), str(dek_id).encode(), str(kek_version).encode()]
+    )
 
 
 def wrap(kek: bytes, store: str, dek_id: int, kek_version: int, dek: bytes) -> bytes:
@@ -75,7 +76,8 @@ def wrap(kek: bytes, store: str, dek_id: int, kek_version: int, dek: bytes) -> b
 def unwrap(kek: bytes, store: str, dek_id: int, kek_version: int, wrapped: bytes) -> bytes:
     wrapped = bytes(wrapped)
     try:
-        return AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                   _aad(store, dek_id, kek_version))
+        return AESGCM(kek).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _aad(store, dek_id, kek_version)
+        )
     except InvalidTag as exc:
         raise IntegrityError(f"data key {dek_id} of store {store!r} failed to unwrap") from exc

@@ -75,8 +75,13 @@ def _pad(raw: bytes) -> bytes:
 class Vault:
     """Encrypts and decrypts registry fields, and computes blind indexes."""
 
-    def __init__(self, provider: KeyProvider, wrapped_keys: WrappedKeyStore, *,
-                 max_uses: int = DEFAULT_MAX_USES) -> None:
+    def __init__(
+        self,
+        provider: KeyProvider,
+        wrapped_keys: WrappedKeyStore,
+        *,
+        max_uses: int = DEFAULT_MAX_USES,
+    ) -> None:
         if max_uses < 1:
             raise ValueError("max_uses must be positive")
         self.provider = provider
@@ -119,11 +124,12 @@ class Vault:
         try:
             padded = entry[1].decrypt(blob[5:HEADER], blob[HEADER:], aad + row_id.encode())
             # Authenticated, so the padding is ours: the last 0x80 ends the value.
-            return padded[:padded.rindex(0x80)].decode("utf-8")
+            return padded[: padded.rindex(0x80)].decode("utf-8")
         except InvalidTag as exc:
             raise IntegrityError(
                 f"{store}.{field}: ciphertext failed authentication (tampered, truncated "
-                "or moved from another row or field)") from exc
+                "or moved from another row or field)"
+            ) from exc
         except ValueError as exc:  # no padding marker, or not UTF-8
             raise IntegrityError(f"{store}.{field}: malformed plaintext") from exc
 

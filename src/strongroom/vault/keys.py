@@ -69,9 +69,10 @@ def _new_key() -> str:
 
 
 def _fresh_document() -> dict[str, Any]:
-    doc: dict[str, Any] = {"format": FORMAT,
-                           "kek": {s: {"current": 1, "versions": {"1": _new_key()}}
-                                   for s in STORES}}
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "kek": {s: {"current": 1, "versions": {"1": _new_key()}} for s in STORES},
+    }
     doc.update({name: _new_key() for name in SINGLE_KEYS})
     return doc
 
@@ -100,8 +101,10 @@ class _Keys:
             raise KeyFileError(f"{path}: missing 'kek'")
         for store, entry in keks.items():
             try:
-                versions = {int(v): _decode(k, f"{path}: kek {store} v{v}")
-                            for v, k in entry["versions"].items()}
+                versions = {
+                    int(v): _decode(k, f"{path}: kek {store} v{v}")
+                    for v, k in entry["versions"].items()
+                }
                 current = int(entry["current"])
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise KeyFileError(f"{path}: malformed kek entry for {store!r}") from exc
@@ -117,7 +120,8 @@ def _check_mode(st: os.stat_result, path: Path) -> None:
     if st.st_mode & 0o077:
         raise KeyFileError(
             f"{path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
-            "refusing to use it: run `chmod 600` on it and check who could have copied it")
+            "refusing to use it: run `chmod 600` on it and check who could have copied it"
+        )
 
 
 def _check_dir(keys_dir: Path) -> None:
@@ -126,7 +130,8 @@ def _check_dir(keys_dir: Path) -> None:
     if st.st_mode & 0o022:
         raise KeyFileError(
             f"{keys_dir} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
-            " it must be 0700")
+            " it must be 0700"
+        )
 
 
 def _read(path: Path) -> _Keys:
@@ -134,8 +139,8 @@ def _read(path: Path) -> _Keys:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError as exc:
         raise KeyFileError(
-            f"no vault key file at {path}: run `strongroom init` "
-            "(or FileKeyProvider.create) first") from exc
+            f"no vault key file at {path}: run `strongroom init` (or FileKeyProvider.create) first"
+        ) from exc
     except OSError as exc:
         raise KeyFileError(f"cannot open {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "rb") as fh:
