@@ -15,7 +15,7 @@ PG_ADMIN_URL = os.environ.get(
     "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TESTDATA = Path(__file__).resolve().parent / "testdata"
 
 
 def _unavailable(what: str, exc: Exception) -> None:
@@ -80,8 +80,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def shared_dir() -> Path:
-    """../shared beside the project. Tests that read its vectors fail, never skip."""
-    if not SHARED.is_dir():
-        pytest.fail(f"shared test data folder missing: {SHARED}")
-    return SHARED
+def testdata() -> Path:
+    """Public test vectors kept in the repository (tests/testdata, each folder with its
+    licence and source): a clone anywhere runs them."""
+    if not TESTDATA.is_dir():
+        pytest.fail(f"test data folder missing: {TESTDATA}")
+    return TESTDATA

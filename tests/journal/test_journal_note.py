@@ -1,4 +1,4 @@
-"""C2SP signed notes: the shared vector byte for byte, and every single-byte change of it
+"""C2SP signed notes: the public vector in tests/testdata byte for byte, and every single-byte change of it
 is rejected."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from strongroom.journal.note import NoteError, NoteSigner, NoteVerifier, open_no
 
 
 @pytest.fixture
-def vector(shared_dir: Path) -> dict[str, str]:
-    return json.loads((shared_dir / "testdata/signed-note/vector.json").read_text())
+def vector(testdata: Path) -> dict[str, str]:
+    return json.loads((testdata / "signed-note/vector.json").read_text())
 
 
 def test_vector_reproduced_byte_for_byte(vector: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""RFC 6962 hashing and proofs: the shared vectors, and a literal reference implementation
+"""RFC 6962 hashing and proofs: the public vectors in tests/testdata, and a literal reference implementation
 of RFC 6962 section 2.1 on random trees."""
 
 from __future__ import annotations
@@ -68,13 +68,13 @@ def all_nodes(d: list[bytes]) -> dict[tuple[int, int], bytes]:
     return out
 
 
-# -- shared vectors ------------------------------------------------------------------------
+# -- public vectors (tests/testdata) ------------------------------------------------------------------------
 def _b64(v: str | None) -> bytes:
     return base64.b64decode(v or "")
 
 
-def test_tree_vectors(shared_dir: Path) -> None:
-    vec = json.loads((shared_dir / "testdata/rfc6962/tree-vectors.json").read_text())
+def test_tree_vectors(testdata: Path) -> None:
+    vec = json.loads((testdata / "rfc6962/tree-vectors.json").read_text())
     leaves = [bytes.fromhex(x) for x in vec["leaf_inputs_hex"]]
     for n, root in enumerate(vec["root_hashes_hex_by_tree_size"]):
         f = rfc6962.Frontier()
@@ -115,8 +115,8 @@ def _check(path: Path, fn) -> str | None:
     return f"{path}: accepted a bad proof" if v["wantErr"] else None
 
 
-def test_inclusion_vectors(shared_dir: Path) -> None:
-    files = sorted((shared_dir / "testdata/rfc6962/inclusion").rglob("*.json"))
+def test_inclusion_vectors(testdata: Path) -> None:
+    files = sorted((testdata / "rfc6962/inclusion").rglob("*.json"))
     assert len(files) > 40
 
     def fn(v):
@@ -133,8 +133,8 @@ def test_inclusion_vectors(shared_dir: Path) -> None:
     assert any(json.loads(f.read_text())["wantErr"] is False for f in files)
 
 
-def test_consistency_vectors(shared_dir: Path) -> None:
-    files = sorted((shared_dir / "testdata/rfc6962/consistency").rglob("*.json"))
+def test_consistency_vectors(testdata: Path) -> None:
+    files = sorted((testdata / "rfc6962/consistency").rglob("*.json"))
     assert len(files) > 30
 
     def fn(v):
