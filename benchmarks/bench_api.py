@@ -39,9 +39,10 @@ def main() -> int:
     from strongroom.cli.demo import DEMO_CASE, DEMO_JUSTIFICATION, create_demo_principals
     from strongroom.cli.seeding import seed_home
     from strongroom.clock import FakeClock
+    from strongroom.compose import compose
     from strongroom.config import Home
+    from strongroom.initialize import initialize
     from strongroom.registry.models import Person
-    from strongroom.service import Service, initialize
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home")
@@ -52,7 +53,7 @@ def main() -> int:
         # Reads paced like a busy agent (one every 30 s of simulated time), so detectors and
         # budgets see human work; a principal whose budget runs out is replaced.
         clock = FakeClock(time.time())
-        svc = Service(home, clock=clock)
+        svc = compose(home, clock=clock)
         principals = create_demo_principals(svc, report.fixtures)
         dept = report.fixtures["departement"]
         with svc.registry.session() as s:
@@ -93,7 +94,7 @@ def main() -> int:
 
         headers = {
             "Authorization": "Bearer "
-            + svc.issue_demo_token(
+            + svc.token_issuer.issue(
                 role="prefecture",
                 subject=principals["prefecture"],
                 case=DEMO_CASE,
@@ -118,7 +119,7 @@ def main() -> int:
                     fresh = create_demo_principals_fresh(svc, dept)
                     headers = {
                         "Authorization": "Bearer "
-                        + svc.issue_demo_token(
+                        + svc.token_issuer.issue(
                             role="prefecture",
                             subject=fresh,
                             case=DEMO_CASE,
@@ -149,7 +150,7 @@ def main() -> int:
 
 
 def create_demo_principals_fresh(svc: object, dept: str) -> str:
-    return svc.add_principal(
+    return svc.admin.add_principal(
         role="prefecture",
         departement=dept,  # type: ignore[attr-defined]
         label="bench",

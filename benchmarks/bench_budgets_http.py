@@ -36,9 +36,9 @@ def main() -> int:
     from strongroom.budgets import Budgets, MemoryBackend, RedisBackend
     from strongroom.cli.seeding import seed_home
     from strongroom.clock import FakeClock
+    from strongroom.compose import budget_specs, compose
     from strongroom.config import Home
-    from strongroom.service import Service, initialize
-    from strongroom.wiring import budget_specs
+    from strongroom.initialize import initialize
 
     results: dict[str, object] = {"requests": args.requests}
     prefix = f"srbench:{uuid.uuid4().hex[:8]}:"
@@ -48,7 +48,7 @@ def main() -> int:
         report = seed_home(home, persons=2000, seed=5)
         serial = report.fixtures["weapon_serial"]
         clock = FakeClock(time.time())
-        svc = Service(home, clock=clock)
+        svc = compose(home, clock=clock)
         client = TestClient(create_app(svc))
         specs = budget_specs(svc.policy)
         variants = {
@@ -59,14 +59,14 @@ def main() -> int:
         rates: dict[str, float] = {}
         for rnd in range(2):  # two rounds, interleaved, keep the best of each
             for name, budgets in variants.items():
-                svc.gate.budgets = budgets
+                svc.pipeline.budgets = budgets
                 done, headers, started = 0, {}, time.perf_counter()
                 for i in range(args.requests):
                     if i % 25 == 0:  # a fresh officer every 25 reads: human-sized budgets
-                        officer = svc.add_principal(role="police", label="bench")
+                        officer = svc.admin.add_principal(role="police", label="bench")
                         headers = {
                             "Authorization": "Bearer "
-                            + svc.issue_demo_token(role="police", subject=officer, lifetime=3600)
+                            + svc.token_issuer.issue(role="police", subject=officer, lifetime=3600)
                         }
                     clock.advance(3)
                     r = client.get(f"/v1/weapons/{serial}", headers=headers)

@@ -34,7 +34,7 @@ from sqlalchemy import insert
 from strongroom.clock import FakeClock
 from strongroom.context import Caller
 from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
-from strongroom.gate import Gate
+from strongroom.gate import Pipeline
 from strongroom.journal import Journal
 from strongroom.policy import compile_policy, load_default_policy
 from strongroom.registry.db import make_engine
@@ -196,21 +196,19 @@ def main() -> None:
         rss_seeded = peak_rss_mb()
         policy = compile_policy(load_default_policy(), os.urandom(32), clock=clock)
         journal = Journal.open(f"sqlite:///{tmp / 'journal.db'}", signer=None, clock=clock)
-        gate = Gate(
+        pipeline = Pipeline(
             registry=Registry(engine),
-            vault=None,
-            policy=policy,  # type: ignore[arg-type]
-            budgets=_OpenBudgets(),
+            policy=policy,
+            budgets=_OpenBudgets(),  # type: ignore[arg-type]
             journal=journal,
-            detector=_QuietDetector(),
+            detector=_QuietDetector(),  # type: ignore[arg-type]
             clock=clock,
-            budget_keys=lambda c, e: (c.principal_id, e),
         )
         desk = ExportDesk(
-            gate=gate,
+            pipeline=pipeline,
             store=store,
             engine=engine,
-            policy=policy,
+            spec=policy.policy.exports,
             watermark=Watermark(export_key(os.urandom(32))),
             exports_dir=tmp / "exports",
             clock=clock,

@@ -11,8 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from strongroom.clock import FakeClock
+from strongroom.compose import Service, compose
 from strongroom.config import Home
-from strongroom.service import Service, initialize
+from strongroom.initialize import initialize
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Deployment:
             # Case work names its case and says why, as the policy requires.
             claims.setdefault("case", DEMO_CASE)
             claims.setdefault("justification", DEMO_JUSTIFICATION)
-        return self.service.issue_demo_token(role=role, subject=subject, **claims)
+        return self.service.token_issuer.issue(role=role, subject=subject, **claims)
 
     def headers(self, role: str, subject: str | None = None, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, subject, **claims)}"}
@@ -61,7 +62,7 @@ def build_deployment(
         home.policy_path.write_text(policy_text, encoding="utf-8")
     clock = clock or FakeClock()
     report = seed_home(home, persons=persons, seed=seed)
-    service = Service(home, clock=clock)
+    service = compose(home, clock=clock)
     fixtures = dict(report.fixtures)
     fixtures["person_elsewhere"] = person_outside(service, fixtures["departement"])
     principals = create_demo_principals(service, fixtures)

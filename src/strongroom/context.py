@@ -1,12 +1,10 @@
 """Who is asking, and for what: the request context the auth layer builds and the gate
-consumes. Kept in a low module so neither layer reaches into the other."""
+consumes. Kept in a low module so neither layer reaches into the other. Roles are the
+policy's (`policy.yaml`), not this module's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-ROLES: tuple[str, ...] = ("owner", "dealer", "police", "prefecture", "auditor", "admin")
-STAFF_ROLES: tuple[str, ...] = ("dealer", "police", "prefecture", "auditor", "admin")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def deployment(stack: Deployment) -> Deployment:
 
     stack.clock.advance(3600)
     principals = {
-        role: stack.service.add_principal(role=role, label=f"test {role}", **extra)
+        role: stack.service.admin.add_principal(role=role, label=f"test {role}", **extra)
         for role, extra in wanted_principals(stack.fixtures).items()
     }
     return replace(stack, principals=principals)

@@ -17,7 +17,7 @@ def test_protected_answers_carry_ratelimit_headers(deployment: Deployment) -> No
 
 
 def test_record_budget_stops_a_steady_pull(deployment: Deployment) -> None:
-    officer = deployment.service.add_principal(role="police", label="steady puller")
+    officer = deployment.service.admin.add_principal(role="police", label="steady puller")
     headers = deployment.headers("police", officer)
     serial = deployment.fixtures["weapon_serial"]
     statuses = []

@@ -18,8 +18,9 @@ import pytest
 import redis
 
 from strongroom.cli.seeding import seed_home
+from strongroom.compose import compose
 from strongroom.config import Home
-from strongroom.service import Service, initialize
+from strongroom.initialize import initialize
 from tests.budgets.test_budgets_redis_outage import PrivateRedis
 
 
@@ -65,10 +66,10 @@ def make_home(path: Path, redis_url: str, prefix: str) -> tuple[Home, str, str]:
     with home.config_path.open("a", encoding="utf-8") as fh:
         fh.write(f'redis_prefix = "{prefix}"\n')
     report = seed_home(home, persons=150, seed=11)
-    svc = Service(home)
+    svc = compose(home)
     try:
-        officer = svc.add_principal(role="police", label="shared budget test")
-        token = svc.issue_demo_token(role="police", subject=officer, lifetime=3600)
+        officer = svc.admin.add_principal(role="police", label="shared budget test")
+        token = svc.token_issuer.issue(role="police", subject=officer, lifetime=3600)
     finally:
         svc.close()
     return home, token, report.fixtures["weapon_serial"]

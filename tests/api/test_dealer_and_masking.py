@@ -77,7 +77,9 @@ def test_ledger_is_only_the_dealers_own(deployment: Deployment) -> None:
             .where(Dealer.public_id != deployment.fixtures["dealer_id"])
             .limit(1)
         ).scalar_one()
-    other = deployment.service.add_principal(role="dealer", dealer=other_dealer, label="other shop")
+    other = deployment.service.admin.add_principal(
+        role="dealer", dealer=other_dealer, label="other shop"
+    )
     mine = deployment.client.get(
         "/v1/ledger", headers=deployment.headers("dealer", purpose="ledger_keeping")
     ).json()["items"]

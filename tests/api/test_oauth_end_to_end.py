@@ -67,13 +67,13 @@ def sign_in(dep: Deployment, username: str, secret: str, dpop: DPoPClient) -> di
 def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     svc = deployment.service
     officer = deployment.principals["police"]
-    svc.set_password(officer, f"officer-{officer[:8]}", PASSWORD)
+    svc.admin.set_password(officer, f"officer-{officer[:8]}", PASSWORD)
     uri = svc.authorization_server.credentials.begin_totp_enrollment(officer)
     secret = pyotp.parse_uri(uri).secret
     svc.authorization_server.credentials.confirm_totp_enrollment(
         officer, pyotp.TOTP(secret).at(int(deployment.clock.now()))
     )
-    svc.register_client("console", public=True, redirect_uris=[REDIRECT])
+    svc.admin.register_client("console", public=True, redirect_uris=[REDIRECT])
     deployment.clock.advance(31)  # the next TOTP step: a code is never used twice
 
     dpop = DPoPClient(deployment.clock)
@@ -102,7 +102,7 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     )
     assert search.status_code == 403 and search.json()["reason"] == "scope_missing"
 
-    svc.gate.revoke_principal(svc.operator(), officer, "test: account reported stolen")
+    svc.admin.revoke_principal(svc.admin.operator(), officer, "test: account reported stolen")
     revoked = deployment.client.get(
         url,
         headers={

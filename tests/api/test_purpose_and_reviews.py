@@ -75,7 +75,7 @@ def test_break_glass_widens_for_a_while_and_creates_a_review(deployment: Deploym
 
 
 def test_revoked_principal_is_refused_on_next_request(deployment: Deployment) -> None:
-    victim = deployment.service.add_principal(role="police", label="to revoke")
+    victim = deployment.service.admin.add_principal(role="police", label="to revoke")
     headers = deployment.headers("police", victim)
     f = deployment.fixtures
     ok = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=headers)

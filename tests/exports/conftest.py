@@ -16,7 +16,7 @@ import pytest
 from strongroom.clock import FakeClock
 from strongroom.context import Caller
 from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
-from strongroom.gate import Gate
+from strongroom.gate import Pipeline
 from strongroom.ids import new_public_id
 from strongroom.journal import Journal
 from strongroom.policy import compile_policy, load_default_policy
@@ -142,22 +142,20 @@ def build_env(url: str, tmp: Path, *, persons: int = 120) -> Env:
     person_ids, permit_ids = seed(engine, persons=persons)
     policy = compile_policy(load_default_policy(), b"p" * 32, clock=clock)
     journal = Journal.open(f"sqlite:///{tmp / 'journal.db'}", signer=None, clock=clock)
-    gate = Gate(
+    pipeline = Pipeline(
         registry=Registry(engine),
-        vault=None,
-        policy=policy,  # type: ignore[arg-type]
-        budgets=OpenBudgets(),
+        policy=policy,
+        budgets=OpenBudgets(),  # type: ignore[arg-type]
         journal=journal,
-        detector=QuietDetector(),
+        detector=QuietDetector(),  # type: ignore[arg-type]
         clock=clock,
-        budget_keys=lambda c, e: (c.principal_id, e),
     )
     exports_dir = tmp / "exports"
     desk = ExportDesk(
-        gate=gate,
+        pipeline=pipeline,
         store=store,
         engine=engine,
-        policy=policy,
+        spec=policy.policy.exports,
         watermark=Watermark(export_key(b"h" * 32)),
         exports_dir=exports_dir,
         clock=clock,

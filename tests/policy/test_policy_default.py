@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.context import ROLES, STAFF_ROLES
 from strongroom.policy import (
     DEFAULT_POLICY_PATH,
     compile_policy,
@@ -31,8 +30,13 @@ def test_default_loads_from_path_and_package(policy) -> None:
     assert (REPO / SOURCE).resolve() == DEFAULT_POLICY_PATH.resolve()
 
 
+ROLES = ("owner", "dealer", "police", "prefecture", "auditor", "admin")
+STAFF_ROLES = ("dealer", "police", "prefecture", "auditor", "admin")
+
+
 def test_roles_match_the_registry(policy) -> None:
     assert tuple(policy.roles) == ROLES
+    assert compile_policy(policy, b"k" * 32).staff_roles() == STAFF_ROLES
     for name, role in policy.roles.items():
         assert role.staff == (name in STAFF_ROLES)
         assert role.mfa_required == role.staff

@@ -24,8 +24,8 @@ def _http(dep) -> TestClient:
 
 
 def _fresh_police(dep) -> str:
-    pid = dep.service.add_principal(role="police", label="drill")
-    return dep.service.issue_demo_token(role="police", subject=pid)
+    pid = dep.service.admin.add_principal(role="police", label="drill")
+    return dep.service.token_issuer.issue(role="police", subject=pid)
 
 
 def _drill(dep, strategy: str, tokens: list[str], **kw):
@@ -115,7 +115,7 @@ def test_max_seconds_bounds_the_run(deployment) -> None:
 
 def test_service_account_with_private_key_jwt_and_dpop(deployment) -> None:
     key = ECKey.generate_key("P-256", auto_kid=True)
-    principal = deployment.service.add_principal(role="police", label="svc drill")
+    principal = deployment.service.admin.add_principal(role="police", label="svc drill")
     deployment.service.authorization_server.clients.register(
         "drill-svc",
         public=False,

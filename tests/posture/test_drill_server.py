@@ -33,15 +33,16 @@ def _free_port() -> int:
 def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     from strongroom.cli.demo import create_demo_principals
     from strongroom.cli.seeding import seed_home
-    from strongroom.service import Service, initialize
+    from strongroom.compose import compose
+    from strongroom.initialize import initialize
 
     home = Home(tmp_path_factory.mktemp("served") / "home")
     initialize(home)
     report = seed_home(home, persons=100, seed=5)
-    service = Service(home)
+    service = compose(home)
     try:
         principals = create_demo_principals(service, report.fixtures)
-        tokens = {"police": service.issue_demo_token(role="police", subject=principals["police"])}
+        tokens = {"police": service.token_issuer.issue(role="police", subject=principals["police"])}
     finally:
         service.close()
     port = _free_port()

@@ -1,20 +1,23 @@
 """The HTTP adapter. Routes parse and call the gate; nothing here touches storage.
 
-`create_app(service)` builds the FastAPI application around a composed `Service`.
+`create_app(service)` builds the FastAPI application around a composed `Service`
+(`strongroom.compose`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from strongroom import __version__
+from strongroom.api.deps import journal_rejected
 from strongroom.api.problems import problem_response
+from strongroom.compose import Service
 from strongroom.errors import (
     BadRequest,
     InternalError,
@@ -23,11 +26,12 @@ from strongroom.errors import (
     StrongroomError,
     Unauthorized,
 )
+from strongroom.registry.errors import StorageUnavailable
 
 log = logging.getLogger("strongroom.api")
 
 
-def create_app(service: Any) -> FastAPI:
+def create_app(service: Service) -> FastAPI:
     app = FastAPI(
         title="Strongroom registry API",
         version=__version__,
@@ -55,7 +59,7 @@ def create_app(service: Any) -> FastAPI:
             reason="invalid_input",
             extra={"errors": problems},
         )
-        service.journal_rejected(request, err)
+        journal_rejected(request, err)
         return problem_response(err, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -71,6 +75,18 @@ def create_app(service: Any) -> FastAPI:
             err = BadRequest(str(exc.detail))
         return problem_response(err, instance=request.url.path)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def storage_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Storage outside the registry's own boundary (sessions, OAuth tables): the same
+        # 503 as the registry's, with the type logged and no driver message sent.
+        log.error("storage error %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        err = StorageUnavailable(
+            "the service's storage is unavailable; try again shortly",
+            reason="storage_unavailable",
+            headers={"Retry-After": "1"},
+        )
+        return problem_response(err, instance=request.url.path)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A safety net: log the type, never the value (it may hold PII), and never a trace
@@ -81,12 +97,12 @@ def create_app(service: Any) -> FastAPI:
         )
 
     from strongroom.api import routes_admin, routes_exports, routes_registry
+    from strongroom.api.oauth_routes import make_oauth_router
 
     app.include_router(routes_registry.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
-    for extra in service.extra_routers():
-        app.include_router(extra)
+    app.include_router(make_oauth_router(service.authorization_server))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -10,9 +10,9 @@ from strongroom.config import Home
 
 
 def create() -> FastAPI:
-    from strongroom.service import Service
+    from strongroom.compose import compose
 
-    service = Service(Home.from_env())
+    service = compose(Home.from_env())
     app = create_app(service)
 
     @app.on_event("shutdown")

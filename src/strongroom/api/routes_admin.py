@@ -6,31 +6,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service, strict_query
+from strongroom import endpoints as ep
+from strongroom.api.deps import caller, route, service, strict_query
 from strongroom.api.routes_registry import _send
+from strongroom.compose import Service
 from strongroom.context import Caller
 
-router = APIRouter(
-    prefix="/v1", tags=["audit and administration"], dependencies=[Depends(strict_query)]
-)
+router = APIRouter(tags=["audit and administration"], dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Any, Depends(service)]
+ServiceDep = Annotated[Service, Depends(service)]
+IdPath = Annotated[str, Path(alias="id")]
 
 
 def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-@router.get("/journal/checkpoint", summary="Auditor: the latest signed checkpoint")
+@route(router, ep.CHECKPOINT, summary="Auditor: the latest signed checkpoint")
 def checkpoint(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.journal_checkpoint(who), response)
+    return _send(svc.audit.journal_checkpoint(who), response)
 
 
-@router.get("/journal/proof/inclusion", summary="Auditor: inclusion proof of entry INDEX")
+@route(router, ep.INCLUSION, summary="Auditor: inclusion proof of entry INDEX")
 def inclusion(
     who: CallerDep,
     svc: ServiceDep,
@@ -38,10 +39,10 @@ def inclusion(
     index: Annotated[int, Query(ge=0)],
     size: Annotated[int, Query(ge=1)],
 ) -> dict[str, Any]:
-    return _send(svc.gate.inclusion_proof(who, index, size), response)
+    return _send(svc.audit.inclusion_proof(who, index, size), response)
 
 
-@router.get("/journal/proof/consistency", summary="Auditor: consistency between two sizes")
+@route(router, ep.CONSISTENCY, summary="Auditor: consistency between two sizes")
 def consistency(
     who: CallerDep,
     svc: ServiceDep,
@@ -49,12 +50,12 @@ def consistency(
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int, Query(ge=1)],
 ) -> dict[str, Any]:
-    return _send(svc.gate.consistency_proof(who, first, second), response)
+    return _send(svc.audit.consistency_proof(who, first, second), response)
 
 
-@router.get("/investigations/principals/{principal_id}", summary="Auditor: what a principal saw")
+@route(router, ep.INVESTIGATE_PRINCIPAL, summary="Auditor: what a principal saw")
 def investigate_principal(
-    principal_id: str,
+    principal_id: IdPath,
     who: CallerDep,
     svc: ServiceDep,
     response: Response,
@@ -62,15 +63,15 @@ def investigate_principal(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     return _send(
-        svc.gate.investigate_principal(who, principal_id, _ts(since), _ts(until)), response
+        svc.audit.investigate_principal(who, principal_id, _ts(since), _ts(until)), response
     )
 
 
-@router.get("/investigations/subjects/{subject_id}", summary="Auditor: who saw this person's data")
+@route(router, ep.INVESTIGATE_SUBJECT, summary="Auditor: who saw this person's data")
 def investigate_subject(
-    subject_id: str, who: CallerDep, svc: ServiceDep, response: Response
+    subject_id: IdPath, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.gate.investigate_subject(who, subject_id), response)
+    return _send(svc.audit.investigate_subject(who, subject_id), response)
 
 
 class BreachBody(BaseModel):
@@ -80,23 +81,26 @@ class BreachBody(BaseModel):
     until: datetime | None = None
 
 
-@router.post("/investigations/breach", summary="Auditor: GDPR Art. 33 breach-scope report")
+@route(router, ep.BREACH, summary="Auditor: GDPR Art. 33 breach-scope report")
 def breach(body: BreachBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(
-        svc.gate.breach_report(who, body.principals, _ts(body.since), _ts(body.until)), response
+        svc.audit.breach_report(who, body.principals, _ts(body.since), _ts(body.until)), response
     )
 
 
-@router.get("/budgets/{principal_id}", summary="Admin: a principal's budget state")
+@route(router, ep.BUDGET_STATE, summary="Admin: a principal's budget state")
 def budgets(
-    principal_id: str, who: CallerDep, svc: ServiceDep, response: Response
+    principal_id: Annotated[str, Path(alias="principal")],
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
 ) -> dict[str, Any]:
-    return _send(svc.gate.budget_state(who, principal_id), response)
+    return _send(svc.admin.budget_state(who, principal_id), response)
 
 
-@router.get("/containments", summary="Admin: active containments")
+@route(router, ep.CONTAINMENTS, summary="Admin: active containments")
 def containments(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.containments(who), response)
+    return _send(svc.admin.containments(who), response)
 
 
 class LiftBody(BaseModel):
@@ -104,21 +108,21 @@ class LiftBody(BaseModel):
     why: str = Field(min_length=5, max_length=2000)
 
 
-@router.post("/containments/{containment_id}/lift", summary="Admin: lift a containment")
+@route(router, ep.LIFT_CONTAINMENT, summary="Admin: lift a containment")
 def lift(
-    containment_id: str, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
+    containment_id: IdPath, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.gate.lift_containment(who, containment_id, body.why), response)
+    return _send(svc.admin.lift_containment(who, containment_id, body.why), response)
 
 
-@router.get("/reviews", summary="Auditor (DPO): break-glass reviews")
+@route(router, ep.REVIEWS, summary="Auditor (DPO): break-glass reviews")
 def reviews(
     who: CallerDep,
     svc: ServiceDep,
     response: Response,
     status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = "pending",
 ) -> dict[str, Any]:
-    return _send(svc.gate.reviews(who, status), response)
+    return _send(svc.audit.reviews(who, status), response)
 
 
 class DecisionBody(BaseModel):
@@ -127,11 +131,11 @@ class DecisionBody(BaseModel):
     note: str = Field(min_length=5, max_length=2000)
 
 
-@router.post("/reviews/{review_id}/decision", summary="Auditor (DPO): decide a review")
+@route(router, ep.DECIDE_REVIEW, summary="Auditor (DPO): decide a review")
 def decide(
-    review_id: str, body: DecisionBody, who: CallerDep, svc: ServiceDep, response: Response
+    review_id: IdPath, body: DecisionBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.gate.decide_review(who, review_id, body.decision, body.note), response)
+    return _send(svc.audit.decide_review(who, review_id, body.decision, body.note), response)
 
 
 class RevokeBody(BaseModel):
@@ -139,11 +143,12 @@ class RevokeBody(BaseModel):
     why: str = Field(min_length=5, max_length=2000)
 
 
-@router.post(
-    "/principals/{principal_id}/revoke",
+@route(
+    router,
+    ep.REVOKE_PRINCIPAL,
     summary="Admin: suspend a principal and revoke every token it holds",
 )
 def revoke(
-    principal_id: str, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
+    principal_id: IdPath, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.gate.revoke_principal(who, principal_id, body.why), response)
+    return _send(svc.admin.revoke_principal(who, principal_id, body.why), response)

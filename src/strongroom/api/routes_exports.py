@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service, strict_query
+from strongroom import endpoints as ep
+from strongroom.api.deps import caller, route, service, strict_query
 from strongroom.api.routes_registry import _send
+from strongroom.compose import Service
 from strongroom.context import Caller
 
-router = APIRouter(prefix="/v1", tags=["exports"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["exports"], dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Any, Depends(service)]
+ServiceDep = Annotated[Service, Depends(service)]
+IdPath = Annotated[str, Path(alias="id")]
 FieldName = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=64)]
 
 
@@ -40,8 +43,9 @@ class RejectBody(BaseModel):
     note: str = Field(min_length=5, max_length=2000)
 
 
-@router.post(
-    "/exports",
+@route(
+    router,
+    ep.EXPORT_REQUEST,
     status_code=201,
     summary="Requester: ask for an export of a named dataset (pending approval)",
 )
@@ -61,7 +65,7 @@ def request_export(
     )
 
 
-@router.get("/exports", summary="Requester: my export requests (metadata only)")
+@route(router, ep.EXPORT_LIST, summary="Requester: my export requests (metadata only)")
 def list_exports(
     who: CallerDep,
     svc: ServiceDep,
@@ -73,7 +77,7 @@ def list_exports(
     return _send(svc.exports.list_own(who, status), response)
 
 
-@router.get("/exports/queue", summary="Approver: export requests (metadata only, no rows)")
+@route(router, ep.EXPORT_QUEUE, summary="Approver: export requests (metadata only, no rows)")
 def export_queue(
     who: CallerDep,
     svc: ServiceDep,
@@ -85,11 +89,9 @@ def export_queue(
     return _send(svc.exports.queue(who, status), response)
 
 
-@router.post(
-    "/exports/{export_id}/approve", summary="Approver: approve an export (never the requester)"
-)
+@route(router, ep.EXPORT_APPROVE, summary="Approver: approve an export (never the requester)")
 def approve_export(
-    export_id: str,
+    export_id: IdPath,
     who: CallerDep,
     svc: ServiceDep,
     response: Response,
@@ -98,20 +100,21 @@ def approve_export(
     return _send(svc.exports.approve(who, export_id, body.note if body else ""), response)
 
 
-@router.post("/exports/{export_id}/reject", summary="Approver: reject an export")
+@route(router, ep.EXPORT_REJECT, summary="Approver: reject an export")
 def reject_export(
-    export_id: str, body: RejectBody, who: CallerDep, svc: ServiceDep, response: Response
+    export_id: IdPath, body: RejectBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return _send(svc.exports.reject(who, export_id, body.note), response)
 
 
-@router.get(
-    "/exports/{export_id}/download",
+@route(
+    router,
+    ep.EXPORT_DOWNLOAD,
     summary="Requester: the approved export's file, once",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
 )
-def download_export(export_id: str, who: CallerDep, svc: ServiceDep) -> StreamingResponse:
+def download_export(export_id: IdPath, who: CallerDep, svc: ServiceDep) -> StreamingResponse:
     answer, download = svc.exports.download(who, export_id)
     headers = {
         **answer.headers,

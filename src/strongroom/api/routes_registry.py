@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom.api.deps import caller, service, strict_query
+from strongroom import endpoints as ep
+from strongroom.api.deps import caller, route, service, strict_query
+from strongroom.compose import Service
 from strongroom.context import Caller
 from strongroom.gate import Answer
 
-router = APIRouter(prefix="/v1", tags=["registry"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["registry"], dependencies=[Depends(strict_query)])
 
 CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Any, Depends(service)]
+ServiceDep = Annotated[Service, Depends(service)]
 
 
 class Strict(BaseModel):
@@ -44,22 +46,25 @@ def _send(answer: Answer, response: Response) -> dict[str, Any]:
     return answer.body
 
 
-@router.get("/me", summary="Owner: my identity, address, permits and weapons")
+@route(router, ep.ME, summary="Owner: my identity, address, permits and weapons")
 def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.me(who), response)
+    return _send(svc.registry_tasks.me(who), response)
 
 
-@router.post("/permits/verify", summary="Dealer: verify a buyer's permit (no address, ever)")
+@route(router, ep.VERIFY, summary="Dealer: verify a buyer's permit (no address, ever)")
 def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(
-        svc.gate.verify_permit(who, body.permit_number, body.family_name, body.birth_date), response
+        svc.registry_tasks.verify_permit(
+            who, body.permit_number, body.family_name, body.birth_date
+        ),
+        response,
     )
 
 
-@router.post("/sales", status_code=201, summary="Dealer: record the sale of one weapon")
+@route(router, ep.SALE, status_code=201, summary="Dealer: record the sale of one weapon")
 def sale(body: SaleBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(
-        svc.gate.record_sale(
+        svc.registry_tasks.record_sale(
             who,
             weapon_serial=body.weapon_serial,
             permit_number=body.permit_number,
@@ -70,7 +75,7 @@ def sale(body: SaleBody, who: CallerDep, svc: ServiceDep, response: Response) ->
     )
 
 
-@router.get("/ledger", summary="Dealer: page through my own sales ledger")
+@route(router, ep.LEDGER, summary="Dealer: page through my own sales ledger")
 def ledger(
     who: CallerDep,
     svc: ServiceDep,
@@ -78,19 +83,24 @@ def ledger(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> dict[str, Any]:
-    return _send(svc.gate.ledger(who, cursor=cursor, limit=limit), response)
+    return _send(svc.registry_tasks.ledger(who, cursor=cursor, limit=limit), response)
 
 
-@router.get("/weapons/{serial}", summary="Police: weapon status and holder permit validity")
+@route(router, ep.WEAPON, summary="Police: weapon status and holder permit validity")
 def weapon(serial: str, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.weapon(who, serial), response)
+    return _send(svc.registry_tasks.weapon(who, serial), response)
 
 
-@router.post("/persons/search", summary="Police: exact search by family name and birth date")
+@route(router, ep.SEARCH, summary="Police: exact search by family name and birth date")
 def search(body: SearchBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.search_persons(who, body.model_dump()), response)
+    return _send(svc.registry_tasks.search_persons(who, body.model_dump()), response)
 
 
-@router.get("/persons/{person_id}", summary="Prefecture: a person of my département")
-def person(person_id: str, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.gate.person(who, person_id), response)
+@route(router, ep.PERSON, summary="Prefecture: a person of my département")
+def person(
+    person_id: Annotated[str, Path(alias="id")],
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+) -> dict[str, Any]:
+    return _send(svc.registry_tasks.person(who, person_id), response)

@@ -16,9 +16,7 @@ if TYPE_CHECKING:
 
 def server_metadata(server: AuthorizationServer) -> dict[str, Any]:
     scopes: set[str] = set()
-    from strongroom.context import ROLES
-
-    for role in ROLES:
+    for role in server.role_names:
         try:
             scopes |= set(server.role_grants(role).scopes)
         except Exception:  # noqa: BLE001, S112 - a role missing from the policy adds nothing

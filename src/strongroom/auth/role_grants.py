@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from strongroom.errors import BadRequest, StrongroomError
+from strongroom.errors import BadRequest
+
+if TYPE_CHECKING:
+    from strongroom.policy.model import Policy
 
 
 @dataclass(frozen=True)
@@ -23,25 +26,30 @@ class RoleGrant:
     mfa_required: bool = False
     step_up_max_age_seconds: int = 900
     purposes: frozenset[str] = frozenset()
+    # A professional account (a principal row, a second factor), not a self-service owner.
+    staff: bool = True
 
 
-def grant_from_policy(policy: Any, role: str) -> RoleGrant:
-    """A `RoleGrant` from a compiled policy's `.role(name)` (or a raw policy's roles)."""
-    try:
-        spec = policy.role(role) if hasattr(policy, "role") else policy.roles[role]
-    except (KeyError, LookupError, StrongroomError) as exc:
-        raise BadRequest(f"unknown role {role!r}") from exc
+def grant_from_policy(policy: Policy, role: str) -> RoleGrant:
+    """The `RoleGrant` of a role of the policy, or a BadRequest naming the role."""
+    spec = policy.roles.get(role)
     if spec is None:
         raise BadRequest(f"unknown role {role!r}")
     return RoleGrant(
         role=role,
         scopes=frozenset(spec.scopes),
-        default_purpose=getattr(spec, "default_purpose", None),
-        token_lifetime_seconds=int(getattr(spec, "token_lifetime_seconds", 300)),
-        mfa_required=bool(getattr(spec, "mfa_required", False)),
-        step_up_max_age_seconds=int(getattr(spec, "step_up_max_age_seconds", 900)),
-        purposes=frozenset(getattr(spec, "purposes", ()) or ()),
+        default_purpose=spec.default_purpose,
+        token_lifetime_seconds=spec.token_lifetime_seconds,
+        mfa_required=spec.mfa_required,
+        step_up_max_age_seconds=spec.step_up_max_age_seconds,
+        purposes=frozenset(spec.purposes),
+        staff=spec.staff,
     )
+
+
+def default_role_names() -> tuple[str, ...]:
+    """The roles of the shipped default policy."""
+    return tuple(_policy_at(None, 0).roles)
 
 
 def load_role_grant(role: str, policy_path: Path | None = None) -> RoleGrant:
@@ -52,7 +60,7 @@ def load_role_grant(role: str, policy_path: Path | None = None) -> RoleGrant:
 
 
 @lru_cache(maxsize=8)
-def _policy_at(path: str | None, mtime_ns: int) -> Any:
+def _policy_at(path: str | None, mtime_ns: int) -> Policy:
     # Parsed once per file version: the token endpoint asks on every request.
     from strongroom.policy import load_default_policy, load_policy
 

@@ -34,11 +34,10 @@ from strongroom.auth.login import Credentials, LoginFailed, SecondFactorRequired
 from strongroom.auth.rfc7523_client_auth import ASSERTION_TYPE, verify_client_assertion
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, ReplayCache
-from strongroom.auth.role_grants import RoleGrant, load_role_grant
+from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role_grant
 from strongroom.auth.sessions import SqlSessions
 from strongroom.auth.store import codes, digest, par_requests
 from strongroom.clock import SYSTEM_CLOCK, Clock
-from strongroom.context import STAFF_ROLES
 
 PAR_LIFETIME = 60
 CODE_LIFETIME = 60
@@ -67,6 +66,7 @@ class AuthorizationServer:
         replay_cache: ReplayCache | None = None,
         credentials: Credentials | None = None,
         role_grants: Callable[[str], RoleGrant] = load_role_grant,
+        role_names: tuple[str, ...] | None = None,
         on_security_event: SecurityHook | None = None,
         idle_timeout: int | None = None,
         absolute_lifetime: int | None = None,
@@ -76,6 +76,7 @@ class AuthorizationServer:
         self.tokens = tokens
         self.issuer = tokens.issuer
         self.principals = principals
+        self.role_names = role_names if role_names is not None else default_role_names()
         self.clock = clock
         self.replay_cache = replay_cache or InMemoryReplayCache(clock)
         self.credentials = credentials or Credentials(engine, clock=clock)
@@ -104,7 +105,8 @@ class AuthorizationServer:
 
     def mfa_required(self, principal: PrincipalInfo) -> bool:
         # Every professional (staff) role uses a second factor by default.
-        return principal.role in STAFF_ROLES or self.role_grant(principal).mfa_required
+        grant = self.role_grant(principal)
+        return grant.staff or grant.mfa_required
 
     def security_event(self, kind: str, **details: Any) -> None:
         self.on_security_event({"type": kind, "at": self.clock.now(), **details})

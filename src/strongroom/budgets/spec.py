@@ -9,37 +9,15 @@ prefix, a role, an endpoint, or the whole service) over a sliding window of 60 s
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
-KEYS: tuple[str, ...] = (
-    "principal",
-    "session",
-    "client",
-    "organisation",
-    "ip",
-    "ip_prefix",
-    "role",
-    "endpoint",
-    "global",
-)
+from strongroom.context import Caller
+
 UNITS: tuple[str, ...] = ("requests", "records", "subjects")
 MIN_WINDOW = 60
 MAX_WINDOW = 90 * 86_400
-
-BudgetKeyKind = Literal[
-    "principal",
-    "session",
-    "client",
-    "organisation",
-    "ip",
-    "ip_prefix",
-    "role",
-    "endpoint",
-    "global",
-]
-BudgetUnit = Literal["requests", "records", "subjects"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +59,8 @@ class BudgetSpec:
 
 @dataclass(frozen=True)
 class BudgetKeys:
-    """Who and what a request is charged to; the gate fills it from the Caller. A field
-    left None means budgets keyed on it do not apply (an owner has no organisation)."""
+    """Who and what a request is charged to, filled from the Caller (`of`). A field left
+    None means budgets keyed on it do not apply (an owner has no organisation)."""
 
     principal: str
     session: str | None = None
@@ -92,20 +70,43 @@ class BudgetKeys:
     role: str | None = None
     endpoint: str | None = None
 
+    @classmethod
+    def of(cls, caller: Caller, endpoint: str) -> BudgetKeys:
+        return cls(
+            principal=caller.principal_id,
+            session=caller.session_id,
+            client=caller.client_id,
+            organisation=caller.dealer_id,
+            ip=caller.ip,
+            role=caller.role,
+            endpoint=endpoint,
+        )
+
     @property
     def ip_prefix(self) -> str | None:
         return ip_prefix(self.ip) if self.ip else None
 
     def value(self, kind: str) -> str | None:
         """The key value a budget of this kind is counted under."""
-        if kind == "global":
-            return "*"
-        if kind == "ip":
-            return normalise_ip(self.ip) if self.ip else None
-        if kind == "ip_prefix":
-            return self.ip_prefix
-        value = getattr(self, kind)
+        value = KEY_VALUES[kind](self)
         return value if value else None
+
+
+# The budget keys, declared once: the policy's `key:` names one of these, and each says
+# which value of a request its bucket is counted under. A new key is a line here (and a
+# field of BudgetKeys, filled in `of`, if the request does not carry it yet).
+KEY_VALUES: dict[str, Callable[[BudgetKeys], str | None]] = {
+    "principal": lambda k: k.principal,
+    "session": lambda k: k.session,
+    "client": lambda k: k.client,
+    "organisation": lambda k: k.organisation,
+    "ip": lambda k: normalise_ip(k.ip) if k.ip else None,
+    "ip_prefix": lambda k: k.ip_prefix,
+    "role": lambda k: k.role,
+    "endpoint": lambda k: k.endpoint,
+    "global": lambda k: "*",
+}
+KEYS: tuple[str, ...] = tuple(KEY_VALUES)
 
 
 def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

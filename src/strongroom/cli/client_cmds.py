@@ -48,7 +48,7 @@ def add(
         grants = (
             ["client_credentials"] if service_principal else ["authorization_code", "refresh_token"]
         )
-        client = svc.register_client(
+        client = svc.admin.register_client(
             client_id,
             public=keys is None,
             redirect_uris=redirect_uri or [],

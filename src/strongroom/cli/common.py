@@ -18,7 +18,7 @@ from strongroom.config import Home
 from strongroom.errors import StrongroomError
 
 if TYPE_CHECKING:
-    from strongroom.service import Service
+    from strongroom.compose import Service
 
 err_console = Console(stderr=True)
 console = Console()
@@ -42,9 +42,9 @@ def cli_errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def open_service() -> Iterator[Service]:
-    from strongroom.service import Service
+    from strongroom.compose import compose
 
-    svc = Service(home())
+    svc = compose(home())
     try:
         yield svc
     finally:

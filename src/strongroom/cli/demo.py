@@ -30,10 +30,10 @@ def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, 
     path = service.home.path / DEMO_FILE
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     principals: dict[str, str] = doc.get("principals", {})
-    known = {p["id"] for p in service.list_principals()}
+    known = {p["id"] for p in service.admin.list_principals()}
     for role, extra in wanted_principals(fixtures).items():
         if principals.get(role) not in known:
-            principals[role] = service.add_principal(role=role, label=f"demo {role}", **extra)
+            principals[role] = service.admin.add_principal(role=role, label=f"demo {role}", **extra)
     doc["principals"] = principals
     if path.is_file():
         path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
@@ -44,13 +44,13 @@ def demo_tokens(
     service: Any, fixtures: dict[str, Any], principals: dict[str, str]
 ) -> dict[str, str]:
     return {
-        "owner": service.issue_demo_token(role="owner", subject=fixtures["owner_id"]),
-        "dealer": service.issue_demo_token(role="dealer", subject=principals["dealer"]),
-        "dealer_ledger": service.issue_demo_token(
+        "owner": service.token_issuer.issue(role="owner", subject=fixtures["owner_id"]),
+        "dealer": service.token_issuer.issue(role="dealer", subject=principals["dealer"]),
+        "dealer_ledger": service.token_issuer.issue(
             role="dealer", subject=principals["dealer"], purpose="ledger_keeping"
         ),
-        "police": service.issue_demo_token(role="police", subject=principals["police"]),
-        "prefecture": service.issue_demo_token(
+        "police": service.token_issuer.issue(role="police", subject=principals["police"]),
+        "prefecture": service.token_issuer.issue(
             role="prefecture",
             subject=principals["prefecture"],
             case=DEMO_CASE,
@@ -60,7 +60,8 @@ def demo_tokens(
 
 
 def prepare_demo(home: Home, *, persons: int, base_url: str) -> None:
-    from strongroom.service import Service, initialize
+    from strongroom.compose import compose
+    from strongroom.initialize import initialize
 
     initialize(home)
     fixtures = load_fixtures(home)
@@ -69,7 +70,7 @@ def prepare_demo(home: Home, *, persons: int, base_url: str) -> None:
         fixtures = load_fixtures(home)
     if fixtures is None:  # pragma: no cover - run_seed always writes it
         raise RuntimeError("seeding wrote no demo fixtures")
-    service = Service(home)
+    service = compose(home)
     try:
         principals = create_demo_principals(service, fixtures)
         tokens = demo_tokens(service, fixtures, principals)

@@ -20,7 +20,6 @@ from strongroom.errors import BadRequest
 
 if TYPE_CHECKING:
     from strongroom.context import Caller
-    from strongroom.exports import ExportDesk
 
 export_app = typer.Typer(
     help="Governed exports: request, approve, download, trace.", no_args_is_help=True
@@ -32,22 +31,13 @@ AsOption = Annotated[
 ]
 
 
-def _desk(svc: Any) -> ExportDesk:
-    found = getattr(svc, "exports", None)
-    if found is None:
-        from strongroom.exports.desk import build_export_desk
-
-        found = svc.exports = build_export_desk(svc)
-    return found
-
-
 def _caller(
     svc: Any, principal: str | None, *, case: str | None = None, justification: str | None = None
 ) -> Caller:
     from strongroom.context import Caller
 
     if principal is None:
-        return svc.operator()
+        return svc.admin.operator()
     with svc.registry.session() as s:
         row = svc.registry.principal(s, principal)
     if row is None or row.status != "active":
@@ -88,11 +78,9 @@ def request(
     """Request an export; it waits for a second person's approval."""
     with cli_errors(), open_service() as svc:
         who = _caller(svc, principal, case=case, justification=justification)
-        body = (
-            _desk(svc)
-            .request(who, dataset=dataset, fields=field, justification=justification, fmt=fmt)
-            .body
-        )
+        body = svc.exports.request(
+            who, dataset=dataset, fields=field, justification=justification, fmt=fmt
+        ).body
     _show(body, as_json)
 
 
@@ -104,7 +92,7 @@ def approve(
 ) -> None:
     """Approve a pending export (never your own)."""
     with cli_errors(), open_service() as svc:
-        body = _desk(svc).approve(_caller(svc, principal), export_id, note).body
+        body = svc.exports.approve(_caller(svc, principal), export_id, note).body
     _show(body, False)
 
 
@@ -116,7 +104,7 @@ def reject(
 ) -> None:
     """Reject a pending export."""
     with cli_errors(), open_service() as svc:
-        body = _desk(svc).reject(_caller(svc, principal), export_id, note).body
+        body = svc.exports.reject(_caller(svc, principal), export_id, note).body
     _show(body, False)
 
 
@@ -132,7 +120,7 @@ def list_(
 
     with cli_errors(), open_service() as svc:
         who = _caller(svc, principal, case=case, justification="listing my exports")
-        desk = _desk(svc)
+        desk = svc.exports
         items = (
             desk.queue(who, status)
             if principal is None or who.role == "admin"
@@ -188,7 +176,7 @@ def download(
                     def progress(done: int, total: int | None) -> None:
                         bar.update(task, completed=done, total=total)
 
-                    _, dl = _desk(svc).download(who, export_id, progress)
+                    _, dl = svc.exports.download(who, export_id, progress)
                 for chunk in dl.chunks():
                     f.write(chunk)
         except BaseException:
@@ -207,7 +195,7 @@ def trace(
         if not file.is_file():
             raise BadRequest(f"no such file {file}")
         with file.open(encoding="utf-8", errors="replace") as lines:
-            hits = _desk(svc).trace(svc.operator(), lines)
+            hits = svc.exports.trace(svc.admin.operator(), lines)
     if as_json:
         typer.echo(json.dumps(hits, indent=2, default=str))
     elif not hits:

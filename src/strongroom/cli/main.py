@@ -52,7 +52,7 @@ def init(
     ] = None,
 ) -> None:
     """Create the home folder: config, policy, keys, schemas. Safe to run again."""
-    from strongroom.service import initialize
+    from strongroom.initialize import initialize
 
     with cli_errors():
         h = home()

@@ -21,7 +21,9 @@ def add(
 ) -> None:
     """Create a staff principal and print its ID."""
     with cli_errors(), open_service() as svc:
-        pid = svc.add_principal(role=role, departement=departement, dealer=dealer, label=label)
+        pid = svc.admin.add_principal(
+            role=role, departement=departement, dealer=dealer, label=label
+        )
     typer.echo(pid)
 
 
@@ -31,7 +33,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
     from rich.table import Table
 
     with cli_errors(), open_service() as svc:
-        rows = svc.list_principals()
+        rows = svc.admin.list_principals()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -50,7 +52,7 @@ def revoke(
 ) -> None:
     """Suspend a principal and revoke every token it holds, effective on its next request."""
     with cli_errors(), open_service() as svc:
-        svc.revoke_principal(principal_id, why=why)
+        svc.admin.revoke_principal(svc.admin.operator(), principal_id, why)
     typer.echo(f"revoked {principal_id}")
 
 
@@ -71,7 +73,7 @@ def password(
 ) -> None:
     """Set a principal's sign-in name and password (argon2id) for the login page."""
     with cli_errors(), open_service() as svc:
-        svc.set_password(principal_id, username, password_)
+        svc.admin.set_password(principal_id, username, password_)
     typer.echo(f"password set for {principal_id}")
 
 

@@ -4,7 +4,7 @@ watermarked (canary rows + a keyed fingerprint in identifier case) or small-cell
 suppressed, generated once and downloadable once, then deleted; traceable back to its
 export, requester and approver from a fragment.
 
-    desk = ExportDesk(gate=..., store=ExportStore(engine), engine=engine, policy=compiled,
+    desk = ExportDesk(pipeline=..., store=ExportStore(engine), engine=engine, spec=...,
                       watermark=Watermark(export_key(honey_key)), exports_dir=home.exports_dir,
                       clock=clock)
     desk.request(caller, dataset=..., fields=[...], justification=...)  -> Answer
@@ -14,8 +14,7 @@ export, requester and approver from a fragment.
 """
 
 from strongroom.exports.datasets import Catalogue, Scope, default_catalogue
-from strongroom.exports.desk import Download, ExportDesk
-from strongroom.exports.gate_mixin import ExportGate, StepResult
+from strongroom.exports.desk import Download, ExportDesk, StepResult
 from strongroom.exports.store import ExportRecord, ExportStore, metadata
 from strongroom.exports.suppression import DEFAULT_MIN_CELL, suppress
 from strongroom.exports.watermark import Watermark, export_key
@@ -25,7 +24,6 @@ __all__ = [
     "Catalogue",
     "Download",
     "ExportDesk",
-    "ExportGate",
     "ExportRecord",
     "ExportStore",
     "Scope",

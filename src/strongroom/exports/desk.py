@@ -1,7 +1,11 @@
 """The export desk: request, approve or reject (four eyes), generate once, download once.
 
-Every step goes through the gate (`ExportGate.export_step`): the policy decides who may
-call, the journal records each step and each refusal, the detectors see them. The desk
+Every step goes through the pipeline (`ExportDesk._step`): the policy decides who may
+call, the journal records each step and each refusal, the detectors see them. Unlike an
+administrative task, a step may disclose records: a download journals the rows and field
+names that left, so "what did principal X extract" counts exports too. Budgets are charged
+one unit per export, not per row: the approval, not the budget, is the control on bulk
+output, and an approved export must not exhaust its requester's budget for case work. The desk
 adds what the policy's `exports:` section says: requester and approver roles, four eyes,
 fields per dataset and purpose, max rows, approval TTL.
 
@@ -14,39 +18,41 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine
 
+from strongroom import endpoints as ep
 from strongroom.clock import Clock
 from strongroom.context import Caller
+from strongroom.endpoints import Endpoint
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
 from strongroom.exports.datasets import Catalogue, Scope, default_catalogue
-from strongroom.exports.gate_mixin import StepResult
 from strongroom.exports.generate import Progress, generate_aggregate, generate_rows
 from strongroom.exports.store import ExportRecord, ExportStore
 from strongroom.exports.trace import Evidence, trace_lines
 from strongroom.exports.watermark import WATERMARK_SCHEME, Watermark
 from strongroom.exports.writer import FORMATS
+from strongroom.gate import Answer, Disclosure, Pipeline, Task
 from strongroom.ids import is_public_id, new_public_id
-
-if TYPE_CHECKING:
-    from strongroom.gate.core import Answer, Task
+from strongroom.policy.model import ExportsSpec
 
 log = logging.getLogger("strongroom.exports")
 
-REQUEST = "POST /v1/exports"
-LIST = "GET /v1/exports"
-QUEUE = "GET /v1/exports/queue"
-APPROVE = "POST /v1/exports/{id}/approve"
-REJECT = "POST /v1/exports/{id}/reject"
-DOWNLOAD = "GET /v1/exports/{id}/download"
 DEFAULT_DOWNLOAD_WINDOW = 900
 NOT_YOURS = "no such export, or not one you may see"
+
+
+@dataclass
+class StepResult:
+    body: dict[str, Any]
+    records: int = 0
+    fields: Iterable[str] = ()
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,20 +82,20 @@ class ExportDesk:
     def __init__(
         self,
         *,
-        gate: Any,
+        pipeline: Pipeline,
         store: ExportStore,
         engine: Engine,
-        policy: Any,
+        spec: ExportsSpec,
         watermark: Watermark,
         exports_dir: Path,
         clock: Clock,
         catalogue: Catalogue | None = None,
         download_window: int = DEFAULT_DOWNLOAD_WINDOW,
     ) -> None:
-        self.gate = gate
+        self.pipeline = pipeline
         self.store = store
         self.engine = engine
-        self.spec = policy.policy.exports
+        self.spec = spec
         self.watermark = watermark
         self.dir = Path(exports_dir)
         self.clock = clock
@@ -98,8 +104,27 @@ class ExportDesk:
         problems = self.catalogue.check(self.spec.datasets)
         if problems:
             raise BadRequest("; ".join(problems), reason="export_catalogue")
-        if not callable(getattr(gate, "export_step", None)):
-            raise TypeError("the gate lacks export_step: mix in ExportGate")
+
+    def _step(
+        self,
+        caller: Caller,
+        endpoint: Endpoint,
+        fn: Callable[[Task], StepResult],
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> Answer:
+        def work(t: Task) -> Disclosure:
+            t.detail.update(detail or {})
+            step = fn(t)
+            return Disclosure(
+                body=step.body,
+                fields=set(step.fields),
+                records=step.records,
+                cost=1 if step.records else 0,
+                detail={**(detail or {}), **step.detail},
+            )
+
+        return self.pipeline.serve(caller, endpoint, work, expected_records=0)
 
     # --- request ----------------------------------------------------------------------------
     def request(
@@ -175,7 +200,7 @@ class ExportDesk:
                 body=rec.to_dict(), detail={"dataset": dataset, "requested_fields": sorted(wanted)}
             )
 
-        return self.gate.export_step(caller, REQUEST, fn, detail={"dataset": dataset})
+        return self._step(caller, ep.EXPORT_REQUEST, fn, detail={"dataset": dataset})
 
     # --- listing ----------------------------------------------------------------------------
     def list_own(self, caller: Caller, status: str | None = None) -> Answer:
@@ -186,7 +211,7 @@ class ExportDesk:
             )
             return StepResult(body={"items": [r.to_dict() for r in rows]})
 
-        return self.gate.export_step(caller, LIST, fn)
+        return self._step(caller, ep.EXPORT_LIST, fn)
 
     def queue(self, caller: Caller, status: str | None = "pending") -> Answer:
         def fn(t: Task) -> StepResult:
@@ -195,21 +220,21 @@ class ExportDesk:
             rows = self.store.list(status=status, limit=t.page_size)
             return StepResult(body={"items": [r.to_dict() for r in rows]})
 
-        return self.gate.export_step(caller, QUEUE, fn)
+        return self._step(caller, ep.EXPORT_QUEUE, fn)
 
     # --- decisions --------------------------------------------------------------------------
     def approve(self, caller: Caller, export_id: str, note: str = "") -> Answer:
-        return self._decide(caller, export_id, "approved", note, APPROVE)
+        return self._decide(caller, export_id, "approved", note, ep.EXPORT_APPROVE)
 
     def reject(self, caller: Caller, export_id: str, note: str) -> Answer:
-        return self._decide(caller, export_id, "rejected", note, REJECT)
+        return self._decide(caller, export_id, "rejected", note, ep.EXPORT_REJECT)
 
     def _approver(self, caller: Caller) -> None:
         if caller.role not in self.spec.approver_roles:
             raise Forbidden("this role may not decide exports", reason="not_an_approver")
 
     def _decide(
-        self, caller: Caller, export_id: str, decision: str, note: str, endpoint: str
+        self, caller: Caller, export_id: str, decision: str, note: str, endpoint: Endpoint
     ) -> Answer:
         def fn(t: Task) -> StepResult:
             self._approver(caller)
@@ -237,7 +262,7 @@ class ExportDesk:
                 detail={"decision": decision, "requester": rec.requester_id},
             )
 
-        return self.gate.export_step(caller, endpoint, fn, detail={"export": export_id})
+        return self._step(caller, endpoint, fn, detail={"export": export_id})
 
     # --- generation and download ------------------------------------------------------------
     def generate(self, caller: Caller, export_id: str, progress: Progress | None = None) -> Answer:
@@ -252,7 +277,7 @@ class ExportDesk:
                 body=rec.to_dict(), detail={"step": "generate", "rows": rec.row_count}
             )
 
-        return self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
+        return self._step(caller, ep.EXPORT_DOWNLOAD, fn, detail={"export": export_id})
 
     def download(
         self, caller: Caller, export_id: str, progress: Progress | None = None
@@ -295,7 +320,7 @@ class ExportDesk:
             )
 
         try:
-            answer = self.gate.export_step(caller, DOWNLOAD, fn, detail={"export": export_id})
+            answer = self._step(caller, ep.EXPORT_DOWNLOAD, fn, detail={"export": export_id})
         except BaseException:
             for d in opened:
                 d.close()
@@ -412,25 +437,10 @@ class ExportDesk:
                     },
                 }
             )
-        self.gate.record_admin(
+        self.pipeline.record_admin(
             caller,
             "export trace",
             reason="export_traced",
             detail={"exports": [h["id"] for h in out]},
         )
         return out
-
-
-def build_export_desk(svc: Any) -> ExportDesk:
-    """The desk from a composed `Service` (its gate, engine, policy, honey key, home)."""
-    from strongroom.exports.watermark import export_key
-
-    return ExportDesk(
-        gate=svc.gate,
-        store=ExportStore(svc.engine),
-        engine=svc.engine,
-        policy=svc.policy,
-        watermark=Watermark(export_key(svc.keys.honey_key())),
-        exports_dir=svc.home.exports_dir,
-        clock=svc.clock,
-    )

@@ -1,6 +1,25 @@
-"""The gate: the one path every read or write of registry data takes."""
+"""The gate: the one path every read or write of registry data takes.
 
-from strongroom.gate.admin import Gate
-from strongroom.gate.core import Answer, Disclosure, GateCore
+`Pipeline` runs each request through containment, policy, budgets, the use case's work,
+the journal and the detectors. The use cases hold a pipeline, grouped by audience:
+`RegistryTasks` (owners, dealers, police, prefecture), `AuditTasks` (auditors, the DPO),
+`AdminTasks` (administrators, the local operator); exports have their desk
+(`strongroom.exports.ExportDesk`).
+"""
 
-__all__ = ["Answer", "Disclosure", "Gate", "GateCore"]
+from strongroom.gate.administration import AdminTasks
+from strongroom.gate.audit import AuditTasks
+from strongroom.gate.break_glass import BreakGlassWindows
+from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
+from strongroom.gate.registry_tasks import RegistryTasks
+
+__all__ = [
+    "AdminTasks",
+    "Answer",
+    "AuditTasks",
+    "BreakGlassWindows",
+    "Disclosure",
+    "Pipeline",
+    "RegistryTasks",
+    "Task",
+]

@@ -101,6 +101,14 @@ class CompiledPolicy:
             raise Forbidden(f"role {name!r} is not in the policy", reason="role_unknown")
         return spec
 
+    def self_service(self, role: str) -> bool:
+        """A role the policy declares non-staff (owners): no principal row to check."""
+        spec = self.policy.roles.get(role)
+        return spec is not None and not spec.staff
+
+    def staff_roles(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.policy.roles.items() if spec.staff)
+
     def purpose(self, name: str) -> PurposeSpec:
         spec = self.policy.purposes.get(name)
         if spec is None:

@@ -18,22 +18,14 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    field_validator,
 )
+
+from strongroom.budgets.spec import KEYS as BUDGET_KEYS
 
 Action = Literal["reveal", "partial", "generalize", "pseudonym", "deny"]
 ObjectScope = Literal["self", "own_dealer", "own_departement", "assigned_case", "any", "none"]
 Generalizer = Literal["year", "month", "departement", "drop"]
-BudgetKey = Literal[
-    "principal",
-    "session",
-    "client",
-    "organisation",
-    "ip",
-    "ip_prefix",
-    "role",
-    "endpoint",
-    "global",
-]
 BudgetUnit = Literal["requests", "records", "subjects"]
 ResponseName = Literal[
     "alert", "throttle", "step_up", "suspend_session", "suspend_principal", "block_ip_prefix"
@@ -117,13 +109,20 @@ class EndpointSpec(_Spec):
 
 class BudgetSpec(_Spec):
     name: Name
-    key: BudgetKey
+    key: Name
     unit: BudgetUnit
     limit: StrictInt = Field(ge=1)
     window_seconds: StrictInt = Field(ge=60, le=DAYS_90)
     roles: list[StrictStr] | None = None
     endpoints: list[StrictStr] | None = None
     shadow: StrictBool = False
+
+    @field_validator("key")
+    @classmethod
+    def _known_key(cls, value: str) -> str:
+        if value not in BUDGET_KEYS:
+            raise ValueError(f"unknown budget key {value!r} (known: {', '.join(BUDGET_KEYS)})")
+        return value
 
 
 class DetectorSpec(_Spec):

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from strongroom.registry.errors import storage_errors
 from strongroom.registry.models import (
     Address,
     Ban,
@@ -75,8 +77,12 @@ class Registry:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def session(self) -> Session:
-        return self._sessions()
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose storage errors leave it as `StorageUnavailable`: callers above
+        the registry handle the project's errors only (journaled, budget settled)."""
+        with storage_errors(), self._sessions() as s:
+            yield s
 
     # --- persons -------------------------------------------------------------------
     def person_by_public_id(self, s: Session, public_id: str) -> PersonRow | None:
@@ -134,6 +140,13 @@ class Registry:
                 (Ban.until.is_(None)) | (Ban.until >= today),
             )
             .limit(1)
+        ).first()
+        return row is not None
+
+    def bought_from(self, s: Session, dealer_pk: int, person_pk: int) -> bool:
+        """Whether the person bought a weapon from this dealer (the dealer's own ledger)."""
+        row = s.execute(
+            select(Sale.id).where(Sale.dealer_id == dealer_pk, Sale.buyer_id == person_pk).limit(1)
         ).first()
         return row is not None
 

@@ -59,7 +59,7 @@ def records_in(task: str, body: dict[str, Any]) -> int:
 
 
 def perform(world: Any, caller: Caller, call: Call) -> Outcome:
-    gate, a = world.gate, call.args
+    gate, a = world.service.registry_tasks, call.args
     try:
         if call.task == "search":
             answer = gate.search_persons(caller, a["query"])

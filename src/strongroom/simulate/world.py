@@ -92,10 +92,10 @@ def clone_home(src: Home, dst: Path) -> Home:
 def seed_template(path: Path, *, persons: int, seed: int, policy: Path | None = None) -> Home:
     """Initialize and seed a home for simulation, dated on the simulated clock's first day
     so permits are as valid on simulated days as on the seed's."""
+    from strongroom.initialize import initialize
     from strongroom.registry.db import make_engine
     from strongroom.registry.keystore import SqlWrappedKeyStore
     from strongroom.registry.seed import seed as run_seed
-    from strongroom.service import initialize
     from strongroom.vault import FileKeyProvider, Vault
 
     home = Home(path)
@@ -230,13 +230,12 @@ class World:
     def __init__(
         self, home: Home, *, seed: int, start: float = EPOCH, sample: int = SAMPLE
     ) -> None:
-        from strongroom.service import Service
+        from strongroom.compose import compose
 
         self.home = home
         self.clock = FakeClock(start)
         self.start = start
-        self.service = Service(home, clock=self.clock)
-        self.gate = self.service.gate
+        self.service = compose(home, clock=self.clock)
         self.registry = load_registry(self.service, seed=seed, sample=sample)
 
     def add_principal(
@@ -248,7 +247,7 @@ class World:
         label: str = "",
     ) -> str:
         return str(
-            self.service.add_principal(
+            self.service.admin.add_principal(
                 role=role, departement=departement, dealer=dealer, label=label
             )
         )
@@ -282,7 +281,7 @@ class World:
             acr="mfa",
             auth_time=self.clock.now(),
         )
-        return self.gate.bind_principal(caller) if role != "owner" else caller
+        return self.service.pipeline.bind_principal(caller)
 
     def close(self) -> None:
         self.service.close()

@@ -1,10 +1,15 @@
-"""The gate: the one path every read or write of registry data takes.
+"""The pipeline: the one path every read or write of registry data takes.
 
 For each request, in this order: containment check → purpose and scope (policy) → input
-specificity → budget reservation (worst case) → registry query (minimal columns) → vault
-decrypt (revealed fields only) → masking → journal append (durable) → budget settlement →
-detector update (may contain the principal) → answer. A request that cannot be journaled
-is not answered. Refusals are journaled too.
+specificity → budget reservation (worst case) → the use case's work (registry query with
+minimal columns, vault decrypt of revealed fields only, masking) → journal append
+(durable) → budget settlement → detector update (may contain the principal) → answer. A
+request that cannot be journaled is not answered. Refusals are journaled too, and whatever
+ends a request early, the reservation is settled at what was actually disclosed (nothing).
+
+Use cases (registry tasks, audit, administration, exports) hold a pipeline and hand it a
+`work` function per request; none of them touches the journal, the budgets or the
+detectors directly.
 """
 
 from __future__ import annotations
@@ -14,17 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from strongroom.budgets import BudgetKeys, Reservation
 from strongroom.clock import Clock
 from strongroom.context import Caller
-from strongroom.errors import Forbidden, StrongroomError, Unauthorized, Unavailable
-from strongroom.events import AccessEvent, Outcome
+from strongroom.endpoints import Endpoint
+from strongroom.errors import Forbidden, InternalError, StrongroomError, Unauthorized, Unavailable
+from strongroom.events import AccessEvent, Kind, Outcome
 from strongroom.gate.ports import (
     BudgetsPort,
     DetectorPort,
     FieldView,
     JournalPort,
     PolicyPort,
-    VaultPort,
 )
 from strongroom.registry.repository import Registry
 
@@ -33,7 +39,8 @@ log = logging.getLogger("strongroom.gate")
 
 @dataclass
 class Disclosure:
-    """What a task hands back to the pipeline: the body, and what it disclosed."""
+    """What a task hands back to the pipeline: the body, and what it disclosed. `cost`
+    overrides the budget units charged (default: records times the fields' unit cost)."""
 
     body: dict[str, Any]
     subjects: list[str] = field(default_factory=list)
@@ -53,48 +60,53 @@ class Answer:
 
 @dataclass
 class Task:
-    """What the pipeline knows about the request before running it."""
+    """What the pipeline knows about the request before running it. `detail` collects the
+    non-PII facts the journal and the detectors get, refused or not."""
 
     caller: Caller
-    endpoint: str
+    endpoint: Endpoint
     purpose: str
     view: FieldView
     page_size: int
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class GateCore:
+Work = Callable[[Task], Disclosure]
+
+
+class BreakGlassPort:
+    """A purpose that widens access for a time opens (or checks) its window here."""
+
+    def enter(self, task: Task) -> None:  # pragma: no cover - the interface
+        raise NotImplementedError
+
+
+class Pipeline:
     def __init__(
         self,
         *,
         registry: Registry,
-        vault: VaultPort,
         policy: PolicyPort,
         budgets: BudgetsPort,
         journal: JournalPort,
         detector: DetectorPort,
         clock: Clock,
-        is_canary: Callable[[str], bool] | None = None,
-        budget_keys: Callable[[Caller, str], Any],
-        revoke_tokens: Callable[[str], None] | None = None,
+        break_glass: BreakGlassPort | None = None,
     ) -> None:
         self.registry = registry
-        self.vault = vault
         self.policy = policy
         self.budgets = budgets
         self.journal = journal
         self.detector = detector
         self.clock = clock
-        self.is_canary = is_canary
-        self._budget_keys = budget_keys
-        self.revoke_tokens = revoke_tokens
+        self.break_glass = break_glass
 
     # --- the pipeline --------------------------------------------------------------------
-    def _serve(
+    def serve(
         self,
         caller: Caller,
-        endpoint: str,
-        work: Callable[[Task], Disclosure],
+        endpoint: Endpoint,
+        work: Work,
         *,
         given: dict[str, object] | None = None,
         expected_records: int | None = None,
@@ -105,22 +117,21 @@ class GateCore:
         budget reservation is priced on those."""
         purpose: str | None = caller.purpose
         detail: dict[str, Any] = {}
-        reservation = None
+        reservation: Reservation | None = None
+        scale = 1
         try:
             self._check_containment(caller)
-            purpose = self.policy.check_purpose(caller, endpoint)
+            purpose = self.policy.check_purpose(caller, endpoint.id)
             if given is not None:
-                self.policy.check_search(endpoint, given)
+                self.policy.check_search(endpoint.id, given)
             view = self.policy.view(caller.role, purpose)
-            page = self.policy.page_size(endpoint)
+            page = self.policy.page_size(endpoint.id)
             worst = page if expected_records is None else min(page, expected_records)
-            weight = self._unit_cost(
-                view.visible if discloses is None else view.visible & discloses
-            )
+            weight = self.unit_cost(view.visible if discloses is None else view.visible & discloses)
             factor = self.detector.throttle_factor(caller.principal_id)
             scale = 1 if factor >= 1 else max(1, round(1 / max(factor, 1e-3)))
             reservation = self.budgets.reserve(
-                self._budget_keys(caller, endpoint),
+                BudgetKeys.of(caller, endpoint.id),
                 requests=scale,
                 records=worst * weight * scale,
                 subjects=worst,
@@ -133,23 +144,28 @@ class GateCore:
                 page_size=page,
                 detail=detail,
             )
-            self._break_glass(task)
+            if self.break_glass is not None and self.policy.purpose(purpose).break_glass:
+                self.break_glass.enter(task)
             result = work(task)
         except StrongroomError as exc:
-            if reservation is not None:
-                self.budgets.settle(reservation, 0, ())
+            self._abandon(reservation)
+            outcome: Outcome = "error" if isinstance(exc, Unavailable) else "refused"
             self._record(
-                caller,
-                endpoint,
-                purpose,
-                "refused" if not isinstance(exc, Unavailable) else "error",
-                reason=exc.reason or exc.slug,
-                detail=detail,
+                caller, endpoint.id, purpose, outcome, reason=exc.reason or exc.slug, detail=detail
             )
             raise
-        event = self._event(
+        except Exception as exc:
+            # A defect, not a refusal: nothing leaves, the budget is settled, the journal
+            # says so, and the client gets a problem without a trace.
+            log.error("task %s failed: %s", endpoint.id, type(exc).__name__)
+            self._abandon(reservation)
+            self._record(
+                caller, endpoint.id, purpose, "error", reason="internal_error", detail=detail
+            )
+            raise InternalError("the request could not be completed") from exc
+        event = self.event(
             caller,
-            endpoint,
+            endpoint.id,
             purpose,
             result.outcome,
             subjects=result.subjects,
@@ -157,23 +173,40 @@ class GateCore:
             records=result.records,
             detail={**detail, **result.detail},
         )
-        self._append(event)
+        self.append(event)
         headers: dict[str, str] = {}
         if reservation is not None:
-            cost = result.cost or result.records * self._unit_cost(result.fields)
+            cost = result.cost or result.records * self.unit_cost(result.fields)
             self.budgets.settle(reservation, cost * scale, result.subjects)
             headers = self.budgets.headers(reservation)
-        self._observe(event)
+        self.observe(event)
         return Answer(body=result.body, headers=headers)
 
-    def _break_glass(self, task: Task) -> None:
-        """Hook for purposes that widen access for a time (see gate/reviews.py)."""
+    def administer(
+        self,
+        caller: Caller,
+        endpoint: Endpoint,
+        fn: Callable[[Task], dict[str, Any]],
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Run an audit or administration task `fn` under the endpoint's policy. Its body
+        holds no registry field, so it discloses no record."""
 
-    def _unit_cost(self, fields: set[str] | frozenset[str]) -> int:
+        def work(t: Task) -> Disclosure:
+            return Disclosure(body=fn(t), detail=dict(detail or {}))
+
+        return self.serve(caller, endpoint, work, expected_records=0)
+
+    def unit_cost(self, fields: set[str] | frozenset[str]) -> int:
         """Budget units one record costs: its disclosure weight (policy) in tens, at least
         one. A yes/no verification costs 1; a full identity + address + weapons record, 7
         or more."""
         return max(1, -(-self.policy.weight(fields) // 10))
+
+    def _abandon(self, reservation: Reservation | None) -> None:
+        if reservation is not None:
+            self.budgets.settle(reservation, 0, ())
 
     def _check_containment(self, caller: Caller) -> None:
         contained = self.detector.check(
@@ -181,8 +214,7 @@ class GateCore:
         )
         if contained is None:
             return
-        action = getattr(contained, "action", "suspend_principal")
-        if action == "step_up":
+        if contained.action == "step_up":
             raise Unauthorized(
                 "this account must re-authenticate with a second factor",
                 reason="insufficient_user_authentication",
@@ -192,7 +224,8 @@ class GateCore:
             "access is suspended pending review by an administrator", reason="contained"
         )
 
-    def _event(
+    # --- the journal and the detectors ---------------------------------------------------
+    def event(
         self,
         caller: Caller,
         endpoint: str,
@@ -204,11 +237,11 @@ class GateCore:
         records: int = 0,
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
-        kind: str = "access",
+        kind: Kind = "access",
     ) -> AccessEvent:
         return AccessEvent(
             ts=self.clock.now(),
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             principal=caller.principal_id,
             role=caller.role,
             endpoint=endpoint,
@@ -227,7 +260,7 @@ class GateCore:
             detail=detail or {},
         )
 
-    def _append(self, event: AccessEvent) -> int:
+    def append(self, event: AccessEvent) -> int:
         try:
             return self.journal.append(event.to_entry())
         except StrongroomError:
@@ -246,26 +279,24 @@ class GateCore:
         reason: str,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        event = self._event(caller, endpoint, purpose, outcome, reason=reason, detail=detail)
-        self._append(event)
-        self._observe(event)
+        event = self.event(caller, endpoint, purpose, outcome, reason=reason, detail=detail)
+        self.append(event)
+        self.observe(event)
 
-    def _observe(self, event: AccessEvent) -> None:
+    def observe(self, event: AccessEvent) -> None:
         if event.detail.get("own_records"):
             event = replace(event, subjects=(), records=0)
         for action in self.detector.observe(event):
-            record = getattr(action, "to_entry", None)
-            if callable(record):
-                self.journal.append(record())
+            self.journal.append(action.to_entry())
 
     def record_admin(
-        self, caller: Caller, endpoint: str, *, reason: str, detail: dict[str, Any] | None = None
+        self, caller: Caller, action: str, *, reason: str, detail: dict[str, Any] | None = None
     ) -> int:
-        """Journal an administrative action (containment lifted, principal revoked, ...)."""
-        return self._append(
-            self._event(
+        """Journal an administrative action (a principal added, credentials set, ...)."""
+        return self.append(
+            self.event(
                 caller,
-                endpoint,
+                action,
                 caller.purpose,
                 "allowed",
                 reason=reason,
@@ -273,23 +304,6 @@ class GateCore:
                 kind="admin",
             )
         )
-
-    def administer(
-        self,
-        caller: Caller,
-        endpoint: str,
-        fn: Callable[[Task], dict[str, Any]],
-        *,
-        detail: dict[str, Any] | None = None,
-    ) -> Answer:
-        """Run an audit or administration task `fn` under the endpoint's policy. Its body
-        holds no registry field, so it discloses no record."""
-
-        def work(t: Task) -> Disclosure:
-            body = fn(t)
-            return Disclosure(body=body, detail=dict(detail or {}))
-
-        return self._serve(caller, endpoint, work, expected_records=0)
 
     def record_refusal(self, caller: Caller, endpoint: str, exc: StrongroomError) -> None:
         """Journal a request refused before its task ran (malformed input)."""
@@ -306,16 +320,24 @@ class GateCore:
     ) -> None:
         """Journal a security event: a failed authentication, a token reuse, ..."""
         who = caller or Caller(principal_id="anonymous", role="anonymous", ip=ip)
-        event = self._event(
-            who, endpoint, who.purpose, "refused", reason=reason, detail=detail, kind="security"
+        self.append(
+            self.event(
+                who,
+                endpoint,
+                who.purpose,
+                "refused",
+                reason=reason,
+                detail=detail,
+                kind="security",
+            )
         )
-        self._append(event)
 
+    # --- who is calling ------------------------------------------------------------------
     def bind_principal(self, caller: Caller) -> Caller:
         """Staff callers are checked against the principals table on every request: a
         suspended or deleted account is refused even with a live token, and its
         département and dealer come from the registry, not from the token."""
-        if caller.role == "owner":
+        if self.policy.self_service(caller.role):
             return caller
         with self.registry.session() as s:
             row = self.registry.principal(s, caller.principal_id)

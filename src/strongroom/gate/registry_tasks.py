@@ -1,7 +1,6 @@
-"""The registry's tasks, one method each, all through `GateCore._serve`.
-
-Endpoint ids are the policy's: "GET /v1/me", "POST /v1/permits/verify", ... Every method
-returns an `Answer`; every refusal is a typed error the API turns into problem+json.
+"""The registry's tasks (owners, dealers, police, prefecture), one method each, all through
+the pipeline. Every method returns an `Answer`; every refusal is a typed error the API
+turns into problem+json.
 """
 
 from __future__ import annotations
@@ -10,9 +9,12 @@ import base64
 import json
 from datetime import UTC, date, datetime
 
+from sqlalchemy.orm import Session
+
+from strongroom import endpoints as ep
+from strongroom.clock import Clock
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
-from strongroom.gate.core import Answer, Disclosure, GateCore, Task
 from strongroom.gate.disclosure import (
     effective_status,
     masked,
@@ -21,16 +23,11 @@ from strongroom.gate.disclosure import (
     person_fields,
     weapon_fields,
 )
+from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
+from strongroom.gate.ports import PolicyPort, VaultPort
+from strongroom.gate.scopes import OBJECT_SCOPES
 from strongroom.ids import is_public_id, new_public_id
-from strongroom.registry.repository import PersonRow
-
-ME = "GET /v1/me"
-VERIFY = "POST /v1/permits/verify"
-SALE = "POST /v1/sales"
-LEDGER = "GET /v1/ledger"
-WEAPON = "GET /v1/weapons/{serial}"
-SEARCH = "POST /v1/persons/search"
-PERSON = "GET /v1/persons/{id}"
+from strongroom.registry.repository import PermitRow, PersonRow, Registry
 
 NOT_VISIBLE = "no such person, or not one you may see"
 
@@ -48,7 +45,22 @@ def parse_birth_date(value: str) -> str:
         ) from exc
 
 
-class Tasks(GateCore):
+class RegistryTasks:
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        registry: Registry,
+        vault: VaultPort,
+        policy: PolicyPort,
+        clock: Clock,
+    ) -> None:
+        self.pipeline = pipeline
+        self.registry = registry
+        self.vault = vault
+        self.policy = policy
+        self.clock = clock
+
     def _today(self) -> date:
         return datetime.fromtimestamp(self.clock.now(), UTC).date()
 
@@ -61,7 +73,7 @@ class Tasks(GateCore):
                     raise NotFound(NOT_VISIBLE, reason="not_found")
                 return self._person_disclosure(s, t, person)
 
-        return self._serve(caller, ME, work, expected_records=1)
+        return self.pipeline.serve(caller, ep.ME, work, expected_records=1)
 
     # --- prefecture ----------------------------------------------------------------------
     def person(self, caller: Caller, person_id: str) -> Answer:
@@ -77,33 +89,17 @@ class Tasks(GateCore):
                     raise NotFound(NOT_VISIBLE, reason="out_of_scope")
                 return self._person_disclosure(s, t, person)
 
-        return self._serve(caller, PERSON, work, expected_records=1)
+        return self.pipeline.serve(caller, ep.PERSON, work, expected_records=1)
 
-    def _in_scope(
-        self,
-        s,
-        caller: Caller,
-        purpose: str,  # noqa: ANN001
-        person: PersonRow,
-    ) -> bool:
+    def _in_scope(self, s: Session, caller: Caller, purpose: str, person: PersonRow) -> bool:
         """Object-level authorization: the policy names the scope (the purpose's
         break-glass scope while it applies, else the role's)."""
         spec = self.policy.purpose(purpose)
         scope = spec.break_glass.object_scope if spec.break_glass else None
         scope = scope or self.policy.role(caller.role).object_scope
-        if scope == "any":
-            return True
-        if scope == "self":
-            return person.public_id == caller.principal_id
-        if scope == "own_departement":
-            return caller.departement is not None and person.departement == caller.departement
-        if scope == "assigned_case":
-            return caller.case is not None and self.registry.in_case(
-                s, caller.case, caller.principal_id, person.pk
-            )
-        return False
+        return OBJECT_SCOPES[scope].allows(s, self.registry, caller, person)
 
-    def _person_disclosure(self, s, t: Task, person: PersonRow) -> Disclosure:  # noqa: ANN001
+    def _person_disclosure(self, s: Session, t: Task, person: PersonRow) -> Disclosure:
         shown: set[str] = set()
         requester = t.caller.principal_id
         flat = person_fields(s, self.registry, self.vault, t.view, person)
@@ -183,17 +179,13 @@ class Tasks(GateCore):
                     detail={"matched": True},
                 )
 
-        return self._serve(
-            caller, VERIFY, work, given=given, expected_records=1, discloses=VERIFY_FIELDS
+        return self.pipeline.serve(
+            caller, ep.VERIFY, work, given=given, expected_records=1, discloses=VERIFY_FIELDS
         )
 
     def _match_buyer(
-        self,
-        s,
-        permit_number: str,
-        family_name: str,  # noqa: ANN001
-        dob: str,
-    ):  # noqa: ANN202
+        self, s: Session, permit_number: str, family_name: str, dob: str
+    ) -> tuple[PersonRow, PermitRow] | None:
         permit = self.registry.permit_by_bidx(s, self.vault.blind_index("permit", permit_number))
         if permit is None:
             return None
@@ -268,9 +260,9 @@ class Tasks(GateCore):
                 fields={"weapon.serial"},
             )
 
-        return self._serve(
+        return self.pipeline.serve(
             caller,
-            SALE,
+            ep.SALE,
             work,
             given=given,
             expected_records=1,
@@ -322,7 +314,7 @@ class Tasks(GateCore):
                 detail={"own_records": True},
             )
 
-        return self._serve(caller, LEDGER, work, expected_records=limit)
+        return self.pipeline.serve(caller, ep.LEDGER, work, expected_records=limit)
 
     # --- police --------------------------------------------------------------------------
     def weapon(self, caller: Caller, serial: str) -> Answer:
@@ -368,8 +360,8 @@ class Tasks(GateCore):
                 shown.add("permit.status")
             return Disclosure(body=body, subjects=subjects, records=1, fields=shown)
 
-        return self._serve(
-            caller, WEAPON, work, given=given, expected_records=1, discloses=WEAPON_FIELDS
+        return self.pipeline.serve(
+            caller, ep.WEAPON, work, given=given, expected_records=1, discloses=WEAPON_FIELDS
         )
 
     def search_persons(self, caller: Caller, query: dict[str, object]) -> Answer:
@@ -412,7 +404,7 @@ class Tasks(GateCore):
                 detail={"matched": bool(items)},
             )
 
-        return self._serve(caller, SEARCH, work, given=given, discloses=SEARCH_FIELDS)
+        return self.pipeline.serve(caller, ep.SEARCH, work, given=given, discloses=SEARCH_FIELDS)
 
 
 def shaped(

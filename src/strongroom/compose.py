@@ -1,0 +1,296 @@
+"""The composition root: `compose(home)` builds every component from a home folder.
+
+Each builder takes what it needs as explicit arguments; no component is handed a
+half-built container. The API (`strongroom.api`) and the CLI (`strongroom.cli`) are
+adapters over the `Service` this returns; nothing else constructs layers, and this module
+imports no adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from strongroom.auth.clients import PrincipalInfo
+from strongroom.auth.resource_server import ResourceServer
+from strongroom.auth.rfc9068 import TokenService
+from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache, ReplayCache
+from strongroom.auth.role_grants import RoleGrant, grant_from_policy
+from strongroom.auth.server import AuthorizationServer
+from strongroom.auth.sessions import SqlSessions
+from strongroom.auth.token_issue import TokenIssuer
+from strongroom.budgets import Budgets, BudgetSpec, MemoryBackend, RedisBackend
+from strongroom.clock import SYSTEM_CLOCK, Clock
+from strongroom.config import Home, Settings
+from strongroom.detect import (
+    DetectConfig,
+    DetectionEngine,
+    JsonLinesSink,
+    SqlContainmentStore,
+    SyslogSink,
+    WebhookSink,
+)
+from strongroom.detect.sinks import Sink
+from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
+from strongroom.gate import (
+    AdminTasks,
+    AuditTasks,
+    BreakGlassWindows,
+    Pipeline,
+    RegistryTasks,
+)
+from strongroom.journal import Journal, load_signer
+from strongroom.journal.investigate import Investigator
+from strongroom.policy import CompiledPolicy, compile_policy, load_policy
+from strongroom.registry.canaries import CanarySet
+from strongroom.registry.db import make_engine
+from strongroom.registry.keystore import SqlWrappedKeyStore
+from strongroom.registry.repository import Registry
+from strongroom.vault import FileKeyProvider, Vault
+
+
+@dataclass
+class Service:
+    """Every component of one process, built once by `compose`."""
+
+    home: Home
+    settings: Settings
+    clock: Clock
+    keys: FileKeyProvider
+    policy: CompiledPolicy
+    engine: Engine
+    registry: Registry
+    vault: Vault
+    journal: Journal
+    canaries: CanarySet
+    sessions: SqlSessions
+    tokens: TokenService
+    replay_cache: ReplayCache
+    resource_server: ResourceServer
+    budgets: Budgets
+    detector: DetectionEngine
+    pipeline: Pipeline
+    registry_tasks: RegistryTasks
+    audit: AuditTasks
+    authorization_server: AuthorizationServer
+    token_issuer: TokenIssuer
+    admin: AdminTasks
+    exports: ExportDesk
+
+    def close(self) -> None:
+        # A clean stop leaves the log's tail signed, so a verifier needs no live server.
+        checkpoints = self.journal.checkpoints()
+        signed = checkpoints[-1][1] if checkpoints else 0
+        if self.journal.size() > signed:
+            self.journal.make_checkpoint()
+        self.journal.close()
+        self.engine.dispose()
+
+
+def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
+    settings = home.settings()
+    keys = FileKeyProvider(home.keys_dir)
+    policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
+    engine = make_engine(settings.registry_url)
+    registry = Registry(engine)
+    vault = Vault(keys, SqlWrappedKeyStore(engine))
+    journal = Journal.open(settings.journal_url, signer=load_signer(home.keys_dir), clock=clock)
+    canaries = CanarySet(engine, keys.honey_key())
+    sessions = SqlSessions(engine, clock=clock)
+    tokens = TokenService(
+        home.keys_dir, issuer=settings.issuer, audience=settings.audience, clock=clock
+    )
+    replay_cache = build_replay_cache(settings, clock)
+    resource_server = ResourceServer(
+        tokens,
+        revocations=sessions,
+        sessions=sessions,
+        clock=clock,
+        dpop_replay_cache=replay_cache,
+    )
+    budgets = build_budgets(policy, settings, clock)
+    detector = build_detector(
+        policy,
+        engine=engine,
+        canaries=canaries,
+        sinks=alert_sinks(home, settings),
+        revoke_principal=sessions.revoke_principal,
+        clock=clock,
+    )
+    pipeline = Pipeline(
+        registry=registry,
+        policy=policy,
+        budgets=budgets,
+        journal=journal,
+        detector=detector,
+        clock=clock,
+        break_glass=BreakGlassWindows(registry=registry, policy=policy, clock=clock),
+    )
+
+    def role_grants(role: str) -> RoleGrant:
+        return grant_from_policy(policy.policy, role)
+
+    def principals(principal_id: str) -> PrincipalInfo | None:
+        with registry.session() as s:
+            row = registry.principal(s, principal_id)
+        if row is None:
+            return None
+        return PrincipalInfo(
+            principal_id=row.public_id,
+            role=row.role,
+            departement=row.departement,
+            dealer_id=row.dealer_public_id,
+            active=row.status == "active",
+        )
+
+    def on_security_event(event: dict[str, object]) -> None:
+        pipeline.record_security(
+            None,
+            "oauth",
+            reason=str(event.get("type", "security")),
+            detail={k: v for k, v in event.items() if k != "type"},
+        )
+
+    authorization_server = AuthorizationServer(
+        engine=engine,
+        tokens=tokens,
+        principals=principals,
+        clock=clock,
+        replay_cache=replay_cache,
+        role_grants=role_grants,
+        role_names=tuple(policy.policy.roles),
+        on_security_event=on_security_event,
+    )
+    return Service(
+        home=home,
+        settings=settings,
+        clock=clock,
+        keys=keys,
+        policy=policy,
+        engine=engine,
+        registry=registry,
+        vault=vault,
+        journal=journal,
+        canaries=canaries,
+        sessions=sessions,
+        tokens=tokens,
+        replay_cache=replay_cache,
+        resource_server=resource_server,
+        budgets=budgets,
+        detector=detector,
+        pipeline=pipeline,
+        registry_tasks=RegistryTasks(
+            pipeline=pipeline, registry=registry, vault=vault, policy=policy, clock=clock
+        ),
+        audit=AuditTasks(
+            pipeline=pipeline,
+            journal=journal,
+            investigator=Investigator(journal),
+            registry=registry,
+        ),
+        authorization_server=authorization_server,
+        token_issuer=TokenIssuer(tokens=tokens, role_grants=role_grants, principals=principals),
+        admin=AdminTasks(
+            pipeline=pipeline,
+            registry=registry,
+            policy=policy,
+            budgets=budgets,
+            detector=detector,
+            revoke_tokens=sessions.revoke_principal,
+            credentials=authorization_server.credentials,
+            clients=authorization_server.clients,
+        ),
+        exports=ExportDesk(
+            pipeline=pipeline,
+            store=ExportStore(engine),
+            engine=engine,
+            spec=policy.policy.exports,
+            watermark=Watermark(export_key(keys.honey_key())),
+            exports_dir=home.exports_dir,
+            clock=clock,
+        ),
+    )
+
+
+def budget_specs(policy: CompiledPolicy) -> list[BudgetSpec]:
+    return [
+        BudgetSpec(
+            name=b.name,
+            key=b.key,
+            unit=b.unit,
+            limit=b.limit,
+            window_seconds=b.window_seconds,
+            shadow=b.shadow,
+            roles=frozenset(b.roles) if b.roles else None,
+            endpoints=frozenset(b.endpoints) if b.endpoints else None,
+        )
+        for b in policy.policy.budgets
+    ]
+
+
+def redis_prefix(settings: Settings) -> str:
+    return str(settings.extra.get("redis_prefix", "sr:"))
+
+
+def build_budgets(policy: CompiledPolicy, settings: Settings, clock: Clock) -> Budgets:
+    """Budgets in Redis when several workers share them, else in this process."""
+    url = settings.redis_url
+    backend = (
+        RedisBackend(url, prefix=redis_prefix(settings) + "budget:") if url else MemoryBackend()
+    )
+    return Budgets(budget_specs(policy), backend, clock)
+
+
+def build_detector(
+    policy: CompiledPolicy,
+    *,
+    engine: Engine,
+    canaries: CanarySet,
+    sinks: list[Sink],
+    revoke_principal: Callable[[str], object],
+    clock: Clock,
+) -> DetectionEngine:
+    p = policy.policy
+    config = DetectConfig.from_policy_section(
+        {k: v.model_dump() for k, v in p.detectors.items()},
+        {k: v.model_dump() for k, v in p.responses.items()},
+    )
+    return DetectionEngine(
+        config,
+        clock=clock,
+        store=SqlContainmentStore(engine),
+        is_canary=canaries.contains,
+        sinks=sinks,
+        revoke_principal=revoke_principal,
+    )
+
+
+def alert_sinks(home: Home, settings: Settings) -> list[Sink]:
+    """Alerts leave the building: always a JSON-lines file in the home; a signed webhook and
+    RFC 5424 syslog when config.toml names them (`alerts_webhook_url` with
+    `alerts_webhook_key_file`, `alerts_syslog = "host:port"`)."""
+    extra = settings.extra
+    sinks: list[Sink] = [JsonLinesSink(home.path / "alerts.jsonl")]
+    url = extra.get("alerts_webhook_url")
+    key_file = extra.get("alerts_webhook_key_file")
+    if url and key_file:
+        sinks.append(WebhookSink(str(url), Path(str(key_file)).read_bytes().strip()))
+    syslog = extra.get("alerts_syslog")
+    if syslog:
+        host, _, port = str(syslog).rpartition(":")
+        sinks.append(SyslogSink(host or "127.0.0.1", int(port or 514)))
+    return sinks
+
+
+def build_replay_cache(settings: Settings, clock: Clock) -> ReplayCache:
+    """DPoP proof `jti`s seen: in Redis when several workers share it, else in memory."""
+    if settings.redis_url:
+        import redis
+
+        return RedisReplayCache(
+            redis.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings) + "dpop:"
+        )
+    return InMemoryReplayCache(clock)

@@ -1,0 +1,62 @@
+"""Every HTTP endpoint the registry serves, declared once.
+
+An `Endpoint` names a route for both sides: the router mounts it at `method` + `path`, and
+the gate looks it up in the policy by `id` (`"GET /v1/persons/{id}"`), which is also the
+name the journal records. The path's parameters are named as the policy names them, so
+the route, the policy and the journal cannot disagree (a test compares this table with the
+shipped policy and with the application's routes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+# --- registry tasks -----------------------------------------------------------------------
+ME = Endpoint("GET", "/v1/me")
+VERIFY = Endpoint("POST", "/v1/permits/verify")
+SALE = Endpoint("POST", "/v1/sales")
+LEDGER = Endpoint("GET", "/v1/ledger")
+WEAPON = Endpoint("GET", "/v1/weapons/{serial}")
+SEARCH = Endpoint("POST", "/v1/persons/search")
+PERSON = Endpoint("GET", "/v1/persons/{id}")
+
+# --- audit and investigations -------------------------------------------------------------
+CHECKPOINT = Endpoint("GET", "/v1/journal/checkpoint")
+INCLUSION = Endpoint("GET", "/v1/journal/proof/inclusion")
+CONSISTENCY = Endpoint("GET", "/v1/journal/proof/consistency")
+INVESTIGATE_PRINCIPAL = Endpoint("GET", "/v1/investigations/principals/{id}")
+INVESTIGATE_SUBJECT = Endpoint("GET", "/v1/investigations/subjects/{id}")
+BREACH = Endpoint("POST", "/v1/investigations/breach")
+REVIEWS = Endpoint("GET", "/v1/reviews")
+DECIDE_REVIEW = Endpoint("POST", "/v1/reviews/{id}/decision")
+
+# --- administration -----------------------------------------------------------------------
+CONTAINMENTS = Endpoint("GET", "/v1/containments")
+LIFT_CONTAINMENT = Endpoint("POST", "/v1/containments/{id}/lift")
+REVOKE_PRINCIPAL = Endpoint("POST", "/v1/principals/{id}/revoke")
+BUDGET_STATE = Endpoint("GET", "/v1/budgets/{principal}")
+
+# --- exports ------------------------------------------------------------------------------
+EXPORT_REQUEST = Endpoint("POST", "/v1/exports")
+EXPORT_LIST = Endpoint("GET", "/v1/exports")
+EXPORT_QUEUE = Endpoint("GET", "/v1/exports/queue")
+EXPORT_APPROVE = Endpoint("POST", "/v1/exports/{id}/approve")
+EXPORT_REJECT = Endpoint("POST", "/v1/exports/{id}/reject")
+EXPORT_DOWNLOAD = Endpoint("GET", "/v1/exports/{id}/download")
+
+ALL: tuple[Endpoint, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Endpoint))
+BY_ROUTE: dict[tuple[str, str], Endpoint] = {(e.method, e.path): e for e in ALL}

@@ -1,0 +1,54 @@
+"""Create a home folder: config, policy, keys and schemas (`strongroom init`)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+from strongroom.config import Home, Settings
+
+
+def initialize(
+    home: Home,
+    *,
+    registry_url: str | None = None,
+    journal_url: str | None = None,
+    redis_url: str | None = None,
+) -> Settings:
+    """Create the home folder: config, policy copy, keys (0600 in a 0700 folder), the
+    registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept."""
+    from strongroom.auth.keys import ensure_signing_keys
+    from strongroom.journal import create_checkpoint_key
+    from strongroom.journal.checkpoint import SIGNER_FILE
+    from strongroom.policy import DEFAULT_POLICY_PATH
+    from strongroom.registry.db import upgrade
+    from strongroom.vault import FileKeyProvider
+
+    home.ensure_dirs()
+    if home.exists():
+        settings = home.settings()
+        if registry_url or journal_url or redis_url:
+            settings = replace(
+                settings,
+                registry_url=registry_url or settings.registry_url,
+                journal_url=journal_url or settings.journal_url,
+                redis_url=redis_url or settings.redis_url,
+            )
+            home.write_config(settings)
+    else:
+        defaults = home.default_settings()
+        settings = replace(
+            defaults,
+            registry_url=registry_url or defaults.registry_url,
+            journal_url=journal_url or defaults.journal_url,
+            redis_url=redis_url,
+        )
+        home.write_config(settings)
+    if not home.policy_path.exists():
+        shutil.copyfile(DEFAULT_POLICY_PATH, home.policy_path)
+    FileKeyProvider.create(home.keys_dir)
+    ensure_signing_keys(home.keys_dir)
+    if not (home.keys_dir / SIGNER_FILE).exists():
+        create_checkpoint_key(home.keys_dir)
+    upgrade(settings.registry_url)
+    return settings
