@@ -86,9 +86,11 @@ def strict_query(request: Request) -> None:
     declared = {p.alias for p in _all_query_params(dependant)}
     unknown = sorted(set(request.query_params) - declared)
     if unknown:
-        raise BadRequest(
+        err = BadRequest(
             f"unknown query parameter(s): {', '.join(unknown)}", reason="unknown_parameter"
         )
+        journal_rejected(request, err)
+        raise err
 
 
 def _all_query_params(dependant: Any) -> list[Any]:
