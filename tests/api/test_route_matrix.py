@@ -94,11 +94,7 @@ def test_role_outside_the_row_is_refused(deployment: Deployment, route: str, rol
     if role in allowed:
         return
     method, path = route.split(" ", 1)
-    path = (
-        path.replace("{serial}", "NOSUCHSERIAL")
-        .replace("{id}", NIL)
-        .replace("{principal}", NIL)
-    )
+    path = path.replace("{serial}", "NOSUCHSERIAL").replace("{id}", NIL).replace("{principal}", NIL)
     subject = deployment.fixtures["owner_id"] if role == "owner" else None
     r = deployment.client.request(
         method, path + QUERY.get(route, ""), json=body, headers=deployment.headers(role, subject)

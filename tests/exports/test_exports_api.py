@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.deployment import Deployment, build_deployment
 
@@ -24,12 +23,6 @@ FIELDS = ["ref.permit_id", "permit.expires", "permit.kind"]
 def dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     d = build_deployment(tmp_path_factory.mktemp("home"), persons=300)
     svc = d.service
-    app = d.client.app
-    if not any(getattr(r, "path", "") == "/v1/exports" for r in app.routes):
-        from strongroom.api.routes_exports import router
-
-        app.include_router(router)
-    d.client = TestClient(app, raise_server_exceptions=False)
     yield d
     d.client.close()
     svc.close()
