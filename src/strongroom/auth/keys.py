@@ -80,7 +80,7 @@ class SigningKeys:
 
     def public_jwks(self) -> dict[str, Any]:
         self._refresh()
-        return KeySet(list(self._public.values())).as_dict(private=False)
+        return dict(KeySet(list(self._public.values())).as_dict(private=False))
 
     def kids(self) -> list[str]:
         self._refresh()

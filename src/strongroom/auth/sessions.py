@@ -163,11 +163,12 @@ class SqlSessions:
 
     def principal_cutoff(self, principal_id: str) -> float | None:
         with self._connect() as conn:
-            return conn.execute(
+            cutoff = conn.execute(
                 sa.select(principal_revocations.c.revoked_before).where(
                     principal_revocations.c.principal_id == principal_id
                 )
             ).scalar()
+        return None if cutoff is None else float(cutoff)
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         with self._connect() as conn:

@@ -158,7 +158,7 @@ def _refresh(
                 .values(used_at=now)
             )
         if claimed.rowcount != 1:
-            _revoke_family(server, row, now)
+            _revoke_family(server, dict(row), now)
             raise InvalidGrantError("refresh token reused; the session has been revoked")
     sid = row["session_id"]
     if sid is not None and not server.sessions.touch(sid, now):

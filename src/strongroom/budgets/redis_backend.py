@@ -185,11 +185,11 @@ class RedisBackend:
         window = c.spec.window_seconds
         if isinstance(ref, bytes | str):
             return float(ref) + window - now
-        ref = int(ref)
-        if ref == -1:
+        at = int(ref)
+        if at == -1:
             return 0.0
-        if ref == -2:
+        if at == -2:
             return float(window)
         if kind == "h":
-            return (ref + HLL_BUCKETS + 1) * (window / HLL_BUCKETS) - now
-        return win.expires_at(ref, window) - now
+            return (at + HLL_BUCKETS + 1) * (window / HLL_BUCKETS) - now
+        return win.expires_at(at, window) - now

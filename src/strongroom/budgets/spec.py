@@ -92,23 +92,6 @@ class BudgetKeys:
         return value if value else None
 
 
-# The budget keys, declared once: the policy's `key:` names one of these, and each says
-# which value of a request its bucket is counted under. A new key is a line here (and a
-# field of BudgetKeys, filled in `of`, if the request does not carry it yet).
-KEY_VALUES: dict[str, Callable[[BudgetKeys], str | None]] = {
-    "principal": lambda k: k.principal,
-    "session": lambda k: k.session,
-    "client": lambda k: k.client,
-    "organisation": lambda k: k.organisation,
-    "ip": lambda k: normalise_ip(k.ip) if k.ip else None,
-    "ip_prefix": lambda k: k.ip_prefix,
-    "role": lambda k: k.role,
-    "endpoint": lambda k: k.endpoint,
-    "global": lambda k: "*",
-}
-KEYS: tuple[str, ...] = tuple(KEY_VALUES)
-
-
 def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         addr = ipaddress.ip_address(ip.strip())
@@ -136,6 +119,23 @@ def ip_prefix(ip: str) -> str:
         return ip
     bits = 24 if addr.version == 4 else 56
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
+
+
+# The budget keys, declared once: the policy's `key:` names one of these, and each says
+# which value of a request its bucket is counted under. A new key is a line here (and a
+# field of BudgetKeys, filled in `of`, if the request does not carry it yet).
+KEY_VALUES: dict[str, Callable[[BudgetKeys], str | None]] = {
+    "principal": lambda k: k.principal,
+    "session": lambda k: k.session,
+    "client": lambda k: k.client,
+    "organisation": lambda k: k.organisation,
+    "ip": lambda k: normalise_ip(k.ip) if k.ip else None,
+    "ip_prefix": lambda k: k.ip_prefix,
+    "role": lambda k: k.role,
+    "endpoint": lambda k: k.endpoint,
+    "global": lambda k: "*",
+}
+KEYS: tuple[str, ...] = tuple(KEY_VALUES)
 
 
 @dataclass(frozen=True)

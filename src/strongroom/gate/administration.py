@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from strongroom import endpoints as ep
+from strongroom.auth.clients import Client, ClientRegistry
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, NotFound
 from strongroom.gate.pipeline import Answer, Pipeline, Task
@@ -25,10 +26,6 @@ class CredentialsPort(Protocol):
     def set_password(self, principal_id: str, username: str, password: str) -> None: ...
 
 
-class ClientsPort(Protocol):
-    def register(self, client_id: str, **options: Any) -> Any: ...
-
-
 class AdminTasks:
     def __init__(
         self,
@@ -40,7 +37,7 @@ class AdminTasks:
         detector: DetectorPort,
         revoke_tokens: Callable[[str], None],
         credentials: CredentialsPort,
-        clients: ClientsPort,
+        clients: ClientRegistry,
     ) -> None:
         self.pipeline = pipeline
         self.registry = registry
@@ -170,7 +167,7 @@ class AdminTasks:
             detail={"principal": principal_id},
         )
 
-    def register_client(self, client_id: str, **options: Any) -> Any:
+    def register_client(self, client_id: str, **options: Any) -> Client:
         client = self.clients.register(client_id, **options)
         self.pipeline.record_admin(
             self.operator(), "client add", reason="client_registered", detail={"client": client_id}

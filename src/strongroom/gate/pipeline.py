@@ -15,7 +15,7 @@ detectors directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,7 +108,7 @@ class Pipeline:
         endpoint: Endpoint,
         work: Work,
         *,
-        given: dict[str, object] | None = None,
+        given: Mapping[str, object] | None = None,
         expected_records: int | None = None,
         discloses: frozenset[str] | None = None,
     ) -> Answer:

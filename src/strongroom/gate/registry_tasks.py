@@ -378,8 +378,8 @@ class RegistryTasks:
                 visible = [p for p in persons if self._in_scope(s, caller, t.purpose, p)]
                 permits = self.registry.permits_of(s, [p.pk for p in visible])
             by_person: dict[int, list[str]] = {}
-            for p in permits:
-                by_person.setdefault(p.person_pk, []).append(effective_status(p, today))
+            for pm in permits:
+                by_person.setdefault(pm.person_pk, []).append(effective_status(pm, today))
             shown: set[str] = set()
             items = []
             for p in visible:

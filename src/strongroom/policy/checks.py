@@ -12,9 +12,10 @@ declare it needs; no endpoint lets a caller filter or sort on a field it sees ma
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from strongroom.policy import resolve
-from strongroom.policy.model import FIELD_PATTERN, NAME, Policy
+from strongroom.policy.model import FIELD_PATTERN, NAME, Policy, ResponseName
 from strongroom.policy.problems import Problem
 from strongroom.policy.yaml_source import Path, Source
 
@@ -247,7 +248,7 @@ class _Checker:
     def responses(self) -> None:
         last: tuple[str, float] | None = None
         for name in LADDER:
-            spec = self.p.responses.get(name)
+            spec = self.p.responses.get(cast(ResponseName, name))
             if spec is None:
                 continue
             if last is not None and spec.threshold < last[1]:
