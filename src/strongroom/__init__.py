@@ -1,4 +1,9 @@
 """Strongroom: a registry service built so bulk extraction is hard while it happens and
-useless after it happens. See DESIGN.md in the shared folder for the map of the layers."""
+useless after it happens. docs/architecture.md maps the layers and the request path."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("strongroom")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0.0.0+unknown"
