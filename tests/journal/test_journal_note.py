@@ -1,5 +1,5 @@
-"""C2SP signed notes: the public vector in tests/testdata byte for byte, and every single-byte change of it
-is rejected."""
+"""C2SP signed notes: the public vector in tests/testdata byte for byte, and every
+single-byte change of it is rejected."""
 
 from __future__ import annotations
 

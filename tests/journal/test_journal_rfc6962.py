@@ -1,5 +1,5 @@
-"""RFC 6962 hashing and proofs: the public vectors in tests/testdata, and a literal reference implementation
-of RFC 6962 section 2.1 on random trees."""
+"""RFC 6962 hashing and proofs: the public vectors in tests/testdata, and a literal
+reference implementation of RFC 6962 section 2.1 on random trees."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def all_nodes(d: list[bytes]) -> dict[tuple[int, int], bytes]:
     return out
 
 
-# -- public vectors (tests/testdata) ------------------------------------------------------------------------
+# -- public vectors (tests/testdata) ---------------------------------------------------
 def _b64(v: str | None) -> bytes:
     return base64.b64decode(v or "")
 
