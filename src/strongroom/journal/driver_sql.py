@@ -1,7 +1,7 @@
 """Driver-level SQL for the journal's hot paths: primary-key lookups by IN list and
 multi-row INSERTs, run on the driver's own cursor in its own parameter style (qmark on
 SQLite, format on psycopg). Table and column names are the callers' constants, never
-input; values travel as parameters. Shared by the store and by the schema's upgrades.
+input; values travel as parameters.
 """
 
 from __future__ import annotations
