@@ -324,7 +324,7 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
         with _unsynced(log) as conn:
             store.write_batch(conn, start, batch, ups)
         with _unsynced(index) as conn:
-            store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
+            store.index_known(conn, [(start + n, p.rows) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
     log.dispose()

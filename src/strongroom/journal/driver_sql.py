@@ -69,7 +69,8 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[
     the lookups (a proof is three of them)."""
     with _cursor(conn) as cursor:
         cursor.execute(sql, tuple(params))
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 @contextmanager

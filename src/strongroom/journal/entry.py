@@ -34,7 +34,7 @@ class Prepared(NamedTuple):
 
     entry: bytes
     leaf_hash: bytes
-    index: IndexRows
+    rows: IndexRows  # not `index`, which would shadow tuple.index
 
 
 ALLOWED_KEYS = frozenset(
@@ -113,4 +113,6 @@ def index_rows(entry: dict[str, Any]) -> IndexRows:
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    return orjson.loads(data)
+    """An entry's bytes as written by `prepare`: a JSON object."""
+    entry: dict[str, Any] = orjson.loads(data)
+    return entry

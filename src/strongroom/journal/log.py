@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,6 +43,7 @@ INDEX_RETRY_SECONDS = 30.0
 GAP_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _Relay:
@@ -276,7 +277,7 @@ class Journal:
         if len(pending) > 16 * INDEX_CHUNK:
             # indexing keeps failing: bound the memory (those entries are read back later)
             del pending[: len(pending) // 2]
-        pending.extend(zip(range(start, start + len(items)), (p.index for p in items), strict=True))
+        pending.extend(zip(range(start, start + len(items)), (p.rows for p in items), strict=True))
 
     def _index_if_due(self, *, idle: bool) -> None:
         """Index this writer's own entries once `index_lag` of them wait, or when idle; read
@@ -391,7 +392,7 @@ class Journal:
         except SQLAlchemyError as exc:
             raise Unavailable("the journal database is unreachable") from exc
 
-    def _query(self, fn: Any, *, index: bool = False) -> Any:
+    def _query(self, fn: Callable[[Connection], T], *, index: bool = False) -> T:
         """`fn(conn)` on a connection to the log (index=True: to the indexes)."""
         try:
             with self._read(self.index_engine if index else self.engine) as conn:
