@@ -50,13 +50,14 @@ from results_dir import results_dir
 
 from strongroom.clock import SystemClock
 from strongroom.events import AccessEvent
-from strongroom.journal import Journal, NoteSigner, rfc6962, schema, store
+from strongroom.journal import Journal, NoteSigner, engines, rfc6962, store
 from strongroom.journal.canonical import canonical
 from strongroom.journal.driver_sql import insert_rows
+from strongroom.journal.engines import make_engine, make_engines
 from strongroom.journal.entry import Prepared, prepare
 from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import _Batch
-from strongroom.journal.schema import ensure_schema, make_engine, make_engines
+from strongroom.journal.schema import ensure_schema
 
 RESULTS = results_dir() / "journal.json"
 T0 = 1_767_225_600.0  # 2026-01-01
@@ -124,7 +125,7 @@ class PlainLog(Journal):
 
     def _commit(self, batch: _Batch) -> None:
         try:
-            with schema.writing(self.engine) as conn:
+            with engines.writing(self.engine) as conn:
                 insert_rows(conn, "plain_inserts", "entry", [(p.entry,) for p in batch.items])
         except Exception as exc:  # noqa: BLE001 - as Journal._commit
             batch.error = f"cannot write: {exc.__class__.__name__}"
@@ -323,7 +324,7 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
         with _unsynced(log) as conn:
             store.write_batch(conn, start, batch, ups)
         with _unsynced(index) as conn:
-            store.index_known(conn, [(start + n, p.index) for n, p in enumerate(batch)])
+            store.index_known(conn, [(start + n, p.rows) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
     log.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from strongroom.clock import FakeClock
-from strongroom.journal import Journal, schema
+from strongroom.journal import Journal, tables
 from strongroom.journal.investigate import Investigator, breach_markdown
 
 from .helpers import T0, event
@@ -90,14 +90,14 @@ def test_breach_report(inv: Investigator) -> None:
 def test_subject_lookup_crosses_buckets_and_survives_key_collisions(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "BUCKET_SHIFT", 2)  # buckets of 4 entries
+    monkeypatch.setattr(tables, "BUCKET_SHIFT", 2)  # buckets of 4 entries
     j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
     for i in range(30):
         j.append(event(i, principal=f"p-{i}", subjects=("s-x",) if i % 7 == 0 else ("s-y",)))
     j.catch_up_index()
     inv = Investigator(j)
     assert [a["index"] for a in inv.subject_report("s-x")["accesses"]] == [0, 7, 14, 21, 28]
-    monkeypatch.setattr(schema, "subject_key", lambda _subject: 42)  # every key collides
+    monkeypatch.setattr(tables, "subject_key", lambda _subject: 42)  # every key collides
     for i in range(30, 34):
         j.append(event(i, principal="q", subjects=("s-z",)))
     j.catch_up_index()

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from strongroom.clock import FakeClock
-from strongroom.journal import Journal, NoteSigner, rfc6962, schema, store
-from strongroom.journal.schema import nid
+from strongroom.journal import Journal, NoteSigner, rfc6962, store, tables
+from strongroom.journal.tables import nid
 
 from .helpers import event
 
@@ -112,8 +112,8 @@ def insert_entry(conn: sa.Connection) -> None:
         conn.execute(sa.text("UPDATE journal_leaves SET idx = idx + 1 WHERE idx = :i"), {"i": i})
     e = _forged(conn, 21)
     conn.execute(
-        sa.text("INSERT INTO journal_leaves (idx, leaf_hash, entry) VALUES (22, :h, :e)"),
-        {"h": rfc6962.leaf_hash(e), "e": e},
+        sa.text("INSERT INTO journal_leaves (idx, leaf_hash, up, entry) VALUES (22, :h, :u, :e)"),
+        {"h": rfc6962.leaf_hash(e), "u": b"", "e": e},
     )
 
 
@@ -166,7 +166,7 @@ def test_tampering_is_detected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # leaf rows keep levels 1 to 3, so that 40 entries put upper nodes in journal_nodes
-    monkeypatch.setattr(schema, "LEAF_LEVELS", 3)
+    monkeypatch.setattr(tables, "LEAF_LEVELS", 3)
     _build(db_url, signer)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:

@@ -1,7 +1,7 @@
 """Driver-level SQL for the journal's hot paths: primary-key lookups by IN list and
 multi-row INSERTs, run on the driver's own cursor in its own parameter style (qmark on
 SQLite, format on psycopg). Table and column names are the callers' constants, never
-input; values travel as parameters. Shared by the store and by the schema's upgrades.
+input; values travel as parameters.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[
     the lookups (a proof is three of them)."""
     with _cursor(conn) as cursor:
         cursor.execute(sql, tuple(params))
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import orjson
 import rfc8785
 
 from strongroom.errors import BadRequest
-from strongroom.journal import schema
+from strongroom.journal import tables
 from strongroom.journal.canonical import canonical
 from strongroom.journal.rfc6962 import leaf_hash
 
@@ -34,7 +34,7 @@ class Prepared(NamedTuple):
 
     entry: bytes
     leaf_hash: bytes
-    index: IndexRows
+    rows: IndexRows  # not `index`, which would shadow tuple.index
 
 
 ALLOWED_KEYS = frozenset(
@@ -103,14 +103,16 @@ def prepare(entry: dict[str, Any]) -> Prepared:
 def index_rows(entry: dict[str, Any]) -> IndexRows:
     subjects = tuple(entry.get("subjects") or ())
     if len(subjects) == 1:  # most entries: nothing to deduplicate
-        keys: tuple[int, ...] = (schema.subject_key(subjects[0]),)
+        keys: tuple[int, ...] = (tables.subject_key(subjects[0]),)
     else:
         subjects = tuple(dict.fromkeys(subjects))
-        keys = tuple(dict.fromkeys(map(schema.subject_key, subjects)))
+        keys = tuple(dict.fromkeys(map(tables.subject_key, subjects)))
     return IndexRows(
         str(entry["principal"]), float(entry["ts"]), subjects, containment_target(entry), keys
     )
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    return orjson.loads(data)
+    """An entry's bytes as written by `prepare`: a JSON object."""
+    entry: dict[str, Any] = orjson.loads(data)
+    return entry

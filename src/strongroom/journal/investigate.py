@@ -6,7 +6,7 @@ Each report reads through the side indexes, never by scanning the log:
 `journal_subjects(bucket, skey, leaf)` for one person (one seek per bucket of 16,384
 entries: 611 at 10 million), `journal_containments(target, leaf, ts)` for when a principal
 was contained.
-The indexes trail the log by a few thousand entries (schema.py says why): each report
+The indexes trail the log by a few thousand entries (store.py says why): each report
 takes the index below `indexed_size` and reads the entries above it directly, so it is
 complete. Cost grows with the entries that answer, not with the journal's size.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from strongroom.journal import schema, store
+from strongroom.journal import store, tables
 from strongroom.journal.driver_sql import fetch, in_sql
 from strongroom.journal.entry import IndexRows, decode, index_rows
 from strongroom.journal.log import Journal
@@ -66,7 +66,7 @@ class Investigator:
         never change, so the two parts neither overlap nor leave a gap."""
 
         def lookup(conn: Connection) -> tuple[int, Any]:
-            indexed = schema.indexed_size(conn)
+            indexed = store.indexed_size(conn)
             return indexed, fn(conn, indexed)
 
         indexed, found = self.journal._query(lookup, index=True)
@@ -79,7 +79,7 @@ class Investigator:
     def _principal_entries(
         self, principal: str, since: float | None, until: float | None
     ) -> Iterator[tuple[int, dict[str, Any]]]:
-        t = schema.principals
+        t = tables.principals
         cond = [t.c.principal == principal]
         if since is not None:
             cond.append(t.c.ts >= since)
@@ -89,7 +89,7 @@ class Investigator:
             lambda c, indexed: (
                 c.execute(
                     select(t.c.leaf)
-                    .where(t.c.bucket.in_(schema.buckets_below(indexed)), *cond, t.c.leaf < indexed)
+                    .where(t.c.bucket.in_(tables.buckets_below(indexed)), *cond, t.c.leaf < indexed)
                     .order_by(t.c.ts, t.c.leaf)
                 )
                 .scalars()
@@ -199,8 +199,8 @@ class Investigator:
 
     def subject_report(self, subject: str) -> dict[str, Any]:
         """Who saw this person's data, which fields, when, for which purpose."""
-        s = schema.subjects
-        key = schema.subject_key(subject)
+        s = tables.subjects
+        key = tables.subject_key(subject)
 
         def lookup(c: Connection, indexed: int) -> list[int]:
             return [
@@ -208,7 +208,7 @@ class Investigator:
                 for i in c.execute(
                     select(s.c.leaf)
                     .where(
-                        s.c.bucket.in_(schema.buckets_below(indexed)),
+                        s.c.bucket.in_(tables.buckets_below(indexed)),
                         s.c.skey == key,
                         s.c.leaf < indexed,
                     )
@@ -272,7 +272,7 @@ class Investigator:
         }
 
     def containment_time(self, principal: str, since: float | None) -> float | None:
-        c = schema.containments
+        c = tables.containments
         cond = [c.c.target == principal]
         if since is not None:
             cond.append(c.c.ts >= since)

@@ -7,7 +7,7 @@ one writer thread swaps the open batch for an empty one, writes it in one transa
 another. A thread appender costs a lock and a list append until its batch commits, no
 queue hand-off; an `append_async` caller also one future of its event loop, and each loop
 gets one wake-up call per batch. Every batch re-reads the tree size under the writer lock
-(`schema.writing`), so several processes can append to one journal; each writer then
+(`engines.writing`), so several processes can append to one journal; each writer then
 indexes the entries it appended, in the index database under the indexes' own lock, so
 indexing never holds up another process's appends. If the journal cannot write, `append`
 raises `Unavailable`: the gate then answers 503 (no journal, no data).
@@ -21,21 +21,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.clock import Clock
 from strongroom.errors import BadRequest, Conflict, Unavailable
-from strongroom.journal import rfc6962, schema, store
+from strongroom.journal import engines, rfc6962, schema, store, tables
 from strongroom.journal.checkpoint import GENESIS, Checkpoint, note_digest
 from strongroom.journal.entry import IndexRows, Prepared, decode, prepare
 from strongroom.journal.note import NoteSigner, NoteVerifier
 
 APPEND_TIMEOUT = 30.0
 POLL_SECONDS = 0.2
-# The writer indexes behind the log (schema.py says why) once this many entries wait, or
+# The writer indexes behind the log (store.py says why) once this many entries wait, or
 # whenever it is idle, in transactions of at most INDEX_CHUNK entries.
 INDEX_LAG = 4096
 INDEX_CHUNK = 8192
@@ -43,13 +43,14 @@ INDEX_RETRY_SECONDS = 30.0
 GAP_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _Relay:
     """A one-shot gate for the threads waiting on one commit: closed until `open()`, then
     each waiter let through lets the next one through. A threading.Event wakes every
     waiter at once, and they then queue for its condition's lock and the GIL together:
-    passed on one at a time they cost less (64 threads: 19,000 -> 23,000 appends/s)."""
+    passed on one at a time they cost less."""
 
     __slots__ = ("_lock",)
 
@@ -122,7 +123,7 @@ class Journal:
         index_lag: int | None = INDEX_LAG,
     ) -> None:
         self.engine = engine
-        self.index_engine = index_engine  # schema.make_engines says where
+        self.index_engine = index_engine  # engines.make_engines says where
         self.signer = signer
         self.verifier = verifier or (signer.verifier() if signer else None)
         self.clock = clock
@@ -155,8 +156,13 @@ class Journal:
         verifier: NoteVerifier | None = None,
         index_lag: int | None = INDEX_LAG,
     ) -> Journal:
-        engine, index_engine = schema.make_engines(url)
-        schema.ensure_schema(engine, index_engine)
+        engine, index_engine = engines.make_engines(url)
+        try:
+            schema.ensure_schema(engine, index_engine)
+        except Exception:
+            engine.dispose()
+            index_engine.dispose()
+            raise
         journal = cls(
             engine,
             index_engine,
@@ -271,7 +277,7 @@ class Journal:
         if len(pending) > 16 * INDEX_CHUNK:
             # indexing keeps failing: bound the memory (those entries are read back later)
             del pending[: len(pending) // 2]
-        pending.extend(zip(range(start, start + len(items)), (p.index for p in items), strict=True))
+        pending.extend(zip(range(start, start + len(items)), (p.rows for p in items), strict=True))
 
     def _index_if_due(self, *, idle: bool) -> None:
         """Index this writer's own entries once `index_lag` of them wait, or when idle; read
@@ -300,7 +306,7 @@ class Journal:
         entry edited into invalid JSON) leaves appends untouched; readers then read more
         of the log directly, and verify names the damage."""
         try:
-            with schema.writing(self.index_engine, index=True) as conn:
+            with engines.writing(self.index_engine, index=True) as conn:
                 done, indexed = fn(conn)
         except Exception as exc:  # noqa: BLE001 - the log itself must keep going
             log.warning("journal indexing failed, retrying later: %s", exc.__class__.__name__)
@@ -335,8 +341,8 @@ class Journal:
 
     def _commit(self, batch: _Batch) -> None:
         try:
-            with schema.writing(self.engine) as conn:
-                size = schema.log_size(conn)
+            with engines.writing(self.engine) as conn:
+                size = store.log_size(conn)
                 if self._frontier is None or self._frontier.size != size:
                     self._frontier = store.load_frontier(conn, size)
                 frontier = self._frontier
@@ -386,7 +392,7 @@ class Journal:
         except SQLAlchemyError as exc:
             raise Unavailable("the journal database is unreachable") from exc
 
-    def _query(self, fn: Any, *, index: bool = False) -> Any:
+    def _query(self, fn: Callable[[Connection], T], *, index: bool = False) -> T:
         """`fn(conn)` on a connection to the log (index=True: to the indexes)."""
         try:
             with self._read(self.index_engine if index else self.engine) as conn:
@@ -395,11 +401,11 @@ class Journal:
             raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
 
     def size(self) -> int:
-        return int(self._query(schema.log_size))
+        return int(self._query(store.log_size))
 
     def indexed_size(self) -> int:
         """How many entries the investigation indexes cover (the rest are read directly)."""
-        return int(self._query(schema.indexed_size, index=True))
+        return int(self._query(store.indexed_size, index=True))
 
     def latest_checkpoint(self) -> str | None:
         row = self._query(store.latest_checkpoint_row)
@@ -407,14 +413,14 @@ class Journal:
 
     def checkpoints(self) -> list[tuple[int, int, str]]:
         """Every stored checkpoint as (seq, size, signed note), oldest first."""
-        t = schema.checkpoints
+        t = tables.checkpoints
         rows = self._query(
             lambda c: c.execute(select(t.c.seq, t.c.size, t.c.note).order_by(t.c.seq)).all()
         )
         return [(int(a), int(b), str(n)) for a, b, n in rows]
 
     def entry(self, index: int) -> dict[str, Any]:
-        t = schema.leaves
+        t = tables.leaves
         data = self._query(lambda c: c.execute(select(t.c.entry).where(t.c.idx == index)).scalar())
         if data is None:
             raise BadRequest(f"no journal entry {index}")
@@ -424,7 +430,7 @@ class Journal:
         # One connection for the size check and the reads: a proof is a few lookups, and
         # each checkout and statement costs as much as one.
         current, found = self._query(
-            lambda c: (schema.log_size(c), store.read_nodes(c, plan.node_ids))
+            lambda c: (store.log_size(c), store.read_nodes(c, plan.node_ids))
         )
         if size > current:
             raise BadRequest(f"tree size {size} is beyond the journal's size {current}")

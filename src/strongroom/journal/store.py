@@ -2,8 +2,18 @@
 
 The Merkle algorithms (rfc6962.py) never touch storage; these functions fetch the node
 hashes a `ProofPlan` names (leaves at level 0, stored perfect subtrees above) with O(log n)
-primary-key lookups, and write one batch of entries with their completed nodes, and the
-side index rows.
+primary-key lookups, write one batch of entries with their completed nodes, and write the
+investigation indexes' rows.
+
+The indexes are derived from the entries and written apart, behind the log, in large
+chunks: indexing inside the append would cost several times the entry's own write, as
+every entry of a batch would dirty its own random index page. Each writer indexes the
+entries it appended, from the rows it prepared (`index_known`); with several writer
+processes one may index its entries above another's that are not indexed yet, and
+`journal_index_ranges` records those runs until indexed_size reaches them. Entries nobody
+indexed (their writer stopped) are read back from the log (`index_gap`). Readers take the
+index below indexed_size and read the few entries above it directly, so an answer is
+always complete.
 """
 
 from __future__ import annotations
@@ -13,9 +23,9 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, Table, insert, select
 
-from strongroom.journal import schema as s
+from strongroom.journal import tables
 from strongroom.journal.driver_sql import fetch, in_sql, insert_rows
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import (
@@ -29,17 +39,44 @@ from strongroom.journal.rfc6962 import (
 )
 
 
+def read_meta(conn: Connection, table: Table, key: str) -> str | None:
+    """The value of `key` in a key-value table (journal_meta, journal_index_meta)."""
+    found = conn.execute(select(table.c.value).where(table.c.key == key)).scalar()
+    return None if found is None else str(found)
+
+
+def write_meta(conn: Connection, table: Table, key: str, value: str) -> None:
+    if not conn.execute(table.update().where(table.c.key == key).values(value=value)).rowcount:
+        conn.execute(table.insert().values(key=key, value=value))
+
+
+def log_size(conn: Connection) -> int:
+    """How many entries the log holds (a connection to the log's database)."""
+    top = fetch(conn, "SELECT max(idx) FROM journal_leaves")[0][0]
+    return 0 if top is None else int(top) + 1
+
+
+def indexed_size(conn: Connection) -> int:
+    """How far the investigation indexes reach (a connection to the index database)."""
+    found = read_meta(conn, tables.index_meta, tables.INDEXED_SIZE_KEY)
+    return 0 if found is None else int(found)
+
+
+def set_indexed_size(conn: Connection, size: int) -> None:
+    write_meta(conn, tables.index_meta, tables.INDEXED_SIZE_KEY, str(size))
+
+
 def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     """The stored hashes of `ids`, by primary key: a leaf's from its row, a lower node's
-    from the row of the leaf that completed it, an upper one's (and every node of a leaf
-    written before version 6) from journal_nodes. Driver-level queries: a proof is a few
-    dozen keys, and building SQLAlchemy statements cost more than the lookups."""
+    from the row of the leaf that completed it, an upper one's from journal_nodes.
+    Driver-level queries: a proof is a few dozen keys, and building SQLAlchemy statements
+    would cost more than the lookups."""
     wanted = list(ids)
-    low = s.LEAF_LEVELS
+    low = tables.LEAF_LEVELS
     rows = {i if lvl == 0 else completing_leaf(lvl, i) for lvl, i in wanted if lvl <= low}
     found = (
         {
-            int(i): (bytes(lh), up)
+            int(i): (bytes(lh), bytes(up))
             for i, lh, up in fetch(
                 conn,
                 in_sql(conn, "idx, leaf_hash, up FROM journal_leaves", "idx", len(rows)),
@@ -53,22 +90,21 @@ def read_nodes(conn: Connection, ids: Iterable[NodeID]) -> dict[NodeID, bytes]:
     tabled: list[int] = []
     for lvl, i in wanted:
         if lvl > low:
-            tabled.append(s.nid(lvl, i))
+            tabled.append(tables.nid(lvl, i))
             continue
         row = found.get(i if lvl == 0 else completing_leaf(lvl, i))
         if row is None:
             continue
         if lvl == 0:
             out[(0, i)] = row[0]
-        elif row[1] is None:
-            tabled.append(s.nid(lvl, i))
-        elif h := up_hash(bytes(row[1]), lvl):
+        elif h := up_hash(row[1], lvl):
             out[(lvl, i)] = h
     if tabled:
-        mask = (1 << s.NID_SHIFT) - 1
+        shift = tables.NID_SHIFT
+        mask = (1 << shift) - 1
         out.update(
             {
-                (int(k) >> s.NID_SHIFT, int(k) & mask): bytes(h)
+                (int(k) >> shift, int(k) & mask): bytes(h)
                 for k, h in fetch(
                     conn,
                     in_sql(conn, "nid, hash FROM journal_nodes", "nid", len(tabled)),
@@ -91,14 +127,14 @@ def load_frontier(conn: Connection, size: int) -> Frontier:
 def kept_in_row(up: bytes) -> bytes:
     """Of the hashes a leaf completes (`Frontier.extend`), those its row keeps: levels 1 to
     LEAF_LEVELS."""
-    return up[: HASH_SIZE * s.LEAF_LEVELS]
+    return up[: HASH_SIZE * tables.LEAF_LEVELS]
 
 
 def upper_nodes(leaf: int, up: bytes) -> list[tuple[int, int, bytes]]:
     """Of the subtrees a leaf completes, those journal_nodes keeps: above LEAF_LEVELS."""
-    if len(up) <= HASH_SIZE * s.LEAF_LEVELS:  # all but one leaf in 2**LEAF_LEVELS
+    if len(up) <= HASH_SIZE * tables.LEAF_LEVELS:  # all but one leaf in 2**LEAF_LEVELS
         return []
-    return completed(leaf, up)[s.LEAF_LEVELS :]
+    return completed(leaf, up)[tables.LEAF_LEVELS :]
 
 
 def write_batch(
@@ -120,14 +156,16 @@ def write_batch(
         ],
     )
     upper = sorted(
-        (s.nid(lvl, i), h) for n, up in enumerate(ups) for lvl, i, h in upper_nodes(start + n, up)
+        (tables.nid(lvl, i), h)
+        for n, up in enumerate(ups)
+        for lvl, i, h in upper_nodes(start + n, up)
     )
     insert_rows(conn, "journal_nodes", "nid, hash", upper)
 
 
 def read_entries(conn: Connection, start: int, end: int) -> list[tuple[int, dict[str, Any]]]:
     """Entries [start, end) decoded, in order."""
-    t = s.leaves
+    t = tables.leaves
     rows = conn.execute(
         select(t.c.idx, t.c.entry).where(t.c.idx >= start, t.c.idx < end).order_by(t.c.idx)
     ).all()
@@ -139,7 +177,7 @@ _second = itemgetter(1)
 
 def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]]) -> None:
     principals, subjects, contained = [], [], []
-    shift = s.BUCKET_SHIFT
+    shift = tables.BUCKET_SHIFT
     for idx, rows in found:
         bucket = idx >> shift
         principals.append((bucket, rows.principal, rows.ts, idx))
@@ -150,12 +188,11 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
             subjects.extend(zip(repeat(bucket), keys, repeat(idx)))
         if rows.contained:
             contained.append((rows.contained, idx, rows.ts))
-    # in key order, each B-tree page is visited once per chunk rather than once per row
-    # (7.0 -> 5.6 us an entry, measured on chunks of 8,192). A chunk spans one or two
-    # buckets, so sorting by principal or subject key alone keeps that locality; stable,
-    # equal keys stay in leaf order; and a sort on one column costs a third of a sort on
-    # whole tuples, which compare their equal buckets first (indexing 16.5 -> 11.3 us an
-    # entry, measured on a slower VM than the figures above).
+    # In key order, each B-tree page is visited once per chunk rather than once per row. A
+    # chunk spans one or two buckets, so sorting by principal or subject key alone keeps
+    # that locality; the sort is stable, so equal keys stay in leaf order; and a sort on
+    # one column costs a third of a sort on whole tuples, which compare their equal
+    # buckets first (docs/journal-design.md has the figures).
     principals.sort(key=_second)
     subjects.sort(key=_second)
     insert_rows(conn, "journal_principals", "bucket, principal, ts, leaf", principals)
@@ -191,8 +228,8 @@ def _advance(conn: Connection, indexed: int, ranges: list[tuple[int, int]]) -> i
             break
         indexed = hi
     if indexed != start:
-        conn.execute(s.index_ranges.delete().where(s.index_ranges.c.lo < indexed))
-    s.set_indexed_size(conn, indexed)
+        conn.execute(tables.index_ranges.delete().where(tables.index_ranges.c.lo < indexed))
+    set_indexed_size(conn, indexed)
     return indexed
 
 
@@ -204,7 +241,7 @@ def index_known(conn: Connection, known: Sequence[tuple[int, IndexRows]]) -> tup
     rest are indexed and their runs recorded in `journal_index_ranges` until indexed_size
     reaches them, so several writers each index what they wrote without reading back the
     others' entries. Returns how many were indexed, and indexed_size after."""
-    indexed = s.indexed_size(conn)
+    indexed = indexed_size(conn)
     ranges = _index_ranges(conn)
     todo = [
         (i, r)
@@ -224,7 +261,7 @@ def index_gap(conn: Connection, log: Connection, limit: int) -> tuple[int, int]:
     reading them back from the log (`log`, a connection to it): entries whose writer never
     indexed them (it stopped, or it is another process and this writer is idle). Returns
     how many were indexed, and indexed_size after."""
-    indexed = s.indexed_size(conn)
+    indexed = indexed_size(conn)
     ranges = _index_ranges(conn)
     stop = min([lo for lo, _ in ranges] + [indexed + limit])
     found = [(idx, index_rows(e)) for idx, e in read_entries(log, indexed, stop)]
@@ -234,13 +271,14 @@ def index_gap(conn: Connection, log: Connection, limit: int) -> tuple[int, int]:
     return len(found), _advance(conn, found[-1][0] + 1, ranges)
 
 
-def latest_checkpoint_row(conn: Connection) -> Any:
-    return conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.seq.desc()).limit(1)).first()
+def latest_checkpoint_row(conn: Connection) -> Row[Any] | None:
+    t = tables.checkpoints
+    return conn.execute(select(t).order_by(t.c.seq.desc()).limit(1)).first()
 
 
 def insert_checkpoint(
     conn: Connection, seq: int, size: int, root: bytes, note: str, created: float
 ) -> None:
     conn.execute(
-        insert(s.checkpoints).values(seq=seq, size=size, root=root, note=note, created=created)
+        insert(tables.checkpoints).values(seq=seq, size=size, root=root, note=note, created=created)
     )

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import Unavailable
-from strongroom.journal import rfc6962, schema, store
+from strongroom.journal import rfc6962, store, tables
 from strongroom.journal.checkpoint import GENESIS, CheckpointError, note_digest, parse_checkpoint
 from strongroom.journal.note import NoteError, NoteVerifier, open_note
 
@@ -90,11 +90,11 @@ def verify_storage(engine: Engine, verifier: NoteVerifier | None) -> VerifyRepor
 
 def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
     report = VerifyReport()
-    cps = conn.execute(select(schema.checkpoints).order_by(schema.checkpoints.c.seq)).all()
+    cps = conn.execute(select(tables.checkpoints).order_by(tables.checkpoints.c.seq)).all()
     want_roots = {int(row.size) for row in cps}
     roots: dict[int, bytes] = {0: rfc6962.EMPTY_ROOT}
     frontier = rfc6962.Frontier()
-    t = schema.leaves
+    t = tables.leaves
     last = -1
     broken = False
     while not broken:
@@ -122,21 +122,18 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
             if lh != bytes(stored_lh):
                 report.add(idx, "leaf", f"entry {idx} does not match its leaf hash: edited")
             up = frontier.append(lh)
-            if stored_up is None:  # written before version 6
-                tabled.extend(rfc6962.completed(idx, up))
-            else:
-                kept, stored = store.kept_in_row(up), bytes(stored_up)
-                if stored != kept:
-                    for lvl, i, h in rfc6962.completed(idx, kept):
-                        if rfc6962.up_hash(stored, lvl) != h:
-                            _bad_node(report, lvl, i)
-                tabled.extend(store.upper_nodes(idx, up))
+            kept, stored = store.kept_in_row(up), bytes(stored_up)
+            if stored != kept:
+                for lvl, i, h in rfc6962.completed(idx, kept):
+                    if rfc6962.up_hash(stored, lvl) != h:
+                        _bad_node(report, lvl, i)
+            tabled.extend(store.upper_nodes(idx, up))
             if frontier.size in want_roots:
                 roots[frontier.size] = frontier.root()
         last = int(rows[-1].idx)
         if tabled:
             _check_tabled_nodes(conn, report, start, frontier.size, tabled)
-    report.size = schema.log_size(conn)
+    report.size = store.log_size(conn)
     _check_orphans(conn, report, frontier.size)
     if verifier is None:
         if cps:
@@ -161,15 +158,13 @@ def _bad_node(report: VerifyReport, level: int, idx: int) -> None:
 def _check_tabled_nodes(
     conn: Any, report: VerifyReport, a: int, b: int, made: list[tuple[int, int, bytes]]
 ) -> None:
-    """Compare the nodes that leaves [a, b) completed and journal_nodes keeps (the upper
-    ones, and all of leaves written before version 6) with their rows there."""
-    n = schema.nodes
+    """Compare the nodes that leaves [a, b) completed and journal_nodes keeps (those above
+    LEAF_LEVELS) with their rows there, reading only the levels `made` holds."""
+    n = tables.nodes
     stored: dict[tuple[int, int], bytes] = {}
-    # only the levels journal_nodes keeps for these leaves: since version 6, none of the
-    # lower ones
     for level in sorted({lvl for lvl, _, _ in made}):
         lo, hi = (a >> level), (b >> level) - 1
-        base = schema.nid(level, 0)
+        base = tables.nid(level, 0)
         rows = conn.execute(
             select(n.c.nid, n.c.hash).where(n.c.nid >= base + lo, n.c.nid <= base + hi)
         )
@@ -180,11 +175,11 @@ def _check_tabled_nodes(
 
 
 def _check_orphans(conn: Any, report: VerifyReport, size: int) -> None:
-    n = schema.nodes
+    n = tables.nodes
     for level in range(1, 64):
         hit = conn.execute(
             select(n.c.nid)
-            .where(n.c.nid >= schema.nid(level, size >> level), n.c.nid < schema.nid(level + 1, 0))
+            .where(n.c.nid >= tables.nid(level, size >> level), n.c.nid < tables.nid(level + 1, 0))
             .limit(1)
         ).first()
         if hit is not None:
