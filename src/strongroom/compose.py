@@ -71,6 +71,7 @@ class Service:
     replay_cache: ReplayCache
     resource_server: ResourceServer
     budgets: Budgets
+    door: Budgets
     detector: DetectionEngine
     pipeline: Pipeline
     registry_tasks: RegistryTasks
@@ -94,7 +95,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
     settings = home.settings()
     keys = FileKeyProvider(home.keys_dir)
     policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
-    engine = make_engine(settings.registry_url)
+    engine = make_engine(settings.registry_url, pool_size=settings.max_inflight)
     registry = Registry(engine)
     vault = Vault(keys, SqlWrappedKeyStore(engine))
     journal = Journal.open(settings.journal_url, signer=load_signer(home.keys_dir), clock=clock)
@@ -111,7 +112,9 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         clock=clock,
         dpop_replay_cache=replay_cache,
     )
-    budgets = build_budgets(policy, settings, clock)
+    door_specs, gate_specs = split_door(budget_specs(policy))
+    budgets = build_budgets(gate_specs, settings, clock, "budget:")
+    door = build_budgets(door_specs, settings, clock, "door:")
     detector = build_detector(
         policy,
         engine=engine,
@@ -180,6 +183,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         replay_cache=replay_cache,
         resource_server=resource_server,
         budgets=budgets,
+        door=door,
         detector=detector,
         pipeline=pipeline,
         registry_tasks=RegistryTasks(
@@ -235,13 +239,30 @@ def redis_prefix(settings: Settings) -> str:
     return str(settings.extra.get("redis_prefix", "sr:"))
 
 
-def build_budgets(policy: CompiledPolicy, settings: Settings, clock: Clock) -> Budgets:
+def split_door(specs: list[BudgetSpec]) -> tuple[list[BudgetSpec], list[BudgetSpec]]:
+    """The request budgets of an IP address or prefix that apply to every role and endpoint
+    are counted at the door, before any token is read (`api/admission.py`); the others by
+    the pipeline, which knows who is asking."""
+    door = [
+        s
+        for s in specs
+        if s.key in ("ip", "ip_prefix")
+        and s.unit == "requests"
+        and s.roles is None
+        and s.endpoints is None
+    ]
+    return door, [s for s in specs if s not in door]
+
+
+def build_budgets(
+    specs: list[BudgetSpec], settings: Settings, clock: Clock, namespace: str
+) -> Budgets:
     """Budgets in Redis when several workers share them, else in this process."""
     url = settings.redis_url
     backend = (
-        RedisBackend(url, prefix=redis_prefix(settings) + "budget:") if url else MemoryBackend()
+        RedisBackend(url, prefix=redis_prefix(settings) + namespace) if url else MemoryBackend()
     )
-    return Budgets(budget_specs(policy), backend, clock)
+    return Budgets(specs, backend, clock)
 
 
 def build_detector(

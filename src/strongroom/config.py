@@ -14,10 +14,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from strongroom.errors import BadRequest
 
 DEFAULT_HOME = ".strongroom"
+
+
+_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "strongroom-api"
+    # Serving, per worker: requests served at once (the thread pool and the registry's
+    # connections are sized to match), requests that may wait for a place, and how long.
+    max_inflight: int = 32
+    max_queued: int = 64
+    queue_wait_seconds: float = 1.0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -79,6 +88,10 @@ class Home:
             "trusted_proxies = [" + ", ".join(f'"{p}"' for p in settings.trusted_proxies) + "]",
             f'issuer = "{settings.issuer}"',
             f'audience = "{settings.audience}"',
+            "# serving, per worker: requests at once, requests waiting, seconds they may wait",
+            f"max_inflight = {settings.max_inflight}",
+            f"max_queued = {settings.max_queued}",
+            f"queue_wait_seconds = {settings.queue_wait_seconds}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -101,6 +114,9 @@ class Home:
             "trusted_proxies",
             "issuer",
             "audience",
+            "max_inflight",
+            "max_queued",
+            "queue_wait_seconds",
         }
         return Settings(
             registry_url=str(raw.get("registry_url") or defaults.registry_url),
@@ -109,5 +125,19 @@ class Home:
             trusted_proxies=tuple(str(p) for p in raw.get("trusted_proxies", ())),
             issuer=str(raw.get("issuer") or defaults.issuer),
             audience=str(raw.get("audience") or defaults.audience),
+            max_inflight=_number(raw, "max_inflight", defaults.max_inflight, int, 1),
+            max_queued=_number(raw, "max_queued", defaults.max_queued, int, 0),
+            queue_wait_seconds=_number(
+                raw, "queue_wait_seconds", defaults.queue_wait_seconds, float, 0
+            ),
             extra={k: v for k, v in raw.items() if k not in known},
         )
+
+
+def _number(raw: dict[str, object], key: str, default: _N, kind: type[_N], least: _N) -> _N:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+        raise BadRequest(f"config.toml: {key} must be a number of at least {least}")
+    if kind is int and not isinstance(value, int):
+        raise BadRequest(f"config.toml: {key} must be a whole number")
+    return kind(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from strongroom import __version__
+from strongroom.api.admission import Admission, Door
 from strongroom.api.deps import journal_rejected
 from strongroom.api.problems import problem_response
 from strongroom.compose import Service
@@ -103,6 +105,29 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))
+
+    settings = service.settings
+    # Added last, runs first: the door refuses before admission queues.
+    app.add_middleware(
+        Admission,
+        limit=settings.max_inflight,
+        queue=settings.max_queued,
+        max_wait=settings.queue_wait_seconds,
+        pipeline=service.pipeline,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    app.add_middleware(
+        Door,
+        budgets=service.door,
+        pipeline=service.pipeline,
+        trusted_proxies=settings.trusted_proxies,
+    )
+
+    @app.on_event("startup")
+    def _threads() -> None:
+        # Sync routes and dependencies run in this pool: as many threads as requests
+        # admitted at once, so none waits for a thread while holding a place.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

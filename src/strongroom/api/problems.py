@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse
 
 from strongroom.errors import StrongroomError
@@ -30,6 +31,10 @@ def problem_body(exc: StrongroomError, instance: str | None = None) -> dict[str,
     for key, value in exc.extra.items():
         body.setdefault(key, value)
     return body
+
+
+def problem_bytes(exc: StrongroomError, instance: str | None = None) -> bytes:
+    return orjson.dumps(problem_body(exc, instance))
 
 
 def problem_response(

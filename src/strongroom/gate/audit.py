@@ -5,6 +5,7 @@ IDs and field names."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strongroom import endpoints as ep
@@ -61,7 +62,7 @@ class AuditTasks:
         return self.pipeline.administer(
             caller,
             ep.INVESTIGATE_PRINCIPAL,
-            lambda t: self.investigator.principal_report(principal, since, until),
+            lambda t: self._flushed(self.investigator.principal_report, principal, since, until),
             detail={"investigated": principal},
         )
 
@@ -69,7 +70,7 @@ class AuditTasks:
         return self.pipeline.administer(
             caller,
             ep.INVESTIGATE_SUBJECT,
-            lambda t: self.investigator.subject_report(subject),
+            lambda t: self._flushed(self.investigator.subject_report, subject),
             detail={"investigated_subject": subject},
         )
 
@@ -79,9 +80,15 @@ class AuditTasks:
         return self.pipeline.administer(
             caller,
             ep.BREACH,
-            lambda t: self.investigator.breach_report(principals, since, until),
+            lambda t: self._flushed(self.investigator.breach_report, principals, since, until),
             detail={"investigated": principals},
         )
+
+    def _flushed(self, report: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        # Refusals are committed without their caller waiting: an investigation waits for
+        # every entry appended before it, so its counts are exact.
+        self.journal.flush()
+        return report(*args)
 
     # --- break-glass reviews (the data protection officer) ---------------------------------
     def reviews(self, caller: Caller, status: str | None = "pending") -> Answer:

@@ -4,7 +4,9 @@ For each request, in this order: containment check → purpose and scope (policy
 specificity → budget reservation (worst case) → the use case's work (registry query with
 minimal columns, vault decrypt of revealed fields only, masking) → journal append
 (durable) → budget settlement → detector update (may contain the principal) → answer. A
-request that cannot be journaled is not answered. Refusals are journaled too, and whatever
+request that cannot be journaled is not answered. Refusals are journaled too, without
+waiting for their own commit (they disclose nothing, and a flood of them must not cost an
+fsync each: the journal queues them, bounded, and tallies any excess exactly); whatever
 ends a request early, the reservation is settled at what was actually disclosed (nothing).
 
 Use cases (registry tasks, audit, administration, exports) hold a pipeline and hand it a
@@ -269,6 +271,16 @@ class Pipeline:
             log.error("journal append failed: %s", type(exc).__name__)
             raise Unavailable("the access journal cannot record this request") from exc
 
+    def append_refusal(self, event: AccessEvent) -> None:
+        """Journal an event that disclosed nothing, without waiting for its commit."""
+        try:
+            self.journal.append_unwaited(event.to_entry())
+        except StrongroomError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a refusal stays a refusal
+            log.error("journal append failed: %s", type(exc).__name__)
+            raise Unavailable("the access journal cannot record this request") from exc
+
     def _record(
         self,
         caller: Caller,
@@ -280,7 +292,10 @@ class Pipeline:
         detail: dict[str, Any] | None = None,
     ) -> None:
         event = self.event(caller, endpoint, purpose, outcome, reason=reason, detail=detail)
-        self.append(event)
+        if outcome == "refused":
+            self.append_refusal(event)
+        else:
+            self.append(event)
         self.observe(event)
 
     def observe(self, event: AccessEvent) -> None:
@@ -320,7 +335,7 @@ class Pipeline:
     ) -> None:
         """Journal a security event: a failed authentication, a token reuse, ..."""
         who = caller or Caller(principal_id="anonymous", role="anonymous", ip=ip)
-        self.append(
+        self.append_refusal(
             self.event(
                 who,
                 endpoint,

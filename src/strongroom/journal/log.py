@@ -20,6 +20,7 @@ import base64
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,9 @@ INDEX_LAG = 4096
 INDEX_CHUNK = 8192
 INDEX_RETRY_SECONDS = 30.0
 GAP_SECONDS = 10.0
+# Entries appended without their caller waiting (refusals) that may wait for the writer at
+# once; past this, each further one is tallied instead, and the tallies are journaled.
+UNWAITED_LIMIT = 10_000
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,7 +76,7 @@ class _Relay:
 class _Batch:
     """The entries of one commit, and how their callers learn the outcome."""
 
-    __slots__ = ("items", "checkpoint", "done", "start", "note", "error", "waiters")
+    __slots__ = ("items", "checkpoint", "done", "start", "note", "error", "waiters", "unwaited")
 
     def __init__(self) -> None:
         self.items: list[Prepared] = []
@@ -85,6 +89,7 @@ class _Batch:
         # cancelled caller cancels only its own (a shared future would need a shield per
         # caller, which costs more than the future)
         self.waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        self.unwaited = 0  # entries of append_unwaited callers, who are not waiting
 
     def __bool__(self) -> bool:
         return bool(self.items) or self.checkpoint
@@ -142,6 +147,14 @@ class Journal:
         self._unindexed: list[tuple[int, IndexRows]] = []
         self._index_retry_at = 0.0
         self._closed = False
+        self.unwaited_limit = UNWAITED_LIMIT
+        self._unwaited = 0  # append_unwaited entries queued and not yet committed
+        # (principal, endpoint, reason, ip) -> refusals past the limit, not yet journaled
+        self._tally: Counter[tuple[str, str, str, str]] = Counter()
+        # entries enqueued or tallied, and of those, committed (or failed): `flush` waits
+        self._queued = 0
+        self._settled = 0
+        self._settled_cond = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     @classmethod
@@ -197,6 +210,40 @@ class Journal:
         await fut
         return batch.outcome(pos)
 
+    def append_unwaited(self, entry: dict[str, Any]) -> None:
+        """Append without waiting for the commit: for refusals, which disclose nothing, so
+        a flood of them costs no fsync each. The entry is committed with the writer's next
+        batch. While `unwaited_limit` such entries are queued, a further one is not queued
+        but counted, by principal, endpoint, reason and IP, and the writer journals the
+        counts with its next batch (`refusals_tallied` entries, one per principal): the
+        journal holds every refusal, one by one or in a tally."""
+        if self._unwaited >= self.unwaited_limit:  # an unlocked read: a tally is exact either way
+            key = (
+                str(entry.get("principal")),
+                str(entry.get("endpoint")),
+                str(entry.get("reason")),
+                str(entry.get("ip")),
+            )
+            with self._lock:
+                if self._closed:
+                    raise Unavailable("the journal is closed")
+                self._tally[key] += 1
+                self._queued += 1
+            self._wake.set()
+            return
+        self._enqueue(prepare(entry), unwaited=True)
+
+    def flush(self, timeout: float = APPEND_TIMEOUT) -> None:
+        """Wait until every entry appended so far, waited for or not, and every tally is
+        committed (readers that must see refusals too, such as investigations)."""
+        with self._lock:
+            target = self._queued
+            if self._settled >= target:
+                return
+            self._wake.set()
+            if not self._settled_cond.wait_for(lambda: self._settled >= target, timeout):
+                raise Unavailable("the journal did not commit in time")
+
     def make_checkpoint(self) -> str:
         """Sign a checkpoint of the current tree (or return the latest if the tree has not
         grown since) and return the signed note."""
@@ -212,6 +259,8 @@ class Journal:
         self,
         prepared: Prepared | None,
         loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        unwaited: bool = False,
     ) -> tuple[_Batch, int, asyncio.Future[None] | None]:
         """Add an entry (None: a checkpoint request) to the open batch; with `loop`, also
         return a future of that loop that the batch's commit resolves."""
@@ -225,6 +274,10 @@ class Journal:
                 batch.checkpoint = True
             else:
                 batch.items.append(prepared)
+                self._queued += 1
+            if unwaited:
+                batch.unwaited += 1
+                self._unwaited += 1
             if loop is not None:
                 fut = loop.create_future()
                 futs = batch.waiters.get(loop)
@@ -259,12 +312,22 @@ class Journal:
             woken = self._wake.wait(POLL_SECONDS)
             with self._lock:
                 batch = self._open
-                if batch:
+                if batch or self._tally:
                     self._open = _Batch()
+                tally, self._tally = self._tally, Counter()
                 self._wake.clear()
                 closing = self._closed
+            enqueued = len(batch.items) + sum(tally.values())
+            if tally:
+                batch.items.extend(prepare(e) for e in tally_entries(tally, self.clock.now()))
             if batch:
                 self._commit(batch)
+                with self._lock:
+                    self._unwaited -= batch.unwaited
+                    self._settled += enqueued
+                    self._settled_cond.notify_all()
+                if batch.unwaited and batch.error is not None:
+                    log.error("journal lost %d unwaited entries: %s", batch.unwaited, batch.error)
             elif self._timed_checkpoint_due():
                 self._commit(_Batch())
             if closing:
@@ -469,3 +532,29 @@ class Journal:
 
 def b64(h: bytes) -> str:
     return base64.b64encode(h).decode()
+
+
+def tally_entries(tally: Counter[tuple[str, str, str, str]], now: float) -> list[dict[str, Any]]:
+    """One `refusals_tallied` entry per principal: how many refusals, of which endpoint,
+    reason and IP, were counted instead of journaled one by one."""
+    by_principal: dict[str, list[dict[str, Any]]] = {}
+    for (principal, endpoint, reason, ip), n in sorted(tally.items()):
+        by_principal.setdefault(principal, []).append(
+            {"endpoint": endpoint, "reason": reason, "ip": ip, "count": n}
+        )
+    return [
+        {
+            "v": 1,
+            "ts": now,
+            "kind": "security",
+            "principal": principal,
+            "endpoint": "refusals",
+            "outcome": "refused",
+            "reason": "refusals_tallied",
+            "records": 0,
+            "subjects": [],
+            "fields": [],
+            "detail": {"refusals": sum(c["count"] for c in counts), "counts": counts},
+        }
+        for principal, counts in by_principal.items()
+    ]

@@ -13,17 +13,29 @@ from strongroom.errors import BadRequest, Unavailable
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+POOL_TIMEOUT = 5.0  # seconds a request waits for a connection before a 503
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine with the settings the registry needs on each backend."""
+    """An engine with the settings the registry needs on each backend. `pool_size` is the
+    number of requests a worker serves at once: each holds at most one connection, and a
+    few more serve the detectors' and sessions' own reads."""
+    pool: dict[str, object] = {
+        "pool_size": pool_size,
+        "max_overflow": max(4, pool_size // 2),
+        "pool_timeout": POOL_TIMEOUT,
+    }
     try:
         if url.startswith("sqlite"):
             kwargs: dict[str, object] = {"connect_args": {"check_same_thread": False}}
             if url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = StaticPool
+            else:
+                kwargs.update(pool)
             engine = create_engine(url, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, **pool)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise BadRequest(f"cannot use database URL {url!r}: {exc}") from exc
     return engine
