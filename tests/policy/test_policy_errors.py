@@ -273,3 +273,13 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path / "nope.yaml")
     assert "cannot read" in info.value.problems[0].message
+
+
+def test_unknown_budget_key_names_its_line(tmp_path: Path) -> None:
+    # Budget keys are declared once, in budgets/spec.py; the policy is checked against them.
+    text = mutate(
+        "  - {name: principal_requests_minute, key: principal,",
+        "  - {name: principal_requests_minute, key: principl,",
+    )
+    p = only(problems_of(tmp_path, text), "unknown budget key 'principl'")
+    assert p.line == line_of(text, "key: principl")

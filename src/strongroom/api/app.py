@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -33,8 +35,22 @@ from strongroom.registry.errors import StorageUnavailable
 log = logging.getLogger("strongroom.api")
 
 
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
+    """The application over `service`. A served process passes `close_on_shutdown`, so the
+    journal's tail is committed and signed when the server stops."""
+    settings = service.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and dependencies run in this pool: as many threads as requests
+        # admitted at once, so none waits for a thread while holding a place.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
+        yield
+        if close_on_shutdown:
+            service.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Strongroom registry API",
         version=__version__,
         description=(
@@ -106,7 +122,6 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))
 
-    settings = service.settings
     # Added last, runs first: the door refuses before admission queues.
     app.add_middleware(
         Admission,
@@ -122,12 +137,6 @@ def create_app(service: Service) -> FastAPI:
         pipeline=service.pipeline,
         trusted_proxies=settings.trusted_proxies,
     )
-
-    @app.on_event("startup")
-    def _threads() -> None:
-        # Sync routes and dependencies run in this pool: as many threads as requests
-        # admitted at once, so none waits for a thread while holding a place.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -12,11 +12,4 @@ from strongroom.config import Home
 def create() -> FastAPI:
     from strongroom.compose import compose
 
-    service = compose(Home.from_env())
-    app = create_app(service)
-
-    @app.on_event("shutdown")
-    def _close() -> None:  # pragma: no cover - exercised by process shutdown
-        service.close()
-
-    return app
+    return create_app(compose(Home.from_env()), close_on_shutdown=True)
