@@ -30,6 +30,22 @@ from strongroom.events import AccessEvent
 
 RESULTS = results_dir() / "detect.json"
 TARGETS = {"events_per_second": 20_000, "decision_p99_ms": 2.0, "state_bytes": 2048}
+# Every detector on, acting; the roles of the stream declared as a policy declares them.
+DETECTORS = {
+    "velocity": {
+        "params": {
+            "human_ceiling_records_per_minute": {"police": 20, "dealer": 10, "prefecture": 20}
+        }
+    },
+    "breadth": {
+        "params": {"daily_subjects_baseline": {"police": 30, "dealer": 20, "prefecture": 40}}
+    },
+    "context": {"params": {"work_hours": {"dealer": [7, 21], "prefecture": [7, 20]}}},
+}
+
+
+def config() -> DetectConfig:
+    return DetectConfig.from_policy_section(DETECTORS, None)
 
 
 def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
@@ -68,7 +84,7 @@ def run(n: int, principals: int) -> dict[str, object]:
     stream = make_stream(n, principals)
     clock = FakeClock(stream[0].ts)
     engine = DetectionEngine(
-        DetectConfig(),
+        config(),
         clock=clock,
         store=MemoryContainmentStore(),
         is_canary=frozenset().__contains__,
@@ -82,7 +98,7 @@ def run(n: int, principals: int) -> dict[str, object]:
 
     # Decision latency: check() then observe() per request, on a fresh engine.
     engine2 = DetectionEngine(
-        DetectConfig(),
+        config(),
         clock=clock,
         store=MemoryContainmentStore(),
         is_canary=frozenset().__contains__,

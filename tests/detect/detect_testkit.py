@@ -7,6 +7,7 @@ from typing import Any
 
 from strongroom.clock import FakeClock
 from strongroom.detect import DetectConfig, DetectionEngine, MemoryContainmentStore
+from strongroom.detect.table import DETECTORS
 from strongroom.events import AccessEvent
 
 CANARY = "c0ffee00-0000-4000-8000-000000000001"
@@ -42,27 +43,54 @@ def event(
     )
 
 
-def engine(clock: FakeClock, config: DetectConfig | None = None, **kw: Any) -> DetectionEngine:
+# The roles these tests are written against, declared as a policy declares them: in the
+# detectors' per-role parameters. A role left out gets the config's FALLBACK_ROLE.
+ROLES: dict[str, dict[str, Any]] = {
+    "velocity": {
+        "human_ceiling_records_per_minute": {
+            "police": 20,
+            "dealer": 10,
+            "prefecture": 20,
+            "owner": 10,
+            "auditor": 30,
+            "admin": 30,
+        }
+    },
+    "breadth": {
+        "daily_subjects_baseline": {
+            "police": 30,
+            "dealer": 20,
+            "prefecture": 40,
+            "owner": 3,
+            "auditor": 50,
+            "admin": 20,
+        }
+    },
+    "context": {"work_hours": {"dealer": [7, 21], "prefecture": [7, 20], "auditor": [7, 20]}},
+}
+
+
+def config(detectors: dict[str, Any] | None = None, **responses: Any) -> DetectConfig:
+    """A config from a policy-shaped `detectors` section (every detector on by default),
+    with the test roles above under whatever it sets."""
+    section = {name: dict(spec or {}) for name, spec in (detectors or {}).items()}
+    for name, params in ROLES.items():
+        spec = section.setdefault(name, {})
+        spec["params"] = {**params, **(spec.get("params") or {})}
+    return DetectConfig.from_policy_section(section, responses or None)
+
+
+def engine(clock: FakeClock, config_: DetectConfig | None = None, **kw: Any) -> DetectionEngine:
     kw.setdefault("store", MemoryContainmentStore())
     kw.setdefault("is_canary", lambda s: s == CANARY)
-    return DetectionEngine(config or DetectConfig(), clock=clock, **kw)
+    return DetectionEngine(config_ or config(), clock=clock, **kw)
 
 
 def only(config_detectors: dict[str, Any], **responses: Any) -> DetectConfig:
     """A config with every detector off except those named (policy-section shape)."""
-    names = [
-        "velocity",
-        "enumeration",
-        "breadth",
-        "peer",
-        "coordination",
-        "honey",
-        "drift",
-        "context",
-    ]
-    section = {n: {"enabled": False} for n in names}
+    section: dict[str, Any] = {e.name: {"enabled": False} for e in DETECTORS}
     section.update(config_detectors)
-    return DetectConfig.from_policy_section(section, responses or None)
+    return config(section, **responses)
 
 
 def families(actions: list[Any]) -> set[str]:

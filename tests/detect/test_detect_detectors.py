@@ -6,6 +6,7 @@ import uuid
 from detect_testkit import CANARY, engine, event, families, only
 
 from strongroom.clock import FakeClock
+from strongroom.detect.drift import DriftState
 from strongroom.detect.sketch import DistinctSketch
 
 
@@ -128,9 +129,11 @@ def test_cusum_drift_over_days_under_every_daily_threshold() -> None:
     # vary between runs whatever the subjects; after six days the risk ranged 29.4-34.8
     # over 40 runs (the alert is at 30), after seven 33.5-39.2.
     _days(clock, eng, officers=3, harvester_per_day=60, n_days=7, rng=rng)
-    assert eng.states["harvester"].cusum >= 3.0
+    drift = eng.slot("harvester", "drift")
+    assert isinstance(drift, DriftState) and drift.cusum >= 3.0
     assert eng.risk("harvester") >= 30
-    assert all(eng.states[f"officer-{i}"].cusum < 1 for i in range(3))
+    officers = [eng.slot(f"officer-{i}", "drift") for i in range(3)]
+    assert all(isinstance(d, DriftState) and d.cusum < 1 for d in officers)
 
 
 def test_coordinated_accounts_behind_one_prefix_split_a_sweep() -> None:

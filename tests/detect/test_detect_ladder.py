@@ -3,10 +3,9 @@
 import uuid
 
 import pytest
-from detect_testkit import CANARY, engine, event, only
+from detect_testkit import CANARY, config, engine, event, only
 
 from strongroom.clock import FakeClock
-from strongroom.detect import DetectConfig
 from strongroom.detect.config import LADDER, Rung
 from strongroom.detect.ladder import due
 from strongroom.detect.state import Scored
@@ -164,7 +163,7 @@ def test_block_ip_prefix_blocks_other_principals_on_it() -> None:
 
 def test_state_per_principal_stays_small() -> None:
     clock = FakeClock()
-    eng = engine(clock, DetectConfig())
+    eng = engine(clock, config())
     for n in range(5000):
         eng.observe(
             event(

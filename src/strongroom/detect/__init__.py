@@ -5,7 +5,6 @@ whose containments every worker enforces. Findings leave as OCSF Detection Findi
 """
 
 from strongroom.detect.config import (
-    FAMILIES,
     LADDER,
     DetectConfig,
     DetectConfigError,
@@ -19,13 +18,13 @@ from strongroom.detect.containment import (
     ContainmentStore,
     MemoryContainmentStore,
 )
-from strongroom.detect.context import ip_prefix
 from strongroom.detect.engine import DetectionEngine
 from strongroom.detect.ocsf import Incident, finding
 from strongroom.detect.rfc5424_syslog import SyslogSink
 from strongroom.detect.signals import Signal
 from strongroom.detect.sinks import JsonLinesSink, Sink
 from strongroom.detect.store import SqlContainmentStore
+from strongroom.detect.table import FAMILIES
 from strongroom.detect.webhook import WebhookSink
 
 __all__ = [
@@ -49,5 +48,4 @@ __all__ = [
     "SyslogSink",
     "WebhookSink",
     "finding",
-    "ip_prefix",
 ]

@@ -4,22 +4,27 @@ what it counts."""
 
 from __future__ import annotations
 
-from strongroom.detect.config import DetectConfig
+from typing import TYPE_CHECKING
+
+from strongroom.detect.detector import Detector, Ports
 from strongroom.detect.signals import Signal
-from strongroom.detect.state import PrincipalState
-from strongroom.events import AccessEvent
+
+if TYPE_CHECKING:
+    from strongroom.detect.config import DetectConfig
+    from strongroom.detect.state import PrincipalState
+    from strongroom.events import AccessEvent
 
 
-class Breadth:
+class Breadth(Detector[None]):
     name = "breadth"
     family = "breadth"
 
-    def __init__(self, config: DetectConfig) -> None:
-        self.config = config
+    def __init__(self, config: DetectConfig, ports: Ports) -> None:
+        super().__init__(config, ports)
         self.factor = float(config.param("breadth", "factor"))
         self.cap = config.family_caps["breadth"]
 
-    def observe(self, ev: AccessEvent, st: PrincipalState, now: float) -> Signal | None:
+    def observe(self, ev: AccessEvent, st: PrincipalState, mine: None, now: float) -> Signal | None:
         if not st.grew:
             return None
         est = st.distinct_est

@@ -1,27 +1,24 @@
-"""Detector and response configuration: sane defaults per role, and the mapping from the
-policy file's `detectors:` / `responses:` sections.
+"""Detector and response configuration: the mapping from the policy file's `detectors:` /
+`responses:` sections, checked against the registration table (`table.py`).
 
 Unknown detector names, parameters or response keys are refused with an error naming the
 path (`detectors.velocity.params.foo`), so a typo in the policy never silently disables a
 detector.
+
+Roles are declared in the policy: each per-role parameter of a detector (the table's
+`role_params`, e.g. `detectors.velocity.params.human_ceiling_records_per_minute`) maps role
+names to that role's figure. A role the policy gives no figure for falls back on the
+neutral `FALLBACK_ROLE`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-FAMILIES: tuple[str, ...] = (
-    "volume",
-    "enumeration",
-    "breadth",
-    "peer",
-    "coordination",
-    "honey",
-    "drift",
-    "context",
-)
+from strongroom.detect import table
+
 LADDER: tuple[str, ...] = (
     "alert",
     "throttle",
@@ -32,19 +29,6 @@ LADDER: tuple[str, ...] = (
 )
 # Rungs that lock someone out: they need a honey hit or two independent signal families.
 SUSPENSIONS = frozenset({"suspend_session", "suspend_principal", "block_ip_prefix"})
-# Families that read the same evidence count once towards independence. Breadth (distinct
-# subjects today), peer deviation (today's volume and breadth against the role) and drift
-# (the same totals accumulated over days) all measure how much one principal reads: a
-# heavy-tailed officer on a busy week trips all three at once. In a month of 5,000
-# simulated users they were the whole of the wrongful suspensions (2.7 per 10,000
-# user-days). Together they can still reach step-up; to suspend they need a second kind
-# of evidence (rate, pattern, coordination, context) or a honey record.
-EVIDENCE: dict[str, str] = {"breadth": "amount", "peer": "amount", "drift": "amount"}
-
-
-def independent(families: Iterable[str]) -> int:
-    """How many independent kinds of evidence these families are."""
-    return len({EVIDENCE.get(f, f) for f in families})
 
 
 class DetectConfigError(ValueError):
@@ -61,18 +45,7 @@ class RoleProfile:
     work_hours: tuple[int, int] | None = None
 
 
-DEFAULT_ROLES: dict[str, RoleProfile] = {
-    # Police read tens of persons per shift, around the clock.
-    "police": RoleProfile(records_per_minute=20, daily_subjects=30),
-    # Dealers verify tens of permits a day, in shop hours.
-    "dealer": RoleProfile(records_per_minute=10, daily_subjects=20, work_hours=(7, 21)),
-    # A prefecture agent works a caseload, in office hours.
-    "prefecture": RoleProfile(records_per_minute=20, daily_subjects=40, work_hours=(7, 20)),
-    # Owners look at their own file, rarely.
-    "owner": RoleProfile(records_per_minute=10, daily_subjects=3),
-    "auditor": RoleProfile(records_per_minute=30, daily_subjects=50, work_hours=(7, 20)),
-    "admin": RoleProfile(records_per_minute=30, daily_subjects=20),
-}
+# A role the policy gives no figures for: a modest human pace, around the clock.
 FALLBACK_ROLE = RoleProfile(records_per_minute=10, daily_subjects=10)
 
 
@@ -92,36 +65,6 @@ class Rung:
     factor: float = 1.0
 
 
-# Known parameters per detector with their defaults. Policy names are aliases of ours.
-DETECTOR_PARAMS: dict[str, dict[str, Any]] = {
-    "velocity": {"human_ceiling_records_per_minute": None},
-    "enumeration": {
-        "min_lookups": 20,
-        "miss_ratio": 0.5,
-        "window_seconds": 3600.0,
-        "min_run": 12,
-        "min_steps": 8,
-    },
-    "breadth": {"daily_subjects_baseline": None, "factor": 3.0},
-    "peer": {"zscore": 3.5, "min_peers": 5, "window_seconds": 7 * 86_400.0, "min_value": 10.0},
-    "coordination": {"principals_per_ip_prefix": 3, "window_seconds": 3600.0, "min_run": 12},
-    "honey": {"risk": 100.0},
-    "drift": {"slack": 0.25, "threshold": 3.0},
-    "context": {
-        "work_hours": None,
-        "timezone": "Europe/Paris",
-        "new_network": True,
-        "new_device": True,
-    },
-}
-DETECTOR_ALIASES = {
-    "peer_deviation": "peer",
-    "peers": "peer",
-    "honey_records": "honey",
-    "cumulative_drift": "drift",
-    "cusum": "drift",
-    "volume": "velocity",
-}
 DEFAULT_RESPONSES: tuple[Rung, ...] = (
     Rung("alert", 30),
     Rung("throttle", 50, duration_seconds=3600, factor=0.25),
@@ -130,38 +73,16 @@ DEFAULT_RESPONSES: tuple[Rung, ...] = (
     Rung("suspend_principal", 90),
     Rung("block_ip_prefix", 95, duration_seconds=3600),
 )
-# Most a family can add to the risk score alone: one noisy family reaches throttle, never
-# suspension (which the two-family rule also guards).
-FAMILY_CAPS: dict[str, float] = {
-    "volume": 45,
-    "enumeration": 60,
-    "breadth": 45,
-    "peer": 45,
-    "coordination": 50,
-    "honey": 100,
-    "drift": 45,
-    "context": 20,
-}
-# How fast each family's contribution fades: fast for bursts, slow for day-scale evidence.
-FAMILY_HALF_LIFE: dict[str, float] = {
-    "volume": 900,
-    "enumeration": 3600,
-    "breadth": 6 * 3600,
-    "peer": 86_400,
-    "coordination": 3600,
-    "honey": 30 * 86_400,
-    "drift": 3 * 86_400,
-    "context": 3600,
-}
 
 
 @dataclass(frozen=True)
 class DetectConfig:
-    roles: Mapping[str, RoleProfile] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    # Only what the policy declares; any other role gets FALLBACK_ROLE.
+    roles: Mapping[str, RoleProfile] = field(default_factory=dict)
     detectors: Mapping[str, DetectorSettings] = field(default_factory=dict)
     responses: tuple[Rung, ...] = DEFAULT_RESPONSES
-    family_caps: Mapping[str, float] = field(default_factory=lambda: dict(FAMILY_CAPS))
-    half_life: Mapping[str, float] = field(default_factory=lambda: dict(FAMILY_HALF_LIFE))
+    family_caps: Mapping[str, float] = field(default_factory=lambda: dict(table.FAMILY_CAPS))
+    half_life: Mapping[str, float] = field(default_factory=lambda: dict(table.FAMILY_HALF_LIFE))
     # A family counts toward the two-family rule once its contribution reaches this.
     family_floor: float = 10.0
     # Finding updates for one incident go out at most this often (unless severity rises).
@@ -177,7 +98,7 @@ class DetectConfig:
 
     def param(self, name: str, key: str) -> Any:
         value = self.detector(name).params.get(key)
-        return DETECTOR_PARAMS[name][key] if value is None else value
+        return table.BY_NAME[name].params[key] if value is None else value
 
     @classmethod
     def from_policy_section(
@@ -199,55 +120,48 @@ def _fail(path: str, msg: str) -> DetectConfigError:
 def _detectors(section: Mapping[str, Any]) -> dict[str, DetectorSettings]:
     out: dict[str, DetectorSettings] = {}
     for raw_name, spec in section.items():
-        name = DETECTOR_ALIASES.get(raw_name, raw_name)
+        entry = table.entry(raw_name)
         path = f"detectors.{raw_name}"
-        if name not in DETECTOR_PARAMS:
-            raise _fail(path, f"unknown detector (known: {sorted(DETECTOR_PARAMS)})")
+        if entry is None:
+            raise _fail(path, f"unknown detector (known: {sorted(table.BY_NAME)})")
+        known = entry.known()
         spec = dict(spec or {})
         unknown = set(spec) - {"enabled", "shadow", "params"}
         if unknown:
             raise _fail(path, f"unknown keys {sorted(unknown)} (known: enabled, shadow, params)")
         params = dict(spec.get("params") or {})
         for key in params:
-            if key not in DETECTOR_PARAMS[name]:
-                raise _fail(
-                    f"{path}.params.{key}",
-                    f"unknown parameter (known: {sorted(DETECTOR_PARAMS[name])})",
-                )
+            if key not in known:
+                raise _fail(f"{path}.params.{key}", f"unknown parameter (known: {sorted(known)})")
         for key in ("enabled", "shadow"):
             if key in spec and not isinstance(spec[key], bool):
                 raise _fail(f"{path}.{key}", "must be true or false")
-        out[name] = DetectorSettings(
+        out[entry.name] = DetectorSettings(
             enabled=spec.get("enabled", True), shadow=spec.get("shadow", False), params=params
         )
     return out
 
 
 def _roles_from(detectors: Mapping[str, DetectorSettings]) -> dict[str, RoleProfile]:
-    """Per-role figures given in detector params override the role defaults."""
-    roles = dict(DEFAULT_ROLES)
-    ceilings = detectors.get("velocity", DetectorSettings()).params.get(
-        "human_ceiling_records_per_minute"
-    )
-    baselines = detectors.get("breadth", DetectorSettings()).params.get("daily_subjects_baseline")
-    hours = detectors.get("context", DetectorSettings()).params.get("work_hours")
-    for key, table, attr in (
-        (
-            "detectors.velocity.params.human_ceiling_records_per_minute",
-            ceilings,
-            "records_per_minute",
-        ),
-        ("detectors.breadth.params.daily_subjects_baseline", baselines, "daily_subjects"),
-        ("detectors.context.params.work_hours", hours, "work_hours"),
-    ):
-        if table is None:
+    """The roles the policy declares: each per-role parameter (the table's `role_params`)
+    sets one field of the roles it names; fields it leaves out come from FALLBACK_ROLE."""
+    roles: dict[str, RoleProfile] = {}
+    for entry in table.DETECTORS:
+        settings = detectors.get(entry.name)
+        if settings is None:
             continue
-        if not isinstance(table, Mapping):
-            raise _fail(key, "must map role names to values")
-        for role, value in table.items():
-            roles[role] = replace(
-                roles.get(role, FALLBACK_ROLE), **{attr: _role_value(f"{key}.{role}", attr, value)}
-            )
+        for param, attr in entry.role_params.items():
+            figures = settings.params.get(param)
+            if figures is None:
+                continue
+            key = f"detectors.{entry.name}.params.{param}"
+            if not isinstance(figures, Mapping):
+                raise _fail(key, "must map role names to values")
+            for role, value in figures.items():
+                roles[role] = replace(
+                    roles.get(role, FALLBACK_ROLE),
+                    **{attr: _role_value(f"{key}.{role}", attr, value)},
+                )
     return roles
 
 

@@ -1,41 +1,46 @@
-"""Context: off-hours for the role, and a network (/24, /48) or device (user agent) the
-principal has not used before. Weak alone (the family is capped low); it corroborates."""
+"""Context: off-hours for the role, and a network (`strongroom.netaddr.ip_prefix`: /24,
+/56) or device (user agent) the principal has not used before. Weak alone (the family is
+capped low); it corroborates."""
 
 from __future__ import annotations
 
+import sys
 import zoneinfo
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from strongroom.detect.config import DetectConfig
+from strongroom.detect.detector import Detector, Ports, Slot
 from strongroom.detect.signals import Signal
-from strongroom.detect.state import PrincipalState
-from strongroom.events import AccessEvent
+from strongroom.netaddr import ip_prefix
+
+if TYPE_CHECKING:
+    from strongroom.detect.config import DetectConfig
+    from strongroom.detect.state import PrincipalState
+    from strongroom.events import AccessEvent
 
 KNOWN = 4
 
 
-def ip_prefix(ip: str | None) -> str | None:
-    """The /24 of an IPv4 address or the /48 of an IPv6 one: the unit networks are
-    remembered and blocked by."""
-    if not ip:
-        return None
-    if ":" not in ip:
-        head, sep, _ = ip.rpartition(".")
-        return f"{head}.0/24" if sep else None
-    import ipaddress
+class ContextState(Slot):
+    """Hashes of the last KNOWN networks and devices, and the day off-hours last fired."""
 
-    try:
-        return str(ipaddress.ip_network(f"{ip}/48", strict=False))
-    except ValueError:
-        return None
+    __slots__ = ("nets", "devices", "offhours_day")
+
+    def __init__(self) -> None:
+        self.nets: tuple[int, ...] = ()
+        self.devices: tuple[int, ...] = ()
+        self.offhours_day = -1
+
+    def nbytes(self) -> int:
+        return sys.getsizeof(self) + sys.getsizeof(self.nets) + sys.getsizeof(self.devices)
 
 
-class Context:
+class Context(Detector[ContextState]):
     name = "context"
     family = "context"
 
-    def __init__(self, config: DetectConfig) -> None:
-        self.config = config
+    def __init__(self, config: DetectConfig, ports: Ports) -> None:
+        super().__init__(config, ports)
         try:
             self.tz: zoneinfo.ZoneInfo | None = zoneinfo.ZoneInfo(
                 str(config.param("context", "timezone"))
@@ -54,27 +59,29 @@ class Context:
             self._local_hour = datetime.fromtimestamp(now, self.tz).hour
         return self._local_hour
 
-    def observe(self, ev: AccessEvent, st: PrincipalState, now: float) -> Signal | None:
+    def observe(
+        self, ev: AccessEvent, st: PrincipalState, mine: ContextState, now: float
+    ) -> Signal | None:
         reasons: list[str] = []
         hours = self.config.role(ev.role).work_hours
-        if hours is not None and st.offhours_day != st.day:
+        if hours is not None and mine.offhours_day != st.day:
             start, end = hours
             h = self.local_hour(now)
             if not start <= h < end:
-                st.offhours_day = st.day
+                mine.offhours_day = st.day
                 reasons.append("off_hours")
         if self.new_network and ev.ip:
             net = hash(ip_prefix(ev.ip))
-            if net not in st.nets:
-                if st.nets:
+            if net not in mine.nets:
+                if mine.nets:
                     reasons.append("new_network")
-                st.nets = (st.nets + (net,))[-KNOWN:]
+                mine.nets = (mine.nets + (net,))[-KNOWN:]
         if self.new_device and ev.user_agent:
             dev = hash(ev.user_agent)
-            if dev not in st.devices:
-                if st.devices:
+            if dev not in mine.devices:
+                if mine.devices:
                     reasons.append("new_device")
-                st.devices = (st.devices + (dev,))[-KNOWN:]
+                mine.devices = (mine.devices + (dev,))[-KNOWN:]
         if not reasons:
             return None
         return Signal(

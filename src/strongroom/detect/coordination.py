@@ -10,12 +10,17 @@ flag: the sweep is the evidence.
 
 from __future__ import annotations
 
-from strongroom.detect.config import DetectConfig
-from strongroom.detect.context import ip_prefix
-from strongroom.detect.enumeration import sort_key_of, sweep_score
+from typing import TYPE_CHECKING
+
+from strongroom.detect.detector import Detector, Ports
+from strongroom.detect.enumeration import SeqTrack, sort_key_of, sweep_score
 from strongroom.detect.signals import Signal
-from strongroom.detect.state import PrincipalState, SeqTrack
-from strongroom.events import AccessEvent
+from strongroom.netaddr import ip_prefix
+
+if TYPE_CHECKING:
+    from strongroom.detect.config import DetectConfig
+    from strongroom.detect.state import PrincipalState
+    from strongroom.events import AccessEvent
 
 MAX_GROUPS = 20_000
 MAX_MEMBERS = 64
@@ -31,20 +36,20 @@ class _Group:
         self.flagged_until = 0.0
 
 
-class Coordination:
+class Coordination(Detector[None]):
     name = "coordination"
     family = "coordination"
 
-    def __init__(self, config: DetectConfig) -> None:
-        p = lambda k: config.param("coordination", k)  # noqa: E731
-        self.min_principals = int(p("principals_per_ip_prefix"))
-        self.window = float(p("window_seconds"))
-        self.min_run = int(p("min_run"))
+    def __init__(self, config: DetectConfig, ports: Ports) -> None:
+        super().__init__(config, ports)
+        self.min_principals = int(config.param("coordination", "principals_per_ip_prefix"))
+        self.window = float(config.param("coordination", "window_seconds"))
+        self.min_run = int(config.param("coordination", "min_run"))
         self.min_steps = int(config.param("enumeration", "min_steps"))
         self.cap = config.family_caps["coordination"]
         self.groups: dict[str, _Group] = {}
 
-    def observe(self, ev: AccessEvent, st: PrincipalState, now: float) -> Signal | None:
+    def observe(self, ev: AccessEvent, st: PrincipalState, mine: None, now: float) -> Signal | None:
         best: Signal | None = None
         for key in (ip_prefix(ev.ip), f"ua:{ev.user_agent}" if ev.user_agent else None):
             if key is None:

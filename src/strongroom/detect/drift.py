@@ -7,29 +7,45 @@ per-day threshold but above the baseline day after day accumulates until it show
 
 from __future__ import annotations
 
-from strongroom.detect.config import DetectConfig
+from typing import TYPE_CHECKING
+
+from strongroom.detect.detector import Detector, Ports, Slot
 from strongroom.detect.signals import Signal
-from strongroom.detect.state import PrincipalState
+
+if TYPE_CHECKING:
+    from strongroom.detect.config import DetectConfig
+    from strongroom.detect.state import PrincipalState
 
 
-class Drift:
+class DriftState(Slot):
+    """S_d, the running sum."""
+
+    __slots__ = ("cusum",)
+
+    def __init__(self) -> None:
+        self.cusum = 0.0
+
+
+class Drift(Detector[DriftState]):
     name = "drift"
     family = "drift"
 
-    def __init__(self, config: DetectConfig) -> None:
-        self.config = config
+    def __init__(self, config: DetectConfig, ports: Ports) -> None:
+        super().__init__(config, ports)
         self.slack = float(config.param("drift", "slack"))
         self.threshold = float(config.param("drift", "threshold"))
         self.cap = config.family_caps["drift"]
 
-    def close_day(self, st: PrincipalState, role: str, today: int) -> Signal | None:
+    def close_day(
+        self, principal: str, st: PrincipalState, mine: DriftState, day: int
+    ) -> Signal | None:
         """Fold the finished day (and any idle days since) into the sum."""
         ref = 1.0 + self.slack
-        x = st.distinct_est / self.config.role(role).daily_subjects
-        s = max(0.0, st.cusum + x - ref)
-        idle = max(0, today - st.day - 1)
+        x = st.distinct_est / self.config.role(st.role).daily_subjects
+        s = max(0.0, mine.cusum + x - ref)
+        idle = max(0, day - st.day - 1)
         s = max(0.0, s - ref * idle)
-        st.cusum = s
+        mine.cusum = s
         if s < self.threshold:
             return None
         return Signal(

@@ -5,8 +5,10 @@ before each request, whether the caller is contained.
                    -> ladder -> containments (store + local index) -> actions
     check(principal, session, ip) -> a few dict lookups in the local index
 
-Detector state lives in this process (per-principal, fixed size); containments live in the
-`ContainmentStore`, which every worker re-reads every `sync_seconds`.
+The detectors are the registration table's (`table.py`), built in its order when enabled;
+each principal's state holds one slot per built detector. Detector state lives in this
+process (per-principal, fixed size); containments live in the `ContainmentStore`, which
+every worker re-reads every `sync_seconds`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from strongroom.clock import Clock
-from strongroom.detect.breadth import Breadth
-from strongroom.detect.config import DetectConfig
+from strongroom.detect.config import DetectConfig, Rung
 from strongroom.detect.containment import (
     BLOCKING,
     Action,
@@ -27,25 +28,22 @@ from strongroom.detect.containment import (
     ContainmentStore,
     new_containment,
 )
-from strongroom.detect.context import Context, ip_prefix
-from strongroom.detect.coordination import Coordination
-from strongroom.detect.drift import Drift
-from strongroom.detect.enumeration import Enumeration
-from strongroom.detect.honey import Honey
+from strongroom.detect.detector import Detector, Ports, Slot
 from strongroom.detect.incidents import IncidentBook
 from strongroom.detect.ladder import due
-from strongroom.detect.peers import Peers
 from strongroom.detect.risk import RiskModel
 from strongroom.detect.signals import Signal
 from strongroom.detect.sinks import Sink
 from strongroom.detect.state import PrincipalState, Scored
-from strongroom.detect.velocity import Velocity
+from strongroom.detect.table import DETECTORS
 from strongroom.errors import BadRequest, Conflict, NotFound, StrongroomError
 from strongroom.events import AccessEvent
+from strongroom.netaddr import ip_prefix
 
 log = logging.getLogger(__name__)
 
 IDLE_DAYS = 14
+Hooked = tuple[Detector[Any], bool, int]
 MAX_PREFIXES = 50_000
 
 
@@ -73,19 +71,24 @@ class DetectionEngine:
         self._lock = threading.RLock()
         self._day = -1
         self._unstored: list[Containment] = []
-        on = lambda name: config.detector(name).enabled  # noqa: E731
-        self.peers = Peers(config) if on("peer") else None
-        self.drift = Drift(config) if on("drift") else None
-        candidates: list[Any] = [
-            Honey(config, is_canary) if on("honey") else None,
-            Velocity(config) if on("velocity") else None,
-            Enumeration(config) if on("enumeration") else None,
-            Breadth(config) if on("breadth") else None,
-            self.peers,
-            Coordination(config) if on("coordination") else None,
-            Context(config) if on("context") else None,
+        ports = Ports(is_canary=is_canary)
+        built = [
+            (e.detector(config, ports), e.state)
+            for e in DETECTORS
+            if config.detector(e.name).enabled
         ]
-        self.detectors = [(d, config.detector(d.name).shadow) for d in candidates if d]
+        # Each detector's slot in a principal's state: built[i] owns slots[i].
+        self._slot_factories: tuple[Callable[[], Slot | None], ...] = tuple(s for _, s in built)
+        self._slot_of = {d.name: i for i, (d, _) in enumerate(built)}
+        # (detector, shadow, its slot index), for each hook a detector overrides.
+        self.detectors: list[Hooked] = []
+        self._day_closers: list[Hooked] = []
+        for i, (d, _) in enumerate(built):
+            shadow = config.detector(d.name).shadow
+            if d.overrides("observe"):
+                self.detectors.append((d, shadow, i))
+            if d.overrides("close_day"):
+                self._day_closers.append((d, shadow, i))
         self._rungs = [r for r in config.responses if r.action != "block_ip_prefix"]
         self._prefix_rungs = [r for r in config.responses if r.action == "block_ip_prefix"]
         now = clock.now()
@@ -131,14 +134,16 @@ class DetectionEngine:
                 self._new_day(day)
             st = self.states.get(event.principal)
             if st is None:
-                st = self.states[event.principal] = PrincipalState(event.role, day)
+                slots = tuple(make() for make in self._slot_factories)
+                st = self.states[event.principal] = PrincipalState(event.role, day, slots)
             st.role = event.role
             signals: list[Signal] = []
             if day != st.day:
                 self._close_day(event.principal, st, day, signals)
             st.count(event.records, event.subjects)
-            for detector, shadow in self.detectors:
-                sig = detector.observe(event, st, now)
+            slots = st.slots
+            for detector, shadow, i in self.detectors:
+                sig = detector.observe(event, st, slots[i], now)
                 if sig is not None:
                     sig.shadow = shadow
                     signals.append(sig)
@@ -159,6 +164,12 @@ class DetectionEngine:
     def prefix_risk(self, ip: str) -> float:
         p = self.prefixes.get(ip_prefix(ip) or "")
         return 0.0 if p is None else self.risk_model.total(p, self.clock.now())
+
+    def slot(self, principal: str, detector: str) -> Slot | None:
+        """A detector's own state for this principal (None: no state, or not running)."""
+        st = self.states.get(principal)
+        i = self._slot_of.get(detector)
+        return None if st is None or i is None else st.slots[i]
 
     def state_size_bytes(self, principal: str) -> int:
         st = self.states.get(principal)
@@ -248,7 +259,7 @@ class DetectionEngine:
 
     def _fire(
         self,
-        rung: Any,
+        rung: Rung,
         ev: AccessEvent,
         risk: float,
         families: tuple[str, ...],
@@ -357,12 +368,10 @@ class DetectionEngine:
     def _close_day(
         self, principal: str, st: PrincipalState, day: int, signals: list[Signal]
     ) -> None:
-        if self.peers is not None and (st.records_day or st.distinct_est):
-            self.peers.close_day(st.role, principal, st.day, st.distinct_est, st.records_day)
-        if self.drift is not None:
-            sig = self.drift.close_day(st, st.role, day)
+        for detector, shadow, i in self._day_closers:
+            sig = detector.close_day(principal, st, st.slots[i], day)
             if sig is not None:
-                sig.shadow = self.config.detector("drift").shadow
+                sig.shadow = shadow
                 signals.append(sig)
         st.new_day(day)
 

@@ -3,15 +3,16 @@
 Rungs fire once per episode: a fired rung re-arms when the risk falls below half its
 threshold, and a containment rung fires again when its containment is gone (expired,
 lifted, or scoped to another session) while the risk still stands. Suspensions need a
-honey hit or two independent signal families (config.EVIDENCE: families reading the same
-evidence count once), so one noisy signal never locks out an officer mid-shift."""
+honey hit or two independent signal families (the table's evidence groups: families reading
+the same evidence count once), so one noisy signal never locks out an officer mid-shift."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from strongroom.detect.config import SUSPENSIONS, Rung, independent
+from strongroom.detect.config import SUSPENSIONS, Rung
 from strongroom.detect.state import Scored
+from strongroom.detect.table import independent
 
 CONTAINING = frozenset(
     {"throttle", "step_up", "suspend_session", "suspend_principal", "block_ip_prefix"}

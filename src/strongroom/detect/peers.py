@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections import deque
 from statistics import median
+from typing import TYPE_CHECKING
 
-from strongroom.detect.config import DetectConfig
+from strongroom.detect.detector import Detector, Ports
 from strongroom.detect.signals import Signal
-from strongroom.detect.state import PrincipalState
-from strongroom.events import AccessEvent
+
+if TYPE_CHECKING:
+    from strongroom.detect.config import DetectConfig
+    from strongroom.detect.state import PrincipalState
+    from strongroom.events import AccessEvent
 
 POOL_SIZE = 4096
 RECOMPUTE_SECONDS = 60.0
@@ -35,27 +39,29 @@ class _RolePool:
         self.dirty = False
 
 
-class Peers:
+class Peers(Detector[None]):
     name = "peer"
     family = "peer"
 
-    def __init__(self, config: DetectConfig) -> None:
-        p = lambda k: config.param("peer", k)  # noqa: E731
-        self.z = float(p("zscore"))
-        self.min_peers = int(p("min_peers"))
-        self.window_days = max(1, int(float(p("window_seconds")) // 86_400))
-        self.min_value = float(p("min_value"))
+    def __init__(self, config: DetectConfig, ports: Ports) -> None:
+        super().__init__(config, ports)
+        self.z = float(config.param("peer", "zscore"))
+        self.min_peers = int(config.param("peer", "min_peers"))
+        self.window_days = max(1, int(float(config.param("peer", "window_seconds")) // 86_400))
+        self.min_value = float(config.param("peer", "min_value"))
         self.cap = config.family_caps["peer"]
         self.pools: dict[str, _RolePool] = {}
 
-    def close_day(
-        self, role: str, principal: str, day: int, distinct: float, records: float
-    ) -> None:
-        pool = self.pools.get(role)
+    def close_day(self, principal: str, st: PrincipalState, mine: None, day: int) -> None:
+        """The finished day joins its role's pool (a day without reads does not)."""
+        if not (st.records_day or st.distinct_est):
+            return None
+        pool = self.pools.get(st.role)
         if pool is None:
-            pool = self.pools[role] = _RolePool()
-        pool.days.append((day, hash(principal), distinct, records))
+            pool = self.pools[st.role] = _RolePool()
+        pool.days.append((st.day, hash(principal), st.distinct_est, st.records_day))
         pool.dirty = True
+        return None
 
     def _stats(
         self, role: str, today: int, now: float
@@ -74,7 +80,7 @@ class Peers:
             pool.dirty = False
         return pool.stats
 
-    def observe(self, ev: AccessEvent, st: PrincipalState, now: float) -> Signal | None:
+    def observe(self, ev: AccessEvent, st: PrincipalState, mine: None, now: float) -> Signal | None:
         if ev.records <= 0 and not st.grew:
             return None
         stats = self._stats(ev.role, st.day, now)

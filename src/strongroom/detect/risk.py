@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from strongroom.detect.config import FAMILIES, DetectConfig
-from strongroom.detect.state import FAMILY_INDEX, N_FAMILIES, Scored
+from strongroom.detect.config import DetectConfig
+from strongroom.detect.state import Scored
+from strongroom.detect.table import FAMILIES, FAMILY_INDEX, N_FAMILIES
 
 BUMP = 1.0
 LN2 = math.log(2.0)
