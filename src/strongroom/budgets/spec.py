@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from strongroom.context import Caller
+from strongroom.netaddr import ip_prefix as network_prefix
 
 UNITS: tuple[str, ...] = ("requests", "records", "subjects")
 MIN_WINDOW = 60
@@ -109,16 +110,10 @@ def normalise_ip(ip: str) -> str:
     return str(addr) if addr is not None else ip
 
 
-@lru_cache(maxsize=65_536)
 def ip_prefix(ip: str) -> str:
-    """The network a budget pools an address into: /24 for IPv4, /56 for IPv6 (a typical
-    end-site assignment, so one subscriber's many addresses count as one). An unparseable
+    """The network a budget pools an address into (`strongroom.netaddr`). An unparseable
     value stays its own prefix rather than escaping the budget."""
-    addr = _parse(ip)
-    if addr is None:
-        return ip
-    bits = 24 if addr.version == 4 else 56
-    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
+    return network_prefix(ip) or ip
 
 
 # The budget keys, declared once: the policy's `key:` names one of these, and each says
