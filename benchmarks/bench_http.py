@@ -634,7 +634,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64, 200])
     parser.add_argument("--quick", action="store_true", help="small, no wrk, no install")
     args = parser.parse_args()
-    quick_requests = 240
+    quick_requests = 150
     if args.quick:
         args.persons = 600
 
@@ -674,7 +674,7 @@ def main() -> int:
 
         def warm(server: Server, load: Load) -> None:
             if wrk is None:
-                run_python(server, load, 40)
+                run_python(server, load, 20)
             else:
                 run_wrk(wrk, server, load, 2, work)
 
