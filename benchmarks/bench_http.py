@@ -5,12 +5,17 @@ count, both started here on 127.0.0.1 and driven in the same sitting by one load
 Scenarios, 16 connections, for 1 and for 2 workers:
   allowed_reads            owners reading their own record (GET /v1/me), a different
                            owner per request (~2,900 tokens rotated, each under 60 reads)
-  refused_exhausted        one owner token hammered: 200 for its first 60, then 429
+  refused_exhausted        one owner token hammered from ever new addresses: its first
+                           reads pass, then 429 (owner budget), then 401 once the
+                           detectors ask for step-up
+  refused_exhausted_one_client  the same from one address: 60 reads, 240 refused by the
+                           owner's budget, then 429 at the door (per-prefix budget)
   refused_unauthenticated  no Authorization header: 401
   refused_contained        a suspended police account (GET /v1/weapons/X): 401/403
 and, for 1 worker, allowed_reads at 1, 16, 64 and 200 connections. Every request carries
-its own X-Forwarded-For (10.x.y.z over 65,536 /24 prefixes; the home trusts 127.0.0.1 as
-a proxy), so the door's per-prefix budget sees many clients, as in production.
+an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a proxy): each owner its own
+address, other requests ever new /24 prefixes, so the door's per-prefix budget sees many
+clients, as in production. Refusals are counted by status, reason and budget.
 
 Ratios (Strongroom / bare, expected answers per second) are computed and reported against
 the issue's goals, not asserted. The load generator is Debian's `wrk` (installed with
