@@ -35,8 +35,8 @@ class Settings:
     # Serving, per worker: requests served at once (the thread pool and the registry's
     # connections are sized to match), requests that may wait for a place, and how long.
     max_inflight: int = 32
-    max_queued: int = 64
-    queue_wait_seconds: float = 1.0
+    max_queued: int = 480
+    queue_wait_seconds: float = 5.0
     extra: dict[str, object] = field(default_factory=dict)
 
 

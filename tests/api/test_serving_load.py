@@ -67,8 +67,8 @@ def test_two_hundred_connections_against_one_worker(tmp_path: Path) -> None:
     text = home.config_path.read_text(encoding="utf-8")
     text = (
         text.replace("max_inflight = 32", "max_inflight = 8")
-        .replace("max_queued = 64", "max_queued = 16")
-        .replace("queue_wait_seconds = 1.0", "queue_wait_seconds = 0.5")
+        .replace("max_queued = 480", "max_queued = 16")
+        .replace("queue_wait_seconds = 5.0", "queue_wait_seconds = 0.5")
     )
     home.config_path.write_text(text, encoding="utf-8")
     settings = home.settings()

@@ -18,6 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from strongroom.cli.case_cmds import case_app
     from strongroom.cli.client_cmds import client_app
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
@@ -28,6 +29,8 @@ def _register() -> None:
     from strongroom.cli.token_cmds import token_app
 
     app.add_typer(principal_app, name="principal")
+    app.add_typer(case_app, name="case")
+    app.add_typer(case_app, name="case")
     app.add_typer(token_app, name="token")
     app.add_typer(client_app, name="client")
     app.add_typer(policy_app, name="policy")
@@ -112,6 +115,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # The journal records every request; uvicorn's access log would print request
+        # paths, and a path can name a weapon's serial.
+        access_log=False,
         proxy_headers=False,
     )
 
