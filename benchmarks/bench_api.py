@@ -60,6 +60,14 @@ def main() -> int:
             ids = list(
                 s.execute(select(Person.public_id).where(Person.departement == dept)).scalars()
             )
+        # Need to know: the agent reads through an open case of its unit, its subjects
+        # linked (by the operator, as a case-management system would).
+        operator = svc.admin.operator()
+        case = svc.cases.open_as_operator(
+            operator, unit=f"prefecture:{dept}", kind="renewal", reference=DEMO_CASE
+        )["id"]
+        for pid in ids:
+            svc.cases.link_as_operator(operator, case, pid, "renewal campaign")
         app = create_app(svc)
         client = TestClient(app)
         bypass = FastAPI()
@@ -97,7 +105,7 @@ def main() -> int:
             + svc.token_issuer.issue(
                 role="prefecture",
                 subject=principals["prefecture"],
-                case=DEMO_CASE,
+                case=case,
                 justification=DEMO_JUSTIFICATION,
                 lifetime=3600,
             )
@@ -122,7 +130,7 @@ def main() -> int:
                         + svc.token_issuer.issue(
                             role="prefecture",
                             subject=fresh,
-                            case=DEMO_CASE,
+                            case=case,
                             justification=DEMO_JUSTIFICATION,
                             lifetime=3600,
                         )

@@ -42,6 +42,25 @@ class Deployment:
     def headers(self, role: str, subject: str | None = None, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, subject, **claims)}"}
 
+    def case(self, role: str, *subjects: str, kind: str | None = None) -> str:
+        """Open a case for the role's principal over HTTP and link `subjects` to it: the
+        path every full-record read takes (need to know). Returns the case ID."""
+        kind = kind or ("investigation" if role == "police" else "renewal")
+        headers = self.headers(role, purpose="case_management")
+        r = self.client.post(
+            "/v1/cases", json={"kind": kind, "reference": "TEST-2026-0001"}, headers=headers
+        )
+        assert r.status_code == 201, r.text
+        case_id = str(r.json()["id"])
+        for subject in subjects:
+            r = self.client.post(
+                f"/v1/cases/{case_id}/subjects",
+                json={"subject_id": subject, "reason": "named in the test's case file"},
+                headers=headers,
+            )
+            assert r.status_code == 201, r.text
+        return case_id
+
 
 def build_deployment(
     path: Path,

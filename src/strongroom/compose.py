@@ -39,6 +39,8 @@ from strongroom.gate import (
     AdminTasks,
     AuditTasks,
     BreakGlassWindows,
+    CaseTasks,
+    OwnerAccesses,
     Pipeline,
     RegistryTasks,
 )
@@ -75,6 +77,8 @@ class Service:
     detector: DetectionEngine
     pipeline: Pipeline
     registry_tasks: RegistryTasks
+    cases: CaseTasks
+    owner_accesses: OwnerAccesses
     audit: AuditTasks
     authorization_server: AuthorizationServer
     token_issuer: TokenIssuer
@@ -157,6 +161,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             detail={k: v for k, v in event.items() if k != "type"},
         )
 
+    investigator = Investigator(journal)
     authorization_server = AuthorizationServer(
         engine=engine,
         tokens=tokens,
@@ -189,10 +194,17 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         registry_tasks=RegistryTasks(
             pipeline=pipeline, registry=registry, vault=vault, policy=policy, clock=clock
         ),
+        cases=CaseTasks(pipeline=pipeline, registry=registry, spec=policy.policy.cases),
+        owner_accesses=OwnerAccesses(
+            pipeline=pipeline,
+            investigator=investigator,
+            registry=registry,
+            cases=policy.policy.cases,
+        ),
         audit=AuditTasks(
             pipeline=pipeline,
             journal=journal,
-            investigator=Investigator(journal),
+            investigator=investigator,
             registry=registry,
         ),
         authorization_server=authorization_server,

@@ -32,3 +32,9 @@ class Caller:
     acr: str | None = None
     auth_time: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        """The unit a staff caller works for, which owns its cases: its role and
+        département (`prefecture:75`, `police:13`); without a département, national."""
+        return f"{self.role}:{self.departement or 'national'}"

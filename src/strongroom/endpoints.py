@@ -27,12 +27,20 @@ class Endpoint:
 
 # --- registry tasks -----------------------------------------------------------------------
 ME = Endpoint("GET", "/v1/me")
+ME_ACCESSES = Endpoint("GET", "/v1/me/accesses")
 VERIFY = Endpoint("POST", "/v1/permits/verify")
 SALE = Endpoint("POST", "/v1/sales")
 LEDGER = Endpoint("GET", "/v1/ledger")
 WEAPON = Endpoint("GET", "/v1/weapons/{serial}")
 SEARCH = Endpoint("POST", "/v1/persons/search")
 PERSON = Endpoint("GET", "/v1/persons/{id}")
+
+# --- cases --------------------------------------------------------------------------------
+CASE_OPEN = Endpoint("POST", "/v1/cases")
+CASE_LIST = Endpoint("GET", "/v1/cases")
+CASE_LINK = Endpoint("POST", "/v1/cases/{id}/subjects")
+CASE_APPROVE_LINK = Endpoint("POST", "/v1/cases/{id}/subjects/{subject}/approve")
+CASE_CLOSE = Endpoint("POST", "/v1/cases/{id}/close")
 
 # --- audit and investigations -------------------------------------------------------------
 CHECKPOINT = Endpoint("GET", "/v1/journal/checkpoint")

@@ -115,8 +115,9 @@ def test_own_dealer_scope_is_the_dealers_buyers(deployment: Deployment) -> None:
         buyer = svc.registry.person_by_public_id(s, sale.json()["buyer_id"])
         other = svc.registry.person_by_public_id(s, f["person_elsewhere"])
         assert buyer is not None and other is not None
-        assert scope.allows(s, svc.registry, dealer, buyer)
-        assert not scope.allows(s, svc.registry, dealer, other)
+        now = svc.clock.now()
+        assert scope.allows(s, svc.registry, dealer, buyer, now)
+        assert not scope.allows(s, svc.registry, dealer, other, now)
 
 
 def test_a_role_whose_scope_needs_a_departement_is_refused_without_one(

@@ -44,9 +44,11 @@ def test_break_glass_needs_step_up(deployment: Deployment) -> None:
 
 def test_break_glass_widens_for_a_while_and_creates_a_review(deployment: Deployment) -> None:
     other = deployment.fixtures["person_elsewhere"]
+    case = deployment.case("prefecture", other)
     headers = deployment.headers(
         "prefecture",
         purpose="break_glass",
+        case=case,
         acr="urn:strongroom:mfa",
         auth_time=deployment.clock.now(),
         justification="Urgent: the holder moved yesterday and a suspension is pending now",

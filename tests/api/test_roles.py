@@ -128,7 +128,10 @@ def test_police_search_refuses_wildcards_and_prefixes(deployment: Deployment, na
 
 def test_prefecture_reads_own_departement(deployment: Deployment) -> None:
     person = deployment.fixtures["owner_id"]
-    r = deployment.client.get(f"/v1/persons/{person}", headers=deployment.headers("prefecture"))
+    case = deployment.case("prefecture", person)
+    r = deployment.client.get(
+        f"/v1/persons/{person}", headers=deployment.headers("prefecture", case=case)
+    )
     assert r.status_code == 200, r.text
     assert r.json()["id"] == person
 

@@ -14,6 +14,7 @@ NIL = "00000000-0000-4000-8000-000000000000"
 # route -> (roles allowed with their default token, a request body or None)
 TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
     "GET /v1/me": (frozenset({"owner"}), None),
+    "GET /v1/me/accesses": (frozenset({"owner"}), None),
     "POST /v1/permits/verify": (
         frozenset({"dealer"}),
         {"permit_number": "FR-00-00000000", "family_name": "X", "birth_date": "1970-01-01"},
@@ -34,6 +35,12 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         {"family_name": "X", "birth_date": "1970-01-01"},
     ),
     "GET /v1/persons/{id}": (frozenset({"prefecture"}), None),
+    # case management purpose only, not the default
+    "POST /v1/cases": (frozenset(), {"kind": "renewal", "reference": "ARR-2026-1"}),
+    "GET /v1/cases": (frozenset(), None),
+    "POST /v1/cases/{id}/subjects": (frozenset(), {"subject_id": NIL, "reason": "a reason"}),
+    "POST /v1/cases/{id}/subjects/{subject}/approve": (frozenset(), None),
+    "POST /v1/cases/{id}/close": (frozenset(), None),
     "GET /v1/journal/checkpoint": (frozenset({"auditor"}), None),
     "GET /v1/journal/proof/inclusion": (frozenset({"auditor"}), None),
     "GET /v1/journal/proof/consistency": (frozenset({"auditor"}), None),
@@ -94,7 +101,12 @@ def test_role_outside_the_row_is_refused(deployment: Deployment, route: str, rol
     if role in allowed:
         return
     method, path = route.split(" ", 1)
-    path = path.replace("{serial}", "NOSUCHSERIAL").replace("{id}", NIL).replace("{principal}", NIL)
+    path = (
+        path.replace("{serial}", "NOSUCHSERIAL")
+        .replace("{id}", NIL)
+        .replace("{principal}", NIL)
+        .replace("{subject}", NIL)
+    )
     subject = deployment.fixtures["owner_id"] if role == "owner" else None
     r = deployment.client.request(
         method, path + QUERY.get(route, ""), json=body, headers=deployment.headers(role, subject)

@@ -130,6 +130,7 @@ def test_break_glass_requires_step_up_and_long_justification(compiled, clock) ->
         purpose="break_glass",
         scopes=frozenset({"persons:read"}),
         justification="urgent" * 10,
+        case="b6a8a7d2-3c1e-4c57-9d1e-2f0a4f8b9c11",
     )
     with pytest.raises(Unauthorized):
         compiled.check_purpose(agent, PERSON)
@@ -139,6 +140,7 @@ def test_break_glass_requires_step_up_and_long_justification(compiled, clock) ->
         purpose="break_glass",
         scopes=frozenset({"persons:read"}),
         justification="urgent" * 10,
+        case="b6a8a7d2-3c1e-4c57-9d1e-2f0a4f8b9c11",
         auth_time=clock.now(),
     )
     assert compiled.check_purpose(fresh, PERSON) == "break_glass"

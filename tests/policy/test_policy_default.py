@@ -48,8 +48,8 @@ def test_required_purposes_exist(policy) -> None:
     expected = {
         "owner": {"self_service"},
         "dealer": {"sale_verification", "ledger_keeping"},
-        "police": {"police_check", "investigation"},
-        "prefecture": {"case_work", "break_glass"},
+        "police": {"police_check", "investigation", "case_management"},
+        "prefecture": {"case_work", "break_glass", "case_management"},
         "auditor": {"audit"},
         "admin": {"administration"},
     }
@@ -59,6 +59,10 @@ def test_required_purposes_exist(policy) -> None:
     assert inv.case_required and inv.justification.required and inv.step_up
     assert policy.purposes["case_work"].case_required
     assert policy.purposes["break_glass"].break_glass is not None
+    # Need to know: every full-record purpose reads only subjects of an open case.
+    assert inv.object_scope == "open_case"
+    assert policy.purposes["case_work"].object_scope == ["own_departement", "open_case"]
+    assert policy.purposes["break_glass"].break_glass.object_scope == "open_case"
 
 
 def test_no_rule_reveals_beyond_need(policy) -> None:

@@ -73,8 +73,8 @@ def test_unknown_field_in_rule(tmp_path: Path) -> None:
 
 def test_unknown_purpose_in_role(tmp_path: Path) -> None:
     text = mutate(
-        "purposes: [police_check, investigation]",
-        "purposes: [police_check, investigation, fishing]",
+        "purposes: [police_check, investigation, case_management]",
+        "purposes: [police_check, investigation, case_management, fishing]",
     )
     p = only(problems_of(tmp_path, text), "unknown purpose 'fishing'")
     assert p.line == line_of(text, "fishing]")
@@ -182,8 +182,8 @@ def test_staff_role_must_require_mfa(tmp_path: Path) -> None:
 
 def test_role_without_endpoint_scope(tmp_path: Path) -> None:
     text = mutate(
-        "scopes: [weapons:lookup, persons:search, persons:read]",
-        "scopes: [weapons:lookup, persons:search]",
+        "scopes: [weapons:lookup, persons:search, persons:read, cases:write]",
+        "scopes: [weapons:lookup, persons:search, cases:write]",
     )
     only(problems_of(tmp_path, text), "role 'police' lacks scope 'persons:read'")
 

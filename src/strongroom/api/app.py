@@ -114,10 +114,11 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
             InternalError("the request could not be completed"), instance=request.url.path
         )
 
-    from strongroom.api import routes_admin, routes_exports, routes_registry
+    from strongroom.api import routes_admin, routes_cases, routes_exports, routes_registry
     from strongroom.api.oauth_routes import make_oauth_router
 
     app.include_router(routes_registry.router)
+    app.include_router(routes_cases.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))

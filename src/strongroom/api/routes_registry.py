@@ -51,6 +51,17 @@ def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(svc.registry_tasks.me(who), response)
 
 
+@route(router, ep.ME_ACCESSES, summary="Owner: who looked at my record, newest first")
+def me_accesses(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> dict[str, Any]:
+    return _send(svc.owner_accesses.accesses(who, before=before, limit=limit), response)
+
+
 @route(router, ep.VERIFY, summary="Dealer: verify a buyer's permit (no address, ever)")
 def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(

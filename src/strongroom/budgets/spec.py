@@ -69,6 +69,7 @@ class BudgetKeys:
     organisation: str | None = None
     ip: str | None = None
     role: str | None = None
+    unit: str | None = None
     endpoint: str | None = None
 
     @classmethod
@@ -80,6 +81,7 @@ class BudgetKeys:
             organisation=caller.dealer_id,
             ip=caller.ip,
             role=caller.role,
+            unit=caller.unit,
             endpoint=endpoint,
         )
 
@@ -127,6 +129,7 @@ KEY_VALUES: dict[str, Callable[[BudgetKeys], str | None]] = {
     "ip": lambda k: normalise_ip(k.ip) if k.ip else None,
     "ip_prefix": lambda k: k.ip_prefix,
     "role": lambda k: k.role,
+    "unit": lambda k: k.unit,
     "endpoint": lambda k: k.endpoint,
     "global": lambda k: "*",
 }

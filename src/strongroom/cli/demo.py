@@ -40,6 +40,26 @@ def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, 
     return principals
 
 
+def demo_case(service: Any, fixtures: dict[str, Any]) -> str:
+    """The demo's prefecture case (a renewal) with the demo owner linked: a prefecture
+    agent reads full records only through an open case of its unit (kept in demo.json)."""
+    path = service.home.path / DEMO_FILE
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    unit = f"prefecture:{fixtures['departement']}"
+    known = {c["id"] for c in service.cases.list_all(unit, "open")}
+    if doc.get("case") not in known:
+        operator = service.admin.operator()
+        case = service.cases.open_as_operator(
+            operator, unit=unit, kind="renewal", reference=DEMO_CASE
+        )
+        service.cases.link_as_operator(
+            operator, case["id"], fixtures["owner_id"], "the holder's renewal file"
+        )
+        doc["case"] = case["id"]
+        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return str(doc["case"])
+
+
 def demo_tokens(
     service: Any, fixtures: dict[str, Any], principals: dict[str, str]
 ) -> dict[str, str]:
@@ -53,7 +73,7 @@ def demo_tokens(
         "prefecture": service.token_issuer.issue(
             role="prefecture",
             subject=principals["prefecture"],
-            case=DEMO_CASE,
+            case=demo_case(service, fixtures),
             justification=DEMO_JUSTIFICATION,
         ),
     }

@@ -330,7 +330,7 @@ class ExportDesk:
     def _downloadable(self, caller: Caller, export_id: str) -> ExportRecord:
         rec = self._get(export_id)
         if rec.requester_id != caller.principal_id:
-            raise NotFound(NOT_YOURS, reason="not_requester")
+            raise NotFound(NOT_YOURS, reason="not_found")
         rec = self._expire_if_due(rec)
         if rec.status == "downloaded":
             raise Conflict("this export was downloaded already", reason="already_downloaded")

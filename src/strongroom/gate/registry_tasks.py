@@ -25,8 +25,9 @@ from strongroom.gate.disclosure import (
 )
 from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
 from strongroom.gate.ports import PolicyPort, VaultPort
-from strongroom.gate.scopes import OBJECT_SCOPES
+from strongroom.gate.scopes import scope_of
 from strongroom.ids import is_public_id, new_public_id
+from strongroom.policy.model import ObjectScope as ObjectScopeName
 from strongroom.registry.repository import PermitRow, PersonRow, Registry
 
 NOT_VISIBLE = "no such person, or not one you may see"
@@ -83,21 +84,31 @@ class RegistryTasks:
                 raise NotFound(NOT_VISIBLE, reason="not_found")
             with self.registry.session() as s:
                 person = self.registry.person_by_public_id(s, person_id)
-                if person is None or not self._in_scope(s, caller, t.purpose, person):
-                    # Same answer for "absent" and "not yours": existence cannot be probed.
+                if person is None or not self._in_scope(
+                    s, caller, t.purpose, person, full_record=True
+                ):
+                    # One answer for "absent" and "not yours", to the byte: existence cannot
+                    # be probed. The journal keeps which it was.
                     t.detail["matched"] = False
-                    raise NotFound(NOT_VISIBLE, reason="out_of_scope")
+                    t.detail["why"] = "absent" if person is None else "out_of_scope"
+                    raise NotFound(NOT_VISIBLE, reason="not_found")
                 return self._person_disclosure(s, t, person)
 
         return self.pipeline.serve(caller, ep.PERSON, work, expected_records=1)
 
-    def _in_scope(self, s: Session, caller: Caller, purpose: str, person: PersonRow) -> bool:
-        """Object-level authorization: the policy names the scope (the purpose's
-        break-glass scope while it applies, else the role's)."""
+    def _in_scope(
+        self, s: Session, caller: Caller, purpose: str, person: PersonRow, *, full_record: bool
+    ) -> bool:
+        """Object-level authorization, as the policy names it. A full record: the
+        purpose's break-glass scope, or the purpose's own (need to know: a subject linked
+        to an open case), else the role's. A search: the role's."""
         spec = self.policy.purpose(purpose)
-        scope = spec.break_glass.object_scope if spec.break_glass else None
-        scope = scope or self.policy.role(caller.role).object_scope
-        return OBJECT_SCOPES[scope].allows(s, self.registry, caller, person)
+        names: ObjectScopeName | list[ObjectScopeName] = self.policy.role(caller.role).object_scope
+        if full_record and spec.break_glass is not None:
+            names = spec.break_glass.object_scope
+        elif full_record and spec.object_scope is not None:
+            names = spec.object_scope
+        return scope_of(names).allows(s, self.registry, caller, person, self.clock.now())
 
     def _person_disclosure(self, s: Session, t: Task, person: PersonRow) -> Disclosure:
         shown: set[str] = set()
@@ -375,7 +386,9 @@ class RegistryTasks:
                 persons = self.registry.persons_by_name_dob(
                     s, self.vault.blind_index("name_dob", family_name, dob), t.page_size
                 )
-                visible = [p for p in persons if self._in_scope(s, caller, t.purpose, p)]
+                visible = [
+                    p for p in persons if self._in_scope(s, caller, t.purpose, p, full_record=False)
+                ]
                 permits = self.registry.permits_of(s, [p.pk for p in visible])
             by_person: dict[int, list[str]] = {}
             for pm in permits:

@@ -24,7 +24,7 @@ from pydantic import (
 from strongroom.budgets.spec import KEYS as BUDGET_KEYS
 
 Action = Literal["reveal", "partial", "generalize", "pseudonym", "deny"]
-ObjectScope = Literal["self", "own_dealer", "own_departement", "assigned_case", "any", "none"]
+ObjectScope = Literal["self", "own_dealer", "own_departement", "open_case", "any", "none"]
 Generalizer = Literal["year", "month", "departement", "drop"]
 BudgetUnit = Literal["requests", "records", "subjects"]
 ResponseName = Literal[
@@ -84,7 +84,7 @@ class JustificationSpec(_Spec):
 class BreakGlassSpec(_Spec):
     duration_seconds: StrictInt = Field(ge=60, le=86_400)
     notify: list[Name] = Field(min_length=1)
-    object_scope: ObjectScope = "any"
+    object_scope: ObjectScope | list[ObjectScope] = "any"
 
 
 class PurposeSpec(_Spec):
@@ -94,6 +94,9 @@ class PurposeSpec(_Spec):
     case_required: StrictBool = False
     step_up: StrictBool = False
     break_glass: BreakGlassSpec | None = None
+    # A full-record read under this purpose: these scopes, all of them, instead of the
+    # role's (which still bounds searches).
+    object_scope: ObjectScope | list[ObjectScope] | None = None
 
 
 class EndpointSpec(_Spec):
@@ -152,6 +155,23 @@ class ExportsSpec(_Spec):
     datasets: dict[str, DatasetSpec] = {}
 
 
+class CaseKindSpec(_Spec):
+    roles: list[Name] = Field(min_length=1)
+    # Accesses under a covert case (an investigation) are withheld from the owner's view
+    # of who looked until the case closes.
+    covert: StrictBool = False
+    description: StrictStr = ""
+
+
+class CasesSpec(_Spec):
+    kinds: dict[str, CaseKindSpec] = {}
+    lifetime_days: StrictInt = Field(90, ge=1, le=3650)
+    # Links to one case beyond this many wait for a second agent of the unit.
+    links_before_approval: StrictInt = Field(10, ge=1, le=10_000)
+    # Roles whose links to a subject outside their département wait for a second agent.
+    approval_outside_jurisdiction: list[Name] = []
+
+
 class Policy(_Spec):
     version: Literal[1]
     masking: MaskingSpec = MaskingSpec()
@@ -165,6 +185,7 @@ class Policy(_Spec):
     detectors: dict[str, DetectorSpec] = {}
     responses: dict[ResponseName, ResponseSpec] = {}
     exports: ExportsSpec = ExportsSpec()
+    cases: CasesSpec = CasesSpec()
 
     def field_names(self) -> list[str]:
         return [f"{cat}.{name}" for cat, names in self.fields.items() for name in names]

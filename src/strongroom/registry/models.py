@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,14 +157,43 @@ class Principal(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
-class CaseAssignment(Base):
-    """Which subjects an agent's case covers: the object scope `assigned_case`."""
+class Case(Base):
+    """A task that needs full records: a permit application, renewal, suspension or
+    seizure (prefecture), an investigation (police), or an owner's own request. It belongs
+    to a unit (`role:departement`, e.g. `prefecture:75`); only that unit's agents read
+    through it, and only the subjects linked to it, while it is open and unexpired."""
 
-    __tablename__ = "case_assignments"
+    __tablename__ = "cases"
     id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
-    case_ref: Mapped[str] = mapped_column(String(64), index=True)
-    principal_id: Mapped[str] = mapped_column(String(36), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    reference: Mapped[str] = mapped_column(String(120))
+    covert: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CaseSubject(Base):
+    """A subject linked to a case, with the reason; `pending` until a second agent of the
+    unit approves a link that needs four eyes."""
+
+    __tablename__ = "case_subjects"
+    id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    linked_by: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (UniqueConstraint("case_id", "person_id"),)
 
 
 class DataKey(Base):

@@ -8,14 +8,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strongroom.registry.errors import storage_errors
 from strongroom.registry.models import (
     Address,
     Ban,
-    CaseAssignment,
+    Case,
+    CaseSubject,
     Dealer,
     Identity,
     Permit,
@@ -150,13 +151,53 @@ class Registry:
         ).first()
         return row is not None
 
-    def in_case(self, s: Session, case_ref: str, principal_id: str, person_pk: int) -> bool:
+    # --- cases ------------------------------------------------------------------------
+    def case(self, s: Session, public_id: str) -> Case | None:
+        return s.execute(select(Case).where(Case.public_id == public_id)).scalar_one_or_none()
+
+    def add_case(self, s: Session, case: Case) -> None:
+        s.add(case)
+        s.flush()
+
+    def cases_of_unit(self, s: Session, unit: str, *, status: str | None, limit: int) -> list[Case]:
+        q = select(Case).where(Case.unit == unit)
+        if status is not None:
+            q = q.where(Case.status == status)
+        return list(s.execute(q.order_by(Case.opened_at.desc()).limit(limit)).scalars())
+
+    def case_link(self, s: Session, case_pk: int, person_pk: int) -> CaseSubject | None:
+        return s.execute(
+            select(CaseSubject).where(
+                CaseSubject.case_id == case_pk, CaseSubject.person_id == person_pk
+            )
+        ).scalar_one_or_none()
+
+    def add_case_link(self, s: Session, link: CaseSubject) -> None:
+        s.add(link)
+        s.flush()
+
+    def case_link_count(self, s: Session, case_pk: int) -> int:
+        return int(
+            s.execute(
+                select(func.count(CaseSubject.id)).where(CaseSubject.case_id == case_pk)
+            ).scalar_one()
+        )
+
+    def linked_in_open_case(
+        self, s: Session, case_public_id: str, unit: str, person_pk: int, now: float
+    ) -> bool:
+        """Whether the person is linked (and approved) to this case, the case is open,
+        unexpired and the unit's: the need-to-know test of a full-record read."""
         row = s.execute(
-            select(CaseAssignment.id)
+            select(CaseSubject.id)
+            .join(Case, Case.id == CaseSubject.case_id)
             .where(
-                CaseAssignment.case_ref == case_ref,
-                CaseAssignment.principal_id == principal_id,
-                CaseAssignment.person_id == person_pk,
+                Case.public_id == case_public_id,
+                Case.unit == unit,
+                Case.status == "open",
+                Case.expires_at > now,
+                CaseSubject.person_id == person_pk,
+                CaseSubject.status == "active",
             )
             .limit(1)
         ).first()

@@ -38,13 +38,26 @@ def account(
     user_agent: str = ATTACK_UA,
 ) -> Account:
     pid = world.add_principal(role, departement=departement, dealer=dealer, label=label)
-    case = f"CASE-ATK-{len(campaign.accounts):04d}" if role == "prefecture" else None
+    session = f"atk-{label}-{len(campaign.accounts)}"
+    case = None
+    kind = world.case_kind(role)
+    if role == "prefecture" and kind is not None:
+        # The insider opens a case of its own unit, as any agent may, and links its
+        # targets to it (`read`): the way around need to know that is left.
+        opener = world.caller(
+            pid, role, ip=ip, user_agent=user_agent, session=session, purpose="case_management"
+        )
+        case = world.service.cases.open(
+            opener, kind=kind, reference=f"ATK-{len(campaign.accounts):04d}"
+        ).body["id"]
+    elif role == "prefecture":
+        case = f"CASE-ATK-{len(campaign.accounts):04d}"  # a policy without cases
     caller = world.caller(
         pid,
         role,
         ip=ip,
         user_agent=user_agent,
-        session=f"atk-{label}-{len(campaign.accounts)}",
+        session=session,
         case=case,
         justification=JUSTIFICATION if case else None,
     )
@@ -60,7 +73,7 @@ def search(family_name: str, birth_date: str) -> Call:
 
 
 def read(p: PersonRef) -> Call:
-    return Call("person", {"id": p.public_id, "_canary": p.canary})
+    return Call("person", {"id": p.public_id, "_canary": p.canary, "link": True})
 
 
 class Leaked:

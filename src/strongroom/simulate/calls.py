@@ -8,7 +8,8 @@ records the answer carried.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strongroom.context import Caller
@@ -17,7 +18,9 @@ from strongroom.errors import StrongroomError, TooManyRequests, Unauthorized
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """`task` is one of: me, person, weapon, search, verify, ledger."""
+    """`task` is one of: me, person, weapon, search, verify, ledger. A `person` call with
+    `link` first links the subject to the caller's own case (an insider's way around need
+    to know: it meets the link budgets, four eyes and the honey records)."""
 
     task: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +67,8 @@ def perform(world: Any, caller: Caller, call: Call) -> Outcome:
         if call.task == "search":
             answer = gate.search_persons(caller, a["query"])
         elif call.task == "person":
+            if a.get("link") and caller.case:
+                link_first(world, caller, a["id"])
             answer = gate.person(caller, a["id"])
         elif call.task == "weapon":
             answer = gate.weapon(caller, a["serial"])
@@ -94,6 +99,15 @@ def perform(world: Any, caller: Caller, call: Call) -> Outcome:
                 out.action, out.families = c.action, tuple(c.families)
         return out
     return Outcome(200, records=records_in(call.task, answer.body))
+
+
+def link_first(world: Any, caller: Caller, subject: str) -> None:
+    """Link the subject to the caller's case; a refused or waiting link is for the read
+    that follows to find out."""
+    with contextlib.suppress(StrongroomError):
+        world.service.cases.link(
+            replace(caller, purpose="case_management"), caller.case, subject, "added to my case"
+        )
 
 
 def contained_by(detector: Any, caller: Caller) -> Any:

@@ -71,7 +71,8 @@ class Campaign:
     ended_by: str | None = None
     ended_at: float | None = None
     first_budget_at: float | None = None
-    canary_records: int | None = None  # records leaked when the first canary was read
+    canary_records: int | None = None  # records leaked when a canary was first asked for
+    canary_answered: bool = False  # whether that first canary read itself was answered
     extra: dict[str, Any] = field(default_factory=dict)
 
     def add(self, caller: Caller, ips: tuple[str, ...] = ()) -> Account:
@@ -123,9 +124,11 @@ class Campaign:
         acct.requests += 1
         self.requests += 1
         self.statuses[f"{out.status} {out.reason}".strip() if out.status != 200 else "200"] += 1
+        if call.args.get("_canary") and self.canary_records is None:
+            # Met at the link to the insider's case (honey detection) or at the read.
+            self.canary_records = self.records
+            self.canary_answered = out.status == 200
         if out.status == 200:
-            if call.args.get("_canary") and self.canary_records is None:
-                self.canary_records = self.records
             acct.records += out.records
             self.records += out.records
             acct.refusals = 0
@@ -195,7 +198,7 @@ class Campaign:
             after = (
                 None
                 if self.canary_records is None
-                else max(0, self.records - self.canary_records - 1)
+                else max(0, self.records - self.canary_records - self.canary_answered)
             )
             out["canary"] = {
                 "records_before_first_canary": self.canary_records,

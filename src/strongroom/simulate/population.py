@@ -50,6 +50,8 @@ PROFILES: dict[str, Profile] = {
 }
 TYPO = 0.05
 CASE_JUSTIFICATION = "Permit renewal and compliance review under the assigned case"
+# The case a prefecture agent names under a policy that declares no cases.
+CASE_REFERENCE = "CASE-SIM-0001"
 
 
 @dataclass
@@ -89,13 +91,19 @@ class LegitUser:
         self.user_agent = f"Mozilla/5.0 sim-{role}-{index % 7}"
         self.factor = rng.lognormvariate(0, self.profile.sigma_person)
         self.workdays = self._week(rng)
-        self.case = f"CASE-{index:06d}" if role == "prefecture" else None
         if role == "owner":
             self.principal = knows[0].public_id
         else:
             self.principal = world.add_principal(
                 role, departement=departement, dealer=dealer, label=f"sim {role}"
             )
+        # A prefecture agent works a caseload through a case of its unit, fed by the
+        # case-management system (the operator's path): need to know.
+        self.case = (
+            world.open_case(f"prefecture:{departement}", f"SIM-{index:06d}")
+            if role == "prefecture"
+            else None
+        )
         stats.users[role] += 1
         stats.roles[self.principal] = role
         self.caseload: list[PersonRef] = []
@@ -185,6 +193,8 @@ class LegitUser:
         # prefecture: open a case now and then, work on the caseload
         if not self.caseload or rng.random() < 0.2:
             self.caseload.append(self._person())
+            if self.case is not None:
+                self.world.link(self.case, self.caseload[-1].public_id)
         p = rng.choice(self.caseload)
         calls = [(0.0, Call("person", {"id": p.public_id}))]
         if rng.random() < 0.2:
@@ -226,8 +236,8 @@ class LegitUser:
                 ip=self.ip,
                 user_agent=self.user_agent,
                 session=f"s-{self.principal[:8]}-{self.day}",
-                case=self.case,
-                justification=CASE_JUSTIFICATION if self.case else None,
+                case=self.case or (CASE_REFERENCE if self.role == "prefecture" else None),
+                justification=CASE_JUSTIFICATION if self.role == "prefecture" else None,
             )
         except StrongroomError:
             self._contained(now, Outcome(401, "principal_inactive"))

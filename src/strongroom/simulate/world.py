@@ -10,6 +10,7 @@ journaled or written to the report.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from strongroom.clock import FakeClock
 from strongroom.config import Home
 from strongroom.context import Caller
+from strongroom.errors import Conflict
 
 # Monday 2026-01-05 00:00 in Paris (UTC+1): simulated weeks start on a Monday at midnight.
 EPOCH = 1_767_567_600.0
@@ -251,6 +253,30 @@ class World:
                 role=role, departement=departement, dealer=dealer, label=label
             )
         )
+
+    def case_kind(self, role: str) -> str | None:
+        """A kind of case the policy lets this role open, if it declares any."""
+        kinds = self.service.policy.policy.cases.kinds
+        return next((k for k, spec in kinds.items() if role in spec.roles), None)
+
+    def open_case(self, unit: str, reference: str) -> str | None:
+        """A case opened by the case-management system (the local operator's path); None
+        under a policy that declares no case for the unit's role (no need-to-know)."""
+        kind = self.case_kind(unit.partition(":")[0])
+        if kind is None:
+            return None
+        operator = self.service.admin.operator()
+        return str(
+            self.service.cases.open_as_operator(
+                operator, unit=unit, kind=kind, reference=reference
+            )["id"]
+        )
+
+    def link(self, case: str, subject: str) -> None:
+        with contextlib.suppress(Conflict):  # linked already: the caseload came back to it
+            self.service.cases.link_as_operator(
+                self.service.admin.operator(), case, subject, "on the agent's caseload"
+            )
 
     def caller(
         self,

@@ -1,0 +1,77 @@
+"""Case routes: a unit's agents open cases, link subjects with a reason, approve a
+colleague's link that waits for four eyes, and close cases. Thin calls into the case
+tasks, which run through the pipeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from strongroom import endpoints as ep
+from strongroom.api.deps import caller, route, service, strict_query
+from strongroom.api.routes_registry import _send
+from strongroom.compose import Service
+from strongroom.context import Caller
+
+router = APIRouter(tags=["cases"], dependencies=[Depends(strict_query)])
+
+CallerDep = Annotated[Caller, Depends(caller)]
+ServiceDep = Annotated[Service, Depends(service)]
+IdPath = Annotated[str, Path(alias="id", max_length=64)]
+SubjectPath = Annotated[str, Path(alias="subject", max_length=64)]
+
+
+class OpenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    kind: str = Field(min_length=1, max_length=32, examples=["renewal"])
+    reference: str = Field(min_length=3, max_length=120, examples=["ARR-2026-0412"])
+
+
+class LinkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    subject_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=5, max_length=200)
+
+
+@route(router, ep.CASE_OPEN, status_code=201, summary="Agent: open a case of my unit")
+def open_case(
+    body: OpenBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return _send(svc.cases.open(who, kind=body.kind, reference=body.reference), response)
+
+
+@route(router, ep.CASE_LIST, summary="Agent: my unit's cases (metadata only)")
+def list_cases(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = "open",
+) -> dict[str, Any]:
+    return _send(svc.cases.of_unit(who, status), response)
+
+
+@route(router, ep.CASE_LINK, status_code=201, summary="Agent: link a subject to a case")
+def link_subject(
+    case_id: IdPath, body: LinkBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return _send(svc.cases.link(who, case_id, body.subject_id, body.reason), response)
+
+
+@route(router, ep.CASE_APPROVE_LINK, summary="Second agent: approve a link that waits")
+def approve_link(
+    case_id: IdPath,
+    subject_id: SubjectPath,
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+) -> dict[str, Any]:
+    return _send(svc.cases.approve_link(who, case_id, subject_id), response)
+
+
+@route(router, ep.CASE_CLOSE, summary="Agent: close a case (it grants nothing after)")
+def close_case(
+    case_id: IdPath, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return _send(svc.cases.close(who, case_id), response)

@@ -1,0 +1,285 @@
+"""Cases: the task a full-record read is bound to (need to know).
+
+A unit's agents (and the case-management system feeding the registry, or the local operator
+on the CLI) open cases of the kinds the policy lets their role open, link subjects to them
+with a reason, and close them. A full-record read under case work, an investigation or
+break-glass is then allowed only for a subject linked to the open case the token names,
+a case of the caller's unit (`gate/scopes.py`, `open_case`). Links past the policy's
+`links_before_approval` for one case, and a police link outside the unit's département,
+wait for a second agent of the unit. Every step is journaled; refusals say only "no".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strongroom import endpoints as ep
+from strongroom.context import Caller
+from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
+from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
+from strongroom.ids import is_public_id, new_public_id
+from strongroom.policy.model import CasesSpec
+from strongroom.registry.models import Case, CaseSubject
+from strongroom.registry.repository import Registry
+
+NO_CASE = "no such case or subject, or not one you may use"
+DAY = 86_400
+
+
+def case_dict(c: Case, links: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.public_id,
+        "kind": c.kind,
+        "unit": c.unit,
+        "reference": c.reference,
+        "status": c.status,
+        "opened_by": c.opened_by,
+        "opened_at": c.opened_at,
+        "expires_at": c.expires_at,
+        "closed_at": c.closed_at,
+    }
+    if links is not None:
+        out["links"] = links
+    return out
+
+
+class CaseTasks:
+    def __init__(self, *, pipeline: Pipeline, registry: Registry, spec: CasesSpec) -> None:
+        self.pipeline = pipeline
+        self.registry = registry
+        self.spec = spec
+
+    # --- HTTP: a unit's agents ---------------------------------------------------------------
+    def open(self, caller: Caller, *, kind: str, reference: str) -> Answer:
+        def work(t: Task) -> Disclosure:
+            case = self._open(caller.principal_id, caller.role, caller.unit, kind, reference)
+            t.detail["case"] = case["id"]
+            return Disclosure(body=case, detail={"case": case["id"], "kind": kind})
+
+        return self.pipeline.serve(caller, ep.CASE_OPEN, work, expected_records=0)
+
+    def of_unit(self, caller: Caller, status: str | None = "open") -> Answer:
+        def fn(t: Task) -> dict[str, Any]:
+            with self.registry.session() as s:
+                rows = self.registry.cases_of_unit(s, caller.unit, status=status, limit=t.page_size)
+                return {"items": [case_dict(c) for c in rows]}
+
+        return self.pipeline.administer(caller, ep.CASE_LIST, fn)
+
+    def link(self, caller: Caller, case_id: str, subject_id: str, reason: str) -> Answer:
+        def work(t: Task) -> Disclosure:
+            t.detail.update(case=case_id)
+            link = self._link(
+                caller.principal_id,
+                caller.role,
+                caller.unit,
+                caller.departement,
+                case_id,
+                subject_id,
+                reason,
+            )
+            # The subject is touched (budgets count it, the honey detector sees it), but
+            # nothing of it is disclosed.
+            return Disclosure(
+                body=link,
+                subjects=[subject_id],
+                detail={"case": case_id, "linked": subject_id, "link_status": link["status"]},
+            )
+
+        return self.pipeline.serve(caller, ep.CASE_LINK, work, expected_records=0)
+
+    def approve_link(self, caller: Caller, case_id: str, subject_id: str) -> Answer:
+        def work(t: Task) -> Disclosure:
+            t.detail.update(case=case_id)
+            now = self.pipeline.clock.now()
+            with self.registry.session() as s, s.begin():
+                case = self._usable(s, case_id, caller.unit)
+                person = self._person_pk(s, subject_id)
+                link = self.registry.case_link(s, case.id, person)
+                if link is None or link.status != "pending":
+                    raise NotFound(NO_CASE, reason="not_found")
+                if link.linked_by == caller.principal_id:
+                    raise Forbidden("a second agent approves this link", reason="four_eyes")
+                link.status, link.decided_by, link.decided_at = ("active", caller.principal_id, now)
+            return Disclosure(
+                body={"case": case_id, "subject": subject_id, "status": "active"},
+                detail={"case": case_id, "approved": subject_id},
+            )
+
+        return self.pipeline.serve(caller, ep.CASE_APPROVE_LINK, work, expected_records=0)
+
+    def close(self, caller: Caller, case_id: str) -> Answer:
+        def work(t: Task) -> Disclosure:
+            t.detail.update(case=case_id)
+            return Disclosure(
+                body=self._close(caller.principal_id, caller.unit, case_id),
+                detail={"case": case_id},
+            )
+
+        return self.pipeline.serve(caller, ep.CASE_CLOSE, work, expected_records=0)
+
+    # --- the local operator (CLI), for a unit it names ----------------------------------------
+    def open_as_operator(
+        self, operator: Caller, *, unit: str, kind: str, reference: str
+    ) -> dict[str, Any]:
+        role = unit.partition(":")[0]
+        case = self._open(operator.principal_id, role, unit, kind, reference)
+        self.pipeline.record_admin(
+            operator,
+            "case open",
+            reason="case_opened",
+            detail={"case": case["id"], "unit": unit, "kind": kind},
+        )
+        return case
+
+    def link_as_operator(
+        self, operator: Caller, case_id: str, subject_id: str, reason: str
+    ) -> dict[str, Any]:
+        with self.registry.session() as s:
+            case = self.registry.case(s, case_id) if is_public_id(case_id) else None
+        if case is None:
+            raise NotFound(NO_CASE, reason="not_found")
+        role, _, departement = case.unit.partition(":")
+        # The operator (or the case-management system it stands for) is not held to the
+        # agents' four eyes: its links are administrative actions, journaled as such.
+        link = self._link(
+            operator.principal_id,
+            role,
+            case.unit,
+            departement or None,
+            case_id,
+            subject_id,
+            reason,
+            four_eyes=False,
+        )
+        self.pipeline.record_admin(
+            operator,
+            "case link",
+            reason="case_linked",
+            detail={"case": case_id, "linked": subject_id, "link_status": link["status"]},
+        )
+        return link
+
+    def close_as_operator(self, operator: Caller, case_id: str) -> dict[str, Any]:
+        with self.registry.session() as s:
+            case = self.registry.case(s, case_id) if is_public_id(case_id) else None
+        if case is None:
+            raise NotFound(NO_CASE, reason="not_found")
+        closed = self._close(operator.principal_id, case.unit, case_id)
+        self.pipeline.record_admin(
+            operator, "case close", reason="case_closed", detail={"case": case_id}
+        )
+        return closed
+
+    def list_all(self, unit: str, status: str | None = None) -> list[dict[str, Any]]:
+        with self.registry.session() as s:
+            return [
+                case_dict(c)
+                for c in self.registry.cases_of_unit(s, unit, status=status, limit=1000)
+            ]
+
+    # --- the rules, whoever acts ---------------------------------------------------------------
+    def _open(self, by: str, role: str, unit: str, kind: str, reference: str) -> dict[str, Any]:
+        spec = self.spec.kinds.get(kind)
+        if spec is None or role not in spec.roles:
+            known = sorted(k for k, v in self.spec.kinds.items() if role in v.roles)
+            raise BadRequest(
+                f"kind must be one of: {', '.join(known) or 'none for this role'}",
+                reason="invalid_case_kind",
+            )
+        reference = reference.strip()
+        if not 3 <= len(reference) <= 120:
+            raise BadRequest(
+                "a case needs its legal or procedure reference (3-120 characters)",
+                reason="invalid_input",
+            )
+        now = self.pipeline.clock.now()
+        case = Case(
+            public_id=new_public_id(),
+            kind=kind,
+            unit=unit,
+            reference=reference,
+            covert=spec.covert,
+            opened_by=by,
+            opened_at=now,
+            expires_at=now + self.spec.lifetime_days * DAY,
+            status="open",
+        )
+        with self.registry.session() as s, s.begin():
+            self.registry.add_case(s, case)
+            return case_dict(case, links=0)
+
+    def _link(
+        self,
+        by: str,
+        role: str,
+        unit: str,
+        departement: str | None,
+        case_id: str,
+        subject_id: str,
+        reason: str,
+        *,
+        four_eyes: bool = True,
+    ) -> dict[str, Any]:
+        reason = reason.strip()
+        if not 5 <= len(reason) <= 200:
+            raise BadRequest("a link needs a reason (5-200 characters)", reason="invalid_input")
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s, s.begin():
+            case = self._usable(s, case_id, unit)
+            person_pk = self._person_pk(s, subject_id)
+            if self.registry.case_link(s, case.id, person_pk) is not None:
+                raise Conflict(
+                    "this subject is linked to this case already", reason="already_linked"
+                )
+            person = self.registry.persons_by_pk(s, [person_pk])[person_pk]
+            waits = four_eyes and (
+                self.registry.case_link_count(s, case.id) >= self.spec.links_before_approval
+            )
+            if (
+                four_eyes
+                and role in self.spec.approval_outside_jurisdiction
+                and departement is not None
+                and person.departement != departement
+            ):
+                waits = True
+            status = "pending" if waits else "active"
+            self.registry.add_case_link(
+                s,
+                CaseSubject(
+                    case_id=case.id,
+                    person_id=person_pk,
+                    reason=reason,
+                    linked_by=by,
+                    linked_at=now,
+                    status=status,
+                ),
+            )
+        return {"case": case_id, "subject": subject_id, "status": status}
+
+    def _close(self, by: str, unit: str, case_id: str) -> dict[str, Any]:
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s, s.begin():
+            case = self._usable(s, case_id, unit)
+            case.status, case.closed_by, case.closed_at = "closed", by, now
+            return case_dict(case)
+
+    def _usable(self, s: Any, case_id: str, unit: str) -> Case:
+        """An open, unexpired case of this unit, or the one answer for every other case."""
+        case = self.registry.case(s, case_id) if is_public_id(case_id) else None
+        if (
+            case is None
+            or case.unit != unit
+            or case.status != "open"
+            or case.expires_at <= self.pipeline.clock.now()
+        ):
+            raise NotFound(NO_CASE, reason="not_found")
+        return case
+
+    def _person_pk(self, s: Any, subject_id: str) -> int:
+        person = (
+            self.registry.person_by_public_id(s, subject_id) if is_public_id(subject_id) else None
+        )
+        if person is None:
+            raise NotFound(NO_CASE, reason="not_found")
+        return person.pk
