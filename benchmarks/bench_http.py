@@ -185,6 +185,9 @@ class Fixture:
     weapon_serial: str
 
 
+REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
 def build_home(root: Path, persons: int) -> Fixture:
     from sqlalchemy import select
 
@@ -198,11 +201,12 @@ def build_home(root: Path, persons: int) -> Fixture:
     home = Home(root / "home")
     initialize(home)
     report = seed_home(home, persons=persons, seed=5)
-    config = home.config_path.read_text()
-    if "trusted_proxies = []" not in config:
-        raise SystemExit("config.toml has no `trusted_proxies = []` line to replace")
-    home.config_path.write_text(
-        config.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]')
+    # Several workers share their budgets, detector state and replay cache through Redis
+    # (the server refuses --workers 2 without it); this run's keys live under its own prefix.
+    home.update_config(
+        trusted_proxies=["127.0.0.1"],
+        redis_url=REDIS_URL,
+        redis_prefix=f"srbench-http:{os.getpid()}:",
     )
     settings = home.settings()
     assert settings.trusted_proxies == ("127.0.0.1",), settings.trusted_proxies

@@ -248,7 +248,7 @@ def budget_specs(policy: CompiledPolicy) -> list[BudgetSpec]:
 
 
 def redis_prefix(settings: Settings) -> str:
-    return str(settings.extra.get("redis_prefix", "sr:"))
+    return settings.redis_prefix
 
 
 def split_door(specs: list[BudgetSpec]) -> tuple[list[BudgetSpec], list[BudgetSpec]]:
@@ -305,15 +305,13 @@ def alert_sinks(home: Home, settings: Settings) -> list[Sink]:
     """Alerts leave the building: always a JSON-lines file in the home; a signed webhook and
     RFC 5424 syslog when config.toml names them (`alerts_webhook_url` with
     `alerts_webhook_key_file`, `alerts_syslog = "host:port"`)."""
-    extra = settings.extra
     sinks: list[Sink] = [JsonLinesSink(home.path / "alerts.jsonl")]
-    url = extra.get("alerts_webhook_url")
-    key_file = extra.get("alerts_webhook_key_file")
+    url, key_file = settings.alerts_webhook_url, settings.alerts_webhook_key_file
     if url and key_file:
-        sinks.append(WebhookSink(str(url), Path(str(key_file)).read_bytes().strip()))
-    syslog = extra.get("alerts_syslog")
+        sinks.append(WebhookSink(url, Path(key_file).read_bytes().strip()))
+    syslog = settings.alerts_syslog
     if syslog:
-        host, _, port = str(syslog).rpartition(":")
+        host, _, port = syslog.rpartition(":")
         sinks.append(SyslogSink(host or "127.0.0.1", int(port or 514)))
     return sinks
 

@@ -1,6 +1,7 @@
 """The home folder (`STRONGROOM_HOME`, default `./.strongroom`) and its `config.toml`.
 
-config.toml   database and Redis URLs, trusted proxies
+config.toml   database and Redis URLs, trusted proxies, serving limits, alert sinks;
+              unknown keys are errors; SQLite paths relative to the home
 policy.yaml   a copy of the shipped default until edited
 keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
 registry.db   the embedded registry (SQLite)
@@ -10,9 +11,10 @@ exports/      generated exports
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,7 +39,18 @@ class Settings:
     max_inflight: int = 32
     max_queued: int = 480
     queue_wait_seconds: float = 5.0
-    extra: dict[str, object] = field(default_factory=dict)
+    # Namespace of this deployment's keys in a shared Redis.
+    redis_prefix: str = "sr:"
+    # Alerts beyond the home's alerts.jsonl: a signed webhook, RFC 5424 syslog.
+    alerts_webhook_url: str | None = None
+    alerts_webhook_key_file: str | None = None
+    alerts_syslog: str | None = None
+
+
+# Every key config.toml may hold; any other is an error naming it and its line.
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+# SQLite files named by a relative path live in the home, wherever the home is moved.
+RELATIVE_SQLITE = "sqlite:///"
 
 
 class Home:
@@ -74,27 +87,49 @@ class Home:
         self.exports_dir.mkdir(mode=0o700, exist_ok=True)
 
     def default_settings(self) -> Settings:
-        return Settings(
-            registry_url=f"sqlite:///{self.path / 'registry.db'}",
-            journal_url=f"sqlite:///{self.path / 'journal.db'}",
-        )
+        # Relative: a copied or restored home uses its own files.
+        return Settings(registry_url="sqlite:///registry.db", journal_url="sqlite:///journal.db")
 
     def write_config(self, settings: Settings) -> None:
+        """A new config.toml with every key and what it means."""
         lines = [
-            "# Strongroom configuration. Edit and restart the server.",
-            f'registry_url = "{settings.registry_url}"',
-            f'journal_url = "{settings.journal_url}"',
-            f'redis_url = "{settings.redis_url or ""}"  # empty: in-memory budgets',
-            "trusted_proxies = [" + ", ".join(f'"{p}"' for p in settings.trusted_proxies) + "]",
-            f'issuer = "{settings.issuer}"',
-            f'audience = "{settings.audience}"',
+            "# Strongroom configuration. Edit and restart the server. Unknown keys are errors.",
+            "# SQLite paths and files named here are relative to this folder.",
+            f"registry_url = {_toml(settings.registry_url)}",
+            f"journal_url = {_toml(settings.journal_url)}",
+            f"redis_url = {_toml(settings.redis_url or '')}  # empty: budgets in this process",
+            f"redis_prefix = {_toml(settings.redis_prefix)}",
+            f"trusted_proxies = {_toml(list(settings.trusted_proxies))}",
+            f"issuer = {_toml(settings.issuer)}",
+            f"audience = {_toml(settings.audience)}",
             "# serving, per worker: requests at once, requests waiting, seconds they may wait",
             f"max_inflight = {settings.max_inflight}",
             f"max_queued = {settings.max_queued}",
             f"queue_wait_seconds = {settings.queue_wait_seconds}",
+            "# alerts beyond alerts.jsonl (empty: off)",
+            f"alerts_webhook_url = {_toml(settings.alerts_webhook_url or '')}",
+            f"alerts_webhook_key_file = {_toml(settings.alerts_webhook_key_file or '')}",
+            f"alerts_syslog = {_toml(settings.alerts_syslog or '')}  # host:port",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
+
+    def update_config(self, **values: object) -> None:
+        """Change only the keys given, line by line: comments and every other setting are
+        kept as they are."""
+        unknown = sorted(set(values) - set(KEYS))
+        if unknown:
+            raise BadRequest(f"unknown configuration key(s): {', '.join(unknown)}")
+        lines = self.config_path.read_text(encoding="utf-8").splitlines()
+        for key, value in values.items():
+            line = f"{key} = {_toml(value)}"
+            at = next((i for i, ln in enumerate(lines) if _key_of(ln) == key), None)
+            if at is None:
+                lines.append(line)
+            else:
+                lines[at] = line
+        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.settings()  # the result must still read
 
     def settings(self) -> Settings:
         if not self.exists():
@@ -102,42 +137,95 @@ class Home:
                 f"no Strongroom home at {self.path}: run `strongroom init` first "
                 "(or set STRONGROOM_HOME)"
             )
+        text = self.config_path.read_text(encoding="utf-8")
         try:
-            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise BadRequest(f"{self.config_path}: {exc}") from exc
+        for key in raw:
+            if key not in KEYS:
+                near = difflib.get_close_matches(key, KEYS, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(KEYS)})"
+                raise BadRequest(
+                    f"{self.config_path}:{_line_of(text, key)}: unknown key {key!r}{hint}",
+                    reason="invalid_config",
+                )
         defaults = self.default_settings()
-        known = {
-            "registry_url",
-            "journal_url",
-            "redis_url",
-            "trusted_proxies",
-            "issuer",
-            "audience",
-            "max_inflight",
-            "max_queued",
-            "queue_wait_seconds",
-        }
         return Settings(
-            registry_url=str(raw.get("registry_url") or defaults.registry_url),
-            journal_url=str(raw.get("journal_url") or defaults.journal_url),
-            redis_url=str(raw["redis_url"]) if raw.get("redis_url") else None,
-            trusted_proxies=tuple(str(p) for p in raw.get("trusted_proxies", ())),
-            issuer=str(raw.get("issuer") or defaults.issuer),
-            audience=str(raw.get("audience") or defaults.audience),
+            registry_url=self._url(_text(raw, "registry_url") or defaults.registry_url),
+            journal_url=self._url(_text(raw, "journal_url") or defaults.journal_url),
+            redis_url=_text(raw, "redis_url") or None,
+            trusted_proxies=tuple(str(p) for p in _list(raw, "trusted_proxies")),
+            issuer=_text(raw, "issuer") or defaults.issuer,
+            audience=_text(raw, "audience") or defaults.audience,
             max_inflight=_number(raw, "max_inflight", defaults.max_inflight, int, 1),
             max_queued=_number(raw, "max_queued", defaults.max_queued, int, 0),
             queue_wait_seconds=_number(
                 raw, "queue_wait_seconds", defaults.queue_wait_seconds, float, 0
             ),
-            extra={k: v for k, v in raw.items() if k not in known},
+            redis_prefix=_text(raw, "redis_prefix") or defaults.redis_prefix,
+            alerts_webhook_url=_text(raw, "alerts_webhook_url") or None,
+            alerts_webhook_key_file=self._file(_text(raw, "alerts_webhook_key_file")),
+            alerts_syslog=_text(raw, "alerts_syslog") or None,
         )
+
+    def _url(self, url: str) -> str:
+        """A SQLite URL with a relative path names a file in this home."""
+        if url.startswith(RELATIVE_SQLITE) and url != RELATIVE_SQLITE + ":memory:":
+            path = url[len(RELATIVE_SQLITE) :]
+            if path and not path.startswith("/"):
+                return RELATIVE_SQLITE + str(self.path / path)
+        return url
+
+    def _file(self, name: str) -> str | None:
+        if not name:
+            return None
+        return str(self.path / name) if not os.path.isabs(name) else name
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _key_of(line: str) -> str | None:
+    key, eq, _ = line.partition("=")
+    key = key.strip()
+    return key if eq and key and not key.startswith("#") else None
+
+
+def _line_of(text: str, key: str) -> int:
+    for i, line in enumerate(text.splitlines(), start=1):
+        if _key_of(line) == key or _key_of(line) == f'"{key}"':
+            return i
+    return 1
+
+
+def _text(raw: dict[str, object], key: str) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"config.toml: {key} must be a string", reason="invalid_config")
+    return value
+
+
+def _list(raw: dict[str, object], key: str) -> list[object]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise BadRequest(f"config.toml: {key} must be a list", reason="invalid_config")
+    return value
 
 
 def _number(raw: dict[str, object], key: str, default: _N, kind: type[_N], least: _N) -> _N:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
-        raise BadRequest(f"config.toml: {key} must be a number of at least {least}")
+        raise BadRequest(
+            f"config.toml: {key} must be a number of at least {least}", reason="invalid_config"
+        )
     if kind is int and not isinstance(value, int):
-        raise BadRequest(f"config.toml: {key} must be a whole number")
+        raise BadRequest(f"config.toml: {key} must be a whole number", reason="invalid_config")
     return kind(value)

@@ -16,7 +16,8 @@ def initialize(
     redis_url: str | None = None,
 ) -> Settings:
     """Create the home folder: config, policy copy, keys (0600 in a 0700 folder), the
-    registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept."""
+    registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept,
+    and on an existing home only the URLs given change in config.toml."""
     from strongroom.auth.keys import ensure_signing_keys
     from strongroom.journal import create_checkpoint_key
     from strongroom.journal.checkpoint import SIGNER_FILE
@@ -26,15 +27,18 @@ def initialize(
 
     home.ensure_dirs()
     if home.exists():
-        settings = home.settings()
-        if registry_url or journal_url or redis_url:
-            settings = replace(
-                settings,
-                registry_url=registry_url or settings.registry_url,
-                journal_url=journal_url or settings.journal_url,
-                redis_url=redis_url or settings.redis_url,
+        given = {
+            key: value
+            for key, value in (
+                ("registry_url", registry_url),
+                ("journal_url", journal_url),
+                ("redis_url", redis_url),
             )
-            home.write_config(settings)
+            if value
+        }
+        if given:
+            home.update_config(**given)
+        settings = home.settings()
     else:
         defaults = home.default_settings()
         settings = replace(
@@ -44,6 +48,7 @@ def initialize(
             redis_url=redis_url,
         )
         home.write_config(settings)
+        settings = home.settings()  # as the server reads it: relative paths in the home
     if not home.policy_path.exists():
         shutil.copyfile(DEFAULT_POLICY_PATH, home.policy_path)
     FileKeyProvider.create(home.keys_dir)

@@ -63,8 +63,7 @@ class Server:
 def make_home(path: Path, redis_url: str, prefix: str) -> tuple[Home, str, str]:
     home = Home(path)
     initialize(home, redis_url=redis_url)
-    with home.config_path.open("a", encoding="utf-8") as fh:
-        fh.write(f'redis_prefix = "{prefix}"\n')
+    home.update_config(redis_prefix=prefix)
     report = seed_home(home, persons=150, seed=11)
     svc = compose(home)
     try:

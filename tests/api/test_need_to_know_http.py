@@ -265,5 +265,6 @@ def test_out_of_scope_and_missing_take_the_same_time(deployment: Deployment) -> 
             r = dep.client.get(f"/v1/persons/{pid}", headers=headers)
             times[kind].append(time.perf_counter() - started)
             assert r.status_code == 404, (i, r.text)
-    gap = abs(statistics.median(times["real"]) - statistics.median(times["missing"]))
-    assert gap < 0.001, times
+    real, missing = statistics.median(times["real"]), statistics.median(times["missing"])
+    # Within a tenth of an answer's time: on a quiet machine about 0.3 ms here.
+    assert abs(real - missing) < 0.1 * min(real, missing), (real, missing)

@@ -33,7 +33,7 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except StrongroomError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc.detail}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")

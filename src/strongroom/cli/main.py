@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from strongroom.cli.common import cli_errors, console, err_console, home
+from strongroom.errors import BadRequest
 
 app = typer.Typer(
     help="Strongroom: a registry that makes bulk extraction hard while it happens and useless "
@@ -103,7 +104,14 @@ def serve(
 
     with cli_errors():
         h = home()
-        h.settings()  # fail early, with a clear message, when there is no home
+        settings = h.settings()  # fail early, with a clear message, when there is no home
+        if workers > 1 and not settings.redis_url:
+            raise BadRequest(
+                "--workers above 1 needs a shared store: budgets, detector state and the "
+                "DPoP replay cache would split across workers. Set redis_url in "
+                f"{h.config_path} (strongroom init --redis redis://host:6379/0)",
+                reason="invalid_config",
+            )
         from strongroom.policy import load_policy
 
         load_policy(h.policy_path)  # refuse to start on an invalid policy

@@ -75,20 +75,10 @@ class Registry:
 
 
 def clone_home(src: Home, dst: Path) -> Home:
-    """Copy a home whose databases are SQLite files inside it (a seeded template), and
-    point the copy's config at its own files."""
+    """Copy a home whose databases are SQLite files inside it (a seeded template): its
+    config names them relative to the home, so the copy uses its own."""
     shutil.copytree(src.path, dst)
-    home = Home(dst)
-    settings = home.settings()
-    old, new = str(src.path), str(dst)
-    home.write_config(
-        replace(
-            settings,
-            registry_url=settings.registry_url.replace(old, new),
-            journal_url=settings.journal_url.replace(old, new),
-        )
-    )
-    return home
+    return Home(dst)
 
 
 def seed_template(path: Path, *, persons: int, seed: int, policy: Path | None = None) -> Home:

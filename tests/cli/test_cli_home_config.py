@@ -1,0 +1,83 @@
+"""The home and its config, as an operator meets them: unknown keys are errors naming the
+key and its line, init on an existing home changes only what it is told, a moved home
+works where it lies, and several workers need a shared store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from strongroom.cli.main import app
+from strongroom.compose import compose
+from strongroom.config import Home
+from strongroom.registry.models import Person
+
+
+def init(home: Path, *args: str) -> None:
+    r = CliRunner().invoke(app, ["init", *args], env={"STRONGROOM_HOME": str(home)})
+    assert r.exit_code == 0, r.output
+
+
+def test_a_misspelt_key_is_an_error_naming_it_and_its_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    config = home / "config.toml"
+    config.write_text(config.read_text() + 'redis_ur = "redis://127.0.0.1:6379/0"\n')
+    line = len(config.read_text().splitlines())
+    r = CliRunner().invoke(app, ["principal", "list"], env={"STRONGROOM_HOME": str(home)})
+    assert r.exit_code == 2
+    assert f"config.toml:{line}" in r.output and "redis_ur" in r.output
+    assert "redis_url" in r.output  # the suggestion
+    assert "Traceback" not in r.output
+
+
+def test_init_on_an_existing_home_changes_only_what_it_is_told(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    config = home / "config.toml"
+    text = config.read_text().replace('alerts_syslog = ""', 'alerts_syslog = "127.0.0.1:5514"')
+    config.write_text(text + "# our SOC's collector, ticket OPS-12\n")
+    init(home, "--redis", "redis://127.0.0.1:6379/3")
+    after = config.read_text()
+    settings = Home(home).settings()
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    assert settings.alerts_syslog == "127.0.0.1:5514"
+    assert "# our SOC's collector, ticket OPS-12" in after
+    assert (
+        after.replace('redis_url = "redis://127.0.0.1:6379/3"', "")
+        == text.replace('redis_url = ""  # empty: budgets in this process', "")
+        + "# our SOC's collector, ticket OPS-12\n"
+    )
+
+
+def test_a_moved_home_uses_its_own_databases(tmp_path: Path) -> None:
+    from strongroom.cli.seeding import seed_home
+
+    first = Home(tmp_path / "first")
+    init(first.path)
+    seed_home(first, persons=30, seed=3)
+    moved = tmp_path / "elsewhere" / "restored"
+    shutil.copytree(first.path, moved)
+    shutil.rmtree(first.path)  # the original is gone: nothing may still point at it
+    svc = compose(Home(moved))
+    try:
+        assert str(moved) in str(svc.engine.url)
+        with svc.registry.session() as s:
+            assert s.execute(select(func.count(Person.id))).scalar_one() >= 30
+        assert svc.journal.size() >= 0
+    finally:
+        svc.close()
+    assert not first.path.exists()
+
+
+def test_several_workers_without_a_shared_store_are_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    r = CliRunner().invoke(
+        app, ["serve", "--port", "1", "--workers", "2"], env={"STRONGROOM_HOME": str(home)}
+    )
+    assert r.exit_code == 2
+    assert "redis_url" in r.output and "Traceback" not in r.output
