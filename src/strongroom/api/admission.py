@@ -33,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Process liveness and the API's own documents are never queued or budgeted.
-EXEMPT = frozenset({"/healthz"})
+EXEMPT = frozenset({"/healthz", "/readyz"})
 
 
 async def send_problem(send: Send, err: StrongroomError, path: str) -> None:

@@ -139,8 +139,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         trusted_proxies=settings.trusted_proxies,
     )
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    from strongroom.api import health
+
+    app.include_router(health.router)
 
     return app
