@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
@@ -86,7 +87,13 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         if exc.status_code == 404:
             err = NotFound("no such resource")
         elif exc.status_code == 405:
-            err = MethodNotAllowed(f"{request.method} is not allowed here")
+            allow = allowed_methods(request) or [
+                m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()
+            ]
+            err = MethodNotAllowed(
+                f"{request.method} is not allowed here; this path accepts {', '.join(allow)}",
+                headers={"Allow": ", ".join(allow)},
+            )
         elif exc.status_code == 401:
             err = Unauthorized(str(exc.detail))
         else:
@@ -144,3 +151,25 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path, for a 405's `Allow` header
+    (RFC 9110 section 15.5.6). Starlette's own header names only the first route that
+    matched the path, and a path such as /v1/cases is served by one route per method; so
+    each method is tried against the router (FastAPI's GET routes do not answer HEAD)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {
+            "type": "http",
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "method": method,
+        }
+        if any(route.matches(dict(scope))[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
