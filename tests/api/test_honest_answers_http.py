@@ -29,3 +29,32 @@ def test_405_lists_the_methods_the_path_accepts(
     body = r.json()
     assert body["status"] == 405
     assert body["type"] == "/problems/method-not-allowed"
+
+
+def test_openapi_declares_how_to_authenticate(deployment: Deployment) -> None:
+    r = deployment.client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    schemes = doc["components"]["securitySchemes"]
+    oauth = [s for s in schemes.values() if s["type"] == "oauth2"]
+    assert len(oauth) == 1
+    flow = oauth[0]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == "/oauth/authorize"
+    assert flow["tokenUrl"] == "/oauth/token"
+    assert "DPoP" in oauth[0]["description"]
+    policy = deployment.service.policy.policy
+    assert set(flow["scopes"]) == {spec.scope for spec in policy.endpoints.values()}
+    operations = [
+        (method.upper(), path, op)
+        for path, item in doc["paths"].items()
+        if path.startswith("/v1/")
+        for method, op in item.items()
+    ]
+    assert len(operations) == len(policy.endpoints)
+    for method, path, op in operations:
+        assert op.get("security"), f"{method} {path} declares no security"
+        for requirement in op["security"]:
+            assert set(requirement) <= set(schemes), f"{method} {path}: unknown scheme"
+        oauth_name = next(n for n, s in schemes.items() if s["type"] == "oauth2")
+        required = [req[oauth_name] for req in op["security"] if oauth_name in req]
+        assert required == [[policy.endpoints[f"{method} {path}"].scope]]

@@ -21,6 +21,7 @@ from starlette.routing import Match
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
 from strongroom.api.deps import journal_rejected
+from strongroom.api.openapi_docs import declare_security
 from strongroom.api.problems import problem_response
 from strongroom.compose import Service
 from strongroom.errors import (
@@ -129,6 +130,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))
+    declare_security(app, service.policy.policy)
 
     # Added last, runs first: the door refuses before admission queues.
     app.add_middleware(
