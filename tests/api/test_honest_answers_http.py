@@ -1,7 +1,10 @@
 """Answers that tell the truth about the API itself (issue 21, first hour): a 405 names
-the methods its path accepts."""
+the methods its path accepts; the OpenAPI document says how to authenticate; its pages
+load nothing from outside the app."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -58,3 +61,26 @@ def test_openapi_declares_how_to_authenticate(deployment: Deployment) -> None:
         oauth_name = next(n for n, s in schemes.items() if s["type"] == "oauth2")
         required = [req[oauth_name] for req in op["security"] if oauth_name in req]
         assert required == [[policy.endpoints[f"{method} {path}"].scope]]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_nothing_from_outside(deployment: Deployment, page: str) -> None:
+    r = deployment.client.get(page)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "/openapi.json" in html
+    outside = re.findall(r"(?:https?:)?//[A-Za-z0-9.-]+", html)
+    assert outside == [], f"{page} references {outside}"
+    assets = re.findall(r"""(?:src|href)=["']?(/[^"' >]+)""", html)
+    assert any(a.endswith(".js") for a in assets), html
+    for asset in assets:
+        a = deployment.client.get(asset)
+        assert a.status_code == 200, asset
+        assert len(a.content) > 1000, asset
+
+
+def test_swagger_ui_does_not_send_the_document_to_a_validator(deployment: Deployment) -> None:
+    html = deployment.client.get("/docs").text
+    assert '"validatorUrl": null' in html
+    assert deployment.client.get("/docs/oauth2-redirect").status_code == 200

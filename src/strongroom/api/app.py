@@ -21,7 +21,7 @@ from starlette.routing import Match
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
 from strongroom.api.deps import journal_rejected
-from strongroom.api.openapi_docs import declare_security
+from strongroom.api.openapi_docs import declare_security, serve_docs
 from strongroom.api.problems import problem_response
 from strongroom.compose import Service
 from strongroom.errors import (
@@ -53,6 +53,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by serve_docs, from local assets
+        redoc_url=None,
         title="Strongroom registry API",
         version=__version__,
         description=(
@@ -131,6 +133,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))
     declare_security(app, service.policy.policy)
+    serve_docs(app)
 
     # Added last, runs first: the door refuses before admission queues.
     app.add_middleware(

@@ -1,19 +1,34 @@
-"""The OpenAPI document as clients need it: how to authenticate, declared.
+"""The OpenAPI document as clients need it: how to authenticate, declared; and its pages,
+served by Strongroom itself.
 
 `declare_security(app, policy)` replaces `app.openapi` with a cached function that adds
 the security schemes (OAuth 2 authorization code at /oauth/authorize and /oauth/token,
 tokens DPoP-bound; an http bearer scheme for demo tokens) and, on every /v1 operation,
 the scope the policy requires for it.
+
+`serve_docs(app)` serves Swagger UI at /docs and ReDoc at /redoc from the assets the
+`fastapi-offline` package ships (mounted at /static/docs): no page loads anything from a
+CDN, and Swagger UI's online validator is off (it would send the document out).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from strongroom.policy.model import Policy
+
+ASSETS = "/static/docs"
 
 OAUTH2 = "oauth2"
 BEARER = "demoBearer"
@@ -86,3 +101,39 @@ def declare_security(app: FastAPI, policy: Policy) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serve_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI), its OAuth 2 redirect page, and /redoc, every asset local. The
+    app must be created with `docs_url=None, redoc_url=None`."""
+    assets = files("fastapi_offline").joinpath("static")
+    app.mount(ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    title = f"{app.title} {app.version}"
+    redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=title,
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+            oauth2_redirect_url=redirect,
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=title,
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
