@@ -62,6 +62,7 @@ def test_a_role_declared_in_the_policy_alone_works_end_to_end(tmp_path: Path) ->
         denied = dep.client.get(f"/v1/persons/{dep.fixtures['owner_id']}", headers=headers)
         assert denied.status_code == 403
         journal = dep.service.journal
+        journal.flush()  # refusals are committed without their caller waiting
         entries = [journal.entry(i) for i in range(journal.size())]
         assert [e["outcome"] for e in entries if e.get("role") == "customs"][:4] == [
             "allowed",

@@ -102,3 +102,24 @@ def test_missing_home_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("STRONGROOM_HOME", str(tmp_path / "nowhere"))
     res = runner.invoke(journal_app, ["verify"])
     assert res.exit_code == 2 and "strongroom init" in res.output
+
+
+def test_investigating_an_id_the_journal_never_saw_fails(home: Home) -> None:
+    runner.invoke(journal_app, ["init-key"])
+    _fill(home)
+    for args in (["principal", "nobody"], ["principal", "nobody", "--json"]):
+        res = runner.invoke(investigate_app, args)
+        assert res.exit_code == 1, res.output
+        assert "no entry for principal nobody" in res.output and "Traceback" not in res.output
+    res = runner.invoke(investigate_app, ["principal", "nobody", "--since", str(T0)])
+    assert res.exit_code == 1 and "no entry for principal nobody" in res.output
+    res = runner.invoke(investigate_app, ["subject", "s-nobody"])
+    assert res.exit_code == 1 and "no entry for subject s-nobody" in res.output
+    # Known IDs still answer, a known principal even for a window where it was quiet.
+    res = runner.invoke(investigate_app, ["principal", "mallory"])
+    assert res.exit_code == 0 and "principal mallory: 6 entries" in res.output
+    res = runner.invoke(investigate_app, ["principal", "mallory", "--until", str(T0), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["entries"] == 0
+    res = runner.invoke(investigate_app, ["subject", "s-2"])
+    assert res.exit_code == 0 and json.loads(res.output)["accesses"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers_policy import line_of, mutate
 from typer.testing import CliRunner
 
@@ -61,3 +62,37 @@ def test_matrix_table_on_terminal() -> None:
     assert result.exit_code == 0, result.output
     assert "identity.family_name" in result.output
     assert "partial" in result.output and "pseudonym" in result.output
+
+
+def test_matrix_without_a_file_reads_the_home_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.cli.main import app
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("STRONGROOM_HOME", str(home))
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    policy = home / "policy.yaml"
+    # The home's own policy, not the packaged one: a field only this home declares.
+    text = policy.read_text()
+    marker = "    birth_place: {weight: 3}\n"
+    assert marker in text
+    policy.write_text(text.replace(marker, marker + "    nickname: {weight: 1}\n", 1))
+    result = runner.invoke(app, ["policy", "matrix", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# Policy matrix")
+    assert "`identity.nickname`" in result.output
+    assert str(policy) in result.output
+    # FILE still wins over the home.
+    result = runner.invoke(app, ["policy", "matrix", str(DEFAULT_POLICY_PATH), "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert "identity.nickname" not in result.output
+
+
+def test_matrix_without_a_file_or_a_home_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRONGROOM_HOME", str(tmp_path / "nowhere"))
+    result = runner.invoke(policy_app, ["matrix"])
+    assert result.exit_code == 2
+    assert "strongroom init" in result.output and "Traceback" not in result.output

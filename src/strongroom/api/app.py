@@ -16,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
 from strongroom.api.deps import journal_rejected
+from strongroom.api.openapi_docs import declare_security, serve_docs
 from strongroom.api.problems import problem_response
 from strongroom.compose import Service
 from strongroom.errors import (
@@ -51,6 +53,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by serve_docs, from local assets
+        redoc_url=None,
         title="Strongroom registry API",
         version=__version__,
         description=(
@@ -86,7 +90,13 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         if exc.status_code == 404:
             err = NotFound("no such resource")
         elif exc.status_code == 405:
-            err = MethodNotAllowed(f"{request.method} is not allowed here")
+            allow = allowed_methods(request) or [
+                m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()
+            ]
+            err = MethodNotAllowed(
+                f"{request.method} is not allowed here; this path accepts {', '.join(allow)}",
+                headers={"Allow": ", ".join(allow)},
+            )
         elif exc.status_code == 401:
             err = Unauthorized(str(exc.detail))
         else:
@@ -122,6 +132,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
     app.include_router(make_oauth_router(service.authorization_server))
+    declare_security(app, service.policy.policy)
+    serve_docs(app)
 
     # Added last, runs first: the door refuses before admission queues.
     app.add_middleware(
@@ -144,3 +156,25 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     app.include_router(health.router)
 
     return app
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path, for a 405's `Allow` header
+    (RFC 9110 section 15.5.6). Starlette's own header names only the first route that
+    matched the path, and a path such as /v1/cases is served by one route per method; so
+    each method is tried against the router (FastAPI's GET routes do not answer HEAD)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {
+            "type": "http",
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "method": method,
+        }
+        if any(route.matches(dict(scope))[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -1,6 +1,7 @@
 """`strongroom journal ...` and `strongroom investigate ...`: thin adapters over
-strongroom.journal. Exit codes: 0 ok, 1 verification failure, 2 usage or configuration
-error (a clear message on stderr, never a traceback)."""
+strongroom.journal. Exit codes: 0 ok, 1 verification failure or an ID the journal has
+never seen, 2 usage or configuration error (a clear message on stderr, never a
+traceback)."""
 
 from __future__ import annotations
 
@@ -187,7 +188,14 @@ def investigate_principal(
     """Every subject and field category a principal saw, with a timeline."""
     t0, t1 = _when(since), _when(until)
     with _journal() as journal:
-        rep = Investigator(journal).principal_report(principal, t0, t1)
+        investigator = Investigator(journal)
+        rep = investigator.principal_report(principal, t0, t1)
+        # Nothing in the window: a known principal who was quiet, or an ID never journaled
+        # (a typo, another home's ID). Only the second is an error.
+        if rep["entries"] == 0 and (
+            (t0 is None and t1 is None) or not investigator.knows_principal(principal)
+        ):
+            raise _fail(f"the journal has no entry for principal {principal}", 1)
     if as_json:
         _emit(rep)
         return
@@ -205,7 +213,10 @@ def investigate_principal(
 def investigate_subject(subject: str) -> None:
     """Who saw a data subject's data: which fields, when, for which purpose (JSON)."""
     with _journal() as journal:
-        _emit(Investigator(journal).subject_report(subject))
+        rep = Investigator(journal).subject_report(subject)
+    if not rep["accesses"]:
+        raise _fail(f"the journal has no entry for subject {subject}", 1)
+    _emit(rep)
 
 
 @investigate_app.command("breach")

@@ -1,5 +1,6 @@
-"""`strongroom policy check FILE` and `strongroom policy matrix FILE`: a thin adapter over
-`strongroom.policy` (loading, checking, the matrix)."""
+"""`strongroom policy check FILE` and `strongroom policy matrix [FILE]`: a thin adapter over
+`strongroom.policy` (loading, checking, the matrix). Without FILE, `matrix` reads the
+home's policy (STRONGROOM_HOME's policy.yaml)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from strongroom.config import Home
 from strongroom.policy import PolicyError, load_policy
 from strongroom.policy import matrix as policy_matrix
 
@@ -39,13 +41,25 @@ def check(file: Annotated[Path, typer.Argument(help="policy YAML file")]) -> Non
 
 @policy_app.command()
 def matrix(
-    file: Annotated[Path, typer.Argument(help="policy YAML file")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="policy YAML file [default: the home's policy.yaml]"),
+    ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown, not a table")] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to this file")
     ] = None,
 ) -> None:
-    """Print the role x purpose x field matrix."""
+    """Print the role x purpose x field matrix of FILE, or of the home's policy."""
+    if file is None:
+        file = Home.from_env().policy_path
+        if not file.is_file():
+            typer.echo(
+                f"error: no policy at {file}: run `strongroom init` (STRONGROOM_HOME names "
+                "the home) or name a policy FILE",
+                err=True,
+            )
+            raise typer.Exit(2)
     policy = _load(file)
     if markdown:
         text = policy_matrix.render_markdown(policy, source=str(file))

@@ -18,7 +18,7 @@ nothing); timelines count every entry. Categories of data are the prefixes of fi
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
@@ -78,7 +78,7 @@ class Investigator:
 
     def _principal_entries(
         self, principal: str, since: float | None, until: float | None
-    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    ) -> Generator[tuple[int, dict[str, Any]]]:
         t = tables.principals
         cond = [t.c.principal == principal]
         if since is not None:
@@ -134,6 +134,14 @@ class Investigator:
                 for idx in part if not ordered else sorted(part):
                     if idx in found:
                         yield idx, decode(found[idx])
+
+    def knows_principal(self, principal: str) -> bool:
+        """Whether any entry of the journal, at any time, names this principal."""
+        entries = self._principal_entries(principal, None, None)
+        try:
+            return next(entries, None) is not None
+        finally:
+            entries.close()
 
     def principal_report(
         self,
