@@ -73,6 +73,6 @@ def me() -> dict[str, Any]:
     return RECORD
 
 
-@app.get("/v1/weapons/{serial}")
-def weapon(serial: str) -> dict[str, Any]:
+@app.get("/v1/cases")
+def cases() -> dict[str, Any]:
     return RECORD

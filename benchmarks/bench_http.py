@@ -11,7 +11,7 @@ Scenarios, 16 connections, for 1 and for 2 workers:
   refused_exhausted_one_client  the same from one address: 60 reads, 240 refused by the
                            owner's budget, then 429 at the door (per-prefix budget)
   refused_unauthenticated  no Authorization header: 401
-  refused_contained        a suspended police account (GET /v1/weapons/X): 401/403
+  refused_contained        a suspended police account (GET /v1/cases): 401/403
 and, for 1 worker, allowed_reads at 1, 16, 64 and 200 connections. Every request carries
 an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a proxy): each owner its own
 address, other requests ever new /24 prefixes, so the door's per-prefix budget sees many
@@ -603,7 +603,7 @@ def scenarios(fx: Fixture, sitting: int) -> dict[str, tuple[Load, Load]]:
     """name -> (Strongroom's load, the bare app's: the same requests, answered 200). Each
     sitting hammers owners of its own: a suspension by the detectors outlives a server."""
     ok = frozenset({200})
-    weapon = f"/v1/weapons/{fx.weapon_serial}"
+    weapon = "/v1/cases"  # any route: a suspended account is refused at authentication
     hammered, one_client = fx.spare_files[2 * sitting], fx.spare_files[2 * sitting + 1]
     return {
         # Owners at home, each from its own address, each reading its own record.

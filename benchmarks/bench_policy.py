@@ -32,7 +32,7 @@ CASES = [
     (
         "police/police_check (partial, generalize)",
         Caller(principal_id="officer-1", role="police", scopes=frozenset({"weapons:lookup"})),
-        "GET /v1/weapons/{serial}",
+        "POST /v1/weapons/lookup",
     ),
     (
         "dealer/ledger_keeping (pseudonym, partial)",

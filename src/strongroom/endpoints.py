@@ -9,6 +9,7 @@ shipped policy and with the application's routes).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -31,7 +32,8 @@ ME_ACCESSES = Endpoint("GET", "/v1/me/accesses")
 VERIFY = Endpoint("POST", "/v1/permits/verify")
 SALE = Endpoint("POST", "/v1/sales")
 LEDGER = Endpoint("GET", "/v1/ledger")
-WEAPON = Endpoint("GET", "/v1/weapons/{serial}")
+# The serial travels in the body, never in the path: paths end up in logs.
+WEAPON = Endpoint("POST", "/v1/weapons/lookup")
 SEARCH = Endpoint("POST", "/v1/persons/search")
 PERSON = Endpoint("GET", "/v1/persons/{id}")
 
@@ -67,4 +69,22 @@ EXPORT_REJECT = Endpoint("POST", "/v1/exports/{id}/reject")
 EXPORT_DOWNLOAD = Endpoint("GET", "/v1/exports/{id}/download")
 
 ALL: tuple[Endpoint, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Endpoint))
-BY_ROUTE: dict[tuple[str, str], Endpoint] = {(e.method, e.path): e for e in ALL}
+
+# Routes kept only to say where their successor is (410), outside the policy.
+WEAPON_BY_PATH = Endpoint("GET", "/v1/weapons/{serial}")
+RETIRED: tuple[Endpoint, ...] = (WEAPON_BY_PATH,)
+
+BY_ROUTE: dict[tuple[str, str], Endpoint] = {(e.method, e.path): e for e in ALL + RETIRED}
+_PATTERNS = [
+    (e, re.compile("^" + re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(e.path)) + "$"))
+    for e in ALL + RETIRED
+]
+
+
+def name_of(method: str, path: str) -> str:
+    """The name a request is journaled under before it is routed (the door, admission):
+    its endpoint's, whose path is a template, so no ID or serial from the URL is kept."""
+    for endpoint, pattern in _PATTERNS:
+        if endpoint.method == method and pattern.match(path):
+            return endpoint.id
+    return f"{method} (unrouted)"

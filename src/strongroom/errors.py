@@ -75,6 +75,12 @@ class NotFound(StrongroomError):
     title = "Not found"
 
 
+class Gone(StrongroomError):
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
 class MethodNotAllowed(StrongroomError):
     status = 405
     slug = "method-not-allowed"

@@ -40,7 +40,7 @@ def test_routes_policy_and_endpoint_table_agree(deployment: Deployment) -> None:
     [
         ("GET", f"/v1/persons/{NIL}?sort=family_name", None, "GET /v1/persons/{id}"),
         ("POST", "/v1/persons/search", {"family_name": "X"}, "POST /v1/persons/search"),
-        ("GET", "/v1/weapons/ABC?limit=5000", None, "GET /v1/weapons/{serial}"),
+        ("POST", "/v1/weapons/lookup?limit=5000", {"serial": "ABC"}, "POST /v1/weapons/lookup"),
     ],
 )
 def test_malformed_requests_are_journaled_under_the_policy_name(
@@ -127,3 +127,14 @@ def test_a_role_whose_scope_needs_a_departement_is_refused_without_one(
 
     with pytest.raises(BadRequest, match="departement"):
         deployment.service.admin.add_principal(role="prefecture", label="no département")
+
+
+def test_the_old_weapon_route_is_gone_and_says_where_to(deployment: Deployment) -> None:
+    serial = deployment.fixtures["weapon_serial"]
+    r = deployment.client.get(f"/v1/weapons/{serial}", headers=deployment.headers("police"))
+    assert r.status_code == 410
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "/v1/weapons/lookup" in r.json()["detail"] and "lookup" in r.headers["link"]
+    entry = last_entry(deployment)
+    assert (entry["outcome"], entry["reason"]) == ("refused", "moved")
+    assert serial not in str(entry)  # the journal names the route, not the serial

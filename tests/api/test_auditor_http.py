@@ -22,7 +22,9 @@ def test_checkpoint_and_inclusion_proof_verify(deployment: Deployment) -> None:
     f = deployment.fixtures
     police = deployment.headers("police")
     assert (
-        deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=police).status_code
+        deployment.client.post(
+            "/v1/weapons/lookup", json={"serial": f["weapon_serial"]}, headers=police
+        ).status_code
         == 200
     )
     auditor = deployment.headers("auditor")

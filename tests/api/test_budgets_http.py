@@ -8,8 +8,10 @@ from tests.deployment import Deployment
 
 def test_protected_answers_carry_ratelimit_headers(deployment: Deployment) -> None:
     f = deployment.fixtures
-    r = deployment.client.get(
-        f"/v1/weapons/{f['weapon_serial']}", headers=deployment.headers("police")
+    r = deployment.client.post(
+        "/v1/weapons/lookup",
+        json={"serial": f["weapon_serial"]},
+        headers=deployment.headers("police"),
     )
     assert r.status_code == 200, r.text
     assert "RateLimit-Policy" in r.headers and "RateLimit" in r.headers
@@ -24,7 +26,9 @@ def test_record_budget_stops_a_steady_pull(deployment: Deployment) -> None:
     last = None
     for _ in range(200):
         deployment.clock.advance(2.5)  # 24 requests a minute: under the request rate
-        last = deployment.client.get(f"/v1/weapons/{serial}", headers=headers)
+        last = deployment.client.post(
+            "/v1/weapons/lookup", json={"serial": serial}, headers=headers
+        )
         statuses.append(last.status_code)
         if last.status_code != 200:
             break
@@ -43,8 +47,8 @@ def test_admin_reads_a_principals_budget_state(deployment: Deployment) -> None:
     officer = deployment.principals["police"]
     serial = deployment.fixtures["weapon_serial"]
     assert (
-        deployment.client.get(
-            f"/v1/weapons/{serial}", headers=deployment.headers("police")
+        deployment.client.post(
+            "/v1/weapons/lookup", json={"serial": serial}, headers=deployment.headers("police")
         ).status_code
         == 200
     )

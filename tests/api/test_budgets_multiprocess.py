@@ -92,7 +92,12 @@ def test_two_workers_share_one_budget(tmp_path: Path, redis_url: str, prefix: st
         statuses: list[int] = []
         for i in range(130):
             server = servers[i % 2]
-            r = httpx.get(f"{server.url}/v1/weapons/{serial}", headers=headers, timeout=10)
+            r = httpx.post(
+                f"{server.url}/v1/weapons/lookup",
+                json={"serial": serial},
+                headers=headers,
+                timeout=10,
+            )
             statuses.append(r.status_code)
             if r.status_code != 200:
                 break
@@ -114,15 +119,16 @@ def test_worker_fails_closed_without_redis_and_recovers(tmp_path: Path) -> None:
         server = Server(home.path)
         try:
             headers = {"Authorization": f"Bearer {token}"}
-            url = f"{server.url}/v1/weapons/{serial}"
-            assert httpx.get(url, headers=headers, timeout=10).status_code == 200
+            url = f"{server.url}/v1/weapons/lookup"
+            body = {"serial": serial}
+            assert httpx.post(url, json=body, headers=headers, timeout=10).status_code == 200
             private.stop()
-            down = httpx.get(url, headers=headers, timeout=10)
+            down = httpx.post(url, json=body, headers=headers, timeout=10)
             assert down.status_code == 503, down.text
             assert down.headers["content-type"].startswith("application/problem+json")
             assert "Traceback" not in down.text
             private.start()
-            back = httpx.get(url, headers=headers, timeout=10)
+            back = httpx.post(url, json=body, headers=headers, timeout=10)
             assert back.status_code == 200, back.text
         finally:
             server.stop()

@@ -80,17 +80,19 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     tokens = sign_in(deployment, f"officer-{officer[:8]}", secret, dpop)
     assert tokens["token_type"] == "DPoP" and tokens["scope"] == "weapons:lookup"
     access = tokens["access_token"]
-    url = f"http://testserver/v1/weapons/{deployment.fixtures['weapon_serial']}"
-    ok = deployment.client.get(
+    url = "http://testserver/v1/weapons/lookup"
+    body = {"serial": deployment.fixtures["weapon_serial"]}
+    ok = deployment.client.post(
         url,
+        json=body,
         headers={
             "Authorization": f"DPoP {access}",
-            "DPoP": dpop.proof("GET", url, access_token=access),
+            "DPoP": dpop.proof("POST", url, access_token=access),
         },
     )
     assert ok.status_code == 200, ok.text
 
-    stripped = deployment.client.get(url, headers={"Authorization": f"Bearer {access}"})
+    stripped = deployment.client.post(url, json=body, headers={"Authorization": f"Bearer {access}"})
     assert stripped.status_code == 401
     search = deployment.client.post(
         "http://testserver/v1/persons/search",
@@ -103,11 +105,12 @@ def test_sign_in_then_read_through_the_gate(deployment: Deployment) -> None:
     assert search.status_code == 403 and search.json()["reason"] == "scope_missing"
 
     svc.admin.revoke_principal(svc.admin.operator(), officer, "test: account reported stolen")
-    revoked = deployment.client.get(
+    revoked = deployment.client.post(
         url,
+        json=body,
         headers={
             "Authorization": f"DPoP {access}",
-            "DPoP": dpop.proof("GET", url, access_token=access),
+            "DPoP": dpop.proof("POST", url, access_token=access),
         },
     )
     assert revoked.status_code == 401

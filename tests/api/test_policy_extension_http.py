@@ -34,7 +34,7 @@ def customs_policy() -> str:
             "permit.status": "reveal",
         }
     }
-    doc["endpoints"]["GET /v1/weapons/{serial}"]["roles"].append("customs")
+    doc["endpoints"]["POST /v1/weapons/lookup"]["roles"].append("customs")
     doc["budgets"].append(
         {
             "name": "customs_lookups_hour",
@@ -54,7 +54,10 @@ def test_a_role_declared_in_the_policy_alone_works_end_to_end(tmp_path: Path) ->
         officer = dep.service.admin.add_principal(role="customs", label="border post")
         headers = dep.headers("customs", officer)
         serial = dep.fixtures["weapon_serial"]
-        answers = [dep.client.get(f"/v1/weapons/{serial}", headers=headers) for _ in range(4)]
+        answers = [
+            dep.client.post("/v1/weapons/lookup", json={"serial": serial}, headers=headers)
+            for _ in range(4)
+        ]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         assert set(answers[0].json()) == {"id", "category", "status", "holder_permit_valid"}
         assert answers[3].json()["budget"] == "customs_lookups_hour"

@@ -80,7 +80,9 @@ def test_revoked_principal_is_refused_on_next_request(deployment: Deployment) ->
     victim = deployment.service.admin.add_principal(role="police", label="to revoke")
     headers = deployment.headers("police", victim)
     f = deployment.fixtures
-    ok = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=headers)
+    ok = deployment.client.post(
+        "/v1/weapons/lookup", json={"serial": f["weapon_serial"]}, headers=headers
+    )
     assert ok.status_code == 200, ok.text
     r = deployment.client.post(
         f"/v1/principals/{victim}/revoke",
@@ -88,6 +90,8 @@ def test_revoked_principal_is_refused_on_next_request(deployment: Deployment) ->
         json={"why": "account reported stolen"},
     )
     assert r.status_code == 200, r.text
-    refused = deployment.client.get(f"/v1/weapons/{f['weapon_serial']}", headers=headers)
+    refused = deployment.client.post(
+        "/v1/weapons/lookup", json={"serial": f["weapon_serial"]}, headers=headers
+    )
     assert refused.status_code == 401
     assert refused.headers["content-type"].startswith(PROBLEM)

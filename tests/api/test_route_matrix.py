@@ -29,7 +29,7 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         },
     ),
     "GET /v1/ledger": (frozenset(), None),  # ledger_keeping purpose only, not the default
-    "GET /v1/weapons/{serial}": (frozenset({"police", "prefecture"}), None),
+    "POST /v1/weapons/lookup": (frozenset({"police", "prefecture"}), {"serial": "NOSUCHSERIAL"}),
     "POST /v1/persons/search": (
         frozenset({"police", "prefecture"}),
         {"family_name": "X", "birth_date": "1970-01-01"},

@@ -23,6 +23,7 @@ from typing import Any
 
 from strongroom.api.problems import problem_bytes
 from strongroom.budgets import BudgetKeys, Budgets, client_ip
+from strongroom.endpoints import name_of
 from strongroom.errors import StrongroomError, TooManyRequests, Unavailable
 from strongroom.gate import Pipeline
 
@@ -83,7 +84,7 @@ class Door:
         except (TooManyRequests, Unavailable) as exc:
             self.pipeline.record_security(
                 None,
-                f"{scope['method']} {scope['path']}",
+                name_of(scope["method"], scope["path"]),
                 reason=exc.reason or exc.slug,
                 ip=ip,
                 detail={"budget": exc.extra.get("budget")} if exc.extra.get("budget") else None,
@@ -154,7 +155,7 @@ class Admission:
         )
         self.pipeline.record_security(
             None,
-            f"{scope['method']} {scope['path']}",
+            name_of(scope["method"], scope["path"]),
             reason="overloaded",
             ip=peer_ip(scope, self.trusted_proxies),
         )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from strongroom.budgets import client_ip
 from strongroom.compose import Service
 from strongroom.context import Caller
-from strongroom.endpoints import BY_ROUTE, Endpoint
+from strongroom.endpoints import BY_ROUTE, Endpoint, name_of
 from strongroom.errors import BadRequest, StrongroomError, Unauthorized
 
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a peer the server cannot name, never a bind address
@@ -45,7 +45,7 @@ def caller(request: Request) -> Caller:
     except Unauthorized as exc:
         svc.pipeline.record_security(
             None,
-            f"{request.method} {request.url.path}",
+            name_of(request.method, request.url.path),
             reason=exc.reason or "unauthorized",
             ip=ip,
         )
@@ -59,7 +59,7 @@ def endpoint_of(request: Request) -> str:
     route = request.scope.get("route")
     path = getattr(route, "path", None)
     found = BY_ROUTE.get((request.method, path)) if path else None
-    return found.id if found else f"{request.method} {request.url.path}"
+    return found.id if found else name_of(request.method, request.url.path)
 
 
 def journal_rejected(request: Request, err: StrongroomError) -> None:

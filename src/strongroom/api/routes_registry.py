@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
-from strongroom.api.deps import caller, route, service, strict_query
+from strongroom.api.deps import caller, journal_rejected, route, service, strict_query
 from strongroom.compose import Service
 from strongroom.context import Caller
+from strongroom.errors import Gone
 from strongroom.gate import Answer
 
 router = APIRouter(tags=["registry"], dependencies=[Depends(strict_query)])
@@ -97,9 +98,25 @@ def ledger(
     return _send(svc.registry_tasks.ledger(who, cursor=cursor, limit=limit), response)
 
 
+class WeaponBody(Strict):
+    serial: str = Field(min_length=1, max_length=60)
+
+
 @route(router, ep.WEAPON, summary="Police: weapon status and holder permit validity")
-def weapon(serial: str, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.registry_tasks.weapon(who, serial), response)
+def weapon(body: WeaponBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return _send(svc.registry_tasks.weapon(who, body.serial), response)
+
+
+@router.get("/v1/weapons/{serial}", include_in_schema=False)
+def weapon_by_path(request: Request) -> None:
+    """The serial used to travel in the path, where access logs and proxies keep it."""
+    err = Gone(
+        "weapon lookups moved to POST /v1/weapons/lookup with the serial in the body",
+        reason="moved",
+        headers={"Link": '</v1/weapons/lookup>; rel="successor-version"'},
+    )
+    journal_rejected(request, err)
+    raise err
 
 
 @route(router, ep.SEARCH, summary="Police: exact search by family name and birth date")

@@ -126,9 +126,9 @@ def print_examples(
         (
             "police: a weapon by serial",
             tokens["police"],
-            "GET",
-            f"/v1/weapons/{f['weapon_serial']}",
-            None,
+            "POST",
+            "/v1/weapons/lookup",
+            {"serial": f["weapon_serial"]},
         ),
         (
             "police: exact person search",

@@ -2,7 +2,7 @@
 body) shaped like a real extraction campaign against the real API.
 
     enumerate       random UUIDs on GET /v1/persons/{id}, guessed serials (public maker
-                    prefixes + digits) on GET /v1/weapons/{serial}
+                    prefixes + digits) on POST /v1/weapons/lookup
     name-sweep      POST /v1/persons/search, common family names in alphabetical order
                     against birth dates swept day by day
     postcode-sweep  POST /v1/persons/search by postcode (and name + postcode): what a
@@ -104,7 +104,9 @@ def enumerate_ids(rng: random.Random) -> Iterator[Probe]:
         yield Probe("GET", f"/v1/persons/{uuid.UUID(int=rng.getrandbits(128), version=4)}")
         letter = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
         yield Probe(
-            "GET", f"/v1/weapons/{rng.choice(SERIAL_PREFIXES)}{letter}{rng.randrange(10**8):08d}"
+            "POST",
+            "/v1/weapons/lookup",
+            {"serial": f"{rng.choice(SERIAL_PREFIXES)}{letter}{rng.randrange(10**8):08d}"},
         )
 
 

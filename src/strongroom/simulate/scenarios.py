@@ -1,7 +1,7 @@
 """The attack scenarios of issue 6, each built on the world as a `Campaign`.
 
 enumerator            random UUIDs on GET /v1/persons/{id} and a serial sweep on
-                      GET /v1/weapons/{serial} (a stolen prefecture account)
+                      POST /v1/weapons/lookup (a stolen prefecture account)
 name-sweeper          exact searches, family names in alphabetical order against
                       birth dates swept day by day (a stolen police account)
 postcode-sweeper      searches by postcode (a shape the policy refuses), then a sweep
