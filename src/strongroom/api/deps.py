@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 
 from strongroom.budgets import client_ip
@@ -17,7 +18,13 @@ from strongroom.errors import BadRequest, StrongroomError, Unauthorized
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a peer the server cannot name, never a bind address
 
 
-def service(request: Request) -> Service:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# thread pool, a hop per dependency per request.
+async def service(request: Request) -> Service:
+    return _service(request)
+
+
+def _service(request: Request) -> Service:
     svc: Service = request.app.state.service
     return svc
 
@@ -26,7 +33,7 @@ def caller(request: Request) -> Caller:
     """Authenticate the request (token, DPoP proof, revocation, idle timeout) and bind it
     to its principal, or raise Unauthorized (a 401 problem with WWW-Authenticate). A failed
     authentication is journaled as a security event."""
-    svc = service(request)
+    svc = _service(request)
     peer = request.client.host if request.client else None
     ip = client_ip(
         peer or ANY_ADDRESS,
@@ -68,7 +75,7 @@ def journal_rejected(request: Request, err: StrongroomError) -> None:
         who = caller(request)
     except StrongroomError:
         return  # already journaled as a security event
-    service(request).pipeline.record_refusal(who, endpoint_of(request), err)
+    _service(request).pipeline.record_refusal(who, endpoint_of(request), err)
 
 
 def route(router: APIRouter, endpoint: Endpoint, **options: Any) -> Callable[..., Any]:
@@ -76,7 +83,7 @@ def route(router: APIRouter, endpoint: Endpoint, **options: Any) -> Callable[...
     return router.api_route(endpoint.path, methods=[endpoint.method], **options)
 
 
-def strict_query(request: Request) -> None:
+async def strict_query(request: Request) -> None:
     """Refuse query parameters a route does not declare: no filter, sort or wildcard can be
     smuggled in beside the ones the policy allows."""
     route_ = request.scope.get("route")
@@ -89,7 +96,7 @@ def strict_query(request: Request) -> None:
         err = BadRequest(
             f"unknown query parameter(s): {', '.join(unknown)}", reason="unknown_parameter"
         )
-        journal_rejected(request, err)
+        await anyio.to_thread.run_sync(journal_rejected, request, err)
         raise err
 
 
