@@ -194,7 +194,21 @@ def test_no_token_is_401_problem(deployment: Deployment) -> None:
     r = deployment.client.get("/v1/me")
     assert r.status_code == 401
     assert r.headers["content-type"].startswith(PROBLEM)
-    assert "WWW-Authenticate" in r.headers
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer") and "DPoP" in challenge
+    assert r.json()["reason"] == "missing_token"
+    # refused at the door, and journaled as a security event all the same
+    journal = deployment.service.journal
+    journal.flush()
+    entry = journal.entry(journal.size() - 1)
+    assert (entry["kind"], entry["endpoint"], entry["reason"]) == (
+        "security",
+        "GET /v1/me",
+        "missing_token",
+    )
+    # a malformed header still reaches the resource server, which says why
+    bad = deployment.client.get("/v1/me", headers={"Authorization": "Basic abc"})
+    assert bad.status_code == 401 and bad.json()["reason"] == "missing_token"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ a database connection:
 
 - `Door`: the policy's IP-address and IP-prefix request budgets (those that apply to every
   role and endpoint) are counted here, before token validation: an unauthenticated flood
-  is refused at the price of a budget lookup, 429 with the budget's name.
+  is refused at the price of a budget lookup, 429 with the budget's name. An API request
+  without an Authorization header is refused here too (401, the resource server's answer).
 - `Admission`: at most `limit` requests are served at once (the worker's thread pool and
   its registry connections are sized to match); up to `queue` more wait at most
   `max_wait` seconds for a place; any other gets 503 with `Retry-After` at once. A burst
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from strongroom.api.problems import problem_bytes
+from strongroom.auth.resource_server import no_credentials
 from strongroom.budgets import BudgetKeys, Budgets, client_ip
 from strongroom.endpoints import name_of
 from strongroom.errors import StrongroomError, TooManyRequests, Unavailable
@@ -33,7 +35,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Process liveness and the API's own documents are never queued or budgeted.
+API_PREFIX = "/v1/"
+# Process liveness and readiness are never queued or budgeted.
 EXEMPT = frozenset({"/healthz", "/readyz"})
 
 
@@ -91,7 +94,19 @@ class Door:
             )
             await send_problem(send, exc, scope["path"])
             return
+        if scope["path"].startswith(API_PREFIX) and not _has_authorization(scope):
+            # Every API route needs a token: refused here, without a thread or a lookup.
+            err = no_credentials()
+            self.pipeline.record_security(
+                None, name_of(scope["method"], scope["path"]), reason="missing_token", ip=ip
+            )
+            await send_problem(send, err, scope["path"])
+            return
         await self.app(scope, receive, send)
+
+
+def _has_authorization(scope: Scope) -> bool:
+    return any(key == b"authorization" for key, _ in scope.get("headers", ()))
 
 
 class Admission:
