@@ -291,8 +291,7 @@ class LegitUser:
     def _export(self, now: float) -> None:
         """Request the département's renewal list, have it approved, download it, and
         put a few of its persons on the caseload (linked to the agent's case, read later
-        like any case). A line naming nobody (the watermark's canary lines) is dropped
-        when the link finds no one."""
+        like any case)."""
         import csv
         import io
 
@@ -323,14 +322,13 @@ class LegitUser:
                 self._contained(now, out)
             return
         self.stats.exports += 1
-        ids = [row["ref.person_id"].lower() for row in csv.DictReader(io.StringIO(text))]
-        known = self.directory
-        for pid in self.rng.sample(ids, min(FOLLOW_UPS, len(ids))):
-            ref = known.get(pid)
-            if ref is None:
-                continue  # names nobody: a canary line
+        ids = sorted(row["ref.person_id"].lower() for row in csv.DictReader(io.StringIO(text)))
+        self.rng.shuffle(ids)
+        # Lines that name nobody (the watermark's canary lines) are passed over.
+        known = [self.directory[p] for p in ids if p in self.directory]
+        for ref in known[:FOLLOW_UPS]:
             if self.case is not None:
-                world.link(self.case, pid)
+                world.link(self.case, ref.public_id)
             self.caseload.append(ref)
             self.stats.follow_ups += 1
 
