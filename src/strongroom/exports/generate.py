@@ -4,6 +4,12 @@ fields, capped at the dataset's max_rows, watermarked (row datasets) or suppress
 
 Minimization happens here and only here: a row is projected onto the approved columns
 before it reaches the writer, so a field the approval does not name never touches disk.
+
+Honey records never leave in an export: a recipient who follows a row up through the API
+(a renewal letter's person, read under a case) would read a honey record, and a honey read
+suspends an honest account. A row whose person is a honey record is dropped, whichever
+columns the approval names. The watermark's canary rows are fabricated lines whose IDs
+exist nowhere (watermark.py): the API finds nothing under them.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from strongroom.exports.store import ExportRecord, ExportStore
 from strongroom.exports.suppression import TOTAL, suppress
 from strongroom.exports.watermark import Watermark
 from strongroom.exports.writer import Written, write_export
+from strongroom.registry.canaries import honey_test_for
 
 COUNT_COLUMN = "count"
+PERSON_REF = "ref.person_id"
 Progress = Callable[[int, int | None], None]  # (rows written, rows expected if known)
 
 
@@ -46,7 +54,11 @@ def generate_rows(
     path: Path,
     max_rows: int,
     progress: Progress | None = None,
+    honey: Callable[[str], bool] | None = None,
 ) -> Generated:
+    """`honey` tells a honey record's public ID; by default the canary set serving the
+    same engine (`registry.canaries.honey_test_for`)."""
+    is_honey = honey or honey_test_for(engine) or _no_honey
     columns = tuple(sorted(rec.fields))
     ids = [c for c in columns if c.startswith("ref.")]
     fkey = watermark.fingerprint_key(rec.public_id)
@@ -67,7 +79,13 @@ def generate_rows(
             def stream() -> Iterator[dict[str, Any]]:
                 queue = list(zip(positions, fakes, strict=True))
                 q = 0
-                for i, row in enumerate(dataset.rows(conn, scope, real)):
+                # The query's rows up to its count, honey records' left out, `real` kept.
+                honest = (
+                    r
+                    for r in dataset.rows(conn, scope, real + _honey_slack(real))
+                    if not is_honey(str(r.get(PERSON_REF) or ""))
+                )
+                for i, row in enumerate(itertools.islice(honest, real)):
                     while q < len(queue) and queue[q][0] <= i:
                         yield _project(queue[q][1], columns, ids, fkey, watermark)
                         q += 1
@@ -82,6 +100,16 @@ def generate_rows(
         path.with_name(path.name + ".part").unlink(missing_ok=True)
         raise Unavailable("the registry database is unavailable") from exc
     return Generated(written, written.rows - canaries, canaries, columns)
+
+
+def _no_honey(public_id: str) -> bool:
+    return False
+
+
+def _honey_slack(rows: int) -> int:
+    """Rows fetched beyond `rows` to make up for honey records left out (they are about
+    one person in a thousand)."""
+    return 16 + rows // 100
 
 
 def _canary(

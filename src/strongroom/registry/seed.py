@@ -6,7 +6,10 @@ Persons are planned one by one (`seed_plan`), encrypted by the vault (`seed_rows
 in batches, one transaction per batch (`seed_sql`), so memory stays bounded whatever the size.
 Honey records are ordinary persons planned to cover every département and every first letter
 of family names; only `HMAC(honey_key, public_id)` marks them, written at the end in sorted
-order so that neither position nor transaction ties a mark to a batch.
+order so that neither position nor transaction ties a mark to a batch. Before any row is
+written, a honey record whose family name and birth date a real person of the plan also
+holds (or is a day from) takes another birth date (`namesakes`): no honest exact search
+lists a honey record.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.ids import new_public_id
+from strongroom.registry.namesakes import honey_births
 from strongroom.registry.seed_parallel import BatchBuilder, BatchSpec, Built, parallel_batches
 from strongroom.registry.seed_plan import MAX_PERSONS, PersonPlan, Planner
 from strongroom.registry.seed_pools import build_pools
@@ -134,8 +138,15 @@ def seed(
             # plans: a second seed on top of the first could collide halfway through.
             raise Conflict("the registry already holds persons: seed an empty database")
         dealer_ids = [new_public_id() for _ in planner.dealers]
+        targets = planner.canary_targets(n_canaries)
         spec = BatchSpec(
-            seed, persons, today, bases, tuple(dealer_ids), planner.canary_targets(n_canaries)
+            seed,
+            persons,
+            today,
+            bases,
+            tuple(dealer_ids),
+            targets,
+            honey_births(planner, targets, workers=workers),
         )
         picker = _FixturePicker(planner, dealer_ids, today)
         builder = BatchBuilder(spec, vault, planner)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -43,6 +43,8 @@ class BatchSpec:
     bases: Bases
     dealer_ids: tuple[str, ...]
     targets: dict[int, tuple[str, str]]
+    # Honey records moved off a real person's family name and birth date (`namesakes`).
+    births: dict[int, date] = field(default_factory=dict)
 
 
 class BatchBuilder:
@@ -65,7 +67,8 @@ class BatchBuilder:
         from strongroom.ids import new_public_id
 
         targets = self.spec.targets
-        plans = [self.planner.person(i, targets.get(i)) for i in range(start, stop)]
+        births = self.spec.births
+        plans = [self.planner.person(i, targets.get(i), births.get(i)) for i in range(start, stop)]
         ids = [canary_public_id(self.rank[p.index]) if p.canary else new_public_id() for p in plans]
         marks = [
             canary_mark(self.honey_key, pid) for p, pid in zip(plans, ids, strict=True) if p.canary

@@ -7,8 +7,13 @@
                 look at the sales ledger now and then (`ledger=False` leaves it out)
     prefecture  case work in office hours, Monday to Friday, on a caseload in the
                 agent's own département (reads, exact searches, weapon lookups) that
-                grows by a few cases a day
+                grows by a few cases a day; with `exports=True`, now and then the
+                département's renewal list (an export, approved by an administrator),
+                a few of whose persons join the caseload (the export follow-up)
     owner       a rare look at their own record
+
+Police and prefecture searches are exact (family name and birth date as typed from a
+document): whoever else holds that pair, a namesake, is listed too.
 
 Volume per user-day is heavy-tailed: a lognormal factor per person (some people simply
 do more) times a lognormal factor per day. Typos happen (a birth date off by a day).
@@ -52,6 +57,11 @@ TYPO = 0.05
 CASE_JUSTIFICATION = "Permit renewal and compliance review under the assigned case"
 # The case a prefecture agent names under a policy that declares no cases.
 CASE_REFERENCE = "CASE-SIM-0001"
+EXPORT_DATASET = "departement_permits_expiring"
+EXPORT_FIELDS = ("ref.person_id", "ref.permit_id", "permit.expires")
+EXPORT_JUSTIFICATION = "Renewal letters for the permits expiring this semester"
+EXPORT_SHARE = 0.3  # chance a prefecture agent's working day starts with the renewal list
+FOLLOW_UPS = 3  # persons of the list that join the caseload
 
 
 @dataclass
@@ -65,6 +75,8 @@ class LegitStats:
     roles: dict[str, str] = field(default_factory=dict)
     budgets: Counter[str] = field(default_factory=Counter)
     containments: Counter[str] = field(default_factory=Counter)
+    exports: int = 0  # renewal lists downloaded
+    follow_ups: int = 0  # their persons put on a caseload
 
 
 class LegitUser:
@@ -83,10 +95,14 @@ class LegitUser:
         departement: str | None = None,
         dealer: str | None = None,
         ledger: bool = True,
+        approver: str | None = None,
+        directory: dict[str, PersonRef] | None = None,
     ) -> None:
         self.world, self.stats, self.role, self.rng = world, stats, role, rng
         self.profile = PROFILES[role]
         self.days, self.ip, self.ledger = days, ip, ledger
+        self.approver = approver  # an administrator who approves this agent's exports
+        self.directory = directory or {}  # every person by public ID (export follow-ups)
         self.knows, self.triples = knows, triples or []
         self.user_agent = f"Mozilla/5.0 sim-{role}-{index % 7}"
         self.factor = rng.lognormvariate(0, self.profile.sigma_person)
@@ -190,14 +206,18 @@ class LegitUser:
                     (rng.uniform(20, 120), Call("weapon", {"serial": rng.choice(p.serials)}))
                 )
             return calls
-        # prefecture: open a case now and then, work on the caseload
+        # prefecture: the renewal list now and then, open a case now and then, work on the
+        # caseload
+        per_episode = EXPORT_SHARE / self.profile.episodes
+        if self.approver is not None and rng.random() < per_episode:
+            return [(0.0, Call("export"))]
         if not self.caseload or rng.random() < 0.2:
             self.caseload.append(self._person())
             if self.case is not None:
                 self.world.link(self.case, self.caseload[-1].public_id)
         p = rng.choice(self.caseload)
         calls = [(0.0, Call("person", {"id": p.public_id}))]
-        if rng.random() < 0.2:
+        if p.family_name and rng.random() < 0.2:
             calls.insert(
                 0,
                 (
@@ -248,6 +268,9 @@ class LegitUser:
         if self.caller is None and not self._login(now):
             return
         caller = self.caller
+        if call.task == "export":
+            self._export(now)
+            return
         if call.task == "ledger":
             caller = replace(caller, purpose="ledger_keeping")
         self.stats.requests[self.role] += 1
@@ -265,6 +288,50 @@ class LegitUser:
         elif out.contained or out.step_up:
             self._contained(now, out)
 
+    def _export(self, now: float) -> None:
+        """Request the département's renewal list, have it approved, download it, and
+        put a few of its persons on the caseload (linked to the agent's case, read later
+        like any case)."""
+        import csv
+        import io
+
+        from strongroom.errors import StrongroomError
+
+        desk, world = self.world.service.exports, self.world
+        self.stats.requests[self.role] += 2  # request, download (the approval is the admin's)
+        try:
+            export_id = desk.request(
+                self.caller,
+                dataset=EXPORT_DATASET,
+                fields=list(EXPORT_FIELDS),
+                justification=EXPORT_JUSTIFICATION,
+            ).body["id"]
+            admin = world.caller(
+                str(self.approver),
+                "admin",
+                ip="172.31.0.2",
+                session=f"s-admin-{self.day}",
+                user_agent="Mozilla/5.0 sim-admin",
+            )
+            desk.approve(admin, export_id)
+            _, download = desk.download(self.caller, export_id)
+            text = b"".join(download.chunks()).decode()
+        except StrongroomError as exc:
+            out = Outcome(exc.status, exc.reason or exc.slug)
+            if out.contained or out.step_up:
+                self._contained(now, out)
+            return
+        self.stats.exports += 1
+        ids = sorted(row["ref.person_id"].lower() for row in csv.DictReader(io.StringIO(text)))
+        self.rng.shuffle(ids)
+        # Lines that name nobody (the watermark's canary lines) are passed over.
+        known = [self.directory[p] for p in ids if p in self.directory]
+        for ref in known[:FOLLOW_UPS]:
+            if self.case is not None:
+                world.link(self.case, ref.public_id)
+            self.caseload.append(ref)
+            self.stats.follow_ups += 1
+
     def _contained(self, now: float, out: Outcome) -> None:
         self.stats.contained.add((self.principal, self.day))
         key = f"{out.action or out.reason}:{'+'.join(out.families) or '-'}"
@@ -273,10 +340,21 @@ class LegitUser:
 
 
 def build_population(
-    world: World, stats: LegitStats, *, users: int, days: int, seed: int, ledger: bool = True
+    world: World,
+    stats: LegitStats,
+    *,
+    users: int,
+    days: int,
+    seed: int,
+    ledger: bool = True,
+    exports: bool = False,
 ) -> list[tuple[LegitUser, float | None]]:
-    """`users` legitimate users split by role share, each with a first wake time."""
+    """`users` legitimate users split by role share, each with a first wake time. With
+    `exports`, prefecture agents also work from their département's renewal list, approved
+    by one administrator."""
     reg = world.registry
+    approver = world.add_principal("admin", label="sim export approver") if exports else None
+    directory = {p.public_id: p for p in reg.persons} if exports else None
     rng = random.Random(f"{seed}:population")
     roles = [r for r, p in PROFILES.items() for _ in range(round(users * p.share))]
     roles = (roles + ["police"] * users)[:users]
@@ -304,6 +382,8 @@ def build_population(
                 ip=f"172.16.{depts.index(dept)}.{k % 250 + 2}",
                 knows=reg.sample_by_dept[dept],
                 departement=dept,
+                approver=approver,
+                directory=directory,
             )
         elif role == "dealer":
             shop = k // 2 % len(reg.dealers)  # two accounts per shop
