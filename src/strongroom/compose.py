@@ -227,6 +227,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             watermark=Watermark(export_key(keys.honey_key())),
             exports_dir=home.exports_dir,
             clock=clock,
+            is_honey=canaries.contains,
         ),
     )
 

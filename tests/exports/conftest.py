@@ -159,6 +159,7 @@ def build_env(url: str, tmp: Path, *, persons: int = 120) -> Env:
         watermark=Watermark(export_key(b"h" * 32)),
         exports_dir=exports_dir,
         clock=clock,
+        is_honey=lambda _public_id: False,  # this registry is seeded without honey records
     )
     env = Env(
         desk=desk,

@@ -64,6 +64,7 @@ def test_no_export_id_reads_a_honey_record(db_url: str, tmp_path: Path) -> None:
         watermark=Watermark(export_key(honey_key)),
         exports_dir=tmp_path / "exports",
         clock=clock,
+        is_honey=honey.contains,
     )
     env = Env(desk, store, journal, clock, policy, tmp_path, [], [], None, None)  # type: ignore[arg-type]
     requester = env.caller("prefecture", departement=dep)

@@ -89,6 +89,7 @@ class ExportDesk:
         watermark: Watermark,
         exports_dir: Path,
         clock: Clock,
+        is_honey: Callable[[str], bool],
         catalogue: Catalogue | None = None,
         download_window: int = DEFAULT_DOWNLOAD_WINDOW,
     ) -> None:
@@ -99,6 +100,9 @@ class ExportDesk:
         self.watermark = watermark
         self.dir = Path(exports_dir)
         self.clock = clock
+        # Honey records never reach an export: a recipient following a row up would read
+        # one, and a honey read suspends an honest account.
+        self.is_honey = is_honey
         self.catalogue = catalogue or default_catalogue()
         self.window = download_window
         problems = self.catalogue.check(self.spec.datasets)
@@ -367,6 +371,7 @@ class ExportDesk:
                     path,
                     spec.max_rows,
                     progress,
+                    is_honey=self.is_honey,
                 )
             else:
                 done = generate_aggregate(rec, ds, self.engine, path, spec.max_rows, progress)

@@ -29,7 +29,6 @@ from strongroom.exports.store import ExportRecord, ExportStore
 from strongroom.exports.suppression import TOTAL, suppress
 from strongroom.exports.watermark import Watermark
 from strongroom.exports.writer import Written, write_export
-from strongroom.registry.canaries import honey_test_for
 
 COUNT_COLUMN = "count"
 PERSON_REF = "ref.person_id"
@@ -54,11 +53,10 @@ def generate_rows(
     path: Path,
     max_rows: int,
     progress: Progress | None = None,
-    honey: Callable[[str], bool] | None = None,
+    *,
+    is_honey: Callable[[str], bool],
 ) -> Generated:
-    """`honey` tells a honey record's public ID; by default the canary set serving the
-    same engine (`registry.canaries.honey_test_for`)."""
-    is_honey = honey or honey_test_for(engine) or _no_honey
+    """`is_honey` tells a honey record's public ID (the deployment's canary set)."""
     columns = tuple(sorted(rec.fields))
     ids = [c for c in columns if c.startswith("ref.")]
     fkey = watermark.fingerprint_key(rec.public_id)
@@ -100,10 +98,6 @@ def generate_rows(
         path.with_name(path.name + ".part").unlink(missing_ok=True)
         raise Unavailable("the registry database is unavailable") from exc
     return Generated(written, written.rows - canaries, canaries, columns)
-
-
-def _no_honey(public_id: str) -> bool:
-    return False
 
 
 def _honey_slack(rows: int) -> int:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -50,8 +49,6 @@ class CanarySet:
         self._marks: frozenset[bytes] | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
-        with _BY_ENGINE_LOCK:
-            _BY_ENGINE.setdefault(engine, weakref.WeakSet()).add(self)
 
     def _load(self) -> frozenset[bytes]:
         try:
@@ -82,23 +79,6 @@ class CanarySet:
 
 _SETS: dict[tuple[int, bytes], CanarySet] = {}
 _SETS_LOCK = threading.Lock()
-# Every live CanarySet by the engine it reads: what serves honey records on an engine
-# (compose builds one for the detector) also tells export generation which persons to
-# leave out, without a second copy of the honey key.
-_BY_ENGINE_LOCK = threading.Lock()
-_BY_ENGINE: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[CanarySet]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def honey_test_for(engine: Engine) -> Callable[[str], bool] | None:
-    """`public_id -> is a honey record` from the canary sets built on this engine (a
-    wrong key only adds a set that finds nothing), or None when there is none."""
-    with _BY_ENGINE_LOCK:
-        sets = list(_BY_ENGINE.get(engine, ()))
-    if not sets:
-        return None
-    return lambda public_id: any(c.contains(public_id) for c in sets)
 
 
 def is_canary(engine_or_session: Engine | Session, vault_or_key: Any, public_id: str) -> bool:
