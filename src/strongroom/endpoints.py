@@ -29,6 +29,7 @@ class Endpoint:
 # --- registry tasks -----------------------------------------------------------------------
 ME = Endpoint("GET", "/v1/me")
 ME_ACCESSES = Endpoint("GET", "/v1/me/accesses")
+ME_REQUEST = Endpoint("POST", "/v1/me/requests")
 VERIFY = Endpoint("POST", "/v1/permits/verify")
 SALE = Endpoint("POST", "/v1/sales")
 LEDGER = Endpoint("GET", "/v1/ledger")

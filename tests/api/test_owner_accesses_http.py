@@ -80,3 +80,45 @@ def test_another_owner_sees_nothing_of_it_and_pages_newest_first(deployment: Dep
     assert rest["items"] and rest["items"][0]["when"] <= first["items"][1]["when"]
     other = dep.fixtures["person_elsewhere"]
     assert accesses(dep, other)["items"] == []
+
+
+def test_an_owners_request_opens_its_case_at_its_prefecture(deployment: Deployment) -> None:
+    dep = deployment
+    owner = dep.fixtures["owner_id"]
+    filed = dep.client.post(
+        "/v1/me/requests", json={"kind": "renewal"}, headers=dep.headers("owner", owner)
+    )
+    assert filed.status_code == 201, filed.text
+    case = filed.json()["case"]
+    assert filed.json()["unit"] == f"prefecture:{dep.fixtures['departement']}"
+    # The département's agent finds it and reads the owner's record through it.
+    listed = dep.client.get(
+        "/v1/cases", headers=dep.headers("prefecture", purpose="case_management")
+    )
+    assert case in {c["id"] for c in listed.json()["items"]}
+    read = dep.client.get(f"/v1/persons/{owner}", headers=dep.headers("prefecture", case=case))
+    assert read.status_code == 200, read.text
+    # An agent of another département can neither see it nor read through it.
+    other = "13" if dep.fixtures["departement"] != "13" else "2A"
+    outsider = dep.service.admin.add_principal(role="prefecture", departement=other)
+    theirs = dep.client.get(
+        "/v1/cases", headers=dep.headers("prefecture", outsider, purpose="case_management")
+    )
+    assert case not in {c["id"] for c in theirs.json()["items"]}
+    refused = dep.client.get(
+        f"/v1/persons/{owner}", headers=dep.headers("prefecture", outsider, case=case)
+    )
+    assert refused.status_code == 404
+
+
+def test_an_owner_files_only_what_owners_may_and_a_few_a_day(deployment: Deployment) -> None:
+    dep = deployment
+    owner = dep.fixtures["owner_id"]
+    headers = dep.headers("owner", owner)
+    seizure = dep.client.post("/v1/me/requests", json={"kind": "seizure"}, headers=headers)
+    assert seizure.status_code == 400 and seizure.json()["reason"] == "invalid_case_kind"
+    statuses = [
+        dep.client.post("/v1/me/requests", json={"kind": "renewal"}, headers=headers).status_code
+        for _ in range(4)
+    ]
+    assert statuses[-1] == 429 and statuses.count(201) <= 3

@@ -15,6 +15,7 @@ NIL = "00000000-0000-4000-8000-000000000000"
 TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
     "GET /v1/me": (frozenset({"owner"}), None),
     "GET /v1/me/accesses": (frozenset({"owner"}), None),
+    "POST /v1/me/requests": (frozenset({"owner"}), {"kind": "renewal"}),
     "POST /v1/permits/verify": (
         frozenset({"dealer"}),
         {"permit_number": "FR-00-00000000", "family_name": "X", "birth_date": "1970-01-01"},

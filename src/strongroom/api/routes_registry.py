@@ -52,6 +52,17 @@ def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return _send(svc.registry_tasks.me(who), response)
 
 
+class OwnerRequestBody(Strict):
+    kind: str = Field(min_length=1, max_length=32, examples=["renewal"])
+
+
+@route(router, ep.ME_REQUEST, status_code=201, summary="Owner: file a request (a renewal)")
+def me_request(
+    body: OwnerRequestBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return _send(svc.cases.file_by_owner(who, kind=body.kind), response)
+
+
 @route(router, ep.ME_ACCESSES, summary="Owner: who looked at my record, newest first")
 def me_accesses(
     who: CallerDep,

@@ -118,6 +118,44 @@ class CaseTasks:
 
         return self.pipeline.serve(caller, ep.CASE_CLOSE, work, expected_records=0)
 
+    # --- HTTP: an owner, on their own record -------------------------------------------------
+    def file_by_owner(self, caller: Caller, *, kind: str) -> Answer:
+        """An owner's own request (a renewal) opens its case at the prefecture of the
+        owner's département, the owner linked: no agent has to link them first."""
+
+        def work(t: Task) -> Disclosure:
+            spec = self.spec.kinds.get(kind)
+            if spec is None or not spec.filed_by_owner:
+                known = sorted(k for k, v in self.spec.kinds.items() if v.filed_by_owner)
+                raise BadRequest(
+                    f"kind must be one of: {', '.join(known) or 'none'}",
+                    reason="invalid_case_kind",
+                )
+            with self.registry.session() as s:
+                person = self.registry.person_by_public_id(s, caller.principal_id)
+            if person is None:
+                raise NotFound(NO_CASE, reason="not_found")
+            role = spec.roles[0]
+            unit = f"{role}:{person.departement}"
+            case = self._open(caller.principal_id, role, unit, kind, "filed by the owner")
+            self._link(
+                caller.principal_id,
+                role,
+                unit,
+                person.departement,
+                case["id"],
+                caller.principal_id,
+                "the owner's own request",
+                four_eyes=False,
+            )
+            t.detail["case"] = case["id"]
+            return Disclosure(
+                body={"case": case["id"], "kind": kind, "unit": unit, "status": "open"},
+                detail={"case": case["id"], "kind": kind, "own_records": True},
+            )
+
+        return self.pipeline.serve(caller, ep.ME_REQUEST, work, expected_records=0)
+
     # --- the local operator (CLI), for a unit it names ----------------------------------------
     def open_as_operator(
         self, operator: Caller, *, unit: str, kind: str, reference: str

@@ -160,6 +160,9 @@ class CaseKindSpec(_Spec):
     # Accesses under a covert case (an investigation) are withheld from the owner's view
     # of who looked until the case closes.
     covert: StrictBool = False
+    # An owner files a case of this kind on their own record (a renewal request); it goes
+    # to the unit of the kind's first role in the owner's département.
+    filed_by_owner: StrictBool = False
     description: StrictStr = ""
 
 
