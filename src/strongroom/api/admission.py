@@ -22,9 +22,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from strongroom.api.deps import peer_ip
 from strongroom.api.problems import problem_bytes
 from strongroom.auth.resource_server import no_credentials
-from strongroom.budgets import BudgetKeys, Budgets, client_ip
+from strongroom.budgets import BudgetKeys, Budgets
 from strongroom.endpoints import name_of
 from strongroom.errors import StrongroomError, TooManyRequests, Unavailable
 from strongroom.gate import Pipeline
@@ -50,17 +51,6 @@ async def send_problem(send: Send, err: StrongroomError, path: str) -> None:
     headers += [(k.lower().encode(), str(v).encode()) for k, v in err.headers.items()]
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def peer_ip(scope: Scope, trusted_proxies: tuple[str, ...] | list[str]) -> str:
-    client = scope.get("client")
-    peer = client[0] if client else "0.0.0.0"  # noqa: S104 - an unknown peer, not a bind
-    forwarded = None
-    for key, value in scope.get("headers", ()):
-        if key == b"x-forwarded-for":
-            forwarded = value.decode("latin-1")
-            break
-    return client_ip(peer, forwarded, trusted_proxies)
 
 
 class Door:

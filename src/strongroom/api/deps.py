@@ -3,17 +3,18 @@ endpoint a request was routed to."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, MutableMapping, Sequence
+from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from strongroom.budgets import client_ip
 from strongroom.compose import Service
 from strongroom.context import Caller
 from strongroom.endpoints import BY_ROUTE, Endpoint, name_of
 from strongroom.errors import BadRequest, StrongroomError, Unauthorized
+from strongroom.gate import Answer
 
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a peer the server cannot name, never a bind address
 
@@ -34,12 +35,7 @@ def caller(request: Request) -> Caller:
     to its principal, or raise Unauthorized (a 401 problem with WWW-Authenticate). A failed
     authentication is journaled as a security event."""
     svc = _service(request)
-    peer = request.client.host if request.client else None
-    ip = client_ip(
-        peer or ANY_ADDRESS,
-        request.headers.get("x-forwarded-for"),
-        svc.settings.trusted_proxies,
-    )
+    ip = peer_ip(request.scope, svc.settings.trusted_proxies)
     try:
         who = svc.resource_server.authenticate(
             authorization=request.headers.get("authorization"),
@@ -60,6 +56,19 @@ def caller(request: Request) -> Caller:
     return svc.pipeline.bind_principal(who)
 
 
+def peer_ip(scope: MutableMapping[str, Any], trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the peer's, or the X-Forwarded-For one a trusted proxy
+    passed on (`budgets.client_ip`)."""
+    client = scope.get("client")
+    peer = client[0] if client else ANY_ADDRESS
+    forwarded = None
+    for key, value in scope.get("headers", ()):
+        if key == b"x-forwarded-for":
+            forwarded = value.decode("latin-1")
+            break
+    return client_ip(peer, forwarded, trusted_proxies)
+
+
 def endpoint_of(request: Request) -> str:
     """The policy's name of the route a request reached (the journal's `endpoint`), or the
     raw method and path for a request that reached none."""
@@ -76,6 +85,19 @@ def journal_rejected(request: Request, err: StrongroomError) -> None:
     except StrongroomError:
         return  # already journaled as a security event
     _service(request).pipeline.record_refusal(who, endpoint_of(request), err)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+ServiceDep = Annotated[Service, Depends(service)]
+IdPath = Annotated[str, Path(alias="id")]
+
+
+def send(answer: Answer, response: Response) -> dict[str, Any]:
+    """An answer's body, its rate-limit headers on the response, never cached."""
+    for key, value in answer.headers.items():
+        response.headers[key] = value
+    response.headers["Cache-Control"] = "no-store"
+    return answer.body
 
 
 def route(router: APIRouter, endpoint: Endpoint, **options: Any) -> Callable[..., Any]:

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
-from strongroom.api.deps import caller, route, service, strict_query
-from strongroom.api.routes_registry import _send
-from strongroom.compose import Service
-from strongroom.context import Caller
+from strongroom.api.deps import (
+    CallerDep,
+    IdPath,
+    ServiceDep,
+    route,
+    send,
+    strict_query,
+)
 
 router = APIRouter(tags=["audit and administration"], dependencies=[Depends(strict_query)])
-
-CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Service, Depends(service)]
-IdPath = Annotated[str, Path(alias="id")]
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -28,7 +28,7 @@ def _ts(value: datetime | None) -> float | None:
 
 @route(router, ep.CHECKPOINT, summary="Auditor: the latest signed checkpoint")
 def checkpoint(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.audit.journal_checkpoint(who), response)
+    return send(svc.audit.journal_checkpoint(who), response)
 
 
 @route(router, ep.INCLUSION, summary="Auditor: inclusion proof of entry INDEX")
@@ -39,7 +39,7 @@ def inclusion(
     index: Annotated[int, Query(ge=0)],
     size: Annotated[int, Query(ge=1)],
 ) -> dict[str, Any]:
-    return _send(svc.audit.inclusion_proof(who, index, size), response)
+    return send(svc.audit.inclusion_proof(who, index, size), response)
 
 
 @route(router, ep.CONSISTENCY, summary="Auditor: consistency between two sizes")
@@ -50,7 +50,7 @@ def consistency(
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int, Query(ge=1)],
 ) -> dict[str, Any]:
-    return _send(svc.audit.consistency_proof(who, first, second), response)
+    return send(svc.audit.consistency_proof(who, first, second), response)
 
 
 @route(router, ep.INVESTIGATE_PRINCIPAL, summary="Auditor: what a principal saw")
@@ -62,7 +62,7 @@ def investigate_principal(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
-    return _send(
+    return send(
         svc.audit.investigate_principal(who, principal_id, _ts(since), _ts(until)), response
     )
 
@@ -71,7 +71,7 @@ def investigate_principal(
 def investigate_subject(
     subject_id: IdPath, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.audit.investigate_subject(who, subject_id), response)
+    return send(svc.audit.investigate_subject(who, subject_id), response)
 
 
 class BreachBody(BaseModel):
@@ -83,7 +83,7 @@ class BreachBody(BaseModel):
 
 @route(router, ep.BREACH, summary="Auditor: GDPR Art. 33 breach-scope report")
 def breach(body: BreachBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(
+    return send(
         svc.audit.breach_report(who, body.principals, _ts(body.since), _ts(body.until)), response
     )
 
@@ -95,12 +95,12 @@ def budgets(
     svc: ServiceDep,
     response: Response,
 ) -> dict[str, Any]:
-    return _send(svc.admin.budget_state(who, principal_id), response)
+    return send(svc.admin.budget_state(who, principal_id), response)
 
 
 @route(router, ep.CONTAINMENTS, summary="Admin: active containments")
 def containments(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.admin.containments(who), response)
+    return send(svc.admin.containments(who), response)
 
 
 class LiftBody(BaseModel):
@@ -112,7 +112,7 @@ class LiftBody(BaseModel):
 def lift(
     containment_id: IdPath, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.admin.lift_containment(who, containment_id, body.why), response)
+    return send(svc.admin.lift_containment(who, containment_id, body.why), response)
 
 
 @route(router, ep.REVIEWS, summary="Auditor (DPO): break-glass reviews")
@@ -122,7 +122,7 @@ def reviews(
     response: Response,
     status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = "pending",
 ) -> dict[str, Any]:
-    return _send(svc.audit.reviews(who, status), response)
+    return send(svc.audit.reviews(who, status), response)
 
 
 class DecisionBody(BaseModel):
@@ -135,7 +135,7 @@ class DecisionBody(BaseModel):
 def decide(
     review_id: IdPath, body: DecisionBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.audit.decide_review(who, review_id, body.decision, body.note), response)
+    return send(svc.audit.decide_review(who, review_id, body.decision, body.note), response)
 
 
 class RevokeBody(BaseModel):
@@ -151,4 +151,4 @@ class RevokeBody(BaseModel):
 def revoke(
     principal_id: IdPath, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.admin.revoke_principal(who, principal_id, body.why), response)
+    return send(svc.admin.revoke_principal(who, principal_id, body.why), response)

@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
-from strongroom.api.deps import caller, route, service, strict_query
-from strongroom.api.routes_registry import _send
-from strongroom.compose import Service
-from strongroom.context import Caller
+from strongroom.api.deps import (
+    CallerDep,
+    IdPath,
+    ServiceDep,
+    route,
+    send,
+    strict_query,
+)
 
 router = APIRouter(tags=["cases"], dependencies=[Depends(strict_query)])
 
-CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Service, Depends(service)]
-IdPath = Annotated[str, Path(alias="id", max_length=64)]
 SubjectPath = Annotated[str, Path(alias="subject", max_length=64)]
 
 
@@ -39,7 +40,7 @@ class LinkBody(BaseModel):
 def open_case(
     body: OpenBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.cases.open(who, kind=body.kind, reference=body.reference), response)
+    return send(svc.cases.open(who, kind=body.kind, reference=body.reference), response)
 
 
 @route(router, ep.CASE_LIST, summary="Agent: my unit's cases (metadata only)")
@@ -49,14 +50,14 @@ def list_cases(
     response: Response,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = "open",
 ) -> dict[str, Any]:
-    return _send(svc.cases.of_unit(who, status), response)
+    return send(svc.cases.of_unit(who, status), response)
 
 
 @route(router, ep.CASE_LINK, status_code=201, summary="Agent: link a subject to a case")
 def link_subject(
     case_id: IdPath, body: LinkBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.cases.link(who, case_id, body.subject_id, body.reason), response)
+    return send(svc.cases.link(who, case_id, body.subject_id, body.reason), response)
 
 
 @route(router, ep.CASE_APPROVE_LINK, summary="Second agent: approve a link that waits")
@@ -67,11 +68,11 @@ def approve_link(
     svc: ServiceDep,
     response: Response,
 ) -> dict[str, Any]:
-    return _send(svc.cases.approve_link(who, case_id, subject_id), response)
+    return send(svc.cases.approve_link(who, case_id, subject_id), response)
 
 
 @route(router, ep.CASE_CLOSE, summary="Agent: close a case (it grants nothing after)")
 def close_case(
     case_id: IdPath, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.cases.close(who, case_id), response)
+    return send(svc.cases.close(who, case_id), response)

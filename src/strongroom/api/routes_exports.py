@@ -6,21 +6,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
-from strongroom.api.deps import caller, route, service, strict_query
-from strongroom.api.routes_registry import _send
-from strongroom.compose import Service
-from strongroom.context import Caller
+from strongroom.api.deps import (
+    CallerDep,
+    IdPath,
+    ServiceDep,
+    route,
+    send,
+    strict_query,
+)
 
 router = APIRouter(tags=["exports"], dependencies=[Depends(strict_query)])
 
-CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Service, Depends(service)]
-IdPath = Annotated[str, Path(alias="id")]
 FieldName = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=64)]
 
 
@@ -52,7 +53,7 @@ class RejectBody(BaseModel):
 def request_export(
     body: ExportRequestBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(
+    return send(
         svc.exports.request(
             who,
             dataset=body.dataset,
@@ -74,7 +75,7 @@ def list_exports(
         str | None, Query(pattern="^(pending|approved|rejected|expired|downloaded)$")
     ] = None,
 ) -> dict[str, Any]:
-    return _send(svc.exports.list_own(who, status), response)
+    return send(svc.exports.list_own(who, status), response)
 
 
 @route(router, ep.EXPORT_QUEUE, summary="Approver: export requests (metadata only, no rows)")
@@ -86,7 +87,7 @@ def export_queue(
         str | None, Query(pattern="^(pending|approved|rejected|expired|downloaded)$")
     ] = "pending",
 ) -> dict[str, Any]:
-    return _send(svc.exports.queue(who, status), response)
+    return send(svc.exports.queue(who, status), response)
 
 
 @route(router, ep.EXPORT_APPROVE, summary="Approver: approve an export (never the requester)")
@@ -97,14 +98,14 @@ def approve_export(
     response: Response,
     body: DecisionBody | None = None,
 ) -> dict[str, Any]:
-    return _send(svc.exports.approve(who, export_id, body.note if body else ""), response)
+    return send(svc.exports.approve(who, export_id, body.note if body else ""), response)
 
 
 @route(router, ep.EXPORT_REJECT, summary="Approver: reject an export")
 def reject_export(
     export_id: IdPath, body: RejectBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.exports.reject(who, export_id, body.note), response)
+    return send(svc.exports.reject(who, export_id, body.note), response)
 
 
 @route(

@@ -8,16 +8,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
-from strongroom.api.deps import caller, journal_rejected, route, service, strict_query
-from strongroom.compose import Service
-from strongroom.context import Caller
+from strongroom.api.deps import (
+    CallerDep,
+    ServiceDep,
+    journal_rejected,
+    route,
+    send,
+    strict_query,
+)
 from strongroom.errors import Gone
-from strongroom.gate import Answer
 
 router = APIRouter(tags=["registry"], dependencies=[Depends(strict_query)])
-
-CallerDep = Annotated[Caller, Depends(caller)]
-ServiceDep = Annotated[Service, Depends(service)]
 
 
 class Strict(BaseModel):
@@ -40,16 +41,9 @@ class SearchBody(Strict):
     birth_date: str = Field(min_length=10, max_length=10, examples=["1975-04-21"])
 
 
-def _send(answer: Answer, response: Response) -> dict[str, Any]:
-    for key, value in answer.headers.items():
-        response.headers[key] = value
-    response.headers["Cache-Control"] = "no-store"
-    return answer.body
-
-
 @route(router, ep.ME, summary="Owner: my identity, address, permits and weapons")
 def me(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.registry_tasks.me(who), response)
+    return send(svc.registry_tasks.me(who), response)
 
 
 class OwnerRequestBody(Strict):
@@ -60,7 +54,7 @@ class OwnerRequestBody(Strict):
 def me_request(
     body: OwnerRequestBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
-    return _send(svc.cases.file_by_owner(who, kind=body.kind), response)
+    return send(svc.cases.file_by_owner(who, kind=body.kind), response)
 
 
 @route(router, ep.ME_ACCESSES, summary="Owner: who looked at my record, newest first")
@@ -71,12 +65,12 @@ def me_accesses(
     before: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> dict[str, Any]:
-    return _send(svc.owner_accesses.accesses(who, before=before, limit=limit), response)
+    return send(svc.owner_accesses.accesses(who, before=before, limit=limit), response)
 
 
 @route(router, ep.VERIFY, summary="Dealer: verify a buyer's permit (no address, ever)")
 def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(
+    return send(
         svc.registry_tasks.verify_permit(
             who, body.permit_number, body.family_name, body.birth_date
         ),
@@ -86,7 +80,7 @@ def verify(body: VerifyBody, who: CallerDep, svc: ServiceDep, response: Response
 
 @route(router, ep.SALE, status_code=201, summary="Dealer: record the sale of one weapon")
 def sale(body: SaleBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(
+    return send(
         svc.registry_tasks.record_sale(
             who,
             weapon_serial=body.weapon_serial,
@@ -106,7 +100,7 @@ def ledger(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> dict[str, Any]:
-    return _send(svc.registry_tasks.ledger(who, cursor=cursor, limit=limit), response)
+    return send(svc.registry_tasks.ledger(who, cursor=cursor, limit=limit), response)
 
 
 class WeaponBody(Strict):
@@ -115,7 +109,7 @@ class WeaponBody(Strict):
 
 @route(router, ep.WEAPON, summary="Police: weapon status and holder permit validity")
 def weapon(body: WeaponBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.registry_tasks.weapon(who, body.serial), response)
+    return send(svc.registry_tasks.weapon(who, body.serial), response)
 
 
 @router.get("/v1/weapons/{serial}", include_in_schema=False)
@@ -132,7 +126,7 @@ def weapon_by_path(request: Request) -> None:
 
 @route(router, ep.SEARCH, summary="Police: exact search by family name and birth date")
 def search(body: SearchBody, who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
-    return _send(svc.registry_tasks.search_persons(who, body.model_dump()), response)
+    return send(svc.registry_tasks.search_persons(who, body.model_dump()), response)
 
 
 @route(router, ep.PERSON, summary="Prefecture: a person of my département")
@@ -142,4 +136,4 @@ def person(
     svc: ServiceDep,
     response: Response,
 ) -> dict[str, Any]:
-    return _send(svc.registry_tasks.person(who, person_id), response)
+    return send(svc.registry_tasks.person(who, person_id), response)
