@@ -248,10 +248,6 @@ def budget_specs(policy: CompiledPolicy) -> list[BudgetSpec]:
     ]
 
 
-def redis_prefix(settings: Settings) -> str:
-    return settings.redis_prefix
-
-
 def split_door(specs: list[BudgetSpec]) -> tuple[list[BudgetSpec], list[BudgetSpec]]:
     """The request budgets of an IP address or prefix that apply to every role and endpoint
     are counted at the door, before any token is read (`api/admission.py`); the others by
@@ -273,7 +269,7 @@ def build_budgets(
     """Budgets in Redis when several workers share them, else in this process."""
     url = settings.redis_url
     backend = (
-        RedisBackend(url, prefix=redis_prefix(settings) + namespace) if url else MemoryBackend()
+        RedisBackend(url, prefix=settings.redis_prefix + namespace) if url else MemoryBackend()
     )
     return Budgets(specs, backend, clock)
 
@@ -323,6 +319,6 @@ def build_replay_cache(settings: Settings, clock: Clock) -> ReplayCache:
         import redis
 
         return RedisReplayCache(
-            redis.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings) + "dpop:"
+            redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix + "dpop:"
         )
     return InMemoryReplayCache(clock)

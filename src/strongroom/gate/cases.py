@@ -173,17 +173,14 @@ class CaseTasks:
     def link_as_operator(
         self, operator: Caller, case_id: str, subject_id: str, reason: str
     ) -> dict[str, Any]:
-        with self.registry.session() as s:
-            case = self.registry.case(s, case_id) if is_public_id(case_id) else None
-        if case is None:
-            raise NotFound(NO_CASE, reason="not_found")
-        role, _, departement = case.unit.partition(":")
+        unit = self._unit_of(case_id)
+        role, _, departement = unit.partition(":")
         # The operator (or the case-management system it stands for) is not held to the
         # agents' four eyes: its links are administrative actions, journaled as such.
         link = self._link(
             operator.principal_id,
             role,
-            case.unit,
+            unit,
             departement or None,
             case_id,
             subject_id,
@@ -199,11 +196,7 @@ class CaseTasks:
         return link
 
     def close_as_operator(self, operator: Caller, case_id: str) -> dict[str, Any]:
-        with self.registry.session() as s:
-            case = self.registry.case(s, case_id) if is_public_id(case_id) else None
-        if case is None:
-            raise NotFound(NO_CASE, reason="not_found")
-        closed = self._close(operator.principal_id, case.unit, case_id)
+        closed = self._close(operator.principal_id, self._unit_of(case_id), case_id)
         self.pipeline.record_admin(
             operator, "case close", reason="case_closed", detail={"case": case_id}
         )
@@ -301,6 +294,14 @@ class CaseTasks:
             case = self._usable(s, case_id, unit)
             case.status, case.closed_by, case.closed_at = "closed", by, now
             return case_dict(case)
+
+    def _unit_of(self, case_id: str) -> str:
+        """The unit a case belongs to, whatever its state (the operator acts for it)."""
+        with self.registry.session() as s:
+            case = self.registry.case(s, case_id) if is_public_id(case_id) else None
+            if case is None:
+                raise NotFound(NO_CASE, reason="not_found")
+            return case.unit
 
     def _usable(self, s: Any, case_id: str, unit: str) -> Case:
         """An open, unexpired case of this unit, or the one answer for every other case."""

@@ -28,6 +28,7 @@ from strongroom.endpoints import Endpoint
 from strongroom.errors import Forbidden, InternalError, StrongroomError, Unauthorized, Unavailable
 from strongroom.events import AccessEvent, Kind, Outcome
 from strongroom.gate.ports import (
+    BreakGlassPort,
     BudgetsPort,
     DetectorPort,
     FieldView,
@@ -74,13 +75,6 @@ class Task:
 
 
 Work = Callable[[Task], Disclosure]
-
-
-class BreakGlassPort:
-    """A purpose that widens access for a time opens (or checks) its window here."""
-
-    def enter(self, task: Task) -> None:  # pragma: no cover - the interface
-        raise NotImplementedError
 
 
 class Pipeline:

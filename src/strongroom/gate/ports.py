@@ -7,12 +7,15 @@ check at composition (`strongroom.compose`), never in the middle of a request.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from strongroom.budgets import BudgetKeys, Reservation
 from strongroom.context import Caller
 from strongroom.events import AccessEvent
 from strongroom.policy.model import PurposeSpec, RoleSpec
+
+if TYPE_CHECKING:
+    from strongroom.gate.pipeline import Task
 
 
 class FieldView(Protocol):
@@ -69,6 +72,12 @@ class DetectorAction(Protocol):
     """A decision of the detectors (a rung fired, a containment lifted) to journal."""
 
     def to_entry(self) -> dict[str, Any]: ...
+
+
+class BreakGlassPort(Protocol):
+    """A purpose that widens access for a time opens (or checks) its window here."""
+
+    def enter(self, task: Task) -> None: ...
 
 
 class DetectorPort(Protocol):
