@@ -4,7 +4,6 @@ writer is held up, and every one accounted for, queued or tallied, on both backe
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -59,12 +58,10 @@ def test_a_flood_past_the_limit_is_tallied_exactly(journal: Journal) -> None:
     journal.unwaited_limit = 100
     journal.append(event(0))
     with engines.writing(journal.engine):  # another writer holds the lock
-        started = time.perf_counter()
+        # Nobody waits for a commit: had any caller waited, this loop would never end
+        # while the lock is held.
         for i in range(2000):
             journal.append_unwaited(refusal(i, principal=f"p-{i % 2}"))
-        elapsed = time.perf_counter() - started
-    # nobody waited for a commit: 2,000 refusals behind a held lock took no fsync each
-    assert elapsed < 5
     journal.flush()
     entries = [journal.entry(i) for i in range(journal.size())]
     single = [e for e in entries if e.get("reason") == "budget_exhausted"]

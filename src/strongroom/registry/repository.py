@@ -73,6 +73,19 @@ class PrincipalRow:
     label: str
 
 
+# The columns a PermitRow holds, in its order.
+PERMIT_COLUMNS = (
+    Permit.id,
+    Permit.public_id,
+    Permit.person_id,
+    Permit.kind,
+    Permit.categories,
+    Permit.issued,
+    Permit.expires,
+    Permit.status,
+)
+
+
 class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -205,34 +218,14 @@ class Registry:
 
     # --- permits and weapons --------------------------------------------------------
     def permit_by_bidx(self, s: Session, bidx: bytes) -> PermitRow | None:
-        row = s.execute(
-            select(
-                Permit.id,
-                Permit.public_id,
-                Permit.person_id,
-                Permit.kind,
-                Permit.categories,
-                Permit.issued,
-                Permit.expires,
-                Permit.status,
-            ).where(Permit.number_bidx == bidx)
-        ).first()
+        row = s.execute(select(*PERMIT_COLUMNS).where(Permit.number_bidx == bidx)).first()
         return PermitRow(*row) if row else None
 
     def permits_of(self, s: Session, person_pks: Sequence[int]) -> list[PermitRow]:
         if not person_pks:
             return []
         rows = s.execute(
-            select(
-                Permit.id,
-                Permit.public_id,
-                Permit.person_id,
-                Permit.kind,
-                Permit.categories,
-                Permit.issued,
-                Permit.expires,
-                Permit.status,
-            )
+            select(*PERMIT_COLUMNS)
             .where(Permit.person_id.in_(person_pks))
             .order_by(Permit.public_id)
         ).all()
