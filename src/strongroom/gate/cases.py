@@ -20,7 +20,7 @@ from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
 from strongroom.ids import is_public_id, new_public_id
 from strongroom.policy.model import CasesSpec
 from strongroom.registry.models import Case, CaseSubject
-from strongroom.registry.repository import Registry
+from strongroom.registry.repository import PersonRow, Registry
 
 NO_CASE = "no such case or subject, or not one you may use"
 DAY = 86_400
@@ -94,8 +94,8 @@ class CaseTasks:
             now = self.pipeline.clock.now()
             with self.registry.session() as s, s.begin():
                 case = self._usable(s, case_id, caller.unit)
-                person = self._person_pk(s, subject_id)
-                link = self.registry.case_link(s, case.id, person)
+                person = self._person(s, subject_id)
+                link = self.registry.case_link(s, case.id, person.pk)
                 if link is None or link.status != "pending":
                     raise NotFound(NO_CASE, reason="not_found")
                 if link.linked_by == caller.principal_id:
@@ -258,12 +258,11 @@ class CaseTasks:
         now = self.pipeline.clock.now()
         with self.registry.session() as s, s.begin():
             case = self._usable(s, case_id, unit)
-            person_pk = self._person_pk(s, subject_id)
-            if self.registry.case_link(s, case.id, person_pk) is not None:
+            person = self._person(s, subject_id)
+            if self.registry.case_link(s, case.id, person.pk) is not None:
                 raise Conflict(
                     "this subject is linked to this case already", reason="already_linked"
                 )
-            person = self.registry.persons_by_pk(s, [person_pk])[person_pk]
             waits = four_eyes and (
                 self.registry.case_link_count(s, case.id) >= self.spec.links_before_approval
             )
@@ -279,7 +278,7 @@ class CaseTasks:
                 s,
                 CaseSubject(
                     case_id=case.id,
-                    person_id=person_pk,
+                    person_id=person.pk,
                     reason=reason,
                     linked_by=by,
                     linked_at=now,
@@ -315,10 +314,10 @@ class CaseTasks:
             raise NotFound(NO_CASE, reason="not_found")
         return case
 
-    def _person_pk(self, s: Any, subject_id: str) -> int:
+    def _person(self, s: Any, subject_id: str) -> PersonRow:
         person = (
             self.registry.person_by_public_id(s, subject_id) if is_public_id(subject_id) else None
         )
         if person is None:
             raise NotFound(NO_CASE, reason="not_found")
-        return person.pk
+        return person
