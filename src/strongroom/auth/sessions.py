@@ -27,6 +27,14 @@ ABSOLUTE_LIFETIME_SECONDS = 8 * 3600
 # on a 15-minute idle timeout is harmless.
 TOUCH_GRANULARITY_SECONDS = 5
 
+# Every request's revocation checks, built once (building a statement costs more than
+# running it).
+_REVOKED_JTI = sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == sa.bindparam("jti"))
+_REVOKED_BEFORE = sa.select(principal_revocations.c.revoked_before).where(
+    principal_revocations.c.principal_id == sa.bindparam("principal")
+)
+_SESSION_ENDED = sa.select(sessions.c.ended_at).where(sessions.c.session_id == sa.bindparam("sid"))
+
 
 @dataclass(frozen=True)
 class SessionInfo:
@@ -172,27 +180,14 @@ class SqlSessions:
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         with self._connect() as conn:
-            if (
-                conn.execute(
-                    sa.select(revoked_tokens.c.jti).where(
-                        revoked_tokens.c.jti == str(claims.get("jti"))
-                    )
-                ).first()
-                is not None
-            ):
+            if conn.execute(_REVOKED_JTI, {"jti": str(claims.get("jti"))}).first() is not None:
                 return True
-            cutoff = conn.execute(
-                sa.select(principal_revocations.c.revoked_before).where(
-                    principal_revocations.c.principal_id == str(claims.get("sub"))
-                )
-            ).scalar()
+            cutoff = conn.execute(_REVOKED_BEFORE, {"principal": str(claims.get("sub"))}).scalar()
             if cutoff is not None and float(claims.get("iat", 0)) <= cutoff:
                 return True
             sid = claims.get("sid")
             if sid is not None:
-                ended = conn.execute(
-                    sa.select(sessions.c.ended_at).where(sessions.c.session_id == str(sid))
-                ).first()
+                ended = conn.execute(_SESSION_ENDED, {"sid": str(sid)}).first()
                 if ended is None or ended[0] is not None:
                     return True
         return False

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Executable, Result, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strongroom.registry.errors import storage_errors
@@ -85,6 +87,77 @@ PERMIT_COLUMNS = (
     Permit.status,
 )
 
+_WEAPON_COLUMNS = (
+    Weapon.id,
+    Weapon.public_id,
+    Weapon.serial_ct,
+    Weapon.category,
+    Weapon.make,
+    Weapon.model,
+    Weapon.calibre,
+    Weapon.status,
+    Weapon.holder_id,
+    Weapon.dealer_id,
+)
+
+# The request path's reads, built once with bound parameters. Building a select and its
+# cache key costs about three times as much as running it on SQLite, on every request;
+# these run on the session's connection, past the ORM's execution layer (the rows are
+# plain columns, never entities).
+_PERSON_BY_PUBLIC_ID = select(Person.id, Person.public_id, Person.departement).where(
+    Person.public_id == bindparam("public_id")
+)
+_PERMITS_OF = (
+    select(*PERMIT_COLUMNS)
+    .where(Permit.person_id.in_(bindparam("pks", expanding=True)))
+    .order_by(Permit.public_id)
+)
+_WEAPONS_OF = (
+    select(*_WEAPON_COLUMNS).where(Weapon.holder_id == bindparam("pk")).order_by(Weapon.public_id)
+)
+_PRINCIPAL = (
+    select(
+        Principal.id,
+        Principal.public_id,
+        Principal.role,
+        Principal.departement,
+        Dealer.public_id,
+        Principal.status,
+        Principal.label,
+    )
+    .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
+    .where(Principal.public_id == bindparam("public_id"))
+)
+_LINKED_IN_OPEN_CASE = (
+    select(CaseSubject.id)
+    .join(Case, Case.id == CaseSubject.case_id)
+    .where(
+        Case.public_id == bindparam("case"),
+        Case.unit == bindparam("unit"),
+        Case.status == "open",
+        Case.expires_at > bindparam("now"),
+        CaseSubject.person_id == bindparam("pk"),
+        CaseSubject.status == "active",
+    )
+    .limit(1)
+)
+
+
+@cache
+def _identity_columns(columns: tuple[str, ...]) -> Executable:
+    cols = [getattr(Identity, f"{c}_ct") for c in columns]
+    return select(*cols).where(Identity.person_id == bindparam("pk"))
+
+
+@cache
+def _address_columns(columns: tuple[str, ...]) -> Executable:
+    cols = [getattr(Address, f"{c}_ct") for c in columns]
+    return select(*cols).where(Address.person_id == bindparam("pk"))
+
+
+def _run(s: Session, statement: Executable, params: Mapping[str, Any]) -> Result[Any]:
+    return s.connection().execute(statement, params)
+
 
 class Registry:
     def __init__(self, engine: Engine) -> None:
@@ -100,11 +173,7 @@ class Registry:
 
     # --- persons -------------------------------------------------------------------
     def person_by_public_id(self, s: Session, public_id: str) -> PersonRow | None:
-        row = s.execute(
-            select(Person.id, Person.public_id, Person.departement).where(
-                Person.public_id == public_id
-            )
-        ).first()
+        row = _run(s, _PERSON_BY_PUBLIC_ID, {"public_id": public_id}).first()
         return PersonRow(*row) if row else None
 
     def persons_by_pk(self, s: Session, pks: Sequence[int]) -> dict[int, PersonRow]:
@@ -129,15 +198,13 @@ class Registry:
         """Only the named encrypted columns, e.g. ("family_name", "birth_date")."""
         if not columns:
             return {}
-        cols = [getattr(Identity, f"{c}_ct") for c in columns]
-        row = s.execute(select(*cols).where(Identity.person_id == person_pk)).first()
+        row = _run(s, _identity_columns(tuple(columns)), {"pk": person_pk}).first()
         return dict(zip(columns, row, strict=True)) if row else {}
 
     def address_blobs(self, s: Session, person_pk: int, columns: Sequence[str]) -> dict:
         if not columns:
             return {}
-        cols = [getattr(Address, f"{c}_ct") for c in columns]
-        row = s.execute(select(*cols).where(Address.person_id == person_pk)).first()
+        row = _run(s, _address_columns(tuple(columns)), {"pk": person_pk}).first()
         return dict(zip(columns, row, strict=True)) if row else {}
 
     def name_dob_bidx_of(self, s: Session, person_pk: int) -> bytes | None:
@@ -201,20 +268,8 @@ class Registry:
     ) -> bool:
         """Whether the person is linked (and approved) to this case, the case is open,
         unexpired and the unit's: the need-to-know test of a full-record read."""
-        row = s.execute(
-            select(CaseSubject.id)
-            .join(Case, Case.id == CaseSubject.case_id)
-            .where(
-                Case.public_id == case_public_id,
-                Case.unit == unit,
-                Case.status == "open",
-                Case.expires_at > now,
-                CaseSubject.person_id == person_pk,
-                CaseSubject.status == "active",
-            )
-            .limit(1)
-        ).first()
-        return row is not None
+        params = {"case": case_public_id, "unit": unit, "now": now, "pk": person_pk}
+        return _run(s, _LINKED_IN_OPEN_CASE, params).first() is not None
 
     # --- permits and weapons --------------------------------------------------------
     def permit_by_bidx(self, s: Session, bidx: bytes) -> PermitRow | None:
@@ -224,42 +279,21 @@ class Registry:
     def permits_of(self, s: Session, person_pks: Sequence[int]) -> list[PermitRow]:
         if not person_pks:
             return []
-        rows = s.execute(
-            select(*PERMIT_COLUMNS)
-            .where(Permit.person_id.in_(person_pks))
-            .order_by(Permit.public_id)
-        ).all()
+        rows = _run(s, _PERMITS_OF, {"pks": list(person_pks)}).all()
         return [PermitRow(*r) for r in rows]
 
-    _weapon_cols = (
-        Weapon.id,
-        Weapon.public_id,
-        Weapon.serial_ct,
-        Weapon.category,
-        Weapon.make,
-        Weapon.model,
-        Weapon.calibre,
-        Weapon.status,
-        Weapon.holder_id,
-        Weapon.dealer_id,
-    )
-
     def weapon_by_serial_bidx(self, s: Session, bidx: bytes) -> WeaponRow | None:
-        row = s.execute(select(*self._weapon_cols).where(Weapon.serial_bidx == bidx)).first()
+        row = s.execute(select(*_WEAPON_COLUMNS).where(Weapon.serial_bidx == bidx)).first()
         return WeaponRow(*row) if row else None
 
     def weapons_of(self, s: Session, person_pk: int) -> list[WeaponRow]:
-        rows = s.execute(
-            select(*self._weapon_cols)
-            .where(Weapon.holder_id == person_pk)
-            .order_by(Weapon.public_id)
-        ).all()
+        rows = _run(s, _WEAPONS_OF, {"pk": person_pk}).all()
         return [WeaponRow(*r) for r in rows]
 
     def weapons_by_pk(self, s: Session, pks: Sequence[int]) -> dict[int, WeaponRow]:
         if not pks:
             return {}
-        rows = s.execute(select(*self._weapon_cols).where(Weapon.id.in_(pks))).all()
+        rows = s.execute(select(*_WEAPON_COLUMNS).where(Weapon.id.in_(pks))).all()
         return {r[0]: WeaponRow(*r) for r in rows}
 
     # --- dealers and sales ------------------------------------------------------------
@@ -320,19 +354,7 @@ class Registry:
 
     # --- principals ---------------------------------------------------------------------
     def principal(self, s: Session, public_id: str) -> PrincipalRow | None:
-        row = s.execute(
-            select(
-                Principal.id,
-                Principal.public_id,
-                Principal.role,
-                Principal.departement,
-                Dealer.public_id,
-                Principal.status,
-                Principal.label,
-            )
-            .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
-            .where(Principal.public_id == public_id)
-        ).first()
+        row = _run(s, _PRINCIPAL, {"public_id": public_id}).first()
         return PrincipalRow(*row) if row else None
 
     def principals(self, s: Session) -> list[PrincipalRow]:
