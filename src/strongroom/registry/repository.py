@@ -112,6 +112,10 @@ _PERMITS_OF = (
     .where(Permit.person_id.in_(bindparam("pks", expanding=True)))
     .order_by(Permit.public_id)
 )
+# One person's (a record's read): an expanding IN is rendered anew on every execution.
+_PERMITS_OF_ONE = (
+    select(*PERMIT_COLUMNS).where(Permit.person_id == bindparam("pk")).order_by(Permit.public_id)
+)
 _WEAPONS_OF = (
     select(*_WEAPON_COLUMNS).where(Weapon.holder_id == bindparam("pk")).order_by(Weapon.public_id)
 )
@@ -279,7 +283,10 @@ class Registry:
     def permits_of(self, s: Session, person_pks: Sequence[int]) -> list[PermitRow]:
         if not person_pks:
             return []
-        rows = _run(s, _PERMITS_OF, {"pks": list(person_pks)}).all()
+        if len(person_pks) == 1:
+            rows = _run(s, _PERMITS_OF_ONE, {"pk": person_pks[0]}).all()
+        else:
+            rows = _run(s, _PERMITS_OF, {"pks": list(person_pks)}).all()
         return [PermitRow(*r) for r in rows]
 
     def weapon_by_serial_bidx(self, s: Session, bidx: bytes) -> WeaponRow | None:
