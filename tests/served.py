@@ -1,6 +1,6 @@
 """A real `strongroom serve` process for a home: on a free loopback port, started with
 subprocess, its log kept in the home, stopped with SIGTERM (the journal is closed, its tail
-committed) when the block ends."""
+committed) when the block ends, or with the signal given (SIGKILL: a crash)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(home: Home, *, workers: int = 1, timeout: float = 60) -> Iterator[str]:
+def served(
+    home: Home, *, workers: int = 1, timeout: float = 60, stop: int = signal.SIGTERM
+) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
     log_path = Path(home.path) / "serve.log"
@@ -64,7 +66,7 @@ def served(home: Home, *, workers: int = 1, timeout: float = 60) -> Iterator[str
                 time.sleep(0.2)
             yield url
         finally:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(stop)
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

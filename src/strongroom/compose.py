@@ -23,6 +23,7 @@ from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.sessions import SqlSessions
 from strongroom.auth.token_issue import TokenIssuer
 from strongroom.budgets import Budgets, BudgetSpec, MemoryBackend, RedisBackend
+from strongroom.budgets.state_file import BudgetStateFile
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.config import Home, Settings
 from strongroom.detect import (
@@ -73,6 +74,7 @@ class Service:
     replay_cache: ReplayCache
     resource_server: ResourceServer
     budgets: Budgets
+    budget_state: BudgetStateFile | None  # the embedded deployment's budgets, kept on disk
     door: Budgets
     detector: DetectionEngine
     pipeline: Pipeline
@@ -86,6 +88,8 @@ class Service:
     exports: ExportDesk
 
     def close(self) -> None:
+        if self.budget_state is not None:
+            self.budget_state.close()
         # A clean stop leaves the log's tail signed, so a verifier needs no live server.
         checkpoints = self.journal.checkpoints()
         signed = checkpoints[-1][1] if checkpoints else 0
@@ -117,8 +121,13 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         dpop_replay_cache=replay_cache,
     )
     door_specs, gate_specs = split_door(budget_specs(policy))
-    budgets = build_budgets(gate_specs, settings, clock, "budget:")
-    door = build_budgets(door_specs, settings, clock, "door:")
+    budgets = build_budgets(gate_specs, settings, clock, "budget:", kept=True)
+    budget_state = (
+        BudgetStateFile(home.budget_state_path, budgets.backend, clock)
+        if isinstance(budgets.backend, MemoryBackend)
+        else None
+    )
+    door = build_budgets(door_specs, settings, clock, "door:", kept=False)
     detector = build_detector(
         policy,
         engine=engine,
@@ -188,6 +197,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         replay_cache=replay_cache,
         resource_server=resource_server,
         budgets=budgets,
+        budget_state=budget_state,
         door=door,
         detector=detector,
         pipeline=pipeline,
@@ -264,12 +274,15 @@ def split_door(specs: list[BudgetSpec]) -> tuple[list[BudgetSpec], list[BudgetSp
 
 
 def build_budgets(
-    specs: list[BudgetSpec], settings: Settings, clock: Clock, namespace: str
+    specs: list[BudgetSpec], settings: Settings, clock: Clock, namespace: str, *, kept: bool
 ) -> Budgets:
-    """Budgets in Redis when several workers share them, else in this process."""
+    """Budgets in Redis when several workers share them, else in this process (`kept`:
+    with its changes collected for the home's state file)."""
     url = settings.redis_url
     backend = (
-        RedisBackend(url, prefix=settings.redis_prefix + namespace) if url else MemoryBackend()
+        RedisBackend(url, prefix=settings.redis_prefix + namespace)
+        if url
+        else MemoryBackend(track_changes=kept)
     )
     return Budgets(specs, backend, clock)
 

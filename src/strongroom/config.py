@@ -77,6 +77,11 @@ class Home:
     def exports_dir(self) -> Path:
         return self.path / "exports"
 
+    @property
+    def budget_state_path(self) -> Path:
+        """The embedded deployment's budgets, kept across restarts (budgets/state_file.py)."""
+        return self.path / "budgets.db"
+
     def exists(self) -> bool:
         return self.config_path.is_file()
 

@@ -4,19 +4,41 @@ concurrent threads can never be granted past a limit together.
 Distinct subjects are kept exactly (subject -> last disclosure time). The set of one
 bucket cannot grow far past its limit, because reservations are refused once it is
 reached: at most limit - 1 plus what the requests in flight disclose.
+
+With `track_changes`, every change is also collected as a delta (`take_changes`), which
+`state_file.BudgetStateFile` writes behind the decisions so that a restart keeps them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.budgets import window as win
 from strongroom.budgets.backend import Charge, Reading, Settlement, Verdict
 
 SWEEP_EVERY = 4096
+
+CountKey = tuple[str, str, str, int]  # budget name, key value, "c" count | "w" would-refuse, bucket
+SubjectKey = tuple[str, str, str]  # budget name, key value, subject
+
+
+@dataclass
+class Changes:
+    """What changed since the last `take_changes`: count deltas and subjects' latest
+    disclosure times, each with its budget's window."""
+
+    counts: dict[CountKey, list[int]] = field(default_factory=dict)  # key -> [delta, window]
+    subjects: dict[SubjectKey, tuple[float, int]] = field(default_factory=dict)
+
+    def count(self, key: CountKey, delta: int, window: int) -> None:
+        if delta:
+            self.counts.setdefault(key, [0, window])[0] += delta
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.subjects)
 
 
 @dataclass
@@ -30,11 +52,12 @@ class _Bucket:
 
 
 class MemoryBackend:
-    def __init__(self) -> None:
+    def __init__(self, *, track_changes: bool = False) -> None:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._remembered: dict[str, tuple[str, float]] = {}
         self._ops = 0
+        self._changes: Changes | None = Changes() if track_changes else None
 
     # --- the Backend protocol ------------------------------------------------------------
     def reserve(
@@ -57,11 +80,13 @@ class MemoryBackend:
                 used, reset = r.used, r.reset
                 if c.spec.unit != "subjects" and c.amount:
                     b.counts[cur] = b.counts.get(cur, 0) + c.amount
+                    self._changed(c, "c", cur, c.amount)
                     reset = reset if used else win.expires_at(cur, window) - now
                     used += c.amount
                 refused = int(not r.fits)
                 if refused:
                     b.would_refuse[cur] = b.would_refuse.get(cur, 0) + 1
+                    self._changed(c, "w", cur, 1)
                 out.append(Reading(used, 0.0, reset, refused))
             if remember is not None:
                 principal, keys_json, ttl = remember
@@ -79,13 +104,21 @@ class MemoryBackend:
                     for s in item.subjects:
                         b.seen[s] = max(now, b.seen.get(s, now))
                         b.seen.move_to_end(s)
+                        if self._changes is not None:
+                            self._changes.subjects[(c.spec.name, c.value, s)] = (
+                                b.seen[s],
+                                window,
+                            )
                 elif item.refund > 0:
                     idx = win.index(item.reserved_at, window)
                     if win.live(idx, win.index(now, window)) and idx in b.counts:
-                        b.counts[idx] = max(0, b.counts[idx] - item.refund)
+                        was = b.counts[idx]
+                        b.counts[idx] = max(0, was - item.refund)
+                        self._changed(c, "c", idx, b.counts[idx] - was)
                 elif item.refund < 0:
                     cur = win.index(now, window)
                     b.counts[cur] = b.counts.get(cur, 0) - item.refund
+                    self._changed(c, "c", cur, -item.refund)
                 out.append(self._view(c, b, now, 0))
             return out
 
@@ -106,7 +139,57 @@ class MemoryBackend:
             kept = self._remembered.get(principal)
             return kept[0] if kept else None
 
+    def close(self) -> None:
+        """Nothing to release: the state lives and dies with the process."""
+
+    # --- persistence (state_file.py) -----------------------------------------------------
+    def take_changes(self) -> Changes:
+        """The changes since the last call, handed over (an empty set without tracking)."""
+        with self._lock:
+            taken = self._changes or Changes()
+            if self._changes is not None:
+                self._changes = Changes()
+            return taken
+
+    def requeue(self, changes: Changes) -> None:
+        """Give back changes that could not be written, ahead of the newer ones."""
+        with self._lock:
+            if self._changes is None:
+                return
+            newer, self._changes = self._changes, changes
+            for counted, (delta, window) in newer.counts.items():
+                changes.count(counted, delta, window)
+            for subject, seen in newer.subjects.items():
+                if subject not in changes.subjects or seen[0] > changes.subjects[subject][0]:
+                    changes.subjects[subject] = seen
+
+    def restore(
+        self,
+        counts: Iterable[tuple[CountKey, int, int]],
+        subjects: Iterable[tuple[SubjectKey, float, int]],
+        now: float,
+    ) -> None:
+        """Add saved state: counts as (key, count, window), subjects as (key, last
+        disclosure time, window); anything outside its window is skipped."""
+        with self._lock:
+            for (name, value, kind, idx), count, window in counts:
+                if not win.live(idx, win.index(now, window)) or count == 0:
+                    continue
+                b = self._buckets.setdefault((name, value), _Bucket(window, touched=now))
+                into = b.counts if kind == "c" else b.would_refuse
+                into[idx] = into.get(idx, 0) + count
+            for (name, value, subject), at, window in sorted(subjects, key=lambda r: r[1]):
+                if at <= now - window:
+                    continue
+                b = self._buckets.setdefault((name, value), _Bucket(window, touched=now))
+                b.seen[subject] = max(at, b.seen.get(subject, at))
+                b.seen.move_to_end(subject)
+
     # --- internals -----------------------------------------------------------------------
+    def _changed(self, c: Charge, kind: str, idx: int, delta: int) -> None:
+        if self._changes is not None:
+            self._changes.count((c.spec.name, c.value, kind, idx), delta, c.spec.window_seconds)
+
     def _bucket(self, c: Charge, now: float) -> _Bucket:
         key = (c.spec.name, c.value)
         b = self._buckets.get(key)
