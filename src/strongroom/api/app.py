@@ -81,8 +81,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
             reason="invalid_input",
             extra={"errors": problems},
         )
-        journal_rejected(request, err)
-        return problem_response(err, instance=request.url.path)
+        answer = await anyio.to_thread.run_sync(journal_rejected, request, err)
+        return problem_response(answer, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

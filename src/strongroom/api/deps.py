@@ -3,10 +3,12 @@ endpoint a request was routed to."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, MutableMapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import anyio.to_thread
+import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from strongroom.budgets import client_ip
@@ -78,13 +80,17 @@ def endpoint_of(request: Request) -> str:
     return found.id if found else name_of(request.method, request.url.path)
 
 
-def journal_rejected(request: Request, err: StrongroomError) -> None:
-    """Journal a request refused before it reached the gate (malformed input)."""
+def journal_rejected(request: Request, err: StrongroomError) -> StrongroomError:
+    """Journal a request refused before it reached the gate (malformed input), and return
+    the answer it gets: `err`, or the authentication's refusal when its caller cannot be
+    authenticated (journaled as a security event), so an unauthenticated client learns
+    nothing about what a route would accept."""
     try:
         who = caller(request)
-    except StrongroomError:
-        return  # already journaled as a security event
+    except StrongroomError as refused:
+        return refused
     _service(request).pipeline.record_refusal(who, endpoint_of(request), err)
+    return err
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -101,8 +107,88 @@ def send(answer: Answer, response: Response) -> dict[str, Any]:
 
 
 def route(router: APIRouter, endpoint: Endpoint, **options: Any) -> Callable[..., Any]:
-    """Mount a handler at the endpoint's method and path."""
-    return router.api_route(endpoint.path, methods=[endpoint.method], **options)
+    """Mount a handler at the endpoint's method and path, as one trip to the thread pool
+    (`one_trip`). The handler itself is returned unchanged."""
+
+    def mount(handler: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(
+            endpoint.path,
+            one_trip(handler, options.get("status_code", 200)),
+            methods=[endpoint.method],
+            response_model=None,
+            **options,
+        )
+        return handler
+
+    return mount
+
+
+def one_trip(handler: Callable[..., Any], status: int) -> Callable[..., Any]:
+    """An async endpoint that runs a sync handler (and its caller's authentication) in one
+    thread-pool call. FastAPI would take three trips for a sync handler with a sync
+    dependency and a return type: the dependency, the handler, then the validation of its
+    answer; each is a hand-over to a worker thread and back to the event loop. The answer
+    is rendered with orjson as is (a task's body is already plain JSON data)."""
+    hints = get_type_hints(handler, include_extras=True)
+    signature = inspect.signature(handler)
+    callers = [name for name in signature.parameters if hints.get(name) is CallerDep]
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name not in callers
+    ]
+    if "response" not in signature.parameters:
+        params.append(_param("response", Response))
+    params.append(_param(_REQUEST, Request))
+
+    async def endpoint(**kwargs: Any) -> Response:
+        request: Request = kwargs.pop(_REQUEST)
+        response: Response = (
+            kwargs["response"] if "response" in signature.parameters else (kwargs.pop("response"))
+        )
+
+        def call() -> Any:
+            if callers:
+                who = caller(request)
+                kwargs.update(dict.fromkeys(callers, who))
+            return handler(**kwargs)
+
+        result = await anyio.to_thread.run_sync(call)
+        if isinstance(result, Response):
+            return result
+        return Response(
+            orjson.dumps(result, default=_plain),
+            status_code=response.status_code or status,
+            headers=dict(response.headers),
+            media_type="application/json",
+        )
+
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=_ordered(params), return_annotation=Response
+    )
+    endpoint.__name__ = handler.__name__
+    endpoint.__qualname__ = handler.__qualname__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+_REQUEST = "_strongroom_request"
+
+
+def _param(name: str, annotation: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+
+
+def _ordered(params: list[inspect.Parameter]) -> list[inspect.Parameter]:
+    """Keyword-only parameters last (a signature refuses them before positional ones)."""
+    kinds = inspect.Parameter.KEYWORD_ONLY
+    return [p for p in params if p.kind != kinds] + [p for p in params if p.kind == kinds]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 async def strict_query(request: Request) -> None:
@@ -118,8 +204,7 @@ async def strict_query(request: Request) -> None:
         err = BadRequest(
             f"unknown query parameter(s): {', '.join(unknown)}", reason="unknown_parameter"
         )
-        await anyio.to_thread.run_sync(journal_rejected, request, err)
-        raise err
+        raise await anyio.to_thread.run_sync(journal_rejected, request, err)
 
 
 def _all_query_params(dependant: Any) -> list[Any]:

@@ -120,8 +120,7 @@ def weapon_by_path(request: Request) -> None:
         reason="moved",
         headers={"Link": '</v1/weapons/lookup>; rel="successor-version"'},
     )
-    journal_rejected(request, err)
-    raise err
+    raise journal_rejected(request, err)
 
 
 @route(router, ep.SEARCH, summary="Police: exact search by family name and birth date")
