@@ -129,17 +129,26 @@ def test_full_flow_gives_dpop_bound_mfa_token(
     assert caller.session_id == claims["sid"]
 
 
-def test_staff_login_requires_second_factor(http: TestClient, alice_totp: str) -> None:
+def test_staff_login_requires_second_factor(
+    http: TestClient, alice_totp: str, security_events: list
+) -> None:
+    # The right password without its code answers as a wrong one would.
     r = _login(http, _par(http, pkce_pair()[1]), otp=None)
-    assert r.status_code == 200 and "authenticator" in r.text
+    assert r.status_code == 401 and "Sign-in failed" in r.text
+    assert security_events[-1]["type"] == "missing_code"
     r = _login(http, _par(http, pkce_pair()[1]), otp="000000")
     assert r.status_code == 401
+    assert security_events[-1]["type"] == "wrong_code"
 
 
-def test_staff_without_enrolled_factor_cannot_log_in(http: TestClient, auth_server) -> None:
+def test_staff_without_enrolled_factor_cannot_log_in(
+    http: TestClient, auth_server, security_events: list
+) -> None:
     auth_server.credentials.set_password("p-alice", "alice", PASSWORD)
     r = _login(http, _par(http, pkce_pair()[1]), otp=None)
-    assert r.status_code == 401 and "enroll" in r.text
+    assert r.status_code == 401 and "enroll" not in r.text
+    assert security_events[-1]["type"] == "second_factor_not_enrolled"
+    assert security_events[-1]["principal_id"] == "p-alice"
 
 
 def test_totp_code_cannot_be_used_twice(http: TestClient, clock, alice_totp: str) -> None:

@@ -24,6 +24,7 @@ from strongroom.registry.repository import Registry
 
 class CredentialsPort(Protocol):
     def set_password(self, principal_id: str, username: str, password: str) -> None: ...
+    def unlock(self, principal_id: str) -> bool: ...
 
 
 class AdminTasks:
@@ -165,6 +166,21 @@ class AdminTasks:
             "principal password",
             reason="credentials_set",
             detail={"principal": principal_id},
+        )
+
+    def unlock_principal(self, principal_id: str, why: str) -> None:
+        """Lift the lock failed sign-ins put on an account. An administrator does it, with
+        a reason for the journal, once the account's owner has been reached: the lock
+        exists because someone else may hold the password."""
+        if not why or not why.strip():
+            raise BadRequest("unlocking an account needs a reason")
+        if not self.credentials.unlock(principal_id):
+            raise NotFound(f"no credentials for principal {principal_id}", reason="not_found")
+        self.pipeline.record_admin(
+            self.operator(),
+            "principal unlock",
+            reason="sign_in_unlocked",
+            detail={"principal": principal_id, "why": why},
         )
 
     def register_client(self, client_id: str, **options: Any) -> Client:
