@@ -371,3 +371,29 @@ def test_metadata_and_jwks(http: TestClient) -> None:
     assert meta["authorization_response_iss_parameter_supported"] is True
     jwks = http.get("/oauth/jwks").json()
     assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
+
+
+def test_one_code_tried_at_once_from_many_places_signs_in_once(
+    auth_server, clock, alice_totp: str
+) -> None:
+    """A phished code replayed in parallel with the victim's own try: one sign-in, the
+    others refused (unread or as a replay), never two sessions from one code."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from strongroom.auth.login import LoginFailed
+
+    code = totp_now(alice_totp, clock)
+
+    def try_once(_: int) -> str:
+        try:
+            auth_server.credentials.authenticate(
+                "alice", PASSWORD, code, mfa_required=lambda p: True
+            )
+        except LoginFailed as exc:
+            return exc.reason
+        return "signed_in"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(try_once, range(8)))
+    assert outcomes.count("signed_in") == 1, outcomes
+    assert set(outcomes) <= {"signed_in", "throttled", "replayed_code"}
