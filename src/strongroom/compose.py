@@ -118,6 +118,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         sessions=sessions,
         clock=clock,
         dpop_replay_cache=replay_cache,
+        require_bound_tokens=settings.production,
     )
     door_specs, gate_specs = split_door(budget_specs(policy))
     budgets = build_budgets(gate_specs, settings, clock, "budget:")
@@ -201,6 +202,12 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         on_security_event=on_security_event,
         on_alert=on_alert,
     )
+    token_issuer = TokenIssuer(
+        tokens=tokens,
+        role_grants=role_grants,
+        principals=principals,
+        require_binding=settings.production,
+    )
     return Service(
         home=home,
         settings=settings,
@@ -237,7 +244,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             registry=registry,
         ),
         authorization_server=authorization_server,
-        token_issuer=TokenIssuer(tokens=tokens, role_grants=role_grants, principals=principals),
+        token_issuer=token_issuer,
         admin=AdminTasks(
             pipeline=pipeline,
             registry=registry,
@@ -247,6 +254,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             revoke_tokens=sessions.revoke_principal,
             credentials=authorization_server.credentials,
             clients=authorization_server.clients,
+            tokens=token_issuer,
         ),
         exports=ExportDesk(
             pipeline=pipeline,
