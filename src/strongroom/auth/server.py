@@ -49,7 +49,7 @@ SIGN_IN_ENDPOINT = "POST /oauth/authorize"
 # One message for every refusal of the form: which one it was is the journal's to know.
 SIGN_IN_FAILED = (
     "Sign-in failed: wrong username, password or code, or too many failed attempts. "
-    "Wait a minute and try again, or ask an administrator."
+    "Wait a few minutes and try again, or ask an administrator."
 )
 SecurityHook = Callable[[dict[str, Any]], None]
 
@@ -282,8 +282,8 @@ class AuthorizationServer:
         return True if principal is None else self.mfa_required(principal)
 
     def _sign_in_failed(self, exc: LoginFailed, ip: str | None) -> None:
-        # An unknown username is not journaled: it may be a password typed in the wrong
-        # field.
+        # The name typed is never journaled: an unknown one may be a password typed in
+        # the wrong field.
         who: dict[str, Any] = {"endpoint": SIGN_IN_ENDPOINT, "ip": ip}
         if exc.principal_id is not None:
             principal = self.principals(exc.principal_id)
