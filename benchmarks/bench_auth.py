@@ -107,18 +107,22 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
     from fastapi.testclient import TestClient
 
     from strongroom.api.oauth_routes import make_oauth_router
+    from strongroom.auth.login import Credentials
     from strongroom.auth.server import AuthorizationServer
     from strongroom.auth.store import make_auth_engine, metadata
+    from strongroom.vault import FileKeyProvider, MemoryWrappedKeyStore, Vault
 
     clock = SystemClock()
     engine = make_auth_engine(f"sqlite:///{tmp / 'auth.db'}")
     metadata.create_all(engine)
     tokens = TokenService(tmp / "keys", issuer=ISSUER, audience="api", clock=clock)
+    vault = Vault(FileKeyProvider.create(tmp / "vault_keys"), MemoryWrappedKeyStore())
     server = AuthorizationServer(
         engine=engine,
         tokens=tokens,
         clock=clock,
         principals={"svc": PrincipalInfo("svc", "auditor")}.get,
+        credentials=Credentials(engine, vault=vault, clock=clock),
         role_grants=load_role_grant,
     )
     client_key = ECKey.generate_key("P-256", auto_kid=True)

@@ -71,12 +71,13 @@ def build_deployment(
     policy_text: str | None = None,
     clock: FakeClock | None = None,
     seed: int = 7,
+    mode: str | None = None,
 ) -> Deployment:
     from strongroom.cli.demo import create_demo_principals
     from strongroom.cli.seeding import seed_home
 
     home = Home(path)
-    initialize(home, registry_url=registry_url, journal_url=journal_url)
+    initialize(home, registry_url=registry_url, journal_url=journal_url, mode=mode)
     if policy_text is not None:
         home.policy_path.write_text(policy_text, encoding="utf-8")
     clock = clock or FakeClock()

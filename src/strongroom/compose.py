@@ -14,7 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
+from strongroom.auth.login import Credentials
 from strongroom.auth.resource_server import ResourceServer
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache, ReplayCache
@@ -26,6 +28,7 @@ from strongroom.budgets import Budgets, BudgetSpec, MemoryBackend, RedisBackend
 from strongroom.budgets.state_file import BudgetStateFile
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.config import Home, Settings
+from strongroom.context import Caller
 from strongroom.detect import (
     DetectConfig,
     DetectionEngine,
@@ -119,6 +122,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         sessions=sessions,
         clock=clock,
         dpop_replay_cache=replay_cache,
+        require_bound_tokens=settings.production,
     )
     door_specs, gate_specs = split_door(budget_specs(policy))
     budgets = build_budgets(gate_specs, settings, clock, "budget:", kept=True)
@@ -163,13 +167,34 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         )
 
     def on_security_event(event: dict[str, object]) -> None:
+        ip = _text(event.get("ip"))
+        principal, role = _text(event.get("principal_id")), _text(event.get("role"))
+        if principal and not role:
+            row = principals(principal)
+            role = row.role if row else None
+        who = Caller(principal_id=principal, role=role or "unknown", ip=ip) if principal else None
         pipeline.record_security(
-            None,
-            "oauth",
+            who,
+            _text(event.get("endpoint")) or "oauth",
             reason=str(event.get("type", "security")),
-            detail={k: v for k, v in event.items() if k != "type"},
+            ip=ip,
+            detail={k: v for k, v in event.items() if k not in SECURITY_EVENT_KEYS},
         )
 
+    def on_alert(event: dict[str, object]) -> None:
+        detector.alert(
+            _text(event.get("principal_id")) or "anonymous",
+            _text(event.get("role")),
+            _text(event.get("ip")),
+            family="authentication",
+            reason=str(event.get("reason") or event.get("type")),
+            score=ALERT_SCORE,
+            detail={"event": event.get("type")},
+        )
+
+    rules = attempt_rules(policy)
+    credentials = Credentials(engine, vault=vault, clock=clock, rules=rules)
+    credentials.seal_plaintext_seeds()
     investigator = Investigator(journal)
     authorization_server = AuthorizationServer(
         engine=engine,
@@ -177,9 +202,20 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         principals=principals,
         clock=clock,
         replay_cache=replay_cache,
+        credentials=credentials,
+        prefix_failures=PrefixFailures(
+            build_budgets([PrefixFailures.spec(rules)], settings, clock, "sign_in:")
+        ),
         role_grants=role_grants,
         role_names=tuple(policy.policy.roles),
         on_security_event=on_security_event,
+        on_alert=on_alert,
+    )
+    token_issuer = TokenIssuer(
+        tokens=tokens,
+        role_grants=role_grants,
+        principals=principals,
+        require_binding=settings.production,
     )
     return Service(
         home=home,
@@ -218,7 +254,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             registry=registry,
         ),
         authorization_server=authorization_server,
-        token_issuer=TokenIssuer(tokens=tokens, role_grants=role_grants, principals=principals),
+        token_issuer=token_issuer,
         admin=AdminTasks(
             pipeline=pipeline,
             registry=registry,
@@ -228,6 +264,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             revoke_tokens=sessions.revoke_principal,
             credentials=authorization_server.credentials,
             clients=authorization_server.clients,
+            tokens=token_issuer,
         ),
         exports=ExportDesk(
             pipeline=pipeline,
@@ -239,6 +276,28 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             clock=clock,
             is_honey=canaries.contains,
         ),
+    )
+
+
+# What a security event's keys become in its journal entry; the rest is its detail.
+SECURITY_EVENT_KEYS = frozenset({"type", "ip", "endpoint", "principal_id", "role"})
+# A sign-in alert is High (OCSF severity 4): an account or a network is under attack now.
+ALERT_SCORE = 60.0
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def attempt_rules(policy: CompiledPolicy) -> AttemptRules:
+    s = policy.policy.sign_in
+    return AttemptRules(
+        free_failures=s.free_failures,
+        first_delay_seconds=s.first_delay_seconds,
+        max_delay_seconds=s.max_delay_seconds,
+        lock_after=s.lock_after,
+        ip_prefix_failures=s.ip_prefix_failures,
+        ip_prefix_window_seconds=s.ip_prefix_window_seconds,
     )
 
 

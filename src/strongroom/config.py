@@ -1,7 +1,7 @@
 """The home folder (`STRONGROOM_HOME`, default `./.strongroom`) and its `config.toml`.
 
-config.toml   database and Redis URLs, trusted proxies, serving limits, alert sinks;
-              unknown keys are errors; SQLite paths relative to the home
+config.toml   mode, database and Redis URLs, trusted proxies, serving limits, alert
+              sinks; unknown keys are errors; SQLite paths relative to the home
 policy.yaml   a copy of the shipped default until edited
 keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
 registry.db   the embedded registry (SQLite)
@@ -21,6 +21,9 @@ from typing import TypeVar
 from strongroom.errors import BadRequest
 
 DEFAULT_HOME = ".strongroom"
+# demo: today's conveniences (unbound tokens from `strongroom token issue`) for `make demo`
+# and tests. production: no side doors; every access token is DPoP-bound.
+MODES: tuple[str, ...] = ("demo", "production")
 
 
 _N = TypeVar("_N", int, float)
@@ -45,6 +48,11 @@ class Settings:
     alerts_webhook_url: str | None = None
     alerts_webhook_key_file: str | None = None
     alerts_syslog: str | None = None
+    mode: str = "demo"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
 
 
 # Every key config.toml may hold; any other is an error naming it and its line.
@@ -100,6 +108,10 @@ class Home:
         lines = [
             "# Strongroom configuration. Edit and restart the server. Unknown keys are errors.",
             "# SQLite paths and files named here are relative to this folder.",
+            "# demo: unbound bearer tokens from `strongroom token issue` work (demos, tests);",
+            "# production: the API accepts only DPoP-bound tokens, and `token issue` mints",
+            "# them only for a key given (--dpop-jkt or --dpop-key), journaled.",
+            f"mode = {_toml(settings.mode)}",
             f"registry_url = {_toml(settings.registry_url)}",
             f"journal_url = {_toml(settings.journal_url)}",
             f"redis_url = {_toml(settings.redis_url or '')}  # empty: budgets in this process",
@@ -172,7 +184,17 @@ class Home:
             alerts_webhook_url=_text(raw, "alerts_webhook_url") or None,
             alerts_webhook_key_file=self._file(_text(raw, "alerts_webhook_key_file")),
             alerts_syslog=_text(raw, "alerts_syslog") or None,
+            mode=self._mode(text, _text(raw, "mode") or defaults.mode),
         )
+
+    def _mode(self, text: str, mode: str) -> str:
+        if mode not in MODES:
+            raise BadRequest(
+                f"{self.config_path}:{_line_of(text, 'mode')}: mode must be one of "
+                f"{', '.join(MODES)}, not {mode!r}",
+                reason="invalid_config",
+            )
+        return mode
 
     def _url(self, url: str) -> str:
         """A SQLite URL with a relative path names a file in this home."""

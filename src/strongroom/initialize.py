@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 
-from strongroom.config import Home, Settings
+from strongroom.config import MODES, Home, Settings
+from strongroom.errors import BadRequest
 
 
 def initialize(
@@ -14,6 +15,7 @@ def initialize(
     registry_url: str | None = None,
     journal_url: str | None = None,
     redis_url: str | None = None,
+    mode: str | None = None,
 ) -> Settings:
     """Create the home folder: config, policy copy, keys (0600 in a 0700 folder), the
     registry schema (Alembic) and the journal schema. Idempotent: existing keys are kept,
@@ -25,6 +27,8 @@ def initialize(
     from strongroom.registry.db import upgrade
     from strongroom.vault import FileKeyProvider
 
+    if mode is not None and mode not in MODES:
+        raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     home.ensure_dirs()
     if home.exists():
         given = {
@@ -33,6 +37,7 @@ def initialize(
                 ("registry_url", registry_url),
                 ("journal_url", journal_url),
                 ("redis_url", redis_url),
+                ("mode", mode),
             )
             if value
         }
@@ -46,6 +51,7 @@ def initialize(
             registry_url=registry_url or defaults.registry_url,
             journal_url=journal_url or defaults.journal_url,
             redis_url=redis_url,
+            mode=mode or defaults.mode,
         )
         home.write_config(settings)
         settings = home.settings()  # as the server reads it: relative paths in the home

@@ -22,6 +22,7 @@ from strongroom.auth.role_grants import load_role_grant
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.store import make_auth_engine, metadata
 from strongroom.clock import FakeClock
+from strongroom.vault import FileKeyProvider, MemoryWrappedKeyStore, Vault
 
 
 @pytest.fixture
@@ -78,17 +79,26 @@ def principals() -> dict[str, PrincipalInfo]:
 
 
 @pytest.fixture
+def vault(tmp_path: Path) -> Vault:
+    return Vault(FileKeyProvider.create(tmp_path / "vault_keys"), MemoryWrappedKeyStore())
+
+
+@pytest.fixture
 def auth_server(
     auth_db: str,
     tokens: TokenService,
     clock: FakeClock,
     principals: dict[str, PrincipalInfo],
     security_events: list[dict],
+    vault: Vault,
 ) -> AuthorizationServer:
     engine = make_auth_engine(auth_db)
     metadata.create_all(engine)
     creds = Credentials(
-        engine, clock=clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        engine,
+        vault=vault,
+        clock=clock,
+        hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
     )
     server = AuthorizationServer(
         engine=engine,

@@ -129,17 +129,26 @@ def test_full_flow_gives_dpop_bound_mfa_token(
     assert caller.session_id == claims["sid"]
 
 
-def test_staff_login_requires_second_factor(http: TestClient, alice_totp: str) -> None:
+def test_staff_login_requires_second_factor(
+    http: TestClient, alice_totp: str, security_events: list
+) -> None:
+    # The right password without its code answers as a wrong one would.
     r = _login(http, _par(http, pkce_pair()[1]), otp=None)
-    assert r.status_code == 200 and "authenticator" in r.text
+    assert r.status_code == 401 and "Sign-in failed" in r.text
+    assert security_events[-1]["type"] == "missing_code"
     r = _login(http, _par(http, pkce_pair()[1]), otp="000000")
     assert r.status_code == 401
+    assert security_events[-1]["type"] == "wrong_code"
 
 
-def test_staff_without_enrolled_factor_cannot_log_in(http: TestClient, auth_server) -> None:
+def test_staff_without_enrolled_factor_cannot_log_in(
+    http: TestClient, auth_server, security_events: list
+) -> None:
     auth_server.credentials.set_password("p-alice", "alice", PASSWORD)
     r = _login(http, _par(http, pkce_pair()[1]), otp=None)
-    assert r.status_code == 401 and "enroll" in r.text
+    assert r.status_code == 401 and "enroll" not in r.text
+    assert security_events[-1]["type"] == "second_factor_not_enrolled"
+    assert security_events[-1]["principal_id"] == "p-alice"
 
 
 def test_totp_code_cannot_be_used_twice(http: TestClient, clock, alice_totp: str) -> None:
@@ -362,3 +371,29 @@ def test_metadata_and_jwks(http: TestClient) -> None:
     assert meta["authorization_response_iss_parameter_supported"] is True
     jwks = http.get("/oauth/jwks").json()
     assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
+
+
+def test_one_code_tried_at_once_from_many_places_signs_in_once(
+    auth_server, clock, alice_totp: str
+) -> None:
+    """A phished code replayed in parallel with the victim's own try: one sign-in, the
+    others refused (unread or as a replay), never two sessions from one code."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from strongroom.auth.login import LoginFailed
+
+    code = totp_now(alice_totp, clock)
+
+    def try_once(_: int) -> str:
+        try:
+            auth_server.credentials.authenticate(
+                "alice", PASSWORD, code, mfa_required=lambda p: True
+            )
+        except LoginFailed as exc:
+            return exc.reason
+        return "signed_in"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(try_once, range(8)))
+    assert outcomes.count("signed_in") == 1, outcomes
+    assert set(outcomes) <= {"signed_in", "throttled", "replayed_code"}

@@ -86,3 +86,89 @@ def test_unknown_role_refused(home: Home) -> None:
     result = _run("--role", "pirate", "--subject", "x")
     assert result.exit_code == 2
     assert "unknown role" in result.output
+
+
+@pytest.fixture
+def production_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    from strongroom.cli.main import app as main_app
+
+    path = tmp_path / "prod"
+    monkeypatch.setenv("STRONGROOM_HOME", str(path))
+    r = CliRunner().invoke(main_app, ["init", "--mode", "production"])
+    assert r.exit_code == 0, r.output
+    return Home(path)
+
+
+def _journal_tail(home: Home) -> dict:
+    from strongroom.compose import compose
+
+    svc = compose(home)
+    try:
+        return svc.journal.entry(svc.journal.size() - 1)
+    finally:
+        svc.close()
+
+
+def test_production_refuses_an_unbound_token(production_home: Home) -> None:
+    result = _run("--role", "police", "--subject", "p-7")
+    assert result.exit_code == 2
+    assert "production" in result.output and "--dpop-jkt" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_production_issues_a_bound_token_and_journals_it(
+    production_home: Home, tmp_path: Path
+) -> None:
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256")
+    jwk_file = tmp_path / "client.jwk"
+    jwk_file.write_text(json.dumps(key.as_dict(private=False)))
+    result = _run("--role", "police", "--subject", "p-7", "--dpop-key", str(jwk_file), "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["token_type"] == "DPoP"
+    claims = _verify(production_home, body["access_token"])
+    assert claims["cnf"] == {"jkt": key.thumbprint()} and claims["sub"] == "p-7"
+    entry = _journal_tail(production_home)
+    assert (entry["kind"], entry["reason"]) == ("admin", "token_issued")
+    assert entry["detail"]["jkt"] == key.thumbprint() and entry["detail"]["subject"] == "p-7"
+
+    by_thumbprint = _run("--role", "police", "--subject", "p-7", "--dpop-jkt", key.thumbprint())
+    assert by_thumbprint.exit_code == 0, by_thumbprint.output
+    assert _verify(production_home, by_thumbprint.stdout.strip())["cnf"]["jkt"] == key.thumbprint()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dpop-jkt", "not-a-thumbprint"], "43 base64url"),
+        (["--dpop-key", "/nonexistent/key.jwk"], "not a readable JSON file"),
+        (["--dpop-jkt", "A" * 43, "--dpop-key", "/x"], "not both"),
+        (["--dpop-jkt", "A" * 43, "--departement", "69"], "principal's row"),
+    ],
+)
+def test_production_bad_binding_is_a_clear_error(
+    production_home: Home, args: list[str], message: str
+) -> None:
+    result = _run("--role", "police", "--subject", "p-7", *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_private_key_is_not_taken_for_a_binding(production_home: Home, tmp_path: Path) -> None:
+    from joserfc.jwk import ECKey
+
+    jwk_file = tmp_path / "private.jwk"
+    jwk_file.write_text(json.dumps(ECKey.generate_key("P-256").as_dict(private=True)))
+    result = _run("--role", "police", "--subject", "p-7", "--dpop-key", str(jwk_file))
+    assert result.exit_code == 2 and "public key" in result.output
+
+
+def test_demo_mode_binds_when_asked(home: Home) -> None:
+    jkt = "B" * 43
+    result = _run("--role", "police", "--subject", "p-7", "--dpop-jkt", jkt, "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["token_type"] == "DPoP"
+    assert _verify(home, body["access_token"])["cnf"] == {"jkt": jkt}

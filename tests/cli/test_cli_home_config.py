@@ -81,3 +81,28 @@ def test_several_workers_without_a_shared_store_are_refused(tmp_path: Path) -> N
     )
     assert r.exit_code == 2
     assert "redis_url" in r.output and "Traceback" not in r.output
+
+
+def test_mode_is_written_by_init_and_checked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    config = home / "config.toml"
+    text = config.read_text()
+    assert 'mode = "demo"' in text and "# production:" in text
+    assert Home(home).settings().mode == "demo"
+
+    init(home, "--mode", "production")
+    assert Home(home).settings().production
+    assert config.read_text() == text.replace('mode = "demo"', 'mode = "production"')
+
+    env = {"STRONGROOM_HOME": str(home)}
+    demo = CliRunner().invoke(app, ["demo", "--no-serve", "--persons", "100"], env=env)
+    assert demo.exit_code == 2 and "production" in demo.output
+
+    config.write_text(text.replace('mode = "demo"', 'mode = "staging"'))
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("mode ="))
+    r = CliRunner().invoke(app, ["principal", "list"], env=env)
+    assert r.exit_code == 2
+    assert f"config.toml:{line}" in r.output and "staging" in r.output
+    bad = CliRunner().invoke(app, ["init", "--mode", "staging"], env=env)
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -283,3 +283,15 @@ def test_unknown_budget_key_names_its_line(tmp_path: Path) -> None:
     )
     p = only(problems_of(tmp_path, text), "unknown budget key 'principl'")
     assert p.line == line_of(text, "key: principl")
+
+
+def test_sign_in_lock_must_come_after_the_free_failures(tmp_path: Path) -> None:
+    text = mutate("  lock_after: 10\n", "  lock_after: 3\n")
+    p = only(problems_of(tmp_path, text), "lock_after must be above free_failures")
+    assert p.line >= line_of(text, "sign_in:")
+
+
+def test_sign_in_unknown_setting_is_an_error(tmp_path: Path) -> None:
+    text = mutate("  lock_after: 10\n", "  lock_after: 10\n  lockout_after: 5\n")
+    p = only(problems_of(tmp_path, text), "lockout_after")
+    assert p.line == line_of(text, "lockout_after")

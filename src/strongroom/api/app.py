@@ -131,7 +131,9 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     app.include_router(routes_cases.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_exports.router)
-    app.include_router(make_oauth_router(service.authorization_server))
+    app.include_router(
+        make_oauth_router(service.authorization_server, trusted_proxies=settings.trusted_proxies)
+    )
     declare_security(app, service.policy.policy)
     serve_docs(app)
 

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from strongroom.api.deps import peer_ip
+from strongroom.api.problems import problem_response
 from strongroom.auth.login_page import PAGE_HEADERS, render_login
 from strongroom.auth.rfc7009_revocation import revoke
 from strongroom.auth.rfc7662_introspection import introspect
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.token_endpoint import token_request
+from strongroom.errors import StrongroomError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -31,7 +35,9 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
+def make_oauth_router(
+    auth_server: AuthorizationServer, *, trusted_proxies: Sequence[str] = ()
+) -> APIRouter:
     router = APIRouter(tags=["oauth"])
     srv = auth_server
 
@@ -62,9 +68,11 @@ def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
         try:
             if form.get("action") == "cancel":
                 return RedirectResponse(srv.deny(form), status_code=303, headers=NO_STORE)
-            outcome = srv.login(form)
+            outcome = srv.login(form, ip=peer_ip(request.scope, trusted_proxies))
         except OAuth2Error as exc:
             return _oauth_error(exc)
+        except StrongroomError as exc:  # the network's failure budget is spent
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
         if outcome.redirect_to:
             return RedirectResponse(outcome.redirect_to, status_code=303, headers=NO_STORE)
         page = render_login(
@@ -72,9 +80,7 @@ def make_oauth_router(auth_server: AuthorizationServer) -> APIRouter:
             context=outcome.context,
             error=outcome.error,
         )
-        return HTMLResponse(
-            page, status_code=200 if outcome.need_otp else 401, headers=PAGE_HEADERS
-        )
+        return HTMLResponse(page, status_code=401, headers=PAGE_HEADERS)
 
     @router.post("/oauth/token")
     async def token(request: Request) -> Response:

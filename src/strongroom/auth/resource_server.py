@@ -7,6 +7,8 @@ returns a `Caller`, or raises `Unauthorized` with an RFC 6750 §3 / RFC 9449 §7
 - a token bound to a key (`cnf.jkt`) must come with the `DPoP` scheme and a valid proof for
   this method and URI whose key has that thumbprint and whose `ath` hashes the token; a bound
   token presented as `Bearer` is refused (downgrade), as is an unbound token as `DPoP`;
+- with `require_bound_tokens` (production mode) an unbound token is refused outright: a
+  bearer token copied from a log, a proxy or a laptop then opens nothing;
 - then revocation (token, session, principal) and the session's idle timeout.
 """
 
@@ -92,6 +94,19 @@ def no_credentials() -> Unauthorized:
     )
 
 
+def unbound_token() -> Unauthorized:
+    description = "this deployment accepts only DPoP-bound access tokens"
+    return Unauthorized(
+        description,
+        reason="unbound_token",
+        headers={
+            "WWW-Authenticate": bearer_challenge(
+                "invalid_token", description, scheme="DPoP", extra={"algs": " ".join(ALGS)}
+            )
+        },
+    )
+
+
 class ResourceServer:
     def __init__(
         self,
@@ -102,8 +117,10 @@ class ResourceServer:
         dpop_replay_cache: ReplayCache | None = None,
         sessions: SessionActivity | None = None,
         dpop_max_age_seconds: int = 60,
+        require_bound_tokens: bool = False,
     ) -> None:
         self.tokens = token_service
+        self.require_bound_tokens = require_bound_tokens
         self.revocations = revocations
         self.clock = clock
         self.sessions = sessions
@@ -139,6 +156,8 @@ class ResourceServer:
                 raise dpop_error("DPoP proof key does not match the token binding")
         elif scheme == "dpop":
             raise invalid_token("token is not DPoP-bound", scheme="DPoP")
+        elif self.require_bound_tokens:
+            raise unbound_token()
         if self.revocations.is_revoked(claims):
             raise invalid_token("access token revoked", scheme=challenge_scheme)
         sid = claims.get("sid")

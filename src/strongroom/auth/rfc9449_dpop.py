@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from joserfc.jws import JWSRegistry
 
 from strongroom.auth.rfc9068 import bearer_challenge
 from strongroom.clock import SYSTEM_CLOCK, Clock
-from strongroom.errors import Unauthorized, Unavailable
+from strongroom.errors import BadRequest, Unauthorized, Unavailable
 
 TYP = "dpop+jwt"
 # FAPI 2.0 §5.4 algorithms, plus RFC 9864's fully specified Ed25519. No HMAC, no none.
@@ -227,3 +228,24 @@ def _proof_key(obj: GuestProtocol) -> Key:
 
 def _thumbprint(jwk: dict[str, Any]) -> str:
     return _public_and_thumbprint(jwk)[1]
+
+
+# An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding.
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def key_thumbprint(jwk: object) -> str:
+    """The thumbprint (`jkt`) of a public JWK an operator hands us to bind a token to."""
+    try:
+        return _import_public(jwk).thumbprint()
+    except _ProofKeyRejectedError as exc:
+        raise BadRequest(f"not a public key a DPoP client can use: {exc}") from None
+
+
+def check_thumbprint(jkt: str) -> str:
+    if not _JKT.fullmatch(jkt):
+        raise BadRequest(
+            "a DPoP key thumbprint is 43 base64url characters (RFC 7638, SHA-256)",
+            reason="invalid_input",
+        )
+    return jkt

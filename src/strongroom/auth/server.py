@@ -29,8 +29,9 @@ from authlib.oauth2.rfc6749.errors import (
 )
 
 from strongroom.auth import rfc7636_pkce, rfc9396_rar
+from strongroom.auth.attempts import PrefixFailures
 from strongroom.auth.clients import Client, ClientRegistry, PrincipalInfo, PrincipalLookup
-from strongroom.auth.login import Credentials, LoginFailed, SecondFactorRequired
+from strongroom.auth.login import Credentials, LoginFailed
 from strongroom.auth.rfc7523_client_auth import ASSERTION_TYPE, verify_client_assertion
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, ReplayCache
@@ -38,10 +39,18 @@ from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role
 from strongroom.auth.sessions import SqlSessions
 from strongroom.auth.store import codes, digest, par_requests
 from strongroom.clock import SYSTEM_CLOCK, Clock
+from strongroom.errors import TooManyRequests
+from strongroom.netaddr import ip_prefix
 
 PAR_LIFETIME = 60
 CODE_LIFETIME = 60
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+SIGN_IN_ENDPOINT = "POST /oauth/authorize"
+# One message for every refusal of the form: which one it was is the journal's to know.
+SIGN_IN_FAILED = (
+    "Sign-in failed: wrong username, password or code, or too many failed attempts. "
+    "Wait a few minutes and try again, or ask an administrator."
+)
 SecurityHook = Callable[[dict[str, Any]], None]
 
 
@@ -51,7 +60,6 @@ class LoginOutcome:
 
     redirect_to: str | None = None
     error: str | None = None
-    need_otp: bool = False
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,10 +72,12 @@ class AuthorizationServer:
         principals: PrincipalLookup,
         clock: Clock = SYSTEM_CLOCK,
         replay_cache: ReplayCache | None = None,
-        credentials: Credentials | None = None,
+        credentials: Credentials,
+        prefix_failures: PrefixFailures | None = None,
         role_grants: Callable[[str], RoleGrant] = load_role_grant,
         role_names: tuple[str, ...] | None = None,
         on_security_event: SecurityHook | None = None,
+        on_alert: SecurityHook | None = None,
         idle_timeout: int | None = None,
         absolute_lifetime: int | None = None,
         refresh_lifetime: int = 8 * 3600,
@@ -79,7 +89,8 @@ class AuthorizationServer:
         self.role_names = role_names if role_names is not None else default_role_names()
         self.clock = clock
         self.replay_cache = replay_cache or InMemoryReplayCache(clock)
-        self.credentials = credentials or Credentials(engine, clock=clock)
+        self.credentials = credentials
+        self.prefix_failures = prefix_failures or PrefixFailures.in_memory(credentials.rules, clock)
         self.clients = ClientRegistry(engine, clock=clock)
         kw = {
             k: v
@@ -89,6 +100,7 @@ class AuthorizationServer:
         self.sessions = SqlSessions(engine, clock=clock, **kw)
         self.role_grants = role_grants
         self.on_security_event = on_security_event or (lambda event: None)
+        self.on_alert = on_alert or (lambda event: None)
         self.refresh_lifetime = refresh_lifetime
         self.dpop = DPoPVerifier(self.replay_cache, clock=clock)
 
@@ -110,6 +122,11 @@ class AuthorizationServer:
 
     def security_event(self, kind: str, **details: Any) -> None:
         self.on_security_event({"type": kind, "at": self.clock.now(), **details})
+
+    def alert(self, kind: str, **details: Any) -> None:
+        """A security event someone must look at now (an account locked, a network
+        spraying passwords): it leaves through the alert sinks."""
+        self.on_alert({"type": kind, "at": self.clock.now(), **details})
 
     # -- client authentication -------------------------------------------------------------
     def authenticate_client(
@@ -199,34 +216,36 @@ class AuthorizationServer:
         return dict(row["params"])
 
     # -- the login form's POST ---------------------------------------------------------------
-    def login(self, form: Mapping[str, str]) -> LoginOutcome:
+    def login(self, form: Mapping[str, str], *, ip: str | None = None) -> LoginOutcome:
+        """Check the form's username, password and code. A network out of failures is
+        refused before anything is read (`TooManyRequests`); every other refusal is the
+        same form with the same message, and goes to the journal with its reason."""
         client_id, request_uri = form.get("client_id"), form.get("request_uri")
         params = self.load_par(client_id, request_uri)
-        ctx = {
-            "client_id": client_id,
-            "request_uri": request_uri,
-            "username": form.get("username", ""),
-        }
         username = form.get("username", "")
+        ctx = {"client_id": client_id, "request_uri": request_uri, "username": username}
         try:
-            principal_id = self._principal_of_username(username)
-            principal = self.principals(principal_id) if principal_id else None
-            mfa = self.mfa_required(principal) if principal else True
+            reservation = self.prefix_failures.reserve(ip)
+        except TooManyRequests:
+            self._prefix_limited(ip)
+            raise
+        failed = True
+        try:
             result = self.credentials.authenticate(
-                username, form.get("password", ""), form.get("otp") or None, mfa_required=mfa
+                username,
+                form.get("password", ""),
+                form.get("otp") or None,
+                mfa_required=self._mfa_required_of,
             )
-        except LoginFailed:
-            return LoginOutcome(error="wrong username, password or code", context=ctx)
-        except SecondFactorRequired as exc:
-            if not exc.enrolled:
-                return LoginOutcome(
-                    error="this account must enroll a second factor first", context=ctx
-                )
-            return LoginOutcome(
-                need_otp=True, error="enter the code from your authenticator", context=ctx
-            )
-        if principal is None or not principal.active:
-            return LoginOutcome(error="wrong username, password or code", context=ctx)
+            principal = self.principals(result.principal_id)
+            if principal is None or not principal.active:
+                raise LoginFailed("principal_inactive", result.principal_id)
+            failed = False
+        except LoginFailed as exc:
+            self._sign_in_failed(exc, ip)
+            return LoginOutcome(error=SIGN_IN_FAILED, context=ctx)
+        finally:
+            self.prefix_failures.settle(reservation, failed=failed)
         with self.engine.begin() as conn:
             used = conn.execute(
                 par_requests.update()
@@ -258,6 +277,39 @@ class AuthorizationServer:
             )
         return LoginOutcome(redirect_to=self._redirect(params, code=code))
 
+    def _mfa_required_of(self, principal_id: str) -> bool:
+        principal = self.principals(principal_id)
+        return True if principal is None else self.mfa_required(principal)
+
+    def _sign_in_failed(self, exc: LoginFailed, ip: str | None) -> None:
+        # The name typed is never journaled: an unknown one may be a password typed in
+        # the wrong field.
+        who: dict[str, Any] = {"endpoint": SIGN_IN_ENDPOINT, "ip": ip}
+        if exc.principal_id is not None:
+            principal = self.principals(exc.principal_id)
+            who["principal_id"] = exc.principal_id
+            who["role"] = principal.role if principal else None
+        if exc.failures:
+            who["failures"] = exc.failures
+        self.security_event(exc.reason, **who)
+        if exc.locked:
+            self.security_event("account_locked", **who)
+            self.alert(
+                "account_locked",
+                **who,
+                reason=f"account locked after {exc.failures} failed sign-ins",
+            )
+
+    def _prefix_limited(self, ip: str | None) -> None:
+        who = {"endpoint": SIGN_IN_ENDPOINT, "ip": ip}
+        self.security_event("ip_prefix_limited", **who)
+        self.alert(
+            "ip_prefix_limited",
+            **who,
+            principal_id=f"ip_prefix:{ip_prefix(ip) or ip}",
+            reason="failed sign-ins from one network past its budget (password spraying)",
+        )
+
     def deny(self, form: Mapping[str, str]) -> str:
         params = self.load_par(form.get("client_id"), form.get("request_uri"))
         err = AccessDeniedError("the user cancelled")
@@ -268,14 +320,6 @@ class AuthorizationServer:
         if params.get("state"):
             query["state"] = params["state"]
         return f"{params['redirect_uri']}?{urlencode(query)}"
-
-    def _principal_of_username(self, username: str) -> str | None:
-        from strongroom.auth.store import credentials
-
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(credentials.c.principal_id).where(credentials.c.username == username)
-            ).scalar()
 
     # -- RFC 8414 -------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:

@@ -3,8 +3,8 @@ migration includes, so every worker sees the same sessions, codes and revocation
 
 Secrets are never stored: codes, PAR request URIs and refresh tokens are kept as SHA-256
 digests of random 256-bit values (a digest of a high-entropy secret needs no salt), passwords
-as argon2id hashes. TOTP seeds are kept as enrolled; a deployment that wraps them with the
-vault's KEK can do so behind `Credentials`.
+as argon2id hashes. TOTP seeds must be read back, so they are sealed by the vault like PII,
+bound to their principal (`auth/login.py`): a copied database yields none of them.
 """
 
 from __future__ import annotations
@@ -34,10 +34,18 @@ credentials = sa.Table(
     sa.Column("principal_id", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(128), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
+    # Seeds enrolled before they were sealed (up to migration 0003). `Credentials` seals
+    # any it finds when the service starts and never writes these again.
     sa.Column("totp_secret", sa.String(64), nullable=True),
     sa.Column("totp_pending", sa.String(64), nullable=True),
+    # Vault ciphertexts (store "identity", row = principal ID).
+    sa.Column("totp_secret_ct", sa.LargeBinary, nullable=True),
+    sa.Column("totp_pending_ct", sa.LargeBinary, nullable=True),
     sa.Column("totp_last_step", sa.BigInteger, nullable=True),  # no TOTP code used twice
+    # Consecutive failed sign-ins, when the next try may be read, and the lock.
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=True),
+    sa.Column("locked_at", sa.Float, nullable=True),
 )
 
 par_requests = sa.Table(

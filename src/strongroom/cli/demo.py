@@ -9,6 +9,7 @@ from typing import Any
 from strongroom.cli.common import console
 from strongroom.cli.seeding import DEMO_FILE, load_fixtures, run_seed
 from strongroom.config import Home
+from strongroom.errors import BadRequest
 
 DEMO_CASE = "CASE-2026-0001"
 DEMO_JUSTIFICATION = "Renewal review of a hunting permit, demo case file"
@@ -84,6 +85,11 @@ def prepare_demo(home: Home, *, persons: int, base_url: str) -> None:
     from strongroom.initialize import initialize
 
     initialize(home)
+    if home.settings().production:
+        raise BadRequest(
+            f'{home.config_path} sets mode = "production": the demo prints unbound '
+            "tokens, which production refuses. Run the demo in a home of its own."
+        )
     fixtures = load_fixtures(home)
     if fixtures is None:
         run_seed(home, persons=persons, seed=1)

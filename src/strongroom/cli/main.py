@@ -54,16 +54,23 @@ def init(
     redis: Annotated[
         str | None, typer.Option(help="Redis URL for budgets shared by several workers")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="demo (unbound tokens allowed) or production (DPoP-bound only)"),
+    ] = None,
 ) -> None:
     """Create the home folder: config, policy, keys, schemas. Safe to run again."""
     from strongroom.initialize import initialize
 
     with cli_errors():
         h = home()
-        settings = initialize(h, registry_url=database, journal_url=journal, redis_url=redis)
+        settings = initialize(
+            h, registry_url=database, journal_url=journal, redis_url=redis, mode=mode
+        )
     console.print(f"home ready at {h.path}")
     console.print(f"  registry: {_redact(settings.registry_url)}")
     console.print(f"  journal:  {_redact(settings.journal_url)}")
+    console.print(f"  mode:     {settings.mode}")
 
 
 def _redact(url: str) -> str:

@@ -9,7 +9,9 @@ import typer
 
 from strongroom.cli.common import cli_errors, console, open_service
 
-principal_app = typer.Typer(help="Staff principals: add, list, revoke.", no_args_is_help=True)
+principal_app = typer.Typer(
+    help="Staff principals: add, list, revoke, credentials, unlock.", no_args_is_help=True
+)
 
 
 @principal_app.command("add")
@@ -54,6 +56,17 @@ def revoke(
     with cli_errors(), open_service() as svc:
         svc.admin.revoke_principal(svc.admin.operator(), principal_id, why)
     typer.echo(f"revoked {principal_id}")
+
+
+@principal_app.command("unlock")
+def unlock(
+    principal_id: str,
+    why: Annotated[str, typer.Option(help="reason, journaled (who confirmed, how)")],
+) -> None:
+    """Lift the lock failed sign-ins put on an account and forget its failures."""
+    with cli_errors(), open_service() as svc:
+        svc.admin.unlock_principal(principal_id, why)
+    typer.echo(f"unlocked {principal_id}")
 
 
 @principal_app.command("password")

@@ -1,16 +1,19 @@
 """`strongroom token issue`: mint an RFC 9068 access token from the home's signing keys.
 
 For operators and demos on the machine that holds the keys; clients use the OAuth endpoints.
+In production mode (config.toml) only a token bound to a DPoP key the operator gives is
+minted, and the journal records it as an administrative action.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from strongroom.cli.common import cli_errors, home
+from strongroom.cli.common import cli_errors, home, open_service
 
 token_app = typer.Typer(help="Access tokens signed by this home's keys.", no_args_is_help=True)
 
@@ -32,9 +35,18 @@ def issue(
     departement: Annotated[str | None, typer.Option(help="département (prefecture)")] = None,
     dealer: Annotated[str | None, typer.Option(help="dealer organisation ID")] = None,
     justification: Annotated[str | None, typer.Option(help="why this access")] = None,
+    dpop_jkt: Annotated[
+        str | None,
+        typer.Option("--dpop-jkt", help="bind to the DPoP key with this RFC 7638 thumbprint"),
+    ] = None,
+    dpop_key: Annotated[
+        Path | None,
+        typer.Option("--dpop-key", help="bind to the DPoP key in this public JWK file"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print an RFC 6749 §5.1 body")] = False,
 ) -> None:
-    """Print a signed access token for ROLE and SUBJECT."""
+    """Print a signed access token for ROLE and SUBJECT (in production mode, bound to a
+    DPoP key and journaled)."""
     from strongroom.auth.rfc9068 import TokenService
     from strongroom.auth.role_grants import load_role_grant
     from strongroom.errors import BadRequest
@@ -51,21 +63,67 @@ def issue(
         if grant.purposes and chosen_purpose not in grant.purposes:
             raise BadRequest(f"role {role} has no purpose {chosen_purpose!r}")
         seconds = lifetime or grant.token_lifetime_seconds
-        service = TokenService(h.keys_dir, issuer=settings.issuer, audience=settings.audience)
-        token = service.issue_access_token(
-            subject=subject,
-            role=role,
-            scopes=scopes,
-            purpose=chosen_purpose,
-            case=case,
-            departement=departement,
-            dealer_id=dealer,
-            lifetime=seconds,
-            justification=justification,
-        )
+        jkt = _binding(dpop_jkt, dpop_key)
+        if settings.production:
+            if jkt is None:
+                raise BadRequest(
+                    f'{h.config_path} sets mode = "production": no unbound token is '
+                    "issued. Bind it to the client's DPoP key: --dpop-jkt THUMBPRINT or "
+                    "--dpop-key PUBLIC_JWK_FILE",
+                    reason="unbound_token",
+                )
+            if departement or dealer:
+                raise BadRequest(
+                    "in production mode a token's département and dealer come from the "
+                    "principal's row: drop --departement and --dealer"
+                )
+            with open_service() as svc:
+                token = svc.admin.issue_token(
+                    role=role,
+                    subject=subject,
+                    jkt=jkt,
+                    scopes=frozenset(scopes),
+                    purpose=chosen_purpose,
+                    case=case,
+                    justification=justification,
+                    lifetime=seconds,
+                )
+        else:
+            service = TokenService(h.keys_dir, issuer=settings.issuer, audience=settings.audience)
+            token = service.issue_access_token(
+                subject=subject,
+                role=role,
+                scopes=scopes,
+                purpose=chosen_purpose,
+                case=case,
+                departement=departement,
+                dealer_id=dealer,
+                lifetime=seconds,
+                justification=justification,
+                jkt=jkt,
+            )
     if as_json:
+        token_type = "DPoP" if jkt else "Bearer"
         typer.echo(
-            json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": seconds})
+            json.dumps({"access_token": token, "token_type": token_type, "expires_in": seconds})
         )
     else:
         typer.echo(token)
+
+
+def _binding(jkt: str | None, key_file: Path | None) -> str | None:
+    """The thumbprint a token is bound to, from --dpop-jkt or --dpop-key (not both)."""
+    from strongroom.auth.rfc9449_dpop import check_thumbprint, key_thumbprint
+    from strongroom.errors import BadRequest
+
+    if jkt and key_file:
+        raise BadRequest("give --dpop-jkt or --dpop-key, not both")
+    if jkt:
+        return check_thumbprint(jkt)
+    if key_file is None:
+        return None
+    try:
+        jwk = json.loads(key_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"--dpop-key {key_file}: not a readable JSON file ({exc})") from None
+    return key_thumbprint(jwk)

@@ -175,6 +175,24 @@ class DetectionEngine:
         st = self.states.get(principal)
         return 0 if st is None else st.nbytes()
 
+    def alert(
+        self,
+        principal: str,
+        role: str | None,
+        ip: str | None,
+        *,
+        family: str,
+        reason: str,
+        score: float,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """A finding decided outside the detectors (a sign-in lock): it leaves through
+        the alert sinks as an incident of its own family, and touches neither the risk
+        score nor the ladder, since its own component has already acted."""
+        sig = Signal(family, family, score, reason, dict(detail or {}))
+        with self._lock:
+            self.incidents.record(principal, role or "unknown", ip, sig, score, self.clock.now())
+
     # --- administration ----------------------------------------------------------------
     def list_containments(self, *, include_lifted: bool = True) -> list[Containment]:
         return self.store.list(include_lifted=include_lifted)

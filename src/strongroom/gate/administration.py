@@ -22,8 +22,24 @@ from strongroom.ids import is_public_id, new_public_id
 from strongroom.registry.repository import Registry
 
 
+class TokenIssuerPort(Protocol):
+    def issue(
+        self,
+        *,
+        role: str,
+        subject: str,
+        purpose: str | None = None,
+        case: str | None = None,
+        justification: str | None = None,
+        lifetime: int | None = None,
+        jkt: str | None = None,
+        **claims: Any,
+    ) -> str: ...
+
+
 class CredentialsPort(Protocol):
     def set_password(self, principal_id: str, username: str, password: str) -> None: ...
+    def unlock(self, principal_id: str) -> bool: ...
 
 
 class AdminTasks:
@@ -38,6 +54,7 @@ class AdminTasks:
         revoke_tokens: Callable[[str], None],
         credentials: CredentialsPort,
         clients: ClientRegistry,
+        tokens: TokenIssuerPort,
     ) -> None:
         self.pipeline = pipeline
         self.registry = registry
@@ -47,6 +64,7 @@ class AdminTasks:
         self.revoke_tokens = revoke_tokens
         self.credentials = credentials
         self.clients = clients
+        self.tokens = tokens
 
     def operator(self) -> Caller:
         """The local operator: whoever runs the CLI on the server, as an administrator."""
@@ -166,6 +184,63 @@ class AdminTasks:
             reason="credentials_set",
             detail={"principal": principal_id},
         )
+
+    def unlock_principal(self, principal_id: str, why: str) -> None:
+        """Lift the lock failed sign-ins put on an account. An administrator does it, with
+        a reason for the journal, once the account's owner has been reached: the lock
+        exists because someone else may hold the password."""
+        if not why or not why.strip():
+            raise BadRequest("unlocking an account needs a reason")
+        if not self.credentials.unlock(principal_id):
+            raise NotFound(f"no credentials for principal {principal_id}", reason="not_found")
+        self.pipeline.record_admin(
+            self.operator(),
+            "principal unlock",
+            reason="sign_in_unlocked",
+            detail={"principal": principal_id, "why": why},
+        )
+
+    def issue_token(
+        self,
+        *,
+        role: str,
+        subject: str,
+        jkt: str,
+        scopes: frozenset[str] | None = None,
+        purpose: str | None = None,
+        case: str | None = None,
+        justification: str | None = None,
+        lifetime: int | None = None,
+    ) -> str:
+        """A DPoP-bound access token minted by the local operator (production mode's only
+        `strongroom token issue`). It is a credential handed out by hand, outside any
+        sign-in, so the journal records who minted what for whom before it is shown."""
+        extra: dict[str, Any] = {"scopes": scopes} if scopes else {}
+        token = self.tokens.issue(
+            role=role,
+            subject=subject,
+            purpose=purpose,
+            case=case,
+            justification=justification,
+            lifetime=lifetime,
+            jkt=jkt,
+            **extra,
+        )
+        self.pipeline.record_admin(
+            self.operator(),
+            "token issue",
+            reason="token_issued",
+            detail={
+                "subject": subject,
+                "role": role,
+                "jkt": jkt,
+                "scopes": sorted(scopes) if scopes else None,
+                "purpose": purpose,
+                "case": case,
+                "lifetime": lifetime,
+            },
+        )
+        return token
 
     def register_client(self, client_id: str, **options: Any) -> Client:
         client = self.clients.register(client_id, **options)

@@ -19,6 +19,7 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from strongroom.budgets.spec import KEYS as BUDGET_KEYS
@@ -175,6 +176,26 @@ class CasesSpec(_Spec):
     approval_outside_jurisdiction: list[Name] = []
 
 
+class SignInSpec(_Spec):
+    """Failed sign-ins (`auth/attempts.py`): per account, growing delays then a lock an
+    administrator lifts; per IP prefix, a failure budget against password spraying."""
+
+    free_failures: StrictInt = Field(3, ge=1, le=20)
+    first_delay_seconds: StrictInt = Field(2, ge=1, le=600)
+    max_delay_seconds: StrictInt = Field(300, ge=1, le=86_400)
+    lock_after: StrictInt = Field(10, ge=2, le=100)
+    ip_prefix_failures: StrictInt = Field(30, ge=1, le=100_000)
+    ip_prefix_window_seconds: StrictInt = Field(900, ge=60, le=DAYS_90)
+
+    @model_validator(mode="after")
+    def _lock_after_the_free_ones(self) -> SignInSpec:
+        if self.lock_after <= self.free_failures:
+            raise ValueError("lock_after must be above free_failures")
+        if self.max_delay_seconds < self.first_delay_seconds:
+            raise ValueError("max_delay_seconds must be at least first_delay_seconds")
+        return self
+
+
 class Policy(_Spec):
     version: Literal[1]
     masking: MaskingSpec = MaskingSpec()
@@ -189,6 +210,7 @@ class Policy(_Spec):
     responses: dict[ResponseName, ResponseSpec] = {}
     exports: ExportsSpec = ExportsSpec()
     cases: CasesSpec = CasesSpec()
+    sign_in: SignInSpec = SignInSpec()
 
     def field_names(self) -> list[str]:
         return [f"{cat}.{name}" for cat, names in self.fields.items() for name in names]
