@@ -204,7 +204,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         replay_cache=replay_cache,
         credentials=credentials,
         prefix_failures=PrefixFailures(
-            build_budgets([PrefixFailures.spec(rules)], settings, clock, "sign_in:")
+            build_budgets([PrefixFailures.spec(rules)], settings, clock, "sign_in:", kept=False)
         ),
         role_grants=role_grants,
         role_names=tuple(policy.policy.roles),
