@@ -102,7 +102,9 @@ class Service:
         self.engine.dispose()
 
 
-def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
+def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK, public_url: str | None = None) -> Service:
+    """The service of `home`. `public_url`: the address clients reach it at, when it is
+    not the issuer's (a server started on another port)."""
     settings = home.settings()
     keys = FileKeyProvider(home.keys_dir)
     policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
@@ -210,6 +212,7 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
         role_names=tuple(policy.policy.roles),
         on_security_event=on_security_event,
         on_alert=on_alert,
+        public_url=public_url,
     )
     token_issuer = TokenIssuer(
         tokens=tokens,

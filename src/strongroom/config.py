@@ -86,6 +86,11 @@ class Home:
         return self.path / "exports"
 
     @property
+    def served_path(self) -> Path:
+        """The address `strongroom serve` was last started on (for `strongroom call`)."""
+        return self.path / "served.json"
+
+    @property
     def budget_state_path(self) -> Path:
         """The embedded deployment's budgets, kept across restarts (budgets/state_file.py)."""
         return self.path / "budgets.db"

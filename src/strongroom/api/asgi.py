@@ -1,7 +1,10 @@
 """ASGI entry point for uvicorn (`strongroom serve`): builds the service from
-STRONGROOM_HOME in each worker process."""
+STRONGROOM_HOME in each worker process, reached at STRONGROOM_PUBLIC_URL (set by `serve`
+to the address it listens on)."""
 
 from __future__ import annotations
+
+import os
 
 from fastapi import FastAPI
 
@@ -12,4 +15,5 @@ from strongroom.config import Home
 def create() -> FastAPI:
     from strongroom.compose import compose
 
-    return create_app(compose(Home.from_env()), close_on_shutdown=True)
+    public_url = os.environ.get("STRONGROOM_PUBLIC_URL") or None
+    return create_app(compose(Home.from_env(), public_url=public_url), close_on_shutdown=True)

@@ -81,10 +81,15 @@ class AuthorizationServer:
         idle_timeout: int | None = None,
         absolute_lifetime: int | None = None,
         refresh_lifetime: int = 8 * 3600,
+        public_url: str | None = None,
     ) -> None:
         self.engine = engine
         self.tokens = tokens
         self.issuer = tokens.issuer
+        # Where the endpoints are reached: the address `strongroom serve` was started on, or
+        # the issuer's. DPoP proofs name the URL the client called (RFC 9449 §4.3), and a
+        # server started on another port must accept them; tokens keep the issuer as `iss`.
+        self.public_url = (public_url or self.issuer).rstrip("/")
         self.principals = principals
         self.role_names = role_names if role_names is not None else default_role_names()
         self.clock = clock
@@ -106,7 +111,7 @@ class AuthorizationServer:
 
     # -- endpoints' URLs (RFC 8414) --------------------------------------------------------
     def url(self, path: str) -> str:
-        return self.issuer.rstrip("/") + path
+        return self.public_url + path
 
     @property
     def token_endpoint(self) -> str:

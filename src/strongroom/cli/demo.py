@@ -125,12 +125,27 @@ def print_examples(
         "family_name": f["family_name"],
         "birth_date": f["birth_date"],
     }
-    examples = [
-        ("owner: my own record", tokens["owner"], "GET", "/v1/me", None),
-        ("dealer: verify a buyer's permit", tokens["dealer"], "POST", "/v1/permits/verify", verify),
-        ("dealer: my sales ledger", tokens["dealer_ledger"], "GET", "/v1/ledger", None),
+    examples: list[tuple[str, str, str | None, str, str, dict[str, Any] | None]] = [
+        ("owner: my own record", "owner", tokens["owner"], "GET", "/v1/me", None),
+        (
+            "dealer: verify a buyer's permit",
+            "dealer",
+            tokens["dealer"],
+            "POST",
+            "/v1/permits/verify",
+            verify,
+        ),
+        (
+            "dealer: my sales ledger",
+            "dealer --purpose ledger_keeping",
+            tokens["dealer_ledger"],
+            "GET",
+            "/v1/ledger",
+            None,
+        ),
         (
             "police: a weapon by serial",
+            "police",
             tokens["police"],
             "POST",
             "/v1/weapons/lookup",
@@ -138,25 +153,44 @@ def print_examples(
         ),
         (
             "police: exact person search",
+            "police",
             tokens["police"],
             "POST",
             "/v1/persons/search",
             {"family_name": f["family_name"], "birth_date": f["birth_date"]},
         ),
         (
-            f"prefecture ({f['departement']}): a person of my département",
+            f"prefecture ({f['departement']}): a person of my département, through the "
+            "demo's renewal case",
+            "prefecture",
             tokens["prefecture"],
             "GET",
             f"/v1/persons/{f['owner_id']}",
             None,
         ),
+        (
+            "auditor: the journal's signed checkpoint",
+            "auditor",
+            None,
+            "GET",
+            "/v1/journal/checkpoint",
+            None,
+        ),
+        ("admin: containments in force", "admin", None, "GET", "/v1/containments", None),
     ]
     console.print("\n[bold]Strongroom demo[/bold]: principals", principals)
     console.print(
-        "Tokens live 5 minutes; mint fresh ones with "
-        "`.venv/bin/strongroom token issue --role ROLE --subject ID`.\n"
+        "Each example as `strongroom call` (a DPoP-bound token and a fresh proof per request; "
+        "the key lives in the home) and, in demo mode only, as curl with a bearer token "
+        "(5 minutes; mint fresh ones with `.venv/bin/strongroom token issue`).\n"
     )
-    for title, token, method, path, body in examples:
+    for title, role, token, method, path, body in examples:
         console.print(f"[bold]# {title}[/bold]")
-        console.print(_curl(base, token, method, path, body), soft_wrap=True, highlight=False)
+        who, _, options = role.partition(" ")
+        call = [".venv/bin/strongroom call", who, method, path, options]
+        if body is not None:
+            call.append(shlex.quote(json.dumps(body)))
+        console.print(" ".join(c for c in call if c), soft_wrap=True, highlight=False)
+        if token is not None:
+            console.print(_curl(base, token, method, path, body), soft_wrap=True, highlight=False)
         console.print()

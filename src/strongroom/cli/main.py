@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from strongroom.cli.call_cmds import call_command
     from strongroom.cli.case_cmds import case_app
     from strongroom.cli.client_cmds import client_app
     from strongroom.cli.export_cmds import export_app
@@ -31,7 +33,6 @@ def _register() -> None:
 
     app.add_typer(principal_app, name="principal")
     app.add_typer(case_app, name="case")
-    app.add_typer(case_app, name="case")
     app.add_typer(token_app, name="token")
     app.add_typer(client_app, name="client")
     app.add_typer(policy_app, name="policy")
@@ -41,6 +42,7 @@ def _register() -> None:
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
     app.command("simulate")(simulate_command)
+    app.command("call")(call_command)
 
 
 @app.command()
@@ -123,6 +125,14 @@ def serve(
 
         load_policy(h.policy_path)  # refuse to start on an invalid policy
     os.environ["STRONGROOM_HOME"] = str(Home.from_env().path)
+    public = public_url(host, port)
+    if public is None:
+        os.environ.pop("STRONGROOM_PUBLIC_URL", None)
+    else:
+        # Each worker's OAuth endpoints (and the DPoP proofs they accept) name the address
+        # it is reached at; `strongroom call` finds it in the home.
+        os.environ["STRONGROOM_PUBLIC_URL"] = public
+        h.served_path.write_text(json.dumps({"url": public}) + "\n", encoding="utf-8")
     uvicorn.run(
         "strongroom.api.asgi:create",
         factory=True,
@@ -135,6 +145,15 @@ def serve(
         access_log=False,
         proxy_headers=False,
     )
+
+
+def public_url(host: str, port: int) -> str | None:
+    """The URL a server listening on HOST:PORT is reached at; None for a wildcard address,
+    whose public name only the configured issuer knows."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, never bound here
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 @app.command()

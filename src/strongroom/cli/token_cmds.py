@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from strongroom.cli.common import cli_errors, home, open_service
+from strongroom.cli.common import cli_errors, home
+from strongroom.config import Home
 
 token_app = typer.Typer(help="Access tokens signed by this home's keys.", no_args_is_help=True)
 
@@ -47,61 +48,21 @@ def issue(
 ) -> None:
     """Print a signed access token for ROLE and SUBJECT (in production mode, bound to a
     DPoP key and journaled)."""
-    from strongroom.auth.rfc9068 import TokenService
-    from strongroom.auth.role_grants import load_role_grant
-    from strongroom.errors import BadRequest
-
     with cli_errors():
-        h = home()
-        settings = h.settings()
-        grant = load_role_grant(role, h.policy_path)
-        scopes = set(scope) if scope else set(grant.scopes)
-        extra = scopes - grant.scopes
-        if extra:
-            raise BadRequest(f"role {role} may not hold scope(s): {', '.join(sorted(extra))}")
-        chosen_purpose = purpose or grant.default_purpose
-        if grant.purposes and chosen_purpose not in grant.purposes:
-            raise BadRequest(f"role {role} has no purpose {chosen_purpose!r}")
-        seconds = lifetime or grant.token_lifetime_seconds
         jkt = _binding(dpop_jkt, dpop_key)
-        if settings.production:
-            if jkt is None:
-                raise BadRequest(
-                    f'{h.config_path} sets mode = "production": no unbound token is '
-                    "issued. Bind it to the client's DPoP key: --dpop-jkt THUMBPRINT or "
-                    "--dpop-key PUBLIC_JWK_FILE",
-                    reason="unbound_token",
-                )
-            if departement or dealer:
-                raise BadRequest(
-                    "in production mode a token's département and dealer come from the "
-                    "principal's row: drop --departement and --dealer"
-                )
-            with open_service() as svc:
-                token = svc.admin.issue_token(
-                    role=role,
-                    subject=subject,
-                    jkt=jkt,
-                    scopes=frozenset(scopes),
-                    purpose=chosen_purpose,
-                    case=case,
-                    justification=justification,
-                    lifetime=seconds,
-                )
-        else:
-            service = TokenService(h.keys_dir, issuer=settings.issuer, audience=settings.audience)
-            token = service.issue_access_token(
-                subject=subject,
-                role=role,
-                scopes=scopes,
-                purpose=chosen_purpose,
-                case=case,
-                departement=departement,
-                dealer_id=dealer,
-                lifetime=seconds,
-                justification=justification,
-                jkt=jkt,
-            )
+        token, seconds = mint_token(
+            home(),
+            role=role,
+            subject=subject,
+            purpose=purpose,
+            case=case,
+            scopes=set(scope) if scope else None,
+            lifetime=lifetime,
+            departement=departement,
+            dealer=dealer,
+            justification=justification,
+            jkt=jkt,
+        )
     if as_json:
         token_type = "DPoP" if jkt else "Bearer"
         typer.echo(
@@ -109,6 +70,83 @@ def issue(
         )
     else:
         typer.echo(token)
+
+
+def mint_token(
+    h: Home,
+    *,
+    role: str,
+    subject: str,
+    purpose: str | None = None,
+    case: str | None = None,
+    scopes: set[str] | None = None,
+    lifetime: int | None = None,
+    departement: str | None = None,
+    dealer: str | None = None,
+    justification: str | None = None,
+    jkt: str | None = None,
+) -> tuple[str, int]:
+    """A signed access token and its lifetime in seconds. In production mode only a token
+    bound to a DPoP key (`jkt`) is minted, through the administration tasks (journaled);
+    in demo mode the home's signing key signs it directly."""
+    from strongroom.auth.rfc9068 import TokenService
+    from strongroom.auth.role_grants import load_role_grant
+    from strongroom.errors import BadRequest
+
+    settings = h.settings()
+    grant = load_role_grant(role, h.policy_path)
+    chosen = set(scopes) if scopes else set(grant.scopes)
+    extra = chosen - grant.scopes
+    if extra:
+        raise BadRequest(f"role {role} may not hold scope(s): {', '.join(sorted(extra))}")
+    chosen_purpose = purpose or grant.default_purpose
+    if grant.purposes and chosen_purpose not in grant.purposes:
+        raise BadRequest(f"role {role} has no purpose {chosen_purpose!r}")
+    seconds = lifetime or grant.token_lifetime_seconds
+    if not settings.production:
+        service = TokenService(h.keys_dir, issuer=settings.issuer, audience=settings.audience)
+        token = service.issue_access_token(
+            subject=subject,
+            role=role,
+            scopes=chosen,
+            purpose=chosen_purpose,
+            case=case,
+            departement=departement,
+            dealer_id=dealer,
+            lifetime=seconds,
+            justification=justification,
+            jkt=jkt,
+        )
+        return token, seconds
+    if jkt is None:
+        raise BadRequest(
+            f'{h.config_path} sets mode = "production": no unbound token is '
+            "issued. Bind it to the client's DPoP key: --dpop-jkt THUMBPRINT or "
+            "--dpop-key PUBLIC_JWK_FILE",
+            reason="unbound_token",
+        )
+    if departement or dealer:
+        raise BadRequest(
+            "in production mode a token's département and dealer come from the "
+            "principal's row: drop --departement and --dealer"
+        )
+    from strongroom.compose import compose
+
+    svc = compose(h)
+    try:
+        token = svc.admin.issue_token(
+            role=role,
+            subject=subject,
+            jkt=jkt,
+            scopes=frozenset(chosen),
+            purpose=chosen_purpose,
+            case=case,
+            justification=justification,
+            lifetime=seconds,
+        )
+    finally:
+        svc.close()
+    return token, seconds
 
 
 def _binding(jkt: str | None, key_file: Path | None) -> str | None:
