@@ -8,6 +8,7 @@ imports no adapter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,9 @@ from strongroom.detect import (
     SyslogSink,
     WebhookSink,
 )
+from strongroom.detect.engine import IDLE_DAYS
 from strongroom.detect.sinks import Sink
+from strongroom.events import AccessEvent
 from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
 from strongroom.gate import (
     AdminTasks,
@@ -56,6 +59,8 @@ from strongroom.registry.db import make_engine
 from strongroom.registry.keystore import SqlWrappedKeyStore
 from strongroom.registry.repository import Registry
 from strongroom.vault import FileKeyProvider, Vault
+
+log = logging.getLogger("strongroom.compose")
 
 
 @dataclass
@@ -102,9 +107,17 @@ class Service:
         self.engine.dispose()
 
 
-def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK, public_url: str | None = None) -> Service:
+def compose(
+    home: Home,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    public_url: str | None = None,
+    remember: bool = False,
+) -> Service:
     """The service of `home`. `public_url`: the address clients reach it at, when it is
-    not the issuer's (a server started on another port)."""
+    not the issuer's (a server started on another port). `remember`: the detectors
+    replay the journal's recent accesses (a server does; a one-off CLI command need not
+    read two weeks of journal to add a principal)."""
     settings = home.settings()
     keys = FileKeyProvider(home.keys_dir)
     policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
@@ -142,6 +155,8 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK, public_url: str | None =
         revoke_principal=sessions.revoke_principal,
         clock=clock,
     )
+    if remember:
+        remember_detections(detector, journal, clock)
     pipeline = Pipeline(
         registry=registry,
         policy=policy,
@@ -347,6 +362,16 @@ def build_budgets(
         else MemoryBackend(track_changes=kept)
     )
     return Budgets(specs, backend, clock)
+
+
+def remember_detections(detector: DetectionEngine, journal: Journal, clock: Clock) -> None:
+    """Replay the journal's recent accesses into the detectors, so a restart forgets
+    nothing they would still hold (DetectionEngine.replay)."""
+    since = clock.now() - IDLE_DAYS * 86_400
+    events = (AccessEvent.from_entry(e) for e in journal.entries_since(since))
+    replayed = detector.replay(events, detector.list_containments(include_lifted=True))
+    if replayed:
+        log.info("detectors remember %d accesses of the last %d days", replayed, IDLE_DAYS)
 
 
 def build_detector(

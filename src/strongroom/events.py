@@ -44,5 +44,14 @@ class AccessEvent:
         entry["v"] = 1
         return entry
 
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> AccessEvent:
+        """The event a journal entry records (the inverse of `to_entry`)."""
+        values = {k: entry[k] for k in _FIELDS if k in entry}
+        values["subjects"] = tuple(entry.get("subjects", ()))
+        values["fields"] = tuple(entry.get("fields", ()))
+        values["detail"] = dict(entry.get("detail") or {})
+        return cls(**values)
+
 
 _FIELDS = tuple(f.name for f in fields(AccessEvent))

@@ -44,7 +44,9 @@ def _call(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_role_calls_with_dpop_on_another_port(demo_home: Home) -> None:
     fixtures = load_fixtures(demo_home) or {}
-    body = json.dumps({"family_name": fixtures["family_name"], "birth_date": fixtures["birth_date"]})
+    body = json.dumps(
+        {"family_name": fixtures["family_name"], "birth_date": fixtures["birth_date"]}
+    )
     with served(demo_home) as url:
         assert not url.endswith(":8000")
         owner = _call(demo_home, "owner", "GET", "/v1/me")

@@ -16,4 +16,6 @@ def create() -> FastAPI:
     from strongroom.compose import compose
 
     public_url = os.environ.get("STRONGROOM_PUBLIC_URL") or None
-    return create_app(compose(Home.from_env(), public_url=public_url), close_on_shutdown=True)
+    return create_app(
+        compose(Home.from_env(), public_url=public_url, remember=True), close_on_shutdown=True
+    )

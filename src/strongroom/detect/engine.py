@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from strongroom.clock import Clock
@@ -71,6 +72,7 @@ class DetectionEngine:
         self._lock = threading.RLock()
         self._day = -1
         self._unstored: list[Containment] = []
+        self._replaying = False
         ports = Ports(is_canary=is_canary)
         built = [
             (e.detector(config, ports), e.state)
@@ -127,6 +129,9 @@ class DetectionEngine:
     def observe(self, event: AccessEvent) -> list[Action]:
         if event.kind != "access":
             return []
+        if event.detail.get("own_records"):
+            # An owner reading their own record is not reading anyone's.
+            event = replace(event, subjects=(), records=0)
         now = event.ts
         with self._lock:
             day = int(now // 86_400)
@@ -150,6 +155,30 @@ class DetectionEngine:
             if not signals:
                 return []
             return self._respond(event, st, signals, now)
+
+    def replay(self, events: Iterable[AccessEvent], lifted: Iterable[Containment] = ()) -> int:
+        """Rebuild what the detectors remember from past events (the journal's last
+        IDLE_DAYS: a restarted server knows what its predecessor knew), deciding nothing:
+        no containment stored, no alert sent, no token revoked; those happened already.
+        Containments an administrator lifted reset their principal's risk at the time of
+        the lift, as they did live. Returns the number of events replayed."""
+        lifts = sorted(
+            (c for c in lifted if c.lifted_at is not None), key=lambda c: c.lifted_at or 0.0
+        )
+        k = n = 0
+        self._replaying = True
+        try:
+            for event in events:
+                while k < len(lifts) and (lifts[k].lifted_at or 0.0) <= event.ts:
+                    self._forgive(lifts[k], lifts[k].lifted_at or 0.0)
+                    k += 1
+                self.observe(event)
+                n += 1
+            for c in lifts[k:]:
+                self._forgive(c, c.lifted_at or 0.0)
+        finally:
+            self._replaying = False
+        return n
 
     def throttle_factor(self, principal: str) -> float:
         c = self.index.throttles.get(principal)
@@ -237,6 +266,8 @@ class DetectionEngine:
                 rm.add(pst, sig.family, sig.score, now)
         risk = rm.total(st, now)
         for sig in signals:
+            if self._replaying:
+                break
             self.incidents.record(
                 ev.principal, ev.role, ev.ip, sig, sig.score if sig.shadow else risk, now
             )
@@ -285,6 +316,8 @@ class DetectionEngine:
         prefix: str | None = None,
     ) -> Action:
         c: Containment | None = None
+        if self._replaying:
+            return Action(rung.action, ev.principal, now, risk=risk, families=families)
         if rung.action != "alert" and not (rung.action == "suspend_session" and not ev.session):
             expires = None if rung.duration_seconds is None else now + rung.duration_seconds
             c = new_containment(

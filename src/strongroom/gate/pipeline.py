@@ -293,8 +293,6 @@ class Pipeline:
         self.observe(event)
 
     def observe(self, event: AccessEvent) -> None:
-        if event.detail.get("own_records"):
-            event = replace(event, subjects=(), records=0)
         for action in self.detector.observe(event):
             self.journal.append(action.to_entry())
 

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -488,6 +488,27 @@ class Journal:
         if data is None:
             raise BadRequest(f"no journal entry {index}")
         return decode(bytes(data))
+
+    def entries_since(self, ts: float, *, chunk: int = 5_000) -> Iterator[dict[str, Any]]:
+        """The entries from the first one stamped at or after `ts` to the end, in order.
+        Entries are appended in time order, so the first is found by bisection."""
+        lo, hi = 0, self.size()
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if float(self.entry(mid).get("ts", 0.0)) < ts:
+                lo = mid + 1
+            else:
+                hi = mid
+        t = tables.leaves
+        end = self.size()
+        for start in range(lo, end, chunk):
+
+            def read(c: Connection, a: int = start) -> list[bytes]:
+                q = select(t.c.entry).where(t.c.idx >= a, t.c.idx < min(a + chunk, end))
+                return [bytes(d) for d in c.execute(q.order_by(t.c.idx)).scalars()]
+
+            for data in self._query(read):
+                yield decode(data)
 
     def _plan_hashes(self, plan: rfc6962.ProofPlan, size: int) -> list[bytes]:
         # One connection for the size check and the reads: a proof is a few lookups, and
