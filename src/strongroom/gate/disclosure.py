@@ -45,14 +45,19 @@ def person_fields(
     return flat
 
 
-def permit_fields(permit: PermitRow, today: date) -> dict[str, object]:
-    return {
+def permit_fields(
+    vault: VaultPort, view: FieldView, permit: PermitRow, today: date
+) -> dict[str, object]:
+    flat: dict[str, object] = {
         "permit.kind": permit.kind,
         "permit.categories": permit.categories.split(",") if permit.categories else [],
         "permit.status": effective_status(permit, today),
         "permit.issued": permit.issued.isoformat(),
         "permit.expires": permit.expires.isoformat(),
     }
+    if "permit.number" in view.revealed and permit.number_ct is not None:
+        flat["permit.number"] = vault.decrypt("asset", permit.public_id, "number", permit.number_ct)
+    return flat
 
 
 def effective_status(permit: PermitRow, today: date) -> str:

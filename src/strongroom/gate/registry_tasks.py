@@ -121,7 +121,7 @@ class RegistryTasks:
             shaped(
                 masked(
                     t.view,
-                    {**permit_fields(p, today), "ref.permit_id": p.public_id},
+                    {**permit_fields(self.vault, t.view, p, today), "ref.permit_id": p.public_id},
                     requester,
                     shown,
                 ),
@@ -170,7 +170,7 @@ class RegistryTasks:
                 out = masked(
                     t.view,
                     {
-                        **permit_fields(permit, today),
+                        **permit_fields(self.vault, t.view, permit, today),
                         "ban.banned": self.registry.is_banned(s, person.pk, today),
                     },
                     caller.principal_id,

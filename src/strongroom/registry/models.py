@@ -81,6 +81,9 @@ class Permit(Base):
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     number_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    # The number itself, sealed by the vault for its holder's own view; None on rows seeded
+    # before it was kept (only their blind index exists).
+    number_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     kind: Mapped[str] = mapped_column(String(20))  # hunting | sport | collector
     categories: Mapped[str] = mapped_column(String(10))  # e.g. "B,C"
     issued: Mapped[date] = mapped_column(Date)

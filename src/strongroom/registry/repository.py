@@ -48,6 +48,7 @@ class PermitRow:
     issued: date
     expires: date
     status: str
+    number_ct: bytes | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ PERMIT_COLUMNS = (
     Permit.issued,
     Permit.expires,
     Permit.status,
+    Permit.number_ct,
 )
 
 _WEAPON_COLUMNS = (

@@ -135,12 +135,14 @@ def person_rows(
             )
         )
         for pm in p.permits:
+            permit_id = new_public_id()
             permits.append(
                 (
                     bases.permit(p.index, pm.slot),
-                    new_public_id(),
+                    permit_id,
                     pk,
                     bidx("permit", pm.number),
+                    enc("asset", permit_id, "number", pm.number),
                     pm.kind,
                     pm.categories,
                     pm.issued,

@@ -32,6 +32,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "public_id",
         "person_id",
         "number_bidx",
+        "number_ct",
         "kind",
         "categories",
         "issued",
