@@ -112,7 +112,7 @@ def test_own_dealer_scope_is_the_dealers_buyers(deployment: Deployment) -> None:
     assert dealer.dealer_id == f["dealer_id"]
     scope = OBJECT_SCOPES["own_dealer"]
     with svc.registry.session() as s:
-        buyer = svc.registry.person_by_public_id(s, sale.json()["buyer_id"])
+        buyer = svc.registry.person_by_public_id(s, f["owner_id"])
         other = svc.registry.person_by_public_id(s, f["person_elsewhere"])
         assert buyer is not None and other is not None
         now = svc.clock.now()

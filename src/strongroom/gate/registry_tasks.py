@@ -35,6 +35,8 @@ NOT_VISIBLE = "no such person, or not one you may see"
 VERIFY_FIELDS = frozenset({"permit.status", "permit.categories", "permit.expires", "ban.banned"})
 WEAPON_FIELDS = frozenset({"ref.weapon_id", "weapon.category", "weapon.status", "permit.status"})
 SEARCH_FIELDS = frozenset({"ref.person_id", "permit.status"})
+# The purpose under which a dealer keeps its ledger: a sale names its buyer as that does.
+LEDGER_PURPOSE = "ledger_keeping"
 
 
 def parse_birth_date(value: str) -> str:
@@ -264,7 +266,7 @@ class RegistryTasks:
                 body={
                     "sale_id": sale_id,
                     "weapon_id": weapon.public_id,
-                    "buyer_id": person.public_id,
+                    "person_id": self._as_in_ledger(caller, person.public_id),
                 },
                 subjects=[person.public_id],
                 records=1,
@@ -279,6 +281,15 @@ class RegistryTasks:
             expected_records=1,
             discloses=frozenset({"weapon.serial"}),
         )
+
+    def _as_in_ledger(self, caller: Caller, person_id: str) -> object | None:
+        """The buyer as the dealer's own ledger names it (a per-dealer pseudonym under the
+        shipped policy), never the registry ID; None where the role keeps no ledger."""
+        try:
+            view = self.policy.view(caller.role, LEDGER_PURPOSE)
+        except Forbidden:
+            return None
+        return view.apply({"ref.person_id": person_id}, caller.principal_id).get("ref.person_id")
 
     def ledger(
         self, caller: Caller, *, cursor: str | None = None, limit: int | None = None
