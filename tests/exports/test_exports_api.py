@@ -105,3 +105,43 @@ def test_refusals_are_problems(dep: Deployment) -> None:
     assert r.status_code == 409 and r.json()["reason"] == "not_approved"
     r = dep.client.get(f"/v1/exports/{export_id}/download", headers=dep.headers("police"))
     assert r.status_code == 403
+
+
+def _approve(dep: Deployment, export_id: str) -> None:
+    r = dep.client.post(
+        f"/v1/exports/{export_id}/approve", headers=dep.headers("admin"), json={"note": "ok"}
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_an_export_is_handed_out_only_under_its_own_case(dep: Deployment) -> None:
+    export_id = create(dep)
+    _approve(dep, export_id)
+    other = dep.headers("prefecture", case="CASE-2026-9999", justification=WHY)
+    r = dep.client.get(f"/v1/exports/{export_id}/download", headers=other)
+    assert r.status_code == 404 and r.json()["reason"] == "not_found"
+    r = dep.client.get(f"/v1/exports/{export_id}/download", headers=requester(dep))
+    assert r.status_code == 200, r.text
+
+
+def test_an_export_of_a_closed_case_is_not_handed_out(dep: Deployment) -> None:
+    case_id = dep.case("prefecture")
+    headers = dep.headers("prefecture", case=case_id, justification=WHY)
+    r = dep.client.post(
+        "/v1/exports",
+        headers=headers,
+        json={
+            "dataset": "departement_permits_expiring",
+            "fields": FIELDS,
+            "justification": WHY,
+            "format": "csv",
+        },
+    )
+    assert r.status_code == 201, r.text
+    export_id = r.json()["id"]
+    _approve(dep, export_id)
+    closing = dep.headers("prefecture", purpose="case_management")
+    closed = dep.client.post(f"/v1/cases/{case_id}/close", headers=closing)
+    assert closed.status_code == 200, closed.text
+    r = dep.client.get(f"/v1/exports/{export_id}/download", headers=headers)
+    assert r.status_code == 409 and r.json()["reason"] == "case_closed"

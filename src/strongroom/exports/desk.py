@@ -335,6 +335,15 @@ class ExportDesk:
         rec = self._get(export_id)
         if rec.requester_id != caller.principal_id:
             raise NotFound(NOT_YOURS, reason="not_found")
+        if rec.case_ref is not None and caller.case != rec.case_ref:
+            # The file serves the task it was asked for: downloading it under another case
+            # (or none) is refused like someone else's export.
+            raise NotFound(NOT_YOURS, reason="not_found")
+        if rec.case_ref is not None and not self._case_still_open(caller, rec.case_ref):
+            raise Conflict(
+                "the export's case is closed or expired: its file is no longer handed out",
+                reason="case_closed",
+            )
         rec = self._expire_if_due(rec)
         if rec.status == "downloaded":
             raise Conflict("this export was downloaded already", reason="already_downloaded")
@@ -344,6 +353,21 @@ class ExportDesk:
                 reason="expired" if rec.status == "expired" else "not_approved",
             )
         return rec
+
+    def _case_still_open(self, caller: Caller, case_ref: str) -> bool:
+        """Whether a case named by an export still grants anything: a registry case of the
+        caller's unit must be open and unexpired. A reference that names no registry case
+        (a file number of another system) binds the export to that reference only."""
+        registry = self.pipeline.registry
+        with registry.session() as s:
+            case = registry.case(s, case_ref) if is_public_id(case_ref) else None
+            if case is None:
+                return True
+            return (
+                case.unit == caller.unit
+                and case.status == "open"
+                and case.expires_at > self.clock.now()
+            )
 
     def _write(self, rec: ExportRecord, progress: Progress | None) -> ExportRecord:
         spec = self.spec.datasets[rec.dataset]
