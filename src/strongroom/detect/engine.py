@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from strongroom import metrics
 from strongroom.clock import Clock
 from strongroom.detect.config import DetectConfig, Rung
 from strongroom.detect.containment import (
@@ -149,6 +150,10 @@ class DetectionEngine:
                     signals.append(sig)
             if not signals:
                 return []
+            for sig in signals:
+                metrics.DETECTIONS.labels(
+                    family=sig.family, detector=sig.detector, shadow=metrics.flag(sig.shadow)
+                ).inc()
             return self._respond(event, st, signals, now)
 
     def throttle_factor(self, principal: str) -> float:
@@ -282,6 +287,7 @@ class DetectionEngine:
             )
             if not rung.shadow:
                 self._contain(c)
+            metrics.CONTAINMENTS.labels(action=rung.action, shadow=metrics.flag(rung.shadow)).inc()
         action = Action(
             rung.action,
             ev.principal,
