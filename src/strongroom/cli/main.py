@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -115,19 +117,34 @@ def serve(
         from strongroom.policy import load_policy
 
         load_policy(h.policy_path)  # refuse to start on an invalid policy
+    from strongroom.logs import log_config
+    from strongroom.metrics import MULTIPROCESS_DIR
+
     os.environ["STRONGROOM_HOME"] = str(Home.from_env().path)
-    uvicorn.run(
-        "strongroom.api.asgi:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        # The journal records every request; uvicorn's access log would print request
-        # paths, and a path can name a weapon's serial.
-        access_log=False,
-        proxy_headers=False,
-    )
+    metrics_dir = None
+    if workers > 1:
+        # Each worker writes its metrics here and a scrape of any worker sums them all. A
+        # fresh folder a run: a previous run's files would be counted again.
+        metrics_dir = tempfile.mkdtemp(prefix="strongroom-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        uvicorn.run(
+            "strongroom.api.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(settings.log_format),
+            log_level="info",
+            # The journal records every request; uvicorn's access log would print request
+            # paths, and a path can name a weapon's serial. Observe writes one line a
+            # request with the route template instead.
+            access_log=False,
+            proxy_headers=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
