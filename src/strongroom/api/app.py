@@ -178,6 +178,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         routes=declared,
         trusted_proxies=settings.trusted_proxies,
         access_log=settings.access_log,
+        pipeline=service.pipeline,
     )
     return app
 

@@ -7,7 +7,9 @@ proxy sent, if it looks like one (hex and hyphens: nginx's `$request_id`, a UUID
 new one. It is returned in `X-Request-ID`, held in `context.REQUEST_ID` while the request
 is served (log lines and journal entries carry it), and names the request's access-log
 line. The line and the metrics name the route template (`/v1/persons/{id}`), never the
-path: a path can hold an ID.
+path: a path can hold an ID. A request still running when a stopping server's grace runs
+out (`shutdown_grace_seconds`) is cut off; uvicorn answers it 500 and it is journaled as
+such, so every answer the server gave has its journal entry.
 
 `/metrics` is for the operator's scraper, not behind the API's OAuth: it is answered only
 to a peer in `metrics_allow` (loopback by default). A request relayed by a proxy is judged
@@ -18,6 +20,7 @@ serves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -34,10 +37,13 @@ from strongroom.api.deps import peer_ip
 from strongroom.compose import Service
 from strongroom.config import Settings
 from strongroom.context import REQUEST_ID
-from strongroom.errors import Forbidden
+from strongroom.endpoints import name_of
+from strongroom.errors import Forbidden, StrongroomError
+from strongroom.gate import Pipeline
 from strongroom.netaddr import in_networks
 
 access_log = logging.getLogger("strongroom.access")
+log = logging.getLogger("strongroom.api")
 
 HEADER = b"x-request-id"
 # What a proxy's generated ID looks like. Anything else could be text a client asked a
@@ -55,8 +61,10 @@ class Observe:
         routes: Sequence[BaseRoute],
         trusted_proxies: tuple[str, ...],
         access_log: bool = True,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.app = app
+        self.pipeline = pipeline
         self.routes = routes
         self.trusted_proxies = trusted_proxies
         self.access_log = access_log
@@ -80,6 +88,12 @@ class Observe:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # Cut off: the server stopped waiting for it (shutdown_grace_seconds passed).
+            # uvicorn answers 500 if nothing was sent; the journal says why.
+            self.cut_off(scope)
+            self.record(scope, status, started)
+            raise
         except Exception:
             # The ID stays set: the server's error handler and its log line are this
             # request's too (each request is served in its own task and context).
@@ -87,6 +101,19 @@ class Observe:
             raise
         self.record(scope, status, started)
         REQUEST_ID.reset(token)
+
+    def cut_off(self, scope: Scope) -> None:
+        if self.pipeline is None:
+            return
+        try:
+            self.pipeline.record_security(
+                None,
+                name_of(scope["method"], scope["path"]),
+                reason="cut_off_at_shutdown",
+                ip=peer_ip(scope, self.trusted_proxies),
+            )
+        except StrongroomError:
+            log.warning("a request cut off at shutdown could not be journaled")
 
     def request_id(self, scope: Scope) -> str:
         client = scope.get("client")

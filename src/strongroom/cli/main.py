@@ -141,6 +141,12 @@ def serve(
             # request with the route template instead.
             access_log=False,
             proxy_headers=False,
+            # SIGTERM: stop accepting, let requests in flight finish (their journal entries
+            # are committed before they answer), then close the service (the journal's
+            # queued refusals, its tail signed). A request still running after the grace
+            # is cut off (Observe journals it), so the close happens before an
+            # orchestrator's SIGKILL: a body that never arrives cannot hold the stop.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
         if metrics_dir is not None:
