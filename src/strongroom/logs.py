@@ -10,12 +10,13 @@ uvicorn, for itself and for every worker process.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
 from types import TracebackType
 from typing import Any
+
+import orjson
 
 from strongroom.context import REQUEST_ID
 
@@ -69,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         line.update(extra_fields(record))
         if record.exc_info:
             line.update(error_fields(record.exc_info))
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return orjson.dumps(line, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
