@@ -1,5 +1,5 @@
 """Closing the composed service (what a served worker does on SIGTERM, after its last
-request): the journal is closed with its queued refusals committed and its tail signed,
+request): the journal is closed with its queued refusals committed under its signed tail,
 even when saving the budgets fails first."""
 
 from __future__ import annotations
@@ -37,3 +37,21 @@ def test_the_journal_closes_signed_when_saving_the_budgets_fails(
         assert journal.checkpoints()[-1][1] == size
     finally:
         journal.close()
+
+
+def test_refusals_queued_at_close_are_under_the_signed_tail(tmp_path: Path) -> None:
+    """Refusals do not wait for their commit; closing right after them must still count
+    them before deciding what to sign (the size read before the flush missed them)."""
+    home = Home(tmp_path / "home")
+    initialize(home)
+    for round_ in range(3):
+        svc = compose(home)
+        for _ in range(50):
+            svc.pipeline.record_security(None, "GET /v1/me", reason="missing_token")
+        svc.close()
+        journal = Journal.open(home.settings().journal_url, signer=None, clock=SYSTEM_CLOCK)
+        try:
+            assert journal.size() == 50 * (round_ + 1)
+            assert journal.checkpoints()[-1][1] == journal.size()
+        finally:
+            journal.close()

@@ -101,6 +101,9 @@ class Service:
             log.error("saving the budgets failed on close: %s", type(exc).__name__)
         try:
             # A clean stop leaves the log's tail signed, so a verifier needs no live server.
+            # The refusals still queued count too: without the flush the size read below
+            # could miss them, and they would be committed by close() past the checkpoint.
+            self.journal.flush()
             checkpoints = self.journal.checkpoints()
             signed = checkpoints[-1][1] if checkpoints else 0
             if self.journal.size() > signed:
