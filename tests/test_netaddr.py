@@ -32,3 +32,23 @@ def test_one_ipv6_subscriber_is_one_prefix_and_its_neighbour_another() -> None:
 )
 def test_no_prefix_for_what_is_not_an_address(ip: str | None) -> None:
     assert ip_prefix(ip) is None
+
+
+@pytest.mark.parametrize(
+    ("ip", "inside"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.9", True),  # loopback through a dual-stack socket
+        ("10.1.2.3", True),
+        ("10.2.0.1", False),
+        ("203.0.113.5", False),
+        ("testclient", False),  # a peer without an address is never inside
+        ("", False),
+        (None, False),
+    ],
+)
+def test_membership_of_networks(ip: str | None, inside: bool) -> None:
+    from strongroom.netaddr import in_networks
+
+    assert in_networks(ip, ("127.0.0.0/8", "::1/128", "10.1.0.0/16")) is inside

@@ -96,15 +96,28 @@ class Service:
     exports: ExportDesk
 
     def close(self) -> None:
-        if self.budget_state is not None:
-            self.budget_state.close()
-        # A clean stop leaves the log's tail signed, so a verifier needs no live server.
-        checkpoints = self.journal.checkpoints()
-        signed = checkpoints[-1][1] if checkpoints else 0
-        if self.journal.size() > signed:
-            self.journal.make_checkpoint()
-        self.journal.close()
-        self.engine.dispose()
+        """Stop: the budgets' last changes, a checkpoint of the journal's tail, then the
+        journal (its queued refusals committed). A step that fails is logged and the next
+        still runs: the journal must be closed whatever happened to the budgets."""
+        try:
+            if self.budget_state is not None:
+                self.budget_state.close()
+        except Exception as exc:  # noqa: BLE001 - logged; the journal still closes
+            log.error("saving the budgets failed on close: %s", type(exc).__name__)
+        try:
+            # A clean stop leaves the log's tail signed, so a verifier needs no live server.
+            # The refusals still queued count too: without the flush the size read below
+            # could miss them, and they would be committed by close() past the checkpoint.
+            self.journal.flush()
+            checkpoints = self.journal.checkpoints()
+            signed = checkpoints[-1][1] if checkpoints else 0
+            if self.journal.size() > signed:
+                self.journal.make_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - logged; the journal still closes
+            log.error("signing the journal's tail failed on close: %s", type(exc).__name__)
+        finally:
+            self.journal.close()
+            self.engine.dispose()
 
 
 def compose(

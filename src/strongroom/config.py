@@ -1,7 +1,8 @@
 """The home folder (`STRONGROOM_HOME`, default `./.strongroom`) and its `config.toml`.
 
 config.toml   mode, database and Redis URLs, trusted proxies, serving limits, alert
-              sinks; unknown keys are errors; SQLite paths relative to the home
+              sinks, operations (metrics scrapers, log format, shutdown grace);
+              unknown keys are errors; SQLite paths relative to the home
 policy.yaml   a copy of the shipped default until edited
 keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
 registry.db   the embedded registry (SQLite)
@@ -12,6 +13,7 @@ exports/      generated exports
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -50,11 +52,23 @@ class Settings:
     alerts_syslog: str | None = None
     mode: str = "demo"
 
+    # Operations. /metrics answers only peers in these networks (an empty list: nobody);
+    # a scraper behind a proxy is judged by the address a trusted proxy passes on.
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # `strongroom serve`'s log: JSON lines, or text for a terminal; one line per request
+    # (route template, status, duration, request ID), never a path, query or body.
+    log_format: str = "json"
+    access_log: bool = True
+    # On SIGTERM, how long requests in flight may take to finish before they are cut off
+    # and the journal is closed: below the orchestrator's own grace period (Docker: 10 s).
+    shutdown_grace_seconds: int = 5
+
     @property
     def production(self) -> bool:
         return self.mode == "production"
 
 
+LOG_FORMATS = ("json", "text")
 # Every key config.toml may hold; any other is an error naming it and its line.
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 # SQLite files named by a relative path live in the home, wherever the home is moved.
@@ -132,6 +146,13 @@ class Home:
             f"alerts_webhook_url = {_toml(settings.alerts_webhook_url or '')}",
             f"alerts_webhook_key_file = {_toml(settings.alerts_webhook_key_file or '')}",
             f"alerts_syslog = {_toml(settings.alerts_syslog or '')}  # host:port",
+            "# operations: who may scrape /metrics (CIDRs; empty: nobody), the server's log",
+            "# (json or text; the access log names route templates, never paths), and the",
+            "# seconds a SIGTERM leaves requests in flight before the journal is closed",
+            f"metrics_allow = {_toml(list(settings.metrics_allow))}",
+            f"log_format = {_toml(settings.log_format)}",
+            f"access_log = {_toml(settings.access_log)}",
+            f"shutdown_grace_seconds = {settings.shutdown_grace_seconds}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -190,6 +211,12 @@ class Home:
             alerts_webhook_key_file=self._file(_text(raw, "alerts_webhook_key_file")),
             alerts_syslog=_text(raw, "alerts_syslog") or None,
             mode=self._mode(text, _text(raw, "mode") or defaults.mode),
+            metrics_allow=_networks(raw, "metrics_allow", defaults.metrics_allow),
+            log_format=_choice(raw, "log_format", defaults.log_format, LOG_FORMATS),
+            access_log=_flag(raw, "access_log", defaults.access_log),
+            shutdown_grace_seconds=_number(
+                raw, "shutdown_grace_seconds", defaults.shutdown_grace_seconds, int, 1
+            ),
         )
 
     def _mode(self, text: str, mode: str) -> str:
@@ -249,6 +276,36 @@ def _list(raw: dict[str, object], key: str) -> list[object]:
     value = raw.get(key, [])
     if not isinstance(value, list):
         raise BadRequest(f"config.toml: {key} must be a list", reason="invalid_config")
+    return value
+
+
+def _networks(raw: dict[str, object], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if key not in raw:
+        return default
+    out = []
+    for item in _list(raw, key):
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError as exc:
+            raise BadRequest(
+                f"config.toml: {key}: {item!r} is not a network (CIDR)", reason="invalid_config"
+            ) from exc
+    return tuple(out)
+
+
+def _choice(raw: dict[str, object], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _text(raw, key) or default
+    if value not in allowed:
+        raise BadRequest(
+            f"config.toml: {key} must be one of {', '.join(allowed)}", reason="invalid_config"
+        )
+    return value
+
+
+def _flag(raw: dict[str, object], key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"config.toml: {key} must be true or false", reason="invalid_config")
     return value
 
 

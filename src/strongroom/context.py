@@ -4,7 +4,13 @@ policy's (`policy.yaml`), not this module's."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+# The ID of the HTTP request being served (api/observe.py sets it; worker threads inherit
+# it, as anyio copies the context). Journal entries and log lines carry it, so an operator
+# can go from a log line to the journal entry of the same request and back.
+REQUEST_ID: ContextVar[str | None] = ContextVar("strongroom_request_id", default=None)
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,25 @@ def ip_prefix(ip: str | None) -> str | None:
     if not ip:
         return None
     return _prefix(ip)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=64)
+def _parsed(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs)
+
+
+def in_networks(ip: str | None, cidrs: tuple[str, ...]) -> bool:
+    """Whether an address lies in one of the networks (CIDR text); False for anything that
+    is not an address, so an unnamed peer is never let in by a list of networks."""
+    if not ip:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr.version == net.version and addr in net for net in _parsed(cidrs))

@@ -1,9 +1,12 @@
 """Nothing that identifies a person or a weapon reaches the server's log: a served worker
 answers lookups, verifications, searches, malformed bodies and the retired serial-in-path
-route, and its whole log is searched for the values it was sent."""
+route, and its whole log is searched for the values it was sent. The log is JSON lines,
+one access line a request naming the route template and the request's ID (the one its
+answer carried in X-Request-ID)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -62,3 +65,20 @@ def test_the_server_log_holds_no_seeded_value(tmp_path: Path) -> None:
     assert log.strip(), "the server wrote no log at all"
     for value in values:
         assert value not in log, f"{value!r} is in the server's log"
+        assert value not in str([a.headers for a in answers])
+
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    assert all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
+    access = {line["request_id"]: line for line in lines if line["logger"] == "strongroom.access"}
+    for answer in answers:
+        line = access[answer.headers["x-request-id"]]
+        assert line["status"] == answer.status_code
+    routes = [access[a.headers["x-request-id"]]["route"] for a in answers]
+    assert routes == [
+        "/v1/weapons/lookup",
+        "/v1/weapons/{serial}",
+        "/v1/persons/search",
+        "/v1/permits/verify",
+        "/v1/permits/verify",
+        "/v1/weapons/lookup",  # refused at the door, before routing: still its template
+    ]

@@ -106,3 +106,39 @@ def test_mode_is_written_by_init_and_checked(tmp_path: Path) -> None:
     assert f"config.toml:{line}" in r.output and "staging" in r.output
     bad = CliRunner().invoke(app, ["init", "--mode", "staging"], env=env)
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_init_writes_the_operations_settings_and_they_are_checked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    config = home / "config.toml"
+    text = config.read_text()
+    for line in (
+        'metrics_allow = ["127.0.0.0/8", "::1/128"]',
+        'log_format = "json"',
+        "access_log = true",
+        "shutdown_grace_seconds = 5",
+    ):
+        assert line in text
+    settings = Home(home).settings()
+    assert settings.metrics_allow == ("127.0.0.0/8", "::1/128")
+    assert (settings.log_format, settings.access_log, settings.shutdown_grace_seconds) == (
+        "json",
+        True,
+        5,
+    )
+    for bad, says in (
+        ('metrics_allow = ["10.0.0.0/33"]', "metrics_allow"),
+        ('log_format = "xml"', "log_format must be one of json, text"),
+        ('access_log = "yes"', "access_log must be true or false"),
+        ("shutdown_grace_seconds = 0", "shutdown_grace_seconds"),
+    ):
+        key = bad.split(" ", 1)[0]
+        lines = [ln for ln in text.splitlines() if not ln.startswith(key + " ")]
+        config.write_text("\n".join([*lines, bad]) + "\n")
+        r = CliRunner().invoke(app, ["principal", "list"], env={"STRONGROOM_HOME": str(home)})
+        assert r.exit_code == 2 and says in r.output, r.output
+    config.write_text(
+        text.replace('metrics_allow = ["127.0.0.0/8", "::1/128"]', "metrics_allow = []")
+    )
+    assert Home(home).settings().metrics_allow == ()

@@ -37,8 +37,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIX = "/v1/"
-# Process liveness and readiness are never queued or budgeted.
-EXEMPT = frozenset({"/healthz", "/readyz"})
+# Process liveness, readiness and the metrics scrape are never queued or budgeted: they
+# matter most when the service is overloaded.
+EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 async def send_problem(send: Send, err: StrongroomError, path: str) -> None:

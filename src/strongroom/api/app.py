@@ -16,14 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount, Route
 
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
-from strongroom.api.deps import journal_rejected
+from strongroom.api.deps import endpoint_of, journal_rejected
+from strongroom.api.observe import Observe
 from strongroom.api.openapi_docs import declare_security, serve_docs
 from strongroom.api.problems import problem_response
 from strongroom.compose import Service
+from strongroom.context import REQUEST_ID
 from strongroom.errors import (
     BadRequest,
     InternalError,
@@ -107,7 +109,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     async def storage_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
         # Storage outside the registry's own boundary (sessions, OAuth tables): the same
         # 503 as the registry's, with the type logged and no driver message sent.
-        log.error("storage error %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("storage error %s on %s", type(exc).__name__, endpoint_of(request))
         err = StorageUnavailable(
             "the service's storage is unavailable; try again shortly",
             reason="storage_unavailable",
@@ -118,24 +120,42 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A safety net: log the type, never the value (it may hold PII), and never a trace
-        # to the client.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        # to the client. Answered outside Observe, which cannot add the request's ID.
+        log.error("unhandled %s on %s", type(exc).__name__, endpoint_of(request))
+        request_id = REQUEST_ID.get()
         return problem_response(
-            InternalError("the request could not be completed"), instance=request.url.path
+            InternalError("the request could not be completed"),
+            instance=request.url.path,
+            headers={"X-Request-ID": request_id} if request_id else None,
         )
 
-    from strongroom.api import routes_admin, routes_cases, routes_exports, routes_registry
+    from strongroom.api import (
+        health,
+        observe,
+        routes_admin,
+        routes_cases,
+        routes_exports,
+        routes_registry,
+    )
     from strongroom.api.oauth_routes import make_oauth_router
 
-    app.include_router(routes_registry.router)
-    app.include_router(routes_cases.router)
-    app.include_router(routes_admin.router)
-    app.include_router(routes_exports.router)
-    app.include_router(
-        make_oauth_router(service.authorization_server, trusted_proxies=settings.trusted_proxies)
-    )
+    routers = [
+        routes_registry.router,
+        routes_cases.router,
+        routes_admin.router,
+        routes_exports.router,
+        make_oauth_router(service.authorization_server, trusted_proxies=settings.trusted_proxies),
+        health.router,
+        observe.router,
+    ]
+    for router in routers:
+        app.include_router(router)
     declare_security(app, service.policy.policy)
     serve_docs(app)
+    # Every route as declared, for naming a request the door or admission refused before
+    # it was routed (FastAPI's own table nests included routers in objects of its own).
+    declared = [route for router in routers for route in router.routes]
+    declared += [route for route in app.router.routes if isinstance(route, Route | Mount)]
 
     # Added last, runs first: the door refuses before admission queues.
     app.add_middleware(
@@ -152,11 +172,14 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         pipeline=service.pipeline,
         trusted_proxies=settings.trusted_proxies,
     )
-
-    from strongroom.api import health
-
-    app.include_router(health.router)
-
+    # Outermost: the door's and admission's refusals get an ID and are counted too.
+    app.add_middleware(
+        Observe,
+        routes=declared,
+        trusted_proxies=settings.trusted_proxies,
+        access_log=settings.access_log,
+        pipeline=service.pipeline,
+    )
     return app
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from strongroom import metrics
 from strongroom.budgets.backend import Backend, Charge, Reading, Settlement
 from strongroom.budgets.memory import MemoryBackend
 from strongroom.budgets.ratelimit_headers import header_pair, seconds
@@ -85,12 +86,18 @@ class Budgets:
         `min_records`: `reservation.records` then says how many may be disclosed (the
         caller shortens its page to fit)."""
         try:
-            return self._reserve(keys, requests, records, subjects)
-        except TooManyRequests as exc:
-            fit = exc.extra.get("records_left")
-            if min_records is None or fit is None or not min_records <= fit < records:
-                raise
-            return self._reserve(keys, requests, fit, subjects)
+            try:
+                return self._reserve(keys, requests, records, subjects)
+            except TooManyRequests as exc:
+                fit = exc.extra.get("records_left")
+                if min_records is None or fit is None or not min_records <= fit < records:
+                    raise
+                return self._reserve(keys, requests, fit, subjects)
+        except TooManyRequests as refused:
+            # Counted here, not in _reserve: a page shortened to fit is not a refusal.
+            for name in refused.extra.get("budgets", ()):
+                metrics.BUDGET_REFUSALS.labels(budget=name).inc()
+            raise
 
     def _reserve(self, keys: BudgetKeys, requests: int, records: int, subjects: int) -> Reservation:
         if min(requests, records, subjects) < 0:
@@ -125,6 +132,7 @@ class Budgets:
         for c, r in zip(charges, verdict.readings, strict=True):
             if r.would_refuse:
                 log.info("shadow budget %s would have refused", c.spec.name)
+                metrics.BUDGET_SHADOW_REFUSALS.labels(budget=c.spec.name).inc()
         return Reservation(
             keys, now, charges, verdict.readings, requests, records, subjects, backend
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -124,6 +126,9 @@ def serve(
         from strongroom.policy import load_policy
 
         load_policy(h.policy_path)  # refuse to start on an invalid policy
+    from strongroom.logs import log_config
+    from strongroom.metrics import MULTIPROCESS_DIR
+
     os.environ["STRONGROOM_HOME"] = str(Home.from_env().path)
     public = public_url(host, port)
     if public is None:
@@ -133,18 +138,36 @@ def serve(
         # it is reached at; `strongroom call` finds it in the home.
         os.environ["STRONGROOM_PUBLIC_URL"] = public
         h.served_path.write_text(json.dumps({"url": public}) + "\n", encoding="utf-8")
-    uvicorn.run(
-        "strongroom.api.asgi:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        # The journal records every request; uvicorn's access log would print request
-        # paths, and a path can name a weapon's serial.
-        access_log=False,
-        proxy_headers=False,
-    )
+    metrics_dir = None
+    if workers > 1:
+        # Each worker writes its metrics here and a scrape of any worker sums them all. A
+        # fresh folder a run: a previous run's files would be counted again.
+        metrics_dir = tempfile.mkdtemp(prefix="strongroom-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        uvicorn.run(
+            "strongroom.api.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(settings.log_format),
+            log_level="info",
+            # The journal records every request; uvicorn's access log would print request
+            # paths, and a path can name a weapon's serial. Observe writes one line a
+            # request with the route template instead.
+            access_log=False,
+            proxy_headers=False,
+            # SIGTERM: stop accepting, let requests in flight finish (their journal entries
+            # are committed before they answer), then close the service (the journal's
+            # queued refusals, its tail signed). A request still running after the grace
+            # is cut off (Observe journals it), so the close happens before an
+            # orchestrator's SIGKILL: a body that never arrives cannot hold the stop.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def public_url(host: str, port: int) -> str | None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from strongroom import metrics
 from strongroom.clock import Clock
 from strongroom.detect.config import DetectConfig, Rung
 from strongroom.detect.containment import (
@@ -154,6 +155,10 @@ class DetectionEngine:
                     signals.append(sig)
             if not signals:
                 return []
+            for sig in signals:
+                metrics.DETECTIONS.labels(
+                    family=sig.family, detector=sig.detector, shadow=metrics.flag(sig.shadow)
+                ).inc()
             return self._respond(event, st, signals, now)
 
     def replay(self, events: Iterable[AccessEvent], lifted: Iterable[Containment] = ()) -> int:
@@ -333,6 +338,7 @@ class DetectionEngine:
             )
             if not rung.shadow:
                 self._contain(c)
+            metrics.CONTAINMENTS.labels(action=rung.action, shadow=metrics.flag(rung.shadow)).inc()
         action = Action(
             rung.action,
             ev.principal,

@@ -23,7 +23,7 @@ from typing import Any
 
 from strongroom.budgets import BudgetKeys, Reservation
 from strongroom.clock import Clock
-from strongroom.context import Caller
+from strongroom.context import REQUEST_ID, Caller
 from strongroom.endpoints import Endpoint
 from strongroom.errors import Forbidden, InternalError, StrongroomError, Unauthorized, Unavailable
 from strongroom.events import AccessEvent, Kind, Outcome
@@ -235,6 +235,9 @@ class Pipeline:
         detail: dict[str, Any] | None = None,
         kind: Kind = "access",
     ) -> AccessEvent:
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            detail = {**detail, "request_id": request_id} if detail else {"request_id": request_id}
         return AccessEvent(
             ts=self.clock.now(),
             kind=kind,

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from strongroom import metrics
 from strongroom.clock import Clock
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.journal import engines, rfc6962, schema, store, tables
@@ -197,18 +198,24 @@ class Journal:
 
     def append(self, entry: dict[str, Any]) -> int:
         """Append one entry; return its index once it is committed."""
+        started = time.perf_counter()
         batch, pos, _ = self._enqueue(prepare(entry))
         if not batch.done.wait(APPEND_TIMEOUT):
             raise Unavailable("the journal did not commit in time")
-        return batch.outcome(pos)
+        index = batch.outcome(pos)
+        metrics.JOURNAL_APPEND.observe(time.perf_counter() - started)
+        return index
 
     async def append_async(self, entry: dict[str, Any]) -> int:
         """`append` for event-loop callers: waits for the commit without holding a thread."""
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         batch, pos, fut = self._enqueue(prepare(entry), loop)
         assert fut is not None
         await fut
-        return batch.outcome(pos)
+        index = batch.outcome(pos)
+        metrics.JOURNAL_APPEND.observe(time.perf_counter() - started)
+        return index
 
     def append_unwaited(self, entry: dict[str, Any]) -> None:
         """Append without waiting for the commit: for refusals, which disclose nothing, so
