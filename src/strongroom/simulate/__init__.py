@@ -23,13 +23,14 @@ from typing import Any
 from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.simulate.incidents import INCIDENTS
+from strongroom.simulate.need_to_know import NEED_TO_KNOW
 from strongroom.simulate.population import LegitStats, build_population
 from strongroom.simulate.report import REPORT_VERSION, legit_report, summary
 from strongroom.simulate.runner import DAY, Sim
 from strongroom.simulate.scenarios import CORE, Builder
 from strongroom.simulate.world import World, clone_home, seed_template
 
-SCENARIOS: dict[str, Builder] = {**CORE, **INCIDENTS}
+SCENARIOS: dict[str, Builder] = {**CORE, **INCIDENTS, **NEED_TO_KNOW}
 
 __all__ = ["SCENARIOS", "SimConfig", "run_simulation", "seed_template"]
 
