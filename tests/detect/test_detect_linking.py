@@ -12,7 +12,6 @@ from detect_testkit import config, engine, families, only
 
 from strongroom.clock import FakeClock
 from strongroom.detect import DetectionEngine
-from strongroom.detect.config import SUSPENSIONS
 from strongroom.endpoints import CASE_LINK, PERSON
 from strongroom.events import AccessEvent
 
@@ -216,18 +215,23 @@ def test_both_together_suspend_the_insider() -> None:
     assert not any(a.action == "block_ip_prefix" for a in acts)
 
 
-def test_a_legitimate_large_case_is_not_suspended() -> None:
-    """A seizure following a weapon's chain of eleven holders (related), linked in a row
-    and read after: beyond the kind's norm, so the case alerts; never a suspension."""
+def test_a_legitimate_large_case_is_one_task() -> None:
+    """A seizure following a weapon through its fourteen holders (each related to one
+    already on the case), linked in a row and read over the following hours: neither
+    detector sees anything. Fourteen strangers on the same kind of case are flagged."""
     clock = FakeClock()
-    eng = engine(clock, config())
-    acts: list[Any] = []
-    acts += eng.observe(link(clock, "seizure-1", 1, kind="seizure"))
-    for n in range(2, 12):
+    eng = engine(clock, only({"linking": {}, "case_growth": {}}))
+    eng.observe(link(clock, "seizure-1", 1, kind="seizure"))
+    for n in range(2, 15):
         clock.advance(120)
-        acts += eng.observe(link(clock, "seizure-1", n, kind="seizure", related=True))
-    for _ in range(11):
-        clock.advance(300)
-        acts += eng.observe(read(clock, "seizure-1"))
-    assert not [a for a in acts if a.action in SUSPENSIONS]
-    assert eng.risk(AGENT) < 50
+        eng.observe(link(clock, "seizure-1", n, kind="seizure", related=True))
+    for _ in range(14):
+        clock.advance(1800)
+        eng.observe(read(clock, "seizure-1"))
+    assert eng.risk(AGENT) == 0
+    strangers = engine(clock, only({"linking": {}, "case_growth": {}}))
+    acts: list[Any] = []
+    for n in range(1, 15):
+        clock.advance(120)
+        acts += strangers.observe(link(clock, "seizure-2", n, kind="seizure"))
+    assert {"case_growth"} <= families(acts) and strangers.risk(AGENT) >= 30

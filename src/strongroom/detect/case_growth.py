@@ -9,9 +9,12 @@ an investigation a network. Two shapes give a case away as a container for reads
 - links without work: more than `idle_links` subjects added since anyone last read a
   subject through the case (a list being filled for later, or for someone else).
 
-The case task journals, with each link, the case's kind and how many subjects it holds
-(pending links included), so the first shape needs no memory here; the second keeps one
-small record per case this process has seen linked to (bounded, oldest forgotten). The
+Subjects are counted by what they have to do with the case, as the case task journals it
+with each link: an unrelated subject counts 1, a related one (on another case of the
+unit, or sharing a weapon's history with a subject of the case) `related_weight`. A
+seizure following a weapon through its fourteen holders is one task; fourteen strangers
+on a renewal are not. The counts are kept per case this process has seen linked to
+(bounded, oldest forgotten; a case met again after a restart starts from nothing). The
 signal goes to whoever adds the link. It is evidence about the case, independent of how
 fast the agent links (the linking detector): alone it alerts, with that it suspends.
 """
@@ -36,10 +39,13 @@ MAX_CASES = 100_000
 
 
 class _Case:
-    __slots__ = ("idle",)
+    """The case's subjects (weighted) and those linked since its last read."""
+
+    __slots__ = ("size", "idle")
 
     def __init__(self) -> None:
-        self.idle = 0
+        self.size = 0.0
+        self.idle = 0.0
 
 
 class CaseGrowth(Detector[None]):
@@ -52,7 +58,8 @@ class CaseGrowth(Detector[None]):
         self.typical = {str(k): float(v) for k, v in typical.items()}
         self.default_typical = float(config.param("case_growth", "default_typical"))
         self.factor = float(config.param("case_growth", "factor"))
-        self.idle_links = int(config.param("case_growth", "idle_links"))
+        self.idle_links = float(config.param("case_growth", "idle_links"))
+        self.related_weight = float(config.param("case_growth", "related_weight"))
         self.cap = config.family_caps["case_growth"]
         self.cases: dict[str, _Case] = {}
 
@@ -67,7 +74,7 @@ class CaseGrowth(Detector[None]):
             if ev.records > 0 and ev.case is not None:
                 c = self.cases.get(ev.case)
                 if c is not None:
-                    c.idle = 0
+                    c.idle = 0.0
             return None
         if ev.endpoint != LINK or not ev.detail.get("linked"):
             return None
@@ -78,11 +85,11 @@ class CaseGrowth(Detector[None]):
             if len(self.cases) >= MAX_CASES:
                 self.cases.pop(next(iter(self.cases)))  # dicts keep insertion order
             c = self.cases[case] = _Case()
-        c.idle += 1
-        links = detail.get("links")
-        held = links if isinstance(links, int) and not isinstance(links, bool) else 0
+        w = self.related_weight if detail.get("related") is True else 1.0
+        c.size += w
+        c.idle += w
         limit = self.limit(detail.get("kind"))
-        over = held - limit
+        over = c.size - limit
         idle_over = c.idle - self.idle_links
         if over <= 0 and idle_over <= 0:
             return None
@@ -97,8 +104,9 @@ class CaseGrowth(Detector[None]):
             reason,
             {
                 "kind": detail.get("kind"),
-                "links": held,
+                "links": detail.get("links"),
+                "weighted": round(c.size, 2),
                 "limit": limit,
-                "links_without_work": c.idle,
+                "without_work": round(c.idle, 2),
             },
         )

@@ -208,6 +208,7 @@ DETECTORS: tuple[Entry[Any], ...] = (
             "default_typical": 2,
             "factor": 2.0,
             "idle_links": 8,
+            "related_weight": 0.25,
         },
         aliases=("case_growth_without_activity",),
     ),
