@@ -243,3 +243,51 @@ def test_the_links_journal_what_the_detectors_judge(stacks: dict[str, Deployment
         assert {"kind", "links", "related"} <= set(e["detail"]), json.dumps(e)
         assert e["detail"]["kind"] == "renewal" and e["detail"]["related"] is False
     assert max(e["detail"]["links"] for e in entries) == LINKS_BEFORE_APPROVAL
+
+
+def test_a_subject_relates_to_a_case_by_a_weapon_or_by_the_unit(
+    stacks: dict[str, Deployment],
+) -> None:
+    """Two holders a weapon passed between are related on one case; a subject already on
+    another case of the unit is related to the next; a stranger is not."""
+    from strongroom.registry.models import Transfer
+
+    dep = stacks["on"]
+    morning(dep)
+    svc = dep.service
+    with svc.registry.session() as s:
+        pairs = s.execute(
+            select(Transfer.from_person_id, Transfer.to_person_id)
+            .where(Transfer.from_person_id.is_not(None), Transfer.to_person_id.is_not(None))
+            .order_by(Transfer.id)
+        ).all()
+        by_pk = dict(s.execute(select(Person.id, Person.public_id)).all())
+        dept_of = dict(s.execute(select(Person.public_id, Person.departement)).all())
+    a, b = next(
+        (by_pk[x], by_pk[y])
+        for x, y in pairs
+        if x != y and not svc.canaries.contains(by_pk[x]) and not svc.canaries.contains(by_pk[y])
+    )
+    stranger = next(
+        p for p in targets(dep, 5) if p not in (a, b) and dept_of[p] == dep.fixtures["busiest"]
+    )
+    me = svc.admin.add_principal(role="prefecture", departement=dept_of[a], label="related")
+    agent = Insider(dep, me)
+    first = agent.open_case().json()["id"]
+    second = agent.open_case().json()["id"]
+    for case, subject in ((first, a), (first, b), (first, stranger), (second, a)):
+        assert agent.link(case, subject).status_code == 201
+    svc.journal.flush()
+    size = svc.journal.size()
+    mine = [
+        svc.journal.entry(i)
+        for i in range(size - 40, size)
+        if svc.journal.entry(i).get("principal") == me
+        and svc.journal.entry(i).get("endpoint") == "POST /v1/cases/{id}/subjects"
+    ]
+    assert [(e["detail"]["linked"], e["detail"]["related"]) for e in mine] == [
+        (a, False),  # the case's first subject, new to the unit
+        (b, True),  # a weapon passed between it and a
+        (stranger, False),
+        (a, True),  # on another case of the unit already
+    ]
