@@ -249,7 +249,8 @@ def test_a_subject_relates_to_a_case_by_a_weapon_or_by_the_unit(
     stacks: dict[str, Deployment],
 ) -> None:
     """Two holders a weapon passed between are related on one case; a subject already on
-    another case of the unit is related to the next; a stranger is not."""
+    another open case of the unit is related to the next, not once that case is closed;
+    a stranger is not."""
     from strongroom.registry.models import Transfer
 
     dep = stacks["on"]
@@ -277,6 +278,11 @@ def test_a_subject_relates_to_a_case_by_a_weapon_or_by_the_unit(
     second = agent.open_case().json()["id"]
     for case, subject in ((first, a), (first, b), (first, stranger), (second, a)):
         assert agent.link(case, subject).status_code == 201
+    for case in (first, second):
+        closed = agent.send("POST", f"/v1/cases/{case}/close", {"purpose": "case_management"})
+        assert closed.status_code == 200, closed.text
+    third = agent.open_case().json()["id"]
+    assert agent.link(third, a).status_code == 201
     svc.journal.flush()
     size = svc.journal.size()
     mine = [
@@ -289,5 +295,6 @@ def test_a_subject_relates_to_a_case_by_a_weapon_or_by_the_unit(
         (a, False),  # the case's first subject, new to the unit
         (b, True),  # a weapon passed between it and a
         (stranger, False),
-        (a, True),  # on another case of the unit already
+        (a, True),  # on another open case of the unit already
+        (a, False),  # its cases closed: the unit's past work is no relation
     ]

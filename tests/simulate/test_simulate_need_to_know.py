@@ -1,5 +1,5 @@
 """Issue 18's insider scenarios, every way around cases, on a registry whose départements
-hold the tens to hundreds of persons an insider would go through (4,000 persons), against
+hold the tens to hundreds of persons an insider would go through (6,000 persons), against
 the shipped policy and against the same policy with the linking and case-growth detectors
 off. The insiders hold their second factor: they answer step-ups and log in again after a
 session suspension, so only a principal's suspension or the budgets stop their count.
@@ -21,7 +21,7 @@ from strongroom.policy import default_policy_text
 from strongroom.simulate import SimConfig, run_simulation, seed_template
 from strongroom.simulate.need_to_know import NEED_TO_KNOW
 
-PERSONS = 4000
+PERSONS = 6000
 THROUGH_UNLINKED = ("case-made-up", "case-unlinked", "other-unit-case")
 LINKING = {"own-cases": 20, "link-hundreds": 20, "colleague-case": 20, "colluding-five": 100}
 

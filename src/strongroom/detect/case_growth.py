@@ -10,8 +10,8 @@ an investigation a network. Two shapes give a case away as a container for reads
   subject through the case (a list being filled for later, or for someone else).
 
 Subjects are counted by what they have to do with the case, as the case task journals it
-with each link: an unrelated subject counts 1, a related one (on another case of the
-unit, or sharing a weapon's history with a subject of the case) `related_weight`. A
+with each link: an unrelated subject counts 1, a related one (on another open case of
+the unit, or sharing a weapon's history with a subject of the case) `related_weight`. A
 seizure following a weapon through its fourteen holders is one task; fourteen strangers
 on a renewal are not. The counts are kept per case this process has seen linked to
 (bounded, oldest forgotten; a case met again after a restart starts from nothing). The

@@ -5,9 +5,10 @@ wants records has to link first. A legitimate agent links a few subjects a day, 
 through cases the case-management system opens; a harvester links its targets one after
 another, across cases it opened itself, and the targets have nothing to do with each
 other. The case task says whether each linked subject relates to the case (`related`:
-already on another case of the unit, or sharing a weapon's history with a subject of the
-case); an unrelated link weighs 1, a related one `related_weight`, and a link refused as
-unknown (a made-up case or subject) 1.
+already on another open case of the unit, which the unit reads it through anyway, or
+sharing a weapon's history with a subject of the case); an unrelated link weighs 1, a
+related one `related_weight`, and a link refused as unknown (a made-up case or subject)
+1.
 
 The weights decay with `half_life_seconds` (a day by default) rather than resetting at
 midnight, so a harvester pacing itself across days still accumulates; the signal comes

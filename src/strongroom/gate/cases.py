@@ -48,7 +48,7 @@ def case_dict(c: Case, links: int | None = None) -> dict[str, Any]:
 class Linked:
     """A link made: the answer's body, and what the detectors learn of the case's shape
     (its kind, the subjects it holds with this one, pending included, and whether this
-    subject relates to the case)."""
+    subject relates to the case: `Registry.related_to_case`)."""
 
     body: dict[str, Any]
     kind: str
@@ -286,7 +286,7 @@ class CaseTasks:
                     "this subject is linked to this case already", reason="already_linked"
                 )
             held = self.registry.case_link_count(s, case.id)
-            related = self.registry.related_to_case(s, case, person.pk)
+            related = self.registry.related_to_case(s, case, person.pk, now)
             waits = four_eyes and held >= self.spec.links_before_approval
             if (
                 four_eyes

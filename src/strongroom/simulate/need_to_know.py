@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from strongroom.simulate.attackers import (
     JUSTIFICATION,
+    canary_departement,
     departements_by_size,
     network,
     random_uuid,
@@ -59,10 +60,13 @@ def targets(world: World, dept: str, rng: random.Random) -> list[PersonRef]:
 
 
 def departement(world: World, rank: int) -> str:
-    """The `rank`-th largest département: each scenario works in its own, so that one's
-    unit budgets and detectors are not spent by another's."""
+    """The `rank`-th largest département the issue-6 scenarios leave alone: each scenario
+    works in its own, so that another's unit budgets, links and detectors do not decide
+    its figures (an insider's targets already on another insider's case would be)."""
     depts = departements_by_size(world)
-    return depts[min(rank, len(depts) - 1)]
+    taken = {*depts[:2], canary_departement(world)}
+    free = [d for d in depts if d not in taken] or depts
+    return free[min(rank, len(free) - 1)]
 
 
 def unit_of(dept: str) -> str:
