@@ -56,6 +56,10 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
             "contained_principals": legit["contained"]["principals"],
             "throttled_principals": legit["throttled"]["principals"],
             "contained_by": legit["contained"]["by"],
+            "wrongful_suspensions_per_10k_user_days": legit["wrongful_suspensions"][
+                "per_10k_user_days"
+            ],
+            "findings_by_family": legit["findings_by_family"],
             "by_role": legit["by_role"],
             "step_up_share_of_user_days": legit["step_up"]["share_of_user_days"],
             "targets": legit["targets"],
@@ -81,15 +85,24 @@ def show(name: str, c: dict[str, Any]) -> None:
             f"  {scen:20s} leaked {r['records_leaked']:6,}  contained "
             f"{'yes' if r['contained'] else 'no ':3s} after "
             f"{r['time_to_containment_s'] or '-'!s:>10} s  {how:45s} "
-            f"target {r['target'] or '-'} met {r['met']}"
+            f"target {'-' if r['target'] is None else r['target']} met {r['met']}"
         )
     lg = c["legitimate"]
     print(
-        f"  legitimate: {lg['user_days']:,} user-days; throttled "
+        f"  legitimate: {lg['user_days']:,} user-days; wrongful suspensions "
+        f"{lg['wrongful_suspensions_per_10k_user_days']}/10k, throttled "
         f"{lg['throttled_per_10k_user_days']}/10k, contained "
         f"{lg['contained_per_10k_user_days']}/10k, step-up "
         f"{100 * lg['step_up_share_of_user_days']:.2f} %"
     )
+    for role, r in lg["by_role"].items():
+        fe = r["four_eyes"]
+        print(
+            f"    {role:10s} wrongful suspensions {r['wrongful_suspensions']['user_days']} "
+            f"({r['wrongful_suspensions']['per_10k_user_days']}/10k); four eyes: "
+            f"{fe['waited']} waited, {fe['approved']} approved (median "
+            f"{fe['median_wait_minutes']} min), {fe['still_waiting']} still waiting"
+        )
     print(f"  missed: {', '.join(c['missed']) or 'none'}")
 
 

@@ -68,6 +68,39 @@ def test_two_families_climb_to_suspension_and_it_bites_on_the_next_request() -> 
     assert entry["detail"]["target"] == "p-1" and entry["kind"] == "security"
 
 
+def test_a_login_that_comes_back_after_its_session_was_cut_suspends_the_principal() -> None:
+    """Risk between the session and the principal rungs: the session is suspended; the
+    same principal carrying on from a new session (it holds the password and the second
+    factor) is suspended as a principal, not given one more session."""
+    clock = FakeClock()
+    revoked: list[str] = []
+    cfg = only(
+        {"velocity": {}, "enumeration": {}},
+        alert={"threshold": 30},
+        throttle={"threshold": 50},
+        step_up={"threshold": 60},
+        suspend_session={"threshold": 75},
+        suspend_principal={"threshold": 100},
+    )
+    eng = engine(clock, cfg, revoke_principal=revoked.append)
+    seen = []
+    for n in range(60):
+        seen += eng.observe(event(clock, sort_key=n, matched=True, session="s-1"))
+        clock.advance(0.5)
+        if "suspend_session" in {a.action for a in seen}:
+            break
+    assert "suspend_principal" not in {a.action for a in seen}
+    c = eng.check("p-1", "s-1", None)
+    assert c is not None and c.action == "suspend_session"
+    # A new login, with its fresh second factor, gets in ...
+    assert eng.check("p-1", "s-2", None, auth_time=clock.now()) is None
+    again = eng.observe(event(clock, sort_key=61, matched=True, session="s-2"))
+    assert [a.action for a in again] == ["suspend_principal"]  # ... once
+    assert revoked == ["p-1"]
+    c = eng.check("p-1", "s-3", None)
+    assert c is not None and c.action == "suspend_principal"
+
+
 def test_step_up_is_satisfied_by_a_later_authentication() -> None:
     clock = FakeClock()
     cfg = only({"enumeration": {}}, step_up={"threshold": 40})

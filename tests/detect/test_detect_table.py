@@ -40,6 +40,8 @@ def test_families_and_their_figures_come_from_the_table() -> None:
         "coordination",
         "honey",
         "drift",
+        "linking",
+        "case_growth",
         "context",
     )
     assert FAMILY_CAPS["honey"] == 100 and FAMILY_CAPS["context"] == 20

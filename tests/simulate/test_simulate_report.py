@@ -70,7 +70,12 @@ def test_report_shape(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
         assert key in legit
     assert set(legit["throttled"]) >= {"user_days", "principals", "per_10k_user_days"}
     assert set(legit["contained"]) >= {"user_days", "principals", "per_10k_user_days"}
+    assert set(legit["wrongful_suspensions"]) >= {"user_days", "per_10k_user_days"}
     assert "share_of_user_days" in legit["step_up"]
+    for role, r in legit["by_role"].items():
+        assert set(r["wrongful_suspensions"]) == {"user_days", "per_10k_user_days"}, role
+        assert set(r["four_eyes"]) >= {"links", "waited", "approved", "still_waiting"}, role
+    assert report["config"]["exports"] is True  # the export follow-ups run by default
     for r in report["scenarios"]:
         assert SCENARIO_KEYS <= set(r), r["scenario"]
         assert r["stopped_by"]["layer"] in ("containment", "budget", "policy", "none")
@@ -144,3 +149,13 @@ def test_cli_table(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "name-sweeper" in result.stdout
     assert "legitimate: 3 users" in result.stdout
+    assert "wrongful suspensions 0.0 / 10k" in " ".join(result.stdout.split())
+    assert "legitimate users by role" in result.stdout
+
+
+def test_cli_turns_export_follow_ups_off(tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    args = ["--persons", "120", "--users", "8", "--days", "1", "--scenario", "name-sweeper"]
+    result = CliRunner().invoke(simulate_app, [*args, "--no-exports", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["config"]["exports"] is False

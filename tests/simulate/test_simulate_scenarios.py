@@ -27,7 +27,9 @@ def test_every_scenario_ran(report: dict[str, Any]) -> None:
     assert [r["scenario"] for r in report["scenarios"]] == list(SCENARIOS)
     for r in report["scenarios"]:
         assert r["requests"] > 0, r["scenario"]
-        assert r["requests"] <= 300 + r["accounts"], r["scenario"]
+        # The cap is checked after each account's turn; a turn of an attacker holding the
+        # second factor is up to three requests (a step-up answered, a new login).
+        assert r["requests"] <= 300 + 3 * r["accounts"], r["scenario"]
 
 
 @pytest.mark.parametrize("name", ["name-sweeper", "postcode-sweeper"])

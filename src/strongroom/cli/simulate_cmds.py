@@ -56,11 +56,13 @@ def _table(report: dict[str, Any], out: Console) -> None:
     legit = report["legitimate"]
     out.print(
         f"legitimate: {legit['users']:,} users, {legit['user_days']:,} user-days, "
-        f"{legit['requests']:,} requests; throttled "
+        f"{legit['requests']:,} requests; wrongful suspensions "
+        f"{legit['wrongful_suspensions']['per_10k_user_days']} / 10k user-days; throttled "
         f"{legit['throttled']['per_10k_user_days']} / 10k user-days, contained "
         f"{legit['contained']['per_10k_user_days']} / 10k user-days, step-up on "
         f"{100 * legit['step_up']['share_of_user_days']:.2f} % of user-days"
     )
+    _roles(legit, out)
     run = report["run"]
     out.print(
         f"{run['requests']:,} gate requests over {run['simulated_days']} simulated "
@@ -69,6 +71,39 @@ def _table(report: dict[str, Any], out: Console) -> None:
     missed = report["summary"]["missed"]
     if missed:
         out.print(f"[red]targets missed:[/red] {', '.join(missed)}")
+
+
+def _roles(legit: dict[str, Any], out: Console) -> None:
+    """Per role: wrongful suspensions (user-days, and per 10k user-days), and the links
+    its users made that waited for a second agent: approved after (median/max minutes),
+    or still waiting at the end."""
+    table = Table(title="legitimate users by role (wrongful suspensions, four eyes)")
+    for col in (
+        "role",
+        "days",
+        "suspended",
+        "/10k",
+        "links",
+        "waited",
+        "approved",
+        "minutes",
+        "waiting",
+    ):
+        table.add_column(col, overflow="fold", no_wrap=col == "role")
+    for role, r in legit["by_role"].items():
+        fe = r["four_eyes"]
+        table.add_row(
+            role,
+            f"{r['user_days']:,}",
+            f"{r['wrongful_suspensions']['user_days']:,}",
+            f"{r['wrongful_suspensions']['per_10k_user_days']}",
+            f"{fe['links']:,}",
+            f"{fe['waited']:,}",
+            f"{fe['approved']:,}",
+            f"{fe['median_wait_minutes']}/{fe['max_wait_minutes']}" if fe["approved"] else "-",
+            f"{fe['still_waiting']:,}",
+        )
+    out.print(table)
 
 
 def simulate_command(
@@ -99,6 +134,13 @@ def simulate_command(
     dealer_ledger: Annotated[
         bool, typer.Option(help="legitimate dealers read their sales ledger now and then")
     ] = True,
+    exports: Annotated[
+        bool,
+        typer.Option(
+            help="legitimate prefecture agents work from their département's renewal list "
+            "(an approved export) now and then, a few of its persons joining their caseload"
+        ),
+    ] = True,
     strict: Annotated[bool, typer.Option(help="exit 1 when a target is missed")] = False,
 ) -> None:
     """Drive the real gate on a simulated clock: a legitimate population and attack
@@ -119,6 +161,7 @@ def simulate_command(
             home=home().path if use_home else None,
             registry_seed=registry_seed,
             dealer_ledger=dealer_ledger,
+            exports=exports,
         )
         config.check()
         with Progress(

@@ -94,6 +94,9 @@ class DetectionEngine:
                 self._day_closers.append((d, shadow, i))
         self._rungs = [r for r in config.responses if r.action != "block_ip_prefix"]
         self._prefix_rungs = [r for r in config.responses if r.action == "block_ip_prefix"]
+        self._principal_rung = next(
+            (r for r in self._rungs if r.action == "suspend_principal" and not r.shadow), None
+        )
         now = clock.now()
         self.index = ContainmentIndex(store.active(now))
         self._synced = now
@@ -297,6 +300,8 @@ class DetectionEngine:
             )
 
         for rung in due(st, self._rungs, risk, families, rm.honey(st, now), active):
+            if rung.action == "suspend_session" and self._came_back(ev, now):
+                rung = self._principal_rung or rung
             actions.append(self._fire(rung, ev, risk, families, now))
         if pst is not None and prefix is not None and self._prefix_rungs:
             p_risk, p_fams = rm.total(pst, now), rm.families(pst, now)
@@ -363,6 +368,21 @@ class DetectionEngine:
         )
         self._emit(action)
         return action
+
+    def _came_back(self, ev: AccessEvent, now: float) -> bool:
+        """Whether this principal's other session is suspended while it works on in this
+        one: a login that comes back after its session was cut, with the same evidence
+        standing, holds the password and the second factor. Suspending one more session
+        would not contain it; the principal is suspended instead."""
+        for c in self.index.by_session.values():
+            if (
+                c.principal == ev.principal
+                and c.session != ev.session
+                and c.action == "suspend_session"
+                and c.active(now)
+            ):
+                return True
+        return False
 
     def _contain(self, c: Containment) -> None:
         # Bite at once in this worker, whatever the store says; others see it on sync.

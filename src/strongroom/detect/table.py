@@ -57,12 +57,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic
 
 from strongroom.detect.breadth import Breadth
+from strongroom.detect.case_growth import CaseGrowth
 from strongroom.detect.context import Context, ContextState
 from strongroom.detect.coordination import Coordination
 from strongroom.detect.detector import Detector, S
 from strongroom.detect.drift import Drift, DriftState
 from strongroom.detect.enumeration import Enumeration, EnumerationState
 from strongroom.detect.honey import Honey
+from strongroom.detect.linking import Linking, LinkingState
 from strongroom.detect.peers import Peers
 from strongroom.detect.velocity import Velocity, VelocityState
 
@@ -173,6 +175,42 @@ DETECTORS: tuple[Entry[Any], ...] = (
         evidence="amount",
         params={"slack": 0.25, "threshold": 3.0},
         aliases=("cumulative_drift", "cusum"),
+    ),
+    # Need to know's two ways around it (issue 18): an agent linking many unrelated
+    # subjects, and a case growing beyond its kind or without work. Each is capped at 46:
+    # alone below the throttle (50), an alert for someone to look at; together 92, past
+    # suspend_principal (90) but short of blocking the IP prefix (95), since an insider
+    # works from the network its colleagues share.
+    Entry(
+        Linking,
+        cap=46,
+        half_life=86_400,
+        state=LinkingState,
+        params={"unrelated_links": 15.0, "related_weight": 0.25, "half_life_seconds": 86_400.0},
+        aliases=("case_linking",),
+    ),
+    Entry(
+        CaseGrowth,
+        cap=46,
+        half_life=86_400,
+        state=no_state,
+        params={
+            # Subjects a case of each kind typically holds: a renewal or an application is
+            # one holder's, a suspension or a seizure a household's, an investigation
+            # a network's.
+            "typical_links": {
+                "permit_application": 1,
+                "renewal": 1,
+                "suspension": 2,
+                "seizure": 3,
+                "investigation": 10,
+            },
+            "default_typical": 2,
+            "factor": 2.0,
+            "idle_links": 8,
+            "related_weight": 0.25,
+        },
+        aliases=("case_growth_without_activity",),
     ),
     # Weak alone (the family is capped low): it corroborates.
     Entry(

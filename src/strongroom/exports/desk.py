@@ -116,7 +116,11 @@ class ExportDesk:
         fn: Callable[[Task], StepResult],
         *,
         detail: dict[str, Any] | None = None,
+        charged: int = 0,
     ) -> Answer:
+        """One step of an export through the pipeline. A step that discloses rows costs
+        one budget unit however many (`charged`: the units its reservation holds)."""
+
         def work(t: Task) -> Disclosure:
             t.detail.update(detail or {})
             step = fn(t)
@@ -128,7 +132,13 @@ class ExportDesk:
                 detail={**(detail or {}), **step.detail},
             )
 
-        return self.pipeline.serve(caller, endpoint, work, expected_records=0)
+        return self.pipeline.serve(
+            caller,
+            endpoint,
+            work,
+            expected_records=charged,
+            discloses=frozenset() if charged else None,
+        )
 
     # --- request ----------------------------------------------------------------------------
     def request(
@@ -324,7 +334,10 @@ class ExportDesk:
             )
 
         try:
-            answer = self._step(caller, ep.EXPORT_DOWNLOAD, fn, detail={"export": export_id})
+            # Reserve the unit the download is charged, or the settlement overdraws.
+            answer = self._step(
+                caller, ep.EXPORT_DOWNLOAD, fn, detail={"export": export_id}, charged=1
+            )
         except BaseException:
             for d in opened:
                 d.close()

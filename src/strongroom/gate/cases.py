@@ -11,6 +11,7 @@ wait for a second agent of the unit. Every step is journaled; refusals say only 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from strongroom import endpoints as ep
@@ -41,6 +42,18 @@ def case_dict(c: Case, links: int | None = None) -> dict[str, Any]:
     if links is not None:
         out["links"] = links
     return out
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A link made: the answer's body, and what the detectors learn of the case's shape
+    (its kind, the subjects it holds with this one, pending included, and whether this
+    subject relates to the case: `Registry.related_to_case`)."""
+
+    body: dict[str, Any]
+    kind: str
+    links: int
+    related: bool
 
 
 class CaseTasks:
@@ -79,11 +92,20 @@ class CaseTasks:
                 reason,
             )
             # The subject is touched (budgets count it, the honey detector sees it), but
-            # nothing of it is disclosed.
+            # nothing of it is disclosed. The case's shape goes to the detectors (linking,
+            # case growth): its kind, how many subjects it holds now, and whether this one
+            # relates to it.
             return Disclosure(
-                body=link,
+                body=link.body,
                 subjects=[subject_id],
-                detail={"case": case_id, "linked": subject_id, "link_status": link["status"]},
+                detail={
+                    "case": case_id,
+                    "linked": subject_id,
+                    "link_status": link.body["status"],
+                    "kind": link.kind,
+                    "links": link.links,
+                    "related": link.related,
+                },
             )
 
         return self.pipeline.serve(caller, ep.CASE_LINK, work, expected_records=0)
@@ -191,9 +213,9 @@ class CaseTasks:
             operator,
             "case link",
             reason="case_linked",
-            detail={"case": case_id, "linked": subject_id, "link_status": link["status"]},
+            detail={"case": case_id, "linked": subject_id, "link_status": link.body["status"]},
         )
-        return link
+        return link.body
 
     def close_as_operator(self, operator: Caller, case_id: str) -> dict[str, Any]:
         closed = self._close(operator.principal_id, self._unit_of(case_id), case_id)
@@ -251,7 +273,7 @@ class CaseTasks:
         reason: str,
         *,
         four_eyes: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Linked:
         reason = reason.strip()
         if not 5 <= len(reason) <= 200:
             raise BadRequest("a link needs a reason (5-200 characters)", reason="invalid_input")
@@ -263,9 +285,9 @@ class CaseTasks:
                 raise Conflict(
                     "this subject is linked to this case already", reason="already_linked"
                 )
-            waits = four_eyes and (
-                self.registry.case_link_count(s, case.id) >= self.spec.links_before_approval
-            )
+            held = self.registry.case_link_count(s, case.id)
+            related = self.registry.related_to_case(s, case, person.pk, now)
+            waits = four_eyes and held >= self.spec.links_before_approval
             if (
                 four_eyes
                 and role in self.spec.approval_outside_jurisdiction
@@ -285,7 +307,12 @@ class CaseTasks:
                     status=status,
                 ),
             )
-        return {"case": case_id, "subject": subject_id, "status": status}
+        return Linked(
+            {"case": case_id, "subject": subject_id, "status": status},
+            kind=case.kind,
+            links=held + 1,
+            related=related,
+        )
 
     def _close(self, by: str, unit: str, case_id: str) -> dict[str, Any]:
         now = self.pipeline.clock.now()

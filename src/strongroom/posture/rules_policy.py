@@ -13,7 +13,7 @@ from strongroom.posture.inputs import AuditInput
 
 MIN_JUSTIFICATION = 10
 CORE_DETECTORS = ("velocity", "enumeration", "breadth", "honey_records")
-MORE_DETECTORS = ("peer_deviation", "coordination")
+MORE_DETECTORS = ("peer_deviation", "coordination", "linking", "case_growth")
 CORE_RESPONSES = ("alert", "throttle", "suspend_session", "suspend_principal")
 MORE_RESPONSES = ("step_up", "block_ip_prefix")
 MASKED_MARK = " is masked for "  # how policy/checks.py words this problem
@@ -152,7 +152,8 @@ class DetectorOff(BaseRule):
     help = (
         "Enable the velocity, enumeration, breadth and honey-record detectors (shadow "
         "mode only while sizing a new threshold); peer deviation and coordination catch "
-        "the slow and the distributed extractor."
+        "the slow and the distributed extractor, linking and case growth the insider "
+        "who fills cases to read through them."
     )
 
     def check(self, audit: AuditInput) -> Iterator[Finding]:

@@ -130,8 +130,14 @@ class Transfer(Base):
     __tablename__ = "transfers"
     id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
     weapon_id: Mapped[int] = mapped_column(ForeignKey("weapons.id"), index=True)
-    from_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
-    to_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    # Indexed by either party: a case link asks whether a weapon passed between two
+    # subjects.
+    from_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id"), nullable=True, index=True
+    )
+    to_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id"), nullable=True, index=True
+    )
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), nullable=True)
     at: Mapped[float] = mapped_column(Float)
 

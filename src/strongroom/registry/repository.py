@@ -269,6 +269,38 @@ class Registry:
             ).scalar_one()
         )
 
+    def related_to_case(self, s: Session, case: Case, person_pk: int, now: float) -> bool:
+        """Whether a subject about to be linked has something to do with the case: it is on
+        another open case of the same unit (which the unit's agents read it through
+        already), or a weapon passed between it and a subject of the case. What the
+        linking detectors tell a case from a list of targets by. A closed case does not
+        count: over the years a unit has had most of its département on some case."""
+        known = s.execute(
+            select(CaseSubject.id)
+            .join(Case, Case.id == CaseSubject.case_id)
+            .where(
+                CaseSubject.person_id == person_pk,
+                CaseSubject.status == "active",
+                Case.unit == case.unit,
+                Case.id != case.id,
+                Case.status == "open",
+                Case.expires_at > now,
+            )
+            .limit(1)
+        ).first()
+        if known is not None:
+            return True
+        on_case = select(CaseSubject.person_id).where(CaseSubject.case_id == case.id)
+        shared = s.execute(
+            select(Transfer.id)
+            .where(
+                ((Transfer.from_person_id == person_pk) & Transfer.to_person_id.in_(on_case))
+                | ((Transfer.to_person_id == person_pk) & Transfer.from_person_id.in_(on_case))
+            )
+            .limit(1)
+        ).first()
+        return shared is not None
+
     def linked_in_open_case(
         self, s: Session, case_public_id: str, unit: str, person_pk: int, now: float
     ) -> bool:

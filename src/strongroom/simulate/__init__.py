@@ -12,9 +12,11 @@ network and accounts, interleaved in time with the legitimate users.
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +25,14 @@ from typing import Any
 from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.simulate.incidents import INCIDENTS
+from strongroom.simulate.need_to_know import NEED_TO_KNOW
 from strongroom.simulate.population import LegitStats, build_population
 from strongroom.simulate.report import REPORT_VERSION, legit_report, summary
 from strongroom.simulate.runner import DAY, Sim
 from strongroom.simulate.scenarios import CORE, Builder
 from strongroom.simulate.world import World, clone_home, seed_template
 
-SCENARIOS: dict[str, Builder] = {**CORE, **INCIDENTS}
+SCENARIOS: dict[str, Builder] = {**CORE, **INCIDENTS, **NEED_TO_KNOW}
 
 __all__ = ["SCENARIOS", "SimConfig", "run_simulation", "seed_template"]
 
@@ -49,6 +52,9 @@ class SimConfig:
     max_requests: int | None = None
     # Dealers read their sales ledger now and then (False: verifications only).
     dealer_ledger: bool = True
+    # Prefecture agents work from their département's renewal list now and then (an
+    # export an administrator approves), a few of its persons joining their caseload.
+    exports: bool = True
 
     def check(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
@@ -94,6 +100,23 @@ def run_simulation(
             world.close()
 
 
+def findings_on(world: World, principals: dict[str, str]) -> Counter[str]:
+    """Detector findings opened on these principals (the legitimate population), by
+    signal family, from the home's alert file (one finding per principal and family)."""
+    path = world.home.path / "alerts.jsonl"
+    out: Counter[str] = Counter()
+    if not path.exists():
+        return out
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            if d.get("activity_id") != 1:
+                continue
+            if d.get("actor", {}).get("user", {}).get("uid") in principals:
+                out[str(d.get("unmapped", {}).get("family"))] += 1
+    return out
+
+
 def _run(
     config: SimConfig, world: World, setup_s: float, progress: Progress | None
 ) -> dict[str, Any]:
@@ -106,6 +129,7 @@ def _run(
         days=config.days,
         seed=config.seed,
         ledger=config.dealer_ledger,
+        exports=config.exports,
     )
     attack_day = 1 if config.days > 1 else 0
     campaigns = []
@@ -130,7 +154,7 @@ def _run(
         for acct in c.accounts:
             sim.add(acct, c.start + acct.index * 0.37)
     sim.run()
-    legit = legit_report(stats)
+    legit = legit_report(stats, findings=findings_on(world, stats.roles))
     scenarios = [c.result() for c in campaigns]
     return {
         "version": REPORT_VERSION,
@@ -143,6 +167,7 @@ def _run(
             "policy": config.policy.name if config.policy else "home",
             "max_requests": config.max_requests,
             "dealer_ledger": config.dealer_ledger,
+            "exports": config.exports,
         },
         "run": {
             "requests": sim.requests,

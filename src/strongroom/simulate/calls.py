@@ -13,14 +13,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strongroom.context import Caller
+from strongroom.detect.containment import BLOCKING
 from strongroom.errors import StrongroomError, TooManyRequests, Unauthorized
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """`task` is one of: me, person, weapon, search, verify, ledger. A `person` call with
-    `link` first links the subject to the caller's own case (an insider's way around need
-    to know: it meets the link budgets, four eyes and the honey records)."""
+    """`task` is one of: me, person, weapon, search, verify, ledger, and the case steps
+    case_open (`kind`), link (`case`, `id`), approve (`case`, `id`: a second agent's four
+    eyes). A `person` call with `link` first links the subject to the caller's own case
+    (an insider's way around need to know: it meets the link budgets, four eyes and the
+    honey records); with `case`, it reads through that case (the token names it)."""
 
     task: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -35,6 +38,8 @@ class Outcome:
     retry_after: float = 0.0
     action: str | None = None  # the containment's ladder action (contained, step-up)
     families: tuple[str, ...] = ()
+    case: str | None = None  # the case a case_open opened
+    link_status: str | None = None  # a link's: active, or pending (four eyes)
 
     @property
     def throttled(self) -> bool:
@@ -52,7 +57,13 @@ class Outcome:
         )
 
 
+CASE_STEPS = frozenset({"case_open", "link", "approve"})
+LINK_REASON = "named in the case file"
+
+
 def records_in(task: str, body: dict[str, Any]) -> int:
+    if task in CASE_STEPS:
+        return 0  # a case step discloses nothing of anyone
     if task in ("search", "ledger"):
         return len(body.get("items") or [])
     if task == "verify":
@@ -62,8 +73,20 @@ def records_in(task: str, body: dict[str, Any]) -> int:
 
 
 def perform(world: Any, caller: Caller, call: Call) -> Outcome:
-    gate, a = world.service.registry_tasks, call.args
+    gate, cases, a = world.service.registry_tasks, world.service.cases, call.args
+    managing = replace(caller, purpose="case_management")
     try:
+        if call.task == "case_open":
+            opened = cases.open(managing, kind=a["kind"], reference=a.get("reference", "REF-0001"))
+            return Outcome(200, case=str(opened.body["id"]))
+        if call.task == "link":
+            linked = cases.link(managing, a["case"], a["id"], a.get("reason", LINK_REASON))
+            return Outcome(200, link_status=str(linked.body["status"]))
+        if call.task == "approve":
+            cases.approve_link(managing, a["case"], a["id"])
+            return Outcome(200, link_status="active")
+        if call.task == "person" and a.get("case"):
+            caller = replace(caller, case=a["case"])
         if call.task == "search":
             answer = gate.search_persons(caller, a["query"])
         elif call.task == "person":
@@ -112,14 +135,24 @@ def link_first(world: Any, caller: Caller, subject: str) -> None:
 
 def contained_by(detector: Any, caller: Caller) -> Any:
     """The containment that refused this caller: the principal's or the session's own
+    (the more severe of the two, a step-up its last authentication satisfies left out)
     before a block of its whole network, so the report names what judged the account."""
     index = getattr(detector, "index", None)
     now = detector.clock.now()
+    best = None
     for table, key in (
         (getattr(index, "by_principal", {}), caller.principal_id),
         (getattr(index, "by_session", {}), caller.session_id),
     ):
         c = table.get(key) if key else None
-        if c is not None and c.active(now):
-            return c
-    return detector.check(caller.principal_id, caller.session_id, caller.ip)
+        if c is None or not c.active(now):
+            continue
+        if c.action == "step_up" and (caller.auth_time or 0) >= c.created_at:
+            continue
+        if best is None or BLOCKING.get(c.action, 0) > BLOCKING.get(best.action, 0):
+            best = c
+    if best is not None:
+        return best
+    return detector.check(
+        caller.principal_id, caller.session_id, caller.ip, auth_time=caller.auth_time
+    )

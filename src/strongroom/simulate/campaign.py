@@ -2,10 +2,15 @@
 requests at a given pace, until they are contained, give up, or reach the scenario's
 horizon or cap.
 
-An attacker cannot answer a step-up (the second factor is not theirs), so a 401 or a 403
-`contained` ends an account. A 429 makes it wait the Retry-After and go on: a budget
-delays a patient extractor, it does not stop one. Twenty refusals of the request's shape
-in a row (400, 403) make it give up, as a real tool would change tactics.
+Whether a step-up stops an attacker depends on what it holds. A stolen password without
+the second factor cannot answer one, so a 401 or a 403 `contained` ends the account. An
+insider, or a thief holding the session with its TOTP seed (`Spec.second_factor`),
+answers the step-up and carries on, and logs in again when its session is suspended: only
+the principal's suspension (or its tokens' revocation) ends it, so its records are counted
+up to a real suspension or the budgets' hard stop. A 429 makes it wait the Retry-After
+and go on: a budget delays a patient extractor, it does not stop one. Twenty refusals of
+the request's shape in a row (400, 403) make it give up, as a real tool would change
+tactics.
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ class Account:
     stop: Outcome | None = None
     stopped_at: float | None = None
     cursor: int = 0  # where the account is in its list
+    # What the scenario's strategy reads and keeps: the last call and its answer, calls it
+    # has lined up (a colleague's approval, the read after a link), its own notes.
+    last_call: Call | None = None
+    last: Outcome | None = None
+    queue: list[Call] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    logins: int = 0  # logins after a session suspension (holders of the second factor)
 
     def wake(self, sim: Sim, now: float) -> float | None:
         return self.campaign.act(sim, self, now)
@@ -55,6 +67,11 @@ class Spec:
     cap_requests: int = 20_000
     hours: tuple[float, float] | None = None  # local working hours; None: day and night
     give_up: int = GIVE_UP
+    # The attacker holds the second factor (an insider, a session stolen with its TOTP
+    # seed): it answers step-ups and logs in again after a session suspension.
+    second_factor: bool = False
+    # The target also requires every account contained (not only few records).
+    must_contain: bool = False
 
 
 @dataclass
@@ -71,6 +88,7 @@ class Campaign:
     ended_by: str | None = None
     ended_at: float | None = None
     first_budget_at: float | None = None
+    step_ups: int = 0  # step-ups answered with the second factor
     canary_records: int | None = None  # records leaked when a canary was first asked for
     canary_answered: bool = False  # whether that first canary read itself was answered
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,10 +138,8 @@ class Campaign:
             caller = replace(caller, ip=acct.ips[acct.requests % len(acct.ips)])
         if call.task == "ledger":
             caller = replace(caller, purpose="ledger_keeping")
-        out = sim.request(caller, call)
-        acct.requests += 1
-        self.requests += 1
-        self.statuses[f"{out.status} {out.reason}".strip() if out.status != 200 else "200"] += 1
+        out = self._send(sim, acct, caller, call, now)
+        acct.last_call, acct.last = call, out
         if call.args.get("_canary") and self.canary_records is None:
             # Met at the link to the insider's case (honey detection) or at the read.
             self.canary_records = self.records
@@ -158,6 +174,31 @@ class Campaign:
             return None
         return now + spec.gap(self.rng)
 
+    def _send(self, sim: Sim, acct: Account, caller: Caller, call: Call, now: float) -> Outcome:
+        """One request, and for a holder of the second factor the retries a person at the
+        keyboard makes: a step-up answered, a new login after a session suspension. Each
+        is a request of its own."""
+        out = self._request(sim, acct, caller, call)
+        if not self.spec.second_factor:
+            return out
+        if out.step_up:
+            self.step_ups += 1
+            acct.caller = replace(acct.caller, auth_time=now)
+            out = self._request(sim, acct, replace(caller, auth_time=now), call)
+        if out.contained and out.action == "suspend_session":
+            acct.logins += 1
+            session = f"{acct.caller.session_id}+{acct.logins}"
+            acct.caller = replace(acct.caller, session_id=session, auth_time=now)
+            out = self._request(sim, acct, replace(caller, session_id=session, auth_time=now), call)
+        return out
+
+    def _request(self, sim: Sim, acct: Account, caller: Caller, call: Call) -> Outcome:
+        out = sim.request(caller, call)
+        acct.requests += 1
+        self.requests += 1
+        self.statuses[f"{out.status} {out.reason}".strip() if out.status != 200 else "200"] += 1
+        return out
+
     # --- the report ----------------------------------------------------------------------
     def result(self) -> dict[str, Any]:
         spec = self.spec
@@ -191,9 +232,16 @@ class Campaign:
             "target": {
                 "records": spec.target,
                 "note": spec.target_note,
-                "met": None if spec.target is None else self.records <= spec.target,
+                "met": None
+                if spec.target is None
+                else self.records <= spec.target and (contained or not spec.must_contain),
             },
         }
+        if spec.second_factor:
+            out["second_factor"] = {
+                "step_ups_answered": self.step_ups,
+                "logins_after_session_suspension": sum(a.logins for a in self.accounts),
+            }
         if self.canary_records is not None or "canary" in spec.name:
             after = (
                 None

@@ -7,9 +7,15 @@
                 look at the sales ledger now and then (`ledger=False` leaves it out)
     prefecture  case work in office hours, Monday to Friday, on a caseload in the
                 agent's own département (reads, exact searches, weapon lookups) that
-                grows by a few cases a day; with `exports=True`, now and then the
-                département's renewal list (an export, approved by an administrator),
-                a few of whose persons join the caseload (the export follow-up)
+                grows by a few cases a day, each read through the case its person is
+                linked to: most come from the case-management system (the operator's
+                path), a quarter the agent opens and links itself; now and then a
+                review of persons the unit already knows, eight to fourteen on one
+                case, the links past the policy's threshold waiting for a colleague of
+                the unit to approve them (four eyes; the colleague approves when next
+                at work); with `exports=True`, now and then the département's renewal
+                list (an export, approved by an administrator), a few of whose persons
+                join the caseload (the export follow-up)
     owner       a rare look at their own record
 
 Police and prefecture searches are exact (family name and birth date as typed from a
@@ -18,7 +24,8 @@ document): whoever else holds that pair, a namesake, is listed too.
 Volume per user-day is heavy-tailed: a lognormal factor per person (some people simply
 do more) times a lognormal factor per day. Typos happen (a birth date off by a day).
 A throttled user (429) waits the Retry-After; a step-up (401) is answered with a second
-factor and the request retried; a contained user (403, 401) stops for the day.
+factor and the request retried; a contained user (403, 401) stops for the day. A user-day
+ended by a suspension (403 contained, or the account inactive) is a wrongful suspension.
 """
 
 from __future__ import annotations
@@ -62,6 +69,23 @@ EXPORT_FIELDS = ("ref.person_id", "ref.permit_id", "permit.expires")
 EXPORT_JUSTIFICATION = "Renewal letters for the permits expiring this semester"
 EXPORT_SHARE = 0.3  # chance a prefecture agent's working day starts with the renewal list
 FOLLOW_UPS = 3  # persons of the list that join the caseload
+OWN_CASE_SHARE = 0.25  # new caseload items whose case the agent opens and links itself
+OWN_KINDS = {"renewal": 0.5, "suspension": 0.3, "seizure": 0.2}
+REVIEW_SHARE = 0.05  # chance a working day holds a review of persons the unit knows
+REVIEW_SIZE = (8, 14)
+REVIEW_KIND = "suspension"
+APPROVALS_PER_REQUEST = 3  # waiting links a colleague approves when next at work
+LINK_REASON = "Holder concerned by the case (file received)"
+
+
+@dataclass
+class Waiting:
+    """A link that waits for a second agent of the unit."""
+
+    case: str
+    person: PersonRef
+    requester: LegitUser
+    since: float
 
 
 @dataclass
@@ -77,6 +101,11 @@ class LegitStats:
     containments: Counter[str] = field(default_factory=Counter)
     exports: int = 0  # renewal lists downloaded
     follow_ups: int = 0  # their persons put on a caseload
+    suspended: set[tuple[str, int]] = field(default_factory=set)  # user-days locked out
+    cases_opened: Counter[str] = field(default_factory=Counter)  # by the agents themselves
+    links: Counter[str] = field(default_factory=Counter)  # links the agents made
+    four_eyes_waits: dict[str, list[float]] = field(default_factory=dict)  # seconds, by role
+    desk: dict[str, list[Waiting]] = field(default_factory=dict)  # waiting links, by unit
 
 
 class LegitUser:
@@ -97,6 +126,7 @@ class LegitUser:
         ledger: bool = True,
         approver: str | None = None,
         directory: dict[str, PersonRef] | None = None,
+        kinds: dict[str, float] | None = None,
     ) -> None:
         self.world, self.stats, self.role, self.rng = world, stats, role, rng
         self.profile = PROFILES[role]
@@ -120,9 +150,16 @@ class LegitUser:
             if role == "prefecture"
             else None
         )
+        self.unit = f"{role}:{departement}"
+        # Kinds of case the agent opens itself (none: everything comes through the
+        # case-management system, or the policy has no cases).
+        self.kinds = kinds or {}
+        self.own: dict[str, str] = {}  # person -> the case the agent linked it to
         stats.users[role] += 1
         stats.roles[self.principal] = role
-        self.caseload: list[PersonRef] = []
+        # (person, how it is read: "cms" through the case-management system's case,
+        # "own" through the case the agent linked it to)
+        self.caseload: list[tuple[PersonRef, str]] = []
         self.day = -1
         self.plan: list[tuple[float, Call]] = []
         self.caller: Any = None
@@ -149,6 +186,8 @@ class LegitUser:
                 base = start + day * DAY
                 times = sorted(base + rng.uniform(lo, hi) * 3600 for _ in range(n))
                 self.plan = [(t + dt, c) for t in times for dt, c in self._episode(day)]
+                if self.kinds and rng.random() < REVIEW_SHARE:
+                    self.plan.append((base + rng.uniform(lo, hi) * 3600, Call("review")))
                 self.plan.sort(key=lambda x: x[0])
                 self.plan.reverse()
                 self.caller = None
@@ -211,12 +250,18 @@ class LegitUser:
         per_episode = EXPORT_SHARE / self.profile.episodes
         if self.approver is not None and rng.random() < per_episode:
             return [(0.0, Call("export"))]
+        first: list[tuple[float, Call]] = []
         if not self.caseload or rng.random() < 0.2:
-            self.caseload.append(self._person())
-            if self.case is not None:
-                self.world.link(self.case, self.caseload[-1].public_id)
-        p = rng.choice(self.caseload)
-        calls = [(0.0, Call("person", {"id": p.public_id}))]
+            new = self._person()
+            if self.kinds and rng.random() < OWN_CASE_SHARE:
+                self.caseload.append((new, "own"))
+                first.append((-rng.uniform(60, 300), Call("own_case", {"id": new.public_id})))
+            else:
+                self.caseload.append((new, "cms"))
+                if self.case is not None:
+                    self.world.link(self.case, new.public_id)
+        p, via = rng.choice(self.caseload)
+        calls = [*first, (0.0, Call("person", {"id": p.public_id, "via": via}))]
         if p.family_name and rng.random() < 0.2:
             calls.insert(
                 0,
@@ -267,10 +312,27 @@ class LegitUser:
     def _act(self, sim: Sim, now: float, call: Call) -> None:
         if self.caller is None and not self._login(now):
             return
-        caller = self.caller
+        if self.role == "prefecture" and not self._approve(sim, now):
+            return
         if call.task == "export":
             self._export(now)
-            return
+        elif call.task == "own_case":
+            self._own_case(sim, now, str(call.args["id"]))
+        elif call.task == "review":
+            self._review(sim, now)
+        elif call.task == "person" and "via" in call.args:
+            pid, via = str(call.args["id"]), call.args["via"]
+            case = self.case if via == "cms" else self.own.get(pid)
+            if via == "own" and case is None:
+                return  # its link waits for a colleague, or was refused
+            self._send(sim, now, Call("person", {"id": pid, "case": case}))
+        else:
+            self._send(sim, now, call)
+
+    def _send(self, sim: Sim, now: float, call: Call) -> Outcome:
+        """One request as the user makes it: a step-up answered with the second factor
+        and the request retried; a throttle waited out; a containment ends the day."""
+        caller = self.caller
         if call.task == "ledger":
             caller = replace(caller, purpose="ledger_keeping")
         self.stats.requests[self.role] += 1
@@ -287,6 +349,90 @@ class LegitUser:
             self.blocked_until = now + out.retry_after
         elif out.contained or out.step_up:
             self._contained(now, out)
+        return out
+
+    def _kind(self) -> str:
+        kinds = list(self.kinds)
+        return self.rng.choices(kinds, weights=[self.kinds[k] for k in kinds])[0]
+
+    def _open(self, sim: Sim, now: float, kind: str) -> str | None:
+        reference = f"PREF-{self.rng.randrange(10**6):06d}"
+        out = self._send(sim, now, Call("case_open", {"kind": kind, "reference": reference}))
+        if out.status != 200 or out.case is None:
+            return None
+        self.stats.cases_opened[self.role] += 1
+        return out.case
+
+    def _link(self, sim: Sim, now: float, case: str, person: PersonRef) -> bool:
+        """Link the person to the agent's own case; True once it may be read (a link
+        past the threshold waits on the unit's desk for a colleague)."""
+        out = self._send(
+            sim, now, Call("link", {"case": case, "id": person.public_id, "reason": LINK_REASON})
+        )
+        if out.status != 200:
+            return False
+        self.stats.links[self.role] += 1
+        self.world.known.setdefault(self.unit, {})[person.public_id] = None
+        if out.link_status == "pending":
+            self.stats.desk.setdefault(self.unit, []).append(Waiting(case, person, self, now))
+            return False
+        self.own[person.public_id] = case
+        return True
+
+    def _own_case(self, sim: Sim, now: float, pid: str) -> None:
+        """A case the agent opens itself for a person new on its caseload."""
+        person = self.directory.get(pid)
+        if person is None or pid in self.own:
+            return
+        case = self._open(sim, now, self._kind())
+        if case is not None:
+            self._link(sim, now, case, person)
+
+    def _review(self, sim: Sim, now: float) -> None:
+        """One case for a review of persons the unit has had on its cases before (a
+        regulation's change, a club's licence withdrawn): eight to fourteen linked in a
+        row, read over the next days."""
+        known = [pid for pid in self.world.known_to(self.unit) if pid not in self.own]
+        if len(known) < REVIEW_SIZE[0]:
+            return
+        chosen = self.rng.sample(known, min(len(known), self.rng.randint(*REVIEW_SIZE)))
+        kind = REVIEW_KIND if REVIEW_KIND in self.kinds else self._kind()
+        case = self._open(sim, now, kind)
+        if case is None:
+            return
+        for pid in chosen:
+            person = self.directory.get(pid)
+            if person is None:
+                continue
+            if self._link(sim, now, case, person):
+                self.caseload.append((person, "own"))
+            if self.caller is None or now < self.blocked_until:
+                return  # refused on the way: the rest another day
+
+    def _approve(self, sim: Sim, now: float) -> bool:
+        """Approve a few of the unit's links that wait for a second agent (not one's
+        own); False if the agent was stopped doing so."""
+        waiting = self.stats.desk.get(self.unit)
+        if not waiting:
+            return True
+        done = 0
+        for w in list(waiting):
+            if done >= APPROVALS_PER_REQUEST:
+                break
+            if w.requester is self:
+                continue
+            waiting.remove(w)
+            done += 1
+            out = self._send(sim, now, Call("approve", {"case": w.case, "id": w.person.public_id}))
+            if out.status == 200:
+                role = w.requester.role
+                self.stats.four_eyes_waits.setdefault(role, []).append(now - w.since)
+                w.requester.own[w.person.public_id] = w.case
+                w.requester.caseload.append((w.person, "own"))
+            elif out.throttled or out.contained or out.step_up:
+                waiting.append(w)  # still waiting, for someone else
+                return False
+        return True
 
     def _export(self, now: float) -> None:
         """Request the département's renewal list, have it approved, download it, and
@@ -329,11 +475,13 @@ class LegitUser:
         for ref in known[:FOLLOW_UPS]:
             if self.case is not None:
                 world.link(self.case, ref.public_id)
-            self.caseload.append(ref)
+            self.caseload.append((ref, "cms"))
             self.stats.follow_ups += 1
 
     def _contained(self, now: float, out: Outcome) -> None:
         self.stats.contained.add((self.principal, self.day))
+        if out.contained:
+            self.stats.suspended.add((self.principal, self.day))
         key = f"{out.action or out.reason}:{'+'.join(out.families) or '-'}"
         self.stats.containments[key] += 1
         self.blocked_until = self.world.start + (self.day + 1) * DAY
@@ -354,7 +502,11 @@ def build_population(
     by one administrator."""
     reg = world.registry
     approver = world.add_principal("admin", label="sim export approver") if exports else None
-    directory = {p.public_id: p for p in reg.persons} if exports else None
+    directory = {p.public_id: p for p in reg.persons}
+    declared = world.service.policy.policy.cases.kinds
+    kinds = {
+        k: w for k, w in OWN_KINDS.items() if k in declared and "prefecture" in declared[k].roles
+    }
     rng = random.Random(f"{seed}:population")
     roles = [r for r, p in PROFILES.items() for _ in range(round(users * p.share))]
     roles = (roles + ["police"] * users)[:users]
@@ -384,6 +536,7 @@ def build_population(
                 departement=dept,
                 approver=approver,
                 directory=directory,
+                kinds=kinds,
             )
         elif role == "dealer":
             shop = k // 2 % len(reg.dealers)  # two accounts per shop

@@ -13,6 +13,9 @@ insider               a prefecture agent harvesting full records (addresses) of 
                       département beyond any case, at a human pace
 canary-hitter         reads through a département's files; the first canary read
                       should be the last answered request
+
+The prefecture scenarios (low-and-slow, insider, canary-hitter) are insiders: they hold
+the second factor, answer step-ups and log in again after a session suspension.
 """
 
 from __future__ import annotations
@@ -151,6 +154,7 @@ def low_and_slow(world: World, rng: random.Random, start: float, k: int) -> Camp
             target=1000,
             hours=(9, 17),
             cap_requests=5000,
+            second_factor=True,
         ),
         start,
         rng,
@@ -205,6 +209,7 @@ def insider(world: World, rng: random.Random, start: float, k: int) -> Campaign:
             target_note="records outside the caseload",
             hours=(8.5, 18),
             cap_records=400,
+            second_factor=True,
         ),
         start,
         rng,
@@ -243,6 +248,7 @@ def canary_hitter(world: World, rng: random.Random, start: float, k: int) -> Cam
             target=None,
             target_note="no record answered after the first canary",
             hours=None,
+            second_factor=True,
         ),
         start,
         rng,

@@ -229,6 +229,10 @@ class World:
         self.start = start
         self.service = compose(home, clock=self.clock)
         self.registry = load_registry(self.service, seed=seed, sample=sample)
+        # Who each unit has had on its cases (through the operator's path): the persons a
+        # unit's later work relates to.
+        self.unit_of_case: dict[str, str] = {}
+        self.known: dict[str, dict[str, None]] = {}
 
     def add_principal(
         self,
@@ -256,17 +260,26 @@ class World:
         if kind is None:
             return None
         operator = self.service.admin.operator()
-        return str(
+        case = str(
             self.service.cases.open_as_operator(
                 operator, unit=unit, kind=kind, reference=reference
             )["id"]
         )
+        self.unit_of_case[case] = unit
+        return case
 
     def link(self, case: str, subject: str) -> None:
         with contextlib.suppress(Conflict):  # linked already: the caseload came back to it
             self.service.cases.link_as_operator(
                 self.service.admin.operator(), case, subject, "on the agent's caseload"
             )
+        unit = self.unit_of_case.get(case)
+        if unit is not None:
+            self.known.setdefault(unit, {})[subject] = None
+
+    def known_to(self, unit: str) -> list[str]:
+        """The persons the unit has had on its cases, oldest first."""
+        return list(self.known.get(unit, ()))
 
     def caller(
         self,
