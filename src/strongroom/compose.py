@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.login import Credentials
@@ -89,6 +90,7 @@ class Service:
     token_issuer: TokenIssuer
     admin: AdminTasks
     exports: ExportDesk
+    analytics: AnalyticsDesk
 
     def close(self) -> None:
         if self.budget_state is not None:
@@ -275,6 +277,16 @@ def compose(home: Home, *, clock: Clock = SYSTEM_CLOCK) -> Service:
             exports_dir=home.exports_dir,
             clock=clock,
             is_honey=canaries.contains,
+        ),
+        analytics=AnalyticsDesk(
+            journal=pipeline,
+            engine=engine,
+            vault=vault,
+            pseudonym_key=keys.pseudonym_key(),
+            honey_key=keys.honey_key(),
+            spec=policy.policy.analytics,
+            analytics_path=home.analytics_path,
+            clock=clock,
         ),
     )
 
