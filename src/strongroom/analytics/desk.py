@@ -335,7 +335,9 @@ class AnalyticsDesk:
         try:
             report = grant(self.engine, role, password=password)
         except SQLAlchemyError as exc:
-            raise Unavailable(f"granting {role} failed: {type(exc).__name__}") from exc
+            # The server's reason (no CREATEROLE, ...) is what the operator needs.
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            raise Unavailable(f"granting {role} failed: {reason}") from exc
         self.journal.record_admin(
             caller,
             "analytics grant",

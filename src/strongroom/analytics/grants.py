@@ -23,6 +23,9 @@ import hmac
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from sqlalchemy import Connection, Engine, text
 
@@ -80,7 +83,6 @@ def grant(engine: Engine, role: str, *, password: str | None = None) -> GrantRep
     check_role_name(role)
     if password is not None and not password:
         raise BadRequest("an empty password")
-    quoted = f'"{role}"'
     with engine.begin() as conn:
         exists = conn.execute(
             text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
@@ -89,21 +91,12 @@ def grant(engine: Engine, role: str, *, password: str | None = None) -> GrantRep
             text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": SCHEMA}
         ).first():
             raise BadRequest("no analytics schema yet: run `strongroom analytics build` first")
-        if exists is None:
-            conn.execute(text(f"CREATE ROLE {quoted} NOLOGIN"))
-        if password is not None:
-            verifier = scram_verifier(password).replace("'", "''")
-            conn.execute(text(f"ALTER ROLE {quoted} LOGIN PASSWORD '{verifier}'"))
         db = conn.execute(text("SELECT current_database()")).scalar_one()
-        conn.execute(text(f'GRANT CONNECT ON DATABASE "{db}" TO {quoted}'))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {quoted}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {quoted}"))
-        # Each build drops and creates the tables: the builder's default privileges hand
-        # the new ones to the role as they are created, inside the build's transaction.
-        conn.execute(
-            text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {SCHEMA} GRANT SELECT ON TABLES TO {quoted}")
-        )
-        conn.execute(text(f"ALTER ROLE {quoted} SET search_path = {SCHEMA}"))
+        ddl = _ddl(role, db, exists is None, password)
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            for statement in ddl:
+                cur.execute(statement)
         tables = int(
             conn.execute(
                 text(
@@ -122,6 +115,28 @@ def grant(engine: Engine, role: str, *, password: str | None = None) -> GrantRep
         tables=tables,
         reach=reach,
     )
+
+
+def _ddl(role: str, db: str, create: bool, password: str | None) -> list[Composed]:
+    """The statements, quoted by psycopg (identifiers and the verifier literal)."""
+    r, schema = Identifier(role), Identifier(SCHEMA)
+    out: list[Composed] = []
+    if create:
+        out.append(SQL("CREATE ROLE {} NOLOGIN").format(r))
+    if password is not None:
+        out.append(
+            SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(r, Literal(scram_verifier(password)))
+        )
+    out += [
+        SQL("GRANT CONNECT ON DATABASE {} TO {}").format(Identifier(db), r),
+        SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, r),
+        SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, r),
+        # Each build drops and creates the tables: the builder's default privileges hand
+        # the new ones to the role as they are created, inside the build's transaction.
+        SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, r),
+        SQL("ALTER ROLE {} SET search_path = {}").format(r, schema),
+    ]
+    return out
 
 
 def reach_beyond(conn: Connection, role: str) -> list[str]:
