@@ -153,12 +153,20 @@ def protect(
     hidden = {c for c in protected | sticky if c[0] in published}
     audit = _Audit(now, previous, hidden)
     hidden = audit.hidden
-    prev_protected = {
+    prev_protected: set[Hashable] = {
         (c, 1) for c, p in previous.items() if p.protected_ever and audit.var_before(c)
     }
+    # What the previous release gave away by itself (built with a smaller k or without a
+    # defence) no suppression now takes back: counted, not guarded, or no complement would
+    # ever satisfy the audit.
+    leaked = determined(audit.before_equations, prev_protected) if prev_protected else set()
     if complementary:
-        _complete(audit, protected, prev_protected)
-    already = sum(1 for c in protected if c[0] in published and audit.var_now(c) is None)
+        _complete(audit, protected, prev_protected - leaked, leaked)
+    already = sum(
+        1
+        for c in protected
+        if c[0] in published and (audit.var_now(c) is None or audit.var_now(c) in leaked)
+    )
     primary = sum(1 for c in protected if c[0] in published)
     result = Protection(
         hidden=set(audit.hidden),
@@ -284,14 +292,16 @@ def _pick(audit: _Audit, eqs: Iterable[int]) -> Cell | None:
     return None if best is None else best[1]
 
 
-def _complete(audit: _Audit, protected: set[Cell], prev_protected: set[Var]) -> None:
+def _complete(
+    audit: _Audit, protected: set[Cell], prev_protected: set[Hashable], leaked: set[Hashable]
+) -> None:
     suspects: set[Hashable] | None = None
     while True:
         _lines(audit, protected)
         rows = audit.rows_now()
         if suspects is None:
             suspects = {v for c in protected if (v := audit.var_now(c)) is not None}
-            suspects |= prev_protected
+            suspects = (suspects | prev_protected) - leaked
         joint = [r for r in rows if r] + audit.before_equations
         # Hiding more never determines more (a combination of equations that isolates a
         # cell still does once a column is dropped), so only the cells found determined
