@@ -212,6 +212,7 @@ class AnalyticsDesk:
         with self.engine.connect() as conn:
             last = ledger_db.last_release(conn)
             ledgers = ledger_db.load(conn) if mode.ledger else {}
+            known = ledger_db.load_knowledge(conn) if mode.ledger else {}
         self._check_history(last, signature, refresh=refresh, regeneralize=regeneralize)
         release = 1 if last is None else last.release + 1
         groups = self._groups(mode)
@@ -234,6 +235,7 @@ class AnalyticsDesk:
                     g.published,
                     self.spec.k,
                     ledgers.get(g.name),
+                    known.get(g.name),
                     complementary=mode.complementary,
                 )
             except CannotProtect as exc:
@@ -262,9 +264,10 @@ class AnalyticsDesk:
         new_ledgers: dict[str, dict[Cell, PastCell]] = {
             name: p.ledger for name, p in protections.items()
         }
+        new_known = {name: p.knowledge for name, p in protections.items()}
 
         def save(conn: Any) -> None:
-            ledger_db.save(conn, record, new_ledgers)
+            ledger_db.save(conn, record, new_ledgers, new_known)
 
         if self.postgresql:
             written = publish_postgresql(self.engine, tables, row, save)
@@ -409,16 +412,23 @@ class AnalyticsDesk:
 def _count_rows(
     dims: Level, cells: dict[Level, dict[tuple[str, ...], Any]], hidden: set[Cell]
 ) -> Iterator[tuple[Any, ...]]:
+    hidden_by_level: dict[Level, set[tuple[str, ...]]] = {}
+    for lv, key in hidden:
+        hidden_by_level.setdefault(lv, set()).add(key)
     for level in sorted(subsets(dims), key=lambda lv: (-len(lv), lv)):
         at = {d: i for i, d in enumerate(level)}
-        for key, stat in sorted(cells.get(level, {}).items()):
-            if not stat.n:
-                continue
+        by = cells.get(level, {})
+        shut = hidden_by_level.get(level, set())
+        # A hidden cell may have fallen to zero since it was hidden: still listed, still
+        # hidden (its row's absence would say zero).
+        for key in sorted(set(by) | shut):
+            stat = by.get(key)
+            n = stat.n if stat is not None else 0
             values = tuple(key[at[d]] if d in at else TOTAL for d in dims)
-            if (level, key) in hidden:
+            if key in shut:
                 yield (*values, None, True)
-            else:
-                yield (*values, stat.n, False)
+            elif n:
+                yield (*values, n, False)
 
 
 def _describe(cell: Cell) -> str:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.sql import SQL, Composed, Identifier, Literal
-
 from sqlalchemy import Connection, Engine, text
 
 from strongroom.analytics.store import SCHEMA

@@ -5,6 +5,8 @@ registry database (never in the analytics schema or file analysts read).
 with its count and state, and every cell ever hidden or ever protected with those flags:
 the next release keeps those hidden (a cell suppressed once is never published later, so
 two releases never differ by a suppressed count) and audits itself jointly with the last.
+`analytics_knowledge` holds, per group, what the releases so far let anyone write about
+their hidden counts (`suppress.Knowledge`): the next release is audited against it.
 `analytics_releases` records who built each release, under which declarations, and how
 many cells were suppressed.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +35,8 @@ from sqlalchemy import (
     select,
 )
 
-from strongroom.analytics.suppress import Cell, PastCell
+from strongroom.analytics.solve import Number
+from strongroom.analytics.suppress import Cell, Knowledge, PastCell, Var
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -66,6 +70,15 @@ cells = Table(
     Column("state", String(10), nullable=False),
     Column("hidden_ever", Boolean, nullable=False),
     Column("protected_ever", Boolean, nullable=False),
+    Column("published_n", BigInteger, nullable=True),
+)
+
+
+knowledge = Table(
+    "analytics_knowledge",
+    metadata,
+    Column("grp", String(80), primary_key=True),
+    Column("document", Text, nullable=False),  # JSON: equations and guarded unknowns
 )
 
 
@@ -103,6 +116,36 @@ def load(conn: Connection) -> dict[str, dict[Cell, PastCell]]:
             state=str(row.state),
             hidden_ever=bool(row.hidden_ever),
             protected_ever=bool(row.protected_ever),
+            published_n=None if row.published_n is None else int(row.published_n),
+        )
+    return out
+
+
+def _var_out(var: Var) -> list[Any]:
+    (level, key), n = var
+    return [list(level), list(key), n]
+
+
+def _var_in(raw: list[Any]) -> Var:
+    return ((tuple(raw[0]), tuple(raw[1])), int(raw[2]))
+
+
+def _coef_out(c: Number) -> list[int]:
+    f = Fraction(c)
+    return [f.numerator, f.denominator]
+
+
+def _coef_in(raw: list[int]) -> Number:
+    return raw[0] if raw[1] == 1 else Fraction(raw[0], raw[1])
+
+
+def load_knowledge(conn: Connection) -> dict[str, Knowledge]:
+    out: dict[str, Knowledge] = {}
+    for row in conn.execute(select(knowledge)):
+        doc = json.loads(row.document)
+        out[row.grp] = Knowledge(
+            rows=[{_var_in(v): _coef_in(c) for v, c in r} for r in doc["rows"]],
+            guarded={_var_in(v) for v in doc["guarded"]},
         )
     return out
 
@@ -111,6 +154,7 @@ def save(
     conn: Connection,
     release: Release,
     ledgers: Mapping[str, Mapping[Cell, PastCell]],
+    known: Mapping[str, Knowledge],
 ) -> None:
     conn.execute(
         insert(releases).values(
@@ -138,6 +182,7 @@ def save(
                     "state": past.state,
                     "hidden_ever": past.hidden_ever,
                     "protected_ever": past.protected_ever,
+                    "published_n": past.published_n,
                 }
             )
             if len(batch) >= INSERT_BATCH:
@@ -145,3 +190,10 @@ def save(
                 batch = []
     if batch:
         conn.execute(insert(cells), batch)
+    for grp, kb in known.items():
+        conn.execute(delete(knowledge).where(knowledge.c.grp == grp))
+        doc = {
+            "rows": [[[_var_out(v), _coef_out(c)] for v, c in r.items()] for r in kb.rows],
+            "guarded": sorted(_var_out(v) for v in kb.guarded),
+        }
+        conn.execute(insert(knowledge).values(grp=grp, document=json.dumps(doc)))

@@ -51,12 +51,12 @@ def components(equations: Iterable[Iterable[V]]) -> list[set[V]]:
     return list(groups.values())
 
 
-def determined(equations: Iterable[Mapping[V, int]], among: set[V] | None = None) -> set[V]:
+def determined(equations: Iterable[Mapping[V, Number]], among: set[V] | None = None) -> set[V]:
     """The unknowns the equations fix (only those `among`, when given: components holding
     none of them are not solved). Each equation maps unknowns to their coefficients;
     published terms are left out (they only move the right-hand side)."""
     rows = [dict(eq) for eq in equations if eq]
-    by_root: dict[int, list[dict[V, int]]] = {}
+    by_root: dict[int, list[dict[V, Number]]] = {}
     groups = components(rows)
     where = {v: i for i, g in enumerate(groups) for v in g}
     for r in rows:
@@ -70,7 +70,48 @@ def determined(equations: Iterable[Mapping[V, int]], among: set[V] | None = None
     return out
 
 
-def _determined_in(rows: list[dict[V, int]]) -> set[V]:
+def project(rows: Iterable[Mapping[V, Number]], drop: set[V]) -> list[dict[V, Number]]:
+    """The relations `rows` imply among the unknowns not in `drop`: each dropped unknown
+    is eliminated (solved from one row, substituted in the others, that row discarded),
+    and what remains is reduced to a basis."""
+    work: dict[int, dict[V, Number]] = {i: dict(r) for i, r in enumerate(rows) if r}
+    holders: dict[V, set[int]] = {}
+    for i, row in work.items():
+        for v in row:
+            holders.setdefault(v, set()).add(i)
+    for d in drop:
+        ids = holders.get(d)
+        if not ids:
+            continue
+        pivot_id = min(ids, key=lambda i: len(work[i]))
+        pivot = work.pop(pivot_id)
+        for v in pivot:
+            holders[v].discard(pivot_id)
+        lead = pivot[d]
+        for i in list(holders.get(d, ())):
+            row = work[i]
+            a = row[d]
+            exact = isinstance(a, int) and isinstance(lead, int) and a % lead == 0
+            factor = a // lead if exact else Fraction(a) / lead
+            for v, c in pivot.items():
+                value = row.get(v, 0) - factor * c
+                if value:
+                    if v not in row:
+                        holders.setdefault(v, set()).add(i)
+                    row[v] = value
+                elif v in row:
+                    del row[v]
+                    holders[v].discard(i)
+            if not row:
+                del work[i]
+    return list(_rref(list(work.values())).values())
+
+
+def _determined_in(rows: list[dict[V, Number]]) -> set[V]:
+    return {p for p, row in _rref(rows).items() if len(row) == 1}
+
+
+def _rref(rows: list[dict[V, Number]]) -> dict[V, dict[V, Number]]:
     # Reduced row echelon form, kept reduced as rows arrive: each pivot row has a zero in
     # every other pivot's column, so an unknown is fixed exactly when its pivot row
     # holds nothing else.
@@ -118,4 +159,4 @@ def _determined_in(rows: list[dict[V, int]]) -> set[V]:
         for u in row:
             if u != pivot:
                 holders.setdefault(u, set()).add(pivot)
-    return {p for p, row in pivots.items() if len(row) == 1}
+    return pivots

@@ -22,17 +22,19 @@ equations (`solve.determined`, exact). First the cheap rule (an equation with a 
 unknown gives it away), then the exact audit; each protected cell it finds determined gets
 one more hidden cell in one of its equations, preferring interior cells and small counts.
 
-Releases: a cell hidden once stays hidden (the *ledger*), and the audit runs on this
-release and the previous one together. A cell whose count has not changed since the
-previous release is the same unknown in both (or is known, if it was published then); a
-changed cell is two unknowns. An attacker who knows exactly which cells changed (more than
-anyone outside can) still determines no protected cell of either release. Cells published
-earlier with an unchanged count are known whether hidden now or not, so they are never
-chosen as complements.
+Releases: a cell hidden once stays hidden (the *ledger*), and the audit includes what
+every earlier release told: the *knowledge*, the equations of all releases so far over
+unknowns named (cell, count). A cell whose count has not changed is the same unknown in
+every release that hid it, and a known one if a release published it at that count; a
+changed cell is a new unknown. So an attacker who knows exactly which cells changed
+between any two releases (more than anyone outside can) determines no protected cell of
+either. The knowledge stays small: after each release the unknowns of cells that have
+changed since are eliminated (their relations to the others are kept), except those of
+protected cells, which stay guarded.
 
-What this does not guarantee: interval disclosure (sums may bound a hidden cell closely),
-and the sums between two releases further apart than one refresh are covered by the
-ledger's stickiness, not by an exact joint audit.
+What this does not guarantee: interval disclosure (sums may bound a hidden cell closely);
+a cell whose count changes and comes back to a count an earlier release published is
+known only to an attacker who knows it came back.
 """
 
 from __future__ import annotations
@@ -41,12 +43,12 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from strongroom.analytics.solve import components, determined
+from strongroom.analytics.solve import Number, components, determined, project
 
 Level = tuple[str, ...]
 Key = tuple[str, ...]
 Cell = tuple[Level, Key]
-Var = tuple[Cell, int]  # (cell, 1): its count in the previous release; (cell, 2): now
+Var = tuple[Cell, int]  # a cell's count while it is that count: (cell, count)
 
 PUBLISHED, HIDDEN, IMPLIED, ABSENT = "published", "hidden", "implied", "absent"
 
@@ -73,6 +75,20 @@ class PastCell:
     state: str  # published | hidden | implied | absent (not in the previous release)
     hidden_ever: bool
     protected_ever: bool
+    # The count a release published and the cell has kept since, through any number of
+    # releases that hid it (None: never published, or changed since): anyone who kept
+    # that release and can tell the cell did not change knows it.
+    published_n: int | None = None
+
+
+@dataclass
+class Knowledge:
+    """What the releases so far let anyone write about their hidden counts: equations
+    over (cell, count) unknowns, and the unknowns that must stay undetermined (protected
+    cells, at every count they were protected at)."""
+
+    rows: list[dict[Var, Number]] = field(default_factory=list)
+    guarded: set[Var] = field(default_factory=set)
 
 
 @dataclass
@@ -82,6 +98,7 @@ class Protection:
     complements: int  # hidden for another cell's sake (this release or an earlier one)
     already_published: int  # protected now but published earlier with this count
     ledger: dict[Cell, PastCell] = field(default_factory=dict)  # what the next release reads
+    knowledge: Knowledge = field(default_factory=Knowledge)
 
 
 def subsets(dims: Level) -> list[Level]:
@@ -111,23 +128,23 @@ def covers(levels: Iterable[Level]) -> list[tuple[Level, Level]]:
 
 
 def equations(counts: Mapping[Level, Mapping[Key, int]]) -> list[list[Cell]]:
-    """Every 'parent = sum of children' relation among non-zero cells, parent first.
-    Zero cells are left out: a zero is published (or absent, which reads as zero)."""
+    """Every 'parent = sum of children' relation among the cells `counts` lists, parent
+    first. It lists non-zero cells, and the zero cells that matter (hidden, or non-zero in
+    the previous release); any other zero is published (a count view lists every non-zero
+    cell, so an absent one reads as zero) and leaves no term."""
     out: list[list[Cell]] = []
     for s, t in covers(counts):
         at = [t.index(d) for d in s]
         children: dict[Key, list[Cell]] = {}
         sums: dict[Key, int] = {}
         for key, n in counts[t].items():
-            if n:
-                up = tuple(key[i] for i in at)
-                children.setdefault(up, []).append((t, key))
-                sums[up] = sums.get(up, 0) + n
+            up = tuple(key[i] for i in at)
+            children.setdefault(up, []).append((t, key))
+            sums[up] = sums.get(up, 0) + n
         for key, n in counts[s].items():
             if n != sums.get(key, 0):
                 raise RuntimeError(f"level {s} cell {key} is {n}, its cells in {t} sum to {sums}")
-            if n:
-                out.append([(s, key), *children[key]])
+            out.append([(s, key), *children.get(key, [])])
     return out
 
 
@@ -136,46 +153,50 @@ def protect(
     published: set[Level],
     k: int,
     ledger: Mapping[Cell, PastCell] | None = None,
+    knowledge: Knowledge | None = None,
     *,
     complementary: bool = True,
 ) -> Protection:
     """Which cells of the published levels to hide. `cells` holds every level of the
-    intersection closure of `published`; `ledger` is the previous release's."""
+    intersection closure of `published`; `ledger` and `knowledge` are what the releases
+    before this one left."""
     ledger = ledger or {}
-    counts = {lv: {key: st.n for key, st in by.items()} for lv, by in cells.items()}
+    knowledge = knowledge or Knowledge()
+    counts = {lv: {key: st.n for key, st in by.items() if st.n} for lv, by in cells.items()}
+    # Cells that had a count and now have none: hiding one is a complement like any other
+    # (whoever knew its count cannot tell it fell to zero), and one hidden stays hidden.
+    for (lv, key), past in ledger.items():
+        if lv in counts and key not in counts[lv] and (past.n or past.state == HIDDEN):
+            counts[lv][key] = 0
     now = _Release(counts, published)
-    previous = {c: p for c, p in ledger.items() if p.state != ABSENT}
     sensitive = {
         (lv, key) for lv, by in cells.items() for key, st in by.items() if 0 < st.persons < k
     }
-    protected = sensitive | {c for c, p in ledger.items() if p.protected_ever and now.n(c) > 0}
-    sticky = {c for c, p in ledger.items() if p.hidden_ever and now.n(c) > 0}
-    hidden = {c for c in protected | sticky if c[0] in published}
-    audit = _Audit(now, previous, hidden)
-    hidden = audit.hidden
-    prev_protected: set[Hashable] = {
-        (c, 1) for c, p in previous.items() if p.protected_ever and audit.var_before(c)
-    }
-    # What the previous release gave away by itself (built with a smaller k or without a
-    # defence) no suppression now takes back: counted, not guarded, or no complement would
-    # ever satisfy the audit.
-    leaked = determined(audit.before_equations, prev_protected) if prev_protected else set()
+    # Cells protected by an earlier release are guarded at the counts they had then (the
+    # knowledge's guarded unknowns); now they are protected if small now.
+    protected = sensitive
+    sticky = {c for c, p in ledger.items() if p.hidden_ever and now.listed(c)}
+    audit = _Audit(now, ledger, knowledge, {c for c in protected | sticky if c[0] in published})
+    # What earlier releases gave away by themselves (built with a smaller k, or without a
+    # defence) no suppression now takes back: counted, not guarded, or no complement
+    # would ever satisfy the audit.
+    leaked = determined(audit.knowledge_now(), knowledge.guarded) if knowledge.guarded else set()
     if complementary:
-        _complete(audit, protected, prev_protected - leaked, leaked)
+        _complete(audit, protected, knowledge.guarded - leaked)
     already = sum(
         1
         for c in protected
         if c[0] in published and (audit.var_now(c) is None or audit.var_now(c) in leaked)
     )
     primary = sum(1 for c in protected if c[0] in published)
-    result = Protection(
+    return Protection(
         hidden=set(audit.hidden),
         primary=primary,
         complements=len(audit.hidden) - primary,
         already_published=already,
+        ledger=_next_ledger(now, ledger, audit.hidden, sensitive),
+        knowledge=audit.next_knowledge(protected, leaked),
     )
-    result.ledger = _next_ledger(now, ledger, audit.hidden, sensitive)
-    return result
 
 
 class _Release:
@@ -191,25 +212,26 @@ class _Release:
     def n(self, cell: Cell) -> int:
         return self.counts.get(cell[0], {}).get(cell[1], 0)
 
+    def listed(self, cell: Cell) -> bool:
+        return cell[1] in self.counts.get(cell[0], {})
+
 
 class _Audit:
-    """The joint equations of this release and the previous one, as unknowns."""
+    """This release's equations and the earlier releases' knowledge, as unknowns."""
 
-    def __init__(self, now: _Release, previous: Mapping[Cell, PastCell], hidden: set[Cell]):
+    def __init__(
+        self,
+        now: _Release,
+        ledger: Mapping[Cell, PastCell],
+        knowledge: Knowledge,
+        hidden: set[Cell],
+    ):
         self.now = now
-        self.previous = previous
+        self.ledger = ledger
+        self.knowledge = knowledge
         self.hidden: set[Cell] = set()
-        before: dict[Level, dict[Key, int]] = {}
-        for (lv, key), past in previous.items():
-            before.setdefault(lv, {})[key] = past.n
-        # The previous release's levels: every non-zero cell of each is in the ledger.
-        self.before_equations: list[dict[Hashable, int]] = []
-        for eq in equations(before):
-            row = _row(eq, self.var_before)
-            if row:
-                self.before_equations.append(row)
-        # What each cell is when unknown (None: its count is known anyway, from the
-        # previous release), and which cells are unknown whatever is hidden (implied).
+        # What each cell is when unknown (None: its count is known anyway, a release
+        # published it), and the unknowns whatever is hidden (implied cells).
         self._as_unknown: dict[Cell, Var | None] = {}
         self._var: dict[Cell, Var] = {}
         for cell in now.cell_eqs:
@@ -222,19 +244,28 @@ class _Audit:
             self.hide(cell)
 
     def _unknown_var(self, cell: Cell) -> Var | None:
+        if not self.now.listed(cell):
+            return None  # zero, and published as zero
         n = self.now.n(cell)
-        if n == 0:
+        past = self.ledger.get(cell)
+        if past is not None and past.published_n == n:
             return None
-        past = self.previous.get(cell)
-        if past is not None and past.n == n:
-            return None if past.state == PUBLISHED else (cell, 1)
-        return (cell, 2)
+        return (cell, n)
 
-    def var_before(self, cell: Cell) -> Var | None:
-        past = self.previous.get(cell)
-        if past is None or past.n == 0 or past.state == PUBLISHED:
-            return None
-        return (cell, 1)
+    def _known(self, var: Var) -> bool:
+        """Whether an unknown of the knowledge is a count anyone can read now: the cell
+        still has it and this release shows it (or showed it and it has not changed)."""
+        cell, n = var
+        return self.now.n(cell) == n and self.now.listed(cell) and self.var_now(cell) is None
+
+    def knowledge_now(self) -> list[dict[Hashable, Number]]:
+        """The knowledge, less the unknowns this release shows."""
+        out: list[dict[Hashable, Number]] = []
+        for row in self.knowledge.rows:
+            rest = {v: c for v, c in row.items() if not self._known(v)}
+            if rest:
+                out.append(rest)
+        return out
 
     def var_now(self, cell: Cell) -> Var | None:
         v = self._var.get(cell)
@@ -243,7 +274,7 @@ class _Audit:
         return v
 
     def hideable(self, cell: Cell) -> bool:
-        """Hiding it would make it an unknown (not a count published before, unchanged)."""
+        """Hiding it would make it an unknown (not a count a release published)."""
         return (
             cell[0] in self.now.published
             and cell not in self.hidden
@@ -263,12 +294,24 @@ class _Audit:
     def unknowns(self, e: int) -> int:
         return self._unknowns[e]
 
-    def rows_now(self) -> list[dict[Hashable, int]]:
+    def rows_now(self) -> list[dict[Hashable, Number]]:
         return [_row(eq, self._var.get) for eq in self.now.equations]
 
+    def next_knowledge(self, protected: set[Cell], leaked: set[Hashable]) -> Knowledge:
+        """This release's equations joined to the knowledge; the unknowns of cells whose
+        count this release no longer has are eliminated unless guarded."""
+        rows = [r for r in self.rows_now() if r] + self.knowledge_now()
+        guarded: set[Var] = {v for c in protected if (v := self.var_now(c)) is not None}
+        guarded |= self.knowledge.guarded - leaked
+        live = {v for row in rows for v in row if self.var_now(v[0]) == v}
+        stale = {v for row in rows for v in row} - live - guarded
+        kept = project(rows, stale)
+        present = {v for row in kept for v in row}
+        return Knowledge(rows=kept, guarded={v for v in guarded if v in present})
 
-def _row(eq: list[Cell], var: object) -> dict[Hashable, int]:
-    out: dict[Hashable, int] = {}
+
+def _row(eq: list[Cell], var: object) -> dict[Hashable, Number]:
+    out: dict[Hashable, Number] = {}
     for i, cell in enumerate(eq):
         v = var(cell)  # type: ignore[operator]
         if v is not None:
@@ -292,17 +335,15 @@ def _pick(audit: _Audit, eqs: Iterable[int]) -> Cell | None:
     return None if best is None else best[1]
 
 
-def _complete(
-    audit: _Audit, protected: set[Cell], prev_protected: set[Hashable], leaked: set[Hashable]
-) -> None:
+def _complete(audit: _Audit, protected: set[Cell], guarded_before: set[Var]) -> None:
     suspects: set[Hashable] | None = None
     while True:
         _lines(audit, protected)
         rows = audit.rows_now()
         if suspects is None:
             suspects = {v for c in protected if (v := audit.var_now(c)) is not None}
-            suspects = (suspects | prev_protected) - leaked
-        joint = [r for r in rows if r] + audit.before_equations
+            suspects |= guarded_before
+        joint = [r for r in rows if r] + audit.knowledge_now()
         # Hiding more never determines more (a combination of equations that isolates a
         # cell still does once a column is dropped), so only the cells found determined
         # last time need solving again.
@@ -350,6 +391,16 @@ def _lines(audit: _Audit, protected: set[Cell]) -> None:
             queue.extend(audit.now.cell_eqs[cell])
 
 
+def _shown(n: int, state: str, past: PastCell | None) -> int | None:
+    """The count a release showed and the cell has kept since (None: shown never, or
+    changed since; a count that changes and comes back is not one anyone saw stay)."""
+    if state == PUBLISHED:
+        return n
+    if past is not None and past.published_n == n:
+        return n
+    return None
+
+
 def _next_ledger(
     now: _Release,
     ledger: Mapping[Cell, PastCell],
@@ -359,9 +410,9 @@ def _next_ledger(
     out: dict[Cell, PastCell] = {}
     for lv, by in now.counts.items():
         for key, n in by.items():
-            if not n:
-                continue
             cell = (lv, key)
+            if not n and cell not in hidden:
+                continue
             past = ledger.get(cell)
             state = IMPLIED if lv not in now.published else HIDDEN if cell in hidden else PUBLISHED
             out[cell] = PastCell(
@@ -369,8 +420,9 @@ def _next_ledger(
                 state=state,
                 hidden_ever=cell in hidden or (past is not None and past.hidden_ever),
                 protected_ever=cell in sensitive or (past is not None and past.protected_ever),
+                published_n=_shown(n, state, past),
             )
     for cell, past in ledger.items():
         if cell not in out and (past.hidden_ever or past.protected_ever):
-            out[cell] = PastCell(0, ABSENT, past.hidden_ever, past.protected_ever)
+            out[cell] = PastCell(0, ABSENT, past.hidden_ever, past.protected_ever, past.published_n)
     return out

@@ -39,10 +39,18 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("hidden_ever", sa.Boolean(), nullable=False),
         sa.Column("protected_ever", sa.Boolean(), nullable=False),
+        sa.Column("published_n", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("grp", "level", "cell", name=op.f("pk_analytics_cells")),
+    )
+    op.create_table(
+        "analytics_knowledge",
+        sa.Column("grp", sa.String(length=80), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("grp", name=op.f("pk_analytics_knowledge")),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("analytics_knowledge")
     op.drop_table("analytics_cells")
     op.drop_table("analytics_releases")
