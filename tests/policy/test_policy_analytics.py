@@ -24,7 +24,10 @@ def test_the_default_declares_views_over_every_universe() -> None:
     assert any(v.kind == "rows" for v in an.views.values())
 
 
-QIS = "  quasi_identifiers:\n    age: {generalize: band}\n    departement: {generalize: departement}\n"
+QIS = (
+    "  quasi_identifiers:\n    age: {generalize: band}\n"
+    "    departement: {generalize: departement}\n"
+)
 
 
 @pytest.mark.parametrize(
