@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+import datetime
 
 from strongroom.policy.model import (
     ANALYTICS_QUASI_IDENTIFIERS,
     ANALYTICS_UNIVERSES,
+    QuasiIdentifier,
     QuasiIdentifierSpec,
 )
 
@@ -68,8 +69,8 @@ class Generalizer:
     date: str = "month"
 
     @classmethod
-    def from_policy(cls, qis: Mapping[str, QuasiIdentifierSpec]) -> Generalizer:
-        def gen(name: str, default: str) -> str:
+    def from_policy(cls, qis: Mapping[QuasiIdentifier, QuasiIdentifierSpec]) -> Generalizer:
+        def gen(name: QuasiIdentifier, default: str) -> str:
             spec = qis.get(name)
             return default if spec is None else spec.generalize
 
@@ -97,7 +98,7 @@ class Generalizer:
             return REGIONS.get(code, "unknown")
         return code
 
-    def age_of(self, birth: date, today: date) -> str:
+    def age_of(self, birth: datetime.date, today: datetime.date) -> str:
         years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
         if self.age == "none":
             return str(years)
@@ -121,7 +122,7 @@ class Generalizer:
                 label = band
         return label
 
-    def date_of(self, day: date) -> str:
+    def date_of(self, day: datetime.date) -> str:
         if self.date == "day":
             return day.isoformat()
         if self.date == "year":

@@ -85,7 +85,9 @@ class Tally:
     def __init__(self, dims: tuple[str, ...], levels: Iterable[Level]) -> None:
         self.dims = dims
         self.levels = sorted(set(levels))
-        self._at = [(_getter(tuple(dims.index(d) for d in lv)), {}) for lv in self.levels]
+        self._at: list[tuple[Callable[[tuple[str, ...]], Key], dict[Key, list[int]]]] = [
+            (_getter(tuple(dims.index(d) for d in lv)), {}) for lv in self.levels
+        ]
         self.cells: dict[Level, dict[Key, list[int]]] = {
             lv: t for lv, (_, t) in zip(self.levels, self._at, strict=True)
         }
@@ -117,7 +119,7 @@ def _getter(at: tuple[int, ...]) -> Callable[[tuple[str, ...]], Key]:
     if len(at) == 1:
         (i,) = at
         return lambda values: (values[i],)
-    return itemgetter(*at)  # type: ignore[return-value]
+    return itemgetter(*at)
 
 
 def today_of(now: float) -> date:

@@ -305,7 +305,7 @@ class AnalyticsDesk:
                 f"the policy's analytics section changed since release {last.release}: run "
                 "`strongroom analytics build`"
             )
-        before = last.signature.get("generalizations")
+        before = last.signature.get("generalizations") or {}
         now = signature["generalizations"]
         if before != now and not regeneralize:
             changed = ", ".join(

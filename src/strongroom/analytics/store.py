@@ -70,6 +70,7 @@ class ReleaseRow:
 
 
 def _table(meta: MetaData, view: ViewTable) -> Table:
+    cols: list[Column[Any]]
     if view.kind == "rows":
         cols = [Column("pseudonym", String(32), primary_key=True)]
         cols += [Column(c, Text, nullable=False) for c in view.columns]

@@ -39,7 +39,7 @@ known only to an attacker who knows it came back.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -258,9 +258,9 @@ class _Audit:
         cell, n = var
         return self.now.n(cell) == n and self.now.listed(cell) and self.var_now(cell) is None
 
-    def knowledge_now(self) -> list[dict[Hashable, Number]]:
+    def knowledge_now(self) -> list[dict[Var, Number]]:
         """The knowledge, less the unknowns this release shows."""
-        out: list[dict[Hashable, Number]] = []
+        out: list[dict[Var, Number]] = []
         for row in self.knowledge.rows:
             rest = {v: c for v, c in row.items() if not self._known(v)}
             if rest:
@@ -294,10 +294,10 @@ class _Audit:
     def unknowns(self, e: int) -> int:
         return self._unknowns[e]
 
-    def rows_now(self) -> list[dict[Hashable, Number]]:
+    def rows_now(self) -> list[dict[Var, Number]]:
         return [_row(eq, self._var.get) for eq in self.now.equations]
 
-    def next_knowledge(self, protected: set[Cell], leaked: set[Hashable]) -> Knowledge:
+    def next_knowledge(self, protected: set[Cell], leaked: set[Var]) -> Knowledge:
         """This release's equations joined to the knowledge; the unknowns of cells whose
         count this release no longer has are eliminated unless guarded."""
         rows = [r for r in self.rows_now() if r] + self.knowledge_now()
@@ -310,10 +310,10 @@ class _Audit:
         return Knowledge(rows=kept, guarded={v for v in guarded if v in present})
 
 
-def _row(eq: list[Cell], var: object) -> dict[Hashable, Number]:
-    out: dict[Hashable, Number] = {}
+def _row(eq: list[Cell], var: Callable[[Cell], Var | None]) -> dict[Var, Number]:
+    out: dict[Var, Number] = {}
     for i, cell in enumerate(eq):
-        v = var(cell)  # type: ignore[operator]
+        v = var(cell)
         if v is not None:
             out[v] = out.get(v, 0) + (-1 if i == 0 else 1)
     return {v: c for v, c in out.items() if c}
@@ -336,7 +336,7 @@ def _pick(audit: _Audit, eqs: Iterable[int]) -> Cell | None:
 
 
 def _complete(audit: _Audit, protected: set[Cell], guarded_before: set[Var]) -> None:
-    suspects: set[Hashable] | None = None
+    suspects: set[Var] | None = None
     while True:
         _lines(audit, protected)
         rows = audit.rows_now()
@@ -351,11 +351,11 @@ def _complete(audit: _Audit, protected: set[Cell], guarded_before: set[Var]) -> 
         suspects = set(exposed)
         if not exposed:
             return
-        by_var: dict[Hashable, list[int]] = {}
+        by_var: dict[Var, list[int]] = {}
         for e, row in enumerate(rows):
             for v in row:
                 by_var.setdefault(v, []).append(e)
-        groups: list[set[Hashable]] | None = None
+        groups: list[set[Var]] | None = None
         added = False
         for v in sorted(exposed, key=repr):
             cell = _pick(audit, by_var.get(v, []))

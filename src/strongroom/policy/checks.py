@@ -272,7 +272,7 @@ class _Checker:
     def analytics(self) -> None:
         an = self.p.analytics
         for qi, spec in an.quasi_identifiers.items():
-            base = ("analytics", "quasi_identifiers", qi)
+            base: Path = ("analytics", "quasi_identifiers", qi)
             allowed = ANALYTICS_QUASI_IDENTIFIERS[qi]
             if spec.generalize not in allowed:
                 self.add(
