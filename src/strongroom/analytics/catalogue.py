@@ -12,9 +12,9 @@ universe, would not see (`suppress.py`).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-import datetime
 
 from strongroom.policy.model import (
     ANALYTICS_QUASI_IDENTIFIERS,

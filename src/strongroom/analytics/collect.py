@@ -15,8 +15,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, null, select
