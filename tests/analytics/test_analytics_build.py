@@ -23,7 +23,7 @@ from analytics_testkit import (
     read_release,
     truth,
 )
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from strongroom.analytics import BuildMode
 from strongroom.cli.seeding import seed_home
@@ -86,6 +86,20 @@ def test_a_release_holds_counts_and_pseudonyms_only(svc: Service) -> None:
     counts = [r[-2] for r in tables["owners_by_region_age"] if r[-2] is not None]
     assert min(counts) >= 10
     assert all((r[-2] is None) == bool(r[-1]) for r in tables["owners_by_region_age"])
+
+
+def test_honey_records_are_not_counted(svc: Service) -> None:
+    report = svc.analytics.build(svc.admin.operator())
+    with svc.engine.connect() as conn:
+        persons = conn.execute(select(func.count()).select_from(Person)).scalar_one()
+        canaries = conn.execute(select(func.count()).select_from(CanaryMark)).scalar_one()
+    assert canaries > 0
+    assert report.persons == persons - canaries
+    with sqlite3.connect(svc.home.analytics_path) as db:
+        (total,) = db.execute(
+            "SELECT n FROM owners_by_region_age WHERE region = 'total' AND age_band = 'total'"
+        ).fetchone()
+    assert total == persons - canaries
 
 
 def test_pseudonyms_join_neither_two_views_nor_two_releases(svc: Service) -> None:

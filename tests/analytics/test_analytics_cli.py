@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from analytics_testkit import ANALYTICS, copy_home, open_service, policy_text
+from click.testing import Result
 from typer.testing import CliRunner
 
 from strongroom.analytics.schedule import SCHEDULER, AnalyticsScheduler
 from strongroom.cli.main import app
 from strongroom.cli.seeding import seed_home
+from strongroom.compose import Service
 from strongroom.config import Home
 from strongroom.initialize import initialize
 
@@ -33,7 +35,7 @@ def home(template: Path, tmp_path: Path) -> Home:
     return copy_home(template, tmp_path / "home")
 
 
-def run(home: Home, *args: str):
+def run(home: Home, *args: str) -> Result:
     return CliRunner().invoke(app, ["analytics", *args], env={"STRONGROOM_HOME": str(home.path)})
 
 
@@ -55,7 +57,7 @@ def test_build_then_refresh(home: Home) -> None:
     assert "release 2 (refresh)" in r.stdout and "suppressed:" in r.stdout
 
 
-def no_traceback(r) -> None:
+def no_traceback(r: Result) -> None:
     assert "Traceback" not in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
 
@@ -114,7 +116,7 @@ def test_grant_on_the_embedded_deployment_says_what_to_do(home: Home) -> None:
 
 
 @pytest.fixture
-def svc(home: Home) -> Iterator:
+def svc(home: Home) -> Iterator[Service]:
     service = open_service(home)
     try:
         yield service
@@ -122,7 +124,7 @@ def svc(home: Home) -> Iterator:
         service.close()
 
 
-def test_the_server_refreshes_on_schedule(svc, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_server_refreshes_on_schedule(svc: Service, caplog: pytest.LogCaptureFixture) -> None:
     scheduler = AnalyticsScheduler(svc.analytics, every=3600, clock=svc.clock)
     with caplog.at_level(logging.WARNING, "strongroom.analytics"):
         assert scheduler.tick() is False  # no release yet: the first is an operator's

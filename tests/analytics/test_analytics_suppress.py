@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from analytics_attack import Published, cell, recovered, recovered_across
@@ -18,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strongroom.analytics.suppress import (
+    Cell,
     Level,
     Stat,
     close_levels,
@@ -30,9 +33,12 @@ from strongroom.analytics.suppress import (
 K = 10
 
 
-def cube(units: Mapping[tuple[str, ...], int], dims: tuple[str, ...], levels: set[Level]):
+Cells = dict[Level, dict[tuple[str, ...], Stat]]
+
+
+def cube(units: Mapping[tuple[str, ...], int], dims: tuple[str, ...], levels: set[Level]) -> Cells:
     """Counts of every level from the finest cells (one person per unit)."""
-    out = {}
+    out: Cells = {}
     for lv in levels:
         at = [dims.index(d) for d in lv]
         by: dict[tuple[str, ...], int] = {}
@@ -43,7 +49,12 @@ def cube(units: Mapping[tuple[str, ...], int], dims: tuple[str, ...], levels: se
     return out
 
 
-def published(cells, hidden, counts_levels: set[Level], row_levels: set[Level] = frozenset()):
+def published(
+    cells: Cells,
+    hidden: set[Cell],
+    counts_levels: set[Level],
+    row_levels: Iterable[Level] = (),
+) -> Published:
     """What the attacker reads: count levels list every non-zero cell (hidden ones as
     None); row levels list only the classes shown."""
     pub = Published()
@@ -73,7 +84,7 @@ def published(cells, hidden, counts_levels: set[Level], row_levels: set[Level] =
     return pub
 
 
-def small(found: Mapping, truth: Mapping) -> dict:
+def small(found: Mapping[Any, int], truth: Mapping[Any, int]) -> dict[Any, int]:
     """Recovered cells that count 1 to k-1 persons, checked against the truth."""
     out = {}
     for c, v in found.items():
@@ -83,7 +94,7 @@ def small(found: Mapping, truth: Mapping) -> dict:
     return out
 
 
-def truth_of(cells) -> dict:
+def truth_of(cells: Cells) -> dict[Any, int]:
     return {
         (frozenset(lv), frozenset(zip(lv, key, strict=True))): st.n
         for lv, by in cells.items()
@@ -201,14 +212,12 @@ def test_a_zero_is_published_and_never_counts_as_protection() -> None:
     assert small(recovered(published(cells, result.hidden, levels)), truth_of(cells)) == {}
 
 
-def _rank(vectors: list[dict]) -> int:
+def _rank(vectors: list[dict[Any, int]]) -> int:
     return len(determined_basis(vectors))
 
 
-def determined_basis(vectors: list[dict]) -> list[dict]:
-    from fractions import Fraction
-
-    basis: dict = {}
+def determined_basis(vectors: list[dict[Any, int]]) -> list[dict[Any, Fraction]]:
+    basis: dict[Any, dict[Any, Fraction]] = {}
     for vec in vectors:
         v = {k: Fraction(x) for k, x in vec.items() if x}
         for p in [p for p in v if p in basis]:
@@ -242,7 +251,9 @@ def determined_basis(vectors: list[dict]) -> list[dict]:
         [("a", "b"), ("a", "c"), ("b",)],
     ],
 )
-def test_the_equations_are_every_relation_between_the_levels(published_levels) -> None:
+def test_the_equations_are_every_relation_between_the_levels(
+    published_levels: list[tuple[str, ...]],
+) -> None:
     """However the counts of the finest table vary, the cells of the published levels
     (and their intersections) satisfy exactly the relations `equations` writes: as many
     independent ones as the cells' indicator vectors leave room for."""

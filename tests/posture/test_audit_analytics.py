@@ -10,12 +10,13 @@ import pytest
 
 from strongroom.policy import DEFAULT_POLICY_PATH, default_policy_text
 from strongroom.posture import Severity, load_audit_input, run_audit
+from strongroom.posture.audit import AuditReport
 from strongroom.posture.rules_policy import AnalyticsSmallK, AnalyticsUngeneralized
 
 OPENAPI = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}
 
 
-def audit(tmp_path: Path, analytics: str):
+def audit(tmp_path: Path, analytics: str) -> tuple[AuditReport, list[str]]:
     text = default_policy_text()
     text = text[: text.index("\nanalytics:")] + "\n" + analytics.lstrip("\n")
     path = tmp_path / "policy.yaml"
@@ -41,7 +42,9 @@ def test_the_default_policy_has_no_analytics_finding() -> None:
     ("k", "severity"),
     [(1, Severity.CRITICAL), (3, Severity.HIGH), (7, Severity.MEDIUM), (10, None), (25, None)],
 )
-def test_a_small_k_is_reported_by_how_small(tmp_path: Path, k: int, severity) -> None:
+def test_a_small_k_is_reported_by_how_small(
+    tmp_path: Path, k: int, severity: Severity | None
+) -> None:
     report, lines = audit(
         tmp_path,
         f"analytics:\n  k: {k}\n  quasi_identifiers:\n    departement: {{generalize: region}}\n"
@@ -83,7 +86,7 @@ QIS = (
     ],
 )
 def test_an_ungeneralized_quasi_identifier_is_reported(
-    tmp_path: Path, age: str, date: str, views: str, expected: list
+    tmp_path: Path, age: str, date: str, views: str, expected: list[tuple[str, Severity]]
 ) -> None:
     qis = QIS.replace("AGE", age).replace("DATE", date)
     report, lines = audit(tmp_path, f"analytics:\n  k: 10\n{qis}  views:\n{views}")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from psycopg import Error as DriverError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -186,6 +187,8 @@ class AnalyticsDesk:
                 report = self._build(caller, refresh=refresh, regeneralize=regeneralize, mode=mode)
         except SQLAlchemyError as exc:
             raise Unavailable(f"the analytics build failed: {type(exc).__name__}") from exc
+        except OSError as exc:  # analytics.db or its lock: disk full, permissions
+            raise Unavailable(f"cannot write the analytics release: {exc}") from exc
         report.seconds = time.perf_counter() - started
         self.journal.record_admin(
             caller,
@@ -337,7 +340,7 @@ class AnalyticsDesk:
         reach beyond the analytics schema (nothing, or the grant's report says what)."""
         try:
             report = grant(self.engine, role, password=password)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, DriverError) as exc:
             # The server's reason (no CREATEROLE, ...) is what the operator needs.
             reason = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise Unavailable(f"granting {role} failed: {reason}") from exc
@@ -379,9 +382,14 @@ class AnalyticsDesk:
                 tables.append(ViewTable(name, view.description, "counts", columns, rows))
                 reports.append(ViewReport(name, "counts", len(rows), suppressed))
             else:
-                out, classes, withheld = self._person_rows(name, dims, data.people, hidden, release)
+                shut = {key for (lv, key) in hidden if lv == dims}
+                by = cells.get(dims, {})
+                withheld = sum(by[key].n for key in shut if key in by)
+                out = self._person_rows(name, dims, data.people, shut, release)
                 tables.append(ViewTable(name, view.description, "rows", columns, out))
-                reports.append(ViewReport(name, "rows", len(out), classes, withheld))
+                reports.append(
+                    ViewReport(name, "rows", data.people.count - withheld, len(shut), withheld)
+                )
         return tables, reports
 
     def _person_rows(
@@ -389,24 +397,17 @@ class AnalyticsDesk:
         name: str,
         dims: Level,
         people: People,
-        hidden: set[Cell],
+        withheld: set[tuple[str, ...]],
         release: int,
-    ) -> tuple[list[tuple[str, ...]], int, int]:
+    ) -> Iterator[tuple[str, ...]]:
+        """A row per person outside the withheld classes, as the person table is read:
+        the store writes them in pseudonym order, so none of this is held in memory."""
         at = [dims_of("persons").index(d) for d in dims]
-        withheld_classes = {key for (lv, key) in hidden if lv == dims}
         pseudonym = Pseudonymizer(view_key(self.pseudonym_key, name, release))
-        out: list[tuple[str, ...]] = []
-        withheld = 0
         for pid, values in people:
             key = tuple(values[i] for i in at)
-            if key in withheld_classes:
-                withheld += 1
-                continue
-            out.append((pseudonym(pid), *key))
-        # In pseudonym order: the order of the registry's keys (registration order) is
-        # information of its own.
-        out.sort()
-        return out, len(withheld_classes), withheld
+            if key not in withheld:
+                yield (pseudonym(pid), *key)
 
 
 def _count_rows(

@@ -96,7 +96,7 @@ def _release_table(meta: MetaData) -> Table:
 def _insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> int:
     names = [c.name for c in table.columns]
     if conn.dialect.name == "postgresql":
-        return _copy(conn, table, names, rows)
+        return _copy(conn, f'{SCHEMA}."{table.name}"', names, rows)
     done = 0
     batch: list[dict[str, Any]] = []
     for row in rows:
@@ -111,13 +111,13 @@ def _insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> 
     return done
 
 
-def _copy(conn: Connection, table: Table, names: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
+def _copy(conn: Connection, target: str, names: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
     # COPY: a row view holds a row per person, and executemany would spend most of a
     # build's time on round trips.
     raw: Any = conn.connection.driver_connection
     cols = ", ".join(f'"{n}"' for n in names)
     done = 0
-    with raw.cursor() as cur, cur.copy(f'COPY {SCHEMA}."{table.name}" ({cols}) FROM STDIN') as cp:
+    with raw.cursor() as cur, cur.copy(f"COPY {target} ({cols}) FROM STDIN") as cp:
         for row in rows:
             cp.write_row(row)
             done += 1
@@ -132,7 +132,10 @@ def _write(
         table = _table(meta, view)
         table.drop(conn, checkfirst=True)
         table.create(conn)
-        written[view.name] = _insert(conn, table, view.rows)
+        if view.kind == "rows":
+            written[view.name] = _insert_sorted(conn, table, view.rows)
+        else:
+            written[view.name] = _insert(conn, table, view.rows)
     info = _release_table(meta)
     info.drop(conn, checkfirst=True)
     info.create(conn)
@@ -145,6 +148,31 @@ def _write(
         )
     )
     return written
+
+
+def _insert_sorted(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> int:
+    """Rows in pseudonym order (the registry's order, registration order, is information
+    of its own), sorted by the database: a row view has a row per person, too many to sort
+    in this process's memory at a national registry's size."""
+    names = [c.name for c in table.columns]
+    cols = ", ".join(f'"{n}" text' for n in names)
+    listed = ", ".join(f'"{n}"' for n in names)
+    stage = f"stage_{table.name}"
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f'CREATE TEMPORARY TABLE "{stage}" ({cols}) ON COMMIT DROP'))
+        done = _copy(conn, f'"{stage}"', names, rows)
+        target = f'{SCHEMA}."{table.name}"'
+        from_stage = f'"{stage}"'
+    else:
+        conn.execute(text(f'CREATE TEMPORARY TABLE "{stage}" ({cols})'))
+        staging = Table(stage, MetaData(), *(Column(n, Text) for n in names), schema="temp")
+        done = _insert(conn, staging, rows)
+        target, from_stage = f'"{table.name}"', f'temp."{stage}"'
+    # Names only from the policy's checked view names and the fixed column vocabulary.
+    sort = f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {from_stage} ORDER BY 1"  # noqa: S608
+    conn.execute(text(sort))
+    conn.execute(text(f"DROP TABLE {from_stage}"))
+    return done
 
 
 def publish_postgresql(
