@@ -203,6 +203,8 @@ class AnalyticsDesk:
                 "withheld_persons": {v.name: v.withheld for v in report.views if v.kind == "rows"},
                 "primary": report.primary,
                 "complements": report.complements,
+                # Releases under two generalizations can be subtracted: who accepted it.
+                "regeneralized": regeneralize,
             },
         )
         return report
