@@ -2,9 +2,10 @@
 registry database (never in the analytics schema or file analysts read).
 
 `analytics_cells` holds, per group (a universe), every non-zero cell of the last release
-with its count and state, and every cell ever hidden or ever protected with those flags:
-the next release keeps those hidden (a cell suppressed once is never published later, so
-two releases never differ by a suppressed count) and audits itself jointly with the last.
+with its count, its state and the count a release showed and it has kept since, and every
+cell ever hidden or ever protected with those flags: the next release keeps those hidden
+(a cell suppressed once is never published later, so two releases never differ by a
+suppressed count).
 `analytics_knowledge` holds, per group, what the releases so far let anyone write about
 their hidden counts (`suppress.Knowledge`): the next release is audited against it.
 `analytics_releases` records who built each release, under which declarations, and how
