@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.login import Credentials
@@ -94,6 +95,7 @@ class Service:
     token_issuer: TokenIssuer
     admin: AdminTasks
     exports: ExportDesk
+    analytics: AnalyticsDesk
 
     def close(self) -> None:
         """Stop: the budgets' last changes, a checkpoint of the journal's tail, then the
@@ -306,6 +308,16 @@ def compose(
             exports_dir=home.exports_dir,
             clock=clock,
             is_honey=canaries.contains,
+        ),
+        analytics=AnalyticsDesk(
+            journal=pipeline,
+            engine=engine,
+            vault=vault,
+            pseudonym_key=keys.pseudonym_key(),
+            honey_key=keys.honey_key(),
+            spec=policy.policy.analytics,
+            analytics_path=home.analytics_path,
+            clock=clock,
         ),
     )
 

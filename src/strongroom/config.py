@@ -7,6 +7,7 @@ policy.yaml   a copy of the shipped default until edited
 keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
 registry.db   the embedded registry (SQLite)
 journal.db    the embedded journal (SQLite), apart from the registry
+analytics.db  the embedded deployment's analytics release (views only: analysts may copy it)
 exports/      generated exports
 """
 
@@ -108,6 +109,11 @@ class Home:
     def budget_state_path(self) -> Path:
         """The embedded deployment's budgets, kept across restarts (budgets/state_file.py)."""
         return self.path / "budgets.db"
+
+    @property
+    def analytics_path(self) -> Path:
+        """The embedded deployment's analytics release (`strongroom analytics build`)."""
+        return self.path / "analytics.db"
 
     def exists(self) -> bool:
         return self.config_path.is_file()

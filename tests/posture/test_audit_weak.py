@@ -46,6 +46,8 @@ PLANTED = [
     ("SR017", "response 'throttle' is absent", POLICY, "responses:"),
     ("SR017", "response 'suspend_principal' is disabled", POLICY, "suspend_principal:"),
     ("SR018", "staff role 'police' must require MFA", POLICY, "mfa_required: false   "),
+    ("SR020", "analytics.k is 3", POLICY, "k: 3 "),
+    ("SR021", "'age' is published ungeneralized (none)", POLICY, "age: {generalize: none}"),
 ]
 
 

@@ -49,7 +49,18 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         # Sync routes and dependencies run in this pool: as many threads as requests
         # admitted at once, so none waits for a thread while holding a place.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
+        every = service.policy.policy.analytics.refresh_seconds
+        scheduler = None
+        if close_on_shutdown and every:
+            # A served process refreshes the analytics release on the policy's schedule;
+            # an app built for tests or tools never does behind their back.
+            from strongroom.analytics.schedule import AnalyticsScheduler
+
+            scheduler = AnalyticsScheduler(service.analytics, every, service.clock)
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         if close_on_shutdown:
             service.close()
 

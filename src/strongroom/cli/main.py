@@ -22,6 +22,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from strongroom.cli.analytics_cmds import analytics_app
     from strongroom.cli.call_cmds import call_command
     from strongroom.cli.case_cmds import case_app
     from strongroom.cli.client_cmds import client_app
@@ -41,6 +42,7 @@ def _register() -> None:
     app.add_typer(journal_app, name="journal")
     app.add_typer(investigate_app, name="investigate")
     app.add_typer(export_app, name="export")
+    app.add_typer(analytics_app, name="analytics")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
     app.command("simulate")(simulate_command)

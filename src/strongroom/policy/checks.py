@@ -6,7 +6,9 @@ endpoints; every purpose is usable by some role; a role's default purpose is one
 declare; staff roles require MFA; break-glass purposes demand justification and step-up;
 no rule shows a field (reveal, partial, generalize or pseudonym) its purpose does not
 declare it needs; no endpoint lets a caller filter or sort on a field it sees masked
-(masking that can be queried around is no mask); exports stay within their purpose's need.
+(masking that can be queried around is no mask); exports stay within their purpose's need;
+analytics views count their population by dimensions it has, with every quasi-identifier's
+generalization declared.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import re
 from typing import cast
 
 from strongroom.policy import resolve
-from strongroom.policy.model import FIELD_PATTERN, NAME, Policy, ResponseName
+from strongroom.policy.model import (
+    ANALYTICS_QUASI_IDENTIFIERS,
+    ANALYTICS_UNIVERSES,
+    FIELD_PATTERN,
+    NAME,
+    Policy,
+    ResponseName,
+)
 from strongroom.policy.problems import Problem
 from strongroom.policy.yaml_source import Path, Source
 
@@ -63,6 +72,7 @@ class _Checker:
         self.budgets()
         self.exports()
         self.responses()
+        self.analytics()
         return self.problems
 
     def fields(self) -> None:
@@ -258,6 +268,58 @@ class _Checker:
                     f"{last[1]}: the ladder must climb",
                 )
             last = (name, spec.threshold)
+
+    def analytics(self) -> None:
+        an = self.p.analytics
+        for qi, spec in an.quasi_identifiers.items():
+            base: Path = ("analytics", "quasi_identifiers", qi)
+            allowed = ANALYTICS_QUASI_IDENTIFIERS[qi]
+            if spec.generalize not in allowed:
+                self.add(
+                    (*base, "generalize"),
+                    f"{qi} generalizes to {' or '.join(allowed)}, not {spec.generalize!r}",
+                )
+        if 0 < an.refresh_seconds < MIN_REFRESH_SECONDS:
+            self.add(
+                ("analytics", "refresh_seconds"),
+                f"refresh_seconds is 0 (off) or at least {MIN_REFRESH_SECONDS}",
+            )
+        for name, view in an.views.items():
+            base = ("analytics", "views", name)
+            if not re.match(NAME, name) or name in RESERVED_VIEW_NAMES:
+                self.add(base, f"bad view name {name!r}", key=True)
+            known = ANALYTICS_UNIVERSES[view.universe]
+            if len(set(view.dims)) != len(view.dims):
+                self.add((*base, "dims"), "a dimension is named twice")
+            if view.kind == "counts" and len(view.dims) > MAX_COUNT_DIMS:
+                self.add(
+                    (*base, "dims"),
+                    f"a count view has at most {MAX_COUNT_DIMS} dimensions (it publishes "
+                    "every margin)",
+                )
+            if view.kind == "rows" and view.universe != "persons":
+                self.add(
+                    (*base, "universe"),
+                    "row views are of persons: one row per person (rows of permits, weapons "
+                    "or sales would link a person's rows into a record of its own)",
+                )
+            for i, dim in enumerate(view.dims):
+                if dim not in known:
+                    self.add(
+                        (*base, "dims", i),
+                        f"{view.universe} are not counted by {dim!r} (known: {', '.join(known)})",
+                    )
+                elif dim in ANALYTICS_QUASI_IDENTIFIERS and dim not in an.quasi_identifiers:
+                    self.add(
+                        (*base, "dims", i),
+                        f"{dim!r} is a quasi-identifier: declare its generalization under "
+                        "analytics.quasi_identifiers",
+                    )
+
+
+MIN_REFRESH_SECONDS = 300
+MAX_COUNT_DIMS = 3
+RESERVED_VIEW_NAMES = frozenset({"release_info"})
 
 
 def check(policy: Policy, src: Source) -> list[Problem]:

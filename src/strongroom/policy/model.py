@@ -196,6 +196,55 @@ class SignInSpec(_Spec):
         return self
 
 
+# Analytics (`strongroom analytics build`): what each population can be counted by. The
+# analytics package implements exactly these; the checker refuses anything else.
+ANALYTICS_UNIVERSES: dict[str, tuple[str, ...]] = {
+    "persons": ("departement", "age", "commune", "holds_weapons"),
+    "permits": ("departement", "age", "commune", "kind", "categories", "status", "date"),
+    "weapons": ("departement", "age", "commune", "category", "status"),
+    "sales": ("departement", "age", "category", "date"),
+    "bans": ("departement", "age", "date", "active"),
+}
+# Quasi-identifiers: the dimensions that, combined, single a person out. Each has its
+# generalizations; the first is the ungeneralized one where there is one.
+ANALYTICS_QUASI_IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "age": ("none", "band"),
+    "commune": ("none", "size_band"),
+    "date": ("day", "month", "year"),
+    "departement": ("departement", "region"),
+}
+UNGENERALIZED = frozenset({("age", "none"), ("commune", "none"), ("date", "day")})
+AnalyticsUniverse = Literal["persons", "permits", "weapons", "sales", "bans"]
+QuasiIdentifier = Literal["age", "commune", "date", "departement"]
+Generalization = Literal[
+    "none", "band", "size_band", "day", "month", "year", "departement", "region"
+]
+
+
+class QuasiIdentifierSpec(_Spec):
+    generalize: Generalization
+    width: StrictInt = Field(10, ge=1, le=50)  # years per age band
+
+
+class AnalyticsViewSpec(_Spec):
+    description: StrictStr = Field(min_length=1)
+    universe: AnalyticsUniverse
+    # counts: a count table with every margin; rows: one row per person, keyed by a
+    # pseudonym of its own (k-anonymous over all its columns).
+    kind: Literal["counts", "rows"] = "counts"
+    dims: list[Name] = Field(min_length=1, max_length=4)
+
+
+class AnalyticsSpec(_Spec):
+    # Smallest count published: cells counting fewer persons are suppressed, with
+    # complements. 1 suppresses nothing (the posture audit says so).
+    k: StrictInt = Field(10, ge=1, le=1000)
+    quasi_identifiers: dict[QuasiIdentifier, QuasiIdentifierSpec] = {}
+    views: dict[str, AnalyticsViewSpec] = {}
+    # Seconds between the server's own refreshes (0: only `strongroom analytics refresh`).
+    refresh_seconds: StrictInt = Field(0, ge=0, le=30 * 86_400)
+
+
 class Policy(_Spec):
     version: Literal[1]
     masking: MaskingSpec = MaskingSpec()
@@ -211,6 +260,7 @@ class Policy(_Spec):
     exports: ExportsSpec = ExportsSpec()
     cases: CasesSpec = CasesSpec()
     sign_in: SignInSpec = SignInSpec()
+    analytics: AnalyticsSpec = AnalyticsSpec()
 
     def field_names(self) -> list[str]:
         return [f"{cat}.{name}" for cat, names in self.fields.items() for name in names]

@@ -29,6 +29,8 @@ from strongroom.posture.rules_endpoints import (
     SearchUnspecific,
 )
 from strongroom.posture.rules_policy import (
+    AnalyticsSmallK,
+    AnalyticsUngeneralized,
     DetectorOff,
     ExportWithoutApproval,
     MaskedFilterable,
@@ -57,6 +59,8 @@ DEFAULT_RULES = AllOf(
         PurposeWithoutJustification(),
         DetectorOff(),
         ResponseOff(),
+        AnalyticsSmallK(),
+        AnalyticsUngeneralized(),
         PolicyCheck(),
         PolicyInvalid(),
     ]

@@ -1,11 +1,13 @@
 """Audit rules about the policy's safeguards: masking that can be queried around, exports
 without approval, identity + address without a justification, detectors and responses that
-are off, and whatever the policy checker itself refuses."""
+are off, analytics views with a small k or an ungeneralized quasi-identifier, and whatever
+the policy checker itself refuses."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from strongroom.policy.model import UNGENERALIZED
 from strongroom.posture import policy_facts as facts
 from strongroom.posture import vocabulary as vocab
 from strongroom.posture.findings import BaseRule, Finding, Location, Severity
@@ -17,6 +19,11 @@ MORE_DETECTORS = ("peer_deviation", "coordination", "linking", "case_growth")
 CORE_RESPONSES = ("alert", "throttle", "suspend_session", "suspend_principal")
 MORE_RESPONSES = ("step_up", "block_ip_prefix")
 MASKED_MARK = " is masked for "  # how policy/checks.py words this problem
+# Most statistical offices publish no cell under 10 persons from a register of persons;
+# under 5 a cell is as good as a name to anyone who knows the place.
+ANALYTICS_K = 10
+ANALYTICS_K_HIGH = 5
+MIN_AGE_BAND = 5
 
 
 class MaskedFilterable(BaseRule):
@@ -112,6 +119,75 @@ class PurposeWithoutJustification(BaseRule):
                         audit.policy_at(("purposes", name), key=True),
                     )
                     break
+
+
+class AnalyticsSmallK(BaseRule):
+    id = "SR020"
+    name = "analytics-small-k"
+    title = "Analytics views publish cells counting few persons"
+    help = (
+        f"Set `analytics.k` to {ANALYTICS_K} or more: cells counting fewer persons are "
+        "suppressed, with complements; with a small k the views publish groups small "
+        "enough to single a person out."
+    )
+
+    def check(self, audit: AuditInput) -> Iterator[Finding]:
+        policy = audit.policy
+        if policy is None or not policy.analytics.views:
+            return
+        k = policy.analytics.k
+        if k >= ANALYTICS_K:
+            return
+        if k == 1:
+            message, severity = "analytics.k is 1: no cell is suppressed", Severity.CRITICAL
+        elif k < ANALYTICS_K_HIGH:
+            message, severity = f"analytics.k is {k}", Severity.HIGH
+        else:
+            message, severity = f"analytics.k is {k}, under {ANALYTICS_K}", Severity.MEDIUM
+        yield self.finding(message, audit.policy_at(("analytics", "k")), severity=severity)
+
+
+class AnalyticsUngeneralized(BaseRule):
+    id = "SR021"
+    name = "analytics-quasi-identifier-ungeneralized"
+    title = "Analytics quasi-identifier published ungeneralized"
+    help = (
+        "Generalize every quasi-identifier a view uses: age in bands of 5 years or more "
+        "(`generalize: band`), communes by size band, dates by month or year. Exact ages, "
+        "commune names and days combine into a key that names one person."
+    )
+
+    def check(self, audit: AuditInput) -> Iterator[Finding]:
+        policy = audit.policy
+        if policy is None:
+            return
+        an = policy.analytics
+        used = {d for v in an.views.values() for d in v.dims}
+        for qi, spec in an.quasi_identifiers.items():
+            where = audit.policy_at(("analytics", "quasi_identifiers", qi, "generalize"))
+            users = sorted(n for n, v in an.views.items() if qi in v.dims)
+            rows = [n for n in users if an.views[n].kind == "rows"]
+            if (qi, spec.generalize) in UNGENERALIZED:
+                if qi not in used:
+                    yield self.finding(
+                        f"quasi-identifier {qi!r} is declared ungeneralized "
+                        f"({spec.generalize}), though no view uses it yet",
+                        where,
+                        severity=Severity.LOW,
+                    )
+                    continue
+                yield self.finding(
+                    f"quasi-identifier {qi!r} is published ungeneralized ({spec.generalize}) "
+                    f"by {', '.join(users)}",
+                    where,
+                    severity=Severity.CRITICAL if rows else Severity.HIGH,
+                )
+            elif qi == "age" and spec.generalize == "band" and spec.width < MIN_AGE_BAND:
+                yield self.finding(
+                    f"age bands of {spec.width} year(s) barely generalize ages",
+                    audit.policy_at(("analytics", "quasi_identifiers", qi, "width")),
+                    severity=Severity.MEDIUM,
+                )
 
 
 def _switch_findings(
