@@ -88,8 +88,9 @@ class Account:
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
         return jwt.encode(header, claims, key, algorithms=["ES256"])
 
-    def login(self) -> None:
-        """Client credentials with private_key_jwt; the token comes back DPoP-bound."""
+    def login(self, details: list[dict[str, Any]] | None = None) -> None:
+        """Client credentials with private_key_jwt; the token comes back DPoP-bound.
+        `details`: RFC 9396 authorization details (the task's purpose and case)."""
         if self.client_key is None or self.token is not None:
             return
         self.dpop_key = ECKey.generate_key("P-256")
@@ -121,6 +122,7 @@ class Account:
                 "client_id": self.client_key.client_id,
                 "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": assertion,
+                **({"authorization_details": json.dumps(details)} if details else {}),
             },
             headers={"DPoP": self._proof("POST", url)},
         )
