@@ -4,6 +4,7 @@ itself not kept, and never journaled."""
 from __future__ import annotations
 
 import hashlib
+from itertools import pairwise
 
 from strongroom.events import AccessEvent
 from strongroom.gate.sort_keys import id_key, name_key, number_key
@@ -24,7 +25,7 @@ def test_names_keep_alphabetical_order_by_their_first_letters() -> None:
 
 def test_numbers_count_up_within_a_block_and_hide_the_block() -> None:
     run = [number_key(f"FR-75-0012{n:04d}", keyed) for n in range(3000, 3012)]
-    assert all(b is not None and a is not None and b - a == 1 for a, b in zip(run, run[1:]))
+    assert all(b is not None and a is not None and b - a == 1 for a, b in pairwise(run))
     # The block (everything before the last four digits) is a keyed hash: neighbouring
     # blocks land far apart, other départements elsewhere again.
     a = number_key("FR-75-00129999", keyed)
