@@ -77,6 +77,9 @@ class LegitStats:
     containments: Counter[str] = field(default_factory=Counter)
     exports: int = 0  # renewal lists downloaded
     follow_ups: int = 0  # their persons put on a caseload
+    # Detector family -> (principal, day) on which that family fired on the principal
+    # (shadow or not, whether or not it led to any action): the false positives.
+    flagged: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
 
 
 class LegitUser:
@@ -281,12 +284,23 @@ class LegitUser:
             caller = replace(caller, auth_time=now)
             self.stats.requests[self.role] += 1
             out = sim.request(caller, call)
+        self._flags(now)
         if out.throttled:
             self.stats.throttled.add((self.principal, self.day))
             self.stats.budgets[out.budget or "?"] += 1
             self.blocked_until = now + out.retry_after
         elif out.contained or out.step_up:
             self._contained(now, out)
+
+    def _flags(self, now: float) -> None:
+        """Which detector families fired on this request of a legitimate user."""
+        from strongroom.detect.table import FAMILIES
+
+        incidents = self.world.service.detector.incidents.open
+        for family in FAMILIES:
+            inc = incidents.get((self.principal, family))
+            if inc is not None and inc.last_seen == now:
+                self.stats.flagged.setdefault(family, set()).add((self.principal, self.day))
 
     def _export(self, now: float) -> None:
         """Request the département's renewal list, have it approved, download it, and

@@ -1,7 +1,8 @@
 """The simulation report: per scenario, what leaked before containment, how long it took
 and which layer stopped it; for the legitimate population, who was wrongly throttled,
-asked to step up or contained, per 10,000 user-days. Counts and pseudonymous facts only:
-no principal ID, no name, no value ever enters the report."""
+asked to step up or contained, per 10,000 user-days, and which detector families fired on
+them at all (per role). Counts and pseudonymous facts only: no principal ID, no name, no
+value ever enters the report."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def legit_report(stats: LegitStats) -> dict[str, Any]:
             "throttled_user_days": count(stats.throttled),
             "step_up_user_days": count(stats.step_up),
             "contained_user_days": count(stats.contained),
+            # Every detector family that fired on the role's users, acted on or not.
+            "flagged_user_days": {
+                family: n for family, pairs in sorted(stats.flagged.items()) if (n := count(pairs))
+            },
         }
     contained = len(stats.contained)
     step_up = len(stats.step_up)
@@ -57,6 +62,10 @@ def legit_report(stats: LegitStats) -> dict[str, Any]:
             "by": dict(stats.containments.most_common()),
         },
         "step_up": {"user_days": step_up, "share_of_user_days": step_share},
+        "flagged": {
+            family: {"user_days": len(pairs), "per_10k_user_days": per_10k(len(pairs), user_days)}
+            for family, pairs in sorted(stats.flagged.items())
+        },
         "by_role": by_role,
         "targets": {
             "suspended_per_10k_user_days": {
