@@ -87,6 +87,7 @@ class DrillReport:
     refusals: dict[str, int] = field(default_factory=dict)  # "403 out_of_scope": n
     accounts: list[AccountResult] = field(default_factory=list)
     ended_by: str = "max_requests"  # all_stopped | exhausted | max_requests | max_seconds
+    by_kind: dict[str, int] = field(default_factory=dict)  # records per kind of request
     known: int = 0  # rows of the attacker's known list
     learned: dict[str, int] = field(default_factory=dict)  # what answers taught, in counts
     baseline: DrillReport | None = None
@@ -337,6 +338,8 @@ def _run(
         statuses[str(response.status_code)] += 1
         if response.is_success:
             got = records_in(probe, body)
+            if got:
+                report.by_kind[probe.kind] = report.by_kind.get(probe.kind, 0) + len(got)
             seen.update(got)
             result.records += len(got)
             report.records += len(got)
