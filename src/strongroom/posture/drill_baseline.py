@@ -9,7 +9,8 @@ detectors add, nothing else.
 
 `baseline_server(home, issuer)` copies the home to a temporary folder (SQLite files with
 SQLite's online backup, consistent while the target keeps writing; no budget state, no
-Redis: the baseline counts alone), writes that policy, serves the copy with `strongroom
+Redis: the baseline counts alone; no containment the detectors decided), writes that
+policy, serves the copy with `strongroom
 serve` on a free loopback port and stops it afterwards. The copy keeps the home's keys,
 principals, sessions and cases, so the tokens the drill holds for the target work on the
 baseline too; the issuer is the target's, as its metadata names it.
@@ -34,11 +35,13 @@ import httpx
 import yaml
 
 from strongroom.config import RELATIVE_SQLITE, Home
+from strongroom.detect.store import containments
 from strongroom.detect.table import DETECTORS
 from strongroom.errors import BadRequest
 
 START_SECONDS = 60.0
 COPIED_DATABASES = ("registry_url", "journal_url")
+CONTAINMENTS = containments.name
 
 
 def baseline_policy(text: str) -> str:
@@ -85,6 +88,14 @@ def copy_home(home: Home, dst: Path, *, issuer: str | None = None) -> Home:
             contextlib.closing(sqlite3.connect(target)) as out,
         ):
             src.backup(out)
+            # Without detectors, none of their past containments either (an earlier drill
+            # may have blocked this very network): the baseline starts with none.
+            if out.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (CONTAINMENTS,),
+            ).fetchone():
+                out.execute(f"DELETE FROM {CONTAINMENTS}")  # noqa: S608 - a constant name
+                out.commit()
     copy = Home(dst)
     copy.update_config(
         redis_url="",
