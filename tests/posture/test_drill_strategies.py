@@ -7,14 +7,17 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from strongroom.config import Home
+from strongroom.initialize import initialize
 from strongroom.policy import default_policy_text, load_policy_text
 from strongroom.posture.drill import DrillConfig, run_drill
-from strongroom.posture.drill_baseline import baseline_policy
+from strongroom.posture.drill_baseline import baseline_policy, copy_home
 from strongroom.posture.drill_knowledge import FAMILY_NAMES, Knowledge, Known
 from strongroom.posture.drill_strategies import Probe, Strategy, build
 from tests.deployment import Deployment
@@ -245,3 +248,33 @@ def test_a_token_for_another_door_is_stopped_by_the_policy(deployment: Deploymen
     assert report.stopped and report.records == 0
     assert report.first_stop is not None and report.first_stop.layer == "policy"
     assert report.requests <= 20
+
+
+def test_the_baseline_copy_holds_no_containment_and_counts_alone(tmp_path: Path) -> None:
+    from strongroom.detect.containment import new_containment
+    from strongroom.detect.store import SqlContainmentStore
+    from strongroom.registry.db import make_engine
+
+    home = Home(tmp_path / "home")
+    initialize(home)
+    home.update_config(redis_url="redis://127.0.0.1:6379/0")
+    engine = make_engine(home.settings().registry_url)
+    try:
+        store = SqlContainmentStore(engine)
+        store.add(new_containment("block_ip_prefix", "p-1", 1.0, ip_prefix="127.0.0.0/24"))
+        assert store.active(2.0)
+    finally:
+        engine.dispose()
+    copy = copy_home(home, tmp_path / "copy", issuer="http://127.0.0.1:9999")
+    settings = copy.settings()
+    assert settings.redis_url is None and settings.issuer == "http://127.0.0.1:9999"
+    assert settings.registry_url.startswith(f"sqlite:///{copy.path}")
+    engine = make_engine(settings.registry_url)
+    try:
+        assert SqlContainmentStore(engine).active(2.0) == []
+    finally:
+        engine.dispose()
+    policy = load_policy_text(copy.policy_path.read_text(encoding="utf-8"))
+    assert all(b.shadow for b in policy.budgets)
+    # The target's own home is untouched.
+    assert load_policy_text(home.policy_path.read_text(encoding="utf-8")).budgets[0].shadow is False
