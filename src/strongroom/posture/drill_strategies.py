@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from strongroom.posture.drill_knowledge import FAMILY_NAMES, Knowledge, Known
 
@@ -134,8 +134,6 @@ class Strategy:
     """One campaign. `closed` holds the probe kinds the service refused to this account's
     tokens outright (403 for purpose or scope): a scraper stops knocking on them."""
 
-    name: ClassVar[str] = ""
-
     def __init__(self, knowledge: Knowledge, rng: random.Random) -> None:
         self.knowledge = knowledge
         self.rng = rng
@@ -191,8 +189,6 @@ class Phases(Strategy):
 
 # --- the dealer's door ---------------------------------------------------------------------
 class LedgerPaging(Strategy):
-    name = "dealer-ledger"
-
     def __init__(self, knowledge: Knowledge, rng: random.Random) -> None:
         super().__init__(knowledge, rng)
         self.cursor: str | None = None
@@ -428,7 +424,6 @@ class CaseReads(Strategy):
     subject is read as soon as it may be; a link left waiting for a second agent (or
     refused) closes the way, since every later one would wait too."""
 
-    name = "prefecture-reads"
     reason = "named in the case file under review"
 
     def __init__(self, knowledge: Knowledge, rng: random.Random) -> None:
@@ -556,10 +551,3 @@ def build(strategy: str, knowledge: Knowledge, rng: random.Random) -> Strategy:
     if strategy == "postcode-sweep":
         return Stream(knowledge, rng, postcode_sweep(rng))
     raise ValueError(f"unknown strategy {strategy!r}; one of: {', '.join(STRATEGIES)}")
-
-
-def probes(strategy: str, rng: random.Random) -> Iterator[Probe]:
-    """The probes of a strategy that needs no answers (the public-knowledge ones)."""
-    s = build(strategy, Knowledge(), rng)
-    while (p := s.next()) is not None:
-        yield p
