@@ -278,3 +278,16 @@ def test_the_baseline_copy_holds_no_containment_and_counts_alone(tmp_path: Path)
     assert all(b.shadow for b in policy.budgets)
     # The target's own home is untouched.
     assert load_policy_text(home.policy_path.read_text(encoding="utf-8")).budgets[0].shadow is False
+
+
+def test_a_server_that_does_not_answer_stops_the_account_not_the_drill() -> None:
+    import httpx
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(slow)) as http:
+        report = run_drill(DrillConfig(url=URL, strategy="name-sweep"), tokens=["t"], http=http)
+    assert report.stopped and report.requests == 1 and report.statuses == {"no answer": 1}
+    assert report.first_stop is not None and report.first_stop.layer == "network"
+    assert report.first_stop.name == "ReadTimeout"

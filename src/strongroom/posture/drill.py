@@ -39,6 +39,7 @@ from strongroom.posture.targets import check_target
 
 # Consecutive refusals of what is asked (shape, purpose, scope) that end an account's run.
 MAX_REFUSALS = 20
+TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ class DrillConfig:
 @dataclass
 class Stop:
     status: int
-    outcome: str  # throttled | contained | step_up | unauthorized | refused
-    layer: str  # budget | detector | auth | api | policy
+    outcome: str  # throttled | contained | step_up | unauthorized | refused | no_answer
+    layer: str  # budget | detector | auth | api | policy | network
     name: str  # budget name, problem reason, ...
     after_requests: int
     after_seconds: float
@@ -250,7 +251,7 @@ def run_drill(
     if baseline_home is not None and config.baseline_url:
         raise BadRequest("--baseline starts its own baseline; --baseline-url names one")
     own = http is None
-    client = http or httpx.Client(timeout=10.0, follow_redirects=False)
+    client = http or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
     args = (tokens, client_keys, known, clock, sleep, progress)
     try:
         if baseline_home is not None:
@@ -328,7 +329,24 @@ def _run(
         turn += 1
         account = accounts[i]
         path = probe.path.replace(CASE, account.case or "none")
-        response = account.request(probe.method, path, probe.body, purpose=probe.purpose)
+        try:
+            response = account.request(probe.method, path, probe.body, purpose=probe.purpose)
+        except httpx.HTTPError as exc:
+            # No answer at all (the server gone, or slower than the timeout): the account
+            # stops there and the report says how, rather than the drill dying mid-way.
+            report.requests += 1
+            report.accounts[i].requests += 1
+            statuses["no answer"] += 1
+            report.accounts[i].stop = Stop(
+                0,
+                "no_answer",
+                "network",
+                type(exc).__name__,
+                report.requests,
+                round(clock.now() - started, 3),
+                report.records,
+            )
+            continue
         body = _json(response)
         last[i] = response
         strategy.learn(probe, response.status_code, body)
