@@ -74,7 +74,8 @@ def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
                 user_agent=agents[p % 3],
                 subjects=subs,
                 records=len(subs),
-                detail={"sort_key": keys[p], "matched": rnd.random() < 0.9, "query_key": f"q{i}"},
+                detail={"matched": rnd.random() < 0.9, "query_key": f"q{i}"},
+                sort_key=float(keys[p]),
             )
         )
     return out

@@ -33,6 +33,9 @@ class AccessEvent:
     # Endpoint-specific, non-PII facts the detectors need (e.g. "matched": false for a
     # search that found nothing, the département asked for, the page cursor position).
     detail: dict[str, Any] = field(default_factory=dict)
+    # Where the value asked for falls in its order (`gate/sort_keys.py`): for the
+    # detectors only. Never journaled: it derives from what was typed.
+    sort_key: float | None = None
 
     def to_entry(self) -> dict[str, Any]:
         """The journal entry: plain JSON types, ready for RFC 8785 canonicalization."""
@@ -54,4 +57,4 @@ class AccessEvent:
         return cls(**values)
 
 
-_FIELDS = tuple(f.name for f in fields(AccessEvent))
+_FIELDS = tuple(f.name for f in fields(AccessEvent) if f.name != "sort_key")

@@ -27,6 +27,7 @@ def event(
     **detail: Any,
 ) -> AccessEvent:
     subs = subjects if subjects is not None else (str(uuid.uuid4()),)
+    sort_key = detail.pop("sort_key", None)
     return AccessEvent(
         ts=clock.now(),
         kind="access",
@@ -40,6 +41,7 @@ def event(
         subjects=subs,
         records=len(subs) if records is None else records,
         detail=detail,
+        sort_key=None if sort_key is None else float(sort_key),
     )
 
 

@@ -170,14 +170,66 @@ def test_coordinated_accounts_behind_one_prefix_split_a_sweep() -> None:
 
 
 def test_a_shared_station_nat_alone_is_not_coordination() -> None:
+    # Six officers behind one NAT, each on their own work: whoever is next is anyone's
+    # guess, and the pauses vary.
     clock = FakeClock()
     rng = random.Random(8)
     eng = engine(clock, only({"coordination": {}}))
-    for n in range(200):
-        who = f"officer-{n % 6}"
+    for _ in range(2000):
+        who = f"officer-{rng.randrange(6)}"
         eng.observe(event(clock, who, ip="192.0.2.1", sort_key=rng.randrange(99_999)))
-        clock.advance(30)
+        clock.advance(rng.expovariate(1 / 30))
     assert all(eng.risk(f"officer-{i}") == 0 for i in range(6))
+
+
+def _rotation(eng, clock, accounts: list[str], n: int, gap: float) -> None:
+    for i in range(n):
+        who = accounts[i % len(accounts)]
+        eng.observe(event(clock, who, session=who, ip=f"203.0.113.{10 + i % 7}"))
+        clock.advance(gap)
+
+
+def test_accounts_taking_turns_behind_one_prefix_are_coordination() -> None:
+    # Three accounts, one request every 10 s between them: each reads 2 a minute, far
+    # under any per-account ceiling; no sort key, so no sweep to see. The rotation is it.
+    clock = FakeClock()
+    eng = engine(clock, only({"coordination": {}}))
+    accounts = ["bot-a", "bot-b", "bot-c"]
+    _rotation(eng, clock, accounts, 3 + 15, 10)
+    assert all(eng.risk(a) == 0 for a in accounts)  # 15 turns: short of 16 for three
+    _rotation(eng, clock, accounts, 3, 10)
+    assert all(eng.risk(a) > 0 for a in accounts)
+    sig = eng.incidents.open[("bot-a", "coordination")]
+    assert "take turns" in " ".join(sig.reasons)
+
+
+def test_two_accounts_must_alternate_longer_than_chance_allows() -> None:
+    clock = FakeClock()
+    eng = engine(clock, only({"coordination": {}}))
+    pair = ["bot-a", "bot-b"]
+    _rotation(eng, clock, pair, 2 + 20, 10)
+    assert eng.risk("bot-a") == 0 and eng.risk("bot-b") == 0
+    _rotation(eng, clock, pair, 6, 10)
+    assert eng.risk("bot-a") > 0 and eng.risk("bot-b") > 0
+
+
+def test_turns_with_pauses_between_them_are_not_a_rotation() -> None:
+    clock = FakeClock()
+    eng = engine(clock, only({"coordination": {}}))
+    accounts = ["a", "b", "c", "d"]
+    _rotation(eng, clock, accounts, 200, 150)  # past turns_gap_seconds each time
+    assert all(eng.risk(a) == 0 for a in accounts)
+
+
+def test_two_officers_on_one_network_at_random_are_not_a_rotation() -> None:
+    clock = FakeClock()
+    rng = random.Random(21)
+    eng = engine(clock, only({"coordination": {}}))
+    for _ in range(5000):
+        who = f"officer-{rng.randrange(2)}"
+        eng.observe(event(clock, who, ip="192.0.2.1"))
+        clock.advance(rng.expovariate(1 / 20))
+    assert eng.risk("officer-0") == 0 and eng.risk("officer-1") == 0
 
 
 def test_honey_record_is_critical_at_once() -> None:

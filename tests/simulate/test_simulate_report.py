@@ -64,10 +64,13 @@ def test_report_shape(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
         "throttled",
         "contained",
         "step_up",
+        "flagged",
         "by_role",
         "targets",
     ):
         assert key in legit
+    for role in legit["by_role"].values():
+        assert isinstance(role["flagged_user_days"], dict)
     assert set(legit["throttled"]) >= {"user_days", "principals", "per_10k_user_days"}
     assert set(legit["contained"]) >= {"user_days", "principals", "per_10k_user_days"}
     assert set(legit["wrongful_suspensions"]) >= {"user_days", "per_10k_user_days"}

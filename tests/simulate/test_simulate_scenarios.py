@@ -62,7 +62,13 @@ def test_canary_hitter_is_contained_at_its_first_canary(report: dict[str, Any]) 
     r = scenario(report, "canary-hitter")
     assert r["canary_available"]
     assert r["contained"]
-    assert r["canary"]["records_before_first_canary"] is not None
+    if r["canary"]["records_before_first_canary"] is None:
+        # Other families were faster: since coordination is enforced, it and case growth
+        # suspend this account before its first canary read (the honey detector's own
+        # containment is tested in tests/detect and tests/exports).
+        assert r["stopped_by"]["action"] == "suspend_principal", r["stopped_by"]
+        assert r["records_leaked"] <= 10, r
+        return
     assert r["canary"]["records_after_first_canary"] == 0
     # the canary read itself answered at most (its link to the insider's case is where the
     # honey detector meets it first)

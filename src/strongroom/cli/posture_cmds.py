@@ -34,6 +34,12 @@ class FailOn(StrEnum):
 
 
 class Strategy(StrEnum):
+    dealer = "dealer"
+    dealer_ledger = "dealer-ledger"
+    dealer_permits = "dealer-permits"
+    dealer_buyers = "dealer-buyers"
+    police_search = "police-search"
+    prefecture_reads = "prefecture-reads"
     enumerate = "enumerate"
     name_sweep = "name-sweep"
     postcode_sweep = "postcode-sweep"
@@ -126,8 +132,8 @@ def audit_command(
         raise typer.Exit(1)
 
 
-def _drill_table(report: Any, console: Console) -> None:
-    table = Table(title=f"strongroom drill: {report.strategy} against {report.url}")
+def _drill_table(report: Any, console: Console, title: str) -> None:
+    table = Table(title=f"{title}: {report.strategy} against {report.url}")
     table.add_column("account")
     table.add_column("requests", justify="right")
     table.add_column("records", justify="right")
@@ -146,11 +152,28 @@ def _drill_table(report: Any, console: Console) -> None:
     )
 
 
+def _comparison(report: Any, console: Console) -> None:
+    c = report.comparison()
+    if c is None:
+        return
+    share = "" if c["prevented_share"] is None else f" ({100 * c['prevented_share']:.0f} %)"
+    console.print(
+        f"records with defences: [bold]{c['records_with_defences']}[/]; without (budgets "
+        f"and detectors off): [bold]{c['records_without_defences']}[/]; prevented "
+        f"{c['prevented']}{share}"
+    )
+
+
 def drill_command(
     url: Annotated[str, typer.Option("--url", help="base URL of the running deployment")],
     strategy: Annotated[Strategy, typer.Option("--strategy", help="attack to play")],
     token: Annotated[
-        list[str] | None, typer.Option("--token", help="access token (repeat for multi-account)")
+        list[str] | None,
+        typer.Option(
+            "--token",
+            help="access token (repeat: tokens of one principal are its tokens for their "
+            "purposes; of several principals, the accounts of multi-account)",
+        ),
     ] = None,
     client_id: Annotated[
         str | None,
@@ -158,6 +181,26 @@ def drill_command(
     ] = None,
     client_key: Annotated[
         Path | None, typer.Option("--client-key", help="the service account's private JWK file")
+    ] = None,
+    known: Annotated[
+        Path | None,
+        typer.Option(
+            "--known",
+            help="CSV of what the attacker already holds (family_name, birth_date, "
+            "birth_year, permit_number, departement, serial: any of them)",
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="also run against a copy of STRONGROOM_HOME served with budgets and "
+            "detectors off, and compare",
+        ),
+    ] = False,
+    baseline_url: Annotated[
+        str | None,
+        typer.Option("--baseline-url", help="a running baseline deployment to compare with"),
     ] = None,
     max_requests: Annotated[int, typer.Option("--max-requests", min=1)] = 200,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.1)] = 60.0,
@@ -177,15 +220,23 @@ def drill_command(
     seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     fail_above: Annotated[
-        int | None, typer.Option("--fail-above", help="exit 1 if more records than this leaked")
+        int | None,
+        typer.Option(
+            "--fail-above",
+            help="exit 1 if more records than this leaked; with a baseline, also if the "
+            "baseline got no more than this (a check that cannot fail proves nothing)",
+        ),
     ] = None,
 ) -> None:
     """Play an attacker against a running deployment (loopback only unless --allow-remote)
-    and report records obtained, requests made, and which layer stopped it."""
+    and report records obtained, requests made, and which layer stopped it; with
+    --baseline, the same against the deployment without budgets and detectors."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from strongroom.cli.common import home
     from strongroom.posture.drill import DrillConfig, run_drill
     from strongroom.posture.drill_client import ClientKey
+    from strongroom.posture.drill_knowledge import load_known
 
     pace = pace if pace > 0 or strategy is not Strategy.slow_harvest else 1.0
     config = DrillConfig(
@@ -197,12 +248,14 @@ def drill_command(
         allow_remote=allow_remote,
         allow_hosts=tuple(allow_host or ()),
         seed=seed,
+        baseline_url=baseline_url,
     )
     with cli_errors():
         if (client_id is None) != (client_key is None):
             err_console.print("[red]error:[/red] --client-id and --client-key go together")
             raise typer.Exit(2)
         keys = [ClientKey.from_file(client_id, client_key)] if client_id and client_key else []
+        rows = load_known(known) if known is not None else []
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -217,10 +270,34 @@ def drill_command(
             def tick(r: Any) -> None:
                 bar.update(task, completed=r.requests, records=r.records)
 
-            report = run_drill(config, tokens=token or [], client_keys=keys, progress=tick)
+            report = run_drill(
+                config,
+                tokens=token or [],
+                client_keys=keys,
+                known=rows,
+                baseline_home=home() if baseline else None,
+                progress=tick,
+            )
+    out = Console()
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        doc = report.to_dict()
+        if fail_above is not None:
+            doc["check"] = report.check(fail_above)
+        typer.echo(json.dumps(doc, indent=2))
     else:
-        _drill_table(report, Console())
-    if fail_above is not None and report.records > fail_above:
+        _drill_table(report, out, "strongroom drill")
+        if report.baseline is not None:
+            _drill_table(report.baseline, out, "baseline (budgets and detectors off)")
+            _comparison(report, out)
+    if fail_above is None:
+        return
+    check = report.check(fail_above)
+    if not check["passed"]:
+        err_console.print(f"{report.records} records obtained: more than {fail_above}")
+        raise typer.Exit(1)
+    if check["can_fail"] is False:
+        err_console.print(
+            f"the check cannot fail here: without budgets and detectors the strategy "
+            f"obtained {check['baseline_records']} records, no more than {fail_above}"
+        )
         raise typer.Exit(1)

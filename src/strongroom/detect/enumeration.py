@@ -2,10 +2,11 @@
 numbers, names swept alphabetically, postcodes or départements in order), and guessing (a
 high share of lookups that match nothing).
 
-Public subject IDs are random, so order can only show in what is *asked*: the gate puts a
-`sort_key` (a number derived from the searched value: alphabetical rank of a name's first
-letters, the postcode, the serial's number) and `matched` in `event.detail`, never the
-value itself."""
+Public subject IDs are random, so order can only show in what is *asked*: the gate gives
+each event a `sort_key` (`gate/sort_keys.py`: the rank of a searched name's first letters,
+a serial's or permit number's last digits under a keyed block, an ID's leading bits; for
+the detectors only, never journaled) and puts `matched` in `event.detail`, never the value
+itself."""
 
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ class EnumerationState(Slot):
 
 
 def sort_key_of(ev: AccessEvent) -> float | None:
-    value = ev.detail.get("sort_key") if ev.detail else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    value = ev.sort_key
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 

@@ -157,7 +157,14 @@ DETECTORS: tuple[Entry[Any], ...] = (
         cap=50,
         half_life=3600,
         state=no_state,
-        params={"principals_per_ip_prefix": 3, "window_seconds": 3600.0, "min_run": 12},
+        params={
+            "principals_per_ip_prefix": 3,
+            "window_seconds": 3600.0,
+            "min_run": 12,
+            "turns_min_run": 12,
+            "turns_gap_seconds": 120.0,
+            "turns_min_accounts": 2,
+        },
     ),
     Entry(
         Honey,

@@ -107,10 +107,12 @@ class Pipeline:
         given: Mapping[str, object] | None = None,
         expected_records: int | None = None,
         discloses: frozenset[str] | None = None,
+        sort_key: float | None = None,
     ) -> Answer:
         """Run `work` through the pipeline. `discloses` names the only fields the task can
         put in its answer (default: everything the purpose's view shows); the worst-case
-        budget reservation is priced on those."""
+        budget reservation is priced on those. `sort_key` (gate/sort_keys.py) goes to the
+        detectors with the event, refused or not: a sweep refused halfway is still one."""
         purpose: str | None = caller.purpose
         detail: dict[str, Any] = {}
         reservation: Reservation | None = None
@@ -147,7 +149,13 @@ class Pipeline:
             self._abandon(reservation)
             outcome: Outcome = "error" if isinstance(exc, Unavailable) else "refused"
             self._record(
-                caller, endpoint.id, purpose, outcome, reason=exc.reason or exc.slug, detail=detail
+                caller,
+                endpoint.id,
+                purpose,
+                outcome,
+                reason=exc.reason or exc.slug,
+                detail=detail,
+                sort_key=sort_key,
             )
             raise
         except Exception as exc:
@@ -156,7 +164,13 @@ class Pipeline:
             log.error("task %s failed: %s", endpoint.id, type(exc).__name__)
             self._abandon(reservation)
             self._record(
-                caller, endpoint.id, purpose, "error", reason="internal_error", detail=detail
+                caller,
+                endpoint.id,
+                purpose,
+                "error",
+                reason="internal_error",
+                detail=detail,
+                sort_key=sort_key,
             )
             raise InternalError("the request could not be completed") from exc
         event = self.event(
@@ -168,6 +182,7 @@ class Pipeline:
             fields=result.fields,
             records=result.records,
             detail={**detail, **result.detail},
+            sort_key=sort_key,
         )
         self.append(event)
         headers: dict[str, str] = {}
@@ -234,6 +249,7 @@ class Pipeline:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
         kind: Kind = "access",
+        sort_key: float | None = None,
     ) -> AccessEvent:
         request_id = REQUEST_ID.get()
         if request_id is not None:
@@ -257,6 +273,7 @@ class Pipeline:
             records=records,
             reason=reason,
             detail=detail or {},
+            sort_key=sort_key,
         )
 
     def append(self, event: AccessEvent) -> int:
@@ -287,8 +304,11 @@ class Pipeline:
         *,
         reason: str,
         detail: dict[str, Any] | None = None,
+        sort_key: float | None = None,
     ) -> None:
-        event = self.event(caller, endpoint, purpose, outcome, reason=reason, detail=detail)
+        event = self.event(
+            caller, endpoint, purpose, outcome, reason=reason, detail=detail, sort_key=sort_key
+        )
         if outcome == "refused":
             self.append_refusal(event)
         else:

@@ -26,6 +26,7 @@ from strongroom.gate.disclosure import (
 from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
 from strongroom.gate.ports import PolicyPort, VaultPort
 from strongroom.gate.scopes import scope_of
+from strongroom.gate.sort_keys import id_key, name_key, number_key
 from strongroom.ids import is_public_id, new_public_id
 from strongroom.policy.model import ObjectScope as ObjectScopeName
 from strongroom.registry.repository import PermitRow, PersonRow, Registry
@@ -94,9 +95,13 @@ class RegistryTasks:
                     t.detail["matched"] = False
                     t.detail["why"] = "absent" if person is None else "out_of_scope"
                     raise NotFound(NOT_VISIBLE, reason="not_found")
-                return self._person_disclosure(s, t, person)
+                disclosure = self._person_disclosure(s, t, person)
+                disclosure.detail["matched"] = True
+                return disclosure
 
-        return self.pipeline.serve(caller, ep.PERSON, work, expected_records=1)
+        return self.pipeline.serve(
+            caller, ep.PERSON, work, expected_records=1, sort_key=id_key(person_id)
+        )
 
     def _in_scope(
         self, s: Session, caller: Caller, purpose: str, person: PersonRow, *, full_record: bool
@@ -193,7 +198,13 @@ class RegistryTasks:
                 )
 
         return self.pipeline.serve(
-            caller, ep.VERIFY, work, given=given, expected_records=1, discloses=VERIFY_FIELDS
+            caller,
+            ep.VERIFY,
+            work,
+            given=given,
+            expected_records=1,
+            discloses=VERIFY_FIELDS,
+            sort_key=self._number_key(permit_number),
         )
 
     def _match_buyer(
@@ -280,6 +291,7 @@ class RegistryTasks:
             given=given,
             expected_records=1,
             discloses=frozenset({"weapon.serial"}),
+            sort_key=self._number_key(permit_number),
         )
 
     def _as_in_ledger(self, caller: Caller, person_id: str) -> object | None:
@@ -380,10 +392,18 @@ class RegistryTasks:
             }
             if body["holder_permit_valid"] is not None:
                 shown.add("permit.status")
-            return Disclosure(body=body, subjects=subjects, records=1, fields=shown)
+            return Disclosure(
+                body=body, subjects=subjects, records=1, fields=shown, detail={"matched": True}
+            )
 
         return self.pipeline.serve(
-            caller, ep.WEAPON, work, given=given, expected_records=1, discloses=WEAPON_FIELDS
+            caller,
+            ep.WEAPON,
+            work,
+            given=given,
+            expected_records=1,
+            discloses=WEAPON_FIELDS,
+            sort_key=self._number_key(serial),
         )
 
     def search_persons(self, caller: Caller, query: dict[str, object]) -> Answer:
@@ -428,7 +448,21 @@ class RegistryTasks:
                 detail={"matched": bool(items)},
             )
 
-        return self.pipeline.serve(caller, ep.SEARCH, work, given=given, discloses=SEARCH_FIELDS)
+        name = query.get("family_name")
+        return self.pipeline.serve(
+            caller,
+            ep.SEARCH,
+            work,
+            given=given,
+            discloses=SEARCH_FIELDS,
+            sort_key=name_key(name) if isinstance(name, str) else None,
+        )
+
+    def _number_key(self, value: str) -> float | None:
+        try:
+            return number_key(value, self.vault.blind_index)
+        except (BadRequest, ValueError, TypeError):
+            return None  # nothing to order (an empty value): the request itself says why
 
 
 def shaped(

@@ -9,6 +9,7 @@ P-256 key. JOSE is joserfc's; nothing here parses or signs by hand.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
+from strongroom.auth.rfc9068 import PURPOSE_DETAIL_TYPE
 from strongroom.auth.rfc9449_dpop import access_token_hash
 from strongroom.clock import Clock
 from strongroom.errors import BadRequest, Unauthorized
@@ -47,9 +49,33 @@ class ClientKey:
         return cls(client_id, doc)
 
 
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a stolen token, read without checking its signature (as its thief
+    can): who it is for, its purpose and its case. {} for a token that is no JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def purpose_and_case(token: str) -> tuple[str | None, str | None]:
+    for detail in token_claims(token).get("authorization_details") or ():
+        if isinstance(detail, dict) and detail.get("type") == PURPOSE_DETAIL_TYPE:
+            purpose, case = detail.get("purpose"), detail.get("case")
+            return (
+                str(purpose) if purpose else None,
+                str(case) if case else None,
+            )
+    return None, None
+
+
 class Account:
-    """One attacker identity: sends requests with its token (and DPoP proofs when the
-    token is sender-constrained)."""
+    """One attacker identity: sends requests with its tokens (and DPoP proofs when a token
+    is sender-constrained). Several tokens of one principal are its tokens for several
+    purposes (a ledger token and a verification token, a case token and a case-management
+    token): each request goes with the token for its purpose, else the first."""
 
     def __init__(
         self,
@@ -60,18 +86,27 @@ class Account:
         token: str | None = None,
         client_key: ClientKey | None = None,
         label: str = "",
+        tokens: tuple[str, ...] = (),
     ) -> None:
-        if (token is None) == (client_key is None):
+        tokens = tuple(tokens) or ((token,) if token is not None else ())
+        if bool(tokens) == (client_key is not None):
             raise BadRequest("an account needs a token or a client key, not both")
         self.http = http
         self.base = base_url.rstrip("/")
         self.clock = clock
         self.label = label
-        self.token = token
+        self.token = tokens[0] if tokens else None
+        self.by_purpose: dict[str, str] = {}
+        self.case: str | None = None
+        for t in tokens:
+            purpose, case = purpose_and_case(t)
+            if purpose:
+                self.by_purpose.setdefault(purpose, t)
+            self.case = self.case or case
         self.client_key = client_key
         self.dpop_key: ECKey | None = None
 
-    def _proof(self, method: str, url: str) -> str:
+    def _proof(self, method: str, url: str, token: str | None = None) -> str:
         key = self.dpop_key
         if key is None:
             raise BadRequest("no DPoP key")
@@ -83,8 +118,8 @@ class Account:
             "htu": htu,
             "iat": int(self.clock.now()),
         }
-        if self.token is not None:
-            claims["ath"] = access_token_hash(self.token)
+        if token is not None:
+            claims["ath"] = access_token_hash(token)
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
         return jwt.encode(header, claims, key, algorithms=["ES256"])
 
@@ -133,12 +168,20 @@ class Account:
             )
         self.token = str(r.json()["access_token"])
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        purpose: str | None = None,
+    ) -> httpx.Response:
         url = self.base + path
+        token = self.by_purpose.get(purpose or "", self.token)
         headers = {"Accept": "application/json"}
         if self.dpop_key is not None:
-            headers["Authorization"] = f"DPoP {self.token}"
-            headers["DPoP"] = self._proof(method, url)
+            headers["Authorization"] = f"DPoP {token}"
+            headers["DPoP"] = self._proof(method, url, token)
         else:
-            headers["Authorization"] = f"Bearer {self.token}"
+            headers["Authorization"] = f"Bearer {token}"
         return self.http.request(method, url, json=body, headers=headers)

@@ -106,6 +106,9 @@ class LegitStats:
     links: Counter[str] = field(default_factory=Counter)  # links the agents made
     four_eyes_waits: dict[str, list[float]] = field(default_factory=dict)  # seconds, by role
     desk: dict[str, list[Waiting]] = field(default_factory=dict)  # waiting links, by unit
+    # Detector family -> (principal, day) on which that family fired on the principal
+    # (shadow or not, whether or not it led to any action): the false positives.
+    flagged: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
 
 
 class LegitUser:
@@ -343,6 +346,7 @@ class LegitUser:
             caller = replace(caller, auth_time=now)
             self.stats.requests[self.role] += 1
             out = sim.request(caller, call)
+        self._flags(now)
         if out.throttled:
             self.stats.throttled.add((self.principal, self.day))
             self.stats.budgets[out.budget or "?"] += 1
@@ -433,6 +437,16 @@ class LegitUser:
                 waiting.append(w)  # still waiting, for someone else
                 return False
         return True
+
+    def _flags(self, now: float) -> None:
+        """Which detector families fired on this request of a legitimate user."""
+        from strongroom.detect.table import FAMILIES
+
+        incidents = self.world.service.detector.incidents.open
+        for family in FAMILIES:
+            inc = incidents.get((self.principal, family))
+            if inc is not None and inc.last_seen == now:
+                self.stats.flagged.setdefault(family, set()).add((self.principal, self.day))
 
     def _export(self, now: float) -> None:
         """Request the département's renewal list, have it approved, download it, and

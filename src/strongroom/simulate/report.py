@@ -1,8 +1,9 @@
 """The simulation report: per scenario, what leaked before containment, how long it took
 and which layer stopped it; for the legitimate population, who was wrongly throttled,
-asked to step up, contained or suspended, per 10,000 user-days, and how long links waited
-for a second agent (four eyes), per role. Counts and pseudonymous facts only: no
-principal ID, no name, no value ever enters the report."""
+asked to step up, contained or suspended, per 10,000 user-days, how long links waited
+for a second agent (four eyes), and which detector families fired on them at all, per
+role. Counts and pseudonymous facts only: no principal ID, no name, no value ever enters
+the report."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def legit_report(stats: LegitStats, findings: Counter[str] | None = None) -> dic
                 "per_10k_user_days": per_10k(suspended, ud),
             },
             "four_eyes": four_eyes(stats, role),
+            # Every detector family that fired on the role's users, acted on or not.
+            "flagged_user_days": {
+                family: n for family, pairs in sorted(stats.flagged.items()) if (n := count(pairs))
+            },
         }
     wrongful = len(stats.suspended)
     wrongful_rate = per_10k(wrongful, user_days)
@@ -75,6 +80,10 @@ def legit_report(stats: LegitStats, findings: Counter[str] | None = None) -> dic
         },
         "findings_by_family": dict((findings or Counter()).most_common()),
         "exports": {"downloaded": stats.exports, "follow_ups": stats.follow_ups},
+        "flagged": {
+            family: {"user_days": len(pairs), "per_10k_user_days": per_10k(len(pairs), user_days)}
+            for family, pairs in sorted(stats.flagged.items())
+        },
         "by_role": by_role,
         "targets": {
             "suspended_per_10k_user_days": {
