@@ -137,7 +137,9 @@ def test_a_challenge_is_answered_once_and_only_where_it_was_issued(
     clock.advance(CHALLENGE_LIFETIME + 1)
     with pytest.raises(PasskeyRefused):
         keys.verify_authentication(PAR, late)
-    crossed = device.get({**keys.registration_options(PID, "officer"), "rpId": "strongroom.example"})
+    crossed = device.get(
+        {**keys.registration_options(PID, "officer"), "rpId": "strongroom.example"}
+    )
     with pytest.raises(PasskeyRefused):
         keys.verify_authentication(PID, crossed)
 
