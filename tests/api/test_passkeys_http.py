@@ -278,3 +278,22 @@ def test_owners_cannot_register_passkeys_and_metadata_lists_phr(deployment: Depl
     assert as_owner.status_code == 403, as_owner.text
     # An owner has no principal row of a professional account at all.
     assert as_owner.json()["reason"] in {"principal_inactive", "role_not_allowed"}
+
+
+def test_the_sign_in_page_offers_a_passkey_with_only_its_own_script(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    dep.service.admin.register_client("console", public=True, redirect_uris=[REDIRECT])
+    uri, _ = push(dep, "no-case")
+    page = dep.client.get("/oauth/authorize", params={"client_id": "console", "request_uri": uri})
+    assert page.status_code == 200, page.text
+    assert '<script src="/oauth/webauthn/passkey.js" defer></script>' in page.text
+    assert "<script>" not in page.text  # nothing inline: the CSP would refuse it anyway
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    script = dep.client.get("/oauth/webauthn/passkey.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "/oauth/webauthn/authenticate/verify" in script.text

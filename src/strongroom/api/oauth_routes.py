@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from strongroom.api.deps import caller, peer_ip
 from strongroom.api.problems import problem_response
-from strongroom.auth.login_page import PAGE_HEADERS, render_login
+from strongroom.auth.login_page import PAGE_HEADERS, passkey_script, render_login
 from strongroom.auth.rfc7009_revocation import revoke
 from strongroom.auth.rfc7662_introspection import introspect
 from strongroom.auth.server import AuthorizationServer
@@ -126,6 +126,14 @@ def make_oauth_router(
         return JSONResponse(body, headers=NO_STORE)
 
     # -- passkeys (WebAuthn): JSON for the sign-in page's script ---------------------------
+    @router.get("/oauth/webauthn/passkey.js")
+    async def passkey_js() -> Response:
+        return Response(
+            passkey_script(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
     @router.post("/oauth/webauthn/authenticate/options")
     async def passkey_sign_in_options(request: Request) -> Response:
         try:
