@@ -111,7 +111,7 @@ class Insider:
         self.session = self.dep.service.sessions.create(
             principal_id=self.principal,
             client_id="strongroom-web",
-            acr="mfa",
+            acr="urn:strongroom:acr:phr",
             auth_time=self.dep.clock.now(),
         )
 
@@ -122,7 +122,7 @@ class Insider:
             "prefecture",
             self.principal,
             session_id=self.session,
-            acr="mfa",
+            acr="urn:strongroom:acr:phr",
             auth_time=self.dep.clock.now(),
             **claims,
         )

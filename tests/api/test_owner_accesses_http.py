@@ -50,7 +50,7 @@ def test_a_covert_investigation_shows_once_closed(deployment: Deployment) -> Non
         purpose="investigation",
         case=case,
         justification=INVESTIGATION_WHY,
-        acr="urn:strongroom:mfa",
+        acr="urn:strongroom:acr:phr",
         auth_time=dep.clock.now(),
     )
     r = dep.client.get(f"/v1/persons/{owner}", headers=headers)

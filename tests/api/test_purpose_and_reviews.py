@@ -49,7 +49,7 @@ def test_break_glass_widens_for_a_while_and_creates_a_review(deployment: Deploym
         "prefecture",
         purpose="break_glass",
         case=case,
-        acr="urn:strongroom:mfa",
+        acr="urn:strongroom:acr:phr",
         auth_time=deployment.clock.now(),
         justification="Urgent: the holder moved yesterday and a suspension is pending now",
     )

@@ -4,6 +4,7 @@ resource-server check; refresh rotation and reuse detection; revocation; idle ti
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from auth_testkit import ISSUER, PASSWORD, REDIRECT, DPoPClient, pkce_pair, totp_now
@@ -148,6 +149,18 @@ def test_staff_without_enrolled_factor_cannot_log_in(
     r = _login(http, _par(http, pkce_pair()[1]), otp=None)
     assert r.status_code == 401 and "enroll" not in r.text
     assert security_events[-1]["type"] == "second_factor_not_enrolled"
+    assert security_events[-1]["principal_id"] == "p-alice"
+
+
+def test_a_role_that_requires_passkeys_refuses_the_password_form(
+    http: TestClient, auth_server, clock, alice_totp: str, security_events: list
+) -> None:
+    """Right password, right code: refused like any failure, and journaled."""
+    police = auth_server.role_grants("police")
+    auth_server.role_grants = lambda role: replace(police, passkey_required=True)
+    r = _login(http, _par(http, pkce_pair()[1]), totp_now(alice_totp, clock))
+    assert r.status_code == 401 and "Sign-in failed" in r.text
+    assert security_events[-1]["type"] == "passkey_required"
     assert security_events[-1]["principal_id"] == "p-alice"
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from strongroom.auth.acr import ACR_MFA, ACR_PHR
 from strongroom.clock import FakeClock
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Forbidden, InsufficientSpecificity, Unauthorized
@@ -30,6 +31,7 @@ def police(**kw: object) -> Caller:
         "principal_id": "p1",
         "role": "police",
         "scopes": frozenset({"persons:search", "persons:read"}),
+        "acr": ACR_PHR,
     }
     base.update(kw)
     return Caller(**base)  # type: ignore[arg-type]
@@ -141,10 +143,31 @@ def test_break_glass_requires_step_up_and_long_justification(compiled, clock) ->
         scopes=frozenset({"persons:read"}),
         justification="urgent" * 10,
         case="b6a8a7d2-3c1e-4c57-9d1e-2f0a4f8b9c11",
+        acr=ACR_PHR,
         auth_time=clock.now(),
     )
     assert compiled.check_purpose(fresh, PERSON) == "break_glass"
     assert compiled.purpose("break_glass").break_glass.duration_seconds == 3600
+
+
+def test_a_totp_session_cannot_pass_a_step_up_that_asks_for_a_passkey(compiled, clock) -> None:
+    """The downgrade: a phished password and TOTP code, however fresh, do not open an
+    investigation; the challenge names the level the client must come back with."""
+    totp = police(
+        purpose="investigation",
+        case="C-1",
+        justification="j" * 30,
+        acr=ACR_MFA,
+        auth_time=clock.now(),
+    )
+    with pytest.raises(Unauthorized) as info:
+        compiled.check_purpose(totp, PERSON)
+    challenge = info.value.headers["WWW-Authenticate"]
+    assert f'acr_values="{ACR_PHR}"' in challenge and 'max_age="3600"' in challenge
+    for forged in ("phr", "urn:other:acr:phr", None):
+        with pytest.raises(Unauthorized):
+            compiled.check_purpose(police(**{**totp.__dict__, "acr": forged}), PERSON)
+    assert compiled.check_purpose(police(**{**totp.__dict__, "acr": ACR_PHR}), PERSON)
 
 
 @pytest.mark.parametrize(

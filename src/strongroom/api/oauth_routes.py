@@ -7,17 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from strongroom.api.deps import peer_ip
+from strongroom.api.deps import caller, peer_ip
 from strongroom.api.problems import problem_response
-from strongroom.auth.login_page import PAGE_HEADERS, render_login
+from strongroom.auth.login_page import PAGE_HEADERS, passkey_script, render_login
 from strongroom.auth.rfc7009_revocation import revoke
 from strongroom.auth.rfc7662_introspection import introspect
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.token_endpoint import token_request
-from strongroom.errors import StrongroomError
+from strongroom.context import Caller
+from strongroom.errors import BadRequest, StrongroomError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -28,6 +29,16 @@ def _oauth_error(exc: OAuth2Error) -> JSONResponse:
     if exc.description:
         body["error_description"] = exc.description
     return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequest("a JSON object is expected", reason="invalid_json")
+    return body
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -113,6 +124,73 @@ def make_oauth_router(
         except OAuth2Error as exc:
             return _oauth_error(exc)
         return JSONResponse(body, headers=NO_STORE)
+
+    # -- passkeys (WebAuthn): JSON for the sign-in page's script ---------------------------
+    @router.get("/oauth/webauthn/passkey.js")
+    async def passkey_js() -> Response:
+        return Response(
+            passkey_script(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+    @router.post("/oauth/webauthn/authenticate/options")
+    async def passkey_sign_in_options(request: Request) -> Response:
+        try:
+            body = srv.passkey_sign_in_options(await _json_body(request))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        return JSONResponse(body, headers=NO_STORE)
+
+    @router.post("/oauth/webauthn/authenticate/verify")
+    async def passkey_sign_in(request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            outcome = srv.passkey_sign_in(body, ip=peer_ip(request.scope, trusted_proxies))
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        except StrongroomError as exc:  # the network's failure budget is spent
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
+        if outcome.redirect_to:
+            return JSONResponse({"redirect_to": outcome.redirect_to}, headers=NO_STORE)
+        return JSONResponse(
+            {"error": "access_denied", "error_description": outcome.error},
+            status_code=401,
+            headers=NO_STORE,
+        )
+
+    @router.post("/oauth/webauthn/register/options")
+    async def passkey_registration_options(
+        request: Request, who: Caller = Depends(caller)
+    ) -> Response:
+        try:
+            body = srv.passkey_registration_options(who)
+        except StrongroomError as exc:
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
+        return JSONResponse(body, headers=NO_STORE)
+
+    @router.post("/oauth/webauthn/register/verify", status_code=201)
+    async def passkey_register(request: Request, who: Caller = Depends(caller)) -> Response:
+        try:
+            info = srv.passkey_register(who, await _json_body(request))
+        except StrongroomError as exc:
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
+        return JSONResponse(info.as_json(), status_code=201, headers=NO_STORE)
+
+    @router.get("/oauth/webauthn/credentials")
+    async def passkey_list(who: Caller = Depends(caller)) -> Response:
+        items = [p.as_json() for p in srv.passkey_list(who)]
+        return JSONResponse({"items": items}, headers=NO_STORE)
+
+    @router.delete("/oauth/webauthn/credentials/{credential_id}", status_code=204)
+    async def passkey_remove(
+        request: Request, credential_id: str, who: Caller = Depends(caller)
+    ) -> Response:
+        try:
+            srv.passkey_remove(who, credential_id)
+        except StrongroomError as exc:
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
+        return Response(status_code=204, headers=NO_STORE)
 
     @router.get("/.well-known/oauth-authorization-server")
     async def metadata() -> Response:

@@ -24,18 +24,18 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from strongroom.auth.acr import ACR_MFA, ACR_PASSWORD, ACR_PHR, AMR_PASSWORD, AMR_TOTP
 from strongroom.auth.attempts import AttemptRules
 from strongroom.auth.store import credentials
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.errors import BadRequest, Conflict
 from strongroom.vault.errors import VaultError
 
-ACR_PASSWORD = "urn:strongroom:acr:pwd"  # noqa: S105 - an acr name
-ACR_MFA = "urn:strongroom:acr:mfa"
 TOTP_ISSUER = "Strongroom"
 SEED_STORE = "identity"
 SECRET_FIELD = "totp_secret"  # noqa: S105 - a field name
 PENDING_FIELD = "totp_pending"
+__all__ = ["ACR_MFA", "ACR_PASSWORD", "ACR_PHR", "Credentials", "LoginFailed", "LoginResult"]
 
 
 class SeedVault(Protocol):
@@ -76,6 +76,7 @@ class LoginResult:
     principal_id: str
     acr: str
     auth_time: float
+    amr: tuple[str, ...] = ()
 
 
 class Credentials:
@@ -167,6 +168,22 @@ class Credentials:
                 is not None
             )
 
+    def is_locked(self, principal_id: str) -> bool:
+        """Whether an administrator must lift a lock first; a lock stops every way of
+        signing in to the account, passkeys included."""
+        with self.engine.connect() as conn:
+            locked = conn.execute(
+                sa.select(credentials.c.locked_at).where(credentials.c.principal_id == principal_id)
+            ).scalar()
+        return locked is not None
+
+    def username_of(self, principal_id: str) -> str:
+        with self.engine.connect() as conn:
+            name = conn.execute(
+                sa.select(credentials.c.username).where(credentials.c.principal_id == principal_id)
+            ).scalar()
+        return str(name) if name else principal_id
+
     def unlock(self, principal_id: str) -> bool:
         """Lift a lock and forget the failures; False when the principal has no
         credentials."""
@@ -255,7 +272,9 @@ class Credentials:
             self._succeed(pid, step)
         except _Refused as refused:
             raise LoginFailed(refused.reason, pid, failures=failures, locked=locked) from None
-        return LoginResult(pid, ACR_PASSWORD if step is None else ACR_MFA, now)
+        if step is None:
+            return LoginResult(pid, ACR_PASSWORD, now, tuple(AMR_PASSWORD))
+        return LoginResult(pid, ACR_MFA, now, tuple(AMR_TOTP))
 
     def _claim(self, principal_id: str, seen: int, now: float) -> bool:
         failures = seen + 1

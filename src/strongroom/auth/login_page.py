@@ -1,5 +1,6 @@
 """The server-rendered sign-in page: a plain HTML form, every value HTML-escaped, sent with
-headers that forbid framing (clickjacking), caching and any script."""
+headers that forbid framing (clickjacking), caching and any script but our own passkey
+button's (`templates/passkey.js`, served from this origin: no inline script runs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
@@ -27,6 +29,15 @@ def _template() -> Template:
         .read_text(encoding="utf-8")
     )
     return Template(text)
+
+
+@lru_cache(maxsize=1)
+def passkey_script() -> str:
+    return (
+        resources.files("strongroom.auth")
+        .joinpath("templates/passkey.js")
+        .read_text(encoding="utf-8")
+    )
 
 
 def render_login(*, action: str, context: dict[str, Any], error: str | None = None) -> str:

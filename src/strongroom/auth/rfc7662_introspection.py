@@ -25,6 +25,7 @@ _COPIED = (
     "cnf",
     "authorization_details",
     "acr",
+    "amr",
     "auth_time",
     "sid",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from strongroom.auth.login import ACR_MFA, ACR_PASSWORD
+from strongroom.auth.acr import ACR_MFA, ACR_PASSWORD, ACR_PHR
 from strongroom.auth.rfc7523_client_auth import ALGS as CLIENT_ASSERTION_ALGS
 from strongroom.auth.rfc9068 import ALG, PURPOSE_DETAIL_TYPE
 from strongroom.auth.rfc9449_dpop import ALGS as DPOP_ALGS
@@ -41,7 +41,7 @@ def server_metadata(server: AuthorizationServer) -> dict[str, Any]:
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "authorization_response_iss_parameter_supported": True,
         "authorization_details_types_supported": [PURPOSE_DETAIL_TYPE],
-        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA, ACR_PHR],
         "scopes_supported": sorted(scopes),
         "access_token_signing_alg_values_supported": [ALG],
     }

@@ -110,6 +110,7 @@ class TokenService:
         client_id: str = "strongroom-cli",
         jkt: str | None = None,
         acr: str | None = None,
+        amr: Iterable[str] | None = None,
         auth_time: float | None = None,
         justification: str | None = None,
     ) -> str:
@@ -145,6 +146,8 @@ class TokenService:
             "dealer_id": dealer_id,
             "sid": session_id,
             "acr": acr,
+            # RFC 8176 method names, for the resource's logs; step-up decides on `acr`.
+            "amr": list(amr) if amr else None,
             "auth_time": int(auth_time) if auth_time is not None else None,
         }
         claims.update({k: v for k, v in optional.items() if v is not None})

@@ -28,6 +28,7 @@ class RoleGrant:
     purposes: frozenset[str] = frozenset()
     # A professional account (a principal row, a second factor), not a self-service owner.
     staff: bool = True
+    passkey_required: bool = False
 
 
 def grant_from_policy(policy: Policy, role: str) -> RoleGrant:
@@ -44,6 +45,7 @@ def grant_from_policy(policy: Policy, role: str) -> RoleGrant:
         step_up_max_age_seconds=spec.step_up_max_age_seconds,
         purposes=frozenset(spec.purposes),
         staff=spec.staff,
+        passkey_required=spec.passkey_required,
     )
 
 

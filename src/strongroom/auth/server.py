@@ -29,17 +29,21 @@ from authlib.oauth2.rfc6749.errors import (
 )
 
 from strongroom.auth import rfc7636_pkce, rfc9396_rar
+from strongroom.auth.acr import ACR_MFA, ACR_PHR, AMR_PASSKEY
 from strongroom.auth.attempts import PrefixFailures
 from strongroom.auth.clients import Client, ClientRegistry, PrincipalInfo, PrincipalLookup
-from strongroom.auth.login import Credentials, LoginFailed
+from strongroom.auth.login import Credentials, LoginFailed, LoginResult
 from strongroom.auth.rfc7523_client_auth import ASSERTION_TYPE, verify_client_assertion
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, ReplayCache
+from strongroom.auth.rfc9470_step_up import require_step_up
 from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role_grant
 from strongroom.auth.sessions import SqlSessions
 from strongroom.auth.store import codes, digest, par_requests
+from strongroom.auth.webauthn_passkeys import PasskeyInfo, PasskeyRefused, Passkeys, relying_party
 from strongroom.clock import SYSTEM_CLOCK, Clock
-from strongroom.errors import TooManyRequests
+from strongroom.context import Caller
+from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from strongroom.netaddr import ip_prefix
 
 PAR_LIFETIME = 60
@@ -52,6 +56,11 @@ SIGN_IN_FAILED = (
     "Wait a few minutes and try again, or ask an administrator."
 )
 SecurityHook = Callable[[dict[str, Any]], None]
+PASSKEY_SIGN_IN_ENDPOINT = "POST /oauth/webauthn/authenticate/verify"
+PASSKEY_REGISTER_ENDPOINT = "POST /oauth/webauthn/register/verify"
+PASSKEY_REMOVE_ENDPOINT = "DELETE /oauth/webauthn/credentials/{id}"
+# How recent the sign-in that adds or removes a passkey must be.
+PASSKEY_MANAGEMENT_MAX_AGE = 600
 
 
 @dataclass
@@ -108,6 +117,8 @@ class AuthorizationServer:
         self.on_alert = on_alert or (lambda event: None)
         self.refresh_lifetime = refresh_lifetime
         self.dpop = DPoPVerifier(self.replay_cache, clock=clock)
+        rp_id, origin = relying_party(self.public_url)
+        self.passkeys = Passkeys(engine, rp_id=rp_id, origin=origin, clock=clock)
 
     # -- endpoints' URLs (RFC 8414) --------------------------------------------------------
     def url(self, path: str) -> str:
@@ -245,17 +256,33 @@ class AuthorizationServer:
             principal = self.principals(result.principal_id)
             if principal is None or not principal.active:
                 raise LoginFailed("principal_inactive", result.principal_id)
+            if self.role_grant(principal).passkey_required:
+                # Counted as a failure: the form is no oracle for a right password here.
+                raise LoginFailed("passkey_required", result.principal_id)
             failed = False
         except LoginFailed as exc:
             self._sign_in_failed(exc, ip)
             return LoginOutcome(error=SIGN_IN_FAILED, context=ctx)
         finally:
             self.prefix_failures.settle(reservation, failed=failed)
+        redirect = self._finish_sign_in(params, str(client_id), str(request_uri), principal, result)
+        return LoginOutcome(redirect_to=redirect)
+
+    def _finish_sign_in(
+        self,
+        params: Mapping[str, Any],
+        client_id: str,
+        request_uri: str,
+        principal: PrincipalInfo,
+        result: LoginResult,
+    ) -> str:
+        """Spend the pushed request, open the session and issue the code: where the
+        browser goes next."""
         with self.engine.begin() as conn:
             used = conn.execute(
                 par_requests.update()
                 .where(
-                    par_requests.c.uri_hash == digest(str(request_uri)),
+                    par_requests.c.uri_hash == digest(request_uri),
                     par_requests.c.used == sa.false(),
                 )
                 .values(used=True)
@@ -264,7 +291,7 @@ class AuthorizationServer:
             raise InvalidRequestError("request_uri already used")
         sid = self.sessions.create(
             principal_id=principal.principal_id,
-            client_id=str(client_id),
+            client_id=client_id,
             acr=result.acr,
             auth_time=result.auth_time,
         )
@@ -276,20 +303,156 @@ class AuthorizationServer:
                     client_id=client_id,
                     principal_id=principal.principal_id,
                     session_id=sid,
-                    params={**params, "acr": result.acr, "auth_time": result.auth_time},
+                    params={
+                        **params,
+                        "acr": result.acr,
+                        "amr": list(result.amr),
+                        "auth_time": result.auth_time,
+                    },
                     expires_at=self.clock.now() + CODE_LIFETIME,
                 )
             )
-        return LoginOutcome(redirect_to=self._redirect(params, code=code))
+        return self._redirect(params, code=code)
+
+    # -- passkeys (WebAuthn) -------------------------------------------------------------------
+    def passkey_sign_in_options(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        request_uri = _text(body, "request_uri")
+        self.load_par(_text(body, "client_id"), request_uri)
+        return self.passkeys.authentication_options(digest(request_uri))
+
+    def passkey_sign_in(self, body: Mapping[str, Any], *, ip: str | None = None) -> LoginOutcome:
+        """The sign-in form's passkey answer: a redirect with a code whose tokens carry
+        `acr` phr, or the same refusal as a wrong password, journaled with its reason and
+        charged to the network's failure budget."""
+        client_id, request_uri = _text(body, "client_id"), _text(body, "request_uri")
+        params = self.load_par(client_id, request_uri)
+        credential = body.get("credential")
+        try:
+            reservation = self.prefix_failures.reserve(ip)
+        except TooManyRequests:
+            self._prefix_limited(ip, PASSKEY_SIGN_IN_ENDPOINT)
+            raise
+        failed = True
+        try:
+            if not isinstance(credential, Mapping):
+                raise PasskeyRefused("invalid_passkey_response")
+            done = self.passkeys.verify_authentication(digest(request_uri), credential)
+            principal = self.principals(done.principal_id)
+            if principal is None or not principal.active:
+                raise PasskeyRefused("principal_inactive", done.principal_id)
+            if self.credentials.is_locked(done.principal_id):
+                raise PasskeyRefused("locked", done.principal_id)
+            failed = False
+        except PasskeyRefused as exc:
+            self._sign_in_failed(
+                LoginFailed(exc.reason, exc.principal_id), ip, PASSKEY_SIGN_IN_ENDPOINT
+            )
+            if exc.reason == "sign_count_regressed":
+                self.alert(
+                    "passkey_cloned",
+                    endpoint=PASSKEY_SIGN_IN_ENDPOINT,
+                    ip=ip,
+                    principal_id=exc.principal_id,
+                    reason="a passkey's sign count went backwards: two copies of its key",
+                )
+            return LoginOutcome(error=SIGN_IN_FAILED)
+        finally:
+            self.prefix_failures.settle(reservation, failed=failed)
+        result = LoginResult(principal.principal_id, ACR_PHR, done.auth_time, tuple(AMR_PASSKEY))
+        return LoginOutcome(
+            redirect_to=self._finish_sign_in(params, client_id, request_uri, principal, result)
+        )
+
+    def _may_manage_passkeys(self, caller: Caller) -> None:
+        """Staff and dealers manage their own passkeys, after a recent second factor; once
+        an account has a passkey, only a passkey sign-in adds or removes one, so a phished
+        password and TOTP code cannot enroll the attacker's own key."""
+        principal = self.principals(caller.principal_id)
+        if principal is None or not principal.active or principal.role != caller.role:
+            raise Forbidden("no such account", reason="principal_inactive")
+        grant = self.role_grant(principal)
+        if not (grant.staff or principal.role == "dealer"):
+            raise Forbidden("passkeys are for professional accounts", reason="role_not_allowed")
+        has_any = self.passkeys.has_passkey(caller.principal_id)
+        require_step_up(
+            caller,
+            PASSKEY_MANAGEMENT_MAX_AGE,
+            required_acr=ACR_PHR if has_any else ACR_MFA,
+            clock=self.clock,
+        )
+
+    def passkey_registration_options(self, caller: Caller) -> dict[str, Any]:
+        self._may_manage_passkeys(caller)
+        try:
+            return self.passkeys.registration_options(
+                caller.principal_id, self.credentials.username_of(caller.principal_id)
+            )
+        except PasskeyRefused as exc:
+            raise Conflict(
+                "this account has as many passkeys as it may", reason=exc.reason
+            ) from None
+
+    def passkey_register(self, caller: Caller, body: Mapping[str, Any]) -> PasskeyInfo:
+        self._may_manage_passkeys(caller)
+        credential = body.get("credential")
+        who = {"endpoint": PASSKEY_REGISTER_ENDPOINT, "ip": caller.ip}
+        try:
+            if not isinstance(credential, Mapping):
+                raise PasskeyRefused("invalid_passkey_response", caller.principal_id)
+            name = body.get("name")
+            info = self.passkeys.verify_registration(
+                caller.principal_id, credential, name=name if isinstance(name, str) else None
+            )
+        except PasskeyRefused as exc:
+            self.security_event(
+                f"passkey_registration_{exc.reason}",
+                **who,
+                principal_id=caller.principal_id,
+                role=caller.role,
+            )
+            raise BadRequest("the passkey could not be registered", reason=exc.reason) from None
+        # A new way into a professional account: the owner should hear of it at once.
+        self.security_event(
+            "passkey_registered",
+            **who,
+            principal_id=caller.principal_id,
+            role=caller.role,
+            credential_id=info.credential_id,
+        )
+        self.alert(
+            "passkey_registered",
+            **who,
+            principal_id=caller.principal_id,
+            reason="a passkey was added to a professional account",
+        )
+        return info
+
+    def passkey_list(self, caller: Caller) -> list[PasskeyInfo]:
+        return self.passkeys.list(caller.principal_id)
+
+    def passkey_remove(self, caller: Caller, credential_id: str) -> None:
+        self._may_manage_passkeys(caller)
+        if not self.passkeys.remove(caller.principal_id, credential_id):
+            raise NotFound("no such passkey", reason="passkey_unknown")
+        self.security_event(
+            "passkey_removed",
+            endpoint=PASSKEY_REMOVE_ENDPOINT,
+            ip=caller.ip,
+            principal_id=caller.principal_id,
+            role=caller.role,
+            credential_id=credential_id,
+        )
 
     def _mfa_required_of(self, principal_id: str) -> bool:
         principal = self.principals(principal_id)
         return True if principal is None else self.mfa_required(principal)
 
-    def _sign_in_failed(self, exc: LoginFailed, ip: str | None) -> None:
+    def _sign_in_failed(
+        self, exc: LoginFailed, ip: str | None, endpoint: str = SIGN_IN_ENDPOINT
+    ) -> None:
         # The name typed is never journaled: an unknown one may be a password typed in
         # the wrong field.
-        who: dict[str, Any] = {"endpoint": SIGN_IN_ENDPOINT, "ip": ip}
+        who: dict[str, Any] = {"endpoint": endpoint, "ip": ip}
         if exc.principal_id is not None:
             principal = self.principals(exc.principal_id)
             who["principal_id"] = exc.principal_id
@@ -305,8 +468,8 @@ class AuthorizationServer:
                 reason=f"account locked after {exc.failures} failed sign-ins",
             )
 
-    def _prefix_limited(self, ip: str | None) -> None:
-        who = {"endpoint": SIGN_IN_ENDPOINT, "ip": ip}
+    def _prefix_limited(self, ip: str | None, endpoint: str = SIGN_IN_ENDPOINT) -> None:
+        who = {"endpoint": endpoint, "ip": ip}
         self.security_event("ip_prefix_limited", **who)
         self.alert(
             "ip_prefix_limited",
@@ -340,6 +503,13 @@ class AuthorizationServer:
 
     def revoke_principal(self, principal_id: str) -> None:
         self.sessions.revoke_principal(principal_id)
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError(f"{key} is required")
+    return value
 
 
 def _assertion_subject(form: Mapping[str, str]) -> str | None:

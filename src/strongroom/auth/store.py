@@ -48,6 +48,34 @@ credentials = sa.Table(
     sa.Column("locked_at", sa.Float, nullable=True),
 )
 
+# WebAuthn credentials (passkeys): public keys only, so nothing here needs sealing.
+passkeys = sa.Table(
+    "auth_passkeys",
+    metadata,
+    sa.Column("credential_id", sa.String(1024), primary_key=True),  # base64url
+    sa.Column("principal_id", sa.String(64), nullable=False, index=True),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),  # COSE_Key
+    sa.Column("sign_count", sa.BigInteger, nullable=False),
+    sa.Column("transports", sa.JSON, nullable=False),
+    sa.Column("aaguid", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    # Set when the sign count went backwards (a cloned authenticator): refused from then on.
+    sa.Column("flagged_at", sa.Float, nullable=True),
+)
+
+# Outstanding WebAuthn challenges, each bound to what it was issued for (a principal
+# registering, or one pushed authorization request signing in) and deleted when answered.
+webauthn_challenges = sa.Table(
+    "auth_webauthn_challenges",
+    metadata,
+    sa.Column("challenge_hash", sa.String(64), primary_key=True),
+    sa.Column("ceremony", sa.String(16), nullable=False),  # register | authenticate
+    sa.Column("bound_to", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 par_requests = sa.Table(
     "auth_par_requests",
     metadata,

@@ -120,6 +120,7 @@ def _authorization_code(
         "scopes": scopes,
         "detail": detail,
         "acr": params.get("acr"),
+        "amr": params.get("amr"),
         "auth_time": params.get("auth_time"),
     }
     family = secrets.token_urlsafe(16)
@@ -245,6 +246,7 @@ def _issue(
         client_id=client.client_id,
         jkt=jkt,
         acr=grant.get("acr"),
+        amr=grant.get("amr"),
         auth_time=grant.get("auth_time"),
     )
     body: dict[str, Any] = {

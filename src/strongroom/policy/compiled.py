@@ -3,17 +3,21 @@ per-(role, purpose) tuples of (field, masker) so masking a record is one short l
 
 Step-up: `check_purpose` raises `Unauthorized(reason="insufficient_user_authentication")`
 (RFC 9470 §3: the client re-authenticates with `max_age`) when the purpose demands step-up
-and the caller's `auth_time` is missing or older than the role's `step_up_max_age_seconds`.
-The auth layer must set `auth_time` only from an MFA event (TOTP), never a password alone.
+and the caller's `acr` ranks below the purpose's `step_up_acr` (password < TOTP < passkey,
+`auth/acr.py`) or its `auth_time` is missing or older than the role's
+`step_up_max_age_seconds`. The challenge names the level (`acr_values`) and `max_age`, so a
+TOTP session cannot pass a step-up that asks for a passkey.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from strongroom.auth import acr
+from strongroom.auth.rfc9470_step_up import step_up_required
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.context import Caller
-from strongroom.errors import Forbidden, Unauthorized
+from strongroom.errors import Forbidden
 from strongroom.policy import resolve
 from strongroom.policy.masking import Masker, masker
 from strongroom.policy.model import Action, EndpointSpec, Policy, PurposeSpec, RoleSpec
@@ -152,19 +156,13 @@ class CompiledPolicy:
             )
         if purpose.case_required and not (caller.case or "").strip():
             raise Forbidden(f"purpose {name!r} needs a case reference", reason="case_required")
-        if purpose.step_up or purpose.break_glass is not None:
+        if purpose.step_up or purpose.break_glass is not None or purpose.step_up_acr:
             max_age = role.step_up_max_age_seconds
-            if caller.auth_time is None or self.clock.now() - caller.auth_time > max_age:
-                raise Unauthorized(
-                    f"purpose {name!r} needs a recent step-up authentication",
-                    reason="insufficient_user_authentication",
-                    headers={
-                        "WWW-Authenticate": (
-                            'Bearer error="insufficient_user_authentication", '
-                            f'error_description="step-up required", max_age="{max_age}"'
-                        )
-                    },
-                    extra={"max_age": max_age},
+            required = acr.LEVELS[purpose.step_up_acr or "mfa"]
+            stale = caller.auth_time is None or self.clock.now() - caller.auth_time > max_age
+            if stale or not acr.satisfies(caller.acr, required):
+                raise step_up_required(
+                    f"purpose {name!r} needs a recent step-up authentication", required, max_age
                 )
         return name
 

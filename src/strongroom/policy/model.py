@@ -63,6 +63,8 @@ class RoleSpec(_Spec):
     token_lifetime_seconds: StrictInt = Field(300, ge=30, le=3600)
     mfa_required: StrictBool
     step_up_max_age_seconds: StrictInt = Field(900, ge=30, le=86_400)
+    # Sign-in with a passkey only: a password and TOTP code no longer open the account.
+    passkey_required: StrictBool = False
     description: StrictStr = ""
 
 
@@ -94,6 +96,9 @@ class PurposeSpec(_Spec):
     justification: JustificationSpec = JustificationSpec()
     case_required: StrictBool = False
     step_up: StrictBool = False
+    # The authentication a step-up asks for: "mfa" (TOTP or better) or "phr" (a passkey).
+    # Purposes with step-up or break-glass and no level ask for "mfa".
+    step_up_acr: Literal["mfa", "phr"] | None = None
     break_glass: BreakGlassSpec | None = None
     # A full-record read under this purpose: these scopes, all of them, instead of the
     # role's (which still bounds searches).

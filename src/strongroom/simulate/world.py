@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from strongroom.auth.acr import ACR_PHR
 from strongroom.clock import FakeClock
 from strongroom.config import Home
 from strongroom.context import Caller
@@ -307,7 +308,9 @@ class World:
             client_id=f"sim-{role}",
             ip=ip,
             user_agent=user_agent,
-            acr="mfa",
+            # Simulated staff sign in with a passkey, as the shipped policy expects of
+            # investigations and break-glass.
+            acr=ACR_PHR,
             auth_time=self.clock.now(),
         )
         return self.service.pipeline.bind_principal(caller)
