@@ -145,3 +145,43 @@ def test_an_export_of_a_closed_case_is_not_handed_out(dep: Deployment) -> None:
     assert closed.status_code == 200, closed.text
     r = dep.client.get(f"/v1/exports/{export_id}/download", headers=headers)
     assert r.status_code == 409 and r.json()["reason"] == "case_closed"
+
+
+def test_an_approved_lists_rows_are_not_reads_for_the_volume_detectors(dep: Deployment) -> None:
+    """A renewal list a second person approved is downloaded in one request, its rows
+    all at once: the journal keeps how many, but velocity and the peer baseline do not
+    count them as records an agent read (a simulated month suspended 86 prefecture agents
+    for their renewal lists when they did)."""
+    from strongroom.detect.table import FAMILY_INDEX
+
+    agent = dep.service.admin.add_principal(
+        role="prefecture", departement=dep.fixtures["departement"], label="renewals"
+    )
+    headers = dep.headers("prefecture", agent, case=CASE, justification=WHY)
+    r = dep.client.post(
+        "/v1/exports",
+        headers=headers,
+        json={"dataset": "departement_permits_expiring", "fields": FIELDS, "justification": WHY},
+    )
+    assert r.status_code == 201, r.text
+    export_id = r.json()["id"]
+    approved = dep.client.post(
+        f"/v1/exports/{export_id}/approve", headers=dep.headers("admin"), json={"note": "ok"}
+    )
+    assert approved.status_code == 200
+    r = dep.client.get(f"/v1/exports/{export_id}/download", headers=headers)
+    assert r.status_code == 200
+    rows = int(r.headers["x-export-rows"])
+    assert rows > 0
+    state = dep.service.detector.states[agent]
+    assert state.records_day == 0
+    assert state.fam_value[FAMILY_INDEX["volume"]] == 0
+    journal = dep.service.journal
+    journal.flush()
+    last = [journal.entry(i) for i in range(journal.size() - 5, journal.size())]
+    (download,) = [
+        e
+        for e in last
+        if e.get("endpoint") == "GET /v1/exports/{id}/download" and e["principal"] == agent
+    ]
+    assert download["records"] == rows

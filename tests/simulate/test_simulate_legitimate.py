@@ -17,7 +17,7 @@ import pytest
 from strongroom.config import Home
 from strongroom.simulate import SimConfig, run_simulation, seed_template
 
-PERSONS, USERS, DAYS = 4000, 100, 20
+PERSONS, USERS, DAYS = 20_000, 150, 20
 ROLES = ("dealer", "owner", "police", "prefecture")
 
 

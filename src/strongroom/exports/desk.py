@@ -330,7 +330,12 @@ class ExportDesk:
                 body={**rec.to_dict(), "status": "downloaded"},
                 records=rec.row_count or 0,
                 fields=rec.fields,
-                detail={"step": "download", "rows": rec.row_count, "sha256": rec.sha256},
+                detail={
+                    "step": "download",
+                    "rows": rec.row_count,
+                    "sha256": rec.sha256,
+                    "approved_export": True,
+                },
             )
 
         try:
