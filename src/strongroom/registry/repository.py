@@ -121,19 +121,17 @@ _PERMITS_OF_ONE = (
 _WEAPONS_OF = (
     select(*_WEAPON_COLUMNS).where(Weapon.holder_id == bindparam("pk")).order_by(Weapon.public_id)
 )
-_PRINCIPAL = (
-    select(
-        Principal.id,
-        Principal.public_id,
-        Principal.role,
-        Principal.departement,
-        Dealer.public_id,
-        Principal.status,
-        Principal.label,
-    )
-    .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
-    .where(Principal.public_id == bindparam("public_id"))
-)
+# A PrincipalRow's columns, in its order, its dealer by public ID.
+_PRINCIPALS = select(
+    Principal.id,
+    Principal.public_id,
+    Principal.role,
+    Principal.departement,
+    Dealer.public_id,
+    Principal.status,
+    Principal.label,
+).outerjoin(Dealer, Dealer.id == Principal.dealer_id)
+_PRINCIPAL = _PRINCIPALS.where(Principal.public_id == bindparam("public_id"))
 _LINKED_IN_OPEN_CASE = (
     select(CaseSubject.id)
     .join(Case, Case.id == CaseSubject.case_id)
@@ -399,19 +397,7 @@ class Registry:
         return PrincipalRow(*row) if row else None
 
     def principals(self, s: Session) -> list[PrincipalRow]:
-        rows = s.execute(
-            select(
-                Principal.id,
-                Principal.public_id,
-                Principal.role,
-                Principal.departement,
-                Dealer.public_id,
-                Principal.status,
-                Principal.label,
-            )
-            .outerjoin(Dealer, Dealer.id == Principal.dealer_id)
-            .order_by(Principal.role, Principal.created_at)
-        ).all()
+        rows = s.execute(_PRINCIPALS.order_by(Principal.role, Principal.created_at)).all()
         return [PrincipalRow(*r) for r in rows]
 
     def add_principal(
