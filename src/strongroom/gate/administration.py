@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from strongroom import endpoints as ep
 from strongroom.auth.clients import Client, ClientRegistry
+from strongroom.auth.token_issue import TokenIssuer
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, NotFound
 from strongroom.gate.pipeline import Answer, Pipeline, Task
@@ -20,21 +21,6 @@ from strongroom.gate.ports import BudgetsPort, DetectorPort, PolicyPort
 from strongroom.gate.scopes import OBJECT_SCOPES
 from strongroom.ids import is_public_id, new_public_id
 from strongroom.registry.repository import Registry
-
-
-class TokenIssuerPort(Protocol):
-    def issue(
-        self,
-        *,
-        role: str,
-        subject: str,
-        purpose: str | None = None,
-        case: str | None = None,
-        justification: str | None = None,
-        lifetime: int | None = None,
-        jkt: str | None = None,
-        **claims: Any,
-    ) -> str: ...
 
 
 class CredentialsPort(Protocol):
@@ -54,7 +40,7 @@ class AdminTasks:
         revoke_tokens: Callable[[str], None],
         credentials: CredentialsPort,
         clients: ClientRegistry,
-        tokens: TokenIssuerPort,
+        tokens: TokenIssuer,
     ) -> None:
         self.pipeline = pipeline
         self.registry = registry
