@@ -1,18 +1,11 @@
 """The drill and the audit against a real server process: `strongroom serve` on a free
-loopback port in a temporary STRONGROOM_HOME, started with subprocess and stopped after."""
+loopback port in a temporary STRONGROOM_HOME (tests/served.py), stopped after."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -21,12 +14,7 @@ from strongroom.cli.posture_cmds import audit_command
 from strongroom.config import Home
 from strongroom.policy import DEFAULT_POLICY_PATH
 from strongroom.posture.drill import DrillConfig, run_drill
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.served import served
 
 
 @pytest.fixture(scope="module")
@@ -45,49 +33,8 @@ def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
         tokens = {"police": service.token_issuer.issue(role="police", subject=principals["police"])}
     finally:
         service.close()
-    port = _free_port()
-    env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
-    log = open(Path(home.path) / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "strongroom.cli.main",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    "server exited: " + (Path(home.path) / "serve.log").read_text()
-                )
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start")
-            time.sleep(0.2)
+    with served(home) as url:
         yield url, tokens
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_drill_against_a_served_deployment_is_stopped(server) -> None:

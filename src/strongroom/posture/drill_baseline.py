@@ -19,14 +19,9 @@ baseline too; the issuer is the target's, as its metadata names it.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,8 +33,8 @@ from strongroom.config import RELATIVE_SQLITE, Home
 from strongroom.detect.store import containments
 from strongroom.detect.table import DETECTORS
 from strongroom.errors import BadRequest
+from strongroom.posture.served import served
 
-START_SECONDS = 60.0
 COPIED_DATABASES = ("registry_url", "journal_url")
 CONTAINMENTS = containments.name
 
@@ -118,61 +113,11 @@ def issuer_of(http: httpx.Client, url: str) -> str | None:
     return str(issuer) if issuer else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def baseline_server(home: Home, *, issuer: str | None = None) -> Iterator[str]:
     """A copy of `home` with budgets and detectors in shadow, served on loopback for the
     block's duration; yields its URL."""
     with tempfile.TemporaryDirectory(prefix="strongroom-baseline-") as tmp:
         copy = copy_home(home, Path(tmp) / "home", issuer=issuer)
-        port = free_port()
-        log_path = Path(tmp) / "serve.log"
-        env = {**os.environ, "STRONGROOM_HOME": str(copy.path)}
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(  # noqa: S603 - our own CLI, no shell
-                [
-                    sys.executable,
-                    "-m",
-                    "strongroom.cli.main",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait(proc, url, log_path)
-                yield url
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        if proc.poll() is not None:
-            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise BadRequest(f"the baseline server exited: {tail}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise BadRequest("the baseline server did not start in time")
-        time.sleep(0.2)
+        with served(copy, log_path=Path(tmp) / "serve.log") as url:
+            yield url
