@@ -25,37 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from results_dir import results_dir
+from scratch_pg import pg_database
 
 RESULTS = results_dir() / "analytics.json"
-PG_ADMIN = os.environ.get(
-    "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def pg_database() -> tuple[str, Any] | None:
-    import sqlalchemy as sa
-
-    name = f"sr_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - no server: SQLite only
-        print(f"PostgreSQL skipped: {type(exc).__name__}")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def rss_mb() -> float:

@@ -21,12 +21,12 @@ import os
 import platform
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from results_dir import results_dir
+from scratch_pg import pg_database
 
 from strongroom.registry.db import make_engine, upgrade
 from strongroom.registry.keystore import SqlWrappedKeyStore
@@ -38,9 +38,6 @@ from strongroom.vault import FileKeyProvider, Vault
 
 RESULTS = results_dir() / "seed.json"
 TARGET = 5000.0
-PG_ADMIN = os.environ.get(
-    "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def plan_only(persons: int) -> float:
@@ -73,26 +70,6 @@ def run(url: str, keys: Path, persons: int, workers: int) -> dict[str, Any]:
         "rows": report.counts,
         "canaries": report.canaries,
     }
-
-
-def pg_database() -> tuple[str, Any] | None:
-    import sqlalchemy as sa
-
-    name = f"sr_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - no server: skip that backend
-        print(f"PostgreSQL skipped: {type(exc).__name__}")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def main() -> int:
