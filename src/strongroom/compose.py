@@ -333,15 +333,8 @@ def _text(value: object) -> str | None:
 
 
 def attempt_rules(policy: CompiledPolicy) -> AttemptRules:
-    s = policy.policy.sign_in
-    return AttemptRules(
-        free_failures=s.free_failures,
-        first_delay_seconds=s.first_delay_seconds,
-        max_delay_seconds=s.max_delay_seconds,
-        lock_after=s.lock_after,
-        ip_prefix_failures=s.ip_prefix_failures,
-        ip_prefix_window_seconds=s.ip_prefix_window_seconds,
-    )
+    # The policy's section names AttemptRules' fields one for one.
+    return AttemptRules(**policy.policy.sign_in.model_dump())
 
 
 def budget_specs(policy: CompiledPolicy) -> list[BudgetSpec]:
