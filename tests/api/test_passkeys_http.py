@@ -23,7 +23,7 @@ from tests.api.test_sign_in_attacks_http import (
     code_at,
     enroll,
 )
-from tests.auth.auth_testkit import DPoPClient, pkce_pair
+from tests.auth.auth_testkit import DPoPClient, push_authorization
 from tests.auth.webauthn_testkit import SoftAuthenticator
 from tests.deployment import Deployment
 
@@ -52,22 +52,10 @@ class Session:
 
 def push(dep: Deployment, case: str) -> tuple[str, str]:
     """A pushed request for an investigation of `case`: (request_uri, code_verifier)."""
-    verifier, challenge = pkce_pair()
     detail = {"type": "strongroom_purpose", "purpose": "investigation", "case": case}
-    r = dep.client.post(
-        "/oauth/par",
-        data={
-            "client_id": "console",
-            "response_type": "code",
-            "redirect_uri": REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "scope": "persons:read",
-            "authorization_details": json.dumps([{**detail, "justification": WHY}]),
-        },
+    return push_authorization(
+        dep.client, scope="persons:read", details=[{**detail, "justification": WHY}]
     )
-    assert r.status_code == 201, r.text
-    return str(r.json()["request_uri"]), verifier
 
 
 def redeem(dep: Deployment, location: str, verifier: str) -> Session:

@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.auth.auth_testkit import DPoPClient, pkce_pair
+from tests.auth.auth_testkit import DPoPClient, push_authorization
 from tests.deployment import Deployment
 
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -56,19 +56,7 @@ def wrong_code(dep: Deployment, secret: str) -> str:
 
 
 def par(http: TestClient) -> str:
-    r = http.post(
-        "/oauth/par",
-        data={
-            "client_id": "console",
-            "response_type": "code",
-            "redirect_uri": REDIRECT,
-            "code_challenge": pkce_pair()[1],
-            "code_challenge_method": "S256",
-            "state": "s1",
-        },
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["request_uri"])
+    return push_authorization(http, state="s1")[0]
 
 
 def attempt(
@@ -338,19 +326,8 @@ def test_signed_in_token_still_reaches_the_api(deployment: Deployment) -> None:
     dep, http = deployment, deployment.client
     officer = dep.principals["police"]
     username, secret = enroll(dep, officer)
-    verifier, challenge = pkce_pair()
-    r = http.post(
-        "/oauth/par",
-        data={
-            "client_id": "console",
-            "response_type": "code",
-            "redirect_uri": REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "scope": "weapons:lookup",
-        },
-    )
-    login = attempt(http, username, PASSWORD, code_at(dep, secret), r.json()["request_uri"])
+    request_uri, verifier = push_authorization(http, scope="weapons:lookup")
+    login = attempt(http, username, PASSWORD, code_at(dep, secret), request_uri)
     assert login.status_code == 303
     code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
     dpop = DPoPClient(dep.clock)

@@ -62,6 +62,36 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, create_s256_code_challenge(verifier)
 
 
+def push_authorization(
+    http: Any,
+    *,
+    scope: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+    state: str | None = None,
+) -> tuple[str, str]:
+    """A pushed authorization request (RFC 9126) of the public `console` client with PKCE:
+    (request_uri, code_verifier)."""
+    import json
+
+    verifier, challenge = pkce_pair()
+    data = {
+        "client_id": "console",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if scope is not None:
+        data["scope"] = scope
+    if details is not None:
+        data["authorization_details"] = json.dumps(details)
+    if state is not None:
+        data["state"] = state
+    r = http.post("/oauth/par", data=data)
+    assert r.status_code == 201, r.text
+    return str(r.json()["request_uri"]), verifier
+
+
 def totp_now(secret: str, clock: FakeClock) -> str:
     import pyotp
 

@@ -16,7 +16,7 @@ from strongroom.clock import FakeClock
 from strongroom.compose import compose
 from strongroom.config import Home
 from strongroom.initialize import initialize
-from tests.auth.auth_testkit import pkce_pair
+from tests.auth.auth_testkit import push_authorization
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 PASSWORD = "a long and boring passphrase"
@@ -59,17 +59,7 @@ def test_plaintext_seeds_are_sealed_at_start_and_still_work(tmp_path: Path, db_u
 
         http = TestClient(create_app(svc), raise_server_exceptions=False)
         clock.advance(30)
-        verifier, challenge = pkce_pair()
-        uri = http.post(
-            "/oauth/par",
-            data={
-                "client_id": "console",
-                "response_type": "code",
-                "redirect_uri": REDIRECT,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
-        ).json()["request_uri"]
+        uri, verifier = push_authorization(http)
         login = http.post(
             "/oauth/authorize",
             data={
