@@ -70,18 +70,16 @@ def call_command(
 
 
 def demo_subject(h: Home, role: str) -> str:
-    from strongroom.cli.seeding import DEMO_FILE, load_fixtures
+    from strongroom.cli.seeding import read_demo
 
-    if role == "owner":
-        fixtures = load_fixtures(h) or {}
-        if "owner_id" in fixtures:
-            return str(fixtures["owner_id"])
-    else:
-        path = h.path / DEMO_FILE
-        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        found = doc.get("principals", {}).get(role)
-        if found:
-            return str(found)
+    doc = read_demo(h)
+    found = (
+        doc.get("fixtures", {}).get("owner_id")
+        if role == "owner"
+        else doc.get("principals", {}).get(role)
+    )
+    if found:
+        return str(found)
     raise BadRequest(
         f"no demo principal for role {role!r} in {h.path}: run `strongroom demo --no-serve` "
         "first, or give --subject ID"
@@ -89,11 +87,9 @@ def demo_subject(h: Home, role: str) -> str:
 
 
 def demo_case_id(h: Home) -> str | None:
-    from strongroom.cli.seeding import DEMO_FILE
+    from strongroom.cli.seeding import read_demo
 
-    path = h.path / DEMO_FILE
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    found = doc.get("case")
+    found = read_demo(h).get("case")
     return str(found) if found else None
 
 

@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from strongroom.cli.common import console
-from strongroom.cli.seeding import DEMO_FILE, load_fixtures, run_seed
+from strongroom.cli.seeding import load_fixtures, read_demo, run_seed, write_demo
 from strongroom.config import Home
 from strongroom.errors import BadRequest
 
@@ -28,24 +28,21 @@ def wanted_principals(fixtures: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def create_demo_principals(service: Any, fixtures: dict[str, Any]) -> dict[str, str]:
     """One staff principal per role (idempotent: kept in demo.json)."""
-    path = service.home.path / DEMO_FILE
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    doc = read_demo(service.home)
     principals: dict[str, str] = doc.get("principals", {})
     known = {p["id"] for p in service.admin.list_principals()}
     for role, extra in wanted_principals(fixtures).items():
         if principals.get(role) not in known:
             principals[role] = service.admin.add_principal(role=role, label=f"demo {role}", **extra)
     doc["principals"] = principals
-    if path.is_file():
-        path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    write_demo(service.home, doc)
     return principals
 
 
 def demo_case(service: Any, fixtures: dict[str, Any]) -> str:
     """The demo's prefecture case (a renewal) with the demo owner linked: a prefecture
     agent reads full records only through an open case of its unit (kept in demo.json)."""
-    path = service.home.path / DEMO_FILE
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    doc = read_demo(service.home)
     unit = f"prefecture:{fixtures['departement']}"
     known = {c["id"] for c in service.cases.list_all(unit, "open")}
     if doc.get("case") not in known:
@@ -57,7 +54,7 @@ def demo_case(service: Any, fixtures: dict[str, Any]) -> str:
             operator, case["id"], fixtures["owner_id"], "the holder's renewal file"
         )
         doc["case"] = case["id"]
-        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        write_demo(service.home, doc)
     return str(doc["case"])
 
 

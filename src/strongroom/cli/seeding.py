@@ -68,8 +68,23 @@ def run_seed(home: Home, *, persons: int, seed: int) -> Any:
         return seed_home(home, persons=persons, seed=seed, progress=advance)
 
 
-def load_fixtures(home: Home) -> dict[str, Any] | None:
+def read_demo(home: Home) -> dict[str, Any]:
+    """What the demo keeps in `demo.json` (fixtures, principals, case); empty before the
+    first seed."""
     path = home.path / DEMO_FILE
     if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8")).get("fixtures")
+        return {}
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
+
+
+def write_demo(home: Home, doc: dict[str, Any]) -> None:
+    """Rewrite an existing `demo.json` (its 0600 mode stays); before the seed wrote one,
+    there is nothing to keep the demo's choices beside."""
+    path = home.path / DEMO_FILE
+    if path.is_file():
+        path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+
+
+def load_fixtures(home: Home) -> dict[str, Any] | None:
+    return read_demo(home).get("fixtures")
