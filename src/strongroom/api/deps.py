@@ -137,14 +137,16 @@ def one_trip(handler: Callable[..., Any], status: int) -> Callable[..., Any]:
         for p in signature.parameters.values()
         if p.name not in callers
     ]
-    if "response" not in signature.parameters:
-        params.append(_param("response", Response))
+    # FastAPI fills one Response parameter per endpoint: the handler's own when it has one.
+    response_name = next((p.name for p in params if p.annotation is Response), _RESPONSE)
+    if response_name == _RESPONSE:
+        params.append(_param(_RESPONSE, Response))
     params.append(_param(_REQUEST, Request))
 
     async def endpoint(**kwargs: Any) -> Response:
         request: Request = kwargs.pop(_REQUEST)
         response: Response = (
-            kwargs["response"] if "response" in signature.parameters else (kwargs.pop("response"))
+            kwargs.pop(_RESPONSE) if response_name == _RESPONSE else kwargs[response_name]
         )
 
         def call() -> Any:
@@ -173,6 +175,7 @@ def one_trip(handler: Callable[..., Any], status: int) -> Callable[..., Any]:
 
 
 _REQUEST = "_strongroom_request"
+_RESPONSE = "_strongroom_response"
 
 
 def _param(name: str, annotation: Any) -> inspect.Parameter:
