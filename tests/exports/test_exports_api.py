@@ -32,10 +32,12 @@ def requester(dep: Deployment) -> dict[str, str]:
     return dep.headers("prefecture", case=CASE, justification=WHY)
 
 
-def create(dep: Deployment, fields: list[str] = FIELDS) -> str:
+def create(
+    dep: Deployment, fields: list[str] = FIELDS, headers: dict[str, str] | None = None
+) -> str:
     r = dep.client.post(
         "/v1/exports",
-        headers=requester(dep),
+        headers=headers or requester(dep),
         json={
             "dataset": "departement_permits_expiring",
             "fields": fields,
@@ -127,18 +129,7 @@ def test_an_export_is_handed_out_only_under_its_own_case(dep: Deployment) -> Non
 def test_an_export_of_a_closed_case_is_not_handed_out(dep: Deployment) -> None:
     case_id = dep.case("prefecture")
     headers = dep.headers("prefecture", case=case_id, justification=WHY)
-    r = dep.client.post(
-        "/v1/exports",
-        headers=headers,
-        json={
-            "dataset": "departement_permits_expiring",
-            "fields": FIELDS,
-            "justification": WHY,
-            "format": "csv",
-        },
-    )
-    assert r.status_code == 201, r.text
-    export_id = r.json()["id"]
+    export_id = create(dep, headers=headers)
     _approve(dep, export_id)
     closing = dep.headers("prefecture", purpose="case_management")
     closed = dep.client.post(f"/v1/cases/{case_id}/close", headers=closing)
@@ -158,17 +149,8 @@ def test_an_approved_lists_rows_are_not_reads_for_the_volume_detectors(dep: Depl
         role="prefecture", departement=dep.fixtures["departement"], label="renewals"
     )
     headers = dep.headers("prefecture", agent, case=CASE, justification=WHY)
-    r = dep.client.post(
-        "/v1/exports",
-        headers=headers,
-        json={"dataset": "departement_permits_expiring", "fields": FIELDS, "justification": WHY},
-    )
-    assert r.status_code == 201, r.text
-    export_id = r.json()["id"]
-    approved = dep.client.post(
-        f"/v1/exports/{export_id}/approve", headers=dep.headers("admin"), json={"note": "ok"}
-    )
-    assert approved.status_code == 200
+    export_id = create(dep, headers=headers)
+    _approve(dep, export_id)
     r = dep.client.get(f"/v1/exports/{export_id}/download", headers=headers)
     assert r.status_code == 200
     rows = int(r.headers["x-export-rows"])
