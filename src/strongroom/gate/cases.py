@@ -332,12 +332,7 @@ class CaseTasks:
     def _usable(self, s: Any, case_id: str, unit: str) -> Case:
         """An open, unexpired case of this unit, or the one answer for every other case."""
         case = self.registry.case(s, case_id) if is_public_id(case_id) else None
-        if (
-            case is None
-            or case.unit != unit
-            or case.status != "open"
-            or case.expires_at <= self.pipeline.clock.now()
-        ):
+        if case is None or not case.grants(unit, self.pipeline.clock.now()):
             raise NotFound(NO_CASE, reason="not_found")
         return case
 

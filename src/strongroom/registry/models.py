@@ -186,6 +186,10 @@ class Case(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
+    def grants(self, unit: str, now: float) -> bool:
+        """Whether the case still grants its unit anything: open and unexpired."""
+        return self.unit == unit and self.status == "open" and self.expires_at > now
+
 
 class CaseSubject(Base):
     """A subject linked to a case, with the reason; `pending` until a second agent of the
