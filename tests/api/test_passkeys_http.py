@@ -5,13 +5,9 @@ answers are refused and journaled like other failed sign-ins."""
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 from httpx import Response
 
 from strongroom.auth.acr import ACR_MFA, ACR_PHR
@@ -23,31 +19,13 @@ from tests.api.test_sign_in_attacks_http import (
     code_at,
     enroll,
 )
-from tests.auth.auth_testkit import DPoPClient, push_authorization
+from tests.auth.auth_testkit import BoundSession, push_authorization
+from tests.auth.auth_testkit import redeem as kit_redeem
 from tests.auth.webauthn_testkit import SoftAuthenticator
 from tests.deployment import Deployment
 
 WHY = "Judicial investigation: theft of a registered rifle, case file attached"
 PASSKEY_SIGN_IN = "POST /oauth/webauthn/authenticate/verify"
-
-
-class Session:
-    """A signed-in client: its DPoP key and access token."""
-
-    def __init__(self, http: TestClient, dpop: DPoPClient, access: str) -> None:
-        self.http, self.dpop, self.access = http, dpop, access
-
-    def call(self, method: str, path: str, **kw: Any) -> Response:
-        url = f"http://testserver{path}"
-        headers = {
-            "Authorization": f"DPoP {self.access}",
-            "DPoP": self.dpop.proof(method, url, access_token=self.access),
-        }
-        return self.http.request(method, url, headers=headers, **kw)
-
-    def claims(self) -> dict[str, Any]:
-        payload = self.access.split(".")[1]
-        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 def push(dep: Deployment, case: str) -> tuple[str, str]:
@@ -58,25 +36,12 @@ def push(dep: Deployment, case: str) -> tuple[str, str]:
     )
 
 
-def redeem(dep: Deployment, location: str, verifier: str) -> Session:
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    dpop = DPoPClient(dep.clock)
-    r = dep.client.post(
-        "/oauth/token",
-        data={
-            "client_id": "console",
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        headers={"DPoP": dpop.proof("POST", dep.service.authorization_server.token_endpoint)},
-    )
-    assert r.status_code == 200, r.text
-    return Session(dep.client, dpop, r.json()["access_token"])
+def redeem(dep: Deployment, location: str, verifier: str) -> BoundSession:
+    token_endpoint = dep.service.authorization_server.token_endpoint
+    return kit_redeem(dep.client, dep.clock, token_endpoint, location, verifier)
 
 
-def totp_session(dep: Deployment, username: str, secret: str, case: str) -> Session:
+def totp_session(dep: Deployment, username: str, secret: str, case: str) -> BoundSession:
     uri, verifier = push(dep, case)
     login = attempt(dep.client, username, PASSWORD, code_at(dep, secret), uri)
     assert login.status_code == 303, login.text
@@ -100,14 +65,14 @@ def passkey_answer(dep: Deployment, device: SoftAuthenticator, uri: str, **kw: A
     )
 
 
-def passkey_session(dep: Deployment, device: SoftAuthenticator, case: str) -> Session:
+def passkey_session(dep: Deployment, device: SoftAuthenticator, case: str) -> BoundSession:
     uri, verifier = push(dep, case)
     r = passkey_answer(dep, device, uri)
     assert r.status_code == 200, r.text
     return redeem(dep, r.json()["redirect_to"], verifier)
 
 
-def register(session: Session, device: SoftAuthenticator, name: str = "phone") -> Response:
+def register(session: BoundSession, device: SoftAuthenticator, name: str = "phone") -> Response:
     options = session.call("POST", "/oauth/webauthn/register/options")
     assert options.status_code == 200, options.text
     return session.call(

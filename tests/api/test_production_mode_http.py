@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.errors import BadRequest
-from tests.auth.auth_testkit import DPoPClient
+from tests.auth.auth_testkit import BoundSession, DPoPClient
 from tests.deployment import Deployment, build_deployment
 
 LOOKUP = "http://testserver/v1/weapons/lookup"
@@ -56,13 +56,8 @@ def test_a_bound_token_with_its_proof_is_served_in_production(production: Deploy
     dep = production
     dpop = DPoPClient(dep.clock)
     token = out_of_band(dep, jkt=dpop.jkt)
-    r = dep.client.post(
-        LOOKUP,
-        json={"serial": dep.fixtures["weapon_serial"]},
-        headers={
-            "Authorization": f"DPoP {token}",
-            "DPoP": dpop.proof("POST", LOOKUP, access_token=token),
-        },
+    r = BoundSession(dep.client, dpop, token).call(
+        "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
     )
     assert r.status_code == 200, r.text
 
@@ -80,13 +75,8 @@ def test_the_operator_issues_only_bound_tokens_and_the_journal_knows(
     assert (entry["kind"], entry["reason"]) == ("admin", "token_issued")
     assert entry["detail"]["jkt"] == dpop.jkt and entry["detail"]["subject"] == police
     assert token not in str(entry)  # the credential itself is never journaled
-    r = dep.client.post(
-        LOOKUP,
-        json={"serial": dep.fixtures["weapon_serial"]},
-        headers={
-            "Authorization": f"DPoP {token}",
-            "DPoP": dpop.proof("POST", LOOKUP, access_token=token),
-        },
+    r = BoundSession(dep.client, dpop, token).call(
+        "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
     )
     assert r.status_code == 200, r.text
     stripped = dep.client.post(

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
@@ -21,7 +20,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.auth.auth_testkit import DPoPClient, push_authorization
+from tests.auth.auth_testkit import push_authorization, redeem
 from tests.deployment import Deployment
 
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -329,29 +328,9 @@ def test_signed_in_token_still_reaches_the_api(deployment: Deployment) -> None:
     request_uri, verifier = push_authorization(http, scope="weapons:lookup")
     login = attempt(http, username, PASSWORD, code_at(dep, secret), request_uri)
     assert login.status_code == 303
-    code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
-    dpop = DPoPClient(dep.clock)
-    token_url = dep.service.authorization_server.token_endpoint
-    tokens = http.post(
-        "/oauth/token",
-        data={
-            "client_id": "console",
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        headers={"DPoP": dpop.proof("POST", token_url)},
-    )
-    assert tokens.status_code == 200, tokens.text
-    access = tokens.json()["access_token"]
-    url = "http://testserver/v1/weapons/lookup"
-    ok = http.post(
-        url,
-        json={"serial": dep.fixtures["weapon_serial"]},
-        headers={
-            "Authorization": f"DPoP {access}",
-            "DPoP": dpop.proof("POST", url, access_token=access),
-        },
+    token_endpoint = dep.service.authorization_server.token_endpoint
+    signed_in = redeem(http, dep.clock, token_endpoint, login.headers["location"], verifier)
+    ok = signed_in.call(
+        "POST", "/v1/weapons/lookup", json={"serial": dep.fixtures["weapon_serial"]}
     )
     assert ok.status_code == 200, ok.text

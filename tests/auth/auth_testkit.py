@@ -92,6 +92,52 @@ def push_authorization(
     return str(r.json()["request_uri"]), verifier
 
 
+class BoundSession:
+    """A client holding a DPoP-bound access token and the key it is bound to."""
+
+    def __init__(self, http: Any, dpop: DPoPClient, access: str) -> None:
+        self.http, self.dpop, self.access = http, dpop, access
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        url = path if path.startswith("http") else f"http://testserver{path}"
+        headers = {
+            "Authorization": f"DPoP {self.access}",
+            "DPoP": self.dpop.proof(method, url, access_token=self.access),
+        }
+        return self.http.request(method, url, headers=headers, **kw)
+
+    def claims(self) -> dict[str, Any]:
+        import base64
+        import json
+
+        payload = self.access.split(".")[1]
+        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def redeem(
+    http: Any, clock: FakeClock, token_endpoint: str, location: str, verifier: str
+) -> BoundSession:
+    """Trade the code of a sign-in's redirect `location` for a DPoP-bound access token of
+    the public `console` client."""
+    from urllib.parse import parse_qs, urlsplit
+
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    dpop = DPoPClient(clock)
+    r = http.post(
+        "/oauth/token",
+        data={
+            "client_id": "console",
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        headers={"DPoP": dpop.proof("POST", token_endpoint)},
+    )
+    assert r.status_code == 200, r.text
+    return BoundSession(http, dpop, str(r.json()["access_token"]))
+
+
 def totp_now(secret: str, clock: FakeClock) -> str:
     import pyotp
 
