@@ -109,3 +109,13 @@ def person_outside(service: Service, departement: str) -> str:
         return s.execute(
             select(Person.public_id).where(Person.departement != departement).limit(1)
         ).scalar_one()
+
+
+def sale_body(fixtures: dict[str, Any]) -> dict[str, str]:
+    """The demo dealer's sale of its stock weapon to the demo owner (POST /v1/sales)."""
+    return {
+        "weapon_serial": fixtures["stock_serial"],
+        "permit_number": fixtures["permit_number"],
+        "family_name": fixtures["family_name"],
+        "birth_date": fixtures["birth_date"],
+    }

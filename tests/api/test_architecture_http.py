@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from strongroom import endpoints
 from strongroom.context import Caller
 from strongroom.gate.scopes import OBJECT_SCOPES
-from tests.deployment import Deployment, build_deployment
+from tests.deployment import Deployment, build_deployment, sale_body
 
 NIL = "00000000-0000-4000-8000-000000000000"
 
@@ -98,12 +98,7 @@ def test_storage_error_inside_a_task_is_a_journaled_503_and_settles_the_budget(
 
 def test_own_dealer_scope_is_the_dealers_buyers(deployment: Deployment) -> None:
     f = deployment.fixtures
-    body = {
-        "weapon_serial": f["stock_serial"],
-        "permit_number": f["permit_number"],
-        "family_name": f["family_name"],
-        "birth_date": f["birth_date"],
-    }
+    body = sale_body(f)
     sale = deployment.client.post("/v1/sales", json=body, headers=deployment.headers("dealer"))
     assert sale.status_code == 201, sale.text
     svc = deployment.service

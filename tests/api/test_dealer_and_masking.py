@@ -3,26 +3,17 @@ are never decrypted, counted on the real vault."""
 
 from __future__ import annotations
 
-from tests.deployment import Deployment
-
-
-def _sale_body(f: dict[str, str]) -> dict[str, str]:
-    return {
-        "weapon_serial": f["stock_serial"],
-        "permit_number": f["permit_number"],
-        "family_name": f["family_name"],
-        "birth_date": f["birth_date"],
-    }
+from tests.deployment import Deployment, sale_body
 
 
 def test_sale_then_ledger_pseudonymous_and_minimal(deployment: Deployment) -> None:
     f = deployment.fixtures
     sale = deployment.client.post(
-        "/v1/sales", headers=deployment.headers("dealer"), json=_sale_body(f)
+        "/v1/sales", headers=deployment.headers("dealer"), json=sale_body(f)
     )
     assert sale.status_code == 201, sale.text
     again = deployment.client.post(
-        "/v1/sales", headers=deployment.headers("dealer"), json=_sale_body(f)
+        "/v1/sales", headers=deployment.headers("dealer"), json=sale_body(f)
     )
     assert again.status_code == 404 and again.json()["reason"] == "not_in_stock"
 

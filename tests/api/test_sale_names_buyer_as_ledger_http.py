@@ -3,17 +3,12 @@ pseudonym, never the registry ID a stolen answer could be joined on."""
 
 from __future__ import annotations
 
-from tests.deployment import Deployment
+from tests.deployment import Deployment, sale_body
 
 
 def test_a_sale_answer_carries_the_ledgers_pseudonym(deployment: Deployment) -> None:
     f = deployment.fixtures
-    body = {
-        "weapon_serial": f["stock_serial"],
-        "permit_number": f["permit_number"],
-        "family_name": f["family_name"],
-        "birth_date": f["birth_date"],
-    }
+    body = sale_body(f)
     sale = deployment.client.post("/v1/sales", json=body, headers=deployment.headers("dealer"))
     assert sale.status_code == 201, sale.text
     answer = sale.json()

@@ -13,12 +13,10 @@ import pytest
 
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.cli.seeding import seed_home
-from strongroom.clock import SYSTEM_CLOCK
 from strongroom.compose import compose
 from strongroom.config import Home
 from strongroom.initialize import initialize
-from strongroom.journal import Journal
-from tests.served import served
+from tests.served import journal_entries, served
 
 CONNECTIONS = 200
 READS_EACH = 3
@@ -91,11 +89,7 @@ def test_two_hundred_connections_against_one_worker(tmp_path: Path) -> None:
     assert statuses.count(200) > 0
     assert max(t for _, t in answers) < 20  # answered, not left to time out
 
-    journal = Journal.open(settings.journal_url, signer=None, clock=SYSTEM_CLOCK)
-    try:
-        entries = [journal.entry(i) for i in range(journal.size())]
-    finally:
-        journal.close()
+    entries = journal_entries(settings)
     me = [e for e in entries if e.get("endpoint") == "GET /v1/me"]
     disclosed = [e for e in me if e["outcome"] == "allowed"]
     assert len(disclosed) == statuses.count(200)

@@ -26,7 +26,7 @@ from strongroom.config import Home
 from strongroom.initialize import initialize
 from strongroom.journal import Journal
 from tests.api.test_serving_load import owners
-from tests.served import served
+from tests.served import journal_entries, served
 
 THREADS = 20
 SPENT = 2  # owners whose minute is spent before the load: their reads are all 429
@@ -110,11 +110,7 @@ def test_every_answer_is_journaled_after_a_sigterm_under_load(tmp_path: Path) ->
     assert sum(ok.values()) >= 300 and sum(refused.values()) > SPENT * 2
     assert sum(late.values()) > 0, "nothing was in flight when the server was stopped"
 
-    journal = Journal.open(settings.journal_url, signer=None, clock=SYSTEM_CLOCK)
-    try:
-        entries = [journal.entry(i) for i in range(journal.size())]
-    finally:
-        journal.close()
+    entries = journal_entries(settings)
     me = [e for e in entries if e.get("endpoint") == "GET /v1/me"]
     disclosed = Counter(e["principal"] for e in me if e["outcome"] == "allowed")
     for e in me:
