@@ -40,6 +40,7 @@ from strongroom.detect import (
     WebhookSink,
 )
 from strongroom.detect.engine import IDLE_DAYS
+from strongroom.detect.feed import FeedUnavailable, RedisEventFeed
 from strongroom.detect.sinks import Sink
 from strongroom.events import AccessEvent
 from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
@@ -101,6 +102,7 @@ class Service:
         """Stop: the budgets' last changes, a checkpoint of the journal's tail, then the
         journal (its queued refusals committed). A step that fails is logged and the next
         still runs: the journal must be closed whatever happened to the budgets."""
+        self.detector.close()
         try:
             if self.budget_state is not None:
                 self.budget_state.close()
@@ -169,9 +171,16 @@ def compose(
         sinks=alert_sinks(home, settings),
         revoke_principal=sessions.revoke_principal,
         clock=clock,
+        feed=detection_feed(settings),
     )
+    if detector.feed is not None:
+        try:
+            detector.feed.mark_end()  # what came before is in the journal
+        except FeedUnavailable as exc:
+            log.warning("detection feed unavailable at start (%s)", exc)
     if remember:
         remember_detections(detector, journal, clock)
+        detector.start_following()
     pipeline = Pipeline(
         registry=registry,
         policy=policy,
@@ -400,6 +409,7 @@ def build_detector(
     sinks: list[Sink],
     revoke_principal: Callable[[str], object],
     clock: Clock,
+    feed: RedisEventFeed | None = None,
 ) -> DetectionEngine:
     p = policy.policy
     config = DetectConfig.from_policy_section(
@@ -413,6 +423,22 @@ def build_detector(
         is_canary=canaries.contains,
         sinks=sinks,
         revoke_principal=revoke_principal,
+        feed=feed,
+    )
+
+
+def detection_feed(settings: Settings) -> RedisEventFeed | None:
+    """The detectors' shared feed when several workers share a Redis (detect/feed.py)."""
+    if not (settings.redis_url and settings.share_detection):
+        return None
+    import uuid
+
+    import redis
+
+    return RedisEventFeed(
+        redis.Redis.from_url(settings.redis_url),
+        settings.redis_prefix + "detect:events",
+        worker=uuid.uuid4().hex,
     )
 
 

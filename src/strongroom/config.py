@@ -47,6 +47,9 @@ class Settings:
     queue_wait_seconds: float = 5.0
     # Namespace of this deployment's keys in a shared Redis.
     redis_prefix: str = "sr:"
+    # With Redis, every worker's detectors see every worker's access events
+    # (detect/feed.py); off, each judges only the requests sent to it.
+    share_detection: bool = True
     # Alerts beyond the home's alerts.jsonl: a signed webhook, RFC 5424 syslog.
     alerts_webhook_url: str | None = None
     alerts_webhook_key_file: str | None = None
@@ -141,6 +144,8 @@ class Home:
             f"journal_url = {_toml(settings.journal_url)}",
             f"redis_url = {_toml(settings.redis_url or '')}  # empty: budgets in this process",
             f"redis_prefix = {_toml(settings.redis_prefix)}",
+            "# with Redis: every worker's detectors see every worker's requests",
+            f"share_detection = {_toml(settings.share_detection)}",
             f"trusted_proxies = {_toml(list(settings.trusted_proxies))}",
             f"issuer = {_toml(settings.issuer)}",
             f"audience = {_toml(settings.audience)}",
@@ -213,6 +218,7 @@ class Home:
                 raw, "queue_wait_seconds", defaults.queue_wait_seconds, float, 0
             ),
             redis_prefix=_text(raw, "redis_prefix") or defaults.redis_prefix,
+            share_detection=_flag(raw, "share_detection", defaults.share_detection),
             alerts_webhook_url=_text(raw, "alerts_webhook_url") or None,
             alerts_webhook_key_file=self._file(_text(raw, "alerts_webhook_key_file")),
             alerts_syslog=_text(raw, "alerts_syslog") or None,

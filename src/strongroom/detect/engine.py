@@ -31,6 +31,7 @@ from strongroom.detect.containment import (
     new_containment,
 )
 from strongroom.detect.detector import Detector, Ports, Slot
+from strongroom.detect.feed import FeedUnavailable, RedisEventFeed
 from strongroom.detect.incidents import IncidentBook
 from strongroom.detect.ladder import due
 from strongroom.detect.risk import RiskModel
@@ -60,8 +61,12 @@ class DetectionEngine:
         sinks: Iterable[Sink] = (),
         revoke_principal: Callable[[str], Any] | None = None,
         on_action: Callable[[Action], Any] | None = None,
+        feed: RedisEventFeed | None = None,
     ) -> None:
         self.config = config
+        self.feed = feed
+        self._following: threading.Thread | None = None
+        self._stop_following = threading.Event()
         self.clock = clock
         self.store = store
         self.revoke_principal = revoke_principal
@@ -74,6 +79,7 @@ class DetectionEngine:
         self._day = -1
         self._unstored: list[Containment] = []
         self._replaying = False
+        self._mirroring = False
         ports = Ports(is_canary=is_canary)
         built = [
             (e.detector(config, ports), e.state)
@@ -133,6 +139,67 @@ class DetectionEngine:
     def observe(self, event: AccessEvent) -> list[Action]:
         if event.kind != "access":
             return []
+        if self.feed is None:
+            return self._observe(event)
+        with self._lock:
+            try:
+                others = self.feed.exchange(event)
+            except FeedUnavailable as exc:
+                # Budgets in the same Redis fail closed; detection goes on with what this
+                # worker sees.
+                log.warning("detection feed unavailable (%s): judging alone", exc)
+                others = []
+            self._follow(others)
+            return self._observe(event)
+
+    def follow(self) -> int:
+        """Take in what other workers' detectors saw since this one last looked (an idle
+        worker keeps up, so its next request is judged on the whole picture)."""
+        if self.feed is None:
+            return 0
+        with self._lock:
+            try:
+                others = self.feed.poll()
+            except FeedUnavailable:
+                return 0
+            self._follow(others)
+            return len(others)
+
+    def start_following(self, interval: float = 0.2) -> None:
+        """Follow the feed in a background thread until `close`."""
+        if self.feed is None or self._following is not None:
+            return
+
+        def run() -> None:
+            while not self._stop_following.wait(interval):
+                try:
+                    while self.follow() >= 1000:
+                        pass
+                except Exception as exc:  # noqa: BLE001 - the next request follows anyway
+                    log.warning("following the detection feed failed: %s", type(exc).__name__)
+
+        self._following = threading.Thread(target=run, name="detection-feed", daemon=True)
+        self._following.start()
+
+    def close(self) -> None:
+        self._stop_following.set()
+        if self._following is not None:
+            self._following.join(timeout=5)
+
+    def _follow(self, others: list[AccessEvent]) -> None:
+        """Replay other workers' events, deciding nothing: the worker whose event crossed a
+        threshold contains (stores, alerts, revokes); this one only mirrors the
+        containment in its own index."""
+        self._replaying = self._mirroring = True
+        try:
+            for ev in others:
+                self._observe(ev)
+        finally:
+            self._replaying = self._mirroring = False
+
+    def _observe(self, event: AccessEvent) -> list[Action]:
+        if event.kind != "access":
+            return []
         if event.detail.get("own_records") or event.detail.get("approved_export"):
             # Neither an owner's own record nor the rows of an export a second person
             # approved are reads an agent makes one by one: the volume detectors would see
@@ -163,7 +230,7 @@ class DetectionEngine:
                     signals.append(sig)
             if not signals:
                 return []
-            for sig in signals:
+            for sig in signals if not self._replaying else ():
                 metrics.DETECTIONS.labels(
                     family=sig.family, detector=sig.detector, shadow=metrics.flag(sig.shadow)
                 ).inc()
@@ -185,7 +252,7 @@ class DetectionEngine:
                 while k < len(lifts) and (lifts[k].lifted_at or 0.0) <= event.ts:
                     self._forgive(lifts[k], lifts[k].lifted_at or 0.0)
                     k += 1
-                self.observe(event)
+                self._observe(event)
                 n += 1
             for c in lifts[k:]:
                 self._forgive(c, c.lifted_at or 0.0)
@@ -331,8 +398,6 @@ class DetectionEngine:
         prefix: str | None = None,
     ) -> Action:
         c: Containment | None = None
-        if self._replaying:
-            return Action(rung.action, ev.principal, now, risk=risk, families=families)
         if rung.action != "alert" and not (rung.action == "suspend_session" and not ev.session):
             expires = None if rung.duration_seconds is None else now + rung.duration_seconds
             c = new_containment(
@@ -346,6 +411,13 @@ class DetectionEngine:
                 session=ev.session if rung.action == "suspend_session" else None,
                 ip_prefix=prefix,
             )
+        if self._replaying:
+            if self._mirroring and c is not None and not rung.shadow:
+                # Another worker contains and stores it; this one bites at once, until
+                # its next sync reads the stored one.
+                self.index.put(c)
+            return Action(rung.action, ev.principal, now, risk=risk, families=families)
+        if c is not None:
             if not rung.shadow:
                 self._contain(c)
             metrics.CONTAINMENTS.labels(action=rung.action, shadow=metrics.flag(rung.shadow)).inc()
