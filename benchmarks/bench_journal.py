@@ -18,12 +18,17 @@
    stretch, into a fresh journal, and its like-for-like plain baseline likewise: over ten
    seconds, so kernel write-back, WAL checkpoints and indexing all run in the figure.
 3. Full verification of --verify-size entries (default 1,000,000).
+   Nodes on PostgreSQL (`nodes_pg`): two processes of 500 asyncio writers (two
+   `strongroom serve` nodes) appending --append-entries at once to one journal on the
+   local PostgreSQL, serialized by its advisory lock, then a verification of the result;
+   one process alone beside it, in the same run and database.
 4. At --proof-size entries (default 10,000,000; realistic entries from 5,000 principals
    over 2,000,000 subjects, bulk-loaded through the journal's own write path with
    synchronous=OFF during the load only): median inclusion proof (storage reads +
    assembly), and the three investigations (principal, subject, breach) timed end to end.
 
-    python benchmarks/bench_journal.py [--quick] [--parts append,sustained,verify,large]
+    python benchmarks/bench_journal.py [--quick]
+        [--parts append,sustained,verify,large,nodes_pg]
         [--append-entries N] [--sustained-entries N] [--verify-size N] [--proof-size N]
 """
 
@@ -200,6 +205,51 @@ def _two_processes(url: str, first: int, total: int, *, plain: bool = False) -> 
     if any(p.exitcode for p in procs):
         raise RuntimeError(f"an appending process failed: exit codes {[p.exitcode for p in procs]}")
     return round(total // 1000 * 1000 / secs)
+
+
+def bench_nodes_pg(total: int) -> dict | None:
+    """Two nodes appending at once to one journal on PostgreSQL, against one node."""
+    from scratch_pg import pg_database
+
+    made = pg_database()
+    if made is None:
+        return None
+    url, drop = made
+    try:
+        _open(url).close()  # the schema, before the clock starts
+        one = _one_process(url, 0, total // 2)
+        two = _two_processes(url, total, total)
+        j = _open(url)
+        t0 = time.perf_counter()
+        ok, size = j.verify().ok, j.size()
+        verify_s = time.perf_counter() - t0
+        j.close()
+    finally:
+        drop()
+    return {
+        "entries": total,
+        "one_node_per_s": one,
+        "two_nodes_per_s": two,
+        "ratio_two_to_one": round(two / one, 2),
+        "journal_size": size,
+        "verify_ok": ok,
+        "verify_seconds": round(verify_s, 2),
+    }
+
+
+def _one_process(url: str, first: int, count: int) -> int:
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(2)
+    proc = ctx.Process(target=_worker, args=(url, first, count, 500, False, ready))
+    proc.start()
+    try:
+        ready.wait(timeout=900)
+        t0 = time.perf_counter()
+    finally:
+        proc.join()
+    if proc.exitcode:
+        raise RuntimeError(f"the appending process failed: exit code {proc.exitcode}")
+    return round(count / (time.perf_counter() - t0))
 
 
 SIGNER = NoteSigner.generate("bench.local/journal")
@@ -436,8 +486,8 @@ def main() -> None:
     ap.add_argument("--proof-size", type=int, default=10_000_000)
     ap.add_argument(
         "--parts",
-        default="append,sustained,verify,large",
-        help="comma-separated subset of append,sustained,verify,large",
+        default="append,sustained,verify,large,nodes_pg",
+        help="comma-separated subset of append,sustained,verify,large,nodes_pg",
     )
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -458,6 +508,9 @@ def main() -> None:
         if "verify" in parts:
             out["verify"] = bench_verify(tmp, args.verify_size)
             print("verify:", out["verify"], flush=True)
+        if "nodes_pg" in parts:
+            out["nodes_pg"] = bench_nodes_pg(args.append_entries)
+            print("nodes on PostgreSQL:", out["nodes_pg"], flush=True)
         if "large" in parts:
             out["inclusion_proof"], out["investigations"] = bench_large(tmp, args.proof_size, 2_000)
             print("inclusion proof:", out["inclusion_proof"], flush=True)
