@@ -64,7 +64,7 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         frozenset({"prefecture"}),
         {
             "dataset": "departement_permits_expiring",
-            "fields": ["permit.expires"],
+            "fields": ["ref.permit_id", "permit.expires"],
             "justification": "Renewal letters for the semester, checking",
         },
     ),

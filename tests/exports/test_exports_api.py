@@ -116,6 +116,39 @@ def _approve(dep: Deployment, export_id: str) -> None:
     assert r.status_code == 200, r.text
 
 
+def test_a_row_export_without_an_id_column_is_refused(dep: Deployment) -> None:
+    """Its watermark is carried by the IDs: a list of dates and permit kinds alone could
+    never be traced back to whoever leaked it. Refused with the reason, journaled."""
+    journal = dep.service.journal
+    before = journal.size()
+    r = dep.client.post(
+        "/v1/exports",
+        headers=requester(dep),
+        json={
+            "dataset": "departement_permits_expiring",
+            "fields": ["permit.expires", "permit.kind", "permit.categories"],
+            "justification": WHY,
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["reason"] == "untraceable_export"
+    assert "ref.permit_id" in body["id_fields"]
+    journal.flush()
+    (entry,) = [
+        journal.entry(i)
+        for i in range(before, journal.size())
+        if journal.entry(i).get("endpoint") == "POST /v1/exports"
+    ]
+    assert (entry["outcome"], entry["reason"]) == ("refused", "untraceable_export")
+    queue = dep.client.get("/v1/exports/queue", headers=dep.headers("admin")).json()
+    assert all(
+        i["fields"] != ["permit.categories", "permit.expires", "permit.kind"]
+        for i in queue["items"]
+    )
+
+
 def test_an_export_is_handed_out_only_under_its_own_case(dep: Deployment) -> None:
     export_id = create(dep)
     _approve(dep, export_id)

@@ -78,6 +78,9 @@ class Download:
         self._fd.close()
 
 
+ID_PREFIX = "ref."
+
+
 class ExportDesk:
     def __init__(
         self,
@@ -180,6 +183,15 @@ class ExportDesk:
                 )
             if not wanted:
                 raise BadRequest("name at least one field", reason="invalid_input")
+            if ds.kind == "rows" and not any(f.startswith(ID_PREFIX) for f in wanted):
+                # The watermark lives in the IDs' letter case and in canary rows' IDs: a
+                # file without an ID column could never be traced back to its export.
+                raise BadRequest(
+                    "a row export must include an ID column (ref.*): its watermark is "
+                    "carried by the IDs, and a file without them could not be traced",
+                    reason="untraceable_export",
+                    extra={"id_fields": sorted(f for f in allowed if f.startswith(ID_PREFIX))},
+                )
             if fmt not in FORMATS:
                 raise BadRequest(
                     f"format must be one of {', '.join(FORMATS)}", reason="invalid_input"
