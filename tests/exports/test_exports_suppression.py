@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 
 import pytest
@@ -81,3 +82,75 @@ def test_aggregate_export_is_suppressed(sqlite_env: Env) -> None:
     assert table[(TOTAL, TOTAL)] == "140"
     assert not any(v and 0 < int(v) < 10 for v in table.values())
     assert env.store.get(export_id).canary_count == 0  # counts carry no canary
+
+
+def _holders(env: Env, counts: dict[tuple[str, str], int]) -> None:
+    """Weapons held in more départements: (département, category) -> how many."""
+    from sqlalchemy.orm import Session
+
+    from strongroom.ids import new_public_id
+    from strongroom.registry.models import Person, Weapon
+
+    with Session(env.store.engine) as s, s.begin():
+        for (dep, category), n in counts.items():
+            for _ in range(n):
+                person = Person(public_id=new_public_id(), departement=dep)
+                s.add(person)
+                s.flush()
+                s.add(
+                    Weapon(
+                        public_id=new_public_id(),
+                        serial_bidx=os.urandom(16),
+                        serial_ct=b"-",
+                        category=category,
+                        make="Browning",
+                        model="B525",
+                        calibre="12",
+                        status="registered",
+                        holder_id=person.id,
+                    )
+                )
+
+
+def _published(env: Env, fields: list[str]) -> dict[tuple[str, str], int | None]:
+    export_id = env.desk.request(
+        env.requester,
+        dataset="weapons_by_departement_category",
+        fields=fields,
+        justification=JUSTIFICATION,
+    ).body["id"]
+    env.desk.approve(env.approver, export_id)
+    _, download = env.desk.download(env.requester, export_id)
+    rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))
+    if len(fields) == 2:
+        keys = [(r["address.departement"], r["weapon.category"]) for r in rows]
+    else:  # a one-way table by département: its counts are the row totals
+        keys = [(r["address.departement"], TOTAL) for r in rows]
+    return {
+        key: (int(r["count"]) if r["count"] else None) for key, r in zip(keys, rows, strict=True)
+    }
+
+
+def test_two_exports_together_give_back_no_suppressed_cell(sqlite_env: Env) -> None:
+    """The differencing attack: the same requester takes the table by département and
+    category, then the counts by département alone. Whatever one file hides, the other
+    must not show, and together their equations must fix no small cell. (With each export
+    suppressed on its own, the one-way file showed a département total the two-way file
+    hid as a complement, and 13's 5 category-B weapons followed.)"""
+    env = sqlite_env
+    _holders(env, {("01", "C"): 9, ("02", "B"): 12})
+    cells = {("75", "B"): 65, ("75", "C"): 65, ("13", "B"): 5, ("13", "C"): 5}
+    cells |= {("01", "C"): 9, ("02", "B"): 12}
+    rows, cols, full = with_margins(cells)
+    two_way = _published(env, ["address.departement", "weapon.category"])
+    one_way = _published(env, ["address.departement"])
+    assert {k: v for k, v in two_way.items() if v is not None} == {
+        k: full[k] for k, v in two_way.items() if v is not None
+    }  # what is published is true
+    for key, value in one_way.items():
+        assert value is None or value == full[key], key
+        assert (value is None) == (two_way[key] is None), key
+    known = {k for k, v in {**two_way, **one_way}.items() if v is not None}
+    hidden = set(full) - known
+    assert {c for c in full if 0 < full[c] < 10} <= hidden
+    assert determined(_lines(rows, cols), full, hidden) == []

@@ -142,16 +142,14 @@ def generate_aggregate(
             raw = dataset.cells(conn)
     except SQLAlchemyError as exc:
         raise Unavailable("the registry database is unavailable") from exc
-    if len(axes) == 2:
-        cells = dict(raw)
-    else:  # one axis approved: a one-way table (the other axis summed as "all")
-        keep = dataset.axes.index(axes[0])
-        cells = {}
-        for key, n in raw.items():
-            cells[(key[keep], "all")] = cells.get((key[keep], "all"), 0) + n
-    table = suppress(cells, dataset.min_cell)
+    # Every export of the dataset is a part of one suppressed two-way table: a one-way
+    # table is its margins, hidden where it hides them. Suppressed on its own, a one-way
+    # table would show a total the two-way one hid as a complement, and the two files
+    # together would give back a small cell (the differencing attack).
+    table = suppress(dict(raw), dataset.min_cell)
     if len(axes) == 1:
-        table = {cell: n for cell, n in table.items() if cell[1] == TOTAL}
+        keep = dataset.axes.index(axes[0])
+        table = {(cell[keep], TOTAL): n for cell, n in table.items() if cell[1 - keep] == TOTAL}
     columns = (*axes, COUNT_COLUMN)
 
     def order(cell: tuple[str, str]) -> tuple[bool, str, bool, str]:
