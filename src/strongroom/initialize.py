@@ -25,7 +25,7 @@ def initialize(
     from strongroom.journal.checkpoint import SIGNER_FILE
     from strongroom.policy import DEFAULT_POLICY_PATH
     from strongroom.registry.db import upgrade
-    from strongroom.vault import FileKeyProvider
+    from strongroom.vault import open_key_provider
 
     if mode is not None and mode not in MODES:
         raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -57,7 +57,7 @@ def initialize(
         settings = home.settings()  # as the server reads it: relative paths in the home
     if not home.policy_path.exists():
         shutil.copyfile(DEFAULT_POLICY_PATH, home.policy_path)
-    FileKeyProvider.create(home.keys_dir)
+    open_key_provider(home, settings, create=True)
     ensure_signing_keys(home.keys_dir)
     if not (home.keys_dir / SIGNER_FILE).exists():
         create_checkpoint_key(home.keys_dir)

@@ -22,14 +22,16 @@ def seed_home(
     from strongroom.registry.keystore import SqlWrappedKeyStore
     from strongroom.registry.seed import seed as run
     from strongroom.registry.seed_parallel import file_vault_factory
-    from strongroom.vault import FileKeyProvider, Vault
+    from strongroom.vault import Vault, open_key_provider
 
     settings = home.settings()
     engine = make_engine(settings.registry_url)
     try:
-        vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
-        # Large seeds plan and encrypt in worker processes while this one writes.
-        workers = (os.cpu_count() or 1) if persons >= PARALLEL_FROM else 0
+        vault = Vault(open_key_provider(home, settings), SqlWrappedKeyStore(engine))
+        # Large seeds plan and encrypt in worker processes while this one writes (file keys
+        # only: the workers read keys/vault.json; an HSM-backed home seeds in this process).
+        parallel = persons >= PARALLEL_FROM and settings.key_provider == "file"
+        workers = (os.cpu_count() or 1) if parallel else 0
         report = run(
             engine,
             vault,

@@ -9,9 +9,16 @@ indexes (keyed HMAC-SHA256) for exact-match lookup.
 """
 
 from strongroom.vault.blind_index import BlindIndexer, normalize
+from strongroom.vault.configured import open_key_provider
 from strongroom.vault.data_keys import MemoryWrappedKeyStore, WrappedKeyStore
 from strongroom.vault.envelope import FORMAT_V1, Rotation, Vault
-from strongroom.vault.errors import IntegrityError, KeyFileError, UnknownKeyError, VaultError
+from strongroom.vault.errors import (
+    HsmError,
+    IntegrityError,
+    KeyFileError,
+    UnknownKeyError,
+    VaultError,
+)
 from strongroom.vault.keys import STORES, FileKeyProvider, KeyProvider, RotatingKeyProvider
 from strongroom.vault.secret import Secret
 
@@ -20,6 +27,7 @@ __all__ = [
     "STORES",
     "BlindIndexer",
     "FileKeyProvider",
+    "HsmError",
     "IntegrityError",
     "KeyFileError",
     "KeyProvider",
@@ -32,4 +40,5 @@ __all__ = [
     "VaultError",
     "WrappedKeyStore",
     "normalize",
+    "open_key_provider",
 ]
