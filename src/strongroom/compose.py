@@ -298,6 +298,7 @@ def compose(
             credentials=authorization_server.credentials,
             clients=authorization_server.clients,
             tokens=token_issuer,
+            vault=vault,
         ),
         exports=ExportDesk(
             pipeline=pipeline,

@@ -28,6 +28,7 @@ def _register() -> None:
     from strongroom.cli.client_cmds import client_app
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
+    from strongroom.cli.key_cmds import keys_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
     from strongroom.cli.principal_cmds import principal_app
@@ -43,6 +44,7 @@ def _register() -> None:
     app.add_typer(investigate_app, name="investigate")
     app.add_typer(export_app, name="export")
     app.add_typer(analytics_app, name="analytics")
+    app.add_typer(keys_app, name="keys")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
     app.command("simulate")(simulate_command)

@@ -17,7 +17,8 @@ def seed_home(
     home: Home, *, persons: int, seed: int, progress: Callable[[int], None] | None = None
 ) -> Any:
     """Seed the home's registry and keep the demo fixtures (synthetic values the demo
-    prints in its curl examples) in `demo.json`, mode 0600, outside the database."""
+    prints in its curl examples) in `demo.json`, mode 0600, outside the database (only
+    when the keys are in files: an HSM-backed home keeps no clear value)."""
     from strongroom.registry.db import make_engine
     from strongroom.registry.keystore import SqlWrappedKeyStore
     from strongroom.registry.seed import seed as run
@@ -45,6 +46,10 @@ def seed_home(
         )
     finally:
         engine.dispose()
+    if settings.key_provider != "file":
+        # The fixtures are clear values (a family name, a permit number): a home whose keys
+        # are in an HSM keeps none, so a copy of it holds no PII at all.
+        return report
     path = home.path / DEMO_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

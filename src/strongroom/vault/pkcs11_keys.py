@@ -87,6 +87,8 @@ class Pkcs11KeyProvider:
                     self._session = token.open(rw=True)
             except pkcs11.exceptions.NoSuchToken:
                 raise HsmError(f"no PKCS#11 token labelled {token_label!r} in {module}") from None
+            except pkcs11.exceptions.MultipleTokensReturned:
+                raise HsmError(f"several PKCS#11 tokens are labelled {token_label!r}") from None
             except pkcs11.exceptions.PinIncorrect:
                 raise HsmError(f"the PIN of token {token_label!r} was refused") from None
             except PKCS11Error as exc:
