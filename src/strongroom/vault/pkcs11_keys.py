@@ -130,6 +130,9 @@ class Pkcs11KeyProvider:
 
     # --- KeyProvider -----------------------------------------------------------------------
     def kek_version(self, store: str) -> int:
+        # Asked once per new data key, not per field: re-reading the token here lets a
+        # rotation from the CLI take effect in running servers without a restart.
+        self._scan()
         versions = self._keks.get(store)
         if not versions:
             raise UnknownKeyError(f"no key-encryption key for store {store!r} in the token")
