@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pkcs11
@@ -14,6 +15,7 @@ from pkcs11 import Attribute, ObjectClass
 from strongroom.config import Home, Settings
 from strongroom.vault import (
     STORES,
+    FileKeyProvider,
     HsmError,
     IntegrityError,
     MemoryWrappedKeyStore,
@@ -90,21 +92,31 @@ def test_wrong_pin_or_token_is_a_clear_error(hsm_token: HsmToken) -> None:
         Pkcs11KeyProvider("/nonexistent/libpkcs11.so", hsm_token.label, hsm_token.pin)
 
 
-def test_rotation_in_the_token_while_readers_read(
-    hsm: Pkcs11KeyProvider, hsm_token: HsmToken
-) -> None:
+@pytest.mark.parametrize("kind", ["hsm", "file"])
+def test_rotation_while_readers_read(kind: str, hsm_token: HsmToken, tmp_path: Path) -> None:
+    provider: RotatingKeyProvider
+    if kind == "hsm":
+        provider = Pkcs11KeyProvider.create(hsm_token.module, hsm_token.label, hsm_token.pin)
+    else:
+        provider = FileKeyProvider.create(tmp_path / "keys")
+
+    def reopen() -> RotatingKeyProvider:
+        if kind == "hsm":
+            return _reopen(hsm_token)
+        return FileKeyProvider(tmp_path / "keys")
+
     wrapped = MemoryWrappedKeyStore()
-    writer = Vault(hsm, wrapped, max_uses=1)  # one data key per field: many to re-wrap
+    writer = Vault(provider, wrapped, max_uses=1)  # one data key per field: many to re-wrap
     blobs = [writer.encrypt("identity", ROW, "given_names", f"Éloïse {i}") for i in range(60)]
     stop, failures, reads = threading.Event(), [], [0]
 
     def read() -> None:
         # A fresh vault each round, like a worker started mid-rotation: no DEK cached, so
-        # every read unwraps through the token, under whichever version the row holds.
-        provider = _reopen(hsm_token)
+        # every read unwraps, under whichever KEK version the row holds at that moment.
+        reader_keys = reopen()
         while not stop.is_set():
             try:
-                vault = Vault(provider, wrapped)
+                vault = Vault(reader_keys, wrapped)
                 for i, blob in enumerate(blobs):
                     assert vault.decrypt("identity", ROW, "given_names", blob) == f"Éloïse {i}"
                     reads[0] += 1
@@ -115,19 +127,32 @@ def test_rotation_in_the_token_while_readers_read(
     reader = threading.Thread(target=read)
     reader.start()
     seen: list[tuple[int, int]] = []
+    reads_seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        reads_seen.append(reads[0])
+        time.sleep(0.002)  # let the reader run between two re-wraps
+
+    deadline = time.monotonic() + 60
     try:
-        rotation = writer.rotate_kek("identity", progress=lambda d, t: seen.append((d, t)))
+        while reads[0] < len(blobs) and not failures and time.monotonic() < deadline:
+            time.sleep(0.001)
+        rotation = writer.rotate_kek("identity", progress=progress)
+        after = reads[0]
+        while reads[0] < after + len(blobs) and not failures and time.monotonic() < deadline:
+            time.sleep(0.001)
     finally:
         stop.set()
         reader.join(timeout=60)
     assert failures == []
-    assert reads[0] > 0
+    assert reads_seen[-1] > reads_seen[0]  # the reader decrypted while rows were re-wrapped
     assert (rotation.kek_version, rotation.rewrapped) == (2, 60)
     assert seen[-1] == (60, 60) and len(seen) == 60
     assert writer.kek_usage("identity") == {1: 0, 2: 60}
     assert writer.retire_unused_keks("identity") == [1]
-    assert hsm.kek_versions("identity") == [2]
-    fresh = Vault(_reopen(hsm_token), wrapped)
+    assert provider.kek_versions("identity") == [2]
+    fresh = Vault(reopen(), wrapped)
     assert fresh.decrypt("identity", ROW, "given_names", blobs[7]) == "Éloïse 7"
 
 
