@@ -247,7 +247,7 @@ class Home:
             pkcs11_pin_file=self._file(_text(raw, "pkcs11_pin_file")),
             pkcs11_pin_env=_text(raw, "pkcs11_pin_env") or None,
         )
-        _check_pkcs11(settings)
+        check_key_provider(settings)
         return settings
 
     def _mode(self, text: str, mode: str) -> str:
@@ -273,7 +273,14 @@ class Home:
         return str(self.path / name) if not os.path.isabs(name) else name
 
 
-def _check_pkcs11(settings: Settings) -> None:
+def check_key_provider(settings: Settings) -> None:
+    """A pkcs11 provider names its module, its token and where its PIN is (one place)."""
+    if settings.key_provider not in KEY_PROVIDERS:
+        raise BadRequest(
+            f"key_provider must be one of {', '.join(KEY_PROVIDERS)}, "
+            f"not {settings.key_provider!r}",
+            reason="invalid_config",
+        )
     if settings.key_provider != "pkcs11":
         return
     missing = [key for key in ("pkcs11_module", "pkcs11_token_label") if not getattr(settings, key)]

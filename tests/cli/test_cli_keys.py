@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +118,21 @@ def hsm_home(
     """An initialized, seeded home whose vault keys are in a SoftHSM2 token; the PIN in an
     environment variable (the token's folder and the PIN are outside the home)."""
     path = tmp_path / "home"
-    path.mkdir()
-    h = Home(path)
-    h.write_config(
-        replace(
-            h.default_settings(),
-            key_provider="pkcs11",
-            pkcs11_module=hsm_token.module,
-            pkcs11_token_label=hsm_token.label,
-            pkcs11_pin_env=PIN_ENV,
-        )
-    )
     monkeypatch.setenv(PIN_ENV, hsm_token.pin)
-    ok(path, "init")
+    out = ok(
+        path,
+        "init",
+        "--key-provider",
+        "pkcs11",
+        "--pkcs11-module",
+        hsm_token.module,
+        "--pkcs11-token-label",
+        hsm_token.label,
+        "--pkcs11-pin-env",
+        PIN_ENV,
+    )
+    assert f"keys:     pkcs11 (token '{hsm_token.label}')" in out
+    assert not (path / "keys" / "vault.json").exists()
     ok(path, "seed", "--persons", "25")
     return {"path": path, "token": hsm_token}
 
@@ -212,3 +213,28 @@ def test_a_copied_hsm_home_holds_no_pii_and_no_vault_key(
         "checkpoint.vkey",
         "token_signing.json",
     ]
+
+
+def test_init_refuses_a_half_configured_hsm_and_a_provider_switch(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    half = run(home, "init", "--key-provider", "pkcs11", "--pkcs11-token-label", "x")
+    assert half.exit_code == 2 and "needs pkcs11_module" in half.output
+    assert "Traceback" not in half.output and not (home / "config.toml").exists()
+    bogus = run(home, "init", "--key-provider", "vault")
+    assert bogus.exit_code == 2 and "key_provider must be one of file, pkcs11" in bogus.output
+    ok(home, "init")
+    ok(home, "seed", "--persons", "3")
+    switch = run(
+        home,
+        "init",
+        "--key-provider",
+        "pkcs11",
+        "--pkcs11-module",
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "--pkcs11-token-label",
+        "x",
+        "--pkcs11-pin-env",
+        PIN_ENV,
+    )
+    assert switch.exit_code == 2 and "would make them unreadable" in switch.output
+    assert Home(home).settings().key_provider == "file"
