@@ -48,7 +48,7 @@ def journal_reasons(home: Path) -> list[str]:
 def clear_values(home: Path) -> dict[str, list[str]]:
     """Every seeded person's name and address, decrypted through the home's own vault."""
     svc = compose(Home(home))
-    values: dict[str, list[str]] = {"identity": [], "address": []}
+    values: dict[str, list[str]] = {"identity": [], "address": [], "public_id": []}
     try:
         vault = svc.vault
         with svc.engine.connect() as conn:
@@ -63,6 +63,7 @@ def clear_values(home: Path) -> dict[str, list[str]]:
                 .join(Identity, Identity.person_id == Person.id)
                 .join(Address, Address.person_id == Person.id)
             ):
+                values["public_id"].append(pid)
                 values["identity"] += [
                     vault.decrypt("identity", pid, "family_name", cols[0]) or "",
                     vault.decrypt("identity", pid, "given_names", cols[1]) or "",
@@ -180,8 +181,14 @@ def test_a_copied_hsm_home_holds_no_pii_and_no_vault_key(
     assert {f.name for f in files} >= {"registry.db", "journal.db", "config.toml"}
     blobs = {f: f.read_bytes() for f in files}
 
-    # No clear name or address (values of 4+ characters: shorter ones occur by chance).
-    needles = {v for vs in values.values() for v in vs if len(v) >= 4}
+    # Positive control: the search sees the rows of the copied database (public IDs are
+    # stored in clear).
+    registry = blobs[copy / "registry.db"]
+    assert all(pid.encode() in registry for pid in values["public_id"])
+    # No clear name or address, as typed or case-folded (values of 5+ bytes: shorter ones
+    # turn up in random bytes by chance).
+    clear = values["identity"] + values["address"]
+    needles = {form for v in clear for form in (v, v.casefold()) if len(v.encode()) >= 5}
     assert len(needles) >= 20
     found = [(f.name, v) for f, b in blobs.items() for v in needles if v.encode() in b]
     assert found == []
