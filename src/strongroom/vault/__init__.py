@@ -1,7 +1,7 @@
 """The vault: field-level envelope encryption (AES-256-GCM under per-store KEKs) and blind
 indexes (keyed HMAC-SHA256) for exact-match lookup.
 
-    provider = FileKeyProvider.create(home.keys_dir)
+    provider = FileKeyProvider.create(home.keys_dir)  # or open_key_provider(home, settings)
     vault = Vault(provider, wrapped_keys)            # wrapped_keys: a WrappedKeyStore
     blob = vault.encrypt("identity", person_id, "family_name", "Dupont")
     vault.decrypt("identity", person_id, "family_name", blob)    # "Dupont"

@@ -1,9 +1,12 @@
 """Key providers: where the vault's root keys come from.
 
-A `KeyProvider` hands out key-encryption keys (KEKs, one per store: identity, address,
-asset; several versions kept so rotation needs no downtime), the blind-index key, the
+A `KeyProvider` holds the key-encryption keys (KEKs, one per store: identity, address,
+asset; several versions kept so rotation needs no downtime) and wraps and unwraps data keys
+under them, so the KEKs need never leave it; it hands out the blind-index key, the
 pseudonym key (policy) and the honey key (canary marks). Data keys never live here: they
-are wrapped by a KEK and stored in the database (`envelope.py`).
+are wrapped by a KEK and stored in the database (`envelope.py`). Which provider a home uses
+is config.toml's `key_provider` (`configured.py`): this file's, or an HSM's
+(`pkcs11_keys.py`).
 
 `FileKeyProvider` keeps them in `keys/vault.json`:
 
