@@ -8,8 +8,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.hsm_testkit import HsmToken
 
 PG_ADMIN_URL = os.environ.get(
     "STRONGROOM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -86,3 +90,13 @@ def testdata() -> Path:
     if not TESTDATA.is_dir():
         pytest.fail(f"test data folder missing: {TESTDATA}")
     return TESTDATA
+
+
+@pytest.fixture
+def hsm_token(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> HsmToken:
+    """A fresh SoftHSM2 token (tests/hsm_testkit.py), outside the test's tmp_path."""
+    from tests.hsm_testkit import make_token
+
+    return make_token(tmp_path_factory.mktemp("softhsm"), monkeypatch)

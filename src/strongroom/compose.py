@@ -60,7 +60,7 @@ from strongroom.registry.canaries import CanarySet
 from strongroom.registry.db import make_engine
 from strongroom.registry.keystore import SqlWrappedKeyStore
 from strongroom.registry.repository import Registry
-from strongroom.vault import FileKeyProvider, Vault
+from strongroom.vault import KeyProvider, Vault, open_key_provider
 
 log = logging.getLogger("strongroom.compose")
 
@@ -72,7 +72,7 @@ class Service:
     home: Home
     settings: Settings
     clock: Clock
-    keys: FileKeyProvider
+    keys: KeyProvider
     policy: CompiledPolicy
     engine: Engine
     registry: Registry
@@ -136,7 +136,7 @@ def compose(
     replay the journal's recent accesses (a server does; a one-off CLI command need not
     read two weeks of journal to add a principal)."""
     settings = home.settings()
-    keys = FileKeyProvider(home.keys_dir)
+    keys = open_key_provider(home, settings)
     policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
     engine = make_engine(settings.registry_url, pool_size=settings.max_inflight)
     registry = Registry(engine)
@@ -307,6 +307,7 @@ def compose(
             credentials=authorization_server.credentials,
             clients=authorization_server.clients,
             tokens=token_issuer,
+            vault=vault,
         ),
         exports=ExportDesk(
             pipeline=pipeline,

@@ -4,7 +4,8 @@ config.toml   mode, database and Redis URLs, trusted proxies, serving limits, al
               sinks, operations (metrics scrapers, log format, shutdown grace);
               unknown keys are errors; SQLite paths relative to the home
 policy.yaml   a copy of the shipped default until edited
-keys/         mode 0700: KEKs, blind-index key, token and checkpoint signing keys
+keys/         mode 0700: KEKs, blind-index key (unless key_provider = "pkcs11": then in the
+              HSM), token and checkpoint signing keys
 registry.db   the embedded registry (SQLite)
 journal.db    the embedded journal (SQLite), apart from the registry
 analytics.db  the embedded deployment's analytics release (views only: analysts may copy it)
@@ -66,6 +67,14 @@ class Settings:
     # On SIGTERM, how long requests in flight may take to finish before they are cut off
     # and the journal is closed: below the orchestrator's own grace period (Docker: 10 s).
     shutdown_grace_seconds: int = 5
+    # Where the vault's root keys live: "file" (keys/vault.json, the embedded default) or
+    # "pkcs11" (an HSM: the module, the token's label, and the PIN from a file or an
+    # environment variable, never from this file).
+    key_provider: str = "file"
+    pkcs11_module: str | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_pin_file: str | None = None
+    pkcs11_pin_env: str | None = None
 
     @property
     def production(self) -> bool:
@@ -73,6 +82,7 @@ class Settings:
 
 
 LOG_FORMATS = ("json", "text")
+KEY_PROVIDERS = ("file", "pkcs11")
 # Every key config.toml may hold; any other is an error naming it and its line.
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 # SQLite files named by a relative path live in the home, wherever the home is moved.
@@ -164,6 +174,14 @@ class Home:
             f"log_format = {_toml(settings.log_format)}",
             f"access_log = {_toml(settings.access_log)}",
             f"shutdown_grace_seconds = {settings.shutdown_grace_seconds}",
+            "# the vault's root keys: file (keys/vault.json) or pkcs11 (an HSM; see",
+            "# docs/keys.md). The PIN is read from pkcs11_pin_file or from the environment",
+            "# variable pkcs11_pin_env names, never written here.",
+            f"key_provider = {_toml(settings.key_provider)}",
+            f"pkcs11_module = {_toml(settings.pkcs11_module or '')}",
+            f"pkcs11_token_label = {_toml(settings.pkcs11_token_label or '')}",
+            f"pkcs11_pin_file = {_toml(settings.pkcs11_pin_file or '')}",
+            f"pkcs11_pin_env = {_toml(settings.pkcs11_pin_env or '')}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -205,7 +223,7 @@ class Home:
                     reason="invalid_config",
                 )
         defaults = self.default_settings()
-        return Settings(
+        settings = Settings(
             registry_url=self._url(_text(raw, "registry_url") or defaults.registry_url),
             journal_url=self._url(_text(raw, "journal_url") or defaults.journal_url),
             redis_url=_text(raw, "redis_url") or None,
@@ -229,7 +247,14 @@ class Home:
             shutdown_grace_seconds=_number(
                 raw, "shutdown_grace_seconds", defaults.shutdown_grace_seconds, int, 1
             ),
+            key_provider=_choice(raw, "key_provider", defaults.key_provider, KEY_PROVIDERS),
+            pkcs11_module=_text(raw, "pkcs11_module") or None,
+            pkcs11_token_label=_text(raw, "pkcs11_token_label") or None,
+            pkcs11_pin_file=self._file(_text(raw, "pkcs11_pin_file")),
+            pkcs11_pin_env=_text(raw, "pkcs11_pin_env") or None,
         )
+        check_key_provider(settings)
+        return settings
 
     def _mode(self, text: str, mode: str) -> str:
         if mode not in MODES:
@@ -252,6 +277,30 @@ class Home:
         if not name:
             return None
         return str(self.path / name) if not os.path.isabs(name) else name
+
+
+def check_key_provider(settings: Settings) -> None:
+    """A pkcs11 provider names its module, its token and where its PIN is (one place)."""
+    if settings.key_provider not in KEY_PROVIDERS:
+        raise BadRequest(
+            f"key_provider must be one of {', '.join(KEY_PROVIDERS)}, "
+            f"not {settings.key_provider!r}",
+            reason="invalid_config",
+        )
+    if settings.key_provider != "pkcs11":
+        return
+    missing = [key for key in ("pkcs11_module", "pkcs11_token_label") if not getattr(settings, key)]
+    if missing:
+        raise BadRequest(
+            f'config.toml: key_provider = "pkcs11" needs {" and ".join(missing)}',
+            reason="invalid_config",
+        )
+    if bool(settings.pkcs11_pin_file) == bool(settings.pkcs11_pin_env):
+        raise BadRequest(
+            'config.toml: key_provider = "pkcs11" needs exactly one of pkcs11_pin_file and '
+            "pkcs11_pin_env (the PIN itself is never written in config.toml)",
+            reason="invalid_config",
+        )
 
 
 def _toml(value: object) -> str:

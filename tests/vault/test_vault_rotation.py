@@ -100,11 +100,14 @@ class StaticProvider:
     def __init__(self, inner: FileKeyProvider) -> None:
         self.inner = inner
 
-    def kek(self, store: str, version: int | None = None) -> bytes:
-        return self.inner.kek(store, version)
-
     def kek_version(self, store: str) -> int:
         return self.inner.kek_version(store)
+
+    def wrap_dek(self, store: str, version: int, dek_id: int, dek: bytes) -> bytes:
+        return self.inner.wrap_dek(store, version, dek_id, dek)
+
+    def unwrap_dek(self, store: str, version: int, dek_id: int, wrapped: bytes) -> bytes:
+        return self.inner.unwrap_dek(store, version, dek_id, wrapped)
 
     def blind_index_key(self) -> bytes:
         return self.inner.blind_index_key()

@@ -28,6 +28,7 @@ def _register() -> None:
     from strongroom.cli.client_cmds import client_app
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
+    from strongroom.cli.key_cmds import keys_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
     from strongroom.cli.principal_cmds import principal_app
@@ -43,6 +44,7 @@ def _register() -> None:
     app.add_typer(investigate_app, name="investigate")
     app.add_typer(export_app, name="export")
     app.add_typer(analytics_app, name="analytics")
+    app.add_typer(keys_app, name="keys")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
     app.command("simulate")(simulate_command)
@@ -64,19 +66,44 @@ def init(
         str | None,
         typer.Option(help="demo (unbound tokens allowed) or production (DPoP-bound only)"),
     ] = None,
+    key_provider: Annotated[
+        str | None,
+        typer.Option(help="where the vault keys are: file (keys/vault.json) or pkcs11 (an HSM)"),
+    ] = None,
+    pkcs11_module: Annotated[
+        str | None, typer.Option(help="the HSM's PKCS#11 library (.so)")
+    ] = None,
+    pkcs11_token_label: Annotated[str | None, typer.Option(help="the HSM token's label")] = None,
+    pkcs11_pin_file: Annotated[
+        str | None, typer.Option(help="a file (mode 0600, outside the home) holding the PIN")
+    ] = None,
+    pkcs11_pin_env: Annotated[
+        str | None, typer.Option(help="the environment variable holding the PIN")
+    ] = None,
 ) -> None:
     """Create the home folder: config, policy, keys, schemas. Safe to run again."""
     from strongroom.initialize import initialize
 
+    keys = {
+        "key_provider": key_provider or "",
+        "pkcs11_module": pkcs11_module or "",
+        "pkcs11_token_label": pkcs11_token_label or "",
+        "pkcs11_pin_file": pkcs11_pin_file or "",
+        "pkcs11_pin_env": pkcs11_pin_env or "",
+    }
     with cli_errors():
         h = home()
         settings = initialize(
-            h, registry_url=database, journal_url=journal, redis_url=redis, mode=mode
+            h, registry_url=database, journal_url=journal, redis_url=redis, mode=mode, keys=keys
         )
     console.print(f"home ready at {h.path}")
     console.print(f"  registry: {_redact(settings.registry_url)}")
     console.print(f"  journal:  {_redact(settings.journal_url)}")
     console.print(f"  mode:     {settings.mode}")
+    where = settings.key_provider
+    if where == "pkcs11":
+        where += f" (token {settings.pkcs11_token_label!r})"
+    console.print(f"  keys:     {where}")
 
 
 def _redact(url: str) -> str:

@@ -87,6 +87,10 @@ def audit_command(
         Path | None,
         typer.Option("--deployment", help="deployment.yaml (token lifetimes, OAuth clients)"),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="a home's config.toml (mode, where the vault keys are)"),
+    ] = None,
     format_: Annotated[
         AuditFormat, typer.Option("--format", help="output format")
     ] = AuditFormat.table,
@@ -112,6 +116,7 @@ def audit_command(
                 str(policy),
                 openapi,
                 deployment=str(deployment) if deployment else None,
+                config=str(config) if config else None,
                 allow_remote=allow_remote,
             )
         except PolicyError as exc:  # the deployment file: every located problem

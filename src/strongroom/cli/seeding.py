@@ -17,19 +17,22 @@ def seed_home(
     home: Home, *, persons: int, seed: int, progress: Callable[[int], None] | None = None
 ) -> Any:
     """Seed the home's registry and keep the demo fixtures (synthetic values the demo
-    prints in its curl examples) in `demo.json`, mode 0600, outside the database."""
+    prints in its curl examples) in `demo.json`, mode 0600, outside the database (only
+    when the keys are in files: an HSM-backed home keeps no clear value)."""
     from strongroom.registry.db import make_engine
     from strongroom.registry.keystore import SqlWrappedKeyStore
     from strongroom.registry.seed import seed as run
     from strongroom.registry.seed_parallel import file_vault_factory
-    from strongroom.vault import FileKeyProvider, Vault
+    from strongroom.vault import Vault, open_key_provider
 
     settings = home.settings()
     engine = make_engine(settings.registry_url)
     try:
-        vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
-        # Large seeds plan and encrypt in worker processes while this one writes.
-        workers = (os.cpu_count() or 1) if persons >= PARALLEL_FROM else 0
+        vault = Vault(open_key_provider(home, settings), SqlWrappedKeyStore(engine))
+        # Large seeds plan and encrypt in worker processes while this one writes (file keys
+        # only: the workers read keys/vault.json; an HSM-backed home seeds in this process).
+        parallel = persons >= PARALLEL_FROM and settings.key_provider == "file"
+        workers = (os.cpu_count() or 1) if parallel else 0
         report = run(
             engine,
             vault,
@@ -43,6 +46,10 @@ def seed_home(
         )
     finally:
         engine.dispose()
+    if settings.key_provider != "file":
+        # The fixtures are clear values (a family name, a permit number): a home whose keys
+        # are in an HSM keeps none, so a copy of it holds no PII at all.
+        return report
     path = home.path / DEMO_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

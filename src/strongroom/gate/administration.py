@@ -1,4 +1,5 @@
-"""Administration: budgets, containments, principals and their credentials, OAuth clients.
+"""Administration: budgets, containments, principals and their credentials, OAuth clients,
+the vault's key-encryption keys.
 
 Administrators configure and contain; they never see a PII value. Actions with an HTTP
 route run through the pipeline under the endpoint's policy; actions of the local operator
@@ -21,6 +22,7 @@ from strongroom.gate.ports import BudgetsPort, DetectorPort, PolicyPort
 from strongroom.gate.scopes import OBJECT_SCOPES
 from strongroom.ids import is_public_id, new_public_id
 from strongroom.registry.repository import Registry
+from strongroom.vault import STORES, Rotation, Vault
 
 
 class CredentialsPort(Protocol):
@@ -41,7 +43,9 @@ class AdminTasks:
         credentials: CredentialsPort,
         clients: ClientRegistry,
         tokens: TokenIssuer,
+        vault: Vault,
     ) -> None:
+        self.vault = vault
         self.pipeline = pipeline
         self.registry = registry
         self.policy = policy
@@ -234,3 +238,51 @@ class AdminTasks:
             self.operator(), "client add", reason="client_registered", detail={"client": client_id}
         )
         return client
+
+    # --- the vault's key-encryption keys (CLI) -----------------------------------------------
+    def rotate_keys(
+        self,
+        store: str,
+        why: str,
+        *,
+        retire: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """A new KEK version for `store`, every data key of the store re-wrapped under it,
+        online: rows are untouched and the old version stays usable until retired, so
+        readers in every worker keep decrypting. `retire`: then drop the versions no data
+        key needs any more. Journaled when done (with what was done before a failure, the
+        next run resumes: it re-wraps whatever is not under the current version)."""
+        if store not in STORES:
+            raise BadRequest(f"unknown key store {store!r}: one of {', '.join(STORES)}")
+        if not why or not why.strip():
+            raise BadRequest("a key rotation needs a reason")
+        rotation: Rotation = self.vault.rotate_kek(store, progress)
+        retired = self.vault.retire_unused_keks(store) if retire else []
+        out = {
+            "store": store,
+            "kek_version": rotation.kek_version,
+            "rewrapped": rotation.rewrapped,
+            "retired": retired,
+        }
+        self.pipeline.record_admin(
+            self.operator(), "keys rotate", reason="kek_rotated", detail={**out, "why": why}
+        )
+        return out
+
+    def key_status(self) -> list[dict[str, Any]]:
+        """Each store's current KEK version and how many data keys each version wraps.
+        Journaled: who looked at the key inventory, and when."""
+        rows = []
+        for store in STORES:
+            usage = self.vault.kek_usage(store)
+            current = self.vault.provider.kek_version(store)
+            rows.append(
+                {
+                    "store": store,
+                    "current": current,
+                    "versions": {str(v): n for v, n in usage.items()},
+                }
+            )
+        self.pipeline.record_admin(self.operator(), "keys status", reason="key_status_read")
+        return rows

@@ -28,6 +28,7 @@ from strongroom.posture.rules_endpoints import (
     RecordBudgetMissing,
     SearchUnspecific,
 )
+from strongroom.posture.rules_keys import VaultKeysInFiles
 from strongroom.posture.rules_policy import (
     AnalyticsSmallK,
     AnalyticsUngeneralized,
@@ -63,6 +64,7 @@ DEFAULT_RULES = AllOf(
         AnalyticsUngeneralized(),
         PolicyCheck(),
         PolicyInvalid(),
+        VaultKeysInFiles(),
     ]
 )
 
@@ -100,4 +102,6 @@ def run_audit(audit: AuditInput, rules: AllOf = DEFAULT_RULES) -> AuditReport:
     artifacts = [audit.policy_uri, audit.openapi_uri]
     if audit.deployment_uri:
         artifacts.append(audit.deployment_uri)
+    if audit.config_uri:
+        artifacts.append(audit.config_uri)
     return AuditReport(rules=tuple(rules), findings=findings, artifacts=artifacts)

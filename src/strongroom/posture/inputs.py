@@ -1,4 +1,5 @@
-"""What the audit reads: a policy file, an OpenAPI document, optionally a deployment file.
+"""What the audit reads: a policy file, an OpenAPI document, optionally a deployment file
+and a home's config.toml (read leniently: only the keys the rules look at).
 
 The policy is loaded leniently. `load_policy` refuses a file with cross-reference errors
 (a masked field left filterable, a staff role without MFA), but an audit must still report
@@ -14,6 +15,7 @@ are parsed with the same line-marking parser, so a finding carries both a JSON p
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -45,6 +47,17 @@ class AuditInput:
     deployment_src: Source | None = None
     policy_errors: list[Problem] = field(default_factory=list)  # shape: rules cannot run
     policy_problems: list[Problem] = field(default_factory=list)  # cross references
+    config_uri: str | None = None
+    config: dict[str, Any] | None = None
+    config_text: str = ""
+
+    def config_at(self, key: str) -> Location:
+        uri = self.config_uri or "config.toml"
+        for i, line in enumerate(self.config_text.splitlines(), start=1):
+            name, eq, _ = line.partition("=")
+            if eq and name.strip() == key:
+                return Location(uri, i, 1)
+        return Location(uri, 1, 1)
 
     def policy_at(self, path: Path, *, key: bool = False) -> Location:
         if self.policy_src is None:
@@ -128,6 +141,7 @@ def load_audit_input(
     openapi: str | dict[str, Any],
     *,
     deployment: str | None = None,
+    config: str | None = None,
     allow_remote: bool = False,
     openapi_uri: str = "openapi.json",
 ) -> AuditInput:
@@ -144,6 +158,14 @@ def load_audit_input(
     dep = dsrc = None
     if deployment is not None:
         dep, dsrc = load_deployment(deployment)
+    conf: dict[str, Any] | None = None
+    conf_text = ""
+    if config is not None:
+        conf_text = _read_file(config, "config file")
+        try:
+            conf = tomllib.loads(conf_text)
+        except tomllib.TOMLDecodeError as exc:
+            raise BadRequest(f"{config}: {exc}") from exc
     return AuditInput(
         policy_uri=policy,
         policy=pol,
@@ -156,4 +178,7 @@ def load_audit_input(
         deployment_src=dsrc,
         policy_errors=errors,
         policy_problems=problems,
+        config_uri=config,
+        config=conf,
+        config_text=conf_text,
     )

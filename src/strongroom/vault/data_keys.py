@@ -62,7 +62,7 @@ def new_dek_id() -> int:
     return 1 + secrets.randbelow(MAX_DEK_ID)
 
 
-def _aad(store: str, dek_id: int, kek_version: int) -> bytes:
+def dek_aad(store: str, dek_id: int, kek_version: int) -> bytes:
     return b"\0".join(
         [b"strongroom/dek/v1", store.encode(), str(dek_id).encode(), str(kek_version).encode()]
     )
@@ -70,14 +70,14 @@ def _aad(store: str, dek_id: int, kek_version: int) -> bytes:
 
 def wrap(kek: bytes, store: str, dek_id: int, kek_version: int, dek: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(kek).encrypt(nonce, dek, _aad(store, dek_id, kek_version))
+    return nonce + AESGCM(kek).encrypt(nonce, dek, dek_aad(store, dek_id, kek_version))
 
 
 def unwrap(kek: bytes, store: str, dek_id: int, kek_version: int, wrapped: bytes) -> bytes:
     wrapped = bytes(wrapped)
     try:
         return AESGCM(kek).decrypt(
-            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _aad(store, dek_id, kek_version)
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], dek_aad(store, dek_id, kek_version)
         )
     except InvalidTag as exc:
         raise IntegrityError(f"data key {dek_id} of store {store!r} failed to unwrap") from exc

@@ -24,19 +24,14 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from strongroom.vault.blind_index import BlindIndexer
-from strongroom.vault.data_keys import (
-    NONCE_BYTES,
-    WrappedKeyStore,
-    new_dek_id,
-    unwrap,
-    wrap,
-)
+from strongroom.vault.data_keys import NONCE_BYTES, WrappedKeyStore, new_dek_id
 from strongroom.vault.errors import IntegrityError, UnknownKeyError, VaultError
 from strongroom.vault.keys import KeyProvider, RotatingKeyProvider
 from strongroom.vault.secret import Secret
@@ -47,6 +42,7 @@ TAG_BYTES = 16
 BLOCK = 16
 MIN_BLOB = HEADER + BLOCK + TAG_BYTES
 DEFAULT_MAX_USES = 2**20
+Progress = Callable[[int, int], None]
 
 
 class _Generation:
@@ -146,12 +142,12 @@ class Vault:
         """Start a fresh DEK for `store` (e.g. one per seeding batch); returns its id."""
         with self._lock:
             version = self.provider.kek_version(store)
-            kek = self.provider.kek(store, version)
             dek = AESGCM.generate_key(bit_length=256)
             dek_id = new_dek_id()
             while dek_id in self._deks or self.wrapped_keys.get(dek_id) is not None:
                 dek_id = new_dek_id()
-            self.wrapped_keys.put(dek_id, store, version, wrap(kek, store, dek_id, version, dek))
+            wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
+            self.wrapped_keys.put(dek_id, store, version, wrapped)
             aead = AESGCM(dek)
             self._deks[dek_id] = (store, aead)
             gen = self._current[store] = _Generation(dek_id, aead)
@@ -182,7 +178,7 @@ class Vault:
             if row is None:
                 raise UnknownKeyError(f"data key {dek_id} is not in the key store")
             store, version, wrapped = row
-            dek = unwrap(self.provider.kek(store, version), store, dek_id, version, wrapped)
+            dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
             entry = self._deks[dek_id] = (store, AESGCM(dek))
             return entry
 
@@ -195,26 +191,43 @@ class Vault:
         return prefix
 
     # --- KEK rotation ----------------------------------------------------------------------
-    def rotate_kek(self, store: str) -> Rotation:
+    def rotate_kek(self, store: str, progress: Progress | None = None) -> Rotation:
         """Mint a new KEK version for `store` and re-wrap every DEK of the store under it.
         Data rows are untouched; the old version stays readable throughout (and after, until
         `retire_unused_keks`), so readers in other workers never fail mid-rotation."""
         provider = self._rotating()
         version = provider.add_kek_version(store)
-        return Rotation(store, version, self.rewrap(store))
+        return Rotation(store, version, self.rewrap(store, progress))
 
-    def rewrap(self, store: str) -> int:
-        """Re-wrap the DEKs of `store` not yet under its current KEK; resumable."""
+    def rewrap(self, store: str, progress: Progress | None = None) -> int:
+        """Re-wrap the DEKs of `store` not yet under its current KEK; resumable. `progress`
+        hears (done, total) after each one."""
         current = self.provider.kek_version(store)
-        kek = self.provider.kek(store, current)
-        done = 0
-        for dek_id, row_store, version, wrapped in list(self.wrapped_keys.all()):
-            if row_store != store or version == current:
-                continue
-            dek = unwrap(self.provider.kek(store, version), store, dek_id, version, wrapped)
-            self.wrapped_keys.put(dek_id, store, current, wrap(kek, store, dek_id, current, dek))
-            done += 1
-        return done
+        todo = [
+            (dek_id, version, wrapped)
+            for dek_id, row_store, version, wrapped in self.wrapped_keys.all()
+            if row_store == store and version != current
+        ]
+        for done, (dek_id, version, wrapped) in enumerate(todo, start=1):
+            # Each row is replaced whole (put), so a reader sees the old or the new wrapping,
+            # and both versions of the KEK stay available until retired.
+            dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
+            rewrapped = self.provider.wrap_dek(store, current, dek_id, dek)
+            self.wrapped_keys.put(dek_id, store, current, rewrapped)
+            if progress is not None:
+                progress(done, len(todo))
+        return len(todo)
+
+    def kek_usage(self, store: str) -> dict[int, int]:
+        """How many data keys each KEK version of `store` wraps (0 for unused versions a
+        rotating provider still holds)."""
+        usage: dict[int, int] = {}
+        if isinstance(self.provider, RotatingKeyProvider):
+            usage = dict.fromkeys(self.provider.kek_versions(store), 0)
+        for _, row_store, version, _ in self.wrapped_keys.all():
+            if row_store == store:
+                usage[version] = usage.get(version, 0) + 1
+        return dict(sorted(usage.items()))
 
     def retire_unused_keks(self, store: str) -> list[int]:
         """Drop KEK versions of `store` that no wrapped DEK refers to (never the current)."""

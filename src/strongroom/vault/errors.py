@@ -5,7 +5,8 @@
         ├── IntegrityError     500  a ciphertext failed authentication (tampered, moved to
         │                           another row, field or store, or truncated)
         ├── UnknownKeyError    500  a data key or KEK version is missing
-        └── KeyFileError       500  the key file is missing, malformed or too permissive
+        ├── KeyFileError       500  the key file is missing, malformed or too permissive
+        └── HsmError           500  the PKCS#11 token cannot be opened or refused an operation
 
 cryptography's `InvalidTag` is translated once, in `envelope.py`, with `raise ... from`.
 """
@@ -34,3 +35,8 @@ class UnknownKeyError(VaultError):
 class KeyFileError(VaultError):
     slug = "vault-key-file"
     title = "Vault key file unusable"
+
+
+class HsmError(VaultError):
+    slug = "vault-hsm"
+    title = "Key token (HSM) unusable"

@@ -1,9 +1,12 @@
 """Key providers: where the vault's root keys come from.
 
-A `KeyProvider` hands out key-encryption keys (KEKs, one per store: identity, address,
-asset; several versions kept so rotation needs no downtime), the blind-index key, the
+A `KeyProvider` holds the key-encryption keys (KEKs, one per store: identity, address,
+asset; several versions kept so rotation needs no downtime) and wraps and unwraps data keys
+under them, so the KEKs need never leave it; it hands out the blind-index key, the
 pseudonym key (policy) and the honey key (canary marks). Data keys never live here: they
-are wrapped by a KEK and stored in the database (`envelope.py`).
+are wrapped by a KEK and stored in the database (`envelope.py`). Which provider a home uses
+is config.toml's `key_provider` (`configured.py`): this file's, or an HSM's
+(`pkcs11_keys.py`).
 
 `FileKeyProvider` keeps them in `keys/vault.json`:
 
@@ -33,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from strongroom.vault.data_keys import unwrap, wrap
 from strongroom.vault.errors import KeyFileError, UnknownKeyError
 
 FILENAME = "vault.json"
@@ -45,11 +49,16 @@ SINGLE_KEYS = ("blind_index", "pseudonym", "honey")
 
 @runtime_checkable
 class KeyProvider(Protocol):
-    def kek(self, store: str, version: int | None = None) -> bytes:
-        """The KEK of `store` at `version` (the current one when None)."""
-        ...
+    """The vault's root keys. KEKs are used only through `wrap_dek`/`unwrap_dek`, so a
+    provider may keep them where they cannot be read (an HSM: `pkcs11_keys.py`)."""
 
     def kek_version(self, store: str) -> int: ...
+
+    def wrap_dek(self, store: str, version: int, dek_id: int, dek: bytes) -> bytes:
+        """`dek` wrapped under KEK `version` of `store` (format: `data_keys.py`)."""
+        ...
+
+    def unwrap_dek(self, store: str, version: int, dek_id: int, wrapped: bytes) -> bytes: ...
     def blind_index_key(self) -> bytes: ...
     def pseudonym_key(self) -> bytes: ...
     def honey_key(self) -> bytes: ...
@@ -226,6 +235,12 @@ class FileKeyProvider:
             return self._keys.current[store]
         except KeyError:
             raise UnknownKeyError(f"no key-encryption key for store {store!r}") from None
+
+    def wrap_dek(self, store: str, version: int, dek_id: int, dek: bytes) -> bytes:
+        return wrap(self.kek(store, version), store, dek_id, version, dek)
+
+    def unwrap_dek(self, store: str, version: int, dek_id: int, wrapped: bytes) -> bytes:
+        return unwrap(self.kek(store, version), store, dek_id, version, wrapped)
 
     def blind_index_key(self) -> bytes:
         return self._keys.singles["blind_index"]

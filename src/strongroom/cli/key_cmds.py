@@ -1,0 +1,72 @@
+"""`strongroom keys ...`: the vault's key-encryption keys (status, online rotation)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from strongroom.cli.common import cli_errors, console, err_console, open_service
+
+keys_app = typer.Typer(
+    help="The vault's key-encryption keys: status, rotation.", no_args_is_help=True
+)
+
+
+@keys_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Each store's KEK versions and how many data keys each wraps (journaled)."""
+    from rich.table import Table
+
+    with cli_errors(), open_service() as svc:
+        rows = svc.admin.key_status()
+        provider = type(svc.keys).__name__
+    if as_json:
+        typer.echo(json.dumps({"provider": provider, "stores": rows}, indent=2))
+        return
+    table = Table("store", "current", "version: data keys", title=f"KEKs ({provider})")
+    for r in rows:
+        usage = ", ".join(f"v{v}: {n}" for v, n in r["versions"].items())
+        table.add_row(r["store"], f"v{r['current']}", usage)
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def rotate(
+    store: Annotated[str, typer.Option(help="identity, address or asset")],
+    why: Annotated[str, typer.Option(help="reason, journaled")] = "rotated by CLI",
+    retire: Annotated[
+        bool, typer.Option(help="then drop the KEK versions no data key needs any more")
+    ] = False,
+) -> None:
+    """Mint a new KEK version for a store and re-wrap its data keys under it, online:
+    servers keep reading throughout. Journaled. Run again to resume an interrupted one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from strongroom.vault import STORES
+
+    if store not in STORES:
+        err_console.print(
+            f"[red]error:[/red] unknown key store {store!r}: one of {', '.join(STORES)}"
+        )
+        raise typer.Exit(2)
+    with cli_errors(), open_service() as svc:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task(f"re-wrapping {store} data keys", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            out = svc.admin.rotate_keys(store, why, retire=retire, progress=advance)
+    retired = ", ".join(f"v{v}" for v in out["retired"]) or "none"
+    typer.echo(
+        f"{store}: KEK v{out['kek_version']} current, {out['rewrapped']} data keys "
+        f"re-wrapped; retired: {retired}"
+    )
