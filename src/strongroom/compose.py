@@ -252,6 +252,7 @@ def compose(
         on_security_event=on_security_event,
         on_alert=on_alert,
         public_url=public_url,
+        other_network_sessions=policy.policy.sign_in.other_network_sessions,
     )
     token_issuer = TokenIssuer(
         tokens=tokens,
@@ -343,8 +344,8 @@ def _text(value: object) -> str | None:
 
 
 def attempt_rules(policy: CompiledPolicy) -> AttemptRules:
-    # The policy's section names AttemptRules' fields one for one.
-    return AttemptRules(**policy.policy.sign_in.model_dump())
+    # The policy's section names AttemptRules' fields one for one, and the session rule.
+    return AttemptRules(**policy.policy.sign_in.model_dump(exclude={"other_network_sessions"}))
 
 
 def budget_specs(policy: CompiledPolicy) -> list[BudgetSpec]:

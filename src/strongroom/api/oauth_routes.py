@@ -79,7 +79,11 @@ def make_oauth_router(
         try:
             if form.get("action") == "cancel":
                 return RedirectResponse(srv.deny(form), status_code=303, headers=NO_STORE)
-            outcome = srv.login(form, ip=peer_ip(request.scope, trusted_proxies))
+            outcome = srv.login(
+                form,
+                ip=peer_ip(request.scope, trusted_proxies),
+                user_agent=request.headers.get("user-agent"),
+            )
         except OAuth2Error as exc:
             return _oauth_error(exc)
         except StrongroomError as exc:  # the network's failure budget is spent
@@ -146,7 +150,11 @@ def make_oauth_router(
     async def passkey_sign_in(request: Request) -> Response:
         body = await _json_body(request)
         try:
-            outcome = srv.passkey_sign_in(body, ip=peer_ip(request.scope, trusted_proxies))
+            outcome = srv.passkey_sign_in(
+                body,
+                ip=peer_ip(request.scope, trusted_proxies),
+                user_agent=request.headers.get("user-agent"),
+            )
         except OAuth2Error as exc:
             return _oauth_error(exc)
         except StrongroomError as exc:  # the network's failure budget is spent

@@ -38,7 +38,7 @@ from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, ReplayCache
 from strongroom.auth.rfc9470_step_up import require_step_up
 from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role_grant
-from strongroom.auth.sessions import SqlSessions
+from strongroom.auth.sessions import USER_AGENT_CHARS, SqlSessions
 from strongroom.auth.store import codes, digest, par_requests
 from strongroom.auth.webauthn_passkeys import PasskeyInfo, PasskeyRefused, Passkeys, relying_party
 from strongroom.clock import SYSTEM_CLOCK, Clock
@@ -57,6 +57,28 @@ SIGN_IN_FAILED = (
 )
 SecurityHook = Callable[[dict[str, Any]], None]
 PASSKEY_SIGN_IN_ENDPOINT = "POST /oauth/webauthn/authenticate/verify"
+# A sign-in from a device and network pair none of the account's sessions used in this
+# many days is an alert.
+KNOWN_ORIGIN_DAYS = 90
+SIGNED_IN_ELSEWHERE = (
+    "This account is signed in from another network. Sign out there first, or ask an "
+    "administrator to end that session."
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a sign-in comes from."""
+
+    ip: str | None
+    user_agent: str | None
+    endpoint: str
+
+
+def _agent(user_agent: str | None) -> str | None:
+    return user_agent[:USER_AGENT_CHARS] if user_agent else None
+
+
 PASSKEY_REGISTER_ENDPOINT = "POST /oauth/webauthn/register/verify"
 PASSKEY_REMOVE_ENDPOINT = "DELETE /oauth/webauthn/credentials/{id}"
 # How recent the sign-in that adds or removes a passkey must be.
@@ -91,8 +113,10 @@ class AuthorizationServer:
         absolute_lifetime: int | None = None,
         refresh_lifetime: int = 8 * 3600,
         public_url: str | None = None,
+        other_network_sessions: str = "refuse",
     ) -> None:
         self.engine = engine
+        self.other_network_sessions = other_network_sessions
         self.tokens = tokens
         self.issuer = tokens.issuer
         # Where the endpoints are reached: the address `strongroom serve` was started on, or
@@ -232,7 +256,9 @@ class AuthorizationServer:
         return dict(row["params"])
 
     # -- the login form's POST ---------------------------------------------------------------
-    def login(self, form: Mapping[str, str], *, ip: str | None = None) -> LoginOutcome:
+    def login(
+        self, form: Mapping[str, str], *, ip: str | None = None, user_agent: str | None = None
+    ) -> LoginOutcome:
         """Check the form's username, password and code. A network out of failures is
         refused before anything is read (`TooManyRequests`); every other refusal is the
         same form with the same message, and goes to the journal with its reason."""
@@ -265,7 +291,13 @@ class AuthorizationServer:
             return LoginOutcome(error=SIGN_IN_FAILED, context=ctx)
         finally:
             self.prefix_failures.settle(reservation, failed=failed)
-        redirect = self._finish_sign_in(params, str(client_id), str(request_uri), principal, result)
+        origin = Origin(ip, user_agent, SIGN_IN_ENDPOINT)
+        refused = self._check_origin(principal, origin)
+        if refused is not None:
+            return LoginOutcome(error=refused, context=ctx)
+        redirect = self._finish_sign_in(
+            params, str(client_id), str(request_uri), principal, result, origin
+        )
         return LoginOutcome(redirect_to=redirect)
 
     def _finish_sign_in(
@@ -275,6 +307,7 @@ class AuthorizationServer:
         request_uri: str,
         principal: PrincipalInfo,
         result: LoginResult,
+        origin: Origin,
     ) -> str:
         """Spend the pushed request, open the session and issue the code: where the
         browser goes next."""
@@ -294,6 +327,8 @@ class AuthorizationServer:
             client_id=client_id,
             acr=result.acr,
             auth_time=result.auth_time,
+            ip_prefix=ip_prefix(origin.ip),
+            user_agent=origin.user_agent,
         )
         code = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
@@ -320,7 +355,9 @@ class AuthorizationServer:
         self.load_par(_text(body, "client_id"), request_uri)
         return self.passkeys.authentication_options(digest(request_uri))
 
-    def passkey_sign_in(self, body: Mapping[str, Any], *, ip: str | None = None) -> LoginOutcome:
+    def passkey_sign_in(
+        self, body: Mapping[str, Any], *, ip: str | None = None, user_agent: str | None = None
+    ) -> LoginOutcome:
         """The sign-in form's passkey answer: a redirect with a code whose tokens carry
         `acr` phr, or the same refusal as a wrong password, journaled with its reason and
         charged to the network's failure budget."""
@@ -359,9 +396,52 @@ class AuthorizationServer:
         finally:
             self.prefix_failures.settle(reservation, failed=failed)
         result = LoginResult(principal.principal_id, ACR_PHR, done.auth_time, tuple(AMR_PASSKEY))
+        origin = Origin(ip, user_agent, PASSKEY_SIGN_IN_ENDPOINT)
+        refused = self._check_origin(principal, origin)
+        if refused is not None:
+            return LoginOutcome(error=refused)
         return LoginOutcome(
-            redirect_to=self._finish_sign_in(params, client_id, request_uri, principal, result)
+            redirect_to=self._finish_sign_in(
+                params, client_id, request_uri, principal, result, origin
+            )
         )
+
+    def _check_origin(self, principal: PrincipalInfo, origin: Origin) -> str | None:
+        """After both factors: a device or network this account has not signed in from
+        for KNOWN_ORIGIN_DAYS is an alert; a live session of the account from another
+        network refuses this sign-in (or only alerts, by policy). Returns the refusal's
+        message, or None."""
+        prefix = ip_prefix(origin.ip)
+        seen = self.sessions.networks(
+            principal.principal_id, self.clock.now() - KNOWN_ORIGIN_DAYS * 86_400
+        )
+        who = {
+            "endpoint": origin.endpoint,
+            "ip": origin.ip,
+            "principal_id": principal.principal_id,
+            "role": principal.role,
+        }
+        if seen and not any(
+            s.ip_prefix == prefix and s.user_agent == _agent(origin.user_agent) for s in seen
+        ):
+            self.security_event("new_device_sign_in", **who)
+            self.alert(
+                "new_device_sign_in",
+                **who,
+                reason=f"a sign-in from a device or network not used in {KNOWN_ORIGIN_DAYS} days",
+            )
+        elsewhere = [s for s in seen if s.alive and s.ip_prefix != prefix]
+        if not elsewhere:
+            return None
+        refuse = self.other_network_sessions == "refuse"
+        kind = "concurrent_session_refused" if refuse else "concurrent_session_other_network"
+        self.security_event(kind, **who, sessions=len(elsewhere))
+        self.alert(
+            kind,
+            **who,
+            reason="a sign-in from another network while the account's session there lives",
+        )
+        return SIGNED_IN_ELSEWHERE if refuse else None
 
     def _may_manage_passkeys(self, caller: Caller) -> None:
         """Staff and dealers manage their own passkeys, after a recent second factor; once

@@ -36,6 +36,17 @@ _REVOKED_BEFORE = sa.select(principal_revocations.c.revoked_before).where(
 _SESSION_ENDED = sa.select(sessions.c.ended_at).where(sessions.c.session_id == sa.bindparam("sid"))
 
 
+USER_AGENT_CHARS = 256
+
+
+@dataclass(frozen=True)
+class SessionOrigin:
+    session_id: str
+    ip_prefix: str | None
+    user_agent: str | None
+    alive: bool
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     session_id: str
@@ -60,7 +71,14 @@ class SqlSessions:
         self.absolute_lifetime = absolute_lifetime
 
     def create(
-        self, *, principal_id: str, client_id: str, acr: str | None, auth_time: float | None
+        self,
+        *,
+        principal_id: str,
+        client_id: str,
+        acr: str | None,
+        auth_time: float | None,
+        ip_prefix: str | None = None,
+        user_agent: str | None = None,
     ) -> str:
         sid = secrets.token_urlsafe(24)
         now = self.clock.now()
@@ -75,9 +93,25 @@ class SqlSessions:
                     absolute_expiry=now + self.absolute_lifetime,
                     acr=acr,
                     auth_time=auth_time,
+                    ip_prefix=ip_prefix,
+                    user_agent=user_agent[:USER_AGENT_CHARS] if user_agent else None,
                 )
             )
         return sid
+
+    def networks(self, principal_id: str, since: float) -> list[SessionOrigin]:
+        """Where this principal's sessions since `since` signed in from, and whether each
+        is still alive."""
+        now = self.clock.now()
+        query = sa.select(sessions).where(
+            sessions.c.principal_id == principal_id, sessions.c.created_at >= since
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            SessionOrigin(r["session_id"], r["ip_prefix"], r["user_agent"], self._alive(r, now))
+            for r in rows
+        ]
 
     def active(self, session_id: str, now: float | None = None) -> SessionInfo | None:
         """The session if it is neither ended, idle-expired nor past its absolute lifetime."""

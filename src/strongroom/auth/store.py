@@ -111,6 +111,10 @@ sessions = sa.Table(
     sa.Column("auth_time", sa.Float, nullable=True),
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Column("end_reason", sa.String(64), nullable=True),
+    # Where the sign-in came from: a new device or network is an alert, and a second
+    # session from another network is refused (policy `sign_in.other_network_sessions`).
+    sa.Column("ip_prefix", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(256), nullable=True),
 )
 
 refresh_tokens = sa.Table(

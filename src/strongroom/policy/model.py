@@ -183,7 +183,8 @@ class CasesSpec(_Spec):
 
 class SignInSpec(_Spec):
     """Failed sign-ins (`auth/attempts.py`): per account, growing delays then a lock an
-    administrator lifts; per IP prefix, a failure budget against password spraying."""
+    administrator lifts; per IP prefix, a failure budget against password spraying. And
+    what a sign-in from another network does while the account's session lives."""
 
     free_failures: StrictInt = Field(3, ge=1, le=20)
     first_delay_seconds: StrictInt = Field(2, ge=1, le=600)
@@ -191,6 +192,9 @@ class SignInSpec(_Spec):
     lock_after: StrictInt = Field(10, ge=2, le=100)
     ip_prefix_failures: StrictInt = Field(30, ge=1, le=100_000)
     ip_prefix_window_seconds: StrictInt = Field(900, ge=60, le=DAYS_90)
+    # A sign-in while the account has a live session from another network: refused (the
+    # stolen-password case), or let through with an alert. Either way it is journaled.
+    other_network_sessions: Literal["refuse", "alert"] = "refuse"
 
     @model_validator(mode="after")
     def _lock_after_the_free_ones(self) -> SignInSpec:

@@ -1,0 +1,112 @@
+"""Where a professional signs in from, over real HTTP (issue 19): a thief holding an
+officer's password and TOTP seed signs in from another network while the officer works.
+The sign-in is refused while the officer's session lives, journaled and alerted; once it
+has ended, the thief gets in, but as a new device and network, which is an alert. The
+officer's own return from the office is neither."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.test_sign_in_attacks_http import (
+    PASSWORD,
+    alerts,
+    attempt,
+    code_at,
+    enroll,
+    reasons,
+    security_entries,
+)
+from tests.deployment import Deployment
+
+OFFICE = ("192.0.2.10", 50000)
+THIEF = ("203.0.113.66", 40000)
+OFFICE_BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
+THIEF_BROWSER = {"user-agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/150.0"}
+
+
+def client(dep: Deployment, where: tuple[str, int], headers: dict[str, str]) -> TestClient:
+    return TestClient(dep.app, client=where, headers=headers, raise_server_exceptions=False)
+
+
+def findings(dep: Deployment, principal: str, since: int) -> list[str]:
+    """The descriptions of the alerts about `principal` raised since the `since`-th."""
+    return [
+        a["finding_info"]["desc"]
+        for a in alerts(dep)[since:]
+        if a["actor"]["user"]["uid"] == principal
+    ]
+
+
+def test_a_thief_elsewhere_is_refused_while_the_officer_works(deployment: Deployment) -> None:
+    dep = deployment
+    officer = dep.principals["police"]
+    username, secret = enroll(dep, officer)
+    office, thief = client(dep, OFFICE, OFFICE_BROWSER), client(dep, THIEF, THIEF_BROWSER)
+    since = dep.service.journal.size()
+    alerts_before = len(alerts(dep))
+
+    first = attempt(office, username, PASSWORD, code_at(dep, secret))
+    assert first.status_code == 303, first.text  # the officer's first sign-in: no alert
+    dep.clock.advance(31)  # the thief's code is another step's (codes are single-use)
+    stolen = attempt(thief, username, PASSWORD, code_at(dep, secret))
+    assert stolen.status_code != 303
+    assert "signed in from another network" in stolen.text
+
+    entries = security_entries(dep, since)
+    seen = reasons(entries, officer)
+    assert (seen["concurrent_session_refused"], seen["new_device_sign_in"]) == (1, 1)
+    refused = [e for e in entries if e["reason"] == "concurrent_session_refused"]
+    assert refused[0]["ip"] == THIEF[0]
+    # One authentication incident for the officer: the SOC sees it at once.
+    raised = findings(dep, officer, alerts_before)
+    assert any("device or network not used" in d for d in raised), raised
+
+    # The officer's session ends (idle past its timeout); the thief tries again and gets
+    # in, flagged once more as a device and network the account never used.
+    dep.clock.advance(16 * 60)
+    later = attempt(thief, username, PASSWORD, code_at(dep, secret))
+    assert later.status_code == 303, later.text
+    seen = reasons(security_entries(dep, since), officer)
+    assert (seen["concurrent_session_refused"], seen["new_device_sign_in"]) == (1, 2)
+
+
+def test_the_officers_return_from_the_office_is_no_alert(deployment: Deployment) -> None:
+    dep = deployment
+    officer = dep.principals["prefecture"]
+    username, secret = enroll(dep, officer)
+    office = client(dep, OFFICE, OFFICE_BROWSER)
+    since = dep.service.journal.size()
+    for _ in range(3):
+        r = attempt(office, username, PASSWORD, code_at(dep, secret))
+        assert r.status_code == 303, r.text
+        dep.clock.advance(31)
+    # Same network, same browser, sessions alive: one officer with several tabs.
+    seen = reasons(security_entries(dep, since), officer)
+    assert seen["new_device_sign_in"] == 0 and seen["concurrent_session_refused"] == 0
+
+
+def test_the_policy_may_only_alert(deployment: Deployment) -> None:
+    """`sign_in.other_network_sessions: alert`: the second network gets in, journaled and
+    alerted as such."""
+    dep = deployment
+    server = dep.service.authorization_server
+    officer = dep.principals["dealer"]
+    username, secret = enroll(dep, officer)
+    server.other_network_sessions = "alert"
+    try:
+        since = dep.service.journal.size()
+        assert (
+            attempt(
+                client(dep, OFFICE, OFFICE_BROWSER), username, PASSWORD, code_at(dep, secret)
+            ).status_code
+            == 303
+        )
+        dep.clock.advance(31)
+        r = attempt(client(dep, THIEF, THIEF_BROWSER), username, PASSWORD, code_at(dep, secret))
+        assert r.status_code == 303, r.text
+        seen = reasons(security_entries(dep, since), officer)
+        assert seen["concurrent_session_other_network"] == 1
+        assert seen["new_device_sign_in"] == 1
+    finally:
+        server.other_network_sessions = "refuse"
