@@ -7,6 +7,9 @@ detector on. Reports:
 - decision p99: `check()` + `observe()` for one request, in ms (target <= 2 ms);
 - state per principal: `state_size_bytes()` max over principals (target <= 2 KiB).
 `check()` alone is also reported against a plain dict lookup measured in the same run.
+With a Redis server on 127.0.0.1:6379: the same stream through two engines sharing the
+detection feed (`detect/feed.py`, each event to one of them in turn), events per second
+and the median `observe()` against one engine alone in the same run.
 
     python benchmarks/bench_detect.py [--quick] [--events N]
 Writes benchmarks/results/detect.json.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import time
@@ -28,6 +32,7 @@ from strongroom.clock import FakeClock
 from strongroom.detect import DetectConfig, DetectionEngine, MemoryContainmentStore
 from strongroom.events import AccessEvent
 
+REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RESULTS = results_dir() / "detect.json"
 TARGETS = {"events_per_second": 20_000, "decision_p99_ms": 2.0, "state_bytes": 2048}
 # Every detector on, acting; the roles of the stream declared as a policy declares them.
@@ -81,6 +86,61 @@ def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
     return out
 
 
+def feed_run(stream: list[AccessEvent], clock: FakeClock) -> dict[str, object] | None:
+    """Two engines on one Redis feed, each event observed by one of them in turn."""
+    import redis
+
+    from strongroom.detect.feed import RedisEventFeed
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        print("Redis not reachable: the feed is not measured")
+        return None
+    key = f"bench:detect:{uuid.uuid4().hex}"
+    engines = []
+    for w in ("a", "b"):
+        feed = RedisEventFeed(client, key, worker=w)
+        feed.mark_end()
+        engines.append(
+            DetectionEngine(
+                config(),
+                clock=clock,
+                store=MemoryContainmentStore(),
+                is_canary=frozenset().__contains__,
+                feed=feed,
+            )
+        )
+    alone = DetectionEngine(
+        config(), clock=clock, store=MemoryContainmentStore(), is_canary=frozenset().__contains__
+    )
+    try:
+        t_alone, t_shared = [], []
+        for i, ev in enumerate(stream):
+            clock.set(ev.ts)
+            t0 = time.perf_counter_ns()
+            alone.observe(ev)
+            t1 = time.perf_counter_ns()
+            engines[i % 2].observe(ev)
+            t2 = time.perf_counter_ns()
+            t_alone.append(t1 - t0)
+            t_shared.append(t2 - t1)
+        engines[0].follow()  # the other's last events
+    finally:
+        client.delete(key)
+    return {
+        "events": len(stream),
+        "shared_events_per_second": round(len(stream) / (sum(t_shared) / 1e9)),
+        "alone_events_per_second": round(len(stream) / (sum(t_alone) / 1e9)),
+        "observe_median_us_shared": round(statistics.median(t_shared) / 1e3, 1),
+        "observe_median_us_alone": round(statistics.median(t_alone) / 1e3, 1),
+        "same_state": all(
+            engines[0].states[p].records_day == alone.states[p].records_day for p in alone.states
+        ),
+    }
+
+
 def run(n: int, principals: int) -> dict[str, object]:
     stream = make_stream(n, principals)
     clock = FakeClock(stream[0].ts)
@@ -124,7 +184,9 @@ def run(n: int, principals: int) -> dict[str, object]:
     dict_ns = (time.perf_counter_ns() - t0) / n
     sizes = [engine2.state_size_bytes(p) for p in engine2.states]
     contained = sum(1 for p in engine2.states if engine2.check(p, None, None))
+    shared = feed_run(stream[: min(n, 20_000)], clock)
     return {
+        **({"feed": shared} if shared else {}),
         "events": n,
         "principals": principals,
         "events_per_second": round(eps),
