@@ -1,0 +1,182 @@
+"""The operator's side of containment (issue 22), over real HTTP against the composed app.
+
+The story of the issue: an agent in the office reads a honey record, the risk jump blocks
+the office's whole IP prefix for an hour, and every role, the administrator included, is
+refused. An administrator who signed in with a passkey is spared by a block aimed at the
+network (journaled, naming the block); one who signed in with a password and TOTP is not,
+nor is any other role, nor a passkey administrator whose own principal is contained."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+
+from strongroom.auth.acr import ACR_MFA, ACR_PHR
+from strongroom.detect.containment import new_containment
+from strongroom.registry.models import Person
+from tests.api.test_passkeys_http import Session
+from tests.api.test_sign_in_attacks_http import PASSWORD, REDIRECT, attempt, code_at, enroll
+from tests.auth.auth_testkit import DPoPClient, push_authorization
+from tests.auth.webauthn_testkit import SoftAuthenticator
+from tests.deployment import Deployment
+
+OFFICE = "192.0.2."  # one /24: the prefix the detectors pool these addresses into
+ELSEWHERE = "198.51.100.9"
+WHY = "honey read traced to a test account; office network cleared by the SOC"
+
+
+def at(dep: Deployment, host: str) -> TestClient:
+    """A browser or script at `host`: the app sees this peer address."""
+    return TestClient(dep.app, client=(host, 40000), raise_server_exceptions=False)
+
+
+def redeem(dep: Deployment, http: TestClient, location: str, verifier: str) -> Session:
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    dpop = DPoPClient(dep.clock)
+    r = http.post(
+        "/oauth/token",
+        data={
+            "client_id": "console",
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        headers={"DPoP": dpop.proof("POST", dep.service.authorization_server.token_endpoint)},
+    )
+    assert r.status_code == 200, r.text
+    return Session(http, dpop, r.json()["access_token"])
+
+
+class Admin:
+    """An administrator with a password, a TOTP seed and a passkey, signing in anywhere."""
+
+    def __init__(self, dep: Deployment, label: str) -> None:
+        self.dep = dep
+        self.id = dep.service.admin.add_principal(role="admin", label=label)
+        self.username, self.secret = enroll(dep, self.id)
+        self.device = SoftAuthenticator(dep.service.authorization_server.passkeys.origin)
+        totp = self.totp(at(dep, ELSEWHERE))
+        options = totp.call("POST", "/oauth/webauthn/register/options")
+        assert options.status_code == 200, options.text
+        added = totp.call(
+            "POST",
+            "/oauth/webauthn/register/verify",
+            json={"credential": self.device.create(options.json()), "name": "key"},
+        )
+        assert added.status_code == 201, added.text
+        dep.clock.advance(31)  # the enrollment's TOTP step is spent
+
+    def totp(self, http: TestClient) -> Session:
+        uri, verifier = push_authorization(http)
+        login = attempt(http, self.username, PASSWORD, code_at(self.dep, self.secret), uri)
+        assert login.status_code == 303, login.text
+        session = redeem(self.dep, http, login.headers["location"], verifier)
+        assert session.claims()["acr"] == ACR_MFA
+        return session
+
+    def passkey(self, http: TestClient) -> Session:
+        uri, verifier = push_authorization(http)
+        options = http.post(
+            "/oauth/webauthn/authenticate/options",
+            json={"client_id": "console", "request_uri": uri},
+        )
+        assert options.status_code == 200, options.text
+        r = http.post(
+            "/oauth/webauthn/authenticate/verify",
+            json={
+                "client_id": "console",
+                "request_uri": uri,
+                "credential": self.device.get(options.json()),
+            },
+        )
+        assert r.status_code == 200, r.text
+        session = redeem(self.dep, http, r.json()["redirect_to"], verifier)
+        assert session.claims()["acr"] == ACR_PHR
+        return session
+
+
+def honey_in(dep: Deployment) -> str:
+    """A honey record of the agents' département (set-up reads the registry directly)."""
+    svc = dep.service
+    with svc.registry.session() as s:
+        ids = s.execute(
+            select(Person.public_id).where(Person.departement == dep.fixtures["departement"])
+        ).scalars()
+        return next(i for i in ids if svc.canaries.contains(i))
+
+
+def read_honey_from(dep: Deployment, http: TestClient) -> Response:
+    """A prefecture agent opens a renewal case, links a honey record and reads it."""
+    agent = dep.principals["prefecture"]
+    honey = honey_in(dep)
+    headers = dep.headers("prefecture", agent, purpose="case_management")
+    r = http.post("/v1/cases", json={"kind": "renewal", "reference": "R-22"}, headers=headers)
+    assert r.status_code == 201, r.text
+    case = str(r.json()["id"])
+    http.post(
+        f"/v1/cases/{case}/subjects",
+        json={"subject_id": honey, "reason": "named in the renewal file"},
+        headers=headers,
+    )
+    return http.get(f"/v1/persons/{honey}", headers=dep.headers("prefecture", agent, case=case))
+
+
+def prefix_block(dep: Deployment) -> dict[str, Any]:
+    items = dep.service.detector.list_containments(include_lifted=False)
+    blocks = [c.to_dict() for c in items if c.action == "block_ip_prefix"]
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def entries(dep: Deployment, since: int) -> list[dict[str, Any]]:
+    journal = dep.service.journal
+    journal.flush()
+    return [journal.entry(i) for i in range(since, journal.size())]
+
+
+def test_a_prefix_block_spares_only_an_administrator_signed_in_with_a_passkey(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    admin = Admin(dep, "soc on duty")
+    office = at(dep, OFFICE + "20")
+    strong = admin.passkey(office)
+    weak = admin.totp(office)
+    assert strong.call("GET", "/v1/containments").status_code == 200
+
+    read_honey_from(dep, at(dep, OFFICE + "31"))
+    block = prefix_block(dep)
+    assert block["ip_prefix"] == OFFICE + "0/24"
+
+    # Everyone else in the office is out: another role, and the same administrator with
+    # a password and TOTP (a phished password and code must not pass a network block).
+    police = office.post(
+        "/v1/weapons/lookup", json={"serial": "SN-0001"}, headers=dep.headers("police")
+    )
+    assert police.status_code == 403 and police.json()["reason"] == "contained"
+    refused = weak.call("GET", "/v1/containments")
+    assert refused.status_code == 403 and refused.json()["reason"] == "contained"
+
+    since = dep.service.journal.size()
+    spared = strong.call("GET", "/v1/containments")
+    assert spared.status_code == 200, spared.text
+    assert block["id"] in {c["id"] for c in spared.json()["items"]}
+    journaled = [e for e in entries(dep, since) if e.get("reason") == "containment_spared"]
+    assert len(journaled) == 1, journaled
+    assert journaled[0]["principal"] == admin.id
+    assert journaled[0]["outcome"] == "allowed"
+    assert journaled[0]["detail"]["containment"] == block["id"]
+    assert journaled[0]["detail"]["ip_prefix"] == block["ip_prefix"]
+
+    # A containment aimed at the administrator himself is not a network block: no key
+    # gets him past it.
+    own = new_containment("suspend_principal", admin.id, dep.clock.now(), families=("test",))
+    dep.service.detector.store.add(own)
+    dep.clock.advance(2)  # the engine re-reads the shared store
+    mine = strong.call("GET", "/v1/containments")
+    assert mine.status_code == 403 and mine.json()["reason"] == "contained"
