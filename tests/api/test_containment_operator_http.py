@@ -26,6 +26,7 @@ from tests.deployment import Deployment
 
 OFFICE = "192.0.2."  # one /24: the prefix the detectors pool these addresses into
 ELSEWHERE = "198.51.100.9"
+LIFTS = "/v1/containments/{id}"
 WHY = "honey read traced to a test account; office network cleared by the SOC"
 
 
@@ -128,7 +129,8 @@ def read_honey_from(dep: Deployment, http: TestClient) -> Response:
 
 def prefix_block(dep: Deployment) -> dict[str, Any]:
     items = dep.service.detector.list_containments(include_lifted=False)
-    blocks = [c.to_dict() for c in items if c.action == "block_ip_prefix"]
+    now = dep.clock.now()
+    blocks = [c.to_dict() for c in items if c.action == "block_ip_prefix" and c.active(now)]
     assert len(blocks) == 1, blocks
     return blocks[0]
 
@@ -180,3 +182,67 @@ def test_a_prefix_block_spares_only_an_administrator_signed_in_with_a_passkey(
     dep.clock.advance(2)  # the engine re-reads the shared store
     mine = strong.call("GET", "/v1/containments")
     assert mine.status_code == 403 and mine.json()["reason"] == "contained"
+
+
+def test_the_office_story_two_administrators_with_passkeys_lift_a_honey_block(
+    deployment: Deployment,
+) -> None:
+    """The issue's story to its end: the block came from a honey read, so the first
+    administrator in the office only asks for the lift, cannot approve it himself, and a
+    second administrator's approval lets the office back in. Every step is journaled."""
+    dep = deployment
+    first, second = Admin(dep, "soc on duty"), Admin(dep, "soc lead")
+    office = at(dep, OFFICE + "20")
+    read_honey_from(dep, at(dep, OFFICE + "31"))
+    block = prefix_block(dep)
+    assert block["four_eyes"] is True and "honey" in block["families"]
+    path = f"/v1/containments/{block['id']}"
+    requester, approver = first.passkey(office), second.passkey(at(dep, OFFICE + "21"))
+
+    since = dep.service.journal.size()
+    asked = requester.call("POST", path + "/lift", json={"why": WHY})
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["lift_requested"]["requested_by"] == first.id
+    again = requester.call("POST", path + "/lift", json={"why": WHY})
+    assert again.status_code == 409 and again.json()["reason"] == "lift_pending"
+    own = requester.call("POST", path + "/approve", json={"note": "mine"})
+    assert own.status_code == 403 and own.json()["reason"] == "four_eyes"
+    listed = requester.call("GET", "/v1/containments").json()["items"]
+    pending = next(c for c in listed if c["id"] == block["id"])
+    assert pending["lifted_at"] is None and pending["lift_request"]["why"] == WHY
+    police = office.post(
+        "/v1/weapons/lookup", json={"serial": "SN-0001"}, headers=dep.headers("police")
+    )
+    assert police.status_code == 403, "a request alone lifts nothing"
+
+    approved = approver.call("POST", path + "/approve", json={"note": "checked the case file"})
+    assert approved.status_code == 200, approved.text
+    lifted = approved.json()["lifted"]
+    assert (lifted["lifted_by"], lifted["lifted_why"]) == (second.id, WHY)
+    assert approved.json()["requested_by"] == first.id
+    twice = approver.call("POST", path + "/approve", json={})
+    assert twice.status_code == 409, twice.text
+    unknown = approver.call("POST", "/v1/containments/no-such-thing/approve", json={})
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+
+    back = office.post(
+        "/v1/weapons/lookup", json={"serial": "SN-0001"}, headers=dep.headers("police")
+    )
+    assert back.status_code != 403, back.text
+    lifts = [
+        e
+        for e in entries(dep, since)
+        if e["kind"] == "access"
+        and e["endpoint"] in {f"POST {LIFTS}/lift", f"POST {LIFTS}/approve"}
+    ]
+    assert [(e["principal"], e["outcome"], e.get("reason")) for e in lifts] == [
+        (first.id, "allowed", None),
+        (first.id, "refused", "lift_pending"),
+        (first.id, "refused", "four_eyes"),
+        (second.id, "allowed", None),
+        (second.id, "refused", "conflict"),
+        (second.id, "refused", "not_found"),
+    ]
+    assert lifts[0]["detail"]["four_eyes"] == "requested"
+    assert lifts[3]["detail"]["requested_by"] == first.id
