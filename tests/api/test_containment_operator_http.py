@@ -246,3 +246,10 @@ def test_the_office_story_two_administrators_with_passkeys_lift_a_honey_block(
     ]
     assert lifts[0]["detail"]["four_eyes"] == "requested"
     assert lifts[3]["detail"]["requested_by"] == first.id
+    # Each containment the approval lifted (the block, and the honey reader's episode it
+    # came with) has its own administrative entry: who approved, why, which one.
+    lifted_entries = [e for e in entries(dep, since) if e.get("reason") == "containment_lifted"]
+    assert block["id"] in {e["detail"]["containment"] for e in lifted_entries}
+    assert {(e["kind"], e["detail"]["by"], e["detail"]["why"]) for e in lifted_entries} == {
+        ("admin", second.id, WHY)
+    }

@@ -137,6 +137,12 @@ def test_the_cli_lifts_a_block_a_served_instance_enforces(tmp_path: Path) -> Non
     ]
     assert [e["detail"]["containment"] for e in lifts] == [block.id, honey.id]
     assert all(e["principal"].startswith("operator:") for e in lifts)
+    admin = {
+        e["detail"]["containment"]: e for e in entries if e.get("reason") == "containment_lifted"
+    }
+    assert {e["kind"] for e in admin.values()} == {"admin"}
+    assert admin[block.id]["detail"]["by"] == lifts[0]["principal"]
+    assert admin[honey.id]["detail"]["by"] == soc
     approvals = [e for e in entries if e["endpoint"] == "POST /v1/containments/{id}/approve"]
     assert [(e["principal"], e["outcome"]) for e in approvals] == [
         (lifts[0]["principal"], "refused"),
