@@ -250,9 +250,13 @@ class DetectionEngine:
         done = [lifted]
         # The episode's other containments (its throttle, the session it was caught in,
         # the prefix block it set off) go with it: a lift that leaves them would not lift.
-        # A four-eyes one goes only with another four-eyes one (a second administrator
+        # Not the other way round: a network block is lifted for the network's other
+        # users, and the principal whose risk set it off stays contained (issue 22: an
+        # office let back in must not free the one who reached for a honey record). A
+        # four-eyes one goes only with another four-eyes one (a second administrator
         # approved that); one administrator's lift of a throttle must not take it along.
-        for c in self.store.active(now):
+        episode = [] if lifted.scope == "ip_prefix" else self.store.active(now)
+        for c in episode:
             if c.principal == lifted.principal and (lifted.four_eyes or not c.four_eyes):
                 try:
                     done.append(self.store.lift(c.id, by=by, why=why, now=now))
