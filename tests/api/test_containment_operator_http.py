@@ -162,6 +162,12 @@ def test_a_prefix_block_spares_only_an_administrator_signed_in_with_a_passkey(
         "/v1/weapons/lookup", json={"serial": "SN-0001"}, headers=dep.headers("police")
     )
     assert police.status_code == 403 and police.json()["reason"] == "contained"
+    keyed = office.post(
+        "/v1/weapons/lookup",
+        json={"serial": "SN-0001"},
+        headers=dep.headers("police", acr=ACR_PHR),
+    )
+    assert keyed.status_code == 403, "a passkey spares those who lift blocks, nobody else"
     refused = weak.call("GET", "/v1/containments")
     assert refused.status_code == 403 and refused.json()["reason"] == "contained"
 
