@@ -105,6 +105,8 @@ def test_the_cli_lifts_a_block_a_served_instance_enforces(tmp_path: Path) -> Non
         # Four eyes: the operator asks, cannot approve his own request, another admin does.
         asked = run(path, "containment", "lift", honey.id, "--reason", REASON)
         assert asked.exit_code == 0 and "requested" in asked.output, asked.output
+        twice = run(path, "containment", "lift", honey.id, "--reason", REASON)
+        assert twice.exit_code == 2 and "already requested" in twice.output
         own = run(path, "containment", "approve", honey.id)
         assert own.exit_code == 2 and "second administrator" in own.output
         none = run(path, "containment", "approve", block.id, "--as", soc)

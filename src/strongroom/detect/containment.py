@@ -195,7 +195,9 @@ class MemoryContainmentStore:
             pending = self._requests.setdefault(request.containment, request)
         if pending is not request:
             raise Conflict(
-                f"a lift was already requested by {pending.requested_by}", reason="lift_pending"
+                f"a lift was already requested by {pending.requested_by}: a second "
+                "administrator approves it",
+                reason="lift_pending",
             )
         return request
 

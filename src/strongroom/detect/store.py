@@ -139,7 +139,10 @@ class SqlContainmentStore:
         except IntegrityError:
             pending = self.lift_requests().get(request.containment)
             by = pending.requested_by if pending else "another administrator"
-            raise Conflict(f"a lift was already requested by {by}", reason="lift_pending") from None
+            raise Conflict(
+                f"a lift was already requested by {by}: a second administrator approves it",
+                reason="lift_pending",
+            ) from None
         except SQLAlchemyError as exc:
             raise Unavailable("the containment store is unavailable") from exc
         return request
