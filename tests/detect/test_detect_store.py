@@ -87,3 +87,21 @@ def test_a_lift_request_made_on_one_worker_is_seen_by_another(db_url: str) -> No
     assert w2.lift_requests()[c.id].requested_by == "admin-1"
     with pytest.raises(Conflict):
         w2.request_lift(c.id, by="admin-2", why="the same, from the other worker")
+
+
+def test_the_lift_requests_table_migrates_whoever_creates_it_first(tmp_path) -> None:
+    """Alembic 0008 on a home at 0007, after or without a server on the new version
+    having created the table on first use (`strongroom init` upgrades either)."""
+    import sqlalchemy as sa
+
+    from strongroom.registry.db import upgrade
+
+    for name, store_first in (("a.db", True), ("b.db", False)):
+        url = f"sqlite:///{tmp_path / name}"
+        upgrade(url, "0007")
+        db = create_engine(url)
+        assert not sa.inspect(db).has_table("detect_lift_requests")
+        if store_first:
+            SqlContainmentStore(db)
+        upgrade(url)
+        assert sa.inspect(create_engine(url)).has_table("detect_lift_requests")

@@ -1,7 +1,8 @@
 """Containments in SQL (SQLite or PostgreSQL), so every worker behind the load balancer
 enforces the same decisions, and a lift the CLI writes into the home reaches the server.
-The tables have their own `metadata`, created on first use (a home made before a table
-existed gets it then)."""
+The tables have their own `metadata`: Alembic creates them with the registry's schema
+(registry/schema.py), and so does first use, for a home `strongroom init` has not upgraded
+yet."""
 
 from __future__ import annotations
 
