@@ -39,6 +39,7 @@ from strongroom.detect import (
     SyslogSink,
     WebhookSink,
 )
+from strongroom.detect.containment import Action
 from strongroom.detect.engine import IDLE_DAYS
 from strongroom.detect.feed import FeedUnavailable, RedisEventFeed
 from strongroom.detect.sinks import Sink
@@ -172,6 +173,7 @@ def compose(
         revoke_principal=sessions.revoke_principal,
         clock=clock,
         feed=detection_feed(settings),
+        on_action=journal_lifts(journal),
     )
     if detector.feed is not None:
         try:
@@ -397,10 +399,28 @@ def remember_detections(detector: DetectionEngine, journal: Journal, clock: Cloc
     """Replay the journal's recent accesses into the detectors, so a restart forgets
     nothing they would still hold (DetectionEngine.replay)."""
     since = clock.now() - IDLE_DAYS * 86_400
-    events = (AccessEvent.from_entry(e) for e in journal.entries_since(since))
+    # Only accesses: the detectors read nothing else, and an administrative entry (a
+    # lift, which journal_lifts writes) need not carry what an access event does.
+    events = (
+        AccessEvent.from_entry(e)
+        for e in journal.entries_since(since)
+        if e.get("kind", "access") == "access"
+    )
     replayed = detector.replay(events, detector.list_containments(include_lifted=True))
     if replayed:
         log.info("detectors remember %d accesses of the last %d days", replayed, IDLE_DAYS)
+
+
+def journal_lifts(journal: Journal) -> Callable[[Action], None]:
+    """The gate journals the ladder's actions as it observes; a lift is an administrator's,
+    decided inside a request, and takes the episode's other containments along: each one
+    lifted gets its own administrative entry (who, why, which containment)."""
+
+    def record(action: Action) -> None:
+        if action.action == "lift":
+            journal.append(action.to_entry())
+
+    return record
 
 
 def build_detector(
@@ -412,6 +432,7 @@ def build_detector(
     revoke_principal: Callable[[str], object],
     clock: Clock,
     feed: RedisEventFeed | None = None,
+    on_action: Callable[[Action], None] | None = None,
 ) -> DetectionEngine:
     p = policy.policy
     config = DetectConfig.from_policy_section(
@@ -425,6 +446,7 @@ def build_detector(
         is_canary=canaries.contains,
         sinks=sinks,
         revoke_principal=revoke_principal,
+        on_action=on_action,
         feed=feed,
     )
 

@@ -58,6 +58,8 @@ DECIDE_REVIEW = Endpoint("POST", "/v1/reviews/{id}/decision")
 # --- administration -----------------------------------------------------------------------
 CONTAINMENTS = Endpoint("GET", "/v1/containments")
 LIFT_CONTAINMENT = Endpoint("POST", "/v1/containments/{id}/lift")
+# Four eyes: a second administrator approves the lift of a honey read's containment.
+APPROVE_LIFT = Endpoint("POST", "/v1/containments/{id}/approve")
 REVOKE_PRINCIPAL = Endpoint("POST", "/v1/principals/{id}/revoke")
 BUDGET_STATE = Endpoint("GET", "/v1/budgets/{principal}")
 

@@ -59,6 +59,7 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         frozenset({"admin"}),
         {"why": "reviewed, false positive"},
     ),
+    "POST /v1/containments/{id}/approve": (frozenset({"admin"}), {"note": "seen"}),
     "POST /v1/principals/{id}/revoke": (frozenset({"admin"}), {"why": "testing refusal"}),
     "POST /v1/exports": (
         frozenset({"prefecture"}),

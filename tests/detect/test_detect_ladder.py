@@ -7,6 +7,7 @@ from detect_testkit import CANARY, config, engine, event, only
 
 from strongroom.clock import FakeClock
 from strongroom.detect.config import LADDER, Rung
+from strongroom.detect.containment import new_containment
 from strongroom.detect.ladder import due
 from strongroom.detect.state import Scored
 from strongroom.errors import BadRequest, Conflict, NotFound
@@ -231,3 +232,36 @@ def test_only_independent_evidence_suspends(families: tuple[str, ...], suspends:
     assert ("block_ip_prefix" in fired) is suspends
     honey = {r.action for r in due(Scored(), rungs, 100.0, families, True, lambda _: False)}
     assert "suspend_principal" in honey  # a honey hit alone is enough
+
+
+def test_one_administrators_lift_never_takes_a_honey_containment_along() -> None:
+    """The episode's containments go with a lift, except those a honey read set off: they
+    wait for a second administrator (the gate's four eyes), whatever else is lifted."""
+    clock = FakeClock()
+    eng = engine(clock, only({"honey": {}}))
+    eng.observe(event(clock, subjects=(CANARY,)))
+    honey = eng.check("p-1", "s-1", None)
+    assert honey is not None and honey.four_eyes
+    other = new_containment("throttle", "p-1", clock.now(), families=("volume",), factor=0.5)
+    eng.store.add(other)
+    eng.lift(other.id, by="admin-1", why="the throttle was a false positive")
+    assert eng.check("p-1", "s-1", None) == honey
+    assert eng.containment(honey.id) == honey and honey.lifted_at is None
+
+
+def test_lifting_a_prefix_block_frees_the_network_not_the_principal_behind_it() -> None:
+    clock = FakeClock()
+    eng = engine(clock, only({"honey": {}}))
+    eng.observe(event(clock, "reader", ip="203.0.113.50", subjects=(CANARY,)))
+    block = eng.check("someone-else", None, "203.0.113.77")
+    assert block is not None and block.action == "block_ip_prefix"
+    eng.lift(block.id, by="admin-1", why="the office is not the reader")
+    assert eng.check("someone-else", None, "203.0.113.77") is None
+    held = eng.check("reader", "s-1", None)
+    assert held is not None and held.action == "suspend_principal"
+    # The other way round the episode goes along: the reader's lift takes his block too.
+    eng.observe(event(clock, "reader-2", ip="198.51.100.8", subjects=(CANARY,)))
+    own = eng.check("reader-2", None, None)
+    assert own is not None and eng.check("x", None, "198.51.100.9") is not None
+    eng.lift(own.id, by="admin-1", why="canary seeded on a real case file")
+    assert eng.check("x", None, "198.51.100.9") is None

@@ -98,7 +98,7 @@ def budgets(
     return send(svc.admin.budget_state(who, principal_id), response)
 
 
-@route(router, ep.CONTAINMENTS, summary="Admin: active containments")
+@route(router, ep.CONTAINMENTS, summary="Admin: containments, newest first")
 def containments(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
     return send(svc.admin.containments(who), response)
 
@@ -113,6 +113,26 @@ def lift(
     containment_id: IdPath, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.lift_containment(who, containment_id, body.why), response)
+
+
+class ApproveLiftBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=2000)
+
+
+@route(
+    router,
+    ep.APPROVE_LIFT,
+    summary="Admin: approve the lift another administrator requested (four eyes)",
+)
+def approve_lift(
+    containment_id: IdPath,
+    body: ApproveLiftBody,
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+) -> dict[str, Any]:
+    return send(svc.admin.approve_lift(who, containment_id, body.note), response)
 
 
 @route(router, ep.REVIEWS, summary="Auditor (DPO): break-glass reviews")

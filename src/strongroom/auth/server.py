@@ -430,7 +430,10 @@ class AuthorizationServer:
                 **who,
                 reason=f"a sign-in from a device or network not used in {KNOWN_ORIGIN_DAYS} days",
             )
-        elsewhere = [s for s in seen if s.alive and s.ip_prefix != prefix]
+        # A session whose network is unknown (a peer without an address) is no evidence.
+        elsewhere = [
+            s for s in seen if s.alive and s.ip_prefix and prefix and s.ip_prefix != prefix
+        ]
         if not elsewhere:
             return None
         refuse = self.other_network_sessions == "refuse"

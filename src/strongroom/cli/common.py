@@ -9,16 +9,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from strongroom.config import Home
-from strongroom.errors import StrongroomError
+from strongroom.errors import BadRequest, StrongroomError
 
 if TYPE_CHECKING:
     from strongroom.compose import Service
+    from strongroom.context import Caller
 
 err_console = Console(stderr=True)
 console = Console()
@@ -53,3 +54,30 @@ def open_service() -> Iterator[Service]:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def acting(
+    svc: Any, principal: str | None, *, case: str | None = None, justification: str | None = None
+) -> Caller:
+    """Who a step is taken for: the staff principal named by `--as` (its role and
+    département from the registry, its scopes from the policy), or the local operator."""
+    from strongroom.context import Caller
+
+    if principal is None:
+        return svc.admin.operator()  # type: ignore[no-any-return]
+    with svc.registry.session() as s:
+        row = svc.registry.principal(s, principal)
+    if row is None or row.status != "active":
+        raise BadRequest(f"no active principal {principal}")
+    role = svc.policy.role(row.role)
+    return Caller(
+        principal_id=row.public_id,
+        role=row.role,
+        scopes=frozenset(role.scopes),
+        purpose=role.default_purpose,
+        case=case,
+        justification=justification,
+        departement=row.departement,
+        dealer_id=row.dealer_public_id,
+        client_id="strongroom-cli",
+    )

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from strongroom.cli.common import acting as _caller
 from strongroom.cli.common import cli_errors, console, open_service
 from strongroom.errors import BadRequest
-
-if TYPE_CHECKING:
-    from strongroom.context import Caller
 
 export_app = typer.Typer(
     help="Governed exports: request, approve, download, trace.", no_args_is_help=True
@@ -29,31 +27,6 @@ AsOption = Annotated[
     str | None,
     typer.Option("--as", help="act as this staff principal (default: the local operator)"),
 ]
-
-
-def _caller(
-    svc: Any, principal: str | None, *, case: str | None = None, justification: str | None = None
-) -> Caller:
-    from strongroom.context import Caller
-
-    if principal is None:
-        return svc.admin.operator()
-    with svc.registry.session() as s:
-        row = svc.registry.principal(s, principal)
-    if row is None or row.status != "active":
-        raise BadRequest(f"no active principal {principal}")
-    role = svc.policy.role(row.role)
-    return Caller(
-        principal_id=row.public_id,
-        role=row.role,
-        scopes=frozenset(role.scopes),
-        purpose=role.default_purpose,
-        case=case,
-        justification=justification,
-        departement=row.departement,
-        dealer_id=row.dealer_public_id,
-        client_id="strongroom-cli",
-    )
 
 
 def _show(body: dict[str, Any], as_json: bool) -> None:

@@ -26,6 +26,7 @@ def _register() -> None:
     from strongroom.cli.call_cmds import call_command
     from strongroom.cli.case_cmds import case_app
     from strongroom.cli.client_cmds import client_app
+    from strongroom.cli.containment_cmds import containment_app
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.key_cmds import keys_app
@@ -39,6 +40,7 @@ def _register() -> None:
     app.add_typer(case_app, name="case")
     app.add_typer(token_app, name="token")
     app.add_typer(client_app, name="client")
+    app.add_typer(containment_app, name="containment")
     app.add_typer(policy_app, name="policy")
     app.add_typer(journal_app, name="journal")
     app.add_typer(investigate_app, name="investigate")

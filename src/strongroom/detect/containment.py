@@ -17,6 +17,9 @@ from strongroom.errors import Conflict, NotFound
 
 # Severity of blocking containments: check() returns the most severe that applies.
 BLOCKING = {"step_up": 1, "suspend_session": 2, "suspend_principal": 3, "block_ip_prefix": 4}
+# The risk family of honey-record reads (detect/honey.py): nobody's task needs one, so a
+# containment it set off is lifted only with a second administrator's approval.
+HONEY_FAMILY = "honey"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ class Containment:
             return "ip_prefix"
         return "session" if self.action == "suspend_session" else "principal"
 
+    @property
+    def four_eyes(self) -> bool:
+        """Whether lifting it takes two administrators: a honey read set it off."""
+        return HONEY_FAMILY in self.families
+
     def active(self, now: float) -> bool:
         return self.lifted_at is None and (self.expires_at is None or now < self.expires_at)
 
@@ -48,7 +56,22 @@ class Containment:
         out = asdict(self)
         out["families"] = list(self.families)
         out["scope"] = self.scope
+        out["four_eyes"] = self.four_eyes
         return out
+
+
+@dataclass(frozen=True)
+class LiftRequest:
+    """A first administrator's request to lift a four-eyes containment, waiting for a
+    second one's approval (the containment's own row records who approved)."""
+
+    containment: str
+    requested_by: str
+    requested_at: float
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -127,6 +150,8 @@ class ContainmentStore(Protocol):
     def list(self, *, include_lifted: bool = True, limit: int = 1000) -> list[Containment]: ...
     def get(self, containment_id: str) -> Containment | None: ...
     def lift(self, containment_id: str, *, by: str, why: str, now: float) -> Containment: ...
+    def request_lift(self, request: LiftRequest) -> LiftRequest: ...
+    def lift_requests(self) -> dict[str, LiftRequest]: ...
 
 
 class MemoryContainmentStore:
@@ -134,6 +159,7 @@ class MemoryContainmentStore:
 
     def __init__(self) -> None:
         self._items: dict[str, Containment] = {}
+        self._requests: dict[str, LiftRequest] = {}
         self._lock = threading.Lock()
 
     def add(self, containment: Containment) -> None:
@@ -163,6 +189,21 @@ class MemoryContainmentStore:
             lifted = replace(found, lifted_at=now, lifted_by=by, lifted_why=why)
             self._items[containment_id] = lifted
             return lifted
+
+    def request_lift(self, request: LiftRequest) -> LiftRequest:
+        with self._lock:
+            pending = self._requests.setdefault(request.containment, request)
+        if pending is not request:
+            raise Conflict(
+                f"a lift was already requested by {pending.requested_by}: a second "
+                "administrator approves it",
+                reason="lift_pending",
+            )
+        return request
+
+    def lift_requests(self) -> dict[str, LiftRequest]:
+        with self._lock:
+            return dict(self._requests)
 
 
 class ContainmentIndex:

@@ -28,6 +28,7 @@ from strongroom.detect.containment import (
     Containment,
     ContainmentIndex,
     ContainmentStore,
+    LiftRequest,
     new_containment,
 )
 from strongroom.detect.detector import Detector, Ports, Slot
@@ -316,8 +317,14 @@ class DetectionEngine:
         done = [lifted]
         # The episode's other containments (its throttle, the session it was caught in,
         # the prefix block it set off) go with it: a lift that leaves them would not lift.
-        for c in self.store.active(now):
-            if c.principal == lifted.principal:
+        # Not the other way round: a network block is lifted for the network's other
+        # users, and the principal whose risk set it off stays contained (issue 22: an
+        # office let back in must not free the one who reached for a honey record). A
+        # four-eyes one goes only with another four-eyes one (a second administrator
+        # approved that); one administrator's lift of a throttle must not take it along.
+        episode = [] if lifted.scope == "ip_prefix" else self.store.active(now)
+        for c in episode:
+            if c.principal == lifted.principal and (lifted.four_eyes or not c.four_eyes):
                 try:
                     done.append(self.store.lift(c.id, by=by, why=why, now=now))
                 except (Conflict, NotFound):
@@ -329,6 +336,24 @@ class DetectionEngine:
         for c in done:
             self._emit(Action("lift", c.principal, now, by=by, why=why, containment=c))
         return lifted
+
+    def containment(self, containment_id: str) -> Containment | None:
+        return self.store.get(containment_id)
+
+    def request_lift(self, containment_id: str, *, by: str, why: str) -> LiftRequest:
+        """Record a first administrator's request to lift a four-eyes containment (the
+        gate checks who may approve it); Conflict if one is pending or it is lifted."""
+        if not why or not why.strip():
+            raise BadRequest("lifting a containment needs a reason")
+        found = self.store.get(containment_id)
+        if found is None:
+            raise NotFound("no such containment")
+        if found.lifted_at is not None:
+            raise Conflict("this containment was already lifted")
+        return self.store.request_lift(LiftRequest(containment_id, by, self.clock.now(), why))
+
+    def lift_requests(self) -> dict[str, LiftRequest]:
+        return self.store.lift_requests()
 
     # --- internals ---------------------------------------------------------------------
     def _respond(

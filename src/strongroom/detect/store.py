@@ -1,5 +1,8 @@
 """Containments in SQL (SQLite or PostgreSQL), so every worker behind the load balancer
-enforces the same decisions. The table has its own `metadata`, created on first use."""
+enforces the same decisions, and a lift the CLI writes into the home reaches the server.
+The tables have their own `metadata`: Alembic creates them with the registry's schema
+(registry/schema.py), and so does first use, for a home `strongroom init` has not upgraded
+yet."""
 
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from strongroom.detect.containment import Containment
+from strongroom.detect.containment import Containment, LiftRequest
 from strongroom.errors import Conflict, NotFound, Unavailable
 
 metadata = MetaData()
@@ -44,6 +47,17 @@ containments = Table(
     Column("lifted_by", String(64)),
     Column("lifted_why", Text),
     Index("ix_detect_containments_open", "lifted_at", "expires_at"),
+)
+
+# One row per four-eyes containment a first administrator asked to lift; its primary key
+# makes a second request for the same containment a conflict, whichever worker takes it.
+lift_requests = Table(
+    "detect_lift_requests",
+    metadata,
+    Column("containment", String(36), primary_key=True),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("why", Text, nullable=False),
 )
 
 _COLUMNS = (
@@ -118,6 +132,25 @@ class SqlContainmentStore:
         if not changed:
             raise Conflict("this containment was already lifted")
         return found
+
+    def request_lift(self, request: LiftRequest) -> LiftRequest:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(lift_requests).values(**request.to_dict()))
+        except IntegrityError:
+            pending = self.lift_requests().get(request.containment)
+            by = pending.requested_by if pending else "another administrator"
+            raise Conflict(
+                f"a lift was already requested by {by}: a second administrator approves it",
+                reason="lift_pending",
+            ) from None
+        except SQLAlchemyError as exc:
+            raise Unavailable("the containment store is unavailable") from exc
+        return request
+
+    def lift_requests(self) -> dict[str, LiftRequest]:
+        rows = self._run(lambda conn: conn.execute(select(lift_requests)).all())
+        return {r.containment: LiftRequest(**r._mapping) for r in rows}
 
     def _run(self, fn: Any) -> Any:
         try:

@@ -16,8 +16,8 @@ from strongroom import endpoints as ep
 from strongroom.auth.clients import Client, ClientRegistry
 from strongroom.auth.token_issue import TokenIssuer
 from strongroom.context import Caller
-from strongroom.errors import BadRequest, NotFound
-from strongroom.gate.pipeline import Answer, Pipeline, Task
+from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
+from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
 from strongroom.gate.ports import BudgetsPort, DetectorPort, PolicyPort
 from strongroom.gate.scopes import OBJECT_SCOPES
 from strongroom.ids import is_public_id, new_public_id
@@ -74,21 +74,76 @@ class AdminTasks:
             lambda t: {"principal": principal, "budgets": self.budgets.state(principal)},
         )
 
-    def containments(self, caller: Caller) -> Answer:
-        return self.pipeline.administer(
-            caller,
-            ep.CONTAINMENTS,
-            lambda t: {"items": [c.to_dict() for c in self.detector.list_containments()]},
-        )
+    def containments(self, caller: Caller, *, only_active: bool = False) -> Answer:
+        """Every containment, newest first (only those in force with `only_active`), each
+        with the lift request waiting for a second administrator, if any."""
+
+        def fn(t: Task) -> dict[str, Any]:
+            now = self.pipeline.clock.now()
+            requests = self.detector.lift_requests()
+            items = []
+            for c in self.detector.list_containments(include_lifted=not only_active):
+                if only_active and not c.active(now):
+                    continue
+                item = c.to_dict()
+                request = requests.get(item["id"])
+                if request is not None:
+                    item["lift_request"] = request.to_dict()
+                items.append(item)
+            return {"items": items}
+
+        return self.pipeline.administer(caller, ep.CONTAINMENTS, fn)
 
     def lift_containment(self, caller: Caller, containment_id: str, why: str) -> Answer:
-        def fn(t: Task) -> dict[str, Any]:
-            lifted = self.detector.lift(containment_id, by=caller.principal_id, why=why)
-            return {"lifted": lifted.to_dict()}
+        """Lift a containment; one a honey read set off is only asked to be lifted here,
+        and lifted when a second administrator approves (approve_lift)."""
+        detail: dict[str, Any] = {"containment": containment_id, "why": why}
 
-        return self.pipeline.administer(
-            caller, ep.LIFT_CONTAINMENT, fn, detail={"containment": containment_id, "why": why}
-        )
+        def work(t: Task) -> Disclosure:
+            found = self.detector.containment(containment_id)
+            if found is None:
+                raise NotFound("no such containment", reason="not_found")
+            if found.four_eyes and found.lifted_at is None:
+                request = self.detector.request_lift(
+                    containment_id, by=caller.principal_id, why=why
+                )
+                return Disclosure(
+                    body={"lift_requested": request.to_dict(), "containment": found.to_dict()},
+                    detail={**detail, "four_eyes": "requested"},
+                )
+            lifted = self.detector.lift(containment_id, by=caller.principal_id, why=why)
+            return Disclosure(body={"lifted": lifted.to_dict()}, detail=detail)
+
+        return self.pipeline.serve(caller, ep.LIFT_CONTAINMENT, work, expected_records=0)
+
+    def approve_lift(self, caller: Caller, containment_id: str, note: str = "") -> Answer:
+        """A second administrator approves the lift another one requested: four eyes on
+        a honey read's containment, as on an export (nobody approves their own)."""
+        detail: dict[str, Any] = {"containment": containment_id}
+        if note.strip():
+            detail["note"] = note.strip()
+
+        def work(t: Task) -> Disclosure:
+            request = self.detector.lift_requests().get(containment_id)
+            if request is None:
+                if self.detector.containment(containment_id) is None:
+                    raise NotFound("no such containment", reason="not_found")
+                raise Conflict(
+                    "no lift of this containment is waiting for approval",
+                    reason="no_lift_request",
+                )
+            if request.requested_by == caller.principal_id:
+                raise Forbidden(
+                    "nobody approves their own lift request: a second administrator does",
+                    reason="four_eyes",
+                )
+            lifted = self.detector.lift(containment_id, by=caller.principal_id, why=request.why)
+            return Disclosure(
+                body={"lifted": lifted.to_dict(), "requested_by": request.requested_by},
+                detail={**detail, "requested_by": request.requested_by, "why": request.why},
+            )
+
+        return self.pipeline.serve(caller, ep.APPROVE_LIFT, work, expected_records=0)
 
     def revoke_principal(self, caller: Caller, principal_id: str, why: str) -> Answer:
         """Suspend a staff principal and revoke every token it holds: effective on its next

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from strongroom.auth import acr
 from strongroom.budgets import BudgetKeys, Reservation
 from strongroom.clock import Clock
 from strongroom.context import REQUEST_ID, Caller
@@ -38,6 +39,9 @@ from strongroom.gate.ports import (
 from strongroom.registry.repository import Registry
 
 log = logging.getLogger("strongroom.gate")
+
+# The scope of those who lift containments: network blocks spare them (with a passkey).
+CONTAINMENT_MANAGER = "containment:manage"
 
 
 @dataclass
@@ -118,7 +122,7 @@ class Pipeline:
         reservation: Reservation | None = None
         scale = 1
         try:
-            self._check_containment(caller)
+            self._check_containment(caller, endpoint)
             purpose = self.policy.check_purpose(caller, endpoint.id)
             if given is not None:
                 self.policy.check_search(endpoint.id, given)
@@ -219,10 +223,34 @@ class Pipeline:
         if reservation is not None:
             self.budgets.settle(reservation, 0, ())
 
-    def _check_containment(self, caller: Caller) -> None:
+    def _check_containment(self, caller: Caller, endpoint: Endpoint) -> None:
         contained = self.detector.check(
             caller.principal_id, caller.session_id, caller.ip, auth_time=caller.auth_time
         )
+        if contained is not None and contained.scope == "ip_prefix" and self._spared(caller):
+            # A network block is aimed at whoever else shares the network; the one who
+            # can lift it must still reach the lift (issue 22: the whole office, its
+            # administrator included, was shut out for an hour). Only with a passkey: a
+            # phished password and code do not pass. What is aimed at the administrator
+            # himself, his principal or his session, still applies.
+            self.append(
+                self.event(
+                    caller,
+                    endpoint.id,
+                    caller.purpose,
+                    "allowed",
+                    reason="containment_spared",
+                    detail={
+                        "containment": contained.id,
+                        "ip_prefix": contained.ip_prefix,
+                        "acr": caller.acr,
+                    },
+                    kind="security",
+                )
+            )
+            contained = self.detector.check(
+                caller.principal_id, caller.session_id, None, auth_time=caller.auth_time
+            )
         if contained is None:
             return
         if contained.action == "step_up":
@@ -233,6 +261,14 @@ class Pipeline:
             )
         raise Forbidden(
             "access is suspended pending review by an administrator", reason="contained"
+        )
+
+    def _spared(self, caller: Caller) -> bool:
+        """Whether network blocks spare this caller: a role that manages containments
+        (the policy's `containment:manage` scope), signed in with a passkey."""
+        return (
+            acr.satisfies(caller.acr, acr.ACR_PHR)
+            and CONTAINMENT_MANAGER in self.policy.role(caller.role).scopes
         )
 
     # --- the journal and the detectors ---------------------------------------------------
