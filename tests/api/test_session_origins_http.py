@@ -17,6 +17,7 @@ from tests.api.test_sign_in_attacks_http import (
     reasons,
     security_entries,
 )
+from tests.auth.auth_testkit import REDIRECT, push_authorization, redeem
 from tests.deployment import Deployment
 
 OFFICE = ("192.0.2.10", 50000)
@@ -110,3 +111,40 @@ def test_the_policy_may_only_alert(deployment: Deployment) -> None:
         assert seen["new_device_sign_in"] == 1
     finally:
         server.other_network_sessions = "refuse"
+
+
+def test_logout_ends_the_session_and_its_tokens(deployment: Deployment) -> None:
+    """RP-initiated logout with the session's own DPoP-bound token: back to the client's
+    registered URI with its state; the token is refused from then on; journaled."""
+    dep = deployment
+    officer = dep.principals["police"]
+    username, secret = enroll(dep, officer)
+    office = client(dep, OFFICE, OFFICE_BROWSER)
+    uri, verifier = push_authorization(office, scope="weapons:lookup")
+    login = attempt(office, username, PASSWORD, code_at(dep, secret), uri)
+    assert login.status_code == 303, login.text
+    token_endpoint = dep.service.authorization_server.token_endpoint
+    session = redeem(office, dep.clock, token_endpoint, login.headers["location"], verifier)
+    lookup = {"serial": dep.fixtures["weapon_serial"]}
+    assert session.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 200
+
+    elsewhere = session.call(
+        "POST", "/oauth/logout", data={"post_logout_redirect_uri": "https://evil.test/"}
+    )
+    assert elsewhere.status_code == 400  # only a registered URI
+    since = dep.service.journal.size()
+    out = session.call(
+        "POST",
+        "/oauth/logout",
+        data={"post_logout_redirect_uri": REDIRECT, "state": "bye"},
+        follow_redirects=False,
+    )
+    assert out.status_code == 303 and out.headers["location"] == f"{REDIRECT}?state=bye"
+    assert session.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 401
+    dep.service.journal.flush()
+    signed_out = [
+        e
+        for e in (dep.service.journal.entry(i) for i in range(since, dep.service.journal.size()))
+        if e.get("reason") == "signed_out"
+    ]
+    assert [e["principal"] for e in signed_out] == [officer]

@@ -121,6 +121,24 @@ def make_oauth_router(
             return _oauth_error(exc)
         return Response(status_code=200, headers=NO_STORE)
 
+    @router.post("/oauth/logout")
+    async def logout(request: Request, who: Caller = Depends(caller)) -> Response:
+        """RP-initiated logout with the session's own (DPoP-bound) access token: the
+        session and its tokens end. `post_logout_redirect_uri` (registered for the client)
+        and `state` as in OpenID Connect RP-Initiated Logout 1.0; without one, 204."""
+        form = await _form(request)
+        try:
+            target = srv.sign_out(
+                who,
+                post_logout_redirect_uri=form.get("post_logout_redirect_uri"),
+                state=form.get("state"),
+            )
+        except OAuth2Error as exc:
+            return _oauth_error(exc)
+        if target:
+            return RedirectResponse(target, status_code=303, headers=NO_STORE)
+        return Response(status_code=204, headers=NO_STORE)
+
     @router.post("/oauth/introspect")
     async def introspect_endpoint(request: Request) -> Response:
         try:

@@ -28,6 +28,7 @@ def server_metadata(server: AuthorizationServer) -> dict[str, Any]:
         "pushed_authorization_request_endpoint": server.url("/oauth/par"),
         "require_pushed_authorization_requests": True,
         "revocation_endpoint": server.url("/oauth/revoke"),
+        "end_session_endpoint": server.url("/oauth/logout"),
         "introspection_endpoint": server.url("/oauth/introspect"),
         "jwks_uri": server.url("/oauth/jwks"),
         "response_types_supported": ["code"],

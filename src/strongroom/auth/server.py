@@ -39,7 +39,7 @@ from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, Repl
 from strongroom.auth.rfc9470_step_up import require_step_up
 from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role_grant
 from strongroom.auth.sessions import USER_AGENT_CHARS, SqlSessions
-from strongroom.auth.store import codes, digest, par_requests
+from strongroom.auth.store import codes, digest, par_requests, refresh_tokens
 from strongroom.auth.webauthn_passkeys import PasskeyInfo, PasskeyRefused, Passkeys, relying_party
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.context import Caller
@@ -57,6 +57,7 @@ SIGN_IN_FAILED = (
 )
 SecurityHook = Callable[[dict[str, Any]], None]
 PASSKEY_SIGN_IN_ENDPOINT = "POST /oauth/webauthn/authenticate/verify"
+LOGOUT_ENDPOINT = "POST /oauth/logout"
 # A sign-in from a device and network pair none of the account's sessions used in this
 # many days is an alert.
 KNOWN_ORIGIN_DAYS = 90
@@ -583,6 +584,41 @@ class AuthorizationServer:
 
     def logout(self, session_id: str) -> None:
         self.sessions.end(session_id, "logout")
+
+    def sign_out(
+        self, caller: Caller, *, post_logout_redirect_uri: str | None, state: str | None
+    ) -> str | None:
+        """RP-initiated logout by the session's own token: the session ends (every access
+        token of it is refused from the next request on) and its refresh tokens are
+        revoked. Returns where the browser goes next: the client's registered redirect URI
+        it asked for, with `state`, or None."""
+        if caller.session_id is None:
+            raise InvalidRequestError("this token belongs to no session")
+        target = None
+        if post_logout_redirect_uri:
+            client = self.clients.get(caller.client_id)
+            if post_logout_redirect_uri not in client.redirect_uris:
+                raise InvalidRequestError("post_logout_redirect_uri is not registered")
+            query = urlencode({"state": state}) if state else ""
+            target = post_logout_redirect_uri + (f"?{query}" if query else "")
+        self.sessions.end(caller.session_id, "logout")
+        with self.engine.begin() as conn:
+            conn.execute(
+                refresh_tokens.update()
+                .where(
+                    refresh_tokens.c.session_id == caller.session_id,
+                    refresh_tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self.clock.now())
+            )
+        self.security_event(
+            "signed_out",
+            endpoint=LOGOUT_ENDPOINT,
+            ip=caller.ip,
+            principal_id=caller.principal_id,
+            role=caller.role,
+        )
+        return target
 
     def revoke_principal(self, principal_id: str) -> None:
         self.sessions.revoke_principal(principal_id)
