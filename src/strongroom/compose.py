@@ -311,6 +311,7 @@ def compose(
             clients=authorization_server.clients,
             tokens=token_issuer,
             vault=vault,
+            authorization_server=authorization_server,
         ),
         exports=ExportDesk(
             pipeline=pipeline,

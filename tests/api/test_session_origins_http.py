@@ -6,8 +6,10 @@ officer's own return from the office is neither."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from strongroom.errors import NotFound
 from tests.api.test_sign_in_attacks_http import (
     PASSWORD,
     alerts,
@@ -17,7 +19,7 @@ from tests.api.test_sign_in_attacks_http import (
     reasons,
     security_entries,
 )
-from tests.auth.auth_testkit import REDIRECT, push_authorization, redeem
+from tests.auth.auth_testkit import REDIRECT, BoundSession, push_authorization, redeem
 from tests.deployment import Deployment
 
 OFFICE = ("192.0.2.10", 50000)
@@ -148,3 +150,69 @@ def test_logout_ends_the_session_and_its_tokens(deployment: Deployment) -> None:
         if e.get("reason") == "signed_out"
     ]
     assert [e["principal"] for e in signed_out] == [officer]
+
+
+def sign_in(dep: Deployment, http: TestClient, username: str, secret: str) -> BoundSession:
+    uri, verifier = push_authorization(http, scope="weapons:lookup")
+    login = attempt(http, username, PASSWORD, code_at(dep, secret), uri)
+    assert login.status_code == 303, login.text
+    dep.clock.advance(31)  # the next sign-in's code is another step's
+    token_endpoint = dep.service.authorization_server.token_endpoint
+    return redeem(http, dep.clock, token_endpoint, login.headers["location"], verifier)
+
+
+def test_an_officer_sees_and_ends_their_own_sessions(deployment: Deployment) -> None:
+    """Two browsers at the office: the officer lists both (network, browser, which one is
+    this), ends the other; its token is refused from then on. Another account's session
+    is not theirs to end."""
+    dep = deployment
+    officer = dep.principals["police"]
+    username, secret = enroll(dep, officer)
+    desk = sign_in(dep, client(dep, OFFICE, OFFICE_BROWSER), username, secret)
+    car = sign_in(dep, client(dep, OFFICE, THIEF_BROWSER), username, secret)
+    listed = desk.call("GET", "/oauth/sessions")
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert len(items) == 2
+    (mine,) = [i for i in items if i["current"]]
+    (other,) = [i for i in items if not i["current"]]
+    assert mine["session"] == desk.claims()["sid"] and other["session"] == car.claims()["sid"]
+    assert {i["ip_prefix"] for i in items} == {"192.0.2.0/24"}
+    assert other["user_agent"] == THIEF_BROWSER["user-agent"]
+
+    colleague = dep.principals["prefecture"]
+    name2, secret2 = enroll(dep, colleague)
+    theirs = sign_in(dep, client(dep, ("192.0.2.11", 50000), OFFICE_BROWSER), name2, secret2)
+    refused = desk.call("POST", f"/oauth/sessions/{theirs.claims()['sid']}/end")
+    assert refused.status_code == 404
+
+    lookup = {"serial": dep.fixtures["weapon_serial"]}
+    assert car.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 200
+    ended = desk.call("POST", f"/oauth/sessions/{other['session']}/end")
+    assert ended.status_code == 204, ended.text
+    assert car.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 401
+    assert desk.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 200
+    assert [i["session"] for i in desk.call("GET", "/oauth/sessions").json()["items"]] == [
+        mine["session"]
+    ]
+
+
+def test_an_administrator_ends_every_session_of_an_account(deployment: Deployment) -> None:
+    dep = deployment
+    officer = dep.principals["police"]
+    username, secret = enroll(dep, officer)
+    sessions = [
+        sign_in(dep, client(dep, OFFICE, OFFICE_BROWSER), username, secret) for _ in range(2)
+    ]
+    admin = dep.service.admin
+    with pytest.raises(NotFound):
+        admin.end_sessions(officer, "no-such-session", "a typo")
+    assert admin.end_sessions(officer, "all", "laptop reported stolen") == 2
+    lookup = {"serial": dep.fixtures["weapon_serial"]}
+    for s in sessions:
+        assert s.call("POST", "/v1/weapons/lookup", json=lookup).status_code == 401
+    journal = dep.service.journal
+    journal.flush()
+    recent = [journal.entry(i) for i in range(max(0, journal.size() - 10), journal.size())]
+    (entry,) = [e for e in recent if e.get("reason") == "sessions_ended"]
+    assert entry["detail"]["principal"] == officer and entry["detail"]["sessions"] == 2

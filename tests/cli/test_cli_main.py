@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -83,3 +84,37 @@ def test_password_and_client_registration(tmp_path: Path) -> None:
         env=env,
     )
     assert added.exit_code == 0 and "public client console" in added.output
+
+
+def test_principal_sessions_lists_and_ends(tmp_path: Path) -> None:
+    """`principal sessions ID` shows where each live session signed in from; `--revoke
+    all` ends them (journaled); an unknown session ID is a one-line error."""
+    from strongroom.compose import compose
+    from strongroom.config import Home
+
+    env = {"STRONGROOM_HOME": str(tmp_path / "home")}
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    pid = CliRunner().invoke(app, ["principal", "add", "--role", "police"], env=env).output.strip()
+    svc = compose(Home(tmp_path / "home"))
+    try:
+        for ua in ("Firefox/140.0", "Chrome/150.0"):
+            svc.authorization_server.sessions.create(
+                principal_id=pid,
+                client_id="console",
+                acr="mfa",
+                auth_time=svc.clock.now(),
+                ip_prefix="192.0.2.0/24",
+                user_agent=ua,
+            )
+    finally:
+        svc.close()
+    listed = CliRunner().invoke(app, ["principal", "sessions", pid, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert sorted(r["user_agent"] for r in rows) == ["Chrome/150.0", "Firefox/140.0"]
+    typo = CliRunner().invoke(app, ["principal", "sessions", pid, "--revoke", "nope"], env=env)
+    assert typo.exit_code == 2 and "no such session" in typo.output
+    ended = CliRunner().invoke(app, ["principal", "sessions", pid, "--revoke", "all"], env=env)
+    assert ended.exit_code == 0 and "ended 2 session(s)" in ended.output
+    again = CliRunner().invoke(app, ["principal", "sessions", pid, "--json"], env=env)
+    assert json.loads(again.output) == []

@@ -139,6 +139,32 @@ def make_oauth_router(
             return RedirectResponse(target, status_code=303, headers=NO_STORE)
         return Response(status_code=204, headers=NO_STORE)
 
+    @router.get("/oauth/sessions")
+    async def my_sessions(who: Caller = Depends(caller)) -> Response:
+        """The caller's own live sessions: where each signed in from, when, at which
+        level; the one this token belongs to is marked `current`."""
+        rows = srv.sessions.of_principal(who.principal_id)
+        items = [{**r, "current": r["session"] == who.session_id} for r in rows]
+        return JSONResponse({"items": items}, headers=NO_STORE)
+
+    @router.post("/oauth/sessions/{session_id}/end")
+    async def end_my_session(
+        request: Request, session_id: str, who: Caller = Depends(caller)
+    ) -> Response:
+        """End one of the caller's own sessions (a forgotten browser, a lost laptop)."""
+        try:
+            srv.end_session(who.principal_id, session_id, "ended_by_owner")
+        except StrongroomError as exc:
+            return problem_response(exc, instance=request.url.path, headers=NO_STORE)
+        srv.security_event(
+            "session_ended_by_owner",
+            endpoint="POST /oauth/sessions/{id}/end",
+            ip=who.ip,
+            principal_id=who.principal_id,
+            role=who.role,
+        )
+        return Response(status_code=204, headers=NO_STORE)
+
     @router.post("/oauth/introspect")
     async def introspect_endpoint(request: Request) -> Response:
         try:

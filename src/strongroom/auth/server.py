@@ -585,6 +585,25 @@ class AuthorizationServer:
     def logout(self, session_id: str) -> None:
         self.sessions.end(session_id, "logout")
 
+    def end_session(self, principal_id: str, session_id: str, reason: str) -> None:
+        """End one of `principal_id`'s live sessions and revoke its refresh tokens
+        (NotFound for a session of anyone else, or one already over)."""
+        if not any(s["session"] == session_id for s in self.sessions.of_principal(principal_id)):
+            raise NotFound("no such session", reason="not_found")
+        self.sessions.end(session_id, reason)
+        self._revoke_refresh_tokens(session_id)
+
+    def _revoke_refresh_tokens(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                refresh_tokens.update()
+                .where(
+                    refresh_tokens.c.session_id == session_id,
+                    refresh_tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self.clock.now())
+            )
+
     def sign_out(
         self, caller: Caller, *, post_logout_redirect_uri: str | None, state: str | None
     ) -> str | None:
@@ -602,15 +621,7 @@ class AuthorizationServer:
             query = urlencode({"state": state}) if state else ""
             target = post_logout_redirect_uri + (f"?{query}" if query else "")
         self.sessions.end(caller.session_id, "logout")
-        with self.engine.begin() as conn:
-            conn.execute(
-                refresh_tokens.update()
-                .where(
-                    refresh_tokens.c.session_id == caller.session_id,
-                    refresh_tokens.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=self.clock.now())
-            )
+        self._revoke_refresh_tokens(caller.session_id)
         self.security_event(
             "signed_out",
             endpoint=LOGOUT_ENDPOINT,

@@ -99,6 +99,31 @@ class SqlSessions:
             )
         return sid
 
+    def of_principal(self, principal_id: str) -> list[dict[str, Any]]:
+        """A principal's live sessions, most recently used first: where each signed in
+        from, with which client and level, since when."""
+        now = self.clock.now()
+        query = (
+            sa.select(sessions)
+            .where(sessions.c.principal_id == principal_id, sessions.c.ended_at.is_(None))
+            .order_by(sessions.c.last_seen.desc())
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {
+                "session": r["session_id"],
+                "client": r["client_id"],
+                "acr": r["acr"],
+                "created_at": r["created_at"],
+                "last_seen": r["last_seen"],
+                "ip_prefix": r["ip_prefix"],
+                "user_agent": r["user_agent"],
+            }
+            for r in rows
+            if self._alive(r, now)
+        ]
+
     def networks(self, principal_id: str, since: float) -> list[SessionOrigin]:
         """Where this principal's sessions since `since` signed in from, and whether each
         is still alive."""

@@ -58,6 +58,47 @@ def revoke(
     typer.echo(f"revoked {principal_id}")
 
 
+@principal_app.command("sessions")
+def sessions(
+    principal_id: str,
+    revoke: Annotated[
+        str | None, typer.Option("--revoke", help="end this session (its ID), or 'all'")
+    ] = None,
+    why: Annotated[str, typer.Option(help="reason, journaled with --revoke")] = "ended by CLI",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List a principal's live sessions (where each signed in from), or end one or all."""
+    from rich.table import Table
+
+    with cli_errors(), open_service() as svc:
+        if revoke is not None:
+            ended = svc.admin.end_sessions(principal_id, revoke, why)
+            typer.echo(f"ended {ended} session(s) of {principal_id}")
+            return
+        rows = svc.authorization_server.sessions.of_principal(principal_id)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("session", "client", "acr", "network", "browser", "since", "last seen")
+    for r in rows:
+        table.add_row(
+            r["session"],
+            r["client"],
+            r["acr"] or "",
+            r["ip_prefix"] or "",
+            (r["user_agent"] or "")[:40],
+            _when(r["created_at"]),
+            _when(r["last_seen"]),
+        )
+    console.print(table)
+
+
+def _when(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 @principal_app.command("unlock")
 def unlock(
     principal_id: str,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from strongroom import endpoints as ep
 from strongroom.auth.clients import Client, ClientRegistry
+from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.token_issue import TokenIssuer
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -44,8 +45,10 @@ class AdminTasks:
         clients: ClientRegistry,
         tokens: TokenIssuer,
         vault: Vault,
+        authorization_server: AuthorizationServer | None = None,
     ) -> None:
         self.vault = vault
+        self.authorization_server = authorization_server
         self.pipeline = pipeline
         self.registry = registry
         self.policy = policy
@@ -229,6 +232,26 @@ class AdminTasks:
             reason="credentials_set",
             detail={"principal": principal_id},
         )
+
+    def end_sessions(self, principal_id: str, which: str, why: str) -> int:
+        """End one of a principal's live sessions (its ID) or `all` of them, refresh tokens
+        included; journaled. Returns how many ended."""
+        if not why or not why.strip():
+            raise BadRequest("ending a session needs a reason")
+        server = self.authorization_server
+        if server is None:
+            raise BadRequest("this deployment signs nobody in: no sessions to end")
+        live = [s["session"] for s in server.sessions.of_principal(principal_id)]
+        targets = live if which == "all" else [which]
+        for sid in targets:
+            server.end_session(principal_id, sid, "ended_by_administrator")
+        self.pipeline.record_admin(
+            self.operator(),
+            "principal sessions end",
+            reason="sessions_ended",
+            detail={"principal": principal_id, "sessions": len(targets), "why": why},
+        )
+        return len(targets)
 
     def unlock_principal(self, principal_id: str, why: str) -> None:
         """Lift the lock failed sign-ins put on an account. An administrator does it, with
