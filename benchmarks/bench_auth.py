@@ -1,6 +1,9 @@
 """Auth figures: (1) access-token validation including a DPoP proof, median µs, JWKS cached
 (target <= 150 µs); (2) token endpoint requests/s (client credentials with private_key_jwt
-and DPoP, in-process ASGI, SQLite). Writes benchmarks/results/auth.json.
+and DPoP, in-process ASGI, SQLite); (3) a staff sign-in end to end through the composed
+app, in-process: pushed request, then the password + TOTP form (one argon2 verification
+each) or the passkey ceremony (options, then a P-256 assertion), then the code for a
+DPoP-bound token; sign-ins per second and median ms. Writes benchmarks/results/auth.json.
 
     python benchmarks/bench_auth.py [--quick]
 """
@@ -32,8 +35,11 @@ API = "https://api.bench.test/v1/persons/search"
 OUT = results_dir() / "auth.json"
 
 
-def _proof(key: ECKey, method: str, url: str, token: str | None = None) -> str:
-    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
+def _proof(
+    key: ECKey, method: str, url: str, token: str | None = None, iat: float | None = None
+) -> str:
+    when = int(time.time() if iat is None else iat)
+    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": when}
     if token:
         claims["ath"] = access_token_hash(token)
     return jwt.encode(
@@ -180,16 +186,150 @@ def bench_token_endpoint(tmp: Path, n: int) -> dict:
     }
 
 
+def bench_sign_in(tmp: Path, n: int) -> dict:
+    """Sign-ins per second through the whole app: the TOTP form and the passkey."""
+    import pyotp
+    from fastapi.testclient import TestClient
+
+    from strongroom.api.app import create_app
+    from strongroom.clock import FakeClock
+    from strongroom.compose import compose
+    from strongroom.config import Home
+    from strongroom.initialize import initialize
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.auth.auth_testkit import REDIRECT, pkce_pair
+    from tests.auth.webauthn_testkit import SoftAuthenticator
+
+    home = Home(tmp / "sign_in_home")
+    initialize(home)
+    clock = FakeClock()
+    service = compose(home, clock=clock)
+    try:
+        admin = service.admin
+        admin.register_client("console", public=True, redirect_uris=[REDIRECT])
+        officer = admin.add_principal(role="police", label="bench")
+        password = "a long and boring passphrase"
+        admin.set_password(officer, "bench-officer", password)
+        creds = service.authorization_server.credentials
+        secret = pyotp.parse_uri(creds.begin_totp_enrollment(officer)).secret
+        creds.confirm_totp_enrollment(officer, pyotp.TOTP(secret).at(int(clock.now())))
+        http = TestClient(create_app(service))
+        dpop_key = ECKey.generate_key("P-256")
+        token_url = service.authorization_server.token_endpoint
+
+        def push() -> tuple[str, str]:
+            verifier, challenge = pkce_pair()
+            r = http.post(
+                "/oauth/par",
+                data={
+                    "client_id": "console",
+                    "response_type": "code",
+                    "redirect_uri": REDIRECT,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
+            return str(r.json()["request_uri"]), verifier
+
+        def redeem(location: str, verifier: str) -> str:
+            code = location.split("code=", 1)[1].split("&", 1)[0]
+            r = http.post(
+                "/oauth/token",
+                data={
+                    "client_id": "console",
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT,
+                    "code_verifier": verifier,
+                },
+                headers={"DPoP": _proof(dpop_key, "POST", token_url, iat=clock.now())},
+            )
+            if r.status_code != 200:
+                raise SystemExit(f"token endpoint failed: {r.text}")
+            return str(r.json()["access_token"])
+
+        def totp_sign_in() -> str:
+            clock.advance(30)  # each code once: a new time step per sign-in
+            uri, verifier = push()
+            r = http.post(
+                "/oauth/authorize",
+                data={
+                    "client_id": "console",
+                    "request_uri": uri,
+                    "username": "bench-officer",
+                    "password": password,
+                    "otp": pyotp.TOTP(secret).at(int(clock.now())),
+                    "action": "login",
+                },
+                follow_redirects=False,
+            )
+            if r.status_code != 303:
+                raise SystemExit(f"sign-in failed: {r.status_code}")
+            return redeem(r.headers["location"], verifier)
+
+        access = totp_sign_in()
+        device = SoftAuthenticator(service.authorization_server.passkeys.origin)
+        auth = {"Authorization": f"DPoP {access}"}
+        url = "http://testserver/oauth/webauthn/register/options"
+        proof = _proof(dpop_key, "POST", url, access, clock.now())
+        options = http.post(url, headers={**auth, "DPoP": proof})
+        url = "http://testserver/oauth/webauthn/register/verify"
+        added = http.post(
+            url,
+            headers={**auth, "DPoP": _proof(dpop_key, "POST", url, access, clock.now())},
+            json={"credential": device.create(options.json()), "name": "bench"},
+        )
+        if added.status_code != 201:
+            raise SystemExit(f"passkey registration failed: {added.text}")
+
+        def passkey_sign_in() -> str:
+            clock.advance(2)  # a person's pace: the network's request budget is not the figure
+            uri, verifier = push()
+            options = http.post(
+                "/oauth/webauthn/authenticate/options",
+                json={"client_id": "console", "request_uri": uri},
+            )
+            r = http.post(
+                "/oauth/webauthn/authenticate/verify",
+                json={
+                    "client_id": "console",
+                    "request_uri": uri,
+                    "credential": device.get(options.json()),
+                },
+            )
+            if r.status_code != 200:
+                raise SystemExit(f"passkey sign-in failed: {r.text}")
+            return redeem(r.json()["redirect_to"], verifier)
+
+        out: dict[str, dict[str, float]] = {}
+        for name, sign_in in (("totp", totp_sign_in), ("passkey", passkey_sign_in)):
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                sign_in()
+                times.append(time.perf_counter() - t0)
+            out[name] = {
+                "sign_ins": n,
+                "per_second": round(n / sum(times), 1),
+                "median_ms": round(statistics.median(times) * 1000, 1),
+            }
+        return out
+    finally:
+        service.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes")
     args = parser.parse_args(argv)
-    n_validate, n_token = (300, 50) if args.quick else (5000, 500)
+    n_validate, n_token, n_sign_in = (300, 50, 5) if args.quick else (5000, 500, 100)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         result = {
             "validation": bench_validation(tmp, n_validate),
             "token_endpoint": bench_token_endpoint(tmp, n_token),
+            "sign_in": bench_sign_in(tmp, n_sign_in),
             "quick": args.quick,
             "python": sys.version.split()[0],
         }
