@@ -1,0 +1,167 @@
+"""The console over HTTP in process (TestClient, real storage): the OAuth sign-in as a
+client of the embedded authorization server, the security headers, CSRF refusals, and
+pages decided by the policy and journaled through the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from strongroom.api.app import create_app
+from tests.console.console_testkit import PASSWORD, Account, ConsoleSetup, console_setup
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSetup]:
+    s = console_setup(tmp_path_factory.mktemp("home"))
+    srv = s.dep.service.authorization_server
+    s.dep.service.admin.register_client(
+        "console", public=True, redirect_uris=[srv.public_url + "/console/callback"]
+    )
+    yield s
+    s.dep.client.close()
+    s.dep.service.close()
+
+
+def browser(s: ConsoleSetup) -> TestClient:
+    base = s.dep.service.authorization_server.public_url
+    return TestClient(create_app(s.dep.service), base_url=base)
+
+
+def sign_in(s: ConsoleSetup, account: Account) -> TestClient:
+    http = browser(s)
+    start = http.get("/console/sign-in/start", follow_redirects=False)
+    assert start.status_code == 303, start.text
+    form_url = start.headers["location"]
+    assert form_url.startswith("/oauth/authorize?client_id=console&request_uri=")
+    page = http.get(form_url)
+    assert page.status_code == 200
+    s.dep.clock.advance(30)  # a fresh TOTP step for each sign-in
+    request_uri = dict(p.split("=", 1) for p in urlsplit(form_url).query.split("&"))
+    from urllib.parse import unquote
+
+    login = http.post(
+        "/oauth/authorize",
+        data={
+            "client_id": "console",
+            "request_uri": unquote(request_uri["request_uri"]),
+            "username": account.username,
+            "password": PASSWORD,
+            "otp": account.code(s.dep.clock.now()),
+            "action": "login",
+        },
+        follow_redirects=False,
+    )
+    assert login.status_code == 303, login.text
+    back = urlsplit(login.headers["location"])
+    assert back.path == "/console/callback"
+    done = http.get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/console/"
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    return http
+
+
+def test_pages_need_a_session_and_carry_strict_headers(setup: ConsoleSetup) -> None:
+    http = browser(setup)
+    r = http.get("/console/containments", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/sign-in"
+    page = http.get("/console/sign-in")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text  # no inline script, only src='self'
+    js = http.get("/console/static/console.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert http.get("/console/static/..%2Fweb.py").status_code == 404
+
+
+def test_admin_lifts_a_containment_with_a_reason_through_the_gate(setup: ConsoleSetup) -> None:
+    http = sign_in(setup, setup.admin)
+    page = http.get("/console/containments")
+    assert page.status_code == 200, page.text
+    assert setup.containment in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    journal = setup.dep.service.journal
+    journal.flush()
+    before = journal.size()
+    lifted = http.post(
+        f"/console/containments/{setup.containment}/lift",
+        data={"csrf": csrf, "why": "false positive: a training exercise"},
+        follow_redirects=False,
+    )
+    assert lifted.status_code == 303, lifted.text
+    journal.flush()
+    entries = [journal.entry(i) for i in range(before, journal.size())]
+    lifts = [e for e in entries if e["endpoint"] == "POST /v1/containments/{id}/lift"]
+    assert lifts and lifts[-1]["principal"] == setup.admin.principal
+    assert lifts[-1]["outcome"] == "allowed", lifts[-1]
+    after = http.get("/console/containments").text
+    assert "false positive: a training exercise" in after
+
+
+def test_forms_without_the_session_csrf_token_are_refused(setup: ConsoleSetup) -> None:
+    http = sign_in(setup, setup.admin)
+    for data in ({"why": "no token at all"}, {"why": "a forged token", "csrf": "x" * 43}):
+        r = http.post(
+            f"/console/containments/{setup.containment}/lift", data=data, follow_redirects=False
+        )
+        assert r.status_code == 403, r.text
+    assert http.post("/console/sign-out", data={}, follow_redirects=False).status_code == 403
+
+
+def test_the_policy_decides_each_page(setup: ConsoleSetup) -> None:
+    auditor = sign_in(setup, setup.auditor)
+    home = auditor.get("/console/")
+    assert "Journal" in home.text and "Containments" not in home.text
+    refused = auditor.get("/console/containments")
+    assert refused.status_code == 403
+    journal = auditor.get("/console/journal?entry=0")
+    assert journal.status_code == 200 and 'id="proof"' in journal.text
+    setup.dep.service.journal.flush()
+    last = setup.dep.service.journal.entry(setup.dep.service.journal.size() - 1)
+    assert last["endpoint"] == "GET /v1/journal/proof/inclusion"
+    assert last["principal"] == setup.auditor.principal
+
+
+def test_breach_report_page_and_download(setup: ConsoleSetup) -> None:
+    auditor = sign_in(setup, setup.auditor)
+    q = f"principals={setup.contained}"
+    page = auditor.get(f"/console/investigations/breach?{q}")
+    assert page.status_code == 200, page.text
+    md = auditor.get(f"/console/investigations/breach.md?{q}")
+    assert md.status_code == 200
+    assert md.headers["content-disposition"].startswith("attachment")
+    assert md.text.startswith("# Personal data breach: scope (GDPR Art. 33)")
+    assert setup.contained in md.text
+
+
+def test_signing_out_ends_the_session(setup: ConsoleSetup) -> None:
+    http = sign_in(setup, setup.auditor)
+    page = http.get("/console/journal")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    out = http.post("/console/sign-out", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert http.get("/console/journal", follow_redirects=False).status_code == 303
+
+
+def test_admin_approves_an_export_under_four_eyes(setup: ConsoleSetup) -> None:
+    http = sign_in(setup, setup.admin)
+    page = http.get("/console/reviews")
+    assert page.status_code == 200, page.text
+    assert setup.export in page.text, page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = http.post(
+        f"/console/reviews/exports/{setup.export}",
+        data={"csrf": csrf, "decision": "approve", "note": "checked the case file"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    approved = http.get("/console/reviews?status=approved").text
+    assert setup.export in approved and "checked the case file" in approved
