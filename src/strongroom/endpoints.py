@@ -53,12 +53,16 @@ INVESTIGATE_PRINCIPAL = Endpoint("GET", "/v1/investigations/principals/{id}")
 INVESTIGATE_SUBJECT = Endpoint("GET", "/v1/investigations/subjects/{id}")
 BREACH = Endpoint("POST", "/v1/investigations/breach")
 REVIEWS = Endpoint("GET", "/v1/reviews")
+ALERTS = Endpoint("GET", "/v1/alerts")
+ACTIVITY = Endpoint("GET", "/v1/activity")
 DECIDE_REVIEW = Endpoint("POST", "/v1/reviews/{id}/decision")
 
 # --- administration -----------------------------------------------------------------------
 CONTAINMENTS = Endpoint("GET", "/v1/containments")
 LIFT_CONTAINMENT = Endpoint("POST", "/v1/containments/{id}/lift")
 REVOKE_PRINCIPAL = Endpoint("POST", "/v1/principals/{id}/revoke")
+PRINCIPALS = Endpoint("GET", "/v1/principals")
+END_SESSION = Endpoint("POST", "/v1/sessions/{id}/end")
 BUDGET_STATE = Endpoint("GET", "/v1/budgets/{principal}")
 
 # --- exports ------------------------------------------------------------------------------

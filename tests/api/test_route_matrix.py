@@ -53,6 +53,10 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
         frozenset({"auditor"}),
         {"decision": "approved", "note": "looked at it"},
     ),
+    "GET /v1/alerts": (frozenset({"auditor", "admin"}), None),
+    "GET /v1/activity": (frozenset({"auditor", "admin"}), None),
+    "GET /v1/principals": (frozenset({"admin"}), None),
+    "POST /v1/sessions/{id}/end": (frozenset({"admin"}), {"why": "testing refusal"}),
     "GET /v1/budgets/{principal}": (frozenset({"admin"}), None),
     "GET /v1/containments": (frozenset({"admin"}), None),
     "POST /v1/containments/{id}/lift": (

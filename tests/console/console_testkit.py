@@ -13,7 +13,7 @@ from pathlib import Path
 import pyotp
 
 from strongroom.clock import FakeClock
-from strongroom.detect.containment import Containment
+from strongroom.detect.containment import Action, Containment
 from tests.deployment import Deployment, build_deployment
 
 PASSWORD = "a long and boring passphrase"
@@ -61,17 +61,28 @@ def console_setup(path: Path, **options: object) -> ConsoleSetup:
     police = dep.headers("police")
     for serial in ("NOSUCH-1", dep.fixtures["weapon_serial"]):
         dep.client.post("/v1/weapons/lookup", json={"serial": serial}, headers=police)
-    # A containment as the detectors' ladder writes it (the store every worker reads).
+    # A containment as the detectors' ladder decides it: journaled as an action (the
+    # alert the console lists) and kept in the store every worker reads.
     contained = dep.principals["police"]
     containment = Containment(
         id=str(uuid.uuid4()),
         action="suspend_principal",
         principal=contained,
         created_at=dep.clock.now(),
-        risk=0.93,
+        risk=93.0,
         families=("enumeration", "velocity"),
     )
     dep.service.detector.store.add(containment)
+    action = Action(
+        action="suspend_principal",
+        principal=contained,
+        ts=dep.clock.now(),
+        risk=93.0,
+        families=("enumeration", "velocity"),
+        role="police",
+        containment=containment,
+    )
+    dep.service.journal.append(action.to_entry())
     # An export request waiting for an approver (four eyes).
     r = dep.client.post(
         "/v1/exports",

@@ -165,3 +165,63 @@ def test_admin_approves_an_export_under_four_eyes(setup: ConsoleSetup) -> None:
     assert r.status_code == 303, r.text
     approved = http.get("/console/reviews?status=approved").text
     assert setup.export in approved and "checked the case file" in approved
+
+
+def test_alerts_page_lists_the_detector_decision_and_opens_the_incident(
+    setup: ConsoleSetup,
+) -> None:
+    auditor = sign_in(setup, setup.auditor)
+    page = auditor.get("/console/alerts")
+    assert page.status_code == 200, page.text
+    assert setup.contained in page.text and "critical" in page.text
+    assert 'data-poll="/console/alerts/rows?' in page.text
+    rows = auditor.get("/console/alerts/rows?family=velocity")
+    assert rows.status_code == 200 and setup.contained in rows.text
+    assert setup.contained not in auditor.get("/console/alerts/rows?family=honey").text
+    assert setup.contained not in auditor.get("/console/alerts/rows?role=dealer").text
+    incident = auditor.get(f"/console/incidents/{setup.contained}")
+    assert incident.status_code == 200, incident.text
+    assert setup.containment in incident.text and 'id="principal-report"' in incident.text
+    journal = setup.dep.service.journal
+    journal.flush()
+    last = journal.entry(journal.size() - 1)
+    assert last["endpoint"] == "GET /v1/investigations/principals/{id}"
+
+
+def test_curves_page_draws_inline_svg_against_peers(setup: ConsoleSetup) -> None:
+    admin = sign_in(setup, setup.admin)
+    page = admin.get(f"/console/curves?principal={setup.contained}")
+    assert page.status_code == 200, page.text
+    assert page.text.count("<svg") == 2 and 'class="peer"' in page.text
+    day = admin.get("/console/curves?role=police&bucket=day")
+    assert day.status_code == 200 and day.text.count('class="bar"') == 2 * 14
+
+
+def test_principals_page_suspends_and_ends_sessions(setup: ConsoleSetup) -> None:
+    admin = sign_in(setup, setup.admin)
+    page = admin.get("/console/principals")
+    assert page.status_code == 200, page.text
+    assert setup.admin.principal in page.text and "console" in page.text  # its own session
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    dealer = setup.dep.principals["dealer"]
+    r = admin.post(
+        f"/console/principals/{dealer}/suspend",
+        data={"csrf": csrf, "why": "left the company"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    row = admin.get("/console/principals").text.split(f'data-id="{dealer}"', 1)[1]
+    assert '<td class="status">suspended</td>' in row.split("</tr>", 1)[0]
+    # The auditor's own session ended by the administrator: its next page asks to sign in.
+    auditor = sign_in(setup, setup.auditor)
+    sessions = setup.dep.service.sessions.open_sessions()
+    theirs = [s for s in sessions if s["principal"] == setup.auditor.principal]
+    assert theirs
+    for s in theirs:
+        r = admin.post(
+            f"/console/sessions/{s['session']}/end",
+            data={"csrf": csrf, "why": "laptop left unlocked"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+    assert auditor.get("/console/journal", follow_redirects=False).status_code == 303

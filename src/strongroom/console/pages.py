@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from strongroom import endpoints as ep
 from strongroom.compose import Service
+from strongroom.console.charts import bar_chart
 from strongroom.console.web import (
     PREFIX,
     SECURITY_HEADERS,
@@ -129,6 +130,135 @@ def make_console_router(service: Service) -> APIRouter:
             return console.render("home.html", session=session, who=who)
 
         return page(request, work)
+
+    # --- alerts and incidents -------------------------------------------------------------
+    def alert_filters(request: Request) -> dict[str, Any]:
+        q = request.query_params
+        filters: dict[str, Any] = {"hours": parse_int(q.get("hours") or "24", "hours")}
+        if q.get("family"):
+            filters["family"] = q["family"].strip()
+        if q.get("role"):
+            filters["role"] = q["role"].strip()
+        if q.get("severity"):
+            filters["severity"] = parse_int(q["severity"], "severity")
+        return filters
+
+    @router.get("/alerts")
+    def alerts(request: Request) -> Response:
+        def work(who: Caller) -> Response:
+            filters = alert_filters(request)
+            body = service.audit.alerts(who, **filters).body
+            return console.render(
+                "alerts.html",
+                session=console.session(request),
+                body=body,
+                filters=filters,
+                query=request.url.query,
+                roles=service.policy.staff_roles(),
+                families=sorted({f for a in body["items"] for f in a["families"]}),
+            )
+
+        return page(request, work)
+
+    @router.get("/alerts/rows")
+    def alert_rows(request: Request) -> Response:
+        """The alerts table's rows alone, for the page's polling script."""
+
+        def work(who: Caller) -> Response:
+            body = service.audit.alerts(who, **alert_filters(request)).body
+            return console.render("alert_rows.html", session=console.session(request), body=body)
+
+        return page(request, work)
+
+    @router.get("/incidents/{principal}")
+    def incident(request: Request, principal: str) -> Response:
+        """One principal's incident: the signals (its alerts of the last week), the
+        containments taken, and (for the roles the policy lets investigate) its timeline
+        and what it touched: pseudonymous subject IDs and field categories."""
+
+        def work(who: Caller) -> Response:
+            signals = service.audit.alerts(who, hours=24 * 7, principal=principal).body
+            report = None
+            if console.allowed(who.role, (ep.INVESTIGATE_PRINCIPAL,)):
+                since = service.clock.now() - 7 * 86400
+                report = service.audit.investigate_principal(who, principal, since, None).body
+            taken = [a for a in signals["items"] if a["containment"]]
+            return console.render(
+                "incident.html",
+                session=console.session(request),
+                principal=principal,
+                signals=signals["items"],
+                taken=taken,
+                report=report,
+            )
+
+        return page(request, work)
+
+    # --- extraction curves ----------------------------------------------------------------
+    @router.get("/curves")
+    def curves(request: Request) -> Response:
+        def work(who: Caller) -> Response:
+            q = request.query_params
+            principal = (q.get("principal") or "").strip() or None
+            role = (q.get("role") or "").strip() or None
+            bucket = q.get("bucket") or "hour"
+            body = service.audit.extraction(who, principal=principal, role=role, bucket=bucket).body
+            series = body["series"]
+            starts = [p["start"] for p in series]
+            compare = principal is not None or role is not None
+            charts = []
+            for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
+                budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
+                charts.append(
+                    bar_chart(
+                        f"{label} per {bucket}",
+                        starts,
+                        [p[unit] for p in series],
+                        peers=[p[f"peer_{unit}"] for p in series] if compare else None,
+                        budgets=budgets,
+                        bucket_seconds=body["bucket_seconds"],
+                    )
+                )
+            return console.render(
+                "curves.html",
+                session=console.session(request),
+                body=body,
+                charts=charts,
+                principal=principal or "",
+                role=role or "",
+                bucket=bucket,
+                roles=service.policy.staff_roles(),
+            )
+
+        return page(request, work)
+
+    # --- principals and sessions ----------------------------------------------------------
+    @router.get("/principals")
+    def principals(request: Request) -> Response:
+        def work(who: Caller) -> Response:
+            body = service.admin.principals(who).body
+            return console.render("principals.html", session=console.session(request), body=body)
+
+        return page(request, work)
+
+    @router.post("/principals/{principal_id}/suspend")
+    async def suspend(request: Request, principal_id: str) -> Response:
+        def work(who: Caller, form: dict[str, str]) -> str:
+            why = form.get("why", "").strip()
+            if len(why) < 5:
+                raise BadRequest("suspending a principal needs a reason (5 characters or more)")
+            service.admin.revoke_principal(who, principal_id, why)
+            return "/principals"
+
+        return await action(request, work)
+
+    @router.post("/sessions/{session_id}/end")
+    async def end_session(request: Request, session_id: str) -> Response:
+        def work(who: Caller, form: dict[str, str]) -> str:
+            service.admin.end_session(who, session_id, form.get("why", "").strip())
+            return "/principals"
+
+        return await action(request, work)
 
     # --- containments ---------------------------------------------------------------------
     @router.get("/containments")

@@ -67,10 +67,13 @@ class Page:
 
 
 PAGES = (
+    Page("/alerts", "Alerts", (ep.ALERTS,)),
+    Page("/curves", "Extraction curves", (ep.ACTIVITY,)),
     Page("/containments", "Containments", (ep.CONTAINMENTS,)),
     Page("/reviews", "Reviews", (ep.REVIEWS, ep.EXPORT_QUEUE)),
     Page("/journal", "Journal", (ep.CHECKPOINT,)),
     Page("/investigations", "Investigations", (ep.INVESTIGATE_PRINCIPAL,)),
+    Page("/principals", "Principals and sessions", (ep.PRINCIPALS,)),
 )
 
 
@@ -125,7 +128,8 @@ class Console:
     def allowed(self, role: str, needs: tuple[Endpoint, ...]) -> bool:
         """Whether the policy lets `role` call any of `needs` (to show a link; the call
         itself is decided again by the pipeline)."""
-        return any(role in self.svc.policy.endpoint(e.id).roles for e in needs)
+        known = self.svc.policy.policy.endpoints
+        return any(e.id in known and role in known[e.id].roles for e in needs)
 
     def failure(self, session: Session | None, exc: StrongroomError) -> HTMLResponse:
         return self.render(

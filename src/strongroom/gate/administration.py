@@ -28,6 +28,12 @@ class CredentialsPort(Protocol):
     def unlock(self, principal_id: str) -> bool: ...
 
 
+class SessionsPort(Protocol):
+    def open_sessions(self, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def active(self, session_id: str, now: float | None = None) -> object | None: ...
+    def end(self, session_id: str, reason: str = "logout") -> None: ...
+
+
 class AdminTasks:
     def __init__(
         self,
@@ -41,6 +47,7 @@ class AdminTasks:
         credentials: CredentialsPort,
         clients: ClientRegistry,
         tokens: TokenIssuer,
+        sessions: SessionsPort,
     ) -> None:
         self.pipeline = pipeline
         self.registry = registry
@@ -51,6 +58,7 @@ class AdminTasks:
         self.credentials = credentials
         self.clients = clients
         self.tokens = tokens
+        self.sessions = sessions
 
     def operator(self) -> Caller:
         """The local operator: whoever runs the CLI on the server, as an administrator."""
@@ -99,6 +107,37 @@ class AdminTasks:
 
         return self.pipeline.administer(
             caller, ep.REVOKE_PRINCIPAL, fn, detail={"principal": principal_id, "why": why}
+        )
+
+    def principals(self, caller: Caller) -> Answer:
+        """Staff principals (role, département, status, label) and their open sessions."""
+
+        def fn(t: Task) -> dict[str, Any]:
+            open_ = self.sessions.open_sessions(limit=t.page_size)
+            by_principal: dict[str, list[dict[str, Any]]] = {}
+            for sess in open_:
+                by_principal.setdefault(str(sess["principal"]), []).append(sess)
+            items = [
+                {**p, "sessions": by_principal.get(p["id"], [])} for p in self.list_principals()
+            ]
+            return {"items": items[: t.page_size], "open_sessions": len(open_)}
+
+        return self.pipeline.administer(caller, ep.PRINCIPALS, fn)
+
+    def end_session(self, caller: Caller, session_id: str, why: str) -> Answer:
+        """End one sign-in session and revoke its refresh tokens: its access tokens are
+        refused from the next request on (the session is checked on each one)."""
+        if not why or len(why.strip()) < 5:
+            raise BadRequest("ending a session needs a reason", reason="invalid_input")
+
+        def fn(t: Task) -> dict[str, Any]:
+            if self.sessions.active(session_id) is None:
+                raise NotFound("no such open session", reason="not_found")
+            self.sessions.end(session_id, reason="ended_by_admin")
+            return {"session": session_id, "status": "ended"}
+
+        return self.pipeline.administer(
+            caller, ep.END_SESSION, fn, detail={"session": session_id, "why": why}
         )
 
     # --- principals and clients (the local operator) -----------------------------------------

@@ -5,17 +5,20 @@ IDs and field names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strongroom import endpoints as ep
 from strongroom.context import Caller
+from strongroom.detect.ocsf import severity_id
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
 from strongroom.gate.break_glass import review_dict
 from strongroom.gate.pipeline import Answer, Pipeline, Task
 from strongroom.gate.ports import JournalPort
+from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import b64
+from strongroom.policy.model import BudgetSpec
 from strongroom.registry.repository import Registry
 
 
@@ -27,11 +30,15 @@ class AuditTasks:
         journal: JournalPort,
         investigator: Investigator,
         registry: Registry,
+        activity: RecentActivity,
+        budgets: Sequence[BudgetSpec] = (),
     ) -> None:
         self.pipeline = pipeline
         self.journal = journal
         self.investigator = investigator
         self.registry = registry
+        self.activity = activity
+        self.budgets = tuple(budgets)
 
     # --- the journal -----------------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
@@ -90,6 +97,88 @@ class AuditTasks:
         self.journal.flush()
         return report(*args)
 
+    # --- alerts and extraction curves (the SOC, administrators) ------------------------------
+    def alerts(
+        self,
+        caller: Caller,
+        *,
+        hours: int = 24,
+        family: str | None = None,
+        role: str | None = None,
+        severity: int | None = None,
+        principal: str | None = None,
+    ) -> Answer:
+        """The detectors' decisions of the last `hours`, newest first: who, which families,
+        the risk and its OCSF severity (2 low .. 5 critical), the rung or containment."""
+        if not 1 <= hours <= 24 * 90:
+            raise BadRequest("hours is between 1 and 2160", reason="invalid_input")
+
+        def fn(t: Task) -> dict[str, Any]:
+            scan = self.activity.alerts(self.pipeline.clock.now() - hours * 3600)
+            items = []
+            for index, e in scan.entries:
+                alert = alert_dict(index, e)
+                if family is not None and family not in alert["families"]:
+                    continue
+                if role is not None and alert["role"] != role:
+                    continue
+                if principal is not None and alert["principal"] != principal:
+                    continue
+                if severity is not None and alert["severity"] < severity:
+                    continue
+                items.append(alert)
+                if len(items) >= t.page_size:
+                    break
+            return {"items": items, "scanned": scan.scanned, "truncated": scan.truncated}
+
+        return self.pipeline.administer(
+            caller,
+            ep.ALERTS,
+            fn,
+            detail={"alerts": {"hours": hours, "family": family, "principal": principal}},
+        )
+
+    def extraction(
+        self,
+        caller: Caller,
+        *,
+        principal: str | None = None,
+        role: str | None = None,
+        bucket: str = "hour",
+    ) -> Answer:
+        """Records and distinct subjects per hour (the last 24) or day (the last 14), for a
+        principal, a role or the whole service, with the peers' mean and the budgets that
+        apply per principal in a window of that length."""
+        if bucket not in BUCKETS:
+            raise BadRequest("bucket is hour or day", reason="invalid_input")
+        if principal is not None and role is not None:
+            raise BadRequest("name a principal or a role, not both", reason="invalid_input")
+        seconds, count = BUCKETS[bucket]
+
+        def fn(t: Task) -> dict[str, Any]:
+            now = self.pipeline.clock.now()
+            since = (now // seconds - count + 1) * seconds
+            body = self.activity.curves(since, now + 1, seconds, principal=principal, role=role)
+            peer_role = body.get("peer_role")
+            body["budgets"] = [
+                {"name": b.name, "unit": b.unit, "limit": b.limit, "window": b.window_seconds}
+                for b in self.budgets
+                if b.key == "principal"
+                and b.unit in ("records", "subjects")
+                and b.window_seconds == seconds
+                and not b.shadow
+                and (b.roles is None or peer_role in b.roles)
+                and (principal is not None or role is not None)
+            ]
+            return body
+
+        return self.pipeline.administer(
+            caller,
+            ep.ACTIVITY,
+            fn,
+            detail={"activity": {"principal": principal, "role": role, "bucket": bucket}},
+        )
+
     # --- break-glass reviews (the data protection officer) ---------------------------------
     def reviews(self, caller: Caller, status: str | None = "pending") -> Answer:
         def fn(t: Task) -> dict[str, Any]:
@@ -125,3 +214,29 @@ class AuditTasks:
         return self.pipeline.administer(
             caller, ep.DECIDE_REVIEW, fn, detail={"review": review_id, "decision": decision}
         )
+
+
+BUCKETS = {"hour": (3600, 24), "day": (86400, 14)}
+
+
+def alert_dict(index: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """One detector decision as the console and the API show it (journal keys only)."""
+    detail = entry.get("detail") or {}
+    families = [str(f) for f in detail.get("families", [])]
+    risk = float(detail.get("risk", 0.0))
+    return {
+        "index": index,
+        "ts": entry.get("ts"),
+        "principal": entry.get("principal"),
+        "role": entry.get("role"),
+        "action": detail.get("action"),
+        "reason": entry.get("reason"),
+        "outcome": entry.get("outcome"),
+        "families": families,
+        "risk": risk,
+        "severity": max((severity_id(risk, f) for f in families), default=severity_id(risk, "")),
+        "shadow": bool(detail.get("shadow", False)),
+        "containment": detail.get("containment"),
+        "by": detail.get("by"),
+        "why": detail.get("why"),
+    }
