@@ -36,6 +36,7 @@ class ConsoleSetup:
     dep: Deployment
     auditor: Account
     admin: Account
+    officer: Account  # a prefecture agent, for sign-ins outside the console
     contained: str  # the principal under containment
     containment: str
     export: str
@@ -57,6 +58,7 @@ def enroll(dep: Deployment, role: str) -> Account:
 def console_setup(path: Path, **options: object) -> ConsoleSetup:
     dep = build_deployment(path, persons=60, clock=FakeClock(time.time() - 7200), **options)  # type: ignore[arg-type]
     auditor, admin = enroll(dep, "auditor"), enroll(dep, "admin")
+    officer = enroll(dep, "prefecture")
     # Some history for the journal and the investigations: the police officer reads.
     police = dep.headers("police")
     for serial in ("NOSUCH-1", dep.fixtures["weapon_serial"]):
@@ -96,4 +98,6 @@ def console_setup(path: Path, **options: object) -> ConsoleSetup:
     )
     assert r.status_code == 201, r.text
     dep.clock.advance(60)
-    return ConsoleSetup(dep, auditor, admin, contained, containment.id, str(r.json()["id"]))
+    return ConsoleSetup(
+        dep, auditor, admin, officer, contained, containment.id, str(r.json()["id"])
+    )

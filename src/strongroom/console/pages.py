@@ -210,13 +210,16 @@ def make_console_router(service: Service) -> APIRouter:
             for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
                 budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
                 charts.append(
-                    bar_chart(
+                    (
                         f"{label} per {bucket}",
-                        starts,
-                        [p[unit] for p in series],
-                        peers=[p[f"peer_{unit}"] for p in series] if compare else None,
-                        budgets=budgets,
-                        bucket_seconds=body["bucket_seconds"],
+                        bar_chart(
+                            f"{label} per {bucket}",
+                            starts,
+                            [p[unit] for p in series],
+                            peers=[p[f"peer_{unit}"] for p in series] if compare else None,
+                            budgets=budgets,
+                            bucket_seconds=body["bucket_seconds"],
+                        ),
                     )
                 )
             return console.render(

@@ -114,7 +114,8 @@ class AuditTasks:
             raise BadRequest("hours is between 1 and 2160", reason="invalid_input")
 
         def fn(t: Task) -> dict[str, Any]:
-            scan = self.activity.alerts(self.pipeline.clock.now() - hours * 3600)
+            since = self.pipeline.clock.now() - hours * 3600
+            scan = self.activity.alerts(since, AUTHENTICATION_ALERTS)
             items = []
             for index, e in scan.entries:
                 alert = alert_dict(index, e)
@@ -218,12 +219,28 @@ class AuditTasks:
 
 BUCKETS = {"hour": (3600, 24), "day": (86400, 14)}
 
+# Security events the SOC must see beside the detectors' decisions (the authorization
+# server sends most of them to the alert sinks too), with the risk they are shown at: a
+# replayed code or refresh token means a token was stolen.
+AUTHENTICATION_ALERTS = {
+    "authorization_code_replay": 90.0,
+    "refresh_token_reuse": 90.0,
+    "passkey_cloned": 90.0,
+    "account_locked": 60.0,
+    "ip_prefix_limited": 60.0,
+    "passkey_registered": 30.0,
+}
+
 
 def alert_dict(index: int, entry: dict[str, Any]) -> dict[str, Any]:
     """One detector decision as the console and the API show it (journal keys only)."""
     detail = entry.get("detail") or {}
     families = [str(f) for f in detail.get("families", [])]
     risk = float(detail.get("risk", 0.0))
+    if entry.get("kind") == "security" and entry.get("endpoint") != "detect":
+        families = ["authentication"]
+        risk = AUTHENTICATION_ALERTS.get(str(entry.get("reason")), 30.0)
+        detail = {"action": entry.get("reason")}
     return {
         "index": index,
         "ts": entry.get("ts"),

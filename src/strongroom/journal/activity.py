@@ -14,7 +14,7 @@ subjects are counted (distinct), never listed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ class RecentActivity:
                 yield idx, entry
             end = start
 
-    def scan(self, since: float, *, detector_only: bool = False) -> Scan:
+    def scan(self, since: float, keep: Callable[[dict[str, Any]], bool] | None = None) -> Scan:
         found: list[tuple[int, dict[str, Any]]] = []
         scanned, truncated = 0, False
         for item in self._backwards(since):
@@ -76,14 +76,22 @@ class RecentActivity:
                 truncated = True
                 break
             scanned += 1
-            if not detector_only or item[1].get("endpoint") == DETECTOR_ENDPOINT:
+            if keep is None or keep(item[1]):
                 found.append(item)
         return Scan(found, scanned, truncated)
 
-    def alerts(self, since: float) -> Scan:
-        """The detectors' decisions (journal endpoint `detect`: ladder rungs, containments,
-        lifts), newest first."""
-        return self.scan(since, detector_only=True)
+    def alerts(self, since: float, security_reasons: Collection[str] = ()) -> Scan:
+        """The detectors' decisions (journal endpoint `detect`: ladder rungs and
+        containments) and the security events whose reason is one of `security_reasons`,
+        newest first."""
+        reasons = frozenset(security_reasons)
+
+        def keep(e: dict[str, Any]) -> bool:
+            return e.get("endpoint") == DETECTOR_ENDPOINT or (
+                e.get("kind") == "security" and e.get("reason") in reasons
+            )
+
+        return self.scan(since, keep)
 
     def curves(
         self,
