@@ -45,6 +45,8 @@ TABLE: dict[str, tuple[frozenset[str], dict | None]] = {
     "GET /v1/journal/checkpoint": (frozenset({"auditor"}), None),
     "GET /v1/journal/proof/inclusion": (frozenset({"auditor"}), None),
     "GET /v1/journal/proof/consistency": (frozenset({"auditor"}), None),
+    "GET /v1/journal/verification": (frozenset({"auditor"}), None),
+    "POST /v1/journal/verification": (frozenset({"auditor"}), None),
     "GET /v1/investigations/principals/{id}": (frozenset({"auditor"}), None),
     "GET /v1/investigations/subjects/{id}": (frozenset({"auditor"}), None),
     "POST /v1/investigations/breach": (frozenset({"auditor"}), {"principals": [NIL]}),

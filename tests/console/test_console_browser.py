@@ -290,6 +290,11 @@ def test_auditor_pages_journal_investigations(
     auditor.fill("input[name=entry]", "0")  # type: ignore[attr-defined]
     auditor.click("text=Prove")  # type: ignore[attr-defined]
     auditor.wait_for_selector("#proof")  # type: ignore[attr-defined]
+    assert "no witness has cosigned it" in auditor.locator("#witness").inner_text()  # type: ignore[attr-defined]
+    auditor.click("#verify-start")  # type: ignore[attr-defined]
+    auditor.wait_for_url("**/console/journal")  # type: ignore[attr-defined]
+    # Running, then done: the page's script polls the verification's state.
+    auditor.wait_for_selector("#verify-ok", timeout=30_000)  # type: ignore[attr-defined]
     shot(auditor, "journal")
     auditor.goto(f"/console/investigations?principal={setup.contained}")  # type: ignore[attr-defined]
     assert auditor.locator("#principal-report").count() == 1  # type: ignore[attr-defined]

@@ -124,10 +124,16 @@ def test_the_policy_decides_each_page(setup: ConsoleSetup) -> None:
     assert refused.status_code == 403
     journal = auditor.get("/console/journal?entry=0")
     assert journal.status_code == 200 and 'id="proof"' in journal.text
-    setup.dep.service.journal.flush()
-    last = setup.dep.service.journal.entry(setup.dep.service.journal.size() - 1)
-    assert last["endpoint"] == "GET /v1/journal/proof/inclusion"
-    assert last["principal"] == setup.auditor.principal
+    journal = setup.dep.service.journal
+    journal.flush()
+    # The page's three use cases, each journaled under its endpoint for this auditor.
+    recent = [journal.entry(i) for i in range(journal.size() - 3, journal.size())]
+    assert [e["endpoint"] for e in recent] == [
+        "GET /v1/journal/checkpoint",
+        "GET /v1/journal/proof/inclusion",
+        "GET /v1/journal/verification",
+    ]
+    assert {e["principal"] for e in recent} == {setup.auditor.principal}
 
 
 def test_breach_report_page_and_download(setup: ConsoleSetup) -> None:
@@ -225,3 +231,27 @@ def test_principals_page_suspends_and_ends_sessions(setup: ConsoleSetup) -> None
         )
         assert r.status_code == 303, r.text
     assert auditor.get("/console/journal", follow_redirects=False).status_code == 303
+
+
+def test_journal_verification_runs_in_the_background_with_its_progress(
+    setup: ConsoleSetup,
+) -> None:
+    import time
+
+    auditor = sign_in(setup, setup.auditor)
+    page = auditor.get("/console/journal")
+    assert page.status_code == 200, page.text
+    assert 'id="witness"' in page.text and "no witness has cosigned it" in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = auditor.post("/console/journal/verify", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    for _ in range(100):
+        status = auditor.get("/console/journal/verification").text
+        if "data-poll-done" in status:
+            break
+        time.sleep(0.1)
+    assert 'id="verify-ok"' in status, status
+    journal = setup.dep.service.journal
+    journal.flush()
+    reasons = [journal.entry(i).get("reason") for i in range(journal.size() - 5, journal.size())]
+    assert "journal_verified" in reasons

@@ -198,3 +198,13 @@ def end_session(
     session_id: IdPath, body: EndSessionBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.end_session(who, session_id, body.why), response)
+
+
+@route(router, ep.VERIFICATION, summary="Auditor: the journal's last or running verification")
+def verification(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return send(svc.audit.verification_status(who), response)
+
+
+@route(router, ep.VERIFY_JOURNAL, summary="Auditor: start a full verification of the journal")
+def verify_journal(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return send(svc.audit.start_verification(who), response)

@@ -350,15 +350,40 @@ def make_console_router(service: Service) -> APIRouter:
                 if not 0 <= index < head["size"]:
                     raise BadRequest(f"entry is between 0 and {head['size'] - 1}")
                 proof = service.audit.inclusion_proof(who, index, head["size"]).body
+            signers = note_signers(head["checkpoint"])
             return console.render(
                 "journal.html",
                 session=console.session(request),
                 size=head["size"],
                 checkpoint=head["checkpoint"],
+                signer=signers[0] if signers else None,
+                cosigners=signers[1:],
                 proof=proof,
+                verification=service.audit.verification_status(who).body,
             )
 
         return page(request, work)
+
+    @router.get("/journal/verification")
+    def verification(request: Request) -> Response:
+        """The verification's state alone, for the page's polling script."""
+
+        def work(who: Caller) -> Response:
+            return console.render(
+                "verification.html",
+                session=console.session(request),
+                verification=service.audit.verification_status(who).body,
+            )
+
+        return page(request, work)
+
+    @router.post("/journal/verify")
+    async def verify(request: Request) -> Response:
+        def work(who: Caller, form: dict[str, str]) -> str:
+            service.audit.start_verification(who)
+            return "/journal"
+
+        return await action(request, work)
 
     # --- investigations -------------------------------------------------------------------
     @router.get("/investigations")
@@ -430,6 +455,12 @@ def see_other(path: str) -> Response:
 
 def is_active(c: dict[str, Any], now: float) -> bool:
     return c.get("lifted_at") is None and (c.get("expires_at") is None or now < c["expires_at"])
+
+
+def note_signers(note: str) -> list[str]:
+    """The key names that signed a C2SP signed note ("— name signature" lines), in order:
+    this server's first, then any witness's cosignature."""
+    return [line.split(" ")[1] for line in note.splitlines() if line.startswith("\u2014 ")]
 
 
 def parse_int(raw: str, name: str) -> int:

@@ -5,6 +5,8 @@ IDs and field names."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +41,7 @@ class AuditTasks:
         self.registry = registry
         self.activity = activity
         self.budgets = tuple(budgets)
+        self.verification = Verification(pipeline, journal)
 
     # --- the journal -----------------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
@@ -61,6 +64,18 @@ class AuditTasks:
             return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
 
         return self.pipeline.administer(caller, ep.CONSISTENCY, fn)
+
+    def verification_status(self, caller: Caller) -> Answer:
+        return self.pipeline.administer(
+            caller, ep.VERIFICATION, lambda t: self.verification.status()
+        )
+
+    def start_verification(self, caller: Caller) -> Answer:
+        """Start recomputing the whole tree and checking every checkpoint, in the
+        background; its end (ok or the first bad index) is journaled too."""
+        return self.pipeline.administer(
+            caller, ep.VERIFY_JOURNAL, lambda t: self.verification.start(caller)
+        )
 
     # --- investigations --------------------------------------------------------------------
     def investigate_principal(
@@ -257,3 +272,69 @@ def alert_dict(index: int, entry: dict[str, Any]) -> dict[str, Any]:
         "by": detail.get("by"),
         "why": detail.get("why"),
     }
+
+
+log = logging.getLogger("strongroom.gate.audit")
+
+
+class Verification:
+    """One full verification of the journal at a time, run in a thread of its own; its
+    progress and its report are kept for whoever asks next (this process's memory)."""
+
+    def __init__(self, pipeline: Pipeline, journal: JournalPort) -> None:
+        self.pipeline = pipeline
+        self.journal = journal
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {"state": "never_run"}
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state)
+
+    def start(self, caller: Caller) -> dict[str, Any]:
+        with self._lock:
+            if self._state["state"] == "running":
+                raise Conflict("a verification is already running", reason="already_running")
+            self._state = {
+                "state": "running",
+                "started_by": caller.principal_id,
+                "started_at": self.pipeline.clock.now(),
+                "checked": 0,
+                "total": self.journal.size(),
+            }
+            started = dict(self._state)
+        threading.Thread(
+            target=self._run, args=(caller,), name="journal-verify", daemon=True
+        ).start()
+        return started
+
+    def _progress(self, checked: int, total: int) -> None:
+        with self._lock:
+            self._state.update(checked=checked, total=total)
+
+    def _run(self, caller: Caller) -> None:
+        try:
+            self.journal.flush()
+            report = self.journal.verify(self._progress).to_dict()
+        except Exception as exc:  # noqa: BLE001 - reported on the page, never lost
+            log.error("journal verification failed: %s", type(exc).__name__)
+            with self._lock:
+                self._state.update(state="failed", finished_at=self.pipeline.clock.now())
+            return
+        with self._lock:
+            self._state.update(
+                state="done",
+                finished_at=self.pipeline.clock.now(),
+                checked=report["size"],
+                report=report,
+            )
+        self.pipeline.record_admin(
+            caller,
+            "journal verify",
+            reason="journal_verified" if report["ok"] else "journal_verification_failed",
+            detail={
+                "size": report["size"],
+                "ok": report["ok"],
+                "first_bad_index": report["first_bad_index"],
+            },
+        )
