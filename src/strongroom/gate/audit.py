@@ -130,7 +130,7 @@ class AuditTasks:
 
         def fn(t: Task) -> dict[str, Any]:
             since = self.pipeline.clock.now() - hours * 3600
-            scan = self.activity.alerts(since, AUTHENTICATION_ALERTS)
+            scan = self.activity.alerts(since, AUTHENTICATION_ALERTS, principal)
             items = []
             for index, e in scan.entries:
                 alert = alert_dict(index, e)

@@ -8,16 +8,21 @@ answer that stopped at the cap says so (`truncated`). At a few thousand entries 
 day's window is read whole; a busier service sees its most recent `max_entries`.
 
 Only counts, pseudonymous principal IDs, roles, detector families and risks come out;
-subjects are counted (distinct), never listed.
+subjects are counted (distinct), never listed. The curves' summary of a bucket that ended
+a few minutes ago never changes (entries are never rewritten): it is kept in memory, so
+a curve reads only the entries of the hours it has not summarized yet.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from strongroom.journal import tables
@@ -28,6 +33,24 @@ REVEALING = frozenset({"allowed", "masked"})
 DETECTOR_ENDPOINT = "detect"
 CHUNK = 5_000
 MAX_ENTRIES = 250_000
+# A bucket's summary is kept once it ended this long ago (late appends of other workers),
+# and dropped once it is older than the longest curve (14 days).
+SETTLE_SECONDS = 300
+KEEP_SECONDS = 15 * 86_400
+_ALLOWED = b'"outcome":"allowed"'
+_MASKED = b'"outcome":"masked"'
+_DETECTOR = b'"endpoint":"detect"'
+_SECURITY = b'"kind":"security"'
+_TS = re.compile(rb'"ts":(-?[0-9.eE+-]+)')
+
+
+def _ts(data: bytes) -> float:
+    """The entry's time, read from its bytes: the last `"ts":` (keys are sorted and those
+    after `ts` hold no object, so a nested `ts` comes earlier; inside a string the quotes
+    would be escaped)."""
+    at = data.rfind(b'"ts":')
+    found = _TS.match(data, at) if at >= 0 else None
+    return float(found.group(1)) if found else 0.0
 
 
 @dataclass(frozen=True)
@@ -43,12 +66,18 @@ class RecentActivity:
     def __init__(self, journal: Journal, *, max_entries: int = MAX_ENTRIES) -> None:
         self.journal = journal
         self.max_entries = max_entries
+        self._cache: dict[tuple[int, int], Summary] = {}
+        self._lock = threading.Lock()
 
-    def _backwards(self, since: float) -> Iterator[tuple[int, dict[str, Any]] | None]:
-        """Entries stamped at or after `since`, newest first; None once the cap is hit."""
+    def _backwards(
+        self, since: float, wanted: Callable[[bytes], bool] | None, read: list[int]
+    ) -> Iterator[tuple[int, dict[str, Any]] | None]:
+        """Entries stamped at or after `since`, newest first; None once the cap is hit.
+        With `wanted`, only the entries whose canonical bytes it accepts are decoded (the
+        others are counted, their time read from the bytes). `read[0]` counts the entries
+        read."""
         self.journal.flush()
         end = self.journal.size()
-        read = 0
         t = tables.leaves
         while end > 0:
             start = max(0, end - CHUNK)
@@ -58,40 +87,54 @@ class RecentActivity:
                 return [(int(i), bytes(d)) for i, d in c.execute(q.order_by(t.c.idx.desc()))]
 
             for idx, data in self.journal._query(chunk):
-                if read >= self.max_entries:
+                if read[0] >= self.max_entries:
                     yield None
                     return
-                read += 1
+                read[0] += 1
+                if wanted is not None and not wanted(data):
+                    if _ts(data) < since:
+                        return
+                    continue
                 entry = decode(data)
                 if float(entry.get("ts", 0.0)) < since:
                     return
                 yield idx, entry
             end = start
 
-    def scan(self, since: float, keep: Callable[[dict[str, Any]], bool] | None = None) -> Scan:
+    def scan(
+        self,
+        since: float,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
+        wanted: Callable[[bytes], bool] | None = None,
+    ) -> Scan:
         found: list[tuple[int, dict[str, Any]]] = []
-        scanned, truncated = 0, False
-        for item in self._backwards(since):
+        truncated, read = False, [0]
+        for item in self._backwards(since, wanted, read):
             if item is None:
                 truncated = True
                 break
-            scanned += 1
             if keep is None or keep(item[1]):
                 found.append(item)
-        return Scan(found, scanned, truncated)
+        return Scan(found, read[0], truncated)
 
-    def alerts(self, since: float, security_reasons: Collection[str] = ()) -> Scan:
+    def alerts(
+        self, since: float, security_reasons: Collection[str] = (), principal: str | None = None
+    ) -> Scan:
         """The detectors' decisions (journal endpoint `detect`: ladder rungs and
         containments) and the security events whose reason is one of `security_reasons`,
-        newest first."""
+        newest first; with `principal`, that principal's only."""
         reasons = frozenset(security_reasons)
+        named = b'"principal":' + orjson.dumps(principal) if principal is not None else b""
 
         def keep(e: dict[str, Any]) -> bool:
             return e.get("endpoint") == DETECTOR_ENDPOINT or (
                 e.get("kind") == "security" and e.get("reason") in reasons
             )
 
-        return self.scan(since, keep)
+        def wanted(data: bytes) -> bool:  # canonical JSON: sorted keys, no blanks
+            return (_DETECTOR in data or _SECURITY in data) and named in data
+
+        return self.scan(since, keep, wanted)
 
     def curves(
         self,
@@ -105,50 +148,39 @@ class RecentActivity:
         """Records and distinct subjects disclosed per `bucket` seconds in [since, until):
         for one principal, one role, or the whole service; beside them the peers' mean per
         principal (the principal's role, or the role's principals)."""
-        scan = self.scan(since)
         starts = list(range(int(since // bucket * bucket), int(until), bucket))
-        mine: dict[int, dict[str, Any]] = {s: {"records": 0, "subjects": set()} for s in starts}
-        peers: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+        sums, scanned, truncated = self._summaries(starts, bucket, until)
         peer_role = role
         if principal is not None:
-            for _, e in scan.entries:
-                if e.get("principal") == principal and e.get("role"):
-                    peer_role = str(e["role"])
+            for s in reversed(starts):
+                if principal in sums[s].principals:
+                    peer_role = sums[s].principals[principal][0]
                     break
-        for _, e in scan.entries:
-            ts = float(e.get("ts", 0.0))
-            if ts >= until or e.get("outcome") not in REVEALING or e.get("kind") == "admin":
-                continue
-            slot = int(ts // bucket * bucket)
-            if slot not in mine:
-                continue
-            who, its_role = e.get("principal"), e.get("role")
-            selected = (principal is None or who == principal) and (
-                role is None or its_role == role
-            )
-            records, subjects = int(e.get("records", 0)), e.get("subjects", [])
-            if selected:
-                mine[slot]["records"] += records
-                mine[slot]["subjects"].update(subjects)
-            is_peer = peer_role is not None and its_role == peer_role and who != principal
-            if is_peer and (principal is not None or role is not None):
-                per = peers[slot].setdefault(str(who), {"records": 0, "subjects": set()})
-                per["records"] += records
-                per["subjects"].update(subjects)
         series = []
         for s in starts:
-            group = peers.get(s, {})
-            n = len(group)
+            summary = sums[s]
+            if principal is not None:
+                _, records, subjects = summary.principals.get(principal, ("", 0, 0))
+            elif role is not None:
+                records, subjects = summary.roles.get(role, (0, 0))
+            else:
+                records, subjects = summary.total
+            group = [
+                (r, n)
+                for who, (its_role, r, n) in summary.principals.items()
+                if (principal is not None or role is not None)
+                and its_role == peer_role
+                and who != principal
+            ]
+            k = len(group)
             series.append(
                 {
                     "start": s,
-                    "records": mine[s]["records"],
-                    "subjects": len(mine[s]["subjects"]),
-                    "peer_records": (sum(p["records"] for p in group.values()) / n) if n else 0.0,
-                    "peer_subjects": (
-                        (sum(len(p["subjects"]) for p in group.values()) / n) if n else 0.0
-                    ),
-                    "peers": n,
+                    "records": records,
+                    "subjects": subjects,
+                    "peer_records": sum(r for r, _ in group) / k if k else 0.0,
+                    "peer_subjects": sum(n for _, n in group) / k if k else 0.0,
+                    "peers": k,
                 }
             )
         return {
@@ -159,6 +191,75 @@ class RecentActivity:
             "since": since,
             "until": until,
             "series": series,
-            "scanned": scan.scanned,
-            "truncated": scan.truncated,
+            "scanned": scanned,
+            "truncated": truncated,
         }
+
+    def _summaries(
+        self, starts: list[int], bucket: int, until: float
+    ) -> tuple[dict[int, Summary], int, bool]:
+        """Each bucket's summary: from this process's cache for buckets complete some
+        minutes ago (entries never change), the others read from the log's tail."""
+        with self._lock:
+            sums = {s: self._cache[(bucket, s)] for s in starts if (bucket, s) in self._cache}
+        missing = [s for s in starts if s not in sums]
+        if not missing:
+            return sums, 0, False
+        scan = self.scan(
+            float(min(missing)),
+            wanted=lambda data: _ALLOWED in data or _MASKED in data,
+        )
+        open_: dict[int, _Open] = {s: _Open() for s in missing}
+        for _, e in scan.entries:
+            ts = float(e.get("ts", 0.0))
+            if ts >= until or e.get("outcome") not in REVEALING or e.get("kind") == "admin":
+                continue
+            slot = open_.get(int(ts // bucket * bucket))
+            if slot is not None:
+                slot.add(e)
+        settled = until - SETTLE_SECONDS
+        with self._lock:
+            for s, slot in open_.items():
+                sums[s] = summary = slot.close()
+                if not scan.truncated and s + bucket <= settled:
+                    self._cache[(bucket, s)] = summary
+            for key in [k for k in self._cache if k[1] < until - KEEP_SECONDS]:
+                del self._cache[key]
+        return sums, scan.scanned, scan.truncated
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One bucket: per principal (role, records, distinct subjects), per role and in
+    all (records, distinct subjects)."""
+
+    principals: dict[str, tuple[str, int, int]]
+    roles: dict[str, tuple[int, int]]
+    total: tuple[int, int]
+
+
+class _Open:
+    def __init__(self) -> None:
+        self.principals: dict[str, list[Any]] = {}
+        self.roles: dict[str, list[Any]] = defaultdict(lambda: [0, set()])
+        self.records = 0
+        self.subjects: set[str] = set()
+
+    def add(self, e: dict[str, Any]) -> None:
+        records, subjects = int(e.get("records", 0)), e.get("subjects", [])
+        role = str(e.get("role") or "")
+        mine = self.principals.setdefault(str(e.get("principal")), [role, 0, set()])
+        mine[1] += records
+        mine[2].update(subjects)
+        theirs = self.roles[role]
+        theirs[0] += records
+        theirs[1].update(subjects)
+        self.records += records
+        self.subjects.update(subjects)
+
+    def close(self) -> Summary:
+        return Summary(
+            {p: (v[0], v[1], len(v[2])) for p, v in self.principals.items()},
+            {r: (v[0], len(v[1])) for r, v in self.roles.items()},
+            (self.records, len(self.subjects)),
+        )
