@@ -33,6 +33,9 @@ from strongroom.clock import Clock
 IDLE_SECONDS = 15 * 60
 PENDING_SECONDS = 10 * 60
 MAX_SESSIONS = 10_000
+# Sign-ins under way are started by anyone who opens the sign-in page: bounded, oldest
+# dropped first, so a flood of them costs memory it cannot grow.
+MAX_PENDING = 10_000
 
 
 class ProofKey:
@@ -105,6 +108,8 @@ class SessionStore:
         pid = secrets.token_urlsafe(32)
         with self._lock:
             self._prune(now)
+            while len(self._pending) >= MAX_PENDING:
+                del self._pending[next(iter(self._pending))]  # the oldest (insertion order)
             self._pending[pid] = pending
         return pid, pending
 
