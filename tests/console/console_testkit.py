@@ -97,6 +97,18 @@ def console_setup(path: Path, **options: object) -> ConsoleSetup:
         },
     )
     assert r.status_code == 201, r.text
+    # A break-glass access waiting for the data protection officer's review.
+    other = dep.fixtures["person_elsewhere"]
+    glass = dep.headers(
+        "prefecture",
+        purpose="break_glass",
+        case=dep.case("prefecture", other),
+        acr="urn:strongroom:acr:phr",
+        auth_time=dep.clock.now(),
+        justification="Urgent: the holder moved yesterday and a suspension is pending now",
+    )
+    r2 = dep.client.get(f"/v1/persons/{other}", headers=glass)
+    assert r2.status_code == 200, r2.text
     dep.clock.advance(60)
     return ConsoleSetup(
         dep, auditor, admin, officer, contained, containment.id, str(r.json()["id"])

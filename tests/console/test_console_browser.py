@@ -302,6 +302,14 @@ def test_auditor_pages_journal_investigations(
     auditor.goto("/console/reviews")  # type: ignore[attr-defined]
     assert auditor.locator("h2", has_text="Break-glass").count() == 1  # type: ignore[attr-defined]
     shot(auditor, "reviews-auditor")
+    row = auditor.locator("#break-glass tbody tr").first  # type: ignore[attr-defined]
+    review = row.get_attribute("data-id")
+    row.locator("input[name=note]").fill("suspension file checked")
+    row.locator("button[value=approved]").click()
+    auditor.wait_for_url("**/console/reviews")  # type: ignore[attr-defined]
+    auditor.goto("/console/reviews?status=approved")  # type: ignore[attr-defined]
+    decided = auditor.locator(f"#break-glass tr[data-id='{review}']").inner_text()  # type: ignore[attr-defined]
+    assert "approved" in decided and "suspension file checked" in decided
 
 
 def test_auditor_downloads_the_breach_report(

@@ -255,3 +255,26 @@ def test_journal_verification_runs_in_the_background_with_its_progress(
     journal.flush()
     reasons = [journal.entry(i).get("reason") for i in range(journal.size() - 5, journal.size())]
     assert "journal_verified" in reasons
+
+
+def test_auditor_decides_a_break_glass_review(setup: ConsoleSetup) -> None:
+    auditor = sign_in(setup, setup.auditor)
+    page = auditor.get("/console/reviews")
+    assert page.status_code == 200, page.text
+    assert 'id="break-glass"' in page.text and 'id="exports"' not in page.text
+    review = page.text.split('action="/console/reviews/break-glass/', 1)[1].split('"', 1)[0]
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = auditor.post(
+        f"/console/reviews/break-glass/{review}",
+        data={"csrf": csrf, "decision": "approved", "note": "suspension file checked"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    approved = auditor.get("/console/reviews?status=approved").text
+    assert review in approved and "suspension file checked" in approved
+    again = auditor.post(
+        f"/console/reviews/break-glass/{review}",
+        data={"csrf": csrf, "decision": "rejected", "note": "changed my mind"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 409

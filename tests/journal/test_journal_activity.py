@@ -8,9 +8,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import pytest
+
 from strongroom.clock import FakeClock
 from strongroom.detect.containment import Action, new_containment
-from strongroom.journal import Journal
+from strongroom.journal import Journal, activity
 from strongroom.journal.activity import RecentActivity
 
 from .helpers import T0, event
@@ -78,13 +80,33 @@ def test_curves_match_a_direct_count_cold_and_from_the_summaries(db_url: str) ->
     assert first["peers"] == 2
     assert first["peer_records"] == sum(r for r, _ in peers) / 2
     # Settled buckets come from their summaries: a fresh reader reads all six hours, a
-    # second read only the last hour (not settled yet) and the entry that ends it.
+    # second read only the last hour (not settled yet).
     assert RecentActivity(j).curves(T0, until, HOUR)["scanned"] == len(entries)
-    assert act.curves(T0, until, HOUR)["scanned"] == 61
+    assert act.curves(T0, until, HOUR)["scanned"] == 60
     j.close()
 
 
-def test_alerts_are_the_detectors_and_security_entries_newest_first(db_url: str) -> None:
+def test_capped_curves_say_so_and_fill_in_on_the_next_views(db_url: str) -> None:
+    j, entries = journal_with_traffic(db_url)
+    want = direct(entries, HOUR)
+    act = RecentActivity(j, max_entries=150)  # two and a half hours of the six
+    until = T0 + 6 * HOUR + 1
+    views = []
+    for _ in range(5):  # each view completes at least one more hour
+        got = act.curves(T0, until, HOUR)
+        views.append(got)
+        assert got["scanned"] <= 150
+    assert views[0]["truncated"] and not views[-1]["truncated"]
+    first = {p["start"]: p["records"] for p in views[0]["series"]}
+    assert first[int(T0 + 5 * HOUR)] == want[int(T0 + 5 * HOUR)][0]  # the newest, whole
+    last = {p["start"]: (p["records"], p["subjects"]) for p in views[-1]["series"]}
+    assert {k: v for k, v in last.items() if v != (0, 0)} == want
+    j.close()
+
+
+def test_alerts_are_the_detectors_and_security_entries_newest_first(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     j, _ = journal_with_traffic(db_url, hours=2)
     c = new_containment("suspend_principal", "p-b", T0 + 7000, risk=91.0, families=("honey",))
     j.append(Action("suspend_principal", "p-b", T0 + 7000, risk=91.0, containment=c).to_entry())
@@ -114,6 +136,8 @@ def test_alerts_are_the_detectors_and_security_entries_newest_first(db_url: str)
     # The window stops the read: an hour back reads about an hour of entries.
     recent = act.alerts(T0 + 7000 - HOUR, {"authorization_code_replay"})
     assert 55 <= recent.scanned <= 70
-    capped = RecentActivity(j, max_entries=10).alerts(T0, {"authorization_code_replay"})
+    monkeypatch.setattr(activity, "ALERT_MAX_ENTRIES", 10)
+    capped = act.alerts(T0, {"authorization_code_replay"})
     assert capped.truncated and capped.scanned == 10
+    assert [e["principal"] for _, e in capped.entries] == ["p-c", "p-b"]  # among the last 10
     j.close()

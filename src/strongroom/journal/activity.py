@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, LargeBinary, func, literal, or_, select
 
 from strongroom.journal import tables
 from strongroom.journal.entry import decode
@@ -39,9 +39,19 @@ SETTLE_SECONDS = 300
 KEEP_SECONDS = 15 * 86_400
 _ALLOWED = b'"outcome":"allowed"'
 _MASKED = b'"outcome":"masked"'
+ALERT_MAX_ENTRIES = 5_000_000
 _DETECTOR = b'"endpoint":"detect"'
 _SECURITY = b'"kind":"security"'
 _TS = re.compile(rb'"ts":(-?[0-9.eE+-]+)')
+
+
+def _holds(conn: Connection, column: Any, needle: bytes) -> Any:
+    """SQL: the entry's bytes contain `needle` (SQLite instr, PostgreSQL position on
+    bytea); every entry it picks is decoded and checked again."""
+    value = literal(needle, LargeBinary)
+    if conn.dialect.name == "sqlite":
+        return func.instr(column, value) > 0
+    return func.position(value.op("IN")(column)) > 0
 
 
 def _ts(data: bytes) -> float:
@@ -122,19 +132,56 @@ class RecentActivity:
     ) -> Scan:
         """The detectors' decisions (journal endpoint `detect`: ladder rungs and
         containments) and the security events whose reason is one of `security_reasons`,
-        newest first; with `principal`, that principal's only."""
+        newest first; with `principal`, that principal's only.
+
+        The window's first entry is found by bisection on time (entries are appended in
+        time order), then the database itself picks the entries whose canonical bytes
+        (sorted keys, no blanks) name the detector or a security event: only those come
+        back to be decoded. At most `ALERT_MAX_ENTRIES` of the newest entries are looked
+        at."""
         reasons = frozenset(security_reasons)
-        named = b'"principal":' + orjson.dumps(principal) if principal is not None else b""
+        self.journal.flush()
+        end = self.journal.size()
+        start = self._first_at(since, end)
+        truncated = end - start > ALERT_MAX_ENTRIES
+        start = max(start, end - ALERT_MAX_ENTRIES)
+        t = tables.leaves
 
-        def keep(e: dict[str, Any]) -> bool:
-            return e.get("endpoint") == DETECTOR_ENDPOINT or (
-                e.get("kind") == "security" and e.get("reason") in reasons
+        def read(c: Connection) -> list[tuple[int, bytes]]:
+            named = [_holds(c, t.c.entry, b'"principal":' + orjson.dumps(principal))]
+            query = (
+                select(t.c.idx, t.c.entry)
+                .where(
+                    t.c.idx >= start,
+                    t.c.idx < end,
+                    or_(_holds(c, t.c.entry, _DETECTOR), _holds(c, t.c.entry, _SECURITY)),
+                    *(named if principal is not None else []),
+                )
+                .order_by(t.c.idx.desc())
             )
+            return [(int(i), bytes(d)) for i, d in c.execute(query)]
 
-        def wanted(data: bytes) -> bool:  # canonical JSON: sorted keys, no blanks
-            return (_DETECTOR in data or _SECURITY in data) and named in data
+        rows = self.journal._query(read)
+        found = []
+        for idx, data in rows:
+            e = decode(data)
+            if e.get("endpoint") == DETECTOR_ENDPOINT or (
+                e.get("kind") == "security" and e.get("reason") in reasons
+            ):
+                if principal is None or e.get("principal") == principal:
+                    found.append((idx, e))
+        return Scan(found, end - start, truncated)
 
-        return self.scan(since, keep, wanted)
+    def _first_at(self, since: float, end: int) -> int:
+        """The index of the first entry stamped at or after `since` (bisection)."""
+        lo, hi = 0, end
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if float(self.journal.entry(mid).get("ts", 0.0)) < since:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def curves(
         self,
@@ -199,33 +246,74 @@ class RecentActivity:
         self, starts: list[int], bucket: int, until: float
     ) -> tuple[dict[int, Summary], int, bool]:
         """Each bucket's summary: from this process's cache for buckets complete some
-        minutes ago (entries never change), the others read from the log's tail."""
+        minutes ago (entries never change), the others read from the log, newest runs of
+        missing buckets first, at most `max_entries` entries in all. A bucket is kept once
+        it is settled and was read whole; one the cap cut short is shown as read and
+        completed by the next view."""
         with self._lock:
             sums = {s: self._cache[(bucket, s)] for s in starts if (bucket, s) in self._cache}
         missing = [s for s in starts if s not in sums]
         if not missing:
             return sums, 0, False
-        scan = self.scan(
-            float(min(missing)),
-            wanted=lambda data: _ALLOWED in data or _MASKED in data,
-        )
+        self.journal.flush()
+        size = self.journal.size()
+        runs: list[list[int]] = []
+        for s in missing:
+            if runs and runs[-1][-1] + bucket == s:
+                runs[-1].append(s)
+            else:
+                runs.append([s])
         open_: dict[int, _Open] = {s: _Open() for s in missing}
-        for _, e in scan.entries:
-            ts = float(e.get("ts", 0.0))
-            if ts >= until or e.get("outcome") not in REVEALING or e.get("kind") == "admin":
-                continue
-            slot = open_.get(int(ts // bucket * bucket))
-            if slot is not None:
-                slot.add(e)
+        whole: set[int] = set()
+        left, truncated = self.max_entries, False
+        for run in reversed(runs):
+            lo = self._first_at(float(run[0]), size)
+            end = run[-1] + bucket
+            hi = size if end >= until else self._first_at(float(end), size)
+            first = max(lo, hi - left)
+            for e in self._forward(first, hi):
+                ts = float(e.get("ts", 0.0))
+                if e.get("outcome") in REVEALING and e.get("kind") != "admin" and ts < until:
+                    slot = open_.get(int(ts // bucket * bucket))
+                    if slot is not None:
+                        slot.add(e)
+            left -= hi - first
+            if first == lo:
+                whole.update(run)
+            else:
+                truncated = True
+                # Entries are in time order: the buckets after the first one read are whole.
+                cut = _ts(self._raw(first)) if first < size else float("inf")
+                whole.update(s for s in run if s > cut)
+            if left <= 0:
+                break
         settled = until - SETTLE_SECONDS
         with self._lock:
             for s, slot in open_.items():
                 sums[s] = summary = slot.close()
-                if not scan.truncated and s + bucket <= settled:
+                if s in whole and s + bucket <= settled:
                     self._cache[(bucket, s)] = summary
             for key in [k for k in self._cache if k[1] < until - KEEP_SECONDS]:
                 del self._cache[key]
-        return sums, scan.scanned, scan.truncated
+        return sums, self.max_entries - max(left, 0), truncated
+
+    def _forward(self, lo: int, hi: int) -> Iterator[dict[str, Any]]:
+        """Entries [lo, hi) that disclosed something (by their bytes), decoded, in order."""
+        t = tables.leaves
+        for a in range(lo, hi, CHUNK):
+
+            def chunk(c: Connection, a: int = a) -> list[bytes]:
+                q = select(t.c.entry).where(t.c.idx >= a, t.c.idx < min(a + CHUNK, hi))
+                return [bytes(d) for d in c.execute(q.order_by(t.c.idx)).scalars()]
+
+            for data in self.journal._query(chunk):
+                if _ALLOWED in data or _MASKED in data:
+                    yield decode(data)
+
+    def _raw(self, index: int) -> bytes:
+        t = tables.leaves
+        q = select(t.c.entry).where(t.c.idx == index)
+        return bytes(self.journal._query(lambda c: c.execute(q).scalar_one()))
 
 
 @dataclass(frozen=True)
