@@ -278,3 +278,36 @@ def test_auditor_decides_a_break_glass_review(setup: ConsoleSetup) -> None:
         follow_redirects=False,
     )
     assert again.status_code == 409
+
+
+def test_no_page_shows_a_pii_value(setup: ConsoleSetup) -> None:
+    """The police officer read the owner's weapon (set-up): every page about it shows the
+    pseudonymous IDs and categories, never the name, permit number or serial."""
+    f = setup.dep.fixtures
+    values = [f["family_name"], f["permit_number"], f["weapon_serial"], f["birth_date"]]
+    police, owner = setup.contained, f["owner_id"]
+    auditor, admin = sign_in(setup, setup.auditor), sign_in(setup, setup.admin)
+    pages = {
+        auditor: [
+            "/console/",
+            "/console/alerts",
+            f"/console/incidents/{police}",
+            f"/console/curves?principal={police}",
+            "/console/journal?entry=3",
+            f"/console/investigations?principal={police}",
+            f"/console/investigations?subject={owner}",
+            f"/console/investigations/breach?principals={police}",
+            f"/console/investigations/breach.md?principals={police}",
+            "/console/reviews",
+        ],
+        admin: ["/console/containments", "/console/principals", "/console/reviews"],
+    }
+    seen_owner = False
+    for http, paths in pages.items():
+        for path in paths:
+            r = http.get(path)
+            assert r.status_code == 200, (path, r.text)
+            for value in values:
+                assert value not in r.text, (path, "shows a PII value")
+            seen_owner |= owner in r.text
+    assert seen_owner  # the pages did show what was touched, pseudonymously
