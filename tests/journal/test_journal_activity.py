@@ -133,11 +133,16 @@ def test_alerts_are_the_detectors_and_security_entries_newest_first(
     assert not scan.truncated and scan.scanned == j.size()
     only_b = act.alerts(T0, {"authorization_code_replay"}, principal="p-b")
     assert [e["principal"] for _, e in only_b.entries] == ["p-b"]
+    assert only_b.scanned == 0  # what the first read found is kept
+    # Polling reads only what was appended since.
+    j.append(Action("throttle", "p-a", T0 + 7300, risk=55.0, families=("velocity",)).to_entry())
+    polled = act.alerts(T0, {"authorization_code_replay"})
+    assert polled.scanned == 1 and polled.entries[0][1]["principal"] == "p-a"
     # The window stops the read: an hour back reads about an hour of entries.
-    recent = act.alerts(T0 + 7000 - HOUR, {"authorization_code_replay"})
+    recent = RecentActivity(j).alerts(T0 + 7000 - HOUR, {"authorization_code_replay"})
     assert 55 <= recent.scanned <= 70
     monkeypatch.setattr(activity, "ALERT_MAX_ENTRIES", 10)
-    capped = act.alerts(T0, {"authorization_code_replay"})
+    capped = RecentActivity(j).alerts(T0, {"authorization_code_replay"})
     assert capped.truncated and capped.scanned == 10
-    assert [e["principal"] for _, e in capped.entries] == ["p-c", "p-b"]  # among the last 10
+    assert [e["principal"] for _, e in capped.entries] == ["p-a", "p-c", "p-b"]  # last 10
     j.close()

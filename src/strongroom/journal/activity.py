@@ -22,7 +22,6 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, LargeBinary, func, literal, or_, select
 
 from strongroom.journal import tables
@@ -78,6 +77,9 @@ class RecentActivity:
         self.max_entries = max_entries
         self._cache: dict[tuple[int, int], Summary] = {}
         self._lock = threading.Lock()
+        # The alert entries found in [lo, hi) of the log, in index order.
+        self._alerts: tuple[int, int, list[tuple[int, bytes]] | None] = (0, 0, None)
+        self._alerts_lock = threading.Lock()
 
     def _backwards(
         self, since: float, wanted: Callable[[bytes], bool] | None, read: list[int]
@@ -136,41 +138,59 @@ class RecentActivity:
 
         The window's first entry is found by bisection on time (entries are appended in
         time order), then the database itself picks the entries whose canonical bytes
-        (sorted keys, no blanks) name the detector or a security event: only those come
-        back to be decoded. At most `ALERT_MAX_ENTRIES` of the newest entries are looked
-        at."""
+        (sorted keys, no blanks) name the detector or a security event. What it found is
+        kept with the range it covers (entries never change), so the next view, the page's
+        polling, reads only the entries appended since. At most `ALERT_MAX_ENTRIES` of the
+        newest entries are looked at. `scanned` counts the entries read by this call."""
         reasons = frozenset(security_reasons)
         self.journal.flush()
-        end = self.journal.size()
-        start = self._first_at(since, end)
-        truncated = end - start > ALERT_MAX_ENTRIES
-        start = max(start, end - ALERT_MAX_ENTRIES)
-        t = tables.leaves
-
-        def read(c: Connection) -> list[tuple[int, bytes]]:
-            named = [_holds(c, t.c.entry, b'"principal":' + orjson.dumps(principal))]
-            query = (
-                select(t.c.idx, t.c.entry)
-                .where(
-                    t.c.idx >= start,
-                    t.c.idx < end,
-                    or_(_holds(c, t.c.entry, _DETECTOR), _holds(c, t.c.entry, _SECURITY)),
-                    *(named if principal is not None else []),
-                )
-                .order_by(t.c.idx.desc())
-            )
-            return [(int(i), bytes(d)) for i, d in c.execute(query)]
-
-        rows = self.journal._query(read)
+        with self._alerts_lock:
+            end = self.journal.size()
+            start = self._first_at(since, end)
+            truncated = end - start > ALERT_MAX_ENTRIES
+            start = max(start, end - ALERT_MAX_ENTRIES)
+            lo, hi, kept = self._alerts
+            if kept is None:
+                lo = hi = start
+                kept = []
+            scanned = 0
+            if start < lo:  # a wider window than any before: read the older part once
+                kept = self._alert_rows(start, lo) + kept
+                scanned += lo - start
+                lo = start
+            kept = kept + self._alert_rows(hi, end)
+            scanned += end - hi
+            self._alerts = (lo, end, kept)
+        rows = [r for r in kept if r[0] >= start]
         found = []
-        for idx, data in rows:
+        for idx, data in reversed(rows):
             e = decode(data)
             if e.get("endpoint") == DETECTOR_ENDPOINT or (
                 e.get("kind") == "security" and e.get("reason") in reasons
             ):
                 if principal is None or e.get("principal") == principal:
                     found.append((idx, e))
-        return Scan(found, end - start, truncated)
+        return Scan(found, scanned, truncated)
+
+    def _alert_rows(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """The entries in [lo, hi) whose bytes name the detector or a security event."""
+        if lo >= hi:
+            return []
+        t = tables.leaves
+
+        def read(c: Connection) -> list[tuple[int, bytes]]:
+            query = (
+                select(t.c.idx, t.c.entry)
+                .where(
+                    t.c.idx >= lo,
+                    t.c.idx < hi,
+                    or_(_holds(c, t.c.entry, _DETECTOR), _holds(c, t.c.entry, _SECURITY)),
+                )
+                .order_by(t.c.idx)
+            )
+            return [(int(i), bytes(d)) for i, d in c.execute(query)]
+
+        return self.journal._query(read)
 
     def _first_at(self, since: float, end: int) -> int:
         """The index of the first entry stamped at or after `since` (bisection)."""
