@@ -311,3 +311,41 @@ def test_no_page_shows_a_pii_value(setup: ConsoleSetup) -> None:
                 assert value not in r.text, (path, "shows a PII value")
             seen_owner |= owner in r.text
     assert seen_owner  # the pages did show what was touched, pseudonymously
+
+
+def test_cookies_are_secure_unless_served_on_loopback_http(setup: ConsoleSetup) -> None:
+    srv = setup.dep.service.authorization_server
+    assert srv.public_url.startswith("http://127.0.0.1")
+    start = browser(setup).get("/console/sign-in/start", follow_redirects=False)
+    assert "Secure" not in start.headers["set-cookie"]
+    public = srv.public_url
+    srv.public_url = "https://registry.example"
+    try:
+        setup.dep.service.admin.register_client(
+            "console",
+            public=True,
+            redirect_uris=[public + "/console/callback", srv.public_url + "/console/callback"],
+        )
+        start = browser(setup).get("/console/sign-in/start", follow_redirects=False)
+        assert start.status_code == 303, start.text
+        cookie = start.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    finally:
+        srv.public_url = public
+
+
+def test_expired_access_token_is_refreshed(setup: ConsoleSetup) -> None:
+    http = sign_in(setup, setup.auditor)
+    assert http.get("/console/journal").status_code == 200
+    setup.dep.clock.advance(400)  # past the 300 s access token, within the idle timeout
+    journal = setup.dep.service.journal
+    journal.flush()
+    before = journal.size()
+    page = http.get("/console/journal")
+    assert page.status_code == 200, page.text
+    journal.flush()
+    entries = [journal.entry(i) for i in range(before, journal.size())]
+    assert {e["endpoint"] for e in entries} >= {"GET /v1/journal/checkpoint"}
+    assert all(e["principal"] == setup.auditor.principal for e in entries)
+    setup.dep.clock.advance(16 * 60)  # idle past 15 minutes: signed out
+    assert http.get("/console/journal", follow_redirects=False).status_code == 303
