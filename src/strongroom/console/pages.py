@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -41,6 +42,8 @@ def make_console_router(service: Service) -> APIRouter:
             who = console.caller(request, session)
         except SignInRequired:
             return see_other("/sign-in")
+        except StrongroomError as exc:  # the principal suspended, storage down, ...
+            return console.failure(None, exc)
         try:
             return work(who)
         except StrongroomError as exc:
@@ -76,12 +79,12 @@ def make_console_router(service: Service) -> APIRouter:
                 who = console.caller(request, session)
             except SignInRequired:
                 return see_other("/sign-in")
+            except StrongroomError as exc:
+                return console.failure(None, exc)
             try:
                 return see_other(work(who, form))
             except StrongroomError as exc:
                 return console.failure(session, exc)
-
-        import anyio.to_thread
 
         return await anyio.to_thread.run_sync(run)
 
@@ -108,7 +111,7 @@ def make_console_router(service: Service) -> APIRouter:
             return console.render(
                 "error.html", status=403, title="Forbidden", detail="CSRF token refused"
             )
-        return console.sign_out(session)
+        return await anyio.to_thread.run_sync(console.sign_out, session)
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:
