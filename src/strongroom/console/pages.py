@@ -44,6 +44,7 @@ def make_console_router(service: Service) -> APIRouter:
             return see_other("/sign-in")
         except StrongroomError as exc:  # the principal suspended, storage down, ...
             return console.failure(None, exc)
+        request.state.console_session = session
         try:
             return work(who)
         except StrongroomError as exc:
@@ -129,7 +130,7 @@ def make_console_router(service: Service) -> APIRouter:
     @router.get("/")
     def home(request: Request) -> Response:
         def work(who: Caller) -> Response:
-            session = console.session(request)
+            session = request.state.console_session
             return console.render("home.html", session=session, who=who)
 
         return page(request, work)
@@ -153,7 +154,7 @@ def make_console_router(service: Service) -> APIRouter:
             body = service.audit.alerts(who, **filters).body
             return console.render(
                 "alerts.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 body=body,
                 filters=filters,
                 query=request.url.query,
@@ -169,7 +170,9 @@ def make_console_router(service: Service) -> APIRouter:
 
         def work(who: Caller) -> Response:
             body = service.audit.alerts(who, **alert_filters(request)).body
-            return console.render("alert_rows.html", session=console.session(request), body=body)
+            return console.render(
+                "alert_rows.html", session=request.state.console_session, body=body
+            )
 
         return page(request, work)
 
@@ -188,7 +191,7 @@ def make_console_router(service: Service) -> APIRouter:
             taken = [a for a in signals["items"] if a["containment"]]
             return console.render(
                 "incident.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 principal=principal,
                 signals=signals["items"],
                 taken=taken,
@@ -227,7 +230,7 @@ def make_console_router(service: Service) -> APIRouter:
                 )
             return console.render(
                 "curves.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 body=body,
                 charts=charts,
                 principal=principal or "",
@@ -243,7 +246,9 @@ def make_console_router(service: Service) -> APIRouter:
     def principals(request: Request) -> Response:
         def work(who: Caller) -> Response:
             body = service.admin.principals(who).body
-            return console.render("principals.html", session=console.session(request), body=body)
+            return console.render(
+                "principals.html", session=request.state.console_session, body=body
+            )
 
         return page(request, work)
 
@@ -277,7 +282,7 @@ def make_console_router(service: Service) -> APIRouter:
             history.sort(key=lambda c: c.get("lifted_at") or c["created_at"], reverse=True)
             return console.render(
                 "containments.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 active=active,
                 history=history,
             )
@@ -299,7 +304,7 @@ def make_console_router(service: Service) -> APIRouter:
     @router.get("/reviews")
     def reviews(request: Request) -> Response:
         def work(who: Caller) -> Response:
-            session = console.session(request)
+            session = request.state.console_session
             status = request.query_params.get("status") or "pending"
             if status not in ("pending", "approved", "rejected"):
                 raise BadRequest("status is pending, approved or rejected")
@@ -356,7 +361,7 @@ def make_console_router(service: Service) -> APIRouter:
             signers = note_signers(head["checkpoint"])
             return console.render(
                 "journal.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 size=head["size"],
                 checkpoint=head["checkpoint"],
                 signer=signers[0] if signers else None,
@@ -374,7 +379,7 @@ def make_console_router(service: Service) -> APIRouter:
         def work(who: Caller) -> Response:
             return console.render(
                 "verification.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 verification=service.audit.verification_status(who).body,
             )
 
@@ -402,7 +407,7 @@ def make_console_router(service: Service) -> APIRouter:
                 subject = service.audit.investigate_subject(who, q["subject"].strip()).body
             return console.render(
                 "investigations.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 principal=principal,
                 subject=subject,
                 q=q,
@@ -425,7 +430,7 @@ def make_console_router(service: Service) -> APIRouter:
             report, names = breach_of(who, request)
             return console.render(
                 "breach.html",
-                session=console.session(request),
+                session=request.state.console_session,
                 report=report,
                 markdown=breach_markdown(report),
                 download=request.url.query,
