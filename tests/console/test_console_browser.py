@@ -328,3 +328,9 @@ def test_auditor_downloads_the_breach_report(
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Personal data breach: scope (GDPR Art. 33)")
     assert setup.contained in text
+    with auditor.expect_download() as info:  # type: ignore[attr-defined]
+        auditor.click("#download-breach-pdf")  # type: ignore[attr-defined]
+    assert info.value.suggested_filename == "breach-report.pdf"
+    pdf = tmp_path / "breach-report.pdf"
+    info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF-1.4")

@@ -161,6 +161,27 @@ def test_breach_report_page_and_download(setup: ConsoleSetup) -> None:
     assert setup.contained in md.text
 
 
+def test_breach_report_as_pdf(setup: ConsoleSetup) -> None:
+    import re
+
+    auditor = sign_in(setup, setup.auditor)
+    r = auditor.get(f"/console/investigations/breach.pdf?principals={setup.contained}")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"] == 'attachment; filename="breach-report.pdf"'
+    pdf = r.content
+    assert pdf.startswith(b"%PDF-1.4") and pdf.endswith(b"%%EOF\n")
+    # The cross-reference table points at each object, and startxref at the table.
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
+    assert pdf[xref:].startswith(b"xref\n")
+    offsets = [int(m) for m in re.findall(rb"(\d{10}) 00000 n ", pdf[xref:])]
+    for n, offset in enumerate(offsets, 1):
+        assert pdf[offset:].startswith(b"%d 0 obj" % n)
+    # The text as the Markdown has it (one string per line, uncompressed).
+    assert b"(# Personal data breach: scope \\(GDPR Art. 33\\))" in pdf
+    assert setup.contained.encode() in pdf
+
+
 def test_signing_out_ends_the_session(setup: ConsoleSetup) -> None:
     http = sign_in(setup, setup.auditor)
     page = http.get("/console/journal")

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from strongroom import endpoints as ep
 from strongroom.compose import Service
 from strongroom.console.charts import bar_chart
+from strongroom.console.pdf import text_pdf
 from strongroom.console.web import (
     PREFIX,
     SECURITY_HEADERS,
@@ -449,6 +450,22 @@ def make_console_router(service: Service) -> APIRouter:
                 headers={
                     **SECURITY_HEADERS,
                     "Content-Disposition": 'attachment; filename="breach-report.md"',
+                },
+            )
+
+        return page(request, work)
+
+    @router.get("/investigations/breach.pdf")
+    def breach_pdf(request: Request) -> Response:
+        def work(who: Caller) -> Response:
+            report, _ = breach_of(who, request)
+            body = text_pdf(breach_markdown(report), title="Personal data breach (Art. 33)")
+            return Response(
+                body,
+                media_type="application/pdf",
+                headers={
+                    **SECURITY_HEADERS,
+                    "Content-Disposition": 'attachment; filename="breach-report.pdf"',
                 },
             )
 
