@@ -222,10 +222,17 @@ def test_alerts_page_lists_the_detector_decision_and_opens_the_incident(
     incident = auditor.get(f"/console/incidents/{setup.contained}")
     assert incident.status_code == 200, incident.text
     assert setup.containment in incident.text and 'id="principal-report"' in incident.text
+    assert 'id="incident-containments"' not in incident.text  # not the auditor's to see
     journal = setup.dep.service.journal
     journal.flush()
     last = journal.entry(journal.size() - 1)
     assert last["endpoint"] == "GET /v1/investigations/principals/{id}"
+    # The administrator's view: the containment's state, no timeline (not its policy).
+    admin = sign_in(setup, setup.admin)
+    seen = admin.get(f"/console/incidents/{setup.contained}")
+    assert seen.status_code == 200, seen.text
+    assert 'id="incident-containments"' in seen.text and setup.containment in seen.text
+    assert 'id="principal-report"' not in seen.text
 
 
 def test_curves_page_draws_inline_svg_against_peers(setup: ConsoleSetup) -> None:

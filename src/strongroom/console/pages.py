@@ -190,12 +190,21 @@ def make_console_router(service: Service) -> APIRouter:
                 since = service.clock.now() - 7 * 86400
                 report = service.audit.investigate_principal(who, principal, since, None).body
             taken = [a for a in signals["items"] if a["containment"]]
+            state = None
+            if console.allowed(who.role, (ep.CONTAINMENTS,)):
+                now = service.clock.now()
+                state = [
+                    {**c, "active": is_active(c, now)}
+                    for c in service.admin.containments(who).body["items"]
+                    if c["principal"] == principal
+                ]
             return console.render(
                 "incident.html",
                 session=request.state.console_session,
                 principal=principal,
                 signals=signals["items"],
                 taken=taken,
+                containments=state,
                 report=report,
             )
 
