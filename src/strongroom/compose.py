@@ -55,6 +55,7 @@ from strongroom.gate import (
     RegistryTasks,
 )
 from strongroom.journal import Journal, load_signer
+from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
 from strongroom.policy import CompiledPolicy, compile_policy, load_policy
 from strongroom.registry.canaries import CanarySet
@@ -297,6 +298,8 @@ def compose(
             journal=journal,
             investigator=investigator,
             registry=registry,
+            activity=RecentActivity(journal),
+            budgets=policy.policy.budgets,
         ),
         authorization_server=authorization_server,
         token_issuer=token_issuer,
@@ -311,7 +314,7 @@ def compose(
             clients=authorization_server.clients,
             tokens=token_issuer,
             vault=vault,
-            authorization_server=authorization_server,
+            sessions=sessions,
         ),
         exports=ExportDesk(
             pipeline=pipeline,

@@ -49,10 +49,14 @@ CASE_CLOSE = Endpoint("POST", "/v1/cases/{id}/close")
 CHECKPOINT = Endpoint("GET", "/v1/journal/checkpoint")
 INCLUSION = Endpoint("GET", "/v1/journal/proof/inclusion")
 CONSISTENCY = Endpoint("GET", "/v1/journal/proof/consistency")
+VERIFICATION = Endpoint("GET", "/v1/journal/verification")
+VERIFY_JOURNAL = Endpoint("POST", "/v1/journal/verification")
 INVESTIGATE_PRINCIPAL = Endpoint("GET", "/v1/investigations/principals/{id}")
 INVESTIGATE_SUBJECT = Endpoint("GET", "/v1/investigations/subjects/{id}")
 BREACH = Endpoint("POST", "/v1/investigations/breach")
 REVIEWS = Endpoint("GET", "/v1/reviews")
+ALERTS = Endpoint("GET", "/v1/alerts")
+ACTIVITY = Endpoint("GET", "/v1/activity")
 DECIDE_REVIEW = Endpoint("POST", "/v1/reviews/{id}/decision")
 
 # --- administration -----------------------------------------------------------------------
@@ -61,6 +65,8 @@ LIFT_CONTAINMENT = Endpoint("POST", "/v1/containments/{id}/lift")
 # Four eyes: a second administrator approves the lift of a honey read's containment.
 APPROVE_LIFT = Endpoint("POST", "/v1/containments/{id}/approve")
 REVOKE_PRINCIPAL = Endpoint("POST", "/v1/principals/{id}/revoke")
+PRINCIPALS = Endpoint("GET", "/v1/principals")
+END_SESSION = Endpoint("POST", "/v1/sessions/{id}/end")
 BUDGET_STATE = Endpoint("GET", "/v1/budgets/{principal}")
 
 # --- exports ------------------------------------------------------------------------------

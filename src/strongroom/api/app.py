@@ -149,6 +149,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         routes_registry,
     )
     from strongroom.api.oauth_routes import make_oauth_router
+    from strongroom.console.pages import make_console_router
 
     routers = [
         routes_registry.router,
@@ -156,6 +157,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         routes_admin.router,
         routes_exports.router,
         make_oauth_router(service.authorization_server, trusted_proxies=settings.trusted_proxies),
+        make_console_router(service),
         health.router,
         observe.router,
     ]

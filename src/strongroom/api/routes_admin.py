@@ -172,3 +172,59 @@ def revoke(
     principal_id: IdPath, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.revoke_principal(who, principal_id, body.why), response)
+
+
+@route(router, ep.ALERTS, summary="SOC: the detectors' alerts, newest first")
+def alerts(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    hours: Annotated[int, Query(ge=1, le=2160)] = 24,
+    family: Annotated[str | None, Query(max_length=64)] = None,
+    role: Annotated[str | None, Query(max_length=64)] = None,
+    severity: Annotated[int | None, Query(ge=1, le=5)] = None,
+    principal: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    answer = svc.audit.alerts(
+        who, hours=hours, family=family, role=role, severity=severity, principal=principal
+    )
+    return send(answer, response)
+
+
+@route(router, ep.ACTIVITY, summary="SOC: records and distinct subjects per hour or day")
+def activity(
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+    principal: Annotated[str | None, Query(max_length=128)] = None,
+    role: Annotated[str | None, Query(max_length=64)] = None,
+    bucket: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
+) -> dict[str, Any]:
+    return send(svc.audit.extraction(who, principal=principal, role=role, bucket=bucket), response)
+
+
+@route(router, ep.PRINCIPALS, summary="Admin: staff principals and their open sessions")
+def principals(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return send(svc.admin.principals(who), response)
+
+
+class EndSessionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    why: str = Field(min_length=5, max_length=2000)
+
+
+@route(router, ep.END_SESSION, summary="Admin: end one sign-in session")
+def end_session(
+    session_id: IdPath, body: EndSessionBody, who: CallerDep, svc: ServiceDep, response: Response
+) -> dict[str, Any]:
+    return send(svc.admin.end_session(who, session_id, body.why), response)
+
+
+@route(router, ep.VERIFICATION, summary="Auditor: the journal's last or running verification")
+def verification(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return send(svc.audit.verification_status(who), response)
+
+
+@route(router, ep.VERIFY_JOURNAL, summary="Auditor: start a full verification of the journal")
+def verify_journal(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str, Any]:
+    return send(svc.audit.start_verification(who), response)

@@ -39,7 +39,7 @@ from strongroom.auth.rfc9449_dpop import DPoPVerifier, InMemoryReplayCache, Repl
 from strongroom.auth.rfc9470_step_up import require_step_up
 from strongroom.auth.role_grants import RoleGrant, default_role_names, load_role_grant
 from strongroom.auth.sessions import USER_AGENT_CHARS, SqlSessions
-from strongroom.auth.store import codes, digest, par_requests, refresh_tokens
+from strongroom.auth.store import codes, digest, par_requests
 from strongroom.auth.webauthn_passkeys import PasskeyInfo, PasskeyRefused, Passkeys, relying_party
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.context import Caller
@@ -586,31 +586,19 @@ class AuthorizationServer:
         self.sessions.end(session_id, "logout")
 
     def end_session(self, principal_id: str, session_id: str, reason: str) -> None:
-        """End one of `principal_id`'s live sessions and revoke its refresh tokens
-        (NotFound for a session of anyone else, or one already over)."""
+        """End one of `principal_id`'s live sessions, refresh tokens included (NotFound
+        for a session of anyone else, or one already over)."""
         if not any(s["session"] == session_id for s in self.sessions.of_principal(principal_id)):
             raise NotFound("no such session", reason="not_found")
         self.sessions.end(session_id, reason)
-        self._revoke_refresh_tokens(session_id)
-
-    def _revoke_refresh_tokens(self, session_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                refresh_tokens.update()
-                .where(
-                    refresh_tokens.c.session_id == session_id,
-                    refresh_tokens.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=self.clock.now())
-            )
 
     def sign_out(
         self, caller: Caller, *, post_logout_redirect_uri: str | None, state: str | None
     ) -> str | None:
         """RP-initiated logout by the session's own token: the session ends (every access
-        token of it is refused from the next request on) and its refresh tokens are
-        revoked. Returns where the browser goes next: the client's registered redirect URI
-        it asked for, with `state`, or None."""
+        token of it is refused from the next request on), its refresh tokens with it.
+        Returns where the browser goes next: the client's registered redirect URI it
+        asked for, with `state`, or None."""
         if caller.session_id is None:
             raise InvalidRequestError("this token belongs to no session")
         target = None
@@ -621,7 +609,6 @@ class AuthorizationServer:
             query = urlencode({"state": state}) if state else ""
             target = post_logout_redirect_uri + (f"?{query}" if query else "")
         self.sessions.end(caller.session_id, "logout")
-        self._revoke_refresh_tokens(caller.session_id)
         self.security_event(
             "signed_out",
             endpoint=LOGOUT_ENDPOINT,

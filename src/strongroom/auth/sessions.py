@@ -176,6 +176,34 @@ class SqlSessions:
                 )
         return True
 
+    def open_sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The sessions still alive (not ended, not idle, within their lifetime), most
+        recently used first: who is signed in, with which client, since when."""
+        now = self.clock.now()
+        query = (
+            sa.select(sessions)
+            .where(
+                sessions.c.ended_at.is_(None),
+                sessions.c.absolute_expiry > now,
+                sessions.c.last_seen >= now - self.idle_timeout,
+            )
+            .order_by(sessions.c.last_seen.desc())
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {
+                "session": r["session_id"],
+                "principal": r["principal_id"],
+                "client": r["client_id"],
+                "created_at": r["created_at"],
+                "last_seen": r["last_seen"],
+                "acr": r["acr"],
+            }
+            for r in rows
+        ]
+
     def end(self, session_id: str, reason: str = "logout") -> None:
         now = self.clock.now()
         with self._begin() as conn:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from strongroom import endpoints as ep
 from strongroom.auth.clients import Client, ClientRegistry
-from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.token_issue import TokenIssuer
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -31,6 +30,13 @@ class CredentialsPort(Protocol):
     def unlock(self, principal_id: str) -> bool: ...
 
 
+class SessionsPort(Protocol):
+    def open_sessions(self, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def active(self, session_id: str, now: float | None = None) -> object | None: ...
+    def end(self, session_id: str, reason: str = "logout") -> None: ...
+    def of_principal(self, principal_id: str) -> list[dict[str, Any]]: ...
+
+
 class AdminTasks:
     def __init__(
         self,
@@ -45,10 +51,9 @@ class AdminTasks:
         clients: ClientRegistry,
         tokens: TokenIssuer,
         vault: Vault,
-        authorization_server: AuthorizationServer | None = None,
+        sessions: SessionsPort,
     ) -> None:
         self.vault = vault
-        self.authorization_server = authorization_server
         self.pipeline = pipeline
         self.registry = registry
         self.policy = policy
@@ -58,6 +63,7 @@ class AdminTasks:
         self.credentials = credentials
         self.clients = clients
         self.tokens = tokens
+        self.sessions = sessions
 
     def operator(self) -> Caller:
         """The local operator: whoever runs the CLI on the server, as an administrator."""
@@ -163,6 +169,37 @@ class AdminTasks:
             caller, ep.REVOKE_PRINCIPAL, fn, detail={"principal": principal_id, "why": why}
         )
 
+    def principals(self, caller: Caller) -> Answer:
+        """Staff principals (role, département, status, label) and their open sessions."""
+
+        def fn(t: Task) -> dict[str, Any]:
+            open_ = self.sessions.open_sessions(limit=t.page_size)
+            by_principal: dict[str, list[dict[str, Any]]] = {}
+            for sess in open_:
+                by_principal.setdefault(str(sess["principal"]), []).append(sess)
+            items = [
+                {**p, "sessions": by_principal.get(p["id"], [])} for p in self.list_principals()
+            ]
+            return {"items": items[: t.page_size], "open_sessions": len(open_)}
+
+        return self.pipeline.administer(caller, ep.PRINCIPALS, fn)
+
+    def end_session(self, caller: Caller, session_id: str, why: str) -> Answer:
+        """End one sign-in session and revoke its refresh tokens: its access tokens are
+        refused from the next request on (the session is checked on each one)."""
+        if not why or len(why.strip()) < 5:
+            raise BadRequest("ending a session needs a reason", reason="invalid_input")
+
+        def fn(t: Task) -> dict[str, Any]:
+            if self.sessions.active(session_id) is None:
+                raise NotFound("no such open session", reason="not_found")
+            self.sessions.end(session_id, reason="ended_by_admin")
+            return {"session": session_id, "status": "ended"}
+
+        return self.pipeline.administer(
+            caller, ep.END_SESSION, fn, detail={"session": session_id, "why": why}
+        )
+
     # --- principals and clients (the local operator) -----------------------------------------
     def add_principal(
         self,
@@ -234,17 +271,16 @@ class AdminTasks:
         )
 
     def end_sessions(self, principal_id: str, which: str, why: str) -> int:
-        """End one of a principal's live sessions (its ID) or `all` of them, refresh tokens
-        included; journaled. Returns how many ended."""
+        """The local operator ends one of a principal's live sessions (its ID) or `all` of
+        them, refresh tokens included; journaled. Returns how many ended."""
         if not why or not why.strip():
             raise BadRequest("ending a session needs a reason")
-        server = self.authorization_server
-        if server is None:
-            raise BadRequest("this deployment signs nobody in: no sessions to end")
-        live = [s["session"] for s in server.sessions.of_principal(principal_id)]
+        live = [s["session"] for s in self.sessions.of_principal(principal_id)]
         targets = live if which == "all" else [which]
+        if which != "all" and which not in live:
+            raise NotFound("no such session", reason="not_found")
         for sid in targets:
-            server.end_session(principal_id, sid, "ended_by_administrator")
+            self.sessions.end(sid, reason="ended_by_admin")
         self.pipeline.record_admin(
             self.operator(),
             "principal sessions end",

@@ -5,17 +5,22 @@ IDs and field names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strongroom import endpoints as ep
 from strongroom.context import Caller
+from strongroom.detect.ocsf import severity_id
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
 from strongroom.gate.break_glass import review_dict
 from strongroom.gate.pipeline import Answer, Pipeline, Task
 from strongroom.gate.ports import JournalPort
+from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import b64
+from strongroom.policy.model import BudgetSpec
 from strongroom.registry.repository import Registry
 
 
@@ -27,11 +32,16 @@ class AuditTasks:
         journal: JournalPort,
         investigator: Investigator,
         registry: Registry,
+        activity: RecentActivity,
+        budgets: Sequence[BudgetSpec] = (),
     ) -> None:
         self.pipeline = pipeline
         self.journal = journal
         self.investigator = investigator
         self.registry = registry
+        self.activity = activity
+        self.budgets = tuple(budgets)
+        self.verification = Verification(pipeline, journal)
 
     # --- the journal -----------------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
@@ -54,6 +64,18 @@ class AuditTasks:
             return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
 
         return self.pipeline.administer(caller, ep.CONSISTENCY, fn)
+
+    def verification_status(self, caller: Caller) -> Answer:
+        return self.pipeline.administer(
+            caller, ep.VERIFICATION, lambda t: self.verification.status()
+        )
+
+    def start_verification(self, caller: Caller) -> Answer:
+        """Start recomputing the whole tree and checking every checkpoint, in the
+        background; its end (ok or the first bad index) is journaled too."""
+        return self.pipeline.administer(
+            caller, ep.VERIFY_JOURNAL, lambda t: self.verification.start(caller)
+        )
 
     # --- investigations --------------------------------------------------------------------
     def investigate_principal(
@@ -90,6 +112,89 @@ class AuditTasks:
         self.journal.flush()
         return report(*args)
 
+    # --- alerts and extraction curves (the SOC, administrators) ------------------------------
+    def alerts(
+        self,
+        caller: Caller,
+        *,
+        hours: int = 24,
+        family: str | None = None,
+        role: str | None = None,
+        severity: int | None = None,
+        principal: str | None = None,
+    ) -> Answer:
+        """The detectors' decisions of the last `hours`, newest first: who, which families,
+        the risk and its OCSF severity (2 low .. 5 critical), the rung or containment."""
+        if not 1 <= hours <= 24 * 90:
+            raise BadRequest("hours is between 1 and 2160", reason="invalid_input")
+
+        def fn(t: Task) -> dict[str, Any]:
+            since = self.pipeline.clock.now() - hours * 3600
+            scan = self.activity.alerts(since, AUTHENTICATION_ALERTS, principal)
+            items = []
+            for index, e in scan.entries:
+                alert = alert_dict(index, e)
+                if family is not None and family not in alert["families"]:
+                    continue
+                if role is not None and alert["role"] != role:
+                    continue
+                if principal is not None and alert["principal"] != principal:
+                    continue
+                if severity is not None and alert["severity"] < severity:
+                    continue
+                items.append(alert)
+                if len(items) >= t.page_size:
+                    break
+            return {"items": items, "scanned": scan.scanned, "truncated": scan.truncated}
+
+        return self.pipeline.administer(
+            caller,
+            ep.ALERTS,
+            fn,
+            detail={"alerts": {"hours": hours, "family": family, "principal": principal}},
+        )
+
+    def extraction(
+        self,
+        caller: Caller,
+        *,
+        principal: str | None = None,
+        role: str | None = None,
+        bucket: str = "hour",
+    ) -> Answer:
+        """Records and distinct subjects per hour (the last 24) or day (the last 14), for a
+        principal, a role or the whole service, with the peers' mean and the budgets that
+        apply per principal in a window of that length."""
+        if bucket not in BUCKETS:
+            raise BadRequest("bucket is hour or day", reason="invalid_input")
+        if principal is not None and role is not None:
+            raise BadRequest("name a principal or a role, not both", reason="invalid_input")
+        seconds, count = BUCKETS[bucket]
+
+        def fn(t: Task) -> dict[str, Any]:
+            now = self.pipeline.clock.now()
+            since = (now // seconds - count + 1) * seconds
+            body = self.activity.curves(since, now + 1, seconds, principal=principal, role=role)
+            peer_role = body.get("peer_role")
+            body["budgets"] = [
+                {"name": b.name, "unit": b.unit, "limit": b.limit, "window": b.window_seconds}
+                for b in self.budgets
+                if b.key == "principal"
+                and b.unit in ("records", "subjects")
+                and b.window_seconds == seconds
+                and not b.shadow
+                and (b.roles is None or peer_role in b.roles)
+                and (principal is not None or role is not None)
+            ]
+            return body
+
+        return self.pipeline.administer(
+            caller,
+            ep.ACTIVITY,
+            fn,
+            detail={"activity": {"principal": principal, "role": role, "bucket": bucket}},
+        )
+
     # --- break-glass reviews (the data protection officer) ---------------------------------
     def reviews(self, caller: Caller, status: str | None = "pending") -> Answer:
         def fn(t: Task) -> dict[str, Any]:
@@ -124,4 +229,112 @@ class AuditTasks:
 
         return self.pipeline.administer(
             caller, ep.DECIDE_REVIEW, fn, detail={"review": review_id, "decision": decision}
+        )
+
+
+BUCKETS = {"hour": (3600, 24), "day": (86400, 14)}
+
+# Security events the SOC must see beside the detectors' decisions (the authorization
+# server sends most of them to the alert sinks too), with the risk they are shown at: a
+# replayed code or refresh token means a token was stolen.
+AUTHENTICATION_ALERTS = {
+    "authorization_code_replay": 90.0,
+    "refresh_token_reuse": 90.0,
+    "passkey_cloned": 90.0,
+    "account_locked": 60.0,
+    "ip_prefix_limited": 60.0,
+    "passkey_registered": 30.0,
+}
+
+
+def alert_dict(index: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """One detector decision as the console and the API show it (journal keys only)."""
+    detail = entry.get("detail") or {}
+    families = [str(f) for f in detail.get("families", [])]
+    risk = float(detail.get("risk", 0.0))
+    if entry.get("kind") == "security" and entry.get("endpoint") != "detect":
+        families = ["authentication"]
+        risk = AUTHENTICATION_ALERTS.get(str(entry.get("reason")), 30.0)
+        detail = {"action": entry.get("reason")}
+    return {
+        "index": index,
+        "ts": entry.get("ts"),
+        "principal": entry.get("principal"),
+        "role": entry.get("role"),
+        "action": detail.get("action"),
+        "reason": entry.get("reason"),
+        "outcome": entry.get("outcome"),
+        "families": families,
+        "risk": risk,
+        "severity": max((severity_id(risk, f) for f in families), default=severity_id(risk, "")),
+        "shadow": bool(detail.get("shadow", False)),
+        "containment": detail.get("containment"),
+        "by": detail.get("by"),
+        "why": detail.get("why"),
+    }
+
+
+log = logging.getLogger("strongroom.gate.audit")
+
+
+class Verification:
+    """One full verification of the journal at a time, run in a thread of its own; its
+    progress and its report are kept for whoever asks next (this process's memory)."""
+
+    def __init__(self, pipeline: Pipeline, journal: JournalPort) -> None:
+        self.pipeline = pipeline
+        self.journal = journal
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {"state": "never_run"}
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state)
+
+    def start(self, caller: Caller) -> dict[str, Any]:
+        with self._lock:
+            if self._state["state"] == "running":
+                raise Conflict("a verification is already running", reason="already_running")
+            self._state = {
+                "state": "running",
+                "started_by": caller.principal_id,
+                "started_at": self.pipeline.clock.now(),
+                "checked": 0,
+                "total": self.journal.size(),
+            }
+            started = dict(self._state)
+        threading.Thread(
+            target=self._run, args=(caller,), name="journal-verify", daemon=True
+        ).start()
+        return started
+
+    def _progress(self, checked: int, total: int) -> None:
+        with self._lock:
+            self._state.update(checked=checked, total=total)
+
+    def _run(self, caller: Caller) -> None:
+        try:
+            self.journal.flush()
+            report = self.journal.verify(self._progress).to_dict()
+        except Exception as exc:  # noqa: BLE001 - reported on the page, never lost
+            log.error("journal verification failed: %s", type(exc).__name__)
+            with self._lock:
+                self._state.update(state="failed", finished_at=self.pipeline.clock.now())
+            return
+        with self._lock:
+            self._state.update(
+                state="done",
+                finished_at=self.pipeline.clock.now(),
+                checked=report["size"],
+                report=report,
+            )
+        self.pipeline.record_admin(
+            caller,
+            "journal verify",
+            reason="journal_verified" if report["ok"] else "journal_verification_failed",
+            detail={
+                "size": report["size"],
+                "ok": report["ok"],
+                "first_bad_index": report["first_bad_index"],
+            },
         )

@@ -552,10 +552,12 @@ class Journal:
             raise BadRequest(str(exc)) from exc
         return self._plan_hashes(plan, size2)
 
-    def verify(self) -> Any:
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Recompute the tree and check every checkpoint (journal/verify.py); `progress`
+        is called with (entries checked, entries to check) as it goes."""
         from strongroom.journal.verify import verify_storage
 
-        return verify_storage(self.engine, self.verifier)
+        return verify_storage(self.engine, self.verifier, progress)
 
 
 def b64(h: bytes) -> str:

@@ -15,6 +15,7 @@ catches it, and the first bad index is then the size of the last checkpoint that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -80,16 +81,23 @@ class VerifyReport:
         }
 
 
-def verify_storage(engine: Engine, verifier: NoteVerifier | None) -> VerifyReport:
+Progress = Callable[[int, int], None]
+"""Called with (entries checked, entries to check) after each chunk."""
+
+
+def verify_storage(
+    engine: Engine, verifier: NoteVerifier | None, progress: Progress | None = None
+) -> VerifyReport:
     try:
         with engine.connect() as conn, conn.begin():  # one snapshot for the whole check
-            return _verify(conn, verifier)
+            return _verify(conn, verifier, progress)
     except SQLAlchemyError as exc:
         raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
 
 
-def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
+def _verify(conn: Any, verifier: NoteVerifier | None, progress: Progress | None) -> VerifyReport:
     report = VerifyReport()
+    total = store.log_size(conn) if progress is not None else 0
     cps = conn.execute(select(tables.checkpoints).order_by(tables.checkpoints.c.seq)).all()
     want_roots = {int(row.size) for row in cps}
     roots: dict[int, bytes] = {0: rfc6962.EMPTY_ROOT}
@@ -133,6 +141,8 @@ def _verify(conn: Any, verifier: NoteVerifier | None) -> VerifyReport:
         last = int(rows[-1].idx)
         if tabled:
             _check_tabled_nodes(conn, report, start, frontier.size, tabled)
+        if progress is not None:
+            progress(frontier.size, total)
     report.size = store.log_size(conn)
     _check_orphans(conn, report, frontier.size)
     if verifier is None:

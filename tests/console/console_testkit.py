@@ -1,0 +1,115 @@
+"""A home for the console's tests: a seeded deployment whose auditor and administrator
+sign in with password + TOTP, one active containment to lift and one export request
+waiting for its approver. The clock starts two hours ago so a served process, on the real
+clock, takes over where the set-up left off (TOTP steps included)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+
+from strongroom.clock import FakeClock
+from strongroom.detect.containment import Action, Containment
+from tests.deployment import Deployment, build_deployment
+
+PASSWORD = "a long and boring passphrase"
+CASE = "CASE-2026-0042"
+WHY = "Renewal letters for the département, semester 1"
+
+
+@dataclass
+class Account:
+    principal: str
+    username: str
+    secret: str
+
+    def code(self, at: float | None = None) -> str:
+        return pyotp.TOTP(self.secret).at(int(time.time() if at is None else at))
+
+
+@dataclass
+class ConsoleSetup:
+    dep: Deployment
+    auditor: Account
+    admin: Account
+    officer: Account  # a prefecture agent, for sign-ins outside the console
+    contained: str  # the principal under containment
+    containment: str
+    export: str
+
+
+def enroll(dep: Deployment, role: str) -> Account:
+    svc = dep.service
+    principal = dep.principals[role]
+    username = f"{role}-{principal[:8]}"
+    svc.admin.set_password(principal, username, PASSWORD)
+    uri = svc.authorization_server.credentials.begin_totp_enrollment(principal)
+    secret = pyotp.parse_uri(uri).secret
+    svc.authorization_server.credentials.confirm_totp_enrollment(
+        principal, pyotp.TOTP(secret).at(int(dep.clock.now()))
+    )
+    return Account(principal, username, secret)
+
+
+def console_setup(path: Path, **options: object) -> ConsoleSetup:
+    dep = build_deployment(path, persons=60, clock=FakeClock(time.time() - 7200), **options)  # type: ignore[arg-type]
+    auditor, admin = enroll(dep, "auditor"), enroll(dep, "admin")
+    officer = enroll(dep, "prefecture")
+    # Some history for the journal and the investigations: the police officer reads.
+    police = dep.headers("police")
+    for serial in ("NOSUCH-1", dep.fixtures["weapon_serial"]):
+        dep.client.post("/v1/weapons/lookup", json={"serial": serial}, headers=police)
+    # A containment as the detectors' ladder decides it: journaled as an action (the
+    # alert the console lists) and kept in the store every worker reads.
+    contained = dep.principals["police"]
+    containment = Containment(
+        id=str(uuid.uuid4()),
+        action="suspend_principal",
+        principal=contained,
+        created_at=dep.clock.now(),
+        risk=93.0,
+        families=("enumeration", "velocity"),
+    )
+    dep.service.detector.store.add(containment)
+    action = Action(
+        action="suspend_principal",
+        principal=contained,
+        ts=dep.clock.now(),
+        risk=93.0,
+        families=("enumeration", "velocity"),
+        role="police",
+        containment=containment,
+    )
+    dep.service.journal.append(action.to_entry())
+    # An export request waiting for an approver (four eyes).
+    r = dep.client.post(
+        "/v1/exports",
+        headers=dep.headers("prefecture", case=CASE, justification=WHY),
+        json={
+            "dataset": "departement_permits_expiring",
+            "fields": ["ref.permit_id", "permit.expires", "permit.kind"],
+            "justification": WHY,
+            "format": "csv",
+        },
+    )
+    assert r.status_code == 201, r.text
+    # A break-glass access waiting for the data protection officer's review.
+    other = dep.fixtures["person_elsewhere"]
+    glass = dep.headers(
+        "prefecture",
+        purpose="break_glass",
+        case=dep.case("prefecture", other),
+        acr="urn:strongroom:acr:phr",
+        auth_time=dep.clock.now(),
+        justification="Urgent: the holder moved yesterday and a suspension is pending now",
+    )
+    r2 = dep.client.get(f"/v1/persons/{other}", headers=glass)
+    assert r2.status_code == 200, r2.text
+    dep.clock.advance(60)
+    return ConsoleSetup(
+        dep, auditor, admin, officer, contained, containment.id, str(r.json()["id"])
+    )
