@@ -9,7 +9,8 @@ detector on. Reports:
 `check()` alone is also reported against a plain dict lookup measured in the same run.
 With a Redis server on 127.0.0.1:6379: the same stream through two engines sharing the
 detection feed (`detect/feed.py`, each event to one of them in turn), events per second
-and the median `observe()` against one engine alone in the same run.
+and the median `observe()` against one engine alone in the same run; and the records a
+scraper spread over the workers gets before it is contained, sharing the feed and not.
 
     python benchmarks/bench_detect.py [--quick] [--events N]
 Writes benchmarks/results/detect.json.
@@ -34,6 +35,7 @@ from strongroom.events import AccessEvent
 
 REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RESULTS = results_dir() / "detect.json"
+SCRAPER_CEILING = 400
 TARGETS = {"events_per_second": 20_000, "decision_p99_ms": 2.0, "state_bytes": 2048}
 # Every detector on, acting; the roles of the stream declared as a policy declares them.
 DETECTORS = {
@@ -86,6 +88,61 @@ def make_stream(n: int, principals: int, seed: int = 11) -> list[AccessEvent]:
     return out
 
 
+def scraper_runs(client: object) -> dict[str, int]:
+    """Records a scraper (two a second, a new subject each, its requests taken in turn by
+    each worker) gets before a worker's check finds it contained: one worker, two and
+    four sharing the feed, two and four judging alone."""
+    from strongroom.detect.feed import RedisEventFeed
+
+    out = {}
+    for name, workers, shared in (
+        ("one_worker", 1, False),
+        ("two_sharing", 2, True),
+        ("four_sharing", 4, True),
+        ("two_apart", 2, False),
+        ("four_apart", 4, False),
+    ):
+        clock = FakeClock()
+        key = f"bench:scraper:{uuid.uuid4().hex}"
+        store = MemoryContainmentStore()
+        engines = []
+        for w in range(workers):
+            feed = RedisEventFeed(client, key, worker=f"w{w}") if shared else None
+            engines.append(
+                DetectionEngine(
+                    config(),
+                    clock=clock,
+                    store=store,
+                    is_canary=frozenset().__contains__,
+                    feed=feed,
+                )
+            )
+        served = SCRAPER_CEILING
+        for n in range(SCRAPER_CEILING):
+            worker = engines[n % workers]
+            if worker.check("scraper", "s-1", "198.51.100.7") is not None:
+                served = n
+                break
+            worker.observe(
+                AccessEvent(
+                    ts=clock.now(),
+                    kind="access",
+                    principal="scraper",
+                    role="police",
+                    endpoint="POST /v1/persons/search",
+                    outcome="allowed",
+                    session="s-1",
+                    ip="198.51.100.7",
+                    subjects=(str(uuid.UUID(int=n + 1)),),
+                    records=1,
+                )
+            )
+            clock.advance(0.5)
+        client.delete(key)  # type: ignore[attr-defined]
+        out[name] = served
+    return out
+
+
 def feed_run(stream: list[AccessEvent], clock: FakeClock) -> dict[str, object] | None:
     """Two engines on one Redis feed, each event observed by one of them in turn."""
     import redis
@@ -130,6 +187,7 @@ def feed_run(stream: list[AccessEvent], clock: FakeClock) -> dict[str, object] |
     finally:
         client.delete(key)
     return {
+        "scraper_served_before_containment": scraper_runs(client),
         "events": len(stream),
         "shared_events_per_second": round(len(stream) / (sum(t_shared) / 1e9)),
         "alone_events_per_second": round(len(stream) / (sum(t_alone) / 1e9)),
