@@ -173,7 +173,7 @@ def compose(
         sinks=alert_sinks(home, settings),
         revoke_principal=sessions.revoke_principal,
         clock=clock,
-        feed=detection_feed(settings),
+        feed=detection_feed(settings, budgets.backend),
         on_action=journal_lifts(journal),
     )
     if detector.feed is not None:
@@ -455,18 +455,16 @@ def build_detector(
     )
 
 
-def detection_feed(settings: Settings) -> RedisEventFeed | None:
-    """The detectors' shared feed when several workers share a Redis (detect/feed.py)."""
-    if not (settings.redis_url and settings.share_detection):
+def detection_feed(settings: Settings, backend: object) -> RedisEventFeed | None:
+    """The detectors' shared feed when several workers share a Redis (detect/feed.py), on
+    the budgets' connections: their short timeouts keep a hung Redis from holding the
+    detectors' lock."""
+    if not (settings.share_detection and isinstance(backend, RedisBackend)):
         return None
     import uuid
 
-    import redis
-
     return RedisEventFeed(
-        redis.Redis.from_url(settings.redis_url),
-        settings.redis_prefix + "detect:events",
-        worker=uuid.uuid4().hex,
+        backend.client, settings.redis_prefix + "detect:events", worker=uuid.uuid4().hex
     )
 
 
