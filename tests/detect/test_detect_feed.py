@@ -58,9 +58,7 @@ def test_a_scraper_spread_over_two_workers_is_contained_as_on_one(
         clock, workers(clock, tmp_path / "shared", 2, redis_prefix + "events", redis_url)
     )
     clock = FakeClock()
-    apart = served_before_containment(
-        clock, workers(clock, tmp_path / "apart", 2, None, redis_url)
-    )
+    apart = served_before_containment(clock, workers(clock, tmp_path / "apart", 2, None, redis_url))
     assert one < CEILING, "the scraper was never contained on one worker"
     assert shared <= one + 1, (one, shared)
     assert apart > shared, (one, shared, apart)
