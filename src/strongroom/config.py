@@ -66,6 +66,11 @@ class Settings:
     # On SIGTERM, how long requests in flight may take to finish before they are cut off
     # and the journal is closed: below the orchestrator's own grace period (Docker: 10 s).
     shutdown_grace_seconds: int = 5
+    # Witnesses that hold our checkpoints (journal/witness.py): "<URL> <verifier key>" each.
+    # The server sends them each new checkpoint every witness_interval_seconds, `journal
+    # checkpoint` at once; `journal verify` holds the journal to what each of them holds.
+    witnesses: tuple[str, ...] = ()
+    witness_interval_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -164,6 +169,11 @@ class Home:
             f"log_format = {_toml(settings.log_format)}",
             f"access_log = {_toml(settings.access_log)}",
             f"shutdown_grace_seconds = {settings.shutdown_grace_seconds}",
+            '# witnesses that keep our checkpoints, each "<URL> <its verifier key>"',
+            "# (`strongroom witness init` prints one); checkpoints go to them every",
+            "# witness_interval_seconds, and `journal verify` checks the journal against them",
+            f"witnesses = {_toml(list(settings.witnesses))}",
+            f"witness_interval_seconds = {settings.witness_interval_seconds}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -229,7 +239,34 @@ class Home:
             shutdown_grace_seconds=_number(
                 raw, "shutdown_grace_seconds", defaults.shutdown_grace_seconds, int, 1
             ),
+            witnesses=self._witnesses(text, raw),
+            witness_interval_seconds=_number(
+                raw, "witness_interval_seconds", defaults.witness_interval_seconds, int, 1
+            ),
         )
+
+    def _witnesses(self, text: str, raw: dict[str, object]) -> tuple[str, ...]:
+        from strongroom.journal.witness import WitnessSpec
+
+        out: list[str] = []
+        for i, item in enumerate(_list(raw, "witnesses")):
+            try:
+                if not isinstance(item, str):
+                    raise ValueError("want a string")
+                spec = WitnessSpec.parse(item)
+            except ValueError as exc:
+                raise BadRequest(
+                    f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: {exc}",
+                    reason="invalid_config",
+                ) from exc
+            if any(WitnessSpec.parse(o).url == spec.url for o in out):
+                raise BadRequest(
+                    f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: "
+                    f"{spec.url} is named twice",
+                    reason="invalid_config",
+                )
+            out.append(item.strip())
+        return tuple(out)
 
     def _mode(self, text: str, mode: str) -> str:
         if mode not in MODES:

@@ -71,6 +71,11 @@ CONTAINMENTS = Counter(
     "Containments decided by the response ladder, by action (shadow: decided, not applied).",
     ("action", "shadow"),
 )
+WITNESS_SUBMISSIONS = Counter(
+    "strongroom_witness_submissions",
+    "Checkpoints sent to the configured witnesses, by outcome (cosigned or failed).",
+    ("outcome",),
+)
 JOURNAL_APPEND = Histogram(
     "strongroom_journal_append_seconds",
     "Time from a journal append to its commit, for the appends whose caller waits.",

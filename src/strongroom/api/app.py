@@ -58,7 +58,21 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
 
             scheduler = AnalyticsScheduler(service.analytics, every, service.clock)
             scheduler.start()
+        pusher = None
+        if close_on_shutdown and settings.witnesses:
+            # Each new checkpoint goes to the witnesses from a thread of its own: a slow or
+            # absent witness never holds a request.
+            from strongroom.journal.witness import WitnessPusher, witness_specs
+
+            pusher = WitnessPusher(
+                service.journal,
+                witness_specs(settings.witnesses),
+                settings.witness_interval_seconds,
+            )
+            pusher.start()
         yield
+        if pusher is not None:
+            pusher.stop()
         if scheduler is not None:
             scheduler.stop()
         if close_on_shutdown:

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -552,10 +552,12 @@ class Journal:
             raise BadRequest(str(exc)) from exc
         return self._plan_hashes(plan, size2)
 
-    def verify(self) -> Any:
+    def verify(self, witnessed: Sequence[tuple[str, Checkpoint]] = ()) -> Any:
+        """Verify storage; `witnessed`: (witness name, checkpoint it cosigned) to hold the
+        journal to (journal/verify.py)."""
         from strongroom.journal.verify import verify_storage
 
-        return verify_storage(self.engine, self.verifier)
+        return verify_storage(self.engine, self.verifier, witnessed)
 
 
 def b64(h: bytes) -> str:
