@@ -28,7 +28,7 @@ from strongroom.errors import BadRequest, Unavailable
 from strongroom.journal import Journal, NoteSigner, create_checkpoint_key, load_signer
 from strongroom.journal.checkpoint import parse_checkpoint
 from strongroom.journal.cosignature import CosignatureVerifier
-from strongroom.journal.note import NoteError, open_note
+from strongroom.journal.note import NoteError, NoteVerifier, open_note
 from strongroom.journal.witness import (
     WitnessPusher,
     WitnessSpec,
@@ -344,3 +344,41 @@ def test_verify_fails_when_the_witness_cannot_be_reached(home: Home) -> None:
     code, out = _verify()
     assert code == 1 and "PROBLEM witness: witness w.test/w1" in out and "unreachable" in out
     assert _verify("--offline")[0] == 0
+
+
+def test_a_served_registry_sends_its_checkpoints_on_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.initialize import initialize
+    from tests.served import served
+
+    home = Home(tmp_path / "registry")
+    initialize(home)
+    monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
+    wh = tmp_path / "witness-of-registry"
+    vkey = load_signer(home.keys_dir).verifier().verifier_key
+    init = ["init", "--home", str(wh), "--name", "w.test/w2", "--log-key", vkey]
+    assert runner.invoke(witness_app, init).exit_code == 0
+    _fill(home, 0, 7)
+    with served_witness(wh, free_port()) as wurl:
+        spec = WitnessSpec.parse(f"{wurl} {(wh / 'witness.vkey').read_text().strip()}")
+        home.update_config(witnesses=[f"{wurl} {spec.verifier.verifier_key}"])
+        home.update_config(witness_interval_seconds=1)
+        verifier = load_signer(home.keys_dir).verifier()
+        with served(home):
+            assert _held(spec, verifier, 7)  # sent by the server, not by this test
+            # Another process of the deployment signs a checkpoint: the next round sends it.
+            _fill(home, 7, 19)
+            assert _held(spec, verifier, 19)
+        code, out = _verify()
+        assert code == 0 and "holds size 19" in out, out
+
+
+def _held(spec: WitnessSpec, verifier: NoteVerifier, size: int) -> bool:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        cp = fetch_cosigned(spec, verifier)
+        if cp is not None and cp.size == size:
+            return True
+        time.sleep(0.2)
+    return False
