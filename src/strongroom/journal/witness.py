@@ -103,9 +103,12 @@ def submit_checkpoint(
     note: str | None = None,
     verifier: CosignatureVerifier | None = None,
     timeout: float = 10.0,
+    client: httpx.Client | None = None,
 ) -> Submitted:
     """Send the journal's latest (or the given) checkpoint to the witness. With `verifier`,
-    the answer must hold that witness's valid cosignature on it."""
+    the answer must hold that witness's valid cosignature on it. `client`: a kept-alive
+    client (tlog-witness asks for it; a new client a call also costs building its TLS
+    context, tens of milliseconds)."""
     note = note or journal.latest_checkpoint()
     if note is None:
         raise Unavailable("the journal has no checkpoint to submit")
@@ -118,7 +121,7 @@ def submit_checkpoint(
         old = min(old_size, size)
         body = add_checkpoint_body(old, journal.consistency_proof(old, size), note)
         try:
-            resp = httpx.post(
+            resp = (client or httpx).post(
                 url, content=body.encode(), timeout=timeout, headers={"Content-Type": "text/plain"}
             )
         except httpx.HTTPError as exc:
@@ -159,12 +162,16 @@ def latest_url(witness_url: str, origin: str) -> str:
 
 
 def fetch_cosigned(
-    witness: WitnessSpec, log_verifier: NoteVerifier, *, timeout: float = 10.0
+    witness: WitnessSpec,
+    log_verifier: NoteVerifier,
+    *,
+    timeout: float = 10.0,
+    client: httpx.Client | None = None,
 ) -> Checkpoint | None:
     """The latest checkpoint of our log that `witness` cosigned, both signatures checked;
     None when the witness holds none. Unavailable when it cannot be read or trusted."""
     try:
-        resp = httpx.get(latest_url(witness.url, log_verifier.name), timeout=timeout)
+        resp = (client or httpx).get(latest_url(witness.url, log_verifier.name), timeout=timeout)
     except httpx.HTTPError as exc:
         raise Unavailable(f"witness {witness} unreachable: {exc.__class__.__name__}") from exc
     if resp.status_code == 404:
@@ -193,6 +200,7 @@ class WitnessPusher:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _said: dict[str, str] = field(default_factory=dict)
+    _client: httpx.Client = field(default_factory=httpx.Client)
 
     def tick(self) -> int:
         """One round; the number of witnesses that now hold the latest checkpoint."""
@@ -221,6 +229,7 @@ class WitnessPusher:
                     note=note,
                     verifier=w.verifier,
                     timeout=self.timeout,
+                    client=self._client,
                 )
             except Unavailable as exc:
                 metrics.WITNESS_SUBMISSIONS.labels("failed").inc()
@@ -242,6 +251,7 @@ class WitnessPusher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.timeout + 1)
+        self._client.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
