@@ -11,9 +11,12 @@ import contextlib
 import logging
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -382,3 +385,62 @@ def _held(spec: WitnessSpec, verifier: NoteVerifier, size: int) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_racing_submissions_cannot_roll_the_witness_back(home: Home, witness: WitnessSpec) -> None:
+    notes = []
+    with _journal(home) as j:
+        for i in range(80):
+            j.append(event(i))
+            if (i + 1) % 10 == 0:
+                notes.append(j.make_checkpoint())
+    # Eight checkpoints, all "from 0", at once: the check of the held size and the write of
+    # the new one are one step, so exactly one is cosigned and the others learn its size.
+    barrier = threading.Barrier(len(notes))
+
+    def post(note: str) -> httpx.Response:
+        barrier.wait()
+        return httpx.post(witness.url + "/add-checkpoint", content=add_checkpoint_body(0, [], note))
+
+    with ThreadPoolExecutor(len(notes)) as pool:
+        answers = list(pool.map(post, notes))
+    won = [i for i, a in enumerate(answers) if a.status_code == 200]
+    assert len(won) == 1, [a.status_code for a in answers]
+    size = (won[0] + 1) * 10
+    assert {a.text for a in answers if a.status_code != 200} == {f"{size}\n"}
+    assert all(a.status_code in (200, 409) for a in answers)
+    assert f"\n{size}\n" in httpx.get(f"{witness.url}/checkpoint/{ORIGIN}").text
+
+
+def test_the_held_size_is_checked_and_replaced_in_one_step(home: Home, witness_home: Path) -> None:
+    """In process, with the witness's read of its record slowed down so that racing
+    submissions overlap for sure: still exactly one is cosigned."""
+    from strongroom.witness.app import Refused, Submission, Witness
+    from strongroom.witness.state import DB_FILE, WitnessStore, load_config, load_cosigner
+
+    class SlowStore(WitnessStore):
+        def held(self, origin: str) -> Any:
+            found = super().held(origin)
+            time.sleep(0.05)
+            return found
+
+    store = SlowStore(witness_home / DB_FILE)
+    w = Witness(load_config(witness_home), load_cosigner(witness_home), store, FakeClock())
+    with _journal(home) as j:
+        notes = []
+        for i in range(40):
+            j.append(event(i))
+            if (i + 1) % 10 == 0:
+                notes.append(j.make_checkpoint())
+
+    def submit(note: str) -> int:
+        try:
+            w.add_checkpoint(Submission(0, [], note))
+        except Refused as exc:
+            return exc.status
+        return 200
+
+    with ThreadPoolExecutor(len(notes)) as pool:
+        statuses = list(pool.map(submit, notes))
+    store.close()
+    assert sorted(statuses) == [200, 409, 409, 409], statuses

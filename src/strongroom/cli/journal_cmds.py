@@ -135,7 +135,7 @@ def verify(
         # have a truncated journal pass.
         report.add(None, "witness", message)
     if as_json:
-        _emit(report.to_dict())
+        _emit({**report.to_dict(), "witnesses": notes})
     else:
         d = report.to_dict()
         typer.echo(

@@ -180,7 +180,10 @@ def fetch_cosigned(
         raise Unavailable(f"witness {witness} answered HTTP {resp.status_code}")
     try:
         witness.verifier.verify(resp.text)
-        return parse_checkpoint(open_note(resp.text, [log_verifier]))
+        cp = parse_checkpoint(open_note(resp.text, [log_verifier]))
+        if cp.origin != log_verifier.name:
+            raise CheckpointError(f"origin {cp.origin!r}, not this journal's")
+        return cp
     except (NoteError, CheckpointError) as exc:
         raise Unavailable(f"witness {witness}: its checkpoint does not verify: {exc}") from exc
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from strongroom.journal.cosignature import Cosigner
 from strongroom.journal.note import NoteError, NoteUnsigned, open_note
 from strongroom.witness.state import DB_FILE, Held, WitnessConfig, WitnessStore
 
+log = logging.getLogger("strongroom.witness")
 MAX_BODY = 16 * 1024  # 63 proof lines and a checkpoint with a few signatures: ~6 KiB
 MAX_PROOF = 63
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
@@ -175,6 +178,10 @@ def create_witness_app(
             line = await run_in_threadpool(witness.add_checkpoint, sub)
         except Refused as exc:
             return exc.response()
+        except sqlite3.Error:
+            # Nothing was cosigned: the log tries again next round.
+            log.exception("the witness's database failed")
+            return PlainTextResponse("the witness cannot record checkpoints now\n", 503)
         return PlainTextResponse(line)
 
     async def checkpoint(request: Request) -> Response:
