@@ -144,11 +144,21 @@ class Witness:
             raise Refused(409, "old size differs from ours", size=held_size)
         if held is not None and sub.old == size:
             if held.root != root:
+                # Validly signed, and another tree of the size we hold: evidence of a fork,
+                # kept in our log (tlog-witness allows it) before we refuse.
+                log.warning("log %s signed another root at size %d: a fork", origin, size)
                 raise Refused(409, "same size, another root: a fork", size=held_size)
         elif held is not None and held.size > 0:  # every tree extends the empty one
             try:
                 rfc6962.verify_consistency(held.size, size, sub.proof, held.root, root)
             except rfc6962.ProofError as exc:
+                log.warning(
+                    "log %s: no valid proof from our size %d to its signed %d (a fork, or a bad "
+                    "proof)",
+                    origin,
+                    held.size,
+                    size,
+                )
                 raise Refused(422, f"the consistency proof does not verify: {exc}") from exc
         now = int(self.clock.now())
         line = self.cosigner.cosign(text, now)
