@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import subprocess
 import sys
 import threading
@@ -444,3 +445,19 @@ def test_the_held_size_is_checked_and_replaced_in_one_step(home: Home, witness_h
         statuses = list(pool.map(submit, notes))
     store.close()
     assert sorted(statuses) == [200, 409, 409, 409], statuses
+
+
+def test_a_hung_witness_does_not_hold_a_stopping_server(home: Home) -> None:
+    _fill(home, 0, 3)
+    with socket.socket() as hung:  # accepts connections (the backlog), never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        spec = WitnessSpec.parse(f"http://127.0.0.1:{hung.getsockname()[1]} {_other_witness_key()}")
+        with _journal(home) as j:
+            pusher = WitnessPusher(j, (spec,), every=60, timeout=30)
+            pusher.start()
+            time.sleep(0.5)  # the round is waiting on the witness
+            started = time.monotonic()
+            pusher.stop()
+            assert time.monotonic() - started < 2
+            assert pusher.acked == {}

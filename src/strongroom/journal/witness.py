@@ -250,10 +250,15 @@ class WitnessPusher:
         self._thread = threading.Thread(target=self._run, name="witness-push", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 1.0) -> None:
+        """Stop after the round in progress, waiting at most `wait` seconds: a stopping
+        server must close its journal within its grace period, whatever a witness does.
+        A round still waiting on a witness is abandoned (the thread is a daemon)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.timeout + 1)
+            self._thread.join(wait)
+            if self._thread.is_alive():
+                return
         self._client.close()
 
     def _run(self) -> None:
