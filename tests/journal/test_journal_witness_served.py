@@ -8,6 +8,7 @@ surviving its restart."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import subprocess
@@ -183,6 +184,11 @@ def test_deleted_checkpoints_fail_verify(home: Home, witness: WitnessSpec) -> No
     assert "PROBLEM witness: witness w.test/w1" in out and "checkpoints were deleted" in out
     # Without the witness, the storage alone still agrees with itself: the attack's point.
     assert _verify("--offline")[0] == 0
+    code, out = _verify("--json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and report["checkpoints"] == 0
+    assert report["witnesses"] == [f"witness {witness} holds size 30 (checkpoint 2)"]
+    assert [p["kind"] for p in report["problems"]] == ["witness"]
 
 
 def test_truncated_then_regrown_journal_fails_verify(home: Home, witness: WitnessSpec) -> None:
@@ -461,3 +467,26 @@ def test_a_hung_witness_does_not_hold_a_stopping_server(home: Home) -> None:
             pusher.stop()
             assert time.monotonic() - started < 2
             assert pusher.acked == {}
+
+
+def test_a_witness_keeps_a_home_of_its_own_and_takes_on_more_logs(
+    home: Home, tmp_path: Path, witness_home: Path
+) -> None:
+    vkey = load_signer(home.keys_dir).verifier().verifier_key
+    inside = ["init", "--home", str(home.path), "--name", "w.test/w9", "--log-key", vkey]
+    res = runner.invoke(witness_app, inside)
+    assert res.exit_code == 2 and "a home of its own" in res.output
+    other = NoteSigner.generate("other.test/log")
+    add = ["add-log", "--home", str(witness_home), "--log-key", other.verifier().verifier_key]
+    assert runner.invoke(witness_app, add).exit_code == 0
+    assert runner.invoke(witness_app, add).exit_code == 2  # already there
+    with served_witness(witness_home, free_port()) as url:
+        journal = Journal.open(
+            f"sqlite:///{tmp_path / 'other.db'}", signer=other, clock=FakeClock()
+        )
+        with journal:
+            journal.append(event(0))
+            journal.make_checkpoint()
+            assert submit_checkpoint(journal, url).size == 1
+        assert "\n1\n" in httpx.get(f"{url}/checkpoint/other.test/log").text
+        assert httpx.get(f"{url}/checkpoint/{ORIGIN}").status_code == 404

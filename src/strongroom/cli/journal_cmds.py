@@ -31,8 +31,8 @@ from strongroom.journal.investigate import Investigator, breach_markdown
 from strongroom.journal.log import b64
 from strongroom.journal.witness import (
     WitnessSpec,
-    fetch_cosigned,
     submit_checkpoint,
+    verify_with_witnesses,
     witness_specs,
 )
 
@@ -113,27 +113,7 @@ def verify(
     then hold the journal to the latest checkpoint each configured witness cosigned."""
     witnesses: list[WitnessSpec] = []
     with _journal(witnesses) as journal:
-        witnessed, unreachable, notes = [], [], []
-        if not offline and witnesses and journal.verifier is None:
-            unreachable.append("no checkpoint verifier key: witnesses not asked")
-        elif not offline:
-            for w in witnesses:
-                assert journal.verifier is not None
-                try:
-                    cp = fetch_cosigned(w, journal.verifier)
-                except StrongroomError as exc:
-                    unreachable.append(exc.detail)
-                    continue
-                if cp is None:
-                    notes.append(f"witness {w} holds no checkpoint of this journal yet")
-                else:
-                    witnessed.append((str(w), cp))
-                    notes.append(f"witness {w} holds size {cp.size} (checkpoint {cp.seq})")
-        report = journal.verify(witnessed)
-    for message in unreachable:
-        # Not reaching a witness is a failure: blocking the witness must not be a way to
-        # have a truncated journal pass.
-        report.add(None, "witness", message)
+        report, notes = verify_with_witnesses(journal, [] if offline else witnesses)
     if as_json:
         _emit({**report.to_dict(), "witnesses": notes})
     else:

@@ -43,6 +43,19 @@ def init(
     )
 
 
+@witness_app.command("add-log")
+def add_log(
+    home: HomeOption,
+    log_key: Annotated[str, typer.Option("--log-key", help="the log's checkpoint verifier key")],
+) -> None:
+    """Witness one more log (restart `witness serve` to take it on)."""
+    from strongroom.witness.state import add_log as add
+
+    with cli_errors():
+        verifier = add(home, log_key)
+    typer.echo(f"now witnessing {verifier.name}")
+
+
 @witness_app.command("serve")
 def serve(
     home: HomeOption,

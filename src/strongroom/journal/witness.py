@@ -39,6 +39,7 @@ from strongroom.journal.checkpoint import Checkpoint, CheckpointError, parse_che
 from strongroom.journal.cosignature import CosignatureVerifier
 from strongroom.journal.log import Journal
 from strongroom.journal.note import NoteError, NoteVerifier, open_note
+from strongroom.journal.verify import VerifyReport
 
 log = logging.getLogger("strongroom.journal.witness")
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
@@ -186,6 +187,37 @@ def fetch_cosigned(
         return cp
     except (NoteError, CheckpointError) as exc:
         raise Unavailable(f"witness {witness}: its checkpoint does not verify: {exc}") from exc
+
+
+def verify_with_witnesses(
+    journal: Journal, witnesses: tuple[WitnessSpec, ...] | list[WitnessSpec]
+) -> tuple[VerifyReport, list[str]]:
+    """`journal.verify()` held to the latest checkpoint each witness cosigned; also what
+    each witness holds, as lines for a person. A witness that cannot be asked, or whose
+    answer does not verify, is a problem: blocking a witness must not be a way to have a
+    truncated journal pass. One that holds nothing of this journal yet is only reported."""
+    witnessed: list[tuple[str, Checkpoint]] = []
+    failures: list[str] = []
+    notes: list[str] = []
+    verifier = journal.verifier
+    if witnesses and verifier is None:
+        failures.append("no checkpoint verifier key: the witnesses were not asked")
+    elif verifier is not None:
+        for w in witnesses:
+            try:
+                cp = fetch_cosigned(w, verifier)
+            except Unavailable as exc:
+                failures.append(exc.detail)
+                continue
+            if cp is None:
+                notes.append(f"witness {w} holds no checkpoint of this journal yet")
+            else:
+                witnessed.append((str(w), cp))
+                notes.append(f"witness {w} holds size {cp.size} (checkpoint {cp.seq})")
+    report: VerifyReport = journal.verify(witnessed)
+    for message in failures:
+        report.add(None, "witness", message)
+    return report, notes
 
 
 @dataclass

@@ -40,6 +40,10 @@ class WitnessConfig:
 def init_home(home: Path, name: str, log_keys: list[str]) -> Cosigner:
     """Create a witness home: a new key and the logs it witnesses. Refuse to replace one."""
     home = Path(home)
+    if (home / "config.toml").exists() or (home / "keys").exists():
+        # A witness that shares the registry's home shares its fate: whoever can rewrite
+        # the journal can rewrite the witness's record too.
+        raise BadRequest(f"{home} is a Strongroom home: a witness needs a home of its own")
     verifiers = _log_verifiers(log_keys, "--log-key")
     try:
         cosigner = Cosigner.generate(name)
@@ -55,15 +59,33 @@ def init_home(home: Path, name: str, log_keys: list[str]) -> Cosigner:
         fh.flush()
         os.fsync(fh.fileno())
     (home / VKEY_FILE).write_text(cosigner.verifier().verifier_key + "\n", encoding="utf-8")
-    logs = ", ".join(_toml_str(v.verifier_key) for v in verifiers)
-    (home / CONFIG_FILE).write_text(
+    _write_config(home, name, [v.verifier_key for v in verifiers])
+    WitnessStore(home / DB_FILE).close()
+    return cosigner
+
+
+def _write_config(home: Path, name: str, log_keys: list[str]) -> None:
+    logs = ", ".join(_toml_str(k) for k in log_keys)
+    path = home / CONFIG_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
         "# The witness's key name, and the checkpoint verifier keys of the logs it witnesses\n"
         "# (a key's name is its log's origin). Restart `strongroom witness serve` after edits.\n"
         f"name = {_toml_str(name)}\nlogs = [{logs}]\n",
         encoding="utf-8",
     )
-    WitnessStore(home / DB_FILE).close()
-    return cosigner
+    os.replace(tmp, path)
+
+
+def add_log(home: Path, log_key: str) -> NoteVerifier:
+    """Witness one more log (its checkpoint verifier key). Refuse a key already there."""
+    config = load_config(home)
+    (verifier,) = _log_verifiers([log_key], "--log-key")
+    keys = [v.verifier_key for vs in config.logs.values() for v in vs]
+    if verifier.verifier_key in keys:
+        raise Conflict(f"{home} already witnesses {verifier.verifier_key}")
+    _write_config(Path(home), config.name, [*keys, verifier.verifier_key])
+    return verifier
 
 
 def _log_verifiers(keys: list[str], where: str) -> list[NoteVerifier]:
