@@ -279,6 +279,9 @@ def test_forks_rollbacks_and_bad_signatures_are_refused(
         b"old x\n\n" + good.encode(),
         b"old 1\nnot-base64\n\n" + good.encode(),
         b"x" * 20_000,
+        "old ²\n\n".encode() + good.encode(),
+        b"old " + b"9" * 5000 + b"\n\n" + good.encode(),
+        b"old 0\n\n" + good.replace("\n20\n", "\n" + "9" * 5000 + "\n").encode(),
     ):
         resp = httpx.post(witness.url + "/add-checkpoint", content=body)
         assert 400 <= resp.status_code < 500 and "Traceback" not in resp.text, (

@@ -134,8 +134,9 @@ def submit_checkpoint(
                 except NoteError as exc:
                     raise Unavailable(f"the witness's answer does not verify: {exc}") from exc
             return Submitted(size, resp.text)
-        if resp.status_code == 409 and resp.text.strip().isdigit():
-            old_size = int(resp.text.strip())
+        held = resp.text.strip()
+        if resp.status_code == 409 and held.isascii() and held.isdigit() and len(held) < 20:
+            old_size = int(held)
             continue
         raise Unavailable(f"witness refused the checkpoint: HTTP {resp.status_code}")
     raise Unavailable(

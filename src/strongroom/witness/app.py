@@ -53,6 +53,17 @@ class Refused(Exception):
         return PlainTextResponse(self.message + "\n", self.status)
 
 
+def decimal(text: str) -> int | None:
+    """A tree size as the specs write it: ASCII digits, no leading zero, below 2**63
+    (str.isdigit alone admits "²", and int() refuses numbers of thousands of digits)."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    if text != "0" and text.startswith("0"):
+        return None
+    value = int(text)
+    return value if value < 2**63 else None
+
+
 @dataclass(frozen=True)
 class Submission:
     old: int
@@ -70,7 +81,8 @@ def parse_submission(body: bytes) -> Submission:
         raise Refused(400, "no blank line between the proof and the checkpoint")
     lines = head.split("\n")
     old_s = lines[0].removeprefix("old ")
-    if old_s == lines[0] or not old_s.isdigit() or (old_s != "0" and old_s.startswith("0")):
+    old = decimal(old_s)
+    if old_s == lines[0] or old is None:
         raise Refused(400, "the first line must be `old <size>`")
     if len(lines) - 1 > MAX_PROOF:
         raise Refused(400, f"more than {MAX_PROOF} consistency proof lines")
@@ -83,7 +95,7 @@ def parse_submission(body: bytes) -> Submission:
         if len(h) != rfc6962.HASH_SIZE or base64.b64encode(h).decode() != line:
             raise Refused(400, "a proof line is not one base64 SHA-256 hash")
         proof.append(h)
-    return Submission(int(old_s), proof, note)
+    return Submission(old, proof, note)
 
 
 def parse_tlog_checkpoint(text: str) -> tuple[str, int, bytes]:
@@ -93,7 +105,8 @@ def parse_tlog_checkpoint(text: str) -> tuple[str, int, bytes]:
     if len(lines) < 4 or lines[-1] != "":
         raise Refused(400, "a checkpoint has at least three lines")
     origin, size_s, root_s = lines[:3]
-    if not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")):
+    size = decimal(size_s)
+    if size is None:
         raise Refused(400, "bad tree size line")
     try:
         root = base64.b64decode(root_s, validate=True)
@@ -101,7 +114,7 @@ def parse_tlog_checkpoint(text: str) -> tuple[str, int, bytes]:
         raise Refused(400, "bad root hash line") from exc
     if len(root) != rfc6962.HASH_SIZE or base64.b64encode(root).decode() != root_s:
         raise Refused(400, "bad root hash line")
-    return origin, int(size_s), root
+    return origin, size, root
 
 
 class Witness:
