@@ -191,6 +191,19 @@ def test_deleted_checkpoints_fail_verify(home: Home, witness: WitnessSpec) -> No
     assert [p["kind"] for p in report["problems"]] == ["witness"]
 
 
+def test_the_latest_checkpoints_removed_fail_verify(home: Home, witness: WitnessSpec) -> None:
+    """Removing checkpoints from the end leaves a chain that still links up (and the next
+    process to open the journal with the key signs the tail again, as checkpoint 1): only
+    the witness knows there was a checkpoint 2."""
+    _fill(home, 0, 30)
+    assert runner.invoke(journal_app, ["checkpoint"]).exit_code == 0
+    _sql(home, "DELETE FROM journal_checkpoints WHERE seq >= 1")
+    assert _verify("--offline")[0] == 0
+    code, out = _verify()
+    assert code == 1 and "holds checkpoint 2 of size 30" in out, out
+    assert "stored checkpoints were deleted or rolled back" in out
+
+
 def test_truncated_then_regrown_journal_fails_verify(home: Home, witness: WitnessSpec) -> None:
     _fill(home, 0, 30)
     assert runner.invoke(journal_app, ["checkpoint"]).exit_code == 0
