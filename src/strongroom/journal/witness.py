@@ -138,7 +138,9 @@ def submit_checkpoint(
         if resp.status_code == 409 and held.isascii() and held.isdigit() and len(held) < 20:
             old_size = int(held)
             continue
-        raise Unavailable(f"witness refused the checkpoint: HTTP {resp.status_code}")
+        why = resp.text.strip().splitlines()[0][:200] if resp.text.strip() else ""
+        because = f" ({why})" if why else ""
+        raise Unavailable(f"witness refused the checkpoint: HTTP {resp.status_code}{because}")
     raise Unavailable(
         f"witness holds size {old_size}, which the journal's size {size} does not extend"
     )
