@@ -259,10 +259,15 @@ class Home:
                     f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: {exc}",
                     reason="invalid_config",
                 ) from exc
-            if any(WitnessSpec.parse(o).url == spec.url for o in out):
+            # A witness is known by its URL and by its key's name (metrics, messages).
+            seen = [WitnessSpec.parse(o) for o in out]
+            twice = next((spec.url for o in seen if o.url == spec.url), None) or next(
+                (spec.name for o in seen if o.name == spec.name), None
+            )
+            if twice is not None:
                 raise BadRequest(
                     f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: "
-                    f"{spec.url} is named twice",
+                    f"{twice} is named twice",
                     reason="invalid_config",
                 )
             out.append(item.strip())

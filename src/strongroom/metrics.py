@@ -108,6 +108,25 @@ class JournalSize(Collector):
         )
 
 
+class WitnessLag(Collector):
+    """Per configured witness, the entries signed in the journal's latest checkpoint that
+    the witness has not acknowledged yet (the answering worker's view: each worker sends
+    on its own). The labels are the witness names config.toml lists, a closed set."""
+
+    def __init__(self, lags: Callable[[], dict[str, int]]) -> None:
+        self.lags = lags
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "strongroom_witness_unheld_entries",
+            "Entries of the latest checkpoint a witness has not cosigned yet, by witness.",
+            labels=("witness",),
+        )
+        for name, lag in sorted(self.lags().items()):
+            family.add_metric((name,), lag)
+        yield family
+
+
 def scrape(*collectors: Collector) -> bytes:
     """The Prometheus text exposition of this process's metrics (every worker's, in
     multiprocess mode) and of `collectors`."""

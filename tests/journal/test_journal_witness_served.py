@@ -313,13 +313,15 @@ def test_pusher_sends_new_checkpoints_and_survives_an_absent_witness(
     home: Home, witness: WitnessSpec, caplog: pytest.LogCaptureFixture
 ) -> None:
     _fill(home, 0, 12)
-    absent = WitnessSpec(f"http://127.0.0.1:{free_port()}", witness.verifier)
+    gone = CosignatureVerifier.from_key(_other_witness_key("w.test/gone"))
+    absent = WitnessSpec(f"http://127.0.0.1:{free_port()}", gone)
     with _journal(home) as j:
         pusher = WitnessPusher(j, (witness, absent), every=60, timeout=2)
         with caplog.at_level(logging.WARNING, "strongroom.journal.witness"):
             assert pusher.tick() == 1
         assert "unreachable" in caplog.text
         assert pusher.acked == {witness.url: 12}
+        assert pusher.lag() == {"w.test/w1": 0, "w.test/gone": 12}  # what /metrics shows
         for i in range(12, 21):
             j.append(event(i))
         j.make_checkpoint()
@@ -332,10 +334,10 @@ def test_pusher_sends_new_checkpoints_and_survives_an_absent_witness(
         assert WitnessPusher(j, (liar,), every=60).tick() == 0
 
 
-def _other_witness_key() -> str:
+def _other_witness_key(name: str = "w.test/w1") -> str:
     from strongroom.journal.cosignature import Cosigner
 
-    return Cosigner.generate("w.test/w1").verifier().verifier_key
+    return Cosigner.generate(name).verifier().verifier_key
 
 
 def test_witnesses_in_config_are_validated(home: Home) -> None:
@@ -349,6 +351,7 @@ def test_witnesses_in_config_are_validated(home: Home) -> None:
         ([f"https://w.example/ {signer_vkey}"], "tlog-cosignature"),
         ([f"https://w.example/ {vkey[:-2]}A="], "witness key"),
         ([f"https://w.example/ {vkey}", f"https://w.example {vkey}"], "named twice"),
+        ([f"https://w.example/ {vkey}", f"https://w2.example {vkey}"], "named twice"),
         ([3], "want a string"),
     ):
         text = home.config_path.read_text()
@@ -391,11 +394,15 @@ def test_a_served_registry_sends_its_checkpoints_on_schedule(
         home.update_config(witnesses=[f"{wurl} {spec.verifier.verifier_key}"])
         home.update_config(witness_interval_seconds=1)
         verifier = load_signer(home.keys_dir).verifier()
-        with served(home):
+        with served(home) as url:
             assert _held(spec, verifier, 7)  # sent by the server, not by this test
             # Another process of the deployment signs a checkpoint: the next round sends it.
             _fill(home, 7, 19)
             assert _held(spec, verifier, 19)
+            scraped = httpx.get(f"{url}/metrics").text
+        lag = 'strongroom_witness_unheld_entries{witness="w.test/w2"}'
+        assert f"{lag} 0.0" in scraped, scraped
+        assert 'strongroom_witness_submissions_total{outcome="cosigned"}' in scraped
         code, out = _verify()
         assert code == 0 and "holds size 19" in out, out
 

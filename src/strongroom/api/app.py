@@ -45,7 +45,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     settings = service.settings
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served_app: FastAPI) -> AsyncIterator[None]:
         # Sync routes and dependencies run in this pool: as many threads as requests
         # admitted at once, so none waits for a thread while holding a place.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
@@ -70,6 +70,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
                 settings.witness_interval_seconds,
             )
             pusher.start()
+        served_app.state.witness_pusher = pusher
         yield
         if pusher is not None:
             pusher.stop()

@@ -239,6 +239,11 @@ class WitnessPusher:
     _thread: threading.Thread | None = None
     _said: dict[str, str] = field(default_factory=dict)
     _client: httpx.Client = field(default_factory=httpx.Client)
+    signed: int = 0  # the size of the latest checkpoint a round saw
+
+    def lag(self) -> dict[str, int]:
+        """Per witness name, the signed entries it has not acknowledged (for /metrics)."""
+        return {w.name: max(0, self.signed - self.acked.get(w.url, 0)) for w in self.witnesses}
 
     def tick(self) -> int:
         """One round; the number of witnesses that now hold the latest checkpoint."""
@@ -254,6 +259,7 @@ class WitnessPusher:
         except (NoteError, CheckpointError) as exc:
             log.error("the latest checkpoint does not verify; not sent to witnesses: %s", exc)
             return 0
+        self.signed = size
         current = 0
         for w in self.witnesses:
             if self.acked.get(w.url, -1) >= size:
