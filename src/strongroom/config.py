@@ -75,6 +75,11 @@ class Settings:
     pkcs11_token_label: str | None = None
     pkcs11_pin_file: str | None = None
     pkcs11_pin_env: str | None = None
+    # Witnesses that hold our checkpoints (journal/witness.py): "<URL> <verifier key>" each.
+    # The server sends them each new checkpoint every witness_interval_seconds, `journal
+    # checkpoint` at once; `journal verify` holds the journal to what each of them holds.
+    witnesses: tuple[str, ...] = ()
+    witness_interval_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -182,6 +187,11 @@ class Home:
             f"pkcs11_token_label = {_toml(settings.pkcs11_token_label or '')}",
             f"pkcs11_pin_file = {_toml(settings.pkcs11_pin_file or '')}",
             f"pkcs11_pin_env = {_toml(settings.pkcs11_pin_env or '')}",
+            '# witnesses that keep our checkpoints, each "<URL> <its verifier key>"',
+            "# (`strongroom witness init` prints one); checkpoints go to them every",
+            "# witness_interval_seconds, and `journal verify` checks the journal against them",
+            f"witnesses = {_toml(list(settings.witnesses))}",
+            f"witness_interval_seconds = {settings.witness_interval_seconds}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -252,9 +262,41 @@ class Home:
             pkcs11_token_label=_text(raw, "pkcs11_token_label") or None,
             pkcs11_pin_file=self._file(_text(raw, "pkcs11_pin_file")),
             pkcs11_pin_env=_text(raw, "pkcs11_pin_env") or None,
+            witnesses=self._witnesses(text, raw),
+            witness_interval_seconds=_number(
+                raw, "witness_interval_seconds", defaults.witness_interval_seconds, int, 1
+            ),
         )
         check_key_provider(settings)
         return settings
+
+    def _witnesses(self, text: str, raw: dict[str, object]) -> tuple[str, ...]:
+        from strongroom.journal.witness import WitnessSpec
+
+        out: list[str] = []
+        for i, item in enumerate(_list(raw, "witnesses")):
+            try:
+                if not isinstance(item, str):
+                    raise ValueError("want a string")
+                spec = WitnessSpec.parse(item)
+            except ValueError as exc:
+                raise BadRequest(
+                    f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: {exc}",
+                    reason="invalid_config",
+                ) from exc
+            # A witness is known by its URL and by its key's name (metrics, messages).
+            seen = [WitnessSpec.parse(o) for o in out]
+            twice = next((spec.url for o in seen if o.url == spec.url), None) or next(
+                (spec.name for o in seen if o.name == spec.name), None
+            )
+            if twice is not None:
+                raise BadRequest(
+                    f"{self.config_path}:{_line_of(text, 'witnesses')}: witnesses[{i}]: "
+                    f"{twice} is named twice",
+                    reason="invalid_config",
+                )
+            out.append(item.strip())
+        return tuple(out)
 
     def _mode(self, text: str, mode: str) -> str:
         if mode not in MODES:

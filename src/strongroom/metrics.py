@@ -71,6 +71,11 @@ CONTAINMENTS = Counter(
     "Containments decided by the response ladder, by action (shadow: decided, not applied).",
     ("action", "shadow"),
 )
+WITNESS_SUBMISSIONS = Counter(
+    "strongroom_witness_submissions",
+    "Checkpoints sent to the configured witnesses, by outcome (cosigned or failed).",
+    ("outcome",),
+)
 JOURNAL_APPEND = Histogram(
     "strongroom_journal_append_seconds",
     "Time from a journal append to its commit, for the appends whose caller waits.",
@@ -101,6 +106,25 @@ class JournalSize(Collector):
         yield GaugeMetricFamily(
             "strongroom_journal_entries", "Entries in the journal (every node's).", value=entries
         )
+
+
+class WitnessLag(Collector):
+    """Per configured witness, the entries signed in the journal's latest checkpoint that
+    the witness has not acknowledged yet (the answering worker's view: each worker sends
+    on its own). The labels are the witness names config.toml lists, a closed set."""
+
+    def __init__(self, lags: Callable[[], dict[str, int]]) -> None:
+        self.lags = lags
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "strongroom_witness_unheld_entries",
+            "Entries of the latest checkpoint a witness has not cosigned yet, by witness.",
+            labels=("witness",),
+        )
+        for name, lag in sorted(self.lags().items()):
+            family.add_metric((name,), lag)
+        yield family
 
 
 def scrape(*collectors: Collector) -> bytes:

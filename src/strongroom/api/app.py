@@ -45,7 +45,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
     settings = service.settings
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served_app: FastAPI) -> AsyncIterator[None]:
         # Sync routes and dependencies run in this pool: as many threads as requests
         # admitted at once, so none waits for a thread while holding a place.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
@@ -58,7 +58,22 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
 
             scheduler = AnalyticsScheduler(service.analytics, every, service.clock)
             scheduler.start()
+        pusher = None
+        if close_on_shutdown and settings.witnesses:
+            # Each new checkpoint goes to the witnesses from a thread of its own: a slow or
+            # absent witness never holds a request.
+            from strongroom.journal.witness import WitnessPusher, witness_specs
+
+            pusher = WitnessPusher(
+                service.journal,
+                witness_specs(settings.witnesses),
+                settings.witness_interval_seconds,
+            )
+            pusher.start()
+        served_app.state.witness_pusher = pusher
         yield
+        if pusher is not None:
+            pusher.stop()
         if scheduler is not None:
             scheduler.stop()
         if close_on_shutdown:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 
 from strongroom import metrics
@@ -188,5 +189,9 @@ def scrape(request: Request) -> Response:
             "metrics are answered only to the networks in metrics_allow (config.toml)",
             reason="metrics_not_allowed",
         )
-    body = metrics.scrape(metrics.JournalSize(svc.journal.size))
+    collectors: list[Collector] = [metrics.JournalSize(svc.journal.size)]
+    pusher = getattr(request.app.state, "witness_pusher", None)
+    if pusher is not None:
+        collectors.append(metrics.WitnessLag(pusher.lag))
+    body = metrics.scrape(*collectors)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

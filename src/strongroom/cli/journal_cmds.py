@@ -29,6 +29,12 @@ from strongroom.journal.checkpoint import (
 )
 from strongroom.journal.investigate import Investigator, breach_markdown
 from strongroom.journal.log import b64
+from strongroom.journal.witness import (
+    WitnessSpec,
+    submit_checkpoint,
+    verify_with_witnesses,
+    witness_specs,
+)
 
 journal_app = typer.Typer(help="The tamper-evident access journal.", no_args_is_help=True)
 proof_app = typer.Typer(help="Merkle proofs (RFC 6962).", no_args_is_help=True)
@@ -42,10 +48,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @contextmanager
-def _journal() -> Iterator[Journal]:
+def _journal(witnesses: list[WitnessSpec] | None = None) -> Iterator[Journal]:
+    """The home's journal; `witnesses`, when given, receives config.toml's witnesses."""
     try:
         home = Home.from_env()
-        url = home.settings().journal_url
+        settings = home.settings()
+        url = settings.journal_url
+        if witnesses is not None:
+            witnesses.extend(witness_specs(settings.witnesses))
         keys = home.keys_dir
         signer = load_signer(keys) if (keys / SIGNER_FILE).is_file() else None
         verifier = load_verifier(keys) if (keys / VERIFIER_FILE).is_file() else None
@@ -93,18 +103,27 @@ def init_key(origin: str = typer.Option(DEFAULT_ORIGIN, help="Key name and log o
 
 
 @journal_app.command("verify")
-def verify(as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")) -> None:
-    """Recompute the tree from storage; check every checkpoint's signature, root and chain."""
-    with _journal() as journal:
-        report = journal.verify()
+def verify(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
+    offline: bool = typer.Option(
+        False, "--offline", help="Do not ask the configured witnesses (storage only)."
+    ),
+) -> None:
+    """Recompute the tree from storage; check every checkpoint's signature, root and chain;
+    then hold the journal to the latest checkpoint each configured witness cosigned."""
+    witnesses: list[WitnessSpec] = []
+    with _journal(witnesses) as journal:
+        report, notes = verify_with_witnesses(journal, [] if offline else witnesses)
     if as_json:
-        _emit(report.to_dict())
+        _emit({**report.to_dict(), "witnesses": notes})
     else:
         d = report.to_dict()
         typer.echo(
             f"entries: {d['size']}  checkpoints: {d['checkpoints']}  "
             f"signed up to: {d['signed_size']}  unsigned: {d['unsigned_entries']}"
         )
+        for line in notes:
+            typer.echo(line)
         for p in report.problems:
             where = "" if p.index is None else f" (index {p.index})"
             typer.echo(f"PROBLEM {p.kind}{where}: {p.message}")
@@ -118,8 +137,11 @@ def checkpoint(
     export: Path | None = typer.Option(None, help="Also write the signed note to this file."),
     witness: str | None = typer.Option(None, help="Also submit it to this witness URL."),
 ) -> None:
-    """Sign a checkpoint of the journal now and print it."""
-    with _journal() as journal:
+    """Sign a checkpoint of the journal now, submit it to the configured witnesses (and to
+    --witness), and print it with their cosignatures."""
+    witnesses: list[WitnessSpec] = []
+    failed: list[str] = []
+    with _journal(witnesses) as journal:
         if journal.signer is None:
             raise _fail("no checkpoint key: run `strongroom journal init-key` first")
         note = journal.make_checkpoint()
@@ -128,11 +150,23 @@ def checkpoint(
                 export_checkpoint(note, export)
             except OSError as exc:
                 raise _fail(f"cannot write {export}: {exc.strerror}") from None
+        cosignatures = ""
         if witness:
             from strongroom.journal.witness import submit
 
-            typer.echo(submit(journal, witness), nl=False)
-    typer.echo(note, nl=False)
+            cosignatures += submit(journal, witness)
+        for w in witnesses:
+            try:
+                done = submit_checkpoint(journal, w.url, note=note, verifier=w.verifier)
+            except StrongroomError as exc:
+                failed.append(f"witness {w}: {exc.detail}")
+                continue
+            cosignatures += done.cosignatures
+    typer.echo(note + cosignatures, nl=False)
+    for message in failed:
+        typer.echo(f"error: {message}", err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _proof(make: Callable[[Journal], dict[str, Any]]) -> None:

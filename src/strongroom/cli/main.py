@@ -35,6 +35,7 @@ def _register() -> None:
     from strongroom.cli.principal_cmds import principal_app
     from strongroom.cli.simulate_cmds import simulate_command
     from strongroom.cli.token_cmds import token_app
+    from strongroom.cli.witness_cmds import witness_app
 
     app.add_typer(principal_app, name="principal")
     app.add_typer(case_app, name="case")
@@ -47,6 +48,7 @@ def _register() -> None:
     app.add_typer(export_app, name="export")
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(witness_app, name="witness")
     app.command("audit")(audit_command)
     app.command("drill")(drill_command)
     app.command("simulate")(simulate_command)

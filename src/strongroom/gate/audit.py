@@ -315,7 +315,7 @@ class Verification:
     def _run(self, caller: Caller) -> None:
         try:
             self.journal.flush()
-            report = self.journal.verify(self._progress).to_dict()
+            report = self.journal.verify(progress=self._progress).to_dict()
         except Exception as exc:  # noqa: BLE001 - reported on the page, never lost
             log.error("journal verification failed: %s", type(exc).__name__)
             with self._lock:

@@ -6,7 +6,7 @@ check at composition (`strongroom.compose`), never in the middle of a request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from strongroom.budgets import BudgetKeys, Reservation
@@ -57,7 +57,11 @@ class JournalPort(Protocol):
     def make_checkpoint(self) -> str: ...
     def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]: ...
-    def verify(self, progress: Callable[[int, int], None] | None = None) -> Any: ...
+    def verify(
+        self,
+        witnessed: Sequence[tuple[str, Any]] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any: ...
 
 
 class ContainmentView(Protocol):

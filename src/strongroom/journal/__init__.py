@@ -4,7 +4,9 @@ Journal.open(url, signer=..., clock=...)   the log: append, proofs, checkpoints,
 rfc6962                                    pure hashing, proof plans and verifiers
 note                                       C2SP signed notes (Ed25519)
 checkpoint                                 checkpoint bodies, keys, export
-witness                                    POST a checkpoint to a tlog-witness
+witness                                    checkpoints to tlog-witnesses, and verify against
+                                           what they hold
+cosignature                                tlog-cosignature/v1 lines and witness keys
 investigate                                principal, subject and breach reports
 """
 

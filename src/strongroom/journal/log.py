@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -552,12 +552,17 @@ class Journal:
             raise BadRequest(str(exc)) from exc
         return self._plan_hashes(plan, size2)
 
-    def verify(self, progress: Callable[[int, int], None] | None = None) -> Any:
-        """Recompute the tree and check every checkpoint (journal/verify.py); `progress`
-        is called with (entries checked, entries to check) as it goes."""
+    def verify(
+        self,
+        witnessed: Sequence[tuple[str, Checkpoint]] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
+        """Recompute the tree and check every checkpoint (journal/verify.py), holding the
+        journal to `witnessed` ((witness name, checkpoint it cosigned)); `progress` is
+        called with (entries checked, entries to check) as it goes."""
         from strongroom.journal.verify import verify_storage
 
-        return verify_storage(self.engine, self.verifier, progress)
+        return verify_storage(self.engine, self.verifier, witnessed, progress)
 
 
 def b64(h: bytes) -> str:

@@ -37,16 +37,21 @@ class NoteError(ValueError):
     """A malformed key or note, or a note with no valid signature by a known key."""
 
 
-def _is_valid_name(name: str) -> bool:
+class NoteUnsigned(NoteError):
+    """A well-formed note that no known key signed, or that a known key's signature fails:
+    a witness answers it 403, a malformed note 400."""
+
+
+def is_valid_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
 
 
-def key_hash(name: str, public_key: bytes) -> int:
-    digest = hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()
+def key_hash(name: str, public_key: bytes, alg: int = ALG_ED25519) -> int:
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def _b64decode_canonical(text: str) -> bytes:
+def b64decode_canonical(text: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -72,8 +77,8 @@ class NoteVerifier:
         if len(parts) != 3:
             raise NoteError("malformed verifier key")
         name, hash_hex, b64 = parts
-        raw = _b64decode_canonical(b64)
-        if not _is_valid_name(name) or len(raw) != 33 or raw[0] != ALG_ED25519:
+        raw = b64decode_canonical(b64)
+        if not is_valid_name(name) or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise NoteError("malformed verifier key")
         if len(hash_hex) != 8 or int(hash_hex, 16) != key_hash(name, raw[1:]):
             raise NoteError("verifier key hash does not match its key")
@@ -94,7 +99,7 @@ class NoteVerifier:
 
 class NoteSigner:
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        if not _is_valid_name(name):
+        if not is_valid_name(name):
             raise NoteError(f"invalid key name {name!r}")
         self.name = name
         self._key = private_key
@@ -113,7 +118,7 @@ class NoteSigner:
         if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
             raise NoteError("malformed signer key")
         _, _, name, hash_hex, b64 = parts
-        raw = _b64decode_canonical(b64)
+        raw = b64decode_canonical(b64)
         if len(raw) != 33 or raw[0] != ALG_ED25519:
             raise NoteError("malformed signer key")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
@@ -170,17 +175,17 @@ def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> str:
         if not line.startswith(SIG_PREFIX):
             raise NoteError("malformed signature line")
         name, sep, b64 = line[len(SIG_PREFIX) :].partition(" ")
-        if not sep or not b64 or not _is_valid_name(name):
+        if not sep or not b64 or not is_valid_name(name):
             raise NoteError("malformed signature line")
-        blob = _b64decode_canonical(b64)
+        blob = b64decode_canonical(b64)
         if len(blob) < 5:
             raise NoteError("malformed signature")
         verifier = known.get((name, int.from_bytes(blob[:4], "big")))
         if verifier is None:
             continue
         if not verifier.verify_bytes(text.encode(), blob[4:]):
-            raise NoteError(f"invalid signature by {name}")
+            raise NoteUnsigned(f"invalid signature by {name}")
         verified += 1
     if not verified:
-        raise NoteError("no signature by a known key")
+        raise NoteUnsigned("no signature by a known key")
     return text

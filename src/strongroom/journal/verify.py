@@ -7,6 +7,11 @@ entries); no stored node lies beyond the tree (truncation). Then every stored ch
 its signature (C2SP signed note), its body against its row, its chain to the one before
 (a removed checkpoint breaks it), its size within the tree, its root against the
 recomputed root at that size, and a consistency proof between consecutive checkpoints.
+Last, each checkpoint a witness holds (`witnessed`, fetched and checked by the caller):
+the journal must reach its size with its root, and the stored checkpoints must reach it
+too. That is what catches an attacker who deleted every checkpoint, or truncated or rolled
+back the journal together with its checkpoints: the local evidence agrees with itself,
+but no longer with a copy the attacker cannot reach.
 
 `first_bad_index` is the smallest entry index that can no longer be trusted. When an
 attacker rewrote entries and every hash above them consistently, only a checkpoint root
@@ -15,7 +20,7 @@ catches it, and the first bad index is then the size of the last checkpoint that
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,7 +29,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import Unavailable
 from strongroom.journal import rfc6962, store, tables
-from strongroom.journal.checkpoint import GENESIS, CheckpointError, note_digest, parse_checkpoint
+from strongroom.journal.checkpoint import (
+    GENESIS,
+    Checkpoint,
+    CheckpointError,
+    note_digest,
+    parse_checkpoint,
+)
 from strongroom.journal.note import NoteError, NoteVerifier, open_note
 
 CHUNK = 20_000
@@ -86,20 +97,29 @@ Progress = Callable[[int, int], None]
 
 
 def verify_storage(
-    engine: Engine, verifier: NoteVerifier | None, progress: Progress | None = None
+    engine: Engine,
+    verifier: NoteVerifier | None,
+    witnessed: Sequence[tuple[str, Checkpoint]] = (),
+    progress: Progress | None = None,
 ) -> VerifyReport:
+    """`witnessed`: (witness name, the checkpoint it cosigned), already verified."""
     try:
         with engine.connect() as conn, conn.begin():  # one snapshot for the whole check
-            return _verify(conn, verifier, progress)
+            return _verify(conn, verifier, witnessed, progress)
     except SQLAlchemyError as exc:
         raise Unavailable(f"the journal cannot be read: {exc.__class__.__name__}") from exc
 
 
-def _verify(conn: Any, verifier: NoteVerifier | None, progress: Progress | None) -> VerifyReport:
+def _verify(
+    conn: Any,
+    verifier: NoteVerifier | None,
+    witnessed: Sequence[tuple[str, Checkpoint]],
+    progress: Progress | None,
+) -> VerifyReport:
     report = VerifyReport()
     total = store.log_size(conn) if progress is not None else 0
     cps = conn.execute(select(tables.checkpoints).order_by(tables.checkpoints.c.seq)).all()
-    want_roots = {int(row.size) for row in cps}
+    want_roots = {int(row.size) for row in cps} | {cp.size for _, cp in witnessed}
     roots: dict[int, bytes] = {0: rfc6962.EMPTY_ROOT}
     frontier = rfc6962.Frontier()
     t = tables.leaves
@@ -145,12 +165,48 @@ def _verify(conn: Any, verifier: NoteVerifier | None, progress: Progress | None)
             progress(frontier.size, total)
     report.size = store.log_size(conn)
     _check_orphans(conn, report, frontier.size)
+    for name, cp in witnessed:
+        _check_witnessed(report, cps, roots, frontier.size, name, cp)
     if verifier is None:
         if cps:
             report.add(None, "key", "no checkpoint verifier key: checkpoints not checked")
         return report
     _check_checkpoints(conn, report, cps, roots, verifier)
     return report
+
+
+def _check_witnessed(
+    report: VerifyReport,
+    cps: list[Any],
+    roots: dict[int, bytes],
+    walked: int,
+    name: str,
+    cp: Checkpoint,
+) -> None:
+    if cp.size > report.size:
+        report.add(
+            report.size,
+            "witness",
+            f"witness {name} holds checkpoint {cp.seq} of size {cp.size}, but the journal "
+            f"holds {report.size} entries: truncated or rolled back",
+        )
+    elif cp.size <= walked and roots.get(cp.size) != cp.root:
+        report.add(
+            0,
+            "witness",
+            f"witness {name} holds a different root at size {cp.size}: the journal was "
+            "rewritten or forked (entries before that size can no longer be trusted)",
+        )
+    last_seq = int(cps[-1].seq) if cps else -1
+    last_size = int(cps[-1].size) if cps else 0
+    if last_seq < cp.seq or last_size < cp.size:
+        held = f"checkpoint {last_seq} of size {last_size}" if cps else "no checkpoint"
+        report.add(
+            None,
+            "witness",
+            f"witness {name} holds checkpoint {cp.seq} of size {cp.size}, the journal "
+            f"{held}: stored checkpoints were deleted or rolled back",
+        )
 
 
 def _bad_node(report: VerifyReport, level: int, idx: int) -> None:

@@ -1,4 +1,5 @@
-"""Submitting checkpoints to a witness, C2SP tlog-witness `add-checkpoint`.
+"""Checkpoints that someone else holds: submitting them to witnesses, C2SP tlog-witness
+`add-checkpoint`, and reading back the latest one a witness cosigned.
 
     POST <witness URL>/add-checkpoint
     old <size the witness last saw>
@@ -6,27 +7,143 @@
     <blank line>
     <signed checkpoint>
 
-A 200 answer carries the witness's cosignature lines. A 409 answer names, in its body, the
-size the witness already holds; we then resend once with a proof from that size. Any other
-answer or a network failure raises `Unavailable`: the checkpoint stays stored and exported
-locally, and the next submission catches up.
+A 200 answer carries the witness's cosignature lines (C2SP tlog-cosignature). A 409 answer
+names, in its body, the size the witness already holds; we then resend once with a proof
+from that size. Any other answer or a network failure raises `Unavailable`: the checkpoint
+stays stored and exported locally, and the next submission catches up.
+
+    GET <witness URL>/checkpoint/<log origin>
+
+answers the latest checkpoint the witness cosigned for that log, with the log's signature
+and the witness's cosignature (strongroom's own witness, `strongroom witness serve`, serves
+it; tlog-witness leaves monitor retrieval open). `journal verify` compares the journal with
+it: a journal that lost, truncated or rolled back what a witness holds fails.
+
+A deployment names its witnesses in config.toml, one string each: the witness's URL, a
+space, and its tlog-cosignature verifier key (`WitnessSpec.parse`).
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
 
 import httpx
 
+from strongroom import metrics
 from strongroom.errors import Unavailable
-from strongroom.journal.checkpoint import parse_checkpoint
+from strongroom.journal.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
+from strongroom.journal.cosignature import CosignatureVerifier
 from strongroom.journal.log import Journal
-from strongroom.journal.note import open_note
+from strongroom.journal.note import NoteError, NoteVerifier, open_note
+from strongroom.journal.verify import VerifyReport
+
+log = logging.getLogger("strongroom.journal.witness")
+SIZE_CONTENT_TYPE = "text/x.tlog.size"
+NOTE_CONTENT_TYPE = "text/plain; charset=utf-8"
+MAX_ANSWER = 64 * 1024  # a checkpoint and its signatures are a few hundred bytes
+
+
+@dataclass(frozen=True)
+class WitnessSpec:
+    """A witness a deployment trusts: where it answers, and the key it cosigns with."""
+
+    url: str
+    verifier: CosignatureVerifier
+
+    @classmethod
+    def parse(cls, text: str) -> WitnessSpec:
+        """`"<URL> <verifier key>"`; ValueError saying what is wrong."""
+        parts = text.split()
+        if len(parts) != 2:
+            raise ValueError("want the witness URL, a space, and its verifier key")
+        url, vkey = parts
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        if parsed.query or parsed.fragment:
+            raise ValueError(f"{url!r}: a witness URL has no query or fragment")
+        try:
+            verifier = CosignatureVerifier.from_key(vkey)
+        except NoteError as exc:
+            raise ValueError(f"witness key: {exc}") from exc
+        return cls(url.rstrip("/"), verifier)
+
+    @property
+    def name(self) -> str:
+        return self.verifier.name
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+
+def witness_specs(texts: tuple[str, ...]) -> tuple[WitnessSpec, ...]:
+    """The witnesses of config.toml's `witnesses` (already validated when read)."""
+    return tuple(WitnessSpec.parse(t) for t in texts)
 
 
 def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> str:
     lines = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
     return "\n".join(lines) + "\n\n" + note
+
+
+@dataclass(frozen=True)
+class Submitted:
+    size: int
+    cosignatures: str
+
+
+def submit_checkpoint(
+    journal: Journal,
+    witness_url: str,
+    *,
+    old_size: int = 0,
+    note: str | None = None,
+    verifier: CosignatureVerifier | None = None,
+    timeout: float = 10.0,
+    client: httpx.Client | None = None,
+) -> Submitted:
+    """Send the journal's latest (or the given) checkpoint to the witness. With `verifier`,
+    the answer must hold that witness's valid cosignature on it. `client`: a kept-alive
+    client (tlog-witness asks for it; a new client a call also costs building its TLS
+    context, tens of milliseconds)."""
+    note = note or journal.latest_checkpoint()
+    if note is None:
+        raise Unavailable("the journal has no checkpoint to submit")
+    if journal.verifier is None:
+        raise Unavailable("no checkpoint verifier key")
+    text = open_note(note, [journal.verifier])
+    size = parse_checkpoint(text).size
+    url = witness_url.rstrip("/") + "/add-checkpoint"
+    for _ in range(2):
+        old = min(old_size, size)
+        body = add_checkpoint_body(old, journal.consistency_proof(old, size), note)
+        try:
+            resp = (client or httpx).post(
+                url, content=body.encode(), timeout=timeout, headers={"Content-Type": "text/plain"}
+            )
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"witness unreachable: {exc.__class__.__name__}") from exc
+        if resp.status_code == 200:
+            if verifier is not None:
+                try:
+                    verifier.verify(text + "\n" + resp.text)
+                except NoteError as exc:
+                    raise Unavailable(f"the witness's answer does not verify: {exc}") from exc
+            return Submitted(size, resp.text)
+        held = resp.text.strip()
+        if resp.status_code == 409 and held.isascii() and held.isdigit() and len(held) < 20:
+            old_size = int(held)
+            continue
+        why = resp.text.strip().splitlines()[0][:200] if resp.text.strip() else ""
+        because = f" ({why})" if why else ""
+        raise Unavailable(f"witness refused the checkpoint: HTTP {resp.status_code}{because}")
+    raise Unavailable(
+        f"witness holds size {old_size}, which the journal's size {size} does not extend"
+    )
 
 
 def submit(
@@ -39,29 +156,156 @@ def submit(
 ) -> str:
     """Send the journal's latest (or the given) checkpoint to the witness; return its
     cosignature lines."""
-    note = note or journal.latest_checkpoint()
-    if note is None:
-        raise Unavailable("the journal has no checkpoint to submit")
-    if journal.verifier is None:
-        raise Unavailable("no checkpoint verifier key")
-    size = parse_checkpoint(open_note(note, [journal.verifier])).size
-    url = witness_url.rstrip("/") + "/add-checkpoint"
-    for _ in range(2):
-        old = min(old_size, size)
-        body = add_checkpoint_body(old, journal.consistency_proof(old, size), note)
+    return submit_checkpoint(
+        journal, witness_url, old_size=old_size, note=note, timeout=timeout
+    ).cosignatures
+
+
+def latest_url(witness_url: str, origin: str) -> str:
+    return f"{witness_url.rstrip('/')}/checkpoint/{urllib.parse.quote(origin, safe='/')}"
+
+
+def fetch_cosigned(
+    witness: WitnessSpec,
+    log_verifier: NoteVerifier,
+    *,
+    timeout: float = 10.0,
+    client: httpx.Client | None = None,
+) -> Checkpoint | None:
+    """The latest checkpoint of our log that `witness` cosigned, both signatures checked;
+    None when the witness holds none. Unavailable when it cannot be read or trusted."""
+    try:
+        resp = (client or httpx).get(latest_url(witness.url, log_verifier.name), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"witness {witness} unreachable: {exc.__class__.__name__}") from exc
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200 or len(resp.content) > MAX_ANSWER:
+        raise Unavailable(f"witness {witness} answered HTTP {resp.status_code}")
+    try:
+        witness.verifier.verify(resp.text)
+        cp = parse_checkpoint(open_note(resp.text, [log_verifier]))
+        if cp.origin != log_verifier.name:
+            raise CheckpointError(f"origin {cp.origin!r}, not this journal's")
+        return cp
+    except (NoteError, CheckpointError) as exc:
+        raise Unavailable(f"witness {witness}: its checkpoint does not verify: {exc}") from exc
+
+
+def verify_with_witnesses(
+    journal: Journal, witnesses: tuple[WitnessSpec, ...] | list[WitnessSpec]
+) -> tuple[VerifyReport, list[str]]:
+    """`journal.verify()` held to the latest checkpoint each witness cosigned; also what
+    each witness holds, as lines for a person. A witness that cannot be asked, or whose
+    answer does not verify, is a problem: blocking a witness must not be a way to have a
+    truncated journal pass. One that holds nothing of this journal yet is only reported."""
+    witnessed: list[tuple[str, Checkpoint]] = []
+    failures: list[str] = []
+    notes: list[str] = []
+    verifier = journal.verifier
+    if witnesses and verifier is None:
+        failures.append("no checkpoint verifier key: the witnesses were not asked")
+    elif verifier is not None:
+        for w in witnesses:
+            try:
+                cp = fetch_cosigned(w, verifier)
+            except Unavailable as exc:
+                failures.append(exc.detail)
+                continue
+            if cp is None:
+                notes.append(f"witness {w} holds no checkpoint of this journal yet")
+            else:
+                witnessed.append((str(w), cp))
+                notes.append(f"witness {w} holds size {cp.size} (checkpoint {cp.seq})")
+    report: VerifyReport = journal.verify(witnessed)
+    for message in failures:
+        report.add(None, "witness", message)
+    return report, notes
+
+
+@dataclass
+class WitnessPusher:
+    """Sends each new checkpoint to every configured witness, from a thread of its own, so
+    no request ever waits for a witness. A witness that fails is logged and tried again on
+    the next round; the sizes each witness acknowledged are remembered, so a round sends
+    only what a witness lacks, with a proof from what it holds."""
+
+    journal: Journal
+    witnesses: tuple[WitnessSpec, ...]
+    every: float
+    timeout: float = 10.0
+    acked: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _said: dict[str, str] = field(default_factory=dict)
+    _client: httpx.Client = field(default_factory=httpx.Client)
+    signed: int = 0  # the size of the latest checkpoint a round saw
+
+    def lag(self) -> dict[str, int]:
+        """Per witness name, the signed entries it has not acknowledged (for /metrics)."""
+        return {w.name: max(0, self.signed - self.acked.get(w.url, 0)) for w in self.witnesses}
+
+    def tick(self) -> int:
+        """One round; the number of witnesses that now hold the latest checkpoint."""
         try:
-            resp = httpx.post(
-                url,
-                content=body.encode(),
-                timeout=timeout,
-                headers={"Content-Type": "text/plain; charset=utf-8"},
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"witness unreachable: {exc.__class__.__name__}") from exc
-        if resp.status_code == 200:
-            return resp.text
-        if resp.status_code == 409 and resp.text.strip().isdigit():
-            old_size = int(resp.text.strip())
-            continue
-        raise Unavailable(f"witness refused the checkpoint: HTTP {resp.status_code}")
-    raise Unavailable("witness and journal disagree on the tree size")
+            note = self.journal.latest_checkpoint()
+        except Unavailable as exc:
+            log.warning("witness round skipped: %s", exc.detail)
+            return 0
+        if note is None or self.journal.verifier is None:
+            return 0
+        try:
+            size = parse_checkpoint(open_note(note, [self.journal.verifier])).size
+        except (NoteError, CheckpointError) as exc:
+            log.error("the latest checkpoint does not verify; not sent to witnesses: %s", exc)
+            return 0
+        self.signed = size
+        current = 0
+        for w in self.witnesses:
+            if self.acked.get(w.url, -1) >= size:
+                current += 1
+                continue
+            try:
+                done = submit_checkpoint(
+                    self.journal,
+                    w.url,
+                    old_size=self.acked.get(w.url, 0),
+                    note=note,
+                    verifier=w.verifier,
+                    timeout=self.timeout,
+                    client=self._client,
+                )
+            except Unavailable as exc:
+                metrics.WITNESS_SUBMISSIONS.labels("failed").inc()
+                if self._said.get(w.url) != exc.detail:  # once per condition
+                    log.warning("witness %s: %s (retried next round)", w, exc.detail)
+                    self._said[w.url] = exc.detail
+                continue
+            metrics.WITNESS_SUBMISSIONS.labels("cosigned").inc()
+            self._said.pop(w.url, None)
+            self.acked[w.url] = done.size
+            current += 1
+        return current
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="witness-push", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait: float = 1.0) -> None:
+        """Stop after the round in progress, waiting at most `wait` seconds: a stopping
+        server must close its journal within its grace period, whatever a witness does.
+        A round still waiting on a witness is abandoned (the thread is a daemon)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(wait)
+            if self._thread.is_alive():
+                return
+        self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the thread must outlive any one round
+                log.exception("witness round failed")
+            self._stop.wait(self.every)
