@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One-shot set-up of a scaled Strongroom deployment: the shared home every node copies
+# (config, policy, vault and signing keys), the databases' schemas, and a witness of our
+# own that holds the journal's checkpoints. Idempotent: a second run changes nothing.
+#
+#   SHARED_HOME   the home the nodes copy (a volume only the set-up and the nodes mount)
+#   WITNESS_HOME  the witness's own home (its key never leaves it)
+#   DATABASE_URL  JOURNAL_URL  REDIS_URL  the shared services
+#   WITNESS_URL   where the nodes reach the witness
+#   WITNESS_NAME  the witness's key name (default witness.local/w1)
+#   PUBLIC_URL    the address clients reach the load balancer at (the tokens' issuer)
+#   MODE          production (default) or demo
+#   REDIS_PREFIX  the deployment's namespace in Redis (default sr:)
+set -euo pipefail
+: "${SHARED_HOME:?}" "${WITNESS_HOME:?}" "${DATABASE_URL:?}" "${JOURNAL_URL:?}"
+: "${REDIS_URL:?}" "${WITNESS_URL:?}" "${PUBLIC_URL:?}"
+WITNESS_NAME="${WITNESS_NAME:-witness.local/w1}"
+MODE="${MODE:-production}"
+STRONGROOM="${STRONGROOM:-strongroom}"
+
+export STRONGROOM_HOME="$SHARED_HOME"
+$STRONGROOM init --database "$DATABASE_URL" --journal "$JOURNAL_URL" --redis "$REDIS_URL" \
+  --mode "$MODE"
+if [ ! -e "$WITNESS_HOME/witness.toml" ]; then
+  $STRONGROOM witness init --home "$WITNESS_HOME" --name "$WITNESS_NAME" \
+    --log-key "$(cat "$SHARED_HOME/keys/checkpoint.vkey")" >/dev/null
+fi
+WITNESS_KEY="$(cat "$WITNESS_HOME/witness.vkey")"
+
+python3 - "$SHARED_HOME/config.toml" "$WITNESS_URL $WITNESS_KEY" "$PUBLIC_URL" \
+  "${REDIS_PREFIX:-sr:}" <<'PY'
+import pathlib, sys
+path, witness, public, prefix = pathlib.Path(sys.argv[1]), *sys.argv[2:5]
+lines = path.read_text().splitlines()
+want = {
+    "witnesses": f'witnesses = ["{witness}"]',
+    "issuer": f'issuer = "{public}"',
+    "redis_prefix": f'redis_prefix = "{prefix}"',
+}
+out = [want.pop(k, ln) if (k := ln.split("=")[0].strip()) in want else ln for ln in lines]
+out += list(want.values())
+path.write_text("\n".join(out) + "\n")
+PY
+echo "shared home ready at $SHARED_HOME; witness key $WITNESS_KEY"
