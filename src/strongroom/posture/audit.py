@@ -40,6 +40,7 @@ from strongroom.posture.rules_policy import (
     PurposeWithoutJustification,
     ResponseOff,
 )
+from strongroom.posture.rules_witnesses import JournalUnwitnessed
 
 DEFAULT_RULES = AllOf(
     [
@@ -65,6 +66,7 @@ DEFAULT_RULES = AllOf(
         PolicyCheck(),
         PolicyInvalid(),
         VaultKeysInFiles(),
+        JournalUnwitnessed(),
     ]
 )
 
