@@ -54,6 +54,7 @@ from strongroom.gate import (
     Pipeline,
     RegistryTasks,
 )
+from strongroom.gate.audit import JournalCheck
 from strongroom.journal import Journal, load_signer
 from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
@@ -300,6 +301,7 @@ def compose(
             registry=registry,
             activity=RecentActivity(journal),
             budgets=policy.policy.budgets,
+            verify_journal=witnessed_check(journal, settings),
         ),
         authorization_server=authorization_server,
         token_issuer=token_issuer,
@@ -466,6 +468,16 @@ def detection_feed(settings: Settings, backend: object) -> RedisEventFeed | None
     return RedisEventFeed(
         backend.client, settings.redis_prefix + "detect:events", worker=uuid.uuid4().hex
     )
+
+
+def witnessed_check(journal: Journal, settings: Settings) -> JournalCheck | None:
+    """A full verification held to what the configured witnesses cosigned (None: none)."""
+    if not settings.witnesses:
+        return None
+    from strongroom.journal.witness import verify_with_witnesses, witness_specs
+
+    specs = witness_specs(settings.witnesses)
+    return lambda progress: verify_with_witnesses(journal, specs, progress)
 
 
 def alert_sinks(home: Home, settings: Settings) -> list[Sink]:

@@ -513,3 +513,33 @@ def test_a_witness_keeps_a_home_of_its_own_and_takes_on_more_logs(
             assert submit_checkpoint(journal, url).size == 1
         assert "\n1\n" in httpx.get(f"{url}/checkpoint/other.test/log").text
         assert httpx.get(f"{url}/checkpoint/{ORIGIN}").status_code == 404
+
+
+def test_the_consoles_verification_holds_the_journal_to_the_witness(
+    home: Home, witness: WitnessSpec
+) -> None:
+    """The auditors' background verification (the console's journal page) asks the
+    configured witnesses as `journal verify` does: deleted checkpoints fail it there too."""
+    from strongroom.compose import compose
+    from strongroom.initialize import initialize
+
+    initialize(home)  # the registry and policy a served home has
+    _fill(home, 0, 30)
+    assert runner.invoke(journal_app, ["checkpoint"]).exit_code == 0
+    _sql(home, "DELETE FROM journal_checkpoints")
+    svc = compose(home)
+    try:
+        verification = svc.audit.verification
+        verification.start(svc.admin.operator())
+        deadline = time.monotonic() + 60
+        while verification.status()["state"] == "running":
+            assert time.monotonic() < deadline, verification.status()
+            time.sleep(0.05)
+        status = verification.status()
+    finally:
+        svc.close()
+    assert status["state"] == "done", status
+    report = status["report"]
+    assert report["ok"] is False
+    assert "witness" in [p["kind"] for p in report["problems"]]
+    assert report["witnesses"] == [f"witness {witness} holds size 30 (checkpoint 2)"]

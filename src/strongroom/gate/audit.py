@@ -34,6 +34,7 @@ class AuditTasks:
         registry: Registry,
         activity: RecentActivity,
         budgets: Sequence[BudgetSpec] = (),
+        verify_journal: JournalCheck | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.journal = journal
@@ -41,7 +42,7 @@ class AuditTasks:
         self.registry = registry
         self.activity = activity
         self.budgets = tuple(budgets)
-        self.verification = Verification(pipeline, journal)
+        self.verification = Verification(pipeline, journal, verify_journal)
 
     # --- the journal -----------------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
@@ -277,13 +278,24 @@ def alert_dict(index: int, entry: dict[str, Any]) -> dict[str, Any]:
 log = logging.getLogger("strongroom.gate.audit")
 
 
+# A full verification with a progress callback: (its report, a line per witness asked).
+JournalCheck = Callable[[Callable[[int, int], None]], tuple[Any, list[str]]]
+
+
 class Verification:
     """One full verification of the journal at a time, run in a thread of its own; its
     progress and its report are kept for whoever asks next (this process's memory)."""
 
-    def __init__(self, pipeline: Pipeline, journal: JournalPort) -> None:
+    def __init__(
+        self, pipeline: Pipeline, journal: JournalPort, check: JournalCheck | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.journal = journal
+        # With witnesses configured, the check holds the journal to what they cosigned, as
+        # `strongroom journal verify` does.
+        self.check: JournalCheck = check or (
+            lambda progress: (journal.verify(progress=progress), [])
+        )
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"state": "never_run"}
 
@@ -315,7 +327,8 @@ class Verification:
     def _run(self, caller: Caller) -> None:
         try:
             self.journal.flush()
-            report = self.journal.verify(progress=self._progress).to_dict()
+            result, witnesses = self.check(self._progress)
+            report = {**result.to_dict(), "witnesses": witnesses}
         except Exception as exc:  # noqa: BLE001 - reported on the page, never lost
             log.error("journal verification failed: %s", type(exc).__name__)
             with self._lock:

@@ -29,6 +29,7 @@ import base64
 import logging
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -193,7 +194,9 @@ def fetch_cosigned(
 
 
 def verify_with_witnesses(
-    journal: Journal, witnesses: tuple[WitnessSpec, ...] | list[WitnessSpec]
+    journal: Journal,
+    witnesses: tuple[WitnessSpec, ...] | list[WitnessSpec],
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[VerifyReport, list[str]]:
     """`journal.verify()` held to the latest checkpoint each witness cosigned; also what
     each witness holds, as lines for a person. A witness that cannot be asked, or whose
@@ -217,7 +220,7 @@ def verify_with_witnesses(
             else:
                 witnessed.append((str(w), cp))
                 notes.append(f"witness {w} holds size {cp.size} (checkpoint {cp.seq})")
-    report: VerifyReport = journal.verify(witnessed)
+    report: VerifyReport = journal.verify(witnessed, progress)
     for message in failures:
         report.add(None, "witness", message)
     return report, notes

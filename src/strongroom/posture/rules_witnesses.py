@@ -14,7 +14,7 @@ class JournalUnwitnessed(BaseRule):
     title = "Production deployment whose journal checkpoints no witness holds"
     severity = Severity.HIGH
     help = (
-        "Name at least one witness in config.toml (`witnesses = [\"<URL> <its key>\"]`; "
+        'Name at least one witness in config.toml (`witnesses = ["<URL> <its key>"]`; '
         "`strongroom witness init` on another machine, under another operator, prints the "
         "key): with the checkpoints only in the journal's own database, whoever can write "
         "that database can delete or roll them back and `journal verify` cannot tell."
