@@ -35,11 +35,8 @@ API = "https://api.bench.test/v1/persons/search"
 OUT = results_dir() / "auth.json"
 
 
-def _proof(
-    key: ECKey, method: str, url: str, token: str | None = None, iat: float | None = None
-) -> str:
-    when = int(time.time() if iat is None else iat)
-    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": when}
+def _proof(key: ECKey, method: str, url: str, token: str | None = None) -> str:
+    claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
     if token:
         claims["ath"] = access_token_hash(token)
     return jwt.encode(
@@ -198,7 +195,8 @@ def bench_sign_in(tmp: Path, n: int) -> dict:
     from strongroom.initialize import initialize
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.auth.auth_testkit import REDIRECT, pkce_pair
+    from tests.auth.auth_testkit import REDIRECT, BoundSession, push_authorization
+    from tests.auth.auth_testkit import redeem as kit_redeem
     from tests.auth.webauthn_testkit import SoftAuthenticator
 
     home = Home(tmp / "sign_in_home")
@@ -215,43 +213,14 @@ def bench_sign_in(tmp: Path, n: int) -> dict:
         secret = pyotp.parse_uri(creds.begin_totp_enrollment(officer)).secret
         creds.confirm_totp_enrollment(officer, pyotp.TOTP(secret).at(int(clock.now())))
         http = TestClient(create_app(service))
-        dpop_key = ECKey.generate_key("P-256")
         token_url = service.authorization_server.token_endpoint
 
-        def push() -> tuple[str, str]:
-            verifier, challenge = pkce_pair()
-            r = http.post(
-                "/oauth/par",
-                data={
-                    "client_id": "console",
-                    "response_type": "code",
-                    "redirect_uri": REDIRECT,
-                    "code_challenge": challenge,
-                    "code_challenge_method": "S256",
-                },
-            )
-            return str(r.json()["request_uri"]), verifier
+        def redeem(location: str, verifier: str) -> BoundSession:
+            return kit_redeem(http, clock, token_url, location, verifier)
 
-        def redeem(location: str, verifier: str) -> str:
-            code = location.split("code=", 1)[1].split("&", 1)[0]
-            r = http.post(
-                "/oauth/token",
-                data={
-                    "client_id": "console",
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT,
-                    "code_verifier": verifier,
-                },
-                headers={"DPoP": _proof(dpop_key, "POST", token_url, iat=clock.now())},
-            )
-            if r.status_code != 200:
-                raise SystemExit(f"token endpoint failed: {r.text}")
-            return str(r.json()["access_token"])
-
-        def totp_sign_in() -> str:
+        def totp_sign_in() -> BoundSession:
             clock.advance(30)  # each code once: a new time step per sign-in
-            uri, verifier = push()
+            uri, verifier = push_authorization(http)
             r = http.post(
                 "/oauth/authorize",
                 data={
@@ -268,24 +237,20 @@ def bench_sign_in(tmp: Path, n: int) -> dict:
                 raise SystemExit(f"sign-in failed: {r.status_code}")
             return redeem(r.headers["location"], verifier)
 
-        access = totp_sign_in()
+        signed_in = totp_sign_in()
         device = SoftAuthenticator(service.authorization_server.passkeys.origin)
-        auth = {"Authorization": f"DPoP {access}"}
-        url = "http://testserver/oauth/webauthn/register/options"
-        proof = _proof(dpop_key, "POST", url, access, clock.now())
-        options = http.post(url, headers={**auth, "DPoP": proof})
-        url = "http://testserver/oauth/webauthn/register/verify"
-        added = http.post(
-            url,
-            headers={**auth, "DPoP": _proof(dpop_key, "POST", url, access, clock.now())},
+        options = signed_in.call("POST", "/oauth/webauthn/register/options")
+        added = signed_in.call(
+            "POST",
+            "/oauth/webauthn/register/verify",
             json={"credential": device.create(options.json()), "name": "bench"},
         )
         if added.status_code != 201:
             raise SystemExit(f"passkey registration failed: {added.text}")
 
-        def passkey_sign_in() -> str:
+        def passkey_sign_in() -> BoundSession:
             clock.advance(2)  # a person's pace: the network's request budget is not the figure
-            uri, verifier = push()
+            uri, verifier = push_authorization(http)
             options = http.post(
                 "/oauth/webauthn/authenticate/options",
                 json={"client_id": "console", "request_uri": uri},
