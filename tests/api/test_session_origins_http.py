@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from strongroom.auth.acr import ACR_PHR
 from strongroom.errors import NotFound
 from tests.api.test_sign_in_attacks_http import (
     PASSWORD,
@@ -216,3 +217,33 @@ def test_an_administrator_ends_every_session_of_an_account(deployment: Deploymen
     recent = [journal.entry(i) for i in range(max(0, journal.size() - 10), journal.size())]
     (entry,) = [e for e in recent if e.get("reason") == "sessions_ended"]
     assert entry["detail"]["principal"] == officer and entry["detail"]["sessions"] == 2
+
+
+def test_step_up_lets_only_a_passkey_in_from_a_second_network(deployment: Deployment) -> None:
+    """`sign_in.other_network_sessions: step_up`: while the account works at the office,
+    the thief's password and TOTP code from elsewhere are refused, the account's own
+    passkey from elsewhere gets in (journaled and alerted as another network)."""
+    from tests.api.test_containment_operator_http import Admin, at
+
+    dep = deployment
+    server = dep.service.authorization_server
+    server.other_network_sessions = "step_up"
+    try:
+        holder = Admin(dep, "travelling")
+        office = holder.totp(at(dep, "192.0.2.30"))
+        assert office.call("GET", "/oauth/sessions").status_code == 200
+        since = dep.service.journal.size()
+        dep.clock.advance(31)
+        stolen = attempt(
+            at(dep, "203.0.113.77"), holder.username, PASSWORD, code_at(dep, holder.secret)
+        )
+        assert stolen.status_code != 303 and "passkey" in stolen.text
+        travelling = holder.passkey(at(dep, "198.51.100.40"))
+        assert travelling.claims()["acr"] == ACR_PHR
+        journal = dep.service.journal
+        journal.flush()
+        seen = reasons([journal.entry(i) for i in range(since, journal.size())], holder.id)
+        assert seen["concurrent_session_refused"] == 1
+        assert seen["concurrent_session_other_network"] == 1
+    finally:
+        server.other_network_sessions = "refuse"

@@ -29,7 +29,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 
 from strongroom.auth import rfc7636_pkce, rfc9396_rar
-from strongroom.auth.acr import ACR_MFA, ACR_PHR, AMR_PASSKEY
+from strongroom.auth.acr import ACR_MFA, ACR_PHR, AMR_PASSKEY, satisfies
 from strongroom.auth.attempts import PrefixFailures
 from strongroom.auth.clients import Client, ClientRegistry, PrincipalInfo, PrincipalLookup
 from strongroom.auth.login import Credentials, LoginFailed, LoginResult
@@ -64,6 +64,12 @@ KNOWN_ORIGIN_DAYS = 90
 SIGNED_IN_ELSEWHERE = (
     "This account is signed in from another network. Sign out there first, or ask an "
     "administrator to end that session."
+)
+
+
+SIGNED_IN_ELSEWHERE_PASSKEY = (
+    "This account is signed in from another network. Sign in with your passkey, or sign "
+    "out there first."
 )
 
 
@@ -293,7 +299,7 @@ class AuthorizationServer:
         finally:
             self.prefix_failures.settle(reservation, failed=failed)
         origin = Origin(ip, user_agent, SIGN_IN_ENDPOINT)
-        refused = self._check_origin(principal, origin)
+        refused = self._check_origin(principal, origin, result.acr)
         if refused is not None:
             return LoginOutcome(error=refused, context=ctx)
         redirect = self._finish_sign_in(
@@ -398,7 +404,7 @@ class AuthorizationServer:
             self.prefix_failures.settle(reservation, failed=failed)
         result = LoginResult(principal.principal_id, ACR_PHR, done.auth_time, tuple(AMR_PASSKEY))
         origin = Origin(ip, user_agent, PASSKEY_SIGN_IN_ENDPOINT)
-        refused = self._check_origin(principal, origin)
+        refused = self._check_origin(principal, origin, result.acr)
         if refused is not None:
             return LoginOutcome(error=refused)
         return LoginOutcome(
@@ -407,11 +413,13 @@ class AuthorizationServer:
             )
         )
 
-    def _check_origin(self, principal: PrincipalInfo, origin: Origin) -> str | None:
+    def _check_origin(
+        self, principal: PrincipalInfo, origin: Origin, acr: str | None
+    ) -> str | None:
         """After both factors: a device or network this account has not signed in from
         for KNOWN_ORIGIN_DAYS is an alert; a live session of the account from another
-        network refuses this sign-in (or only alerts, by policy). Returns the refusal's
-        message, or None."""
+        network refuses this sign-in, or by policy lets only a passkey through (step_up),
+        or only alerts. Returns the refusal's message, or None."""
         prefix = ip_prefix(origin.ip)
         seen = self.sessions.networks(
             principal.principal_id, self.clock.now() - KNOWN_ORIGIN_DAYS * 86_400
@@ -437,7 +445,10 @@ class AuthorizationServer:
         ]
         if not elsewhere:
             return None
-        refuse = self.other_network_sessions == "refuse"
+        rule = self.other_network_sessions
+        # step_up: a second network gets in only with the phishing-resistant factor a
+        # stolen password and seed do not give.
+        refuse = rule == "refuse" or (rule == "step_up" and not satisfies(acr, ACR_PHR))
         kind = "concurrent_session_refused" if refuse else "concurrent_session_other_network"
         self.security_event(kind, **who, sessions=len(elsewhere))
         self.alert(
@@ -445,7 +456,9 @@ class AuthorizationServer:
             **who,
             reason="a sign-in from another network while the account's session there lives",
         )
-        return SIGNED_IN_ELSEWHERE if refuse else None
+        if not refuse:
+            return None
+        return SIGNED_IN_ELSEWHERE_PASSKEY if rule == "step_up" else SIGNED_IN_ELSEWHERE
 
     def _may_manage_passkeys(self, caller: Caller) -> None:
         """Staff and dealers manage their own passkeys, after a recent second factor; once

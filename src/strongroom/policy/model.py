@@ -193,8 +193,9 @@ class SignInSpec(_Spec):
     ip_prefix_failures: StrictInt = Field(30, ge=1, le=100_000)
     ip_prefix_window_seconds: StrictInt = Field(900, ge=60, le=DAYS_90)
     # A sign-in while the account has a live session from another network: refused (the
-    # stolen-password case), or let through with an alert. Either way it is journaled.
-    other_network_sessions: Literal["refuse", "alert"] = "refuse"
+    # stolen-password case), let through only with a passkey (step_up), or let through
+    # with an alert. Either way it is journaled.
+    other_network_sessions: Literal["refuse", "step_up", "alert"] = "refuse"
 
     @model_validator(mode="after")
     def _lock_after_the_free_ones(self) -> SignInSpec:
