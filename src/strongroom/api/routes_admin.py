@@ -103,14 +103,16 @@ def containments(who: CallerDep, svc: ServiceDep, response: Response) -> dict[st
     return send(svc.admin.containments(who), response)
 
 
-class LiftBody(BaseModel):
+class ReasonBody(BaseModel):
+    """An administrative action's reason, journaled with it."""
+
     model_config = ConfigDict(extra="forbid")
     why: str = Field(min_length=5, max_length=2000)
 
 
 @route(router, ep.LIFT_CONTAINMENT, summary="Admin: lift a containment")
 def lift(
-    containment_id: IdPath, body: LiftBody, who: CallerDep, svc: ServiceDep, response: Response
+    containment_id: IdPath, body: ReasonBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.lift_containment(who, containment_id, body.why), response)
 
@@ -158,18 +160,13 @@ def decide(
     return send(svc.audit.decide_review(who, review_id, body.decision, body.note), response)
 
 
-class RevokeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    why: str = Field(min_length=5, max_length=2000)
-
-
 @route(
     router,
     ep.REVOKE_PRINCIPAL,
     summary="Admin: suspend a principal and revoke every token it holds",
 )
 def revoke(
-    principal_id: IdPath, body: RevokeBody, who: CallerDep, svc: ServiceDep, response: Response
+    principal_id: IdPath, body: ReasonBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.revoke_principal(who, principal_id, body.why), response)
 
@@ -208,14 +205,9 @@ def principals(who: CallerDep, svc: ServiceDep, response: Response) -> dict[str,
     return send(svc.admin.principals(who), response)
 
 
-class EndSessionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    why: str = Field(min_length=5, max_length=2000)
-
-
 @route(router, ep.END_SESSION, summary="Admin: end one sign-in session")
 def end_session(
-    session_id: IdPath, body: EndSessionBody, who: CallerDep, svc: ServiceDep, response: Response
+    session_id: IdPath, body: ReasonBody, who: CallerDep, svc: ServiceDep, response: Response
 ) -> dict[str, Any]:
     return send(svc.admin.end_session(who, session_id, body.why), response)
 
