@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.errors import BadRequest, Conflict
-from strongroom.journal.note import NoteError, NoteSigner, NoteVerifier
+from strongroom.journal.note import NoteError, NoteSigner, NoteVerifier, write_signer_key
 from strongroom.journal.rfc6962 import HASH_SIZE
 
 DEFAULT_ORIGIN = "strongroom.local/journal"
@@ -87,13 +87,9 @@ def create_checkpoint_key(keys_dir: Path, origin: str = DEFAULT_ORIGIN) -> NoteS
     except NoteError as exc:
         raise BadRequest(f"invalid checkpoint key name: {exc}") from exc
     try:
-        fd = os.open(keys_dir / SIGNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_signer_key(keys_dir / SIGNER_FILE, signer.signer_key)
     except FileExistsError as exc:
         raise Conflict(f"{keys_dir / SIGNER_FILE} already exists") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(signer.signer_key + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
     vpath = keys_dir / VERIFIER_FILE
     tmp = vpath.with_suffix(".tmp")
     tmp.write_text(signer.verifier().verifier_key + "\n", encoding="utf-8")

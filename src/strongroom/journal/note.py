@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -189,3 +191,14 @@ def open_note(note: str | bytes, verifiers: list[NoteVerifier]) -> str:
     if not verified:
         raise NoteUnsigned("no signature by a known key")
     return text
+
+
+def write_signer_key(path: Path, signer_key: str) -> None:
+    """Write a private signer key to a new file, mode 0600, synced to disk. O_EXCL: a key
+    is never replaced, and two processes starting at once agree on one (FileExistsError
+    for the second)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(signer_key + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from strongroom.errors import BadRequest, Conflict
 from strongroom.journal.cosignature import Cosigner
-from strongroom.journal.note import NoteError, NoteVerifier
+from strongroom.journal.note import NoteError, NoteVerifier, write_signer_key
 
 CONFIG_FILE = "witness.toml"
 KEY_FILE = "witness.key"
@@ -51,13 +51,9 @@ def init_home(home: Path, name: str, log_keys: list[str]) -> Cosigner:
         raise BadRequest(f"invalid witness name: {exc}") from exc
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(home / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_signer_key(home / KEY_FILE, cosigner.signer_key)
     except FileExistsError as exc:
         raise Conflict(f"{home / KEY_FILE} already exists: this home has a witness") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(cosigner.signer_key + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
     (home / VKEY_FILE).write_text(cosigner.verifier().verifier_key + "\n", encoding="utf-8")
     _write_config(home, name, [v.verifier_key for v in verifiers])
     WitnessStore(home / DB_FILE).close()
