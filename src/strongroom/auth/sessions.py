@@ -102,27 +102,7 @@ class SqlSessions:
     def of_principal(self, principal_id: str) -> list[dict[str, Any]]:
         """A principal's live sessions, most recently used first: where each signed in
         from, with which client and level, since when."""
-        now = self.clock.now()
-        query = (
-            sa.select(sessions)
-            .where(sessions.c.principal_id == principal_id, sessions.c.ended_at.is_(None))
-            .order_by(sessions.c.last_seen.desc())
-        )
-        with self._connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            {
-                "session": r["session_id"],
-                "client": r["client_id"],
-                "acr": r["acr"],
-                "created_at": r["created_at"],
-                "last_seen": r["last_seen"],
-                "ip_prefix": r["ip_prefix"],
-                "user_agent": r["user_agent"],
-            }
-            for r in rows
-            if self._alive(r, now)
-        ]
+        return self._live(sessions.c.principal_id == principal_id)
 
     def networks(self, principal_id: str, since: float) -> list[SessionOrigin]:
         """Where this principal's sessions since `since` signed in from, and whether each
@@ -179,10 +159,14 @@ class SqlSessions:
     def open_sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The sessions still alive (not ended, not idle, within their lifetime), most
         recently used first: who is signed in, with which client, since when."""
+        return self._live(sa.true(), limit)
+
+    def _live(self, where: Any, limit: int | None = None) -> list[dict[str, Any]]:
         now = self.clock.now()
         query = (
             sa.select(sessions)
             .where(
+                where,
                 sessions.c.ended_at.is_(None),
                 sessions.c.absolute_expiry > now,
                 sessions.c.last_seen >= now - self.idle_timeout,
@@ -197,9 +181,11 @@ class SqlSessions:
                 "session": r["session_id"],
                 "principal": r["principal_id"],
                 "client": r["client_id"],
+                "acr": r["acr"],
                 "created_at": r["created_at"],
                 "last_seen": r["last_seen"],
-                "acr": r["acr"],
+                "ip_prefix": r["ip_prefix"],
+                "user_agent": r["user_agent"],
             }
             for r in rows
         ]
