@@ -11,9 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -21,39 +19,13 @@ import pytest
 
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.config import Home
+from strongroom.posture.served import running
 from tests.conftest import pg_database
 from tests.served import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STRONGROOM = str(BIN / "strongroom")
-
-
-@contextmanager
-def process(command: list[str], env: dict[str, str], log: Path, ready: str) -> Iterator[None]:
-    """A background process, stopped with SIGTERM at the end; `ready`: a URL that must
-    answer 200 first."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(log.read_text(errors="replace")[-3000:])
-                try:
-                    if httpx.get(ready, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-                time.sleep(0.3)
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -101,7 +73,7 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
         police = added.stdout.strip()
 
         stack.enter_context(
-            process(
+            running(
                 [STRONGROOM, "witness", "serve", "--home", env["WITNESS_HOME"]]
                 + ["--port", str(witness_port)],
                 env,
@@ -118,7 +90,7 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
                 "WORKERS": "1",
             }
             stack.enter_context(
-                process(
+                running(
                     ["bash", str(ROOT / "deploy" / "node.sh")],
                     node_env,
                     tmp_path / f"node{i}.log",

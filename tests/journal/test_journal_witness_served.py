@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -41,6 +41,7 @@ from strongroom.journal.witness import (
     fetch_cosigned,
     submit_checkpoint,
 )
+from strongroom.posture.served import running
 from tests.served import free_port
 
 from .helpers import event
@@ -53,24 +54,9 @@ ORIGIN = "strongroom.local/journal"
 def served_witness(home: Path, port: int) -> Iterator[str]:
     command = [sys.executable, "-m", "strongroom.cli.main", "witness", "serve"]
     command += ["--home", str(home), "--port", str(port)]
-    with (home / "serve.log").open("ab") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, (home / "serve.log").read_text()
-                try:
-                    if httpx.get(url + "/", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the witness did not start"
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    url = f"http://127.0.0.1:{port}"
+    with running(command, dict(os.environ), home / "serve.log", url + "/"):
+        yield url
 
 
 @pytest.fixture

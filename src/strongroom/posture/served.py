@@ -41,18 +41,34 @@ def served(
     with `stop` (SIGTERM: the journal's tail committed and signed; SIGKILL: a crash). The
     server's output goes to `log_path` (default: serve.log in the home)."""
     port = free_port()
-    log_path = log_path or home.path / "serve.log"
     env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
     command = [sys.executable, "-m", "strongroom.cli.main", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    url = f"http://127.0.0.1:{port}"
+    log_path = log_path or home.path / "serve.log"
+    with running(command, env, log_path, url + "/healthz", timeout=timeout, stop=stop):
+        yield url
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    ready_url: str,
+    *,
+    timeout: float = START_SECONDS,
+    stop: int = signal.SIGTERM,
+) -> Iterator[None]:
+    """Run `command` (output to `log_path`) for as long as the block lasts, from the moment
+    `ready_url` answers 200; at the end send it `stop` (killed after 30 s)."""
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own CLI, no shell
             command, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        url = f"http://127.0.0.1:{port}"
         try:
-            _wait(proc, url, log_path, timeout)
-            yield url
+            _wait(proc, ready_url, log_path, timeout)
+            yield
         finally:
             proc.send_signal(stop)
             try:
@@ -69,7 +85,7 @@ def _wait(proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: floa
             tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise BadRequest(f"the server exited: {tail}")
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
