@@ -11,6 +11,7 @@
 #   PUBLIC_URL    the address clients reach the load balancer at (the tokens' issuer)
 #   MODE          production (default) or demo
 #   REDIS_PREFIX  the deployment's namespace in Redis (default sr:)
+#   PYTHON        the Python that has strongroom installed (default python3)
 set -euo pipefail
 : "${SHARED_HOME:?}" "${WITNESS_HOME:?}" "${DATABASE_URL:?}" "${JOURNAL_URL:?}"
 : "${REDIS_URL:?}" "${WITNESS_URL:?}" "${PUBLIC_URL:?}"
@@ -27,18 +28,12 @@ if [ ! -e "$WITNESS_HOME/witness.toml" ]; then
 fi
 WITNESS_KEY="$(cat "$WITNESS_HOME/witness.vkey")"
 
-python3 - "$SHARED_HOME/config.toml" "$WITNESS_URL $WITNESS_KEY" "$PUBLIC_URL" \
+# The config's own writer changes just these lines (and validates the result).
+"${PYTHON:-python3}" - "$SHARED_HOME" "$WITNESS_URL $WITNESS_KEY" "$PUBLIC_URL" \
   "${REDIS_PREFIX:-sr:}" <<'PY'
-import pathlib, sys
-path, witness, public, prefix = pathlib.Path(sys.argv[1]), *sys.argv[2:5]
-lines = path.read_text().splitlines()
-want = {
-    "witnesses": f'witnesses = ["{witness}"]',
-    "issuer": f'issuer = "{public}"',
-    "redis_prefix": f'redis_prefix = "{prefix}"',
-}
-out = [want.pop(k, ln) if (k := ln.split("=")[0].strip()) in want else ln for ln in lines]
-out += list(want.values())
-path.write_text("\n".join(out) + "\n")
+import sys
+from strongroom.config import Home
+home, witness, public, prefix = sys.argv[1:5]
+Home(home).update_config(witnesses=[witness], issuer=public, redis_prefix=prefix)
 PY
 echo "shared home ready at $SHARED_HOME; witness key $WITNESS_KEY"

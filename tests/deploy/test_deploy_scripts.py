@@ -46,6 +46,7 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
             **os.environ,
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
             "STRONGROOM": STRONGROOM,
+            "PYTHON": sys.executable,
             "SHARED_HOME": str(tmp_path / "shared"),
             "WITNESS_HOME": str(tmp_path / "witness"),
             "DATABASE_URL": registry_url,
