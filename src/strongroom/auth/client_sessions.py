@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,7 +29,9 @@ import sqlalchemy as sa
 
 from strongroom.auth.store import digest
 from strongroom.registry.errors import storage_errors
-from strongroom.vault.errors import VaultError
+from strongroom.vault.errors import IntegrityError, VaultError
+
+log = logging.getLogger("strongroom.console")
 
 metadata = sa.MetaData()
 
@@ -182,14 +185,14 @@ class ClientSessions:
                 conn.execute(t.delete().where(t.c.sid_hash == key))
                 return None
             conn.execute(t.update().where(t.c.sid_hash == key).values(last_seen=now))
-        return self._row(row, last_seen=now)
+        return self._opened(row, last_seen=now)
 
     def read(self, sid: str) -> SessionRow | None:
         """The session as stored now (another worker may have refreshed it)."""
         t = console_sessions
         with self._begin() as conn:
             row = conn.execute(sa.select(t).where(t.c.sid_hash == digest(sid))).mappings().first()
-        return None if row is None else self._row(row)
+        return None if row is None else self._opened(row)
 
     def claim_refresh(self, sid: str, version: int, now: float, lease: float) -> bool:
         """Whether this caller may redeem the session's refresh token: true for exactly one
@@ -256,6 +259,21 @@ class ClientSessions:
         pk = next(iter(table.primary_key.columns))
         oldest = sa.select(pk).order_by(age).limit(count - limit + 1).scalar_subquery()
         conn.execute(table.delete().where(pk.in_(oldest)))
+
+    def _opened(self, row: sa.RowMapping, *, last_seen: float | None = None) -> SessionRow | None:
+        """The row with its sealed values opened; None, and the row deleted, if they do not
+        open under this row's key (edited, or copied from another session's row)."""
+        try:
+            return self._row(row, last_seen=last_seen)
+        except IntegrityError:
+            log.error("a console session's sealed values do not open: the session is ended")
+            self.close_hash(str(row["sid_hash"]))
+            return None
+
+    def close_hash(self, sid_hash: str) -> None:
+        t = console_sessions
+        with self._begin() as conn:
+            conn.execute(t.delete().where(t.c.sid_hash == sid_hash))
 
     def _row(self, row: sa.RowMapping, *, last_seen: float | None = None) -> SessionRow:
         key = str(row["sid_hash"])
