@@ -273,3 +273,52 @@ def test_one_verification_at_a_time_across_workers(setup: ConsoleSetup, other: S
             break
         time.sleep(0.05)
     assert 'id="verify-ok"' in status, status
+
+
+def test_migration_0010_builds_the_tables_the_stores_declare(setup: ConsoleSetup) -> None:
+    """The home was created by `initialize` (Alembic to head): what migration 0010 built is
+    what the stores' metadata declares, columns, types and indexes."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from strongroom.auth.client_sessions import metadata as console_metadata
+    from strongroom.gate.verification_runs import metadata as runs_metadata
+
+    with setup.dep.service.engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == "0010"
+        for metadata in (console_metadata, runs_metadata):
+            ours = set(metadata.tables)
+            diff = [
+                d
+                for d in compare_metadata(context, metadata)
+                if not (d[0] == "remove_table" and d[1].name not in ours)
+                and not (d[0] == "remove_index" and d[1].table.name not in ours)
+            ]
+            assert diff == [], diff
+
+
+def test_idle_and_absolute_expiry_and_the_sweep(setup: ConsoleSetup) -> None:
+    svc = setup.dep.service
+    store = SessionStore(svc.engine, svc.vault, svc.clock)
+    limits = store.rows.limits
+    assert (limits.idle, limits.absolute) == (15 * 60, 8 * 3600)
+    # Kept alive by a view every 14 minutes, a session still ends 8 hours after sign-in.
+    t0 = 1_000_000.0
+    store.rows.open("kept-alive", {"key": "k", "access_token": "a"}, t0 + 300, t0)
+    now = t0
+    while now + 14 * 60 < t0 + limits.absolute:
+        now += 14 * 60
+        assert store.rows.get("kept-alive", now) is not None, now - t0
+    assert store.rows.get("kept-alive", t0 + limits.absolute) is None
+    assert store.rows.read("kept-alive") is None  # deleted, not only refused
+    # Left idle, a session's row is swept when any sign-in starts, unasked for.
+    http = sign_in(setup, setup.auditor)
+    sid = sid_of(http)
+    assert row_of(svc, sid) is not None
+    setup.dep.clock.advance(limits.idle + 1)
+    start = TestClient(create_app(svc), base_url=svc.authorization_server.public_url).get(
+        "/console/sign-in/start", follow_redirects=False
+    )
+    assert start.status_code == 303
+    assert row_of(svc, sid) is None

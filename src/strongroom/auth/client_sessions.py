@@ -237,10 +237,6 @@ class ClientSessions:
         with self._begin() as conn:
             return conn.execute(t.delete().where(t.c.sid_hash == digest(sid))).rowcount == 1
 
-    def sweep(self, now: float) -> None:
-        with self._begin() as conn:
-            self._sweep(conn, now)
-
     # --- internals -------------------------------------------------------------------------
     def _sweep(self, conn: sa.Connection, now: float) -> None:
         s, p = console_sessions, console_sign_ins
