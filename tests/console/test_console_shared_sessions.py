@@ -322,3 +322,25 @@ def test_idle_and_absolute_expiry_and_the_sweep(setup: ConsoleSetup) -> None:
     )
     assert start.status_code == 303
     assert row_of(svc, sid) is None
+
+
+def test_sign_ins_under_way_are_bounded_oldest_dropped_first(setup: ConsoleSetup) -> None:
+    """Anyone may start a sign-in: past the bound the oldest rows go, not the table's size."""
+    from dataclasses import replace
+
+    from strongroom.auth.client_sessions import ClientSessions
+
+    svc = setup.dep.service
+    base = SessionStore(svc.engine, svc.vault, svc.clock).rows.limits
+    rows = ClientSessions(svc.engine, svc.vault, replace(base, max_pending=3))
+    now = svc.clock.now()
+    with svc.engine.begin() as conn:
+        conn.execute(console_sign_ins.delete())
+    for n in range(5):
+        rows.begin(f"flood-{n}", {"state": "s", "verifier": "v", "key": "k"}, "u", now + n)
+    with svc.engine.connect() as conn:
+        left = conn.execute(sa.select(console_sign_ins.c.pid_hash)).scalars().all()
+    assert sorted(left) == sorted(digest(f"flood-{n}") for n in (2, 3, 4))
+    assert rows.take_sign_in("flood-0", now + 5) is None
+    assert rows.take_sign_in("flood-4", now + 5) is not None
+    assert rows.take_sign_in("flood-4", now + 5) is None  # once
