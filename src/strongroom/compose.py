@@ -55,6 +55,7 @@ from strongroom.gate import (
     RegistryTasks,
 )
 from strongroom.gate.audit import JournalCheck
+from strongroom.gate.verification_runs import VerificationRuns
 from strongroom.journal import Journal, load_signer
 from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
@@ -300,6 +301,7 @@ def compose(
             investigator=investigator,
             registry=registry,
             activity=RecentActivity(journal),
+            verification_runs=VerificationRuns(engine),
             budgets=policy.policy.budgets,
             verify_journal=witnessed_check(journal, settings),
         ),

@@ -10,42 +10,56 @@ own P-256 key, generated here and never sent anywhere, to which the authorizatio
 only through this server (which checks the CSRF token and the idle timeout); a token copied
 out of this process's memory is useless without its session's key.
 
-Sessions live in this process's memory: one `strongroom serve` worker. They end with the
-process, after `IDLE_SECONDS` without a page, or when the authorization server's session
+Sessions are kept in the registry database (`auth/client_sessions.py`: keyed by a hash of
+the cookie, tokens and key sealed by the vault), so any `strongroom serve` worker serves
+any of them and a restart signs nobody out. They end after `IDLE_SECONDS` without a page,
+`ABSOLUTE_SECONDS` after sign-in, at sign-out, or when the authorization server's session
 ends (idle 15 min, 8 h, logout, revocation), whichever comes first.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
-import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from strongroom.auth.client_sessions import ClientSessions, Limits, SealingVault, SessionRow
 from strongroom.auth.rfc9449_dpop import access_token_hash
+from strongroom.auth.sessions import ABSOLUTE_LIFETIME_SECONDS
 from strongroom.clock import Clock
 
 IDLE_SECONDS = 15 * 60
+# No longer than the authorization server's own session, which ends the tokens anyway.
+ABSOLUTE_SECONDS = ABSOLUTE_LIFETIME_SECONDS
 PENDING_SECONDS = 10 * 60
 MAX_SESSIONS = 10_000
 # Sign-ins under way are started by anyone who opens the sign-in page: bounded, oldest
-# dropped first, so a flood of them costs memory it cannot grow.
+# dropped first, so a flood of them costs rows it cannot grow.
 MAX_PENDING = 10_000
+# How long a worker may take to redeem a session's refresh token before another may try.
+REFRESH_LEASE_SECONDS = 30.0
 
 
 class ProofKey:
     """One session's DPoP key (EC P-256): RFC 9449 proofs for the token endpoint and for
     each page's call through the resource server."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, pem: str | None = None) -> None:
         self.clock = clock
-        self.key = ECKey.generate_key("P-256")
+        self.key = ECKey.import_key(pem) if pem else ECKey.generate_key("P-256")
         self.jkt = self.key.thumbprint()
+
+    def pem(self) -> str:
+        """The private key (PKCS#8), for the vault to seal: never stored in clear."""
+        return self.key.as_pem(private=True).decode("ascii")
 
     def proof(self, method: str, url: str, *, access_token: str | None = None) -> str:
         claims: dict[str, Any] = {
@@ -68,101 +82,160 @@ class Pending:
     verifier: str
     redirect_uri: str
     key: ProofKey
-    created_at: float
 
 
 @dataclass
 class Session:
+    """One signed-in browser, as this request sees it. `id` is the cookie's value; the
+    database knows only its hash."""
+
     id: str
-    csrf: str
     key: ProofKey
     access_token: str
     refresh_token: str | None
     expires_at: float
     last_seen: float
+    version: int = 0
     principal: str = ""
     role: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def csrf(self) -> str:
+        """The forms' CSRF token, derived from the session's ID (an HMAC keyed by it), so
+        no worker needs to store it and no page or table gives the cookie away."""
+        mac = hmac.new(self.id.encode("ascii"), b"strongroom console csrf", hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
     def csrf_ok(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf, str(token))
 
 
 class SessionStore:
-    def __init__(self, clock: Clock) -> None:
+    """The console's sessions and sign-ins under way, shared by every worker through the
+    registry database (`auth/client_sessions.py`)."""
+
+    def __init__(self, engine: sa.Engine, vault: SealingVault, clock: Clock) -> None:
         self.clock = clock
-        self._sessions: dict[str, Session] = {}
-        self._pending: dict[str, Pending] = {}
-        self._lock = threading.Lock()
+        self.rows = ClientSessions(
+            engine,
+            vault,
+            Limits(
+                idle=IDLE_SECONDS,
+                absolute=ABSOLUTE_SECONDS,
+                pending=PENDING_SECONDS,
+                max_sessions=MAX_SESSIONS,
+                max_pending=MAX_PENDING,
+            ),
+        )
 
     # --- sign-in under way -------------------------------------------------------------
     def begin(self, redirect_uri: str) -> tuple[str, Pending]:
-        now = self.clock.now()
         pending = Pending(
             state=secrets.token_urlsafe(24),
             verifier=secrets.token_urlsafe(48),
             redirect_uri=redirect_uri,
             key=ProofKey(self.clock),
-            created_at=now,
         )
         pid = secrets.token_urlsafe(32)
-        with self._lock:
-            self._prune(now)
-            while len(self._pending) >= MAX_PENDING:
-                del self._pending[next(iter(self._pending))]  # the oldest (insertion order)
-            self._pending[pid] = pending
+        sealed = {"state": pending.state, "verifier": pending.verifier, "key": pending.key.pem()}
+        self.rows.begin(pid, sealed, redirect_uri, self.clock.now())
         return pid, pending
 
     def take_pending(self, pid: str | None) -> Pending | None:
         """The sign-in named by the browser's cookie, once (a callback replayed finds none)."""
         if not pid:
             return None
-        with self._lock:
-            pending = self._pending.pop(pid, None)
-        if pending is None or self.clock.now() - pending.created_at > PENDING_SECONDS:
+        found = self.rows.take_sign_in(pid, self.clock.now())
+        if found is None:
             return None
-        return pending
+        values, redirect_uri = found
+        return Pending(
+            state=values["state"],
+            verifier=values["verifier"],
+            redirect_uri=redirect_uri,
+            key=ProofKey(self.clock, values["key"]),
+        )
 
     # --- signed-in sessions --------------------------------------------------------------
     def open(self, key: ProofKey, tokens: dict[str, Any]) -> Session:
         now = self.clock.now()
         session = Session(
             id=secrets.token_urlsafe(32),
-            csrf=secrets.token_urlsafe(32),
             key=key,
             access_token=str(tokens["access_token"]),
             refresh_token=tokens.get("refresh_token"),
             expires_at=now + float(tokens.get("expires_in", 0)),
             last_seen=now,
         )
-        with self._lock:
-            self._prune(now)
-            if len(self._sessions) >= MAX_SESSIONS:
-                oldest = min(self._sessions.values(), key=lambda s: s.last_seen)
-                del self._sessions[oldest.id]
-            self._sessions[session.id] = session
+        self.rows.open(session.id, _sealed(session), session.expires_at, now)
         return session
+
+    def identify(self, session: Session, principal: str, role: str) -> None:
+        session.principal, session.role = principal, role
+        self.rows.identify(session.id, principal, role)
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
             return None
-        now = self.clock.now()
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
-            if now - session.last_seen > IDLE_SECONDS:
-                del self._sessions[sid]
-                return None
-            session.last_seen = now
-            return session
+        row = self.rows.get(sid, self.clock.now())
+        if row is None:
+            return None
+        key = row.secrets["key"]
+        access = row.secrets["access_token"]
+        if not key or not access:
+            return None
+        session = Session(
+            id=sid,
+            key=ProofKey(self.clock, key),
+            access_token=access,
+            refresh_token=None,
+            expires_at=0.0,
+            last_seen=row.last_seen,
+        )
+        _update(session, row)
+        return session
 
-    def close(self, sid: str | None) -> Session | None:
-        with self._lock:
-            return self._sessions.pop(sid, None) if sid else None
+    def reload(self, session: Session) -> bool:
+        """Read the session again (another worker may have refreshed it); false: it ended."""
+        row = self.rows.read(session.id)
+        if row is None:
+            return False
+        _update(session, row)
+        return True
 
-    def _prune(self, now: float) -> None:
-        for pid in [k for k, p in self._pending.items() if now - p.created_at > PENDING_SECONDS]:
-            del self._pending[pid]
-        for sid in [k for k, s in self._sessions.items() if now - s.last_seen > IDLE_SECONDS]:
-            del self._sessions[sid]
+    def claim_refresh(self, session: Session) -> bool:
+        return self.rows.claim_refresh(
+            session.id, session.version, self.clock.now(), REFRESH_LEASE_SECONDS
+        )
+
+    def refreshed(self, session: Session, tokens: dict[str, Any]) -> bool:
+        """Keep the rotated tokens of the refresh this request claimed (false: the session
+        was ended meanwhile)."""
+        session.access_token = str(tokens["access_token"])
+        session.refresh_token = tokens.get("refresh_token") or session.refresh_token
+        session.expires_at = self.clock.now() + float(tokens.get("expires_in", 0))
+        stored = self.rows.refreshed(
+            session.id, session.version, _sealed(session), session.expires_at
+        )
+        session.version += 1
+        return stored
+
+    def close(self, sid: str | None) -> None:
+        if sid:
+            self.rows.close(sid)
+
+
+def _sealed(session: Session) -> dict[str, str | None]:
+    return {
+        "key": session.key.pem(),
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+    }
+
+
+def _update(session: Session, row: SessionRow) -> None:
+    session.access_token = row.secrets["access_token"] or session.access_token
+    session.refresh_token = row.secrets["refresh_token"]
+    session.expires_at = row.expires_at
+    session.version = row.version
+    session.principal, session.role = row.principal_id, row.role

@@ -10,6 +10,7 @@ page then calls one gate use case, which the policy decides and the journal reco
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +42,9 @@ LOGIN_COOKIE = "strongroom_console_login"
 CALLBACK = PREFIX + "/callback"
 # Refresh a little before the access token expires, so a page never races its expiry.
 REFRESH_MARGIN = 20
+# A request that finds another worker refreshing its session polls for the new tokens.
+REFRESH_POLL = 0.05
+REFRESH_WAIT = 15.0
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -89,7 +93,7 @@ class Console:
     def __init__(self, service: Service) -> None:
         self.svc = service
         self.auth = service.authorization_server
-        self.store = SessionStore(service.clock)
+        self.store = SessionStore(service.engine, service.vault, service.clock)
         self.env = Environment(
             loader=PackageLoader("strongroom.console", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -211,7 +215,7 @@ class Console:
         except (SignInRequired, StrongroomError):
             self.store.close(session.id)
             return self.render("sign_in.html", status=403, error="This account may not sign in.")
-        session.principal, session.role = who.principal_id, who.role
+        self.store.identify(session, who.principal_id, who.role)
         response = RedirectResponse(PREFIX + "/", status_code=303, headers=SECURITY_HEADERS)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         self.set_cookie(response, SESSION_COOKIE, session.id)
@@ -255,10 +259,7 @@ class Console:
         (its DPoP proof signed with the session's key for this page's method and URL) and
         bound to its principal by the pipeline. Refreshes the access token when it is
         about to expire; a refused refresh ends the session."""
-        with session.lock:
-            if self.svc.clock.now() > session.expires_at - REFRESH_MARGIN:
-                self.refresh(session)
-            token = session.access_token
+        token = self.fresh_token(session)
         ip = self.ip(request)
         url = str(request.url)
         try:
@@ -277,6 +278,25 @@ class Console:
             self.store.close(session.id)
             raise SignInRequired from exc
         return self.svc.pipeline.bind_principal(who)
+
+    def fresh_token(self, session: Session) -> str:
+        """The session's access token, refreshed first when it is about to expire. Of the
+        workers (or threads) that find it expiring at once, one claims the refresh and
+        redeems the refresh token; the others wait for the version it stores and use its
+        tokens: a refresh token redeemed twice would revoke the whole family."""
+        waited = 0.0
+        while self.svc.clock.now() > session.expires_at - REFRESH_MARGIN:
+            if self.store.claim_refresh(session):
+                self.refresh(session)
+                break
+            if not self.store.reload(session):  # the refresh was refused: session ended
+                raise SignInRequired
+            if self.svc.clock.now() > session.expires_at - REFRESH_MARGIN:
+                if waited > REFRESH_WAIT:
+                    raise SignInRequired
+                time.sleep(REFRESH_POLL)
+                waited += REFRESH_POLL
+        return session.access_token
 
     def refresh(self, session: Session) -> None:
         if not session.refresh_token:
@@ -297,9 +317,8 @@ class Console:
         except OAuth2Error as exc:
             self.store.close(session.id)
             raise SignInRequired from exc
-        session.access_token = str(tokens["access_token"])
-        session.refresh_token = tokens.get("refresh_token") or session.refresh_token
-        session.expires_at = self.svc.clock.now() + float(tokens.get("expires_in", 0))
+        if not self.store.refreshed(session, tokens):
+            raise SignInRequired  # signed out while the refresh was under way
 
     def ip(self, request: Request) -> str:
         peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104

@@ -5,8 +5,10 @@ IDs and field names."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +19,7 @@ from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
 from strongroom.gate.break_glass import review_dict
 from strongroom.gate.pipeline import Answer, Pipeline, Task
 from strongroom.gate.ports import JournalPort
+from strongroom.gate.verification_runs import HEARTBEAT_SECONDS, VerificationRuns
 from strongroom.journal.activity import RecentActivity
 from strongroom.journal.investigate import Investigator
 from strongroom.journal.log import b64
@@ -33,6 +36,7 @@ class AuditTasks:
         investigator: Investigator,
         registry: Registry,
         activity: RecentActivity,
+        verification_runs: VerificationRuns,
         budgets: Sequence[BudgetSpec] = (),
         verify_journal: JournalCheck | None = None,
     ) -> None:
@@ -42,7 +46,7 @@ class AuditTasks:
         self.registry = registry
         self.activity = activity
         self.budgets = tuple(budgets)
-        self.verification = Verification(pipeline, journal, verify_journal)
+        self.verification = Verification(pipeline, journal, verification_runs, verify_journal)
 
     # --- the journal -----------------------------------------------------------------------
     def journal_checkpoint(self, caller: Caller) -> Answer:
@@ -283,64 +287,68 @@ JournalCheck = Callable[[Callable[[int, int], None]], tuple[Any, list[str]]]
 
 
 class Verification:
-    """One full verification of the journal at a time, run in a thread of its own; its
-    progress and its report are kept for whoever asks next (this process's memory)."""
+    """One full verification of the journal at a time across every worker, run in a thread
+    of the worker that started it; its progress and its report are kept in the registry
+    database (`verification_runs.py`), so any worker's journal page shows them."""
 
     def __init__(
-        self, pipeline: Pipeline, journal: JournalPort, check: JournalCheck | None = None
+        self,
+        pipeline: Pipeline,
+        journal: JournalPort,
+        runs: VerificationRuns,
+        check: JournalCheck | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.journal = journal
+        self.runs = runs
         # With witnesses configured, the check holds the journal to what they cosigned, as
         # `strongroom journal verify` does.
         self.check: JournalCheck = check or (
             lambda progress: (journal.verify(progress=progress), [])
         )
-        self._lock = threading.Lock()
-        self._state: dict[str, Any] = {"state": "never_run"}
 
     def status(self) -> dict[str, Any]:
-        with self._lock:
-            return dict(self._state)
+        return self.runs.status(self.pipeline.clock.now())
 
     def start(self, caller: Caller) -> dict[str, Any]:
-        with self._lock:
-            if self._state["state"] == "running":
-                raise Conflict("a verification is already running", reason="already_running")
-            self._state = {
-                "state": "running",
-                "started_by": caller.principal_id,
-                "started_at": self.pipeline.clock.now(),
-                "checked": 0,
-                "total": self.journal.size(),
-            }
-            started = dict(self._state)
+        run_id = uuid.uuid4().hex
+        if not self.runs.start(
+            run_id, caller.principal_id, self.journal.size(), self.pipeline.clock.now()
+        ):
+            raise Conflict("a verification is already running", reason="already_running")
+        started = self.status()
         threading.Thread(
-            target=self._run, args=(caller,), name="journal-verify", daemon=True
+            target=self._run, args=(caller, run_id), name="journal-verify", daemon=True
         ).start()
         return started
 
-    def _progress(self, checked: int, total: int) -> None:
-        with self._lock:
-            self._state.update(checked=checked, total=total)
+    def _run(self, caller: Caller, run_id: str) -> None:
+        clock = self.pipeline.clock
+        done = threading.Event()
 
-    def _run(self, caller: Caller) -> None:
+        def beat() -> None:
+            # Between progress reports (the checkpoints' check reports none), so the other
+            # workers do not take this run for one whose worker died.
+            while not done.wait(HEARTBEAT_SECONDS):
+                with contextlib.suppress(Exception):
+                    self.runs.beat(run_id, clock.now())
+
+        def progress(checked: int, total: int) -> None:
+            self.runs.progress(run_id, checked, total, clock.now())
+
+        threading.Thread(target=beat, name="journal-verify-beat", daemon=True).start()
         try:
             self.journal.flush()
-            result, witnesses = self.check(self._progress)
+            result, witnesses = self.check(progress)
             report = {**result.to_dict(), "witnesses": witnesses}
         except Exception as exc:  # noqa: BLE001 - reported on the page, never lost
             log.error("journal verification failed: %s", type(exc).__name__)
-            with self._lock:
-                self._state.update(state="failed", finished_at=self.pipeline.clock.now())
+            done.set()
+            with contextlib.suppress(Exception):
+                self.runs.finish(run_id, clock.now(), None)
             return
-        with self._lock:
-            self._state.update(
-                state="done",
-                finished_at=self.pipeline.clock.now(),
-                checked=report["size"],
-                report=report,
-            )
+        done.set()
+        self.runs.finish(run_id, clock.now(), report)
         self.pipeline.record_admin(
             caller,
             "journal verify",

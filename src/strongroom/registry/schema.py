@@ -1,7 +1,7 @@
 """Every table the registry database holds, for Alembic: the registry's own, the
 authorization server's (sessions, revocations), the detectors' (containments), the
-exports' (requests, approvals) and the analytics suppression ledger. Shared state lives
-here so every worker sees the same."""
+exports' (requests, approvals), the analytics suppression ledger, the console's sessions
+and the journal's verification run. Shared state lives here so every worker sees the same."""
 
 from __future__ import annotations
 
@@ -10,9 +10,19 @@ from sqlalchemy import MetaData
 
 def all_metadata() -> list[MetaData]:
     from strongroom.analytics.ledger import metadata as analytics_metadata
+    from strongroom.auth.client_sessions import metadata as console_metadata
     from strongroom.auth.store import metadata as auth_metadata
     from strongroom.detect.store import metadata as detect_metadata
     from strongroom.exports.store import metadata as exports_metadata
+    from strongroom.gate.verification_runs import metadata as verification_metadata
     from strongroom.registry.models import Base
 
-    return [Base.metadata, auth_metadata, detect_metadata, exports_metadata, analytics_metadata]
+    return [
+        Base.metadata,
+        auth_metadata,
+        detect_metadata,
+        exports_metadata,
+        analytics_metadata,
+        console_metadata,
+        verification_metadata,
+    ]
