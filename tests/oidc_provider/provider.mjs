@@ -5,7 +5,7 @@
 //   {"port": 4100, "issuer": "http://127.0.0.1:4100", "admin_token": "...", "ttl": 300,
 //    "resources": {"https://api.strongroom.test": {"scope": "weapons:lookup ..."}},
 //    "clients": [{"client_id": "...", "client_secret": "...", "scope": "...",
-//                 "roles": ["gendarme"], "purpose": "investigation",
+//                 "roles": ["gendarme"], "purpose": "investigation", "ttl": 3600,
 //                 "dpop_bound_access_tokens": true}]}
 //
 // Access tokens are RFC 9068 JWTs for the resource indicator asked for (RFC 8707), signed
@@ -50,13 +50,13 @@ function build(keys) {
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
-        getResourceServerInfo(ctx, resource) {
+        getResourceServerInfo(ctx, resource, client) {
           const server = config.resources[resource];
           if (!server) throw new Provider.errors.InvalidTarget();
           return {
             scope: server.scope,
             audience: resource,
-            accessTokenTTL: config.ttl ?? 300,
+            accessTokenTTL: byClient.get(client.clientId)?.ttl ?? config.ttl ?? 300,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES256' } },
           };
