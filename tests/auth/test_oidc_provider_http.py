@@ -29,10 +29,13 @@ from strongroom.api.app import create_app
 from strongroom.clock import FakeClock
 from strongroom.compose import Service, compose
 from strongroom.config import Home
+from strongroom.errors import BadRequest
+from strongroom.initialize import initialize
 from strongroom.posture.served import free_port, running
 from tests.auth.auth_testkit import BoundSession, DPoPClient
 from tests.conftest import _unavailable
 from tests.deployment import build_deployment
+from tests.served import journal_entries, served
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc_provider"
 AUDIENCE = "https://api.strongroom.test"
@@ -114,6 +117,7 @@ def client_spec(client_id: str, roles: list[str], *, ttl: int = LIFETIME) -> dic
 
 @dataclass
 class World:
+    node: str
     service: Service
     http: TestClient
     clock: FakeClock
@@ -125,9 +129,9 @@ class World:
 
 @contextlib.contextmanager
 def provider_process(
-    node: str, folder: Path, clients: dict[str, dict[str, Any]]
+    node: str, folder: Path, clients: dict[str, dict[str, Any]], *, port: int | None = None
 ) -> Iterator[Provider]:
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     admin_token = secrets.token_urlsafe(24)
     config = {
@@ -177,7 +181,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with provider_process(node, folder, clients) as provider:
         service, http = trusting(dep.home, provider.url, clock)
         try:
-            yield World(service, http, clock, provider, dep.fixtures, police, short)
+            yield World(node, service, http, clock, provider, dep.fixtures, police, short)
         finally:
             http.close()
             service.close()
@@ -321,3 +325,49 @@ def test_a_discovery_naming_another_issuer_is_refused_with_a_clear_error(
     finally:
         http.close()
         service.close()
+
+
+def test_a_server_whose_issuer_discovery_names_another_does_not_start(
+    world: World, tmp_path: Path
+) -> None:
+    alias = world.provider.url.replace("127.0.0.1", "localhost")
+    home = Home(tmp_path / "home")
+    initialize(home, mode="production")
+    home.update_config(external_issuer=alias, external_roles=["gendarme=police"])
+    with pytest.raises(BadRequest, match="the server exited") as refused, served(home):
+        pass
+    assert f"names the issuer '{world.provider.url}'" in str(refused.value)
+    assert f"not the configured '{alias}'" in str(refused.value)
+
+
+def test_a_server_starts_while_its_provider_is_down_and_trusts_it_once_up(
+    world: World, tmp_path: Path
+) -> None:
+    """An outage at start is no configuration error: the server serves, and the first token
+    after the provider answers fetches its discovery and keys."""
+    dep = build_deployment(tmp_path / "home", persons=20, mode="production", clock=world.clock)
+    police = dep.principals["police"]
+    dep.client.close()
+    dep.service.close()
+    clients = {"police": client_spec(police, ["gendarme"])}
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    dep.home.update_config(
+        external_issuer=issuer, external_roles=["gendarme=police"], audience=AUDIENCE
+    )
+    with served(dep.home) as url:
+        with provider_process(world.node, tmp_path, clients, port=port) as provider:
+            dpop = DPoPClient(FakeClock(time.time()))  # the served process runs on real time
+            token = provider.token("police", dpop)
+            target = url + "/v1/weapons/lookup"
+            r = httpx.post(
+                target,
+                json={"serial": dep.fixtures["weapon_serial"]},
+                headers={
+                    "Authorization": f"DPoP {token}",
+                    "DPoP": dpop.proof("POST", target, access_token=token),
+                },
+            )
+            assert r.status_code == 200, r.text
+    entries = journal_entries(dep.home.settings())
+    assert any(e.get("principal") == police and e["outcome"] == "allowed" for e in entries)

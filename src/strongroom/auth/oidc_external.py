@@ -11,6 +11,7 @@ map to none of ours is refused.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,6 +29,11 @@ from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.errors import Unavailable
 
 ALGS = ("RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519")
+log = logging.getLogger("strongroom.auth.oidc_external")
+
+
+class IssuerMismatch(Unavailable):
+    """The provider's discovery names another issuer: a configuration error, not an outage."""
 
 
 class ExternalIssuer:
@@ -69,7 +75,7 @@ class ExternalIssuer:
         doc = self._get_json(url)
         named = str(doc.get("issuer", "")).rstrip("/")
         if named != self.issuer:
-            raise Unavailable(
+            raise IssuerMismatch(
                 f"OIDC discovery at {url} names the issuer {named!r}, not the configured "
                 f"{self.issuer!r}: its tokens are not trusted"
             )
@@ -92,9 +98,21 @@ class ExternalIssuer:
             except Unavailable as exc:
                 # Tokens arriving before the next try get the same answer, not a fetch each.
                 self._failure = exc.detail
+                log.error("external issuer: %s", exc.detail)
                 raise
             self._failure = None
             self._keys = {k.kid: k for k in keyset if k.kid}
+
+    def check_at_start(self) -> None:
+        """A server starting reads discovery and keys once: a discovery naming another
+        issuer stops it (IssuerMismatch); a provider not answering yet is only logged, and
+        the first token tries again."""
+        try:
+            self.refresh_keys()
+        except IssuerMismatch:
+            raise
+        except Unavailable:
+            self._fetched_at = float("-inf")  # logged by refresh_keys; retried on first use
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
