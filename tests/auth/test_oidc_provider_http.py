@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.initialize import initialize
 from strongroom.posture.served import free_port, running
-from tests.auth.auth_testkit import BoundSession, DPoPClient
+from tests.auth.auth_testkit import BoundSession, DPoPClient, pkce_pair
 from tests.conftest import _unavailable
 from tests.deployment import build_deployment
 from tests.served import journal_entries, served
@@ -43,6 +44,9 @@ OTHER_AUDIENCE = "https://other.example/api"
 LOOKUP = "http://testserver/v1/weapons/lookup"
 SCOPE = "weapons:lookup persons:search"
 LIFETIME = 3600
+APP = "console"  # a public app signing accounts in at the provider
+REDIRECT = "http://127.0.0.1:9/callback"  # never fetched: the code is read from the redirect
+PASSWORD = secrets.token_urlsafe(16)
 SHORT_LIFETIME = 60
 
 
@@ -95,6 +99,47 @@ class Provider:
         assert body["token_type"] == ("DPoP" if dpop is not None else "Bearer")
         return str(body["access_token"])
 
+    def sign_in(self, login: str, password: str, verifier_challenge: str) -> dict[str, list[str]]:
+        """The browser's part of the authorization code flow: the query of the redirect
+        back to the app (`code`, or `error`)."""
+        with httpx.Client(base_url=self.url) as browser:
+            r = browser.get(
+                "/auth",
+                params={
+                    "client_id": APP,
+                    "response_type": "code",
+                    "redirect_uri": REDIRECT,
+                    "scope": "openid " + SCOPE,
+                    "resource": AUDIENCE,
+                    "code_challenge": verifier_challenge,
+                    "code_challenge_method": "S256",
+                    "state": "st-1",
+                },
+            )
+            assert r.status_code == 303, r.text
+            assert browser.get(r.headers["location"]).json()["prompt"] == "login"
+            r = browser.post(r.headers["location"], data={"login": login, "password": password})
+            while r.status_code in (302, 303) and not r.headers["location"].startswith(REDIRECT):
+                r = browser.get(r.headers["location"])
+            assert r.status_code in (302, 303), r.text
+        return parse_qs(urlsplit(r.headers["location"]).query)
+
+    def redeem(self, code: str, verifier: str, dpop: DPoPClient) -> str:
+        r = httpx.post(
+            self.url + "/token",
+            data={
+                "grant_type": "authorization_code",
+                "client_id": APP,
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+                "resource": AUDIENCE,
+            },
+            headers={"DPoP": dpop.proof("POST", self.url + "/token", iat=time.time())},
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
     def rotate(self) -> str:
         r = httpx.post(
             self.url + "/_test/rotate", headers={"Authorization": f"Bearer {self.admin_token}"}
@@ -125,11 +170,17 @@ class World:
     fixtures: dict[str, Any]
     police: str  # the principal the provider's client `police` is (its tokens' `sub`)
     short: str  # another police principal, whose tokens live SHORT_LIFETIME seconds
+    suspended: str  # a third, which the revocation test suspends
 
 
 @contextlib.contextmanager
 def provider_process(
-    node: str, folder: Path, clients: dict[str, dict[str, Any]], *, port: int | None = None
+    node: str,
+    folder: Path,
+    clients: dict[str, dict[str, Any]],
+    *,
+    accounts: list[dict[str, Any]] | None = None,
+    port: int | None = None,
 ) -> Iterator[Provider]:
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -140,6 +191,8 @@ def provider_process(
         "admin_token": admin_token,
         "resources": {AUDIENCE: {"scope": SCOPE}, OTHER_AUDIENCE: {"scope": SCOPE}},
         "clients": list(clients.values()),
+        "accounts": accounts or [],
+        "apps": [{"client_id": APP, "redirect_uri": REDIRECT, "scope": "openid " + SCOPE}],
     }
     config_path = folder / "provider.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
@@ -169,19 +222,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     dep = build_deployment(folder / "home", persons=60, mode="production", clock=clock)
     police = dep.principals["police"]
     short = dep.service.admin.add_principal(role="police", label="short-lived tokens")
+    suspended = dep.service.admin.add_principal(role="police", label="to be suspended")
     dep.client.close()
     dep.service.close()
     unbound = client_spec("batch-job", ["gendarme"]) | {"dpop_bound_access_tokens": False}
     clients = {
         "police": client_spec(police, ["gendarme", "offline_access"]),
         "short": client_spec(short, ["gendarme"], ttl=SHORT_LIFETIME),
+        "suspended": client_spec(suspended, ["gendarme"]),
         "visitor": client_spec("visitor-app", ["visitor"]),
         "unbound": unbound,
     }
-    with provider_process(node, folder, clients) as provider:
+    # The officer signs in at the provider (authorization code + PKCE) as an account whose
+    # ID is the principal's, as a Keycloak user would carry it in `sub`.
+    accounts = [
+        {"id": police, "password": PASSWORD, "roles": ["gendarme"], "purpose": "police_check"}
+    ]
+    with provider_process(node, folder, clients, accounts=accounts) as provider:
         service, http = trusting(dep.home, provider.url, clock)
         try:
-            yield World(node, service, http, clock, provider, dep.fixtures, police, short)
+            yield World(
+                node, service, http, clock, provider, dep.fixtures, police, short, suspended
+            )
         finally:
             http.close()
             service.close()
@@ -243,6 +305,35 @@ def test_a_provider_token_reads_what_its_mapped_role_may(world: World) -> None:
     assert (entry["client"], entry["purpose"]) == (world.police, "police_check")
 
 
+def test_an_officer_signed_in_at_the_provider_reads_with_its_token(world: World) -> None:
+    verifier, challenge = pkce_pair()
+    back = world.provider.sign_in(world.police, PASSWORD, challenge)
+    assert back["state"] == ["st-1"] and back["iss"] == [world.provider.url]
+    dpop = DPoPClient(world.clock)
+    token = world.provider.redeem(back["code"][0], verifier, dpop)
+    _, claims = decoded(token)
+    assert (claims["sub"], claims["client_id"], claims["cnf"]) == (
+        world.police,
+        APP,
+        {"jkt": dpop.jkt},
+    )
+    assert claims["sid"]  # the provider's session, as Keycloak's tokens carry it
+    r = lookup(world, token, dpop)
+    assert r.status_code == 200, r.text
+    entry = last_entry(world.service)
+    assert (entry["principal"], entry["client"], entry["outcome"]) == (
+        world.police,
+        APP,
+        "allowed",
+    )
+
+
+def test_a_wrong_password_at_the_provider_gets_no_code(world: World) -> None:
+    _, challenge = pkce_pair()
+    back = world.provider.sign_in(world.police, PASSWORD + "x", challenge)
+    assert back["error"] == ["access_denied"] and "code" not in back
+
+
 def test_a_role_mapped_to_none_of_ours_is_refused(world: World) -> None:
     dpop = DPoPClient(world.clock)
     token = world.provider.token("visitor", dpop)
@@ -281,6 +372,17 @@ def test_an_expired_provider_token_is_refused(world: World) -> None:
     world.clock.set(claims["exp"] + 31)  # past its expiry and the verifier's 30 s leeway
     problem = assert_refused(lookup(world, token, dpop))
     assert problem["detail"] == "access token rejected (expired_token: exp)"
+
+
+def test_revoking_the_principal_bites_on_its_provider_token(world: World) -> None:
+    """What containment does to a principal (the detectors' suspension, an administrator)
+    holds for tokens the provider issued too: the next request is refused."""
+    dpop = DPoPClient(world.clock)
+    token = world.provider.token("suspended", dpop)
+    assert lookup(world, token, dpop).status_code == 200
+    world.service.sessions.revoke_principal(world.suspended)
+    problem = assert_refused(lookup(world, token, dpop))
+    assert problem["detail"] == "access token revoked"
 
 
 def test_keys_the_provider_rotates_to_verify_and_keys_it_never_published_do_not(

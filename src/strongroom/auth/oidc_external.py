@@ -151,6 +151,8 @@ class ExternalIssuer:
         scopes = set(str(claims.get("scope", "")).split())
         if self.role_grants is not None:
             scopes &= set(self.role_grants(role).scopes)  # never more than the role has
+        # Not `sid`: that is the provider's session, unknown to ours, which would take it
+        # for an ended one. Revocation still bites by principal (`sub`) and token (`jti`).
         out = {
             k: claims[k]
             for k in (
@@ -161,7 +163,6 @@ class ExternalIssuer:
                 "iat",
                 "nbf",
                 "jti",
-                "sid",
                 "acr",
                 "auth_time",
                 "cnf",
