@@ -19,7 +19,8 @@ from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.login import Credentials
-from strongroom.auth.resource_server import ResourceServer
+from strongroom.auth.oidc_external import ExternalIssuer
+from strongroom.auth.resource_server import AccessTokenVerifier, ResourceServer
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache, ReplayCache
 from strongroom.auth.role_grants import RoleGrant, grant_from_policy
@@ -29,7 +30,7 @@ from strongroom.auth.token_issue import TokenIssuer
 from strongroom.budgets import Budgets, BudgetSpec, MemoryBackend, RedisBackend
 from strongroom.budgets.state_file import BudgetStateFile
 from strongroom.clock import SYSTEM_CLOCK, Clock
-from strongroom.config import Home, Settings
+from strongroom.config import Home, Settings, external_role_map
 from strongroom.context import Caller
 from strongroom.detect import (
     DetectConfig,
@@ -43,6 +44,7 @@ from strongroom.detect.containment import Action
 from strongroom.detect.engine import IDLE_DAYS
 from strongroom.detect.feed import FeedUnavailable, RedisEventFeed
 from strongroom.detect.sinks import Sink
+from strongroom.errors import BadRequest
 from strongroom.events import AccessEvent
 from strongroom.exports import ExportDesk, ExportStore, Watermark, export_key
 from strongroom.gate import (
@@ -152,8 +154,12 @@ def compose(
         home.keys_dir, issuer=settings.issuer, audience=settings.audience, clock=clock
     )
     replay_cache = build_replay_cache(settings, clock)
+
+    def role_grants(role: str) -> RoleGrant:
+        return grant_from_policy(policy.policy, role)
+
     resource_server = ResourceServer(
-        tokens,
+        access_token_verifier(settings, policy, tokens, role_grants, clock),
         revocations=sessions,
         sessions=sessions,
         clock=clock,
@@ -195,9 +201,6 @@ def compose(
         clock=clock,
         break_glass=BreakGlassWindows(registry=registry, policy=policy, clock=clock),
     )
-
-    def role_grants(role: str) -> RoleGrant:
-        return grant_from_policy(policy.policy, role)
 
     def principals(principal_id: str) -> PrincipalInfo | None:
         with registry.session() as s:
@@ -495,6 +498,38 @@ def alert_sinks(home: Home, settings: Settings) -> list[Sink]:
         host, _, port = syslog.rpartition(":")
         sinks.append(SyslogSink(host or "127.0.0.1", int(port or 514)))
     return sinks
+
+
+def access_token_verifier(
+    settings: Settings,
+    policy: CompiledPolicy,
+    tokens: TokenService,
+    role_grants: Callable[[str], RoleGrant],
+    clock: Clock,
+) -> AccessTokenVerifier:
+    """Whose access tokens /v1 accepts: ours, or, when config.toml names one, an external
+    OpenID Connect issuer's (its roles mapped to ours, its scopes cut to the role's). Its
+    discovery and keys are fetched on the first token, not here: a CLI command on the home
+    must not need the provider."""
+    if not settings.external_issuer:
+        return tokens
+    role_map = external_role_map(settings)
+    unknown = sorted(set(role_map.values()) - set(policy.policy.roles))
+    if unknown:
+        raise BadRequest(
+            f"config.toml: external_roles maps to role(s) the policy does not have: "
+            f"{', '.join(unknown)}",
+            reason="invalid_config",
+        )
+    return ExternalIssuer(
+        settings.external_issuer,
+        audience=settings.audience,
+        role_map=role_map,
+        role_claim=settings.external_role_claim,
+        purpose_claim=settings.external_purpose_claim,
+        role_grants=role_grants,
+        clock=clock,
+    )
 
 
 def build_replay_cache(settings: Settings, clock: Clock) -> ReplayCache:

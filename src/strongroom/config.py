@@ -80,6 +80,13 @@ class Settings:
     # checkpoint` at once; `journal verify` holds the journal to what each of them holds.
     witnesses: tuple[str, ...] = ()
     witness_interval_seconds: int = 60
+    # An external OpenID Connect issuer (Keycloak, ...) whose access tokens /v1 accepts in
+    # place of ours (auth/oidc_external.py), for `audience`: its roles mapped to ours, each
+    # "<its role>=<our role>"; the claims that carry them and the purpose (dotted paths).
+    external_issuer: str | None = None
+    external_roles: tuple[str, ...] = ()
+    external_role_claim: str = "realm_access.roles"
+    external_purpose_claim: str = "purpose"
 
     @property
     def production(self) -> bool:
@@ -192,6 +199,13 @@ class Home:
             "# witness_interval_seconds, and `journal verify` checks the journal against them",
             f"witnesses = {_toml(list(settings.witnesses))}",
             f"witness_interval_seconds = {settings.witness_interval_seconds}",
+            "# an external OpenID Connect issuer whose access tokens (for `audience`) /v1",
+            "# accepts instead of ours (empty: off; docs/oauth.md); its roles mapped to ours,",
+            '# each "<its role>=<our role>", and the claims (dotted paths) that carry them',
+            f"external_issuer = {_toml(settings.external_issuer or '')}",
+            f"external_roles = {_toml(list(settings.external_roles))}",
+            f"external_role_claim = {_toml(settings.external_role_claim)}",
+            f"external_purpose_claim = {_toml(settings.external_purpose_claim)}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -266,8 +280,15 @@ class Home:
             witness_interval_seconds=_number(
                 raw, "witness_interval_seconds", defaults.witness_interval_seconds, int, 1
             ),
+            external_issuer=_text(raw, "external_issuer") or None,
+            external_roles=_role_pairs(raw, "external_roles"),
+            external_role_claim=_text(raw, "external_role_claim") or defaults.external_role_claim,
+            external_purpose_claim=(
+                _text(raw, "external_purpose_claim") or defaults.external_purpose_claim
+            ),
         )
         check_key_provider(settings)
+        check_external_issuer(settings)
         return settings
 
     def _witnesses(self, text: str, raw: dict[str, object]) -> tuple[str, ...]:
@@ -343,6 +364,35 @@ def check_key_provider(settings: Settings) -> None:
             "pkcs11_pin_env (the PIN itself is never written in config.toml)",
             reason="invalid_config",
         )
+
+
+def check_external_issuer(settings: Settings) -> None:
+    """An external issuer's tokens name a role of ours only through `external_roles`: with
+    none, every token would be refused."""
+    if settings.external_issuer and not settings.external_roles:
+        raise BadRequest(
+            "config.toml: external_issuer needs external_roles "
+            '(e.g. ["gendarme=police"]): a token mapped to no role of ours is refused',
+            reason="invalid_config",
+        )
+
+
+def external_role_map(settings: Settings) -> dict[str, str]:
+    """`external_roles` as {their role: our role}."""
+    return dict(pair.split("=", 1) for pair in settings.external_roles)
+
+
+def _role_pairs(raw: dict[str, object], key: str) -> tuple[str, ...]:
+    out = []
+    for item in _list(raw, key):
+        theirs, eq, ours = str(item).partition("=")
+        if not (isinstance(item, str) and eq and theirs.strip() and ours.strip()):
+            raise BadRequest(
+                f'config.toml: {key}: {item!r} is not "<their role>=<our role>"',
+                reason="invalid_config",
+            )
+        out.append(f"{theirs.strip()}={ours.strip()}")
+    return tuple(out)
 
 
 def _toml(value: object) -> str:

@@ -142,3 +142,35 @@ def test_init_writes_the_operations_settings_and_they_are_checked(tmp_path: Path
         text.replace('metrics_allow = ["127.0.0.0/8", "::1/128"]', "metrics_allow = []")
     )
     assert Home(home).settings().metrics_allow == ()
+
+
+def test_init_writes_the_external_issuer_settings_and_they_are_checked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init(home)
+    config = home / "config.toml"
+    text = config.read_text()
+    for line in (
+        'external_issuer = ""',
+        "external_roles = []",
+        'external_role_claim = "realm_access.roles"',
+        'external_purpose_claim = "purpose"',
+    ):
+        assert line in text
+    assert Home(home).settings().external_issuer is None
+    env = {"STRONGROOM_HOME": str(home)}
+    issuer = 'external_issuer = "https://kc.example/realms/registry"'
+    for bad, says in (
+        ([issuer], "external_issuer needs external_roles"),
+        ([issuer, 'external_roles = ["gendarme"]'], 'is not "<their role>=<our role>"'),
+        ([issuer, 'external_roles = ["gendarme=sheriff"]'], "does not have: sheriff"),
+    ):
+        keys = {b.split(" ", 1)[0] for b in bad}
+        lines = [ln for ln in text.splitlines() if ln.split(" ", 1)[0] not in keys]
+        config.write_text("\n".join([*lines, *bad]) + "\n")
+        r = CliRunner().invoke(app, ["principal", "list"], env=env)
+        assert r.exit_code == 2 and says in r.output, r.output
+        assert "Traceback" not in r.output
+    Home(home).update_config(external_roles=["gendarme = police"])
+    settings = Home(home).settings()
+    assert settings.external_issuer == "https://kc.example/realms/registry"
+    assert settings.external_roles == ("gendarme=police",)

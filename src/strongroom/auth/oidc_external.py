@@ -11,6 +11,7 @@ map to none of ours is refused.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,6 +29,11 @@ from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.errors import Unavailable
 
 ALGS = ("RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519")
+log = logging.getLogger("strongroom.auth.oidc_external")
+
+
+class IssuerMismatch(Unavailable):
+    """The provider's discovery names another issuer: a configuration error, not an outage."""
 
 
 class ExternalIssuer:
@@ -60,29 +66,53 @@ class ExternalIssuer:
         self.min_refetch = min_refetch
         self._jwks_uri: str | None = None
         self._keys: dict[str, Key] = {}
-        self._fetched_at = float("-inf")
+        self._fetched_at = float("-inf")  # the last try, failed or not
+        self._failure: str | None = None
         self._lock = threading.Lock()
 
     def discover(self) -> dict[str, Any]:
-        doc = self._get_json(self.issuer + "/.well-known/openid-configuration")
-        if str(doc.get("issuer", "")).rstrip("/") != self.issuer:
-            raise Unavailable("OIDC discovery names another issuer")
+        url = self.issuer + "/.well-known/openid-configuration"
+        doc = self._get_json(url)
+        named = str(doc.get("issuer", "")).rstrip("/")
+        if named != self.issuer:
+            raise IssuerMismatch(
+                f"OIDC discovery at {url} names the issuer {named!r}, not the configured "
+                f"{self.issuer!r}: its tokens are not trusted"
+            )
         if not isinstance(doc.get("jwks_uri"), str):
-            raise Unavailable("OIDC discovery has no jwks_uri")
+            raise Unavailable(f"OIDC discovery at {url} has no jwks_uri")
         self._jwks_uri = doc["jwks_uri"]
         return doc
 
     def refresh_keys(self) -> None:
         with self._lock:
-            if self._jwks_uri is None:
-                self.discover()
-            jwks = self._get_json(str(self._jwks_uri))
-            try:
-                keyset = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-            except (JoseError, ValueError, TypeError, KeyError) as exc:
-                raise Unavailable("OIDC provider JWKS unreadable") from exc
-            self._keys = {k.kid: k for k in keyset if k.kid}
             self._fetched_at = self.clock.now()
+            try:
+                if self._jwks_uri is None:
+                    self.discover()
+                jwks = self._get_json(str(self._jwks_uri))
+                try:
+                    keyset = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+                except (JoseError, ValueError, TypeError, KeyError) as exc:
+                    raise Unavailable("OIDC provider JWKS unreadable") from exc
+            except Unavailable as exc:
+                # Tokens arriving before the next try get the same answer, not a fetch each.
+                self._failure = exc.detail
+                log.error("external issuer: %s", exc.detail)
+                raise
+            self._failure = None
+            self._keys = {k.kid: k for k in keyset if k.kid}
+
+    def check_at_start(self) -> None:
+        """A server starting reads discovery and keys once: a discovery naming another
+        issuer stops it (IssuerMismatch); a provider not answering yet is only logged, and
+        the first token tries again."""
+        try:
+            self.refresh_keys()
+        except IssuerMismatch:
+            raise
+        except Unavailable:
+            self._fetched_at = float("-inf")  # logged by refresh_keys; retried on first use
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
@@ -105,7 +135,10 @@ class ExternalIssuer:
         try:
             registry.validate(claims)
         except JoseError as exc:
-            raise invalid_token(f"access token rejected ({exc.error})") from exc
+            # The claim's name tells the client's developer which of aud, iss, exp is wrong.
+            claim = getattr(exc, "claim", None)
+            named = f": {claim}" if isinstance(claim, str) else ""
+            raise invalid_token(f"access token rejected ({exc.error}{named})") from exc
         return self.map_claims(claims)
 
     def map_claims(self, claims: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,6 +151,8 @@ class ExternalIssuer:
         scopes = set(str(claims.get("scope", "")).split())
         if self.role_grants is not None:
             scopes &= set(self.role_grants(role).scopes)  # never more than the role has
+        # Not `sid`: that is the provider's session, unknown to ours, which would take it
+        # for an ended one. Revocation still bites by principal (`sub`) and token (`jti`).
         out = {
             k: claims[k]
             for k in (
@@ -128,7 +163,6 @@ class ExternalIssuer:
                 "iat",
                 "nbf",
                 "jti",
-                "sid",
                 "acr",
                 "auth_time",
                 "cnf",
@@ -160,6 +194,8 @@ class ExternalIssuer:
         if key is None and self.clock.now() - self._fetched_at >= self.min_refetch:
             self.refresh_keys()  # the provider may have rotated
             key = self._keys.get(kid)
+        elif key is None and self._failure is not None:
+            raise Unavailable(self._failure)
         if key is None:
             raise LookupError("unknown kid")
         return key
