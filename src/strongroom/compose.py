@@ -19,9 +19,10 @@ from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.login import Credentials
+from strongroom.auth.replay_sql import SqlReplayCache
 from strongroom.auth.resource_server import ResourceServer
 from strongroom.auth.rfc9068 import TokenService
-from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache, ReplayCache
+from strongroom.auth.rfc9449_dpop import RedisReplayCache, ReplayCache
 from strongroom.auth.role_grants import RoleGrant, grant_from_policy
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.sessions import SqlSessions
@@ -150,7 +151,7 @@ def compose(
     tokens = TokenService(
         home.keys_dir, issuer=settings.issuer, audience=settings.audience, clock=clock
     )
-    replay_cache = build_replay_cache(settings, clock)
+    replay_cache = build_replay_cache(settings, clock, engine)
     resource_server = ResourceServer(
         tokens,
         revocations=sessions,
@@ -495,12 +496,14 @@ def alert_sinks(home: Home, settings: Settings) -> list[Sink]:
     return sinks
 
 
-def build_replay_cache(settings: Settings, clock: Clock) -> ReplayCache:
-    """DPoP proof `jti`s seen: in Redis when several workers share it, else in memory."""
+def build_replay_cache(settings: Settings, clock: Clock, engine: Engine) -> ReplayCache:
+    """DPoP proof `jti`s seen: in Redis when the deployment has one, else in the registry
+    database (auth/replay_sql.py), so a proof one worker, node or run of the server accepted
+    is refused by every other."""
     if settings.redis_url:
         import redis
 
         return RedisReplayCache(
             redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix + "dpop:"
         )
-    return InMemoryReplayCache(clock)
+    return SqlReplayCache(engine, clock)

@@ -1,0 +1,30 @@
+"""DPoP proofs seen, shared by every worker and kept across restarts
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-12-06 10:20:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "auth_seen_proofs",
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+    )
+    op.create_index("ix_auth_seen_proofs_expires_at", "auth_seen_proofs", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_auth_seen_proofs_expires_at", table_name="auth_seen_proofs")
+    op.drop_table("auth_seen_proofs")
