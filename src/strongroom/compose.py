@@ -102,10 +102,12 @@ class Service:
     exports: ExportDesk
     analytics: AnalyticsDesk
 
-    def close(self) -> None:
+    def close(self, *, tail_signed: Callable[[], object] | None = None) -> None:
         """Stop: the budgets' last changes, a checkpoint of the journal's tail, then the
         journal (its queued refusals committed). A step that fails is logged and the next
-        still runs: the journal must be closed whatever happened to the budgets."""
+        still runs: the journal must be closed whatever happened to the budgets.
+        `tail_signed` runs once the tail is signed, while the journal is still open (a
+        served process sends that checkpoint to its witnesses)."""
         self.detector.close()
         try:
             if self.budget_state is not None:
@@ -121,6 +123,8 @@ class Service:
             signed = checkpoints[-1][1] if checkpoints else 0
             if self.journal.size() > signed:
                 self.journal.make_checkpoint()
+            if tail_signed is not None:
+                tail_signed()
         except Exception as exc:  # noqa: BLE001 - logged; the journal still closes
             log.error("signing the journal's tail failed on close: %s", type(exc).__name__)
         finally:

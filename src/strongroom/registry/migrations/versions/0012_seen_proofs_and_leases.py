@@ -1,4 +1,5 @@
-"""DPoP proofs seen, shared by every worker and kept across restarts
+"""DPoP proofs seen, shared by every worker and kept across restarts; leases (one worker
+sends checkpoints to the witnesses)
 
 Revision ID: 0012
 Revises: 0009
@@ -23,8 +24,16 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float(), nullable=False),
     )
     op.create_index("ix_auth_seen_proofs_expires_at", "auth_seen_proofs", ["expires_at"])
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("leases")
     op.drop_index("ix_auth_seen_proofs_expires_at", table_name="auth_seen_proofs")
     op.drop_table("auth_seen_proofs")
