@@ -2,7 +2,8 @@
 with real `strongroom serve` and `strongroom witness serve` processes: (a) the checkpoint a
 server signs as it stops (SIGTERM) is held by the witness when the process has exited, not
 at the next start; (b) with two workers, the witness receives each checkpoint once,
-counted by a relay in front of it that forwards every request to the real witness."""
+counted by a relay in front of it that forwards every request to the real witness. The
+registry, which holds the lease, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -72,10 +73,15 @@ class Relay:
             self.server.server_close()
 
 
-@pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Home:
+    """A home whose registry (where the witness lease is) is SQLite or PostgreSQL."""
     home = Home(tmp_path / "registry")
-    initialize(home)
+    initialize(
+        home, registry_url=None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
     monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
     return home
 
