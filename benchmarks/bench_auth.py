@@ -3,7 +3,10 @@
 and DPoP, in-process ASGI, SQLite); (3) a staff sign-in end to end through the composed
 app, in-process: pushed request, then the password + TOTP form (one argon2 verification
 each) or the passkey ceremony (options, then a P-256 assertion), then the code for a
-DPoP-bound token; sign-ins per second and median ms. Writes benchmarks/results/auth.json.
+DPoP-bound token; sign-ins per second and median ms; (4) the DPoP replay cache's cost:
+validation with a proof, median µs, with the cache in memory, in the registry's SQLite
+file and in PostgreSQL (the embedded deployment's shared cache), interleaved in one run.
+Writes benchmarks/results/auth.json.
 
     python benchmarks/bench_auth.py [--quick]
 """
@@ -26,7 +29,7 @@ from results_dir import results_dir
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.resource_server import InMemoryRevocations, ResourceServer
 from strongroom.auth.rfc9068 import TokenService
-from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, access_token_hash
+from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, ReplayCache, access_token_hash
 from strongroom.auth.role_grants import load_role_grant
 from strongroom.clock import SystemClock
 
@@ -103,6 +106,66 @@ def bench_validation(tmp: Path, n: int) -> dict:
         "bearer_median_us": round(statistics.median(samples_bearer) / 1000, 1),
         "target_us": 150,
     }
+
+
+def bench_replay_caches(tmp: Path, n: int) -> dict:
+    """One request's token and proof checks with each replay cache, the caches taking turns
+    request by request so that the machine's load falls on all of them alike."""
+    from scratch_pg import pg_database
+
+    from strongroom.auth.replay_sql import SqlReplayCache
+    from strongroom.auth.store import metadata
+    from strongroom.registry.db import make_engine
+
+    clock = SystemClock()
+    tokens = TokenService(tmp / "keys-replay", issuer=ISSUER, audience="api", clock=clock)
+    engines = {"sqlite": make_engine(f"sqlite:///{tmp / 'replay.db'}")}
+    pg = pg_database()
+    if pg is not None:
+        engines["postgresql"] = make_engine(pg[0])
+    caches: dict[str, ReplayCache] = {"memory": InMemoryReplayCache(clock, max_entries=10 * n)}
+    for name, engine in engines.items():
+        metadata.create_all(engine)
+        caches[name] = SqlReplayCache(engine, clock)
+    key = ECKey.generate_key("P-256")
+    token = tokens.issue_access_token(
+        subject="p", role="police", scopes=["registry:read"], jkt=key.thumbprint()
+    )
+    servers = {
+        name: ResourceServer(
+            tokens,
+            revocations=InMemoryRevocations(clock),
+            clock=clock,
+            dpop_replay_cache=cache,
+        )
+        for name, cache in caches.items()
+    }
+    samples: dict[str, list[int]] = {name: [] for name in servers}
+    try:
+        for _ in range(n):
+            for name, rs in servers.items():
+                proof = _proof(key, "GET", API, token)  # signing is the client's
+                t0 = time.perf_counter_ns()
+                rs.authenticate(
+                    authorization=f"DPoP {token}",
+                    dpop=proof,
+                    method="GET",
+                    url=API,
+                    ip=None,
+                    user_agent=None,
+                )
+                samples[name].append(time.perf_counter_ns() - t0)
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        if pg is not None:
+            pg[1]()
+    medians = {name: statistics.median(v) / 1000 for name, v in samples.items()}
+    result: dict[str, object] = {"iterations": n}
+    for name, v in samples.items():
+        result[f"{name}_median_us"] = round(medians[name], 1)
+        result[f"{name}_p95_us"] = round(sorted(v)[int(0.95 * n)] / 1000, 1)
+    return result
 
 
 def bench_token_endpoint(tmp: Path, n: int) -> dict:
@@ -293,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         result = {
             "validation": bench_validation(tmp, n_validate),
+            "replay_cache": bench_replay_caches(tmp, n_validate),
             "token_endpoint": bench_token_endpoint(tmp, n_token),
             "sign_in": bench_sign_in(tmp, n_sign_in),
             "quick": args.quick,

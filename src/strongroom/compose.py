@@ -20,9 +20,10 @@ from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
 from strongroom.auth.login import Credentials
 from strongroom.auth.oidc_external import ExternalIssuer
+from strongroom.auth.replay_sql import SqlReplayCache
 from strongroom.auth.resource_server import AccessTokenVerifier, ResourceServer
 from strongroom.auth.rfc9068 import TokenService
-from strongroom.auth.rfc9449_dpop import InMemoryReplayCache, RedisReplayCache, ReplayCache
+from strongroom.auth.rfc9449_dpop import RedisReplayCache, ReplayCache
 from strongroom.auth.role_grants import RoleGrant, grant_from_policy
 from strongroom.auth.server import AuthorizationServer
 from strongroom.auth.sessions import SqlSessions
@@ -104,10 +105,12 @@ class Service:
     exports: ExportDesk
     analytics: AnalyticsDesk
 
-    def close(self) -> None:
+    def close(self, *, tail_signed: Callable[[], object] | None = None) -> None:
         """Stop: the budgets' last changes, a checkpoint of the journal's tail, then the
         journal (its queued refusals committed). A step that fails is logged and the next
-        still runs: the journal must be closed whatever happened to the budgets."""
+        still runs: the journal must be closed whatever happened to the budgets.
+        `tail_signed` runs once the tail is signed, while the journal is still open (a
+        served process sends that checkpoint to its witnesses)."""
         self.detector.close()
         try:
             if self.budget_state is not None:
@@ -123,6 +126,8 @@ class Service:
             signed = checkpoints[-1][1] if checkpoints else 0
             if self.journal.size() > signed:
                 self.journal.make_checkpoint()
+            if tail_signed is not None:
+                tail_signed()
         except Exception as exc:  # noqa: BLE001 - logged; the journal still closes
             log.error("signing the journal's tail failed on close: %s", type(exc).__name__)
         finally:
@@ -153,7 +158,7 @@ def compose(
     tokens = TokenService(
         home.keys_dir, issuer=settings.issuer, audience=settings.audience, clock=clock
     )
-    replay_cache = build_replay_cache(settings, clock)
+    replay_cache = build_replay_cache(settings, clock, engine)
 
     def role_grants(role: str) -> RoleGrant:
         return grant_from_policy(policy.policy, role)
@@ -532,12 +537,14 @@ def access_token_verifier(
     )
 
 
-def build_replay_cache(settings: Settings, clock: Clock) -> ReplayCache:
-    """DPoP proof `jti`s seen: in Redis when several workers share it, else in memory."""
+def build_replay_cache(settings: Settings, clock: Clock, engine: Engine) -> ReplayCache:
+    """DPoP proof `jti`s seen: in Redis when the deployment has one, else in the registry
+    database (auth/replay_sql.py), so a proof one worker, node or run of the server accepted
+    is refused by every other."""
     if settings.redis_url:
         import redis
 
         return RedisReplayCache(
             redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix + "dpop:"
         )
-    return InMemoryReplayCache(clock)
+    return SqlReplayCache(engine, clock)

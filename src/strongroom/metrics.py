@@ -110,8 +110,9 @@ class JournalSize(Collector):
 
 class WitnessLag(Collector):
     """Per configured witness, the entries signed in the journal's latest checkpoint that
-    the witness has not acknowledged yet (the answering worker's view: each worker sends
-    on its own). The labels are the witness names config.toml lists, a closed set."""
+    the witness has not acknowledged yet (as the worker holding the witness lease last
+    recorded it, the answering worker's own view without one). The labels are the
+    witness names config.toml lists, a closed set."""
 
     def __init__(self, lags: Callable[[], dict[str, int]]) -> None:
         self.lags = lags

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -38,6 +39,9 @@ from strongroom.errors import (
 from strongroom.registry.errors import StorageUnavailable
 
 log = logging.getLogger("strongroom.api")
+
+WITNESS_TIMEOUT = 10.0  # seconds a witness has to answer a round's submission
+FINAL_ROUND_SECONDS = 5.0  # at most, for the checkpoint signed at a stop
 
 
 def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
@@ -71,12 +75,17 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         if close_on_shutdown and settings.witnesses:
             # Each new checkpoint goes to the witnesses from a thread of its own: a slow or
             # absent witness never holds a request.
+            # Several workers or nodes on one registry: the one holding the lease sends.
+            from strongroom.journal.lease import Lease
             from strongroom.journal.witness import WitnessPusher, witness_specs
 
+            every = settings.witness_interval_seconds
             pusher = WitnessPusher(
                 service.journal,
                 witness_specs(settings.witnesses),
-                settings.witness_interval_seconds,
+                every,
+                timeout=WITNESS_TIMEOUT,
+                lease=Lease(service.engine, "witness-push", ttl=3 * every + WITNESS_TIMEOUT),
             )
             pusher.start()
         served_app.state.witness_pusher = pusher
@@ -86,7 +95,13 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         if scheduler is not None:
             scheduler.stop()
         if close_on_shutdown:
-            service.close()
+            final = None
+            if pusher is not None:
+                # The checkpoint signed at the stop goes out now, not at the next start;
+                # briefly: an orchestrator's SIGKILL follows the grace.
+                within = min(FINAL_ROUND_SECONDS, settings.shutdown_grace_seconds)
+                final = functools.partial(pusher.final_round, max(1.0, within))
+            service.close(tail_signed=final)
 
     app = FastAPI(
         lifespan=lifespan,

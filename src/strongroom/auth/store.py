@@ -140,6 +140,16 @@ revoked_tokens = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 
+# DPoP proofs (RFC 9449 §11.1) and client assertions (RFC 7523) already seen, by the
+# SHA-256 of what identifies them, until their time window has passed: the primary key
+# lets exactly one of the workers racing on the same proof store it.
+seen_proofs = sa.Table(
+    "auth_seen_proofs",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
 principal_revocations = sa.Table(
     "auth_principal_revocations",
     metadata,

@@ -151,8 +151,8 @@ def serve(
         settings = h.settings()  # fail early, with a clear message, when there is no home
         if workers > 1 and not settings.redis_url:
             raise BadRequest(
-                "--workers above 1 needs a shared store: budgets, detector state and the "
-                "DPoP replay cache would split across workers. Set redis_url in "
+                "--workers above 1 needs a shared store: budgets and detector state "
+                "would split across workers. Set redis_url in "
                 f"{h.config_path} (strongroom init --redis redis://host:6379/0)",
                 reason="invalid_config",
             )

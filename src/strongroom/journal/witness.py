@@ -38,6 +38,7 @@ from strongroom import metrics
 from strongroom.errors import Unavailable
 from strongroom.journal.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
 from strongroom.journal.cosignature import CosignatureVerifier
+from strongroom.journal.lease import Lease
 from strongroom.journal.log import Journal
 from strongroom.journal.note import NoteError, NoteVerifier, open_note
 from strongroom.journal.verify import VerifyReport
@@ -231,12 +232,18 @@ class WitnessPusher:
     """Sends each new checkpoint to every configured witness, from a thread of its own, so
     no request ever waits for a witness. A witness that fails is logged and tried again on
     the next round; the sizes each witness acknowledged are remembered, so a round sends
-    only what a witness lacks, with a proof from what it holds."""
+    only what a witness lacks, with a proof from what it holds.
+
+    With a `lease` (several workers or nodes on one registry database) only the worker
+    holding it sends; it keeps the acknowledged sizes in the lease, so the others report
+    them and whoever holds the lease next goes on from there. When the server stops,
+    `final_round` sends the checkpoint signed at the stop, whoever holds the lease."""
 
     journal: Journal
     witnesses: tuple[WitnessSpec, ...]
     every: float
     timeout: float = 10.0
+    lease: Lease | None = None
     acked: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -250,6 +257,33 @@ class WitnessPusher:
 
     def tick(self) -> int:
         """One round; the number of witnesses that now hold the latest checkpoint."""
+        held = self.lease is None or self.lease.hold()
+        return self._round(self._client, self.timeout, send=held)
+
+    def final_round(self, within: float) -> int:
+        """For a stopping server, after its journal's tail is signed: send the latest
+        checkpoint to the witnesses that lack it, whichever worker holds the lease, giving
+        up after `within` seconds (a witness that hangs must not hold the stop). Then the
+        lease is let go, for a worker or node that stays up."""
+        done: list[int] = []
+
+        def run() -> None:
+            try:
+                with httpx.Client() as client:
+                    done.append(self._round(client, within, send=True))
+            except Exception:  # noqa: BLE001 - logged; the stop goes on
+                log.exception("the last witness round failed")
+
+        worker = threading.Thread(target=run, name="witness-final", daemon=True)
+        worker.start()
+        worker.join(within)
+        if worker.is_alive():
+            log.warning("the last checkpoint was not sent to every witness within %.0f s", within)
+        if self.lease is not None:
+            self.lease.release()
+        return done[0] if done else 0
+
+    def _round(self, client: httpx.Client, timeout: float, *, send: bool) -> int:
         try:
             note = self.journal.latest_checkpoint()
         except Unavailable as exc:
@@ -263,10 +297,17 @@ class WitnessPusher:
             log.error("the latest checkpoint does not verify; not sent to witnesses: %s", exc)
             return 0
         self.signed = size
-        current = 0
+        if self.lease is not None:
+            # What the witnesses acknowledged to whichever worker sent last.
+            shared = self.lease.state().get("acked", {})
+            for url, n in shared.items() if isinstance(shared, dict) else ():
+                if isinstance(n, int):
+                    self.acked[url] = max(self.acked.get(url, 0), n)
+        current = sum(1 for w in self.witnesses if self.acked.get(w.url, -1) >= size)
+        if not send:
+            return current
         for w in self.witnesses:
             if self.acked.get(w.url, -1) >= size:
-                current += 1
                 continue
             try:
                 done = submit_checkpoint(
@@ -275,8 +316,8 @@ class WitnessPusher:
                     old_size=self.acked.get(w.url, 0),
                     note=note,
                     verifier=w.verifier,
-                    timeout=self.timeout,
-                    client=self._client,
+                    timeout=timeout,
+                    client=client,
                 )
             except Unavailable as exc:
                 metrics.WITNESS_SUBMISSIONS.labels("failed").inc()
@@ -288,6 +329,8 @@ class WitnessPusher:
             self._said.pop(w.url, None)
             self.acked[w.url] = done.size
             current += 1
+        if self.lease is not None:
+            self.lease.record({"acked": dict(self.acked)})
         return current
 
     def start(self) -> None:

@@ -1,7 +1,8 @@
 """Every table the registry database holds, for Alembic: the registry's own, the
 authorization server's (sessions, revocations), the detectors' (containments), the
-exports' (requests, approvals), the analytics suppression ledger, the console's sessions
-and the journal's verification run. Shared state lives here so every worker sees the same."""
+exports' (requests, approvals), the analytics suppression ledger, the console's sessions,
+the journal's verification run and the leases that let one worker do a periodic job
+(journal/lease.py). Shared state lives here so every worker sees the same."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def all_metadata() -> list[MetaData]:
     from strongroom.detect.store import metadata as detect_metadata
     from strongroom.exports.store import metadata as exports_metadata
     from strongroom.gate.verification_runs import metadata as verification_metadata
+    from strongroom.journal.lease import metadata as lease_metadata
     from strongroom.registry.models import Base
 
     return [
@@ -25,4 +27,5 @@ def all_metadata() -> list[MetaData]:
         analytics_metadata,
         console_metadata,
         verification_metadata,
+        lease_metadata,
     ]
