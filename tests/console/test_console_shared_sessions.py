@@ -286,7 +286,7 @@ def test_migration_0010_builds_the_tables_the_stores_declare(setup: ConsoleSetup
 
     with setup.dep.service.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0010"
+        assert int(context.get_current_revision() or 0) >= 10  # 0010 and any after it
         for metadata in (console_metadata, runs_metadata):
             ours = set(metadata.tables)
             diff = [
