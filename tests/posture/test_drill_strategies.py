@@ -257,7 +257,10 @@ def test_the_baseline_copy_holds_no_containment_and_counts_alone(tmp_path: Path)
 
     home = Home(tmp_path / "home")
     initialize(home)
-    home.update_config(redis_url="redis://127.0.0.1:6379/0")
+    from strongroom.journal.cosignature import Cosigner
+
+    witness = f"http://127.0.0.1:9 {Cosigner.generate('w.test/w1').verifier().verifier_key}"
+    home.update_config(redis_url="redis://127.0.0.1:6379/0", witnesses=[witness])
     engine = make_engine(home.settings().registry_url)
     try:
         store = SqlContainmentStore(engine)
@@ -268,6 +271,8 @@ def test_the_baseline_copy_holds_no_containment_and_counts_alone(tmp_path: Path)
     copy = copy_home(home, tmp_path / "copy", issuer="http://127.0.0.1:9999")
     settings = copy.settings()
     assert settings.redis_url is None and settings.issuer == "http://127.0.0.1:9999"
+    # Its journal grows apart from the target's: a witness would see a fork.
+    assert settings.witnesses == () and home.settings().witnesses == (witness,)
     assert settings.registry_url.startswith(f"sqlite:///{copy.path}")
     engine = make_engine(settings.registry_url)
     try:

@@ -9,7 +9,7 @@ detectors add, nothing else.
 
 `baseline_server(home, issuer)` copies the home to a temporary folder (SQLite files with
 SQLite's online backup, consistent while the target keeps writing; no budget state, no
-Redis: the baseline counts alone; no containment the detectors decided), writes that
+Redis: the baseline counts alone; no containment the detectors decided; no witnesses), writes that
 policy, serves the copy with `strongroom
 serve` on a free loopback port and stops it afterwards. The copy keeps the home's keys,
 principals, sessions and cases, so the tokens the drill holds for the target work on the
@@ -92,8 +92,11 @@ def copy_home(home: Home, dst: Path, *, issuer: str | None = None) -> Home:
                 out.execute(f"DELETE FROM {CONTAINMENTS}")  # noqa: S608 - a constant name
                 out.commit()
     copy = Home(dst)
+    # No Redis (the baseline counts alone) and no witnesses: the copy's journal grows apart
+    # from the target's, and a witness would take its checkpoints for a fork of the log.
     copy.update_config(
         redis_url="",
+        witnesses=[],
         **{key: RELATIVE_SQLITE + str(path.relative_to(home.path)) for key, path in files.items()},
         **({"issuer": issuer} if issuer else {}),
     )
