@@ -42,6 +42,7 @@ def test_families_and_their_figures_come_from_the_table() -> None:
         "drift",
         "linking",
         "case_growth",
+        "collusion",
         "context",
     )
     assert FAMILY_CAPS["honey"] == 100 and FAMILY_CAPS["context"] == 20

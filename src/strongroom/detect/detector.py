@@ -29,11 +29,17 @@ def _never_canary(subject: str) -> bool:
     return False
 
 
+def _never_suspended(principal: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Ports:
     """What detectors may ask the rest of the service (the engine passes its own)."""
 
     is_canary: Callable[[str], bool] = _never_canary
+    # Whether a principal is suspended now (the engine's containment index).
+    is_suspended: Callable[[str], bool] = _never_suspended
 
 
 class Slot:

@@ -81,7 +81,7 @@ class DetectionEngine:
         self._unstored: list[Containment] = []
         self._replaying = False
         self._mirroring = False
-        ports = Ports(is_canary=is_canary)
+        ports = Ports(is_canary=is_canary, is_suspended=self._suspended)
         built = [
             (e.detector(config, ports), e.state)
             for e in DETECTORS
@@ -356,6 +356,10 @@ class DetectionEngine:
         return self.store.lift_requests()
 
     # --- internals ---------------------------------------------------------------------
+    def _suspended(self, principal: str) -> bool:
+        c = self.index.by_principal.get(principal)
+        return c is not None and c.action == "suspend_principal" and c.active(self.clock.now())
+
     def _respond(
         self, ev: AccessEvent, st: PrincipalState, signals: list[Signal], now: float
     ) -> list[Action]:

@@ -58,6 +58,7 @@ from typing import Any, Generic
 
 from strongroom.detect.breadth import Breadth
 from strongroom.detect.case_growth import CaseGrowth
+from strongroom.detect.collusion import Collusion, CollusionState
 from strongroom.detect.context import Context, ContextState
 from strongroom.detect.coordination import Coordination
 from strongroom.detect.detector import Detector, S
@@ -218,6 +219,15 @@ DETECTORS: tuple[Entry[Any], ...] = (
             "related_weight": 0.25,
         },
         aliases=("case_growth_without_activity",),
+    ),
+    # Four eyes turned into a ring (insiders approving each other's links): approving for
+    # an agent since suspended. At 45 it suspends with case growth or peers (90), not alone.
+    Entry(
+        Collusion,
+        cap=45,
+        half_life=86_400,
+        state=CollusionState,
+        params={"window_seconds": 7 * 86_400.0},
     ),
     # Weak alone (the family is capped low): it corroborates.
     Entry(

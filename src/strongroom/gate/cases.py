@@ -123,9 +123,11 @@ class CaseTasks:
                 if link.linked_by == caller.principal_id:
                     raise Forbidden("a second agent approves this link", reason="four_eyes")
                 link.status, link.decided_by, link.decided_at = ("active", caller.principal_id, now)
+                linker = link.linked_by
             return Disclosure(
                 body={"case": case_id, "subject": subject_id, "status": "active"},
-                detail={"case": case_id, "approved": subject_id},
+                # Whose link it was: the collusion detector follows approvals to linkers.
+                detail={"case": case_id, "approved": subject_id, "for": linker},
             )
 
         return self.pipeline.serve(caller, ep.CASE_APPROVE_LINK, work, expected_records=0)
