@@ -82,6 +82,8 @@ class Campaign:
     accounts: list[Account] = field(default_factory=list)
     requests: int = 0
     records: int = 0
+    # Records by simulated day (days since EPOCH, local midnight): targets speak of a day.
+    records_by_day: Counter[int] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     budgets: Counter[str] = field(default_factory=Counter)
     containments: Counter[str] = field(default_factory=Counter)
@@ -147,6 +149,7 @@ class Campaign:
         if out.status == 200:
             acct.records += out.records
             self.records += out.records
+            self.records_by_day[int((now - EPOCH) // DAY)] += out.records
             acct.refusals = 0
         elif out.throttled:
             self.budgets[out.budget or "?"] += 1
@@ -216,6 +219,7 @@ class Campaign:
             "accounts": len(self.accounts),
             "requests": self.requests,
             "records_leaked": self.records,
+            "records_in_busiest_day": max(self.records_by_day.values(), default=0),
             "contained": contained,
             "records_before_containment": self.records if contained else None,
             "time_to_containment_s": round(max(stops) - self.start, 1)
@@ -252,6 +256,17 @@ class Campaign:
                 "records_before_first_canary": self.canary_records,
                 "records_after_first_canary": after,
             }
+        if len(self.accounts) > 1:
+            out["by_account"] = [
+                {
+                    "records": a.records,
+                    "stopped_after_s": None
+                    if a.stopped_at is None
+                    else round(a.stopped_at - self.start, 1),
+                    "stopped_by": None if a.stop is None else a.stop.action or a.stop.reason,
+                }
+                for a in self.accounts
+            ]
         out.update(self.extra)
         return out
 
