@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, insert, select
 
 from strongroom.journal import tables
-from strongroom.journal.driver_sql import fetch, in_sql, insert_rows
+from strongroom.journal.driver_sql import fetch, in_sql, insert_rows, marks, run, upsert_add
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import (
     HASH_SIZE,
@@ -198,6 +198,105 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
     insert_rows(conn, "journal_principals", "bucket, principal, ts, leaf", principals)
     insert_rows(conn, "journal_subjects", "bucket, skey, leaf", subjects)
     insert_rows(conn, "journal_containments", "target, leaf, ts", contained)
+    insert_rows(
+        conn,
+        "journal_alerts",
+        "leaf, ts, principal, reason, detector",
+        [
+            (idx, rows.ts, rows.principal, rows.alert[1], int(rows.alert[0]))
+            for idx, rows in found
+            if rows.alert is not None
+        ],
+    )
+    _count_activity(conn, [rows for _, rows in found if rows.revealing])
+
+
+# Distinct (hour, skey) pairs looked up per query of what an hour has counted already.
+_LOOKUP = 500
+
+
+def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
+    """Add entries that disclosed data to journal_activity: records, and the subjects no
+    earlier entry of the hour counted at each level (looked up in
+    journal_activity_subjects, where the new ones are then recorded). Counting adds, so
+    entries indexed in any order, by any writer, give the same counts; each entry is
+    indexed once (index_known, index_gap). Subjects are counted by their 63-bit key, like
+    journal_subjects: two subjects of one hour would have to collide to be counted as one."""
+    if not found:
+        return
+    hour_of = tables.HOUR
+    wanted: dict[int, set[int]] = {}
+    for rows in found:
+        wanted.setdefault(int(rows.ts // hour_of * hour_of), set()).update(rows.keys)
+    seen: dict[tuple[int, int], set[tuple[str, str]]] = {}
+    for hour, keys in wanted.items():
+        ordered = sorted(keys)
+        for k in range(0, len(ordered), _LOOKUP):
+            part = ordered[k : k + _LOOKUP]
+            sql = in_sql(
+                conn,
+                "skey, principal, role FROM journal_activity_subjects",
+                f"hour = {hour} AND skey",  # an int of our own making, not input
+                len(part),
+            )
+            for skey, principal, role in fetch(conn, sql, part):
+                seen.setdefault((hour, int(skey)), set()).add((str(principal), str(role)))
+    # (hour, level, name) -> [role, records, new subjects]
+    counts: dict[tuple[int, int, str], list[Any]] = {}
+    new_rows: list[tuple[int, int, str, str]] = []
+    for rows in found:
+        hour = int(rows.ts // hour_of * hour_of)
+        who, role = rows.principal, rows.role
+        levels = (
+            (hour, tables.ALL, ""),
+            (hour, tables.ROLE, role),
+            (hour, tables.PRINCIPAL, who),
+        )
+        slots = [counts.setdefault(key, [role, 0, 0]) for key in levels]
+        for slot in slots:
+            slot[1] += rows.records
+        for skey in rows.keys:
+            had = seen.setdefault((hour, skey), set())
+            if (who, role) in had:
+                continue
+            if not had:
+                slots[0][2] += 1
+            if all(r != role for _, r in had):
+                slots[1][2] += 1
+            if all(p != who for p, _ in had):
+                slots[2][2] += 1
+            had.add((who, role))
+            new_rows.append((hour, skey, who, role))
+    new_rows.sort()
+    insert_rows(conn, "journal_activity_subjects", "hour, skey, principal, role", new_rows)
+    upsert_add(
+        conn,
+        "journal_activity",
+        ("hour", "level", "name", "role", "records", "subjects", "principals"),
+        ("hour", "level", "name"),
+        ("records", "subjects"),
+        sorted((h, lvl, name, v[0], v[1], v[2], 0) for (h, lvl, name), v in counts.items()),
+    )
+    # The sums over each role's principals (the curves' peers), recomputed for the hours
+    # touched: a principal's row keeps the role of its first entry of the hour.
+    hours = sorted(wanted)
+    # Levels are our constants, the hours parameters.
+    sql = (
+        "INSERT INTO journal_activity"  # noqa: S608
+        " (hour, level, name, role, records, subjects, principals)"
+        f" SELECT hour, {tables.PEERS}, role, role, sum(records), sum(subjects), count(*)"
+        f" FROM journal_activity WHERE level = {tables.PRINCIPAL}"
+        f" AND hour IN ({marks(conn, len(hours))})"
+        " GROUP BY hour, role ON CONFLICT (hour, level, name) DO UPDATE SET"
+        " records = excluded.records, subjects = excluded.subjects,"
+        " principals = excluded.principals"
+    )
+    run(conn, sql, hours)
+    conn.execute(
+        tables.activity_subjects.delete().where(
+            tables.activity_subjects.c.hour < hours[0] - tables.ACTIVITY_KEEP_SECONDS
+        )
+    )
 
 
 def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:
