@@ -353,11 +353,13 @@ class Journal:
         """Index this writer's own entries once `index_lag` of them wait, or when idle; read
         back entries below them that nobody indexed when idle, or once indexed_size has
         not moved for GAP_SECONDS (their writer, another process, has stopped)."""
-        if (
-            self.index_lag is None
-            or self._frontier is None
-            or time.monotonic() < self._index_retry_at
-        ):
+        if self.index_lag is None or time.monotonic() < self._index_retry_at:
+            return
+        if self._frontier is None:
+            # Nothing appended by this writer yet: an index emptied at open (a new layout)
+            # or left behind by a stopped writer is rebuilt from the log while idle.
+            if idle and (self._indexed is None or self._indexed < self._log_size()):
+                self._index_step(self._index_gap)
             return
         pending = self._unindexed
         if pending and (idle or len(pending) >= self.index_lag):
@@ -369,6 +371,12 @@ class Journal:
         stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
         if self._indexed is None or (self._indexed < below and (idle or stalled)):
             self._index_step(self._index_gap)
+
+    def _log_size(self) -> int:
+        try:
+            return self.size()
+        except Unavailable:
+            return 0
 
     def _index_step(self, fn: Callable[[Connection], tuple[int, int]]) -> int | None:
         """Run one indexing transaction (`fn` returns how many entries it indexed and
