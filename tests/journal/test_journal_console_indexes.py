@@ -5,19 +5,24 @@ whose index was written before these tables existed (rebuilt when it is opened).
 
 from __future__ import annotations
 
+import json
 import random
-from collections import defaultdict
 import threading
 import time
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete
+from typer.testing import CliRunner
 
+from strongroom.cli.journal_cmds import journal_app
 from strongroom.clock import FakeClock
+from strongroom.config import Home
 from strongroom.detect.containment import Action, new_containment
 from strongroom.gate.audit import AUTHENTICATION_ALERTS, alert_dict
-from strongroom.journal import Journal, activity, engines, tables
+from strongroom.journal import Journal, activity, engines, load_signer, tables
 from strongroom.journal.activity import RecentActivity
 
 from .helpers import T0, event
@@ -41,7 +46,7 @@ def traffic(n: int, seed: int) -> list[dict[str, Any]]:
     (which the curves leave out), the detectors' decisions and security events."""
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         ts = T0 + rng.uniform(0, HOURS * HOUR)
         who = rng.choice(["p-a", "p-b", "p-c", "p-d", "p-e"])
         role = "prefecture" if who in ("p-d", "p-e") else "police"
@@ -230,15 +235,10 @@ def test_index_stays_exact_with_two_writers_and_many_threads(db_url: str) -> Non
     second.close()
 
 
-def test_a_journal_indexed_before_the_console_indexes_gets_them(db_url: str) -> None:
-    entries = traffic(600, seed=2)
-    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
-    for e in entries:
-        j.append(e)
-    j.catch_up_index()
-    j.close()
-    # What an index database of layout 1 holds: the investigation indexes, no version.
-    _, index = engines.make_engines(db_url)
+def to_layout_1(url: str) -> None:
+    """Make the journal's index database what software before the console indexes left:
+    the investigation indexes, no alerts or activity tables, no layout version."""
+    _, index = engines.make_engines(url)
     with engines.writing(index, index=True) as conn:
         for table in (tables.alerts, tables.activity, tables.activity_subjects):
             table.drop(conn)
@@ -246,6 +246,16 @@ def test_a_journal_indexed_before_the_console_indexes_gets_them(db_url: str) -> 
             delete(tables.index_meta).where(tables.index_meta.c.key == tables.INDEX_VERSION_KEY)
         )
     index.dispose()
+
+
+def test_a_journal_indexed_before_the_console_indexes_gets_them(db_url: str) -> None:
+    entries = traffic(600, seed=2)
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    for e in entries:
+        j.append(e)
+    j.catch_up_index()
+    j.close()
+    to_layout_1(db_url)
     # Opened again, the index is emptied and the writer rebuilds it from the log when idle.
     j = Journal.open(db_url, signer=None, clock=FakeClock())
     assert j.indexed_size() < len(entries)
@@ -258,3 +268,37 @@ def test_a_journal_indexed_before_the_console_indexes_gets_them(db_url: str) -> 
     counted = {p["start"]: (p["records"], p["subjects"]) for p in got["series"]}
     assert {s: v for s, v in counted.items() if v != (0, 0)} == direct(entries)
     j.close()
+
+
+def test_journal_reindex_builds_an_old_journals_indexes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Home(tmp_path / "home")
+    home.ensure_dirs()
+    home.write_config(home.default_settings())
+    monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
+    url = home.settings().journal_url
+    assert CliRunner().invoke(journal_app, ["init-key"]).exit_code == 0
+    entries = traffic(400, seed=4)
+    j = Journal.open(url, signer=load_signer(home.keys_dir), clock=FakeClock(), index_lag=None)
+    for e in entries:
+        j.append(e)
+    j.make_checkpoint()
+    j.catch_up_index()
+    j.close()
+    to_layout_1(url)
+    res = CliRunner().invoke(journal_app, ["reindex"])
+    assert res.exit_code == 0, res.output
+    assert f"the indexes cover {len(entries)} of {len(entries)}" in res.output
+    j = Journal.open(url, signer=None, clock=FakeClock(), index_lag=None)
+    assert j.indexed_size() == len(entries)
+    with monkeypatch.context() as m:
+        m.setattr(activity, "CATCH_UP_MAX", 0)  # the reader must not index anything itself
+        got = RecentActivity(j).curves(T0, UNTIL, HOUR, principal="p-c")
+    j.close()
+    assert got["scanned"] == 0
+    counted = {p["start"]: (p["records"], p["subjects"]) for p in got["series"]}
+    assert {s: v for s, v in counted.items() if v != (0, 0)} == direct(entries, principal="p-c")
+    # The log and its checkpoint are untouched: verification still holds.
+    res = CliRunner().invoke(journal_app, ["verify", "--json", "--offline"])
+    assert res.exit_code == 0 and json.loads(res.output)["ok"] is True, res.output

@@ -395,13 +395,16 @@ class Journal:
             self._indexed, self._indexed_moved = indexed, time.monotonic()
         return done
 
-    def catch_up_index(self) -> int:
+    def catch_up_index(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every entry committed so far, reading them back (investigation indexes
         normally trail the log by up to `index_lag` entries, which readers read
-        directly); return the count."""
+        directly); return the count. `progress` is called with (entries indexed, the
+        log's size) after each transaction."""
         total = 0
         while done := self._index_step(self._index_gap):
             total += done
+            if progress is not None and self._indexed is not None:
+                progress(self._indexed, self._log_size())
         return total
 
     def _index_gap(self, conn: Connection) -> tuple[int, int]:

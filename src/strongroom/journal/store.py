@@ -18,6 +18,7 @@ always complete.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -225,10 +226,12 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
     if not found:
         return
     hour_of = tables.HOUR
+    hours_of = [int(rows.ts // hour_of * hour_of) for rows in found]
     wanted: dict[int, set[int]] = {}
-    for rows in found:
-        wanted.setdefault(int(rows.ts // hour_of * hour_of), set()).update(rows.keys)
-    seen: dict[tuple[int, int], set[tuple[str, str]]] = {}
+    for hour, rows in zip(hours_of, found, strict=True):
+        wanted.setdefault(hour, set()).update(rows.keys)
+    # (hour, skey) -> the (principal, role) pairs that counted it
+    seen: dict[tuple[int, int], list[tuple[str, str]]] = {}
     for hour, keys in wanted.items():
         ordered = sorted(keys)
         for k in range(0, len(ordered), _LOOKUP):
@@ -240,34 +243,51 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
                 len(part),
             )
             for skey, principal, role in fetch(conn, sql, part):
-                seen.setdefault((hour, int(skey)), set()).add((str(principal), str(role)))
+                seen.setdefault((hour, int(skey)), []).append((str(principal), str(role)))
+    # Per (hour, principal, role): [records, subjects new to the principal]; per hour and
+    # per (hour, role): subjects new to the service, to the role.
+    mine: dict[tuple[int, str, str], list[int]] = {}
+    new_all: Counter[int] = Counter()
+    new_role: Counter[tuple[int, str]] = Counter()
+    new_rows: list[tuple[int, int, str, str]] = []
+    for hour, rows in zip(hours_of, found, strict=True):
+        who, role = rows.principal, rows.role
+        slot = mine.get((hour, who, role))
+        if slot is None:
+            slot = mine[(hour, who, role)] = [0, 0]
+        slot[0] += rows.records
+        for skey in rows.keys:
+            had = seen.get((hour, skey))
+            if had is None:  # most subjects: the hour's first sight of them
+                seen[(hour, skey)] = [(who, role)]
+                new_all[hour] += 1
+                new_role[(hour, role)] += 1
+                slot[1] += 1
+            elif (who, role) not in had:
+                if all(r != role for _, r in had):
+                    new_role[(hour, role)] += 1
+                if all(p != who for p, _ in had):
+                    slot[1] += 1
+                had.append((who, role))
+            else:
+                continue
+            new_rows.append((hour, skey, who, role))
     # (hour, level, name) -> [role, records, new subjects]
     counts: dict[tuple[int, int, str], list[Any]] = {}
-    new_rows: list[tuple[int, int, str, str]] = []
-    for rows in found:
-        hour = int(rows.ts // hour_of * hour_of)
-        who, role = rows.principal, rows.role
-        levels = (
-            (hour, tables.ALL, ""),
-            (hour, tables.ROLE, role),
-            (hour, tables.PRINCIPAL, who),
-        )
-        slots = [counts.setdefault(key, [role, 0, 0]) for key in levels]
-        for slot in slots:
-            slot[1] += rows.records
-        for skey in rows.keys:
-            had = seen.setdefault((hour, skey), set())
-            if (who, role) in had:
-                continue
-            if not had:
-                slots[0][2] += 1
-            if all(r != role for _, r in had):
-                slots[1][2] += 1
-            if all(p != who for p, _ in had):
-                slots[2][2] += 1
-            had.add((who, role))
-            new_rows.append((hour, skey, who, role))
-    new_rows.sort()
+    for (hour, who, role), (records, subjects) in mine.items():
+        for key, new in (
+            ((hour, tables.ALL, ""), 0),
+            ((hour, tables.ROLE, role), 0),
+            ((hour, tables.PRINCIPAL, who), subjects),
+        ):
+            slot = counts.setdefault(key, [role, 0, 0])
+            slot[1] += records
+            slot[2] += new
+    for hour, n in new_all.items():
+        counts[(hour, tables.ALL, "")][2] += n
+    for (hour, role), n in new_role.items():
+        counts[(hour, tables.ROLE, role)][2] += n
+    new_rows.sort(key=_second)  # B-tree locality: see _insert_index_rows
     insert_rows(conn, "journal_activity_subjects", "hour, skey, principal, role", new_rows)
     upsert_add(
         conn,
