@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
 from strongroom.cli.journal_cmds import journal_app
@@ -22,7 +22,7 @@ from strongroom.clock import FakeClock
 from strongroom.config import Home
 from strongroom.detect.containment import Action, new_containment
 from strongroom.gate.audit import AUTHENTICATION_ALERTS, alert_dict
-from strongroom.journal import Journal, activity, engines, load_signer, tables
+from strongroom.journal import Journal, activity, engines, load_signer, store, tables
 from strongroom.journal.activity import RecentActivity
 
 from .helpers import T0, event
@@ -302,3 +302,32 @@ def test_journal_reindex_builds_an_old_journals_indexes_at_once(
     # The log and its checkpoint are untouched: verification still holds.
     res = CliRunner().invoke(journal_app, ["verify", "--json", "--offline"])
     assert res.exit_code == 0 and json.loads(res.output)["ok"] is True, res.output
+
+
+def test_old_hours_subjects_are_forgotten_one_hour_at_a_time(db_url: str) -> None:
+    """The subjects an hour counted are kept ACTIVITY_KEEP_SECONDS behind the newest hour,
+    then deleted an hour at a time; the hour's counts stay."""
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    days = tables.ACTIVITY_KEEP_SECONDS // HOUR
+    for h in range(days + 3):
+        j.append(event(0, principal="p-a", subjects=("s-1", "s-2"), ts=T0 + h * HOUR))
+    j.catch_up_index()
+    t = tables.activity_subjects
+
+    def hours() -> list[int]:
+        return j._query(
+            lambda c: sorted({int(h) for h in c.execute(select(t.c.hour)).scalars()}),
+            index=True,
+        )
+
+    assert len(hours()) == days + 3
+    with engines.writing(j.index_engine, index=True) as conn:
+        assert store.prune_activity(conn) == 2
+    assert hours()[0] == int(T0 + HOUR)
+    with engines.writing(j.index_engine, index=True) as conn:
+        assert store.prune_activity(conn) == 2
+        assert store.prune_activity(conn) == 0  # the rest is within the keep
+    assert hours()[0] == int(T0 + 2 * HOUR)
+    got = RecentActivity(j).curves(T0, T0 + 3 * HOUR, HOUR, principal="p-a")
+    assert [p["subjects"] for p in got["series"]] == [2, 2, 2]
+    j.close()

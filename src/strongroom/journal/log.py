@@ -43,6 +43,7 @@ INDEX_LAG = 4096
 INDEX_CHUNK = 8192
 INDEX_RETRY_SECONDS = 30.0
 GAP_SECONDS = 10.0
+PRUNE_SECONDS = 60.0
 # Entries appended without their caller waiting (refusals) that may wait for the writer at
 # once; past this, each further one is tallied instead, and the tallies are journaled.
 UNWAITED_LIMIT = 10_000
@@ -147,6 +148,7 @@ class Journal:
         # (index, rows) of entries this writer committed and has not indexed yet
         self._unindexed: list[tuple[int, IndexRows]] = []
         self._index_retry_at = 0.0
+        self._prune_at = 0.0  # when the writer next forgets old hours' counted subjects
         self._closed = False
         self.unwaited_limit = UNWAITED_LIMIT
         self._unwaited = 0  # append_unwaited entries queued and not yet committed
@@ -371,6 +373,11 @@ class Journal:
         stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
         if self._indexed is None or (self._indexed < below and (idle or stalled)):
             self._index_step(self._index_gap)
+        elif idle and time.monotonic() >= self._prune_at:
+            # Forgetting old hours' subjects deletes tens of thousands of index rows: done
+            # here, when idle, rather than by whoever indexes next (a page view, say).
+            pruned = self._index_step(lambda conn: (store.prune_activity(conn), -1))
+            self._prune_at = time.monotonic() + (0 if pruned else PRUNE_SECONDS)
 
     def _log_size(self) -> int:
         try:
@@ -380,7 +387,8 @@ class Journal:
 
     def _index_step(self, fn: Callable[[Connection], tuple[int, int]]) -> int | None:
         """Run one indexing transaction (`fn` returns how many entries it indexed and
-        indexed_size after); return the count, or None when it failed. A failure (say, an
+        indexed_size after, or -1 when it did not read it); return the count, or None when
+        it failed. A failure (say, an
         entry edited into invalid JSON) leaves appends untouched; readers then read more
         of the log directly, and verify names the damage."""
         try:
@@ -391,7 +399,7 @@ class Journal:
             self._indexed = None
             self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
             return None
-        if indexed != self._indexed:
+        if indexed >= 0 and indexed != self._indexed:
             self._indexed, self._indexed_moved = indexed, time.monotonic()
         return done
 

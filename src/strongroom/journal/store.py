@@ -24,7 +24,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, insert, select
+from sqlalchemy import Connection, Row, Table, func, insert, select
 
 from strongroom.journal import tables
 from strongroom.journal.driver_sql import fetch, in_sql, insert_rows, marks, run, upsert_add
@@ -312,11 +312,17 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
         " principals = excluded.principals"
     )
     run(conn, sql, hours)
-    conn.execute(
-        tables.activity_subjects.delete().where(
-            tables.activity_subjects.c.hour < hours[0] - tables.ACTIVITY_KEEP_SECONDS
-        )
-    )
+
+
+def prune_activity(conn: Connection) -> int:
+    """Forget the subjects counted in the oldest hour of journal_activity_subjects if it
+    is ACTIVITY_KEEP_SECONDS older than the newest (one hour a call, so the writer lock is
+    held briefly); return the rows deleted. Its counts in journal_activity stay."""
+    t = tables.activity_subjects
+    lo, hi = conn.execute(select(func.min(t.c.hour), func.max(t.c.hour))).one()
+    if lo is None or int(lo) >= int(hi) - tables.ACTIVITY_KEEP_SECONDS:
+        return 0
+    return int(conn.execute(t.delete().where(t.c.hour == lo)).rowcount)
 
 
 def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:
