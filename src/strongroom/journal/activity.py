@@ -22,6 +22,7 @@ a curve reads only the entries of the hours it has not summarized yet.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import defaultdict
@@ -201,7 +202,7 @@ class RecentActivity:
 
         out: list[tuple[int, bytes]] = []
         for k in range(0, len(leaves), CHUNK):
-            out += self.journal._query(lambda c, k=k: read(c, leaves[k : k + CHUNK]))
+            out += self.journal._query(functools.partial(read, part=leaves[k : k + CHUNK]))
         return out
 
     def _alert_rows(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
