@@ -175,7 +175,9 @@ class RecentActivity:
             rows += self._alert_rows(lo, hi)
             scanned += hi - lo
         found = []
-        for idx, data in sorted(rows, reverse=True):
+        # On PostgreSQL the two reads of the index are two snapshots: an entry indexed in
+        # between may come from both the index and a gap.
+        for idx, data in sorted(dict(rows).items(), reverse=True):
             e = decode(data)
             if e.get("endpoint") == DETECTOR_ENDPOINT or (
                 e.get("kind") == "security" and e.get("reason") in reasons
