@@ -18,7 +18,6 @@ always complete.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -216,6 +215,17 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
 _LOOKUP = 500
 
 
+def _saw(known: dict[int, Any], skey: int, pair: tuple[str, str]) -> None:
+    """Record that `pair` (principal, role) counted `skey`: one pair, or a list of them."""
+    had = known.get(skey)
+    if had is None:
+        known[skey] = pair
+    elif isinstance(had, list):
+        had.append(pair)
+    else:
+        known[skey] = [had, pair]
+
+
 def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
     """Add entries that disclosed data to journal_activity: records, and the subjects no
     earlier entry of the hour counted at each level (looked up in
@@ -230,10 +240,11 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
     wanted: dict[int, set[int]] = {}
     for hour, rows in zip(hours_of, found, strict=True):
         wanted.setdefault(hour, set()).update(rows.keys)
-    # (hour, skey) -> the (principal, role) pairs that counted it
-    seen: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    # hour -> skey -> the (principal, role) pair that counted it, or a list of those
+    seen: dict[int, dict[int, Any]] = {hour: {} for hour in wanted}
     for hour, keys in wanted.items():
         ordered = sorted(keys)
+        known = seen[hour]
         for k in range(0, len(ordered), _LOOKUP):
             part = ordered[k : k + _LOOKUP]
             sql = in_sql(
@@ -243,50 +254,49 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
                 len(part),
             )
             for skey, principal, role in fetch(conn, sql, part):
-                seen.setdefault((hour, int(skey)), []).append((str(principal), str(role)))
-    # Per (hour, principal, role): [records, subjects new to the principal]; per hour and
-    # per (hour, role): subjects new to the service, to the role.
+                _saw(known, int(skey), (str(principal), str(role)))
+    # Per (hour, principal, role): [records, subjects new to the principal, to the role,
+    # to the service]. The loop runs once per subject of every entry indexed: the common
+    # case (the hour's first sight of a subject) is kept to a dict probe and an append.
     mine: dict[tuple[int, str, str], list[int]] = {}
-    new_all: Counter[int] = Counter()
-    new_role: Counter[tuple[int, str]] = Counter()
     new_rows: list[tuple[int, int, str, str]] = []
     for hour, rows in zip(hours_of, found, strict=True):
         who, role = rows.principal, rows.role
+        pair = (who, role)
         slot = mine.get((hour, who, role))
         if slot is None:
-            slot = mine[(hour, who, role)] = [0, 0]
+            slot = mine[(hour, who, role)] = [0, 0, 0, 0]
         slot[0] += rows.records
+        known = seen[hour]
+        fresh = 0
         for skey in rows.keys:
-            had = seen.get((hour, skey))
-            if had is None:  # most subjects: the hour's first sight of them
-                seen[(hour, skey)] = [(who, role)]
-                new_all[hour] += 1
-                new_role[(hour, role)] += 1
-                slot[1] += 1
-            elif (who, role) not in had:
-                if all(r != role for _, r in had):
-                    new_role[(hour, role)] += 1
-                if all(p != who for p, _ in had):
-                    slot[1] += 1
-                had.append((who, role))
+            had = known.get(skey)
+            if had is None:
+                known[skey] = pair
+                fresh += 1
             else:
-                continue
+                pairs = had if isinstance(had, list) else [had]
+                if pair in pairs:
+                    continue
+                slot[2] += all(r != role for _, r in pairs)
+                slot[1] += all(p != who for p, _ in pairs)
+                _saw(known, skey, pair)
             new_rows.append((hour, skey, who, role))
+        if fresh:
+            slot[1] += fresh
+            slot[2] += fresh
+            slot[3] += fresh
     # (hour, level, name) -> [role, records, new subjects]
     counts: dict[tuple[int, int, str], list[Any]] = {}
-    for (hour, who, role), (records, subjects) in mine.items():
+    for (hour, who, role), (records, to_principal, to_role, to_all) in mine.items():
         for key, new in (
-            ((hour, tables.ALL, ""), 0),
-            ((hour, tables.ROLE, role), 0),
-            ((hour, tables.PRINCIPAL, who), subjects),
+            ((hour, tables.ALL, ""), to_all),
+            ((hour, tables.ROLE, role), to_role),
+            ((hour, tables.PRINCIPAL, who), to_principal),
         ):
             slot = counts.setdefault(key, [role, 0, 0])
             slot[1] += records
             slot[2] += new
-    for hour, n in new_all.items():
-        counts[(hour, tables.ALL, "")][2] += n
-    for (hour, role), n in new_role.items():
-        counts[(hour, tables.ROLE, role)][2] += n
     new_rows.sort(key=_second)  # B-tree locality: see _insert_index_rows
     insert_rows(conn, "journal_activity_subjects", "hour, skey, principal, role", new_rows)
     upsert_add(
