@@ -329,8 +329,11 @@ def prune_activity(conn: Connection) -> int:
     is ACTIVITY_KEEP_SECONDS older than the newest (one hour a call, so the writer lock is
     held briefly); return the rows deleted. Its counts in journal_activity stay."""
     t = tables.activity_subjects
-    lo, hi = conn.execute(select(func.min(t.c.hour), func.max(t.c.hour))).one()
-    if lo is None or int(lo) >= int(hi) - tables.ACTIVITY_KEEP_SECONDS:
+    # Two statements: SQLite seeks the ends of the key for min() or max() alone, but scans
+    # the whole table for both in one.
+    lo = conn.execute(select(func.min(t.c.hour))).scalar()
+    hi = conn.execute(select(func.max(t.c.hour))).scalar()
+    if lo is None or hi is None or int(lo) >= int(hi) - tables.ACTIVITY_KEEP_SECONDS:
         return 0
     return int(conn.execute(t.delete().where(t.c.hour == lo)).rowcount)
 
