@@ -154,9 +154,10 @@ def main() -> None:
         {
             "backend": "sqlite (embedded home), in-process TestClient",
             "quick": args.quick,
-            "note": "alerts and curves read the journal's tail backwards, capped at "
-            "250,000 entries (journal/activity.py); curves keep settled hours' summaries "
-            "(first_ms is the cold view); the other pages seek through indexes",
+            "note": "alerts and hourly curves read the journal's indexes "
+            "(journal_alerts, journal_activity: journal/activity.py), filled by bulk_load "
+            "through store.index_known as the writer fills them; daily curves still read "
+            "the log, capped at 250,000 entries; the other pages seek through indexes",
         }
     )
     RESULTS.parent.mkdir(exist_ok=True)

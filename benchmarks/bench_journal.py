@@ -377,6 +377,10 @@ def bulk_load(path: Path, size: int, *, progress: bool = False) -> None:
             store.index_known(conn, [(start + n, p.rows) for n, p in enumerate(batch)])
         if progress and start % 1_000_000 == 0:
             print(f"  loaded {start:,}", flush=True)
+    with _unsynced(index) as conn:
+        # a live writer forgets old hours' counted subjects as it goes (Journal._index_if_due)
+        while store.prune_activity(conn):
+            pass
     log.dispose()
     index.dispose()
 

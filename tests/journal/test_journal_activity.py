@@ -1,7 +1,8 @@
-"""The console's reads of the journal's tail (journal/activity.py): alerts are the
-detector's and security entries only, newest first; curves count records and distinct
-subjects per bucket exactly as a direct count over the entries does, the same from the
-summaries kept for settled buckets as from a fresh read; the cap is honoured and said."""
+"""The console's reads of the journal (journal/activity.py): alerts are the detector's and
+security entries only, newest first; curves count records and distinct subjects per bucket
+exactly as a direct count over the entries does, the same from the indexes
+(journal_alerts, journal_activity) as from the log (the summaries kept for settled
+buckets, or a fresh read); the cap of a read from the log is honoured and said."""
 
 from __future__ import annotations
 
@@ -59,7 +60,16 @@ def direct(entries: list[dict], bucket: int, *, principal=None, role=None) -> di
     return {s: (recs[s], len(subs[s])) for s in recs}
 
 
-def test_curves_match_a_direct_count_cold_and_from_the_summaries(db_url: str) -> None:
+@pytest.fixture
+def from_the_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers never index the journal's tail themselves: with index_lag=None nothing is
+    indexed, so they read the log."""
+    monkeypatch.setattr(activity, "CATCH_UP_MAX", 0)
+
+
+def test_curves_match_a_direct_count_cold_and_from_the_summaries(
+    db_url: str, from_the_log: None
+) -> None:
     j, entries = journal_with_traffic(db_url)
     act = RecentActivity(j)
     until = T0 + 6 * HOUR + 1
@@ -86,7 +96,9 @@ def test_curves_match_a_direct_count_cold_and_from_the_summaries(db_url: str) ->
     j.close()
 
 
-def test_capped_curves_say_so_and_fill_in_on_the_next_views(db_url: str) -> None:
+def test_capped_curves_say_so_and_fill_in_on_the_next_views(
+    db_url: str, from_the_log: None
+) -> None:
     j, entries = journal_with_traffic(db_url)
     want = direct(entries, HOUR)
     act = RecentActivity(j, max_entries=150)  # two and a half hours of the six
@@ -105,7 +117,7 @@ def test_capped_curves_say_so_and_fill_in_on_the_next_views(db_url: str) -> None
 
 
 def test_alerts_are_the_detectors_and_security_entries_newest_first(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    db_url: str, monkeypatch: pytest.MonkeyPatch, from_the_log: None
 ) -> None:
     j, _ = journal_with_traffic(db_url, hours=2)
     c = new_containment("suspend_principal", "p-b", T0 + 7000, risk=91.0, families=("honey",))
@@ -133,16 +145,21 @@ def test_alerts_are_the_detectors_and_security_entries_newest_first(
     assert not scan.truncated and scan.scanned == j.size()
     only_b = act.alerts(T0, {"authorization_code_replay"}, principal="p-b")
     assert [e["principal"] for _, e in only_b.entries] == ["p-b"]
-    assert only_b.scanned == 0  # what the first read found is kept
-    # Polling reads only what was appended since.
+    # Once indexed, the log is read only above what the index covers.
+    j.catch_up_index()
+    assert act.alerts(T0, {"authorization_code_replay"}).entries == scan.entries
     j.append(Action("throttle", "p-a", T0 + 7300, risk=55.0, families=("velocity",)).to_entry())
     polled = act.alerts(T0, {"authorization_code_replay"})
     assert polled.scanned == 1 and polled.entries[0][1]["principal"] == "p-a"
+    j.catch_up_index()
+    assert act.alerts(T0, {"authorization_code_replay"}).scanned == 0
+    for _ in range(3):
+        j.append(event(0, principal="p-a", ts=T0 + 7400))
     # The window stops the read: an hour back reads about an hour of entries.
     recent = RecentActivity(j).alerts(T0 + 7000 - HOUR, {"authorization_code_replay"})
-    assert 55 <= recent.scanned <= 70
+    assert recent.scanned == 3  # the entries appended since the index's last catch-up
     monkeypatch.setattr(activity, "ALERT_MAX_ENTRIES", 10)
     capped = RecentActivity(j).alerts(T0, {"authorization_code_replay"})
-    assert capped.truncated and capped.scanned == 10
+    assert capped.truncated and capped.scanned == 3
     assert [e["principal"] for _, e in capped.entries] == ["p-a", "p-c", "p-b"]  # last 10
     j.close()

@@ -132,6 +132,46 @@ def verify(
         raise typer.Exit(1)
 
 
+@journal_app.command("reindex")
+def reindex() -> None:
+    """Build the indexes beside the log (investigations, console alerts and curves) for
+    every entry they do not cover yet, with progress: after an upgrade that changed their
+    layout (they are emptied when the journal is opened) or a deleted index file. A
+    running server's writer does the same in the background, more slowly. The indexes
+    are derived from the log; verification never reads them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    try:
+        home = Home.from_env()
+        journal = Journal.open(
+            home.settings().journal_url, signer=None, clock=SYSTEM_CLOCK, index_lag=None
+        )
+    except StrongroomError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as bar:
+            task = bar.add_task("indexing the journal", total=journal.size())
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            advance(journal.indexed_size(), journal.size())
+            done = journal.catch_up_index(advance)
+        indexed, size = journal.indexed_size(), journal.size()
+    except StrongroomError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        journal.close()
+    typer.echo(f"indexed {done} entries: the indexes cover {indexed} of {size}")
+    if indexed < size:
+        raise _fail("indexing stopped before the end of the log (see the log's warnings)", 1)
+
+
 @journal_app.command("checkpoint")
 def checkpoint(
     export: Path | None = typer.Option(None, help="Also write the signed note to this file."),

@@ -1,11 +1,18 @@
-"""Recent activity read from the log's tail: the detectors' alerts and the extraction
-curves of the security console.
+"""Recent activity: the detectors' alerts and the extraction curves of the security
+console.
 
-Unlike the investigations (investigate.py), which seek through the side indexes, these
-read the newest entries backwards in chunks until the window's start, and never more than
-`max_entries` of them: the cost is bounded by that cap, not by the journal's size, and an
-answer that stopped at the cap says so (`truncated`). At a few thousand entries an hour a
-day's window is read whole; a busier service sees its most recent `max_entries`.
+Both read the indexes beside the log (tables.py: `journal_alerts`, and the hourly counts
+of `journal_activity`), which the journal's writer keeps behind the log like the
+investigation indexes. A reader first indexes the few entries the writer has not indexed
+yet (`Journal.catch_up_index`, when fewer than CATCH_UP_MAX wait); alerts read the entries
+no index covers from the log, and hourly curves are answered from the index only when it
+covers the whole log. The indexes are derived data: what they hold never decides a
+verification, and an answer they cannot give (a journal whose index is being rebuilt,
+daily buckets) comes from the log itself, as below.
+
+Read from the log, these read the newest entries in chunks from the window's start, and
+never more than `max_entries` of them: the cost is bounded by that cap, not by the
+journal's size, and an answer that stopped at the cap says so (`truncated`).
 
 Only counts, pseudonymous principal IDs, roles, detector families and risks come out;
 subjects are counted (distinct), never listed. The curves' summary of a bucket that ended
@@ -15,6 +22,7 @@ a curve reads only the entries of the hours it has not summarized yet.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import defaultdict
@@ -24,13 +32,16 @@ from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, func, literal, or_, select
 
-from strongroom.journal import tables
-from strongroom.journal.entry import decode
+from strongroom.journal import store, tables
+from strongroom.journal.driver_sql import fetch, in_sql
+from strongroom.journal.entry import DETECTOR_ENDPOINT, REVEALING, decode
 from strongroom.journal.log import Journal
 
-REVEALING = frozenset({"allowed", "masked"})
-DETECTOR_ENDPOINT = "detect"
 CHUNK = 5_000
+# A reader indexes the entries the writer has not indexed yet itself when there are at
+# most this many (the writer's lag is INDEX_LAG); more (an index being rebuilt) are read
+# from the log instead.
+CATCH_UP_MAX = 20_000
 MAX_ENTRIES = 250_000
 # A bucket's summary is kept once it ended this long ago (late appends of other workers),
 # and dropped once it is older than the longest curve (14 days).
@@ -77,9 +88,6 @@ class RecentActivity:
         self.max_entries = max_entries
         self._cache: dict[tuple[int, int], Summary] = {}
         self._lock = threading.Lock()
-        # The alert entries found in [lo, hi) of the log, in index order.
-        self._alerts: tuple[int, int, list[tuple[int, bytes]] | None] = (0, 0, None)
-        self._alerts_lock = threading.Lock()
 
     def _backwards(
         self, since: float, wanted: Callable[[bytes], bool] | None, read: list[int]
@@ -137,33 +145,39 @@ class RecentActivity:
         newest first; with `principal`, that principal's only.
 
         The window's first entry is found by bisection on time (entries are appended in
-        time order), then the database itself picks the entries whose canonical bytes
-        (sorted keys, no blanks) name the detector or a security event. What it found is
-        kept with the range it covers (entries never change), so the next view, the page's
-        polling, reads only the entries appended since. At most `ALERT_MAX_ENTRIES` of the
-        newest entries are looked at. `scanned` counts the entries read by this call."""
+        time order). `journal_alerts` names the alert entries of the part of the window
+        the indexes cover; in any part they do not cover, the database itself picks the
+        entries whose canonical bytes (sorted keys, no blanks) name the detector or a
+        security event. At most `ALERT_MAX_ENTRIES` of the newest entries are looked at.
+        `scanned` counts the entries read from the log to find them."""
         reasons = frozenset(security_reasons)
-        self.journal.flush()
-        with self._alerts_lock:
-            end = self.journal.size()
-            start = self._first_at(since, end)
-            truncated = end - start > ALERT_MAX_ENTRIES
-            start = max(start, end - ALERT_MAX_ENTRIES)
-            lo, hi, kept = self._alerts
-            if kept is None:
-                lo = hi = start
-                kept = []
-            scanned = 0
-            if start < lo:  # a wider window than any before: read the older part once
-                kept = self._alert_rows(start, lo) + kept
-                scanned += lo - start
-                lo = start
-            kept = kept + self._alert_rows(hi, end)
-            scanned += end - hi
-            self._alerts = (lo, end, kept)
-        rows = [r for r in kept if r[0] >= start]
+        end = self._caught_up()
+        start = self._first_at(since, end)
+        truncated = end - start > ALERT_MAX_ENTRIES
+        start = max(start, end - ALERT_MAX_ENTRIES)
+        a = tables.alerts
+
+        def indexed(c: Connection) -> tuple[list[tuple[int, int]], list[int]]:
+            covered = _covered(c)
+            cond = [a.c.leaf >= start, a.c.leaf < end]
+            if principal is not None:
+                cond.append(a.c.principal == principal)
+            which = a.c.detector == 1
+            if reasons:
+                which = or_(which, a.c.reason.in_(sorted(reasons)))
+            leaves = c.execute(select(a.c.leaf).where(*cond, which)).scalars().all()
+            return covered, [int(i) for i in leaves]
+
+        covered, leaves = self.journal._query(indexed, index=True)
+        rows = self._read_leaves(leaves)
+        scanned = 0
+        for lo, hi in _gaps(start, end, covered):
+            rows += self._alert_rows(lo, hi)
+            scanned += hi - lo
         found = []
-        for idx, data in reversed(rows):
+        # On PostgreSQL the two reads of the index are two snapshots: an entry indexed in
+        # between may come from both the index and a gap.
+        for idx, data in sorted(dict(rows).items(), reverse=True):
             e = decode(data)
             if e.get("endpoint") == DETECTOR_ENDPOINT or (
                 e.get("kind") == "security" and e.get("reason") in reasons
@@ -171,6 +185,27 @@ class RecentActivity:
                 if principal is None or e.get("principal") == principal:
                     found.append((idx, e))
         return Scan(found, scanned, truncated)
+
+    def _caught_up(self) -> int:
+        """The log's size, once the writer's pending entries are committed and, if few
+        enough wait, indexed (by this reader, under the indexes' writer lock)."""
+        self.journal.flush()
+        end = self.journal.size()
+        if 0 < end - self.journal.indexed_size() <= CATCH_UP_MAX:
+            self.journal.catch_up_index()
+        return end
+
+    def _read_leaves(self, leaves: list[int]) -> list[tuple[int, bytes]]:
+        """The entries at `leaves`, as (index, bytes)."""
+
+        def read(c: Connection, part: list[int]) -> list[tuple[int, bytes]]:
+            sql = in_sql(c, "idx, entry FROM journal_leaves", "idx", len(part))
+            return [(int(i), bytes(d)) for i, d in fetch(c, sql, part)]
+
+        out: list[tuple[int, bytes]] = []
+        for k in range(0, len(leaves), CHUNK):
+            out += self.journal._query(functools.partial(read, part=leaves[k : k + CHUNK]))
+        return out
 
     def _alert_rows(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
         """The entries in [lo, hi) whose bytes name the detector or a security event."""
@@ -214,8 +249,27 @@ class RecentActivity:
     ) -> dict[str, Any]:
         """Records and distinct subjects disclosed per `bucket` seconds in [since, until):
         for one principal, one role, or the whole service; beside them the peers' mean per
-        principal (the principal's role, or the role's principals)."""
+        principal (the principal's role, or the role's principals). Hourly buckets come
+        from `journal_activity` when the indexes cover the log, the others from the log."""
         starts = list(range(int(since // bucket * bucket), int(until), bucket))
+        head = {
+            "principal": principal,
+            "role": role,
+            "bucket_seconds": bucket,
+            "since": since,
+            "until": until,
+        }
+        if bucket == tables.HOUR and starts:
+            indexed = self._hourly(starts, principal, role)
+            if indexed is not None:
+                peer_role, series = indexed
+                return {
+                    **head,
+                    "peer_role": peer_role,
+                    "series": series,
+                    "scanned": 0,
+                    "truncated": False,
+                }
         sums, scanned, truncated = self._summaries(starts, bucket, until)
         peer_role = role
         if principal is not None:
@@ -251,16 +305,76 @@ class RecentActivity:
                 }
             )
         return {
-            "principal": principal,
-            "role": role,
+            **head,
             "peer_role": peer_role,
-            "bucket_seconds": bucket,
-            "since": since,
-            "until": until,
             "series": series,
             "scanned": scanned,
             "truncated": truncated,
         }
+
+    def _hourly(
+        self, starts: list[int], principal: str | None, role: str | None
+    ) -> tuple[str | None, list[dict[str, Any]]] | None:
+        """`curves` from journal_activity: (peer role, series), or None when the indexes do
+        not cover the whole log."""
+        end = self._caught_up()
+        t = tables.activity
+
+        def read(c: Connection) -> list[Any] | None:
+            if _covered(c)[0][1] < end:
+                return None
+            cond = [t.c.hour >= starts[0], t.c.hour <= starts[-1]]
+            if principal is None:
+                cond.append(t.c.level != tables.PRINCIPAL)
+            else:
+                cond.append(or_(t.c.level != tables.PRINCIPAL, t.c.name == principal))
+            cols = (t.c.hour, t.c.level, t.c.name, t.c.role, t.c.records, t.c.subjects)
+            return list(c.execute(select(*cols, t.c.principals).where(*cond)))
+
+        found = self.journal._query(read, index=True)
+        if found is None:
+            return None
+        rows: dict[tuple[int, int, str], tuple[str, int, int, int]] = {
+            (int(h), int(lvl), str(name)): (str(r), int(rec), int(sub), int(k))
+            for h, lvl, name, r, rec, sub, k in found
+        }
+        peer_role = role
+        if principal is not None:
+            for s in reversed(starts):
+                if (s, tables.PRINCIPAL, principal) in rows:
+                    peer_role = rows[(s, tables.PRINCIPAL, principal)][0]
+                    break
+        series = []
+        for s in starts:
+            if principal is not None:
+                key = (s, tables.PRINCIPAL, principal)
+            elif role is not None:
+                key = (s, tables.ROLE, role)
+            else:
+                key = (s, tables.ALL, "")
+            own_role, records, subjects, _ = rows.get(key, ("", 0, 0, 0))
+            peer_records = peer_subjects = k = 0
+            if (principal is not None or role is not None) and peer_role is not None:
+                _, peer_records, peer_subjects, k = rows.get(
+                    (s, tables.PEERS, peer_role), ("", 0, 0, 0)
+                )
+                if principal is not None and key in rows and own_role == peer_role:
+                    peer_records, peer_subjects, k = (
+                        peer_records - records,
+                        peer_subjects - subjects,
+                        k - 1,
+                    )
+            series.append(
+                {
+                    "start": s,
+                    "records": records,
+                    "subjects": subjects,
+                    "peer_records": peer_records / k if k else 0.0,
+                    "peer_subjects": peer_subjects / k if k else 0.0,
+                    "peers": k,
+                }
+            )
+        return peer_role, series
 
     def _summaries(
         self, starts: list[int], bucket: int, until: float
@@ -334,6 +448,33 @@ class RecentActivity:
         t = tables.leaves
         q = select(t.c.entry).where(t.c.idx == index)
         return bytes(self.journal._query(lambda c: c.execute(q).scalar_one()))
+
+
+def _covered(conn: Connection) -> list[tuple[int, int]]:
+    """The runs [lo, hi) of entries the indexes hold, in order (a connection to them)."""
+    runs = [(0, store.indexed_size(conn))]
+    return runs + [
+        (int(lo), int(hi))
+        for lo, hi in conn.execute(
+            select(tables.index_ranges.c.lo, tables.index_ranges.c.hi).order_by(
+                tables.index_ranges.c.lo
+            )
+        )
+    ]
+
+
+def _gaps(lo: int, hi: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [lo, hi) outside the `covered` runs (ascending)."""
+    out = []
+    for a, b in covered:
+        if a > lo:
+            out.append((lo, min(a, hi)))
+        lo = max(lo, b)
+        if lo >= hi:
+            break
+    if lo < hi:
+        out.append((lo, hi))
+    return [(a, b) for a, b in out if a < b]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,11 @@ def _mark(paramstyle: str) -> str:
     return "?" if paramstyle == "qmark" else "%s"
 
 
+def marks(conn: Connection, n: int) -> str:
+    """`n` parameter marks, comma-separated, in the driver's style."""
+    return ", ".join([_mark(conn.dialect.paramstyle)] * n)
+
+
 def in_sql(conn: Connection, select_from: str, column: str, n: int) -> str:
     """SELECT `select_from` WHERE `column` IN (n parameters)."""
     marks = ", ".join([_mark(conn.dialect.paramstyle)] * n)
@@ -61,6 +66,42 @@ def insert_rows(
                 tuple(chain.from_iterable(rows[done : done + size])),
             )
             done += size
+
+
+def upsert_add(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    added: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert `rows`, or where a row of the same `keys` exists, add the `added` columns to
+    it (the others keep their stored values). Keys are distinct within `rows`: PostgreSQL
+    refuses to update one row twice in a statement. SQLite 3.24+ and PostgreSQL share the
+    syntax."""
+    done, total = 0, len(rows)
+    if not total:
+        return
+    style = conn.dialect.paramstyle
+    names = ", ".join(columns)
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{c} = {table}.{c} + excluded.{c}" for c in added
+    )
+    with _cursor(conn) as cursor:
+        while done < total:
+            size = min(MAX_ROWS, 1 << ((total - done).bit_length() - 1))
+            cursor.execute(
+                _values_sql(style, table, names, size) + tail,
+                tuple(chain.from_iterable(rows[done : done + size])),
+            )
+            done += size
+
+
+def run(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+    """A statement without rows to answer, on the driver's own cursor."""
+    with _cursor(conn) as cursor:
+        cursor.execute(sql, tuple(params))
 
 
 def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

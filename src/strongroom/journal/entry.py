@@ -26,6 +26,10 @@ class IndexRows(NamedTuple):
     subjects: tuple[str, ...]
     contained: str | None  # the principal this entry contains, if any
     keys: tuple[int, ...]  # the subjects' keys in journal_subjects, distinct
+    role: str
+    records: int
+    revealing: bool  # counted in journal_activity: it disclosed data, and not to an admin
+    alert: tuple[bool, str | None] | None  # journal_alerts: (the detector's, reason)
 
 
 class Prepared(NamedTuple):
@@ -62,6 +66,10 @@ ALLOWED_KEYS = frozenset(
 )
 REQUIRED_KEYS = ("v", "ts", "kind", "principal", "outcome")
 _REQUIRED = frozenset(REQUIRED_KEYS)
+# Outcomes that disclosed data, and the endpoint the detectors journal their decisions
+# under (the console's curves and alerts read them from the indexes).
+REVEALING = frozenset({"allowed", "masked"})
+DETECTOR_ENDPOINT = "detect"
 _is_str = str.__instancecheck__  # isinstance(x, str), mapped in C over a list
 
 
@@ -107,8 +115,21 @@ def index_rows(entry: dict[str, Any]) -> IndexRows:
     else:
         subjects = tuple(dict.fromkeys(subjects))
         keys = tuple(dict.fromkeys(map(tables.subject_key, subjects)))
+    kind = entry.get("kind")
+    detector = entry.get("endpoint") == DETECTOR_ENDPOINT
+    reason = entry.get("reason")
     return IndexRows(
-        str(entry["principal"]), float(entry["ts"]), subjects, containment_target(entry), keys
+        str(entry["principal"]),
+        float(entry["ts"]),
+        subjects,
+        containment_target(entry),
+        keys,
+        str(entry.get("role") or ""),
+        int(entry.get("records", 0)),
+        entry.get("outcome") in REVEALING and kind != "admin",
+        (detector, None if reason is None else str(reason))
+        if detector or kind == "security"
+        else None,
     )
 
 

@@ -28,10 +28,9 @@ from sqlalchemy import Connection, select
 
 from strongroom.journal import store, tables
 from strongroom.journal.driver_sql import fetch, in_sql
-from strongroom.journal.entry import IndexRows, decode, index_rows
+from strongroom.journal.entry import REVEALING, IndexRows, decode, index_rows
 from strongroom.journal.log import Journal
 
-REVEALING = frozenset({"allowed", "masked"})
 CHUNK = 1_000
 READERS = 4  # threads reading entries at once (Investigator._entries)
 END = 2**62  # read the log's tail to its end, whatever its size

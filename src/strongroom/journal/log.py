@@ -43,6 +43,7 @@ INDEX_LAG = 4096
 INDEX_CHUNK = 8192
 INDEX_RETRY_SECONDS = 30.0
 GAP_SECONDS = 10.0
+PRUNE_SECONDS = 60.0
 # Entries appended without their caller waiting (refusals) that may wait for the writer at
 # once; past this, each further one is tallied instead, and the tallies are journaled.
 UNWAITED_LIMIT = 10_000
@@ -147,6 +148,7 @@ class Journal:
         # (index, rows) of entries this writer committed and has not indexed yet
         self._unindexed: list[tuple[int, IndexRows]] = []
         self._index_retry_at = 0.0
+        self._prune_at = 0.0  # when the writer next forgets old hours' counted subjects
         self._closed = False
         self.unwaited_limit = UNWAITED_LIMIT
         self._unwaited = 0  # append_unwaited entries queued and not yet committed
@@ -353,11 +355,13 @@ class Journal:
         """Index this writer's own entries once `index_lag` of them wait, or when idle; read
         back entries below them that nobody indexed when idle, or once indexed_size has
         not moved for GAP_SECONDS (their writer, another process, has stopped)."""
-        if (
-            self.index_lag is None
-            or self._frontier is None
-            or time.monotonic() < self._index_retry_at
-        ):
+        if self.index_lag is None or time.monotonic() < self._index_retry_at:
+            return
+        if self._frontier is None:
+            # Nothing appended by this writer yet: an index emptied at open (a new layout)
+            # or left behind by a stopped writer is rebuilt from the log while idle.
+            if idle and (self._indexed is None or self._indexed < self._log_size()):
+                self._index_step(self._index_gap)
             return
         pending = self._unindexed
         if pending and (idle or len(pending) >= self.index_lag):
@@ -369,10 +373,22 @@ class Journal:
         stalled = time.monotonic() - self._indexed_moved >= GAP_SECONDS
         if self._indexed is None or (self._indexed < below and (idle or stalled)):
             self._index_step(self._index_gap)
+        elif idle and time.monotonic() >= self._prune_at:
+            # Forgetting old hours' subjects deletes tens of thousands of index rows: done
+            # here, when idle, rather than by whoever indexes next (a page view, say).
+            pruned = self._index_step(lambda conn: (store.prune_activity(conn), -1))
+            self._prune_at = time.monotonic() + (0 if pruned else PRUNE_SECONDS)
+
+    def _log_size(self) -> int:
+        try:
+            return self.size()
+        except Unavailable:
+            return 0
 
     def _index_step(self, fn: Callable[[Connection], tuple[int, int]]) -> int | None:
         """Run one indexing transaction (`fn` returns how many entries it indexed and
-        indexed_size after); return the count, or None when it failed. A failure (say, an
+        indexed_size after, or -1 when it did not read it); return the count, or None when
+        it failed. A failure (say, an
         entry edited into invalid JSON) leaves appends untouched; readers then read more
         of the log directly, and verify names the damage."""
         try:
@@ -383,17 +399,20 @@ class Journal:
             self._indexed = None
             self._index_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
             return None
-        if indexed != self._indexed:
+        if indexed >= 0 and indexed != self._indexed:
             self._indexed, self._indexed_moved = indexed, time.monotonic()
         return done
 
-    def catch_up_index(self) -> int:
+    def catch_up_index(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every entry committed so far, reading them back (investigation indexes
         normally trail the log by up to `index_lag` entries, which readers read
-        directly); return the count."""
+        directly); return the count. `progress` is called with (entries indexed, the
+        log's size) after each transaction."""
         total = 0
         while done := self._index_step(self._index_gap):
             total += done
+            if progress is not None and self._indexed is not None:
+                progress(self._indexed, self._log_size())
         return total
 
     def _index_gap(self, conn: Connection) -> tuple[int, int]:

@@ -23,10 +23,10 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, insert, select
+from sqlalchemy import Connection, Row, Table, func, insert, select
 
 from strongroom.journal import tables
-from strongroom.journal.driver_sql import fetch, in_sql, insert_rows
+from strongroom.journal.driver_sql import fetch, in_sql, insert_rows, marks, run, upsert_add
 from strongroom.journal.entry import IndexRows, Prepared, decode, index_rows
 from strongroom.journal.rfc6962 import (
     HASH_SIZE,
@@ -198,6 +198,144 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
     insert_rows(conn, "journal_principals", "bucket, principal, ts, leaf", principals)
     insert_rows(conn, "journal_subjects", "bucket, skey, leaf", subjects)
     insert_rows(conn, "journal_containments", "target, leaf, ts", contained)
+    insert_rows(
+        conn,
+        "journal_alerts",
+        "leaf, ts, principal, reason, detector",
+        [
+            (idx, rows.ts, rows.principal, rows.alert[1], int(rows.alert[0]))
+            for idx, rows in found
+            if rows.alert is not None
+        ],
+    )
+    _count_activity(conn, [rows for _, rows in found if rows.revealing])
+
+
+# Distinct (hour, skey) pairs looked up per query of what an hour has counted already.
+_LOOKUP = 500
+
+
+def _saw(known: dict[int, Any], skey: int, pair: tuple[str, str]) -> None:
+    """Record that `pair` (principal, role) counted `skey`: one pair, or a list of them."""
+    had = known.get(skey)
+    if had is None:
+        known[skey] = pair
+    elif isinstance(had, list):
+        had.append(pair)
+    else:
+        known[skey] = [had, pair]
+
+
+def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
+    """Add entries that disclosed data to journal_activity: records, and the subjects no
+    earlier entry of the hour counted at each level (looked up in
+    journal_activity_subjects, where the new ones are then recorded). Counting adds, so
+    entries indexed in any order, by any writer, give the same counts; each entry is
+    indexed once (index_known, index_gap). Subjects are counted by their 63-bit key, like
+    journal_subjects: two subjects of one hour would have to collide to be counted as one."""
+    if not found:
+        return
+    hour_of = tables.HOUR
+    hours_of = [int(rows.ts // hour_of * hour_of) for rows in found]
+    wanted: dict[int, set[int]] = {}
+    for hour, rows in zip(hours_of, found, strict=True):
+        wanted.setdefault(hour, set()).update(rows.keys)
+    # hour -> skey -> the (principal, role) pair that counted it, or a list of those
+    seen: dict[int, dict[int, Any]] = {hour: {} for hour in wanted}
+    for hour, keys in wanted.items():
+        ordered = sorted(keys)
+        known = seen[hour]
+        for k in range(0, len(ordered), _LOOKUP):
+            part = ordered[k : k + _LOOKUP]
+            sql = in_sql(
+                conn,
+                "skey, principal, role FROM journal_activity_subjects",
+                f"hour = {hour} AND skey",  # an int of our own making, not input
+                len(part),
+            )
+            for skey, principal, role in fetch(conn, sql, part):
+                _saw(known, int(skey), (str(principal), str(role)))
+    # Per (hour, principal, role): [records, subjects new to the principal, to the role,
+    # to the service]. The loop runs once per subject of every entry indexed: the common
+    # case (the hour's first sight of a subject) is kept to a dict probe and an append.
+    mine: dict[tuple[int, str, str], list[int]] = {}
+    new_rows: list[tuple[int, int, str, str]] = []
+    for hour, rows in zip(hours_of, found, strict=True):
+        who, role = rows.principal, rows.role
+        pair = (who, role)
+        slot = mine.get((hour, who, role))
+        if slot is None:
+            slot = mine[(hour, who, role)] = [0, 0, 0, 0]
+        slot[0] += rows.records
+        known = seen[hour]
+        fresh = 0
+        for skey in rows.keys:
+            had = known.get(skey)
+            if had is None:
+                known[skey] = pair
+                fresh += 1
+            else:
+                pairs = had if isinstance(had, list) else [had]
+                if pair in pairs:
+                    continue
+                slot[2] += all(r != role for _, r in pairs)
+                slot[1] += all(p != who for p, _ in pairs)
+                _saw(known, skey, pair)
+            new_rows.append((hour, skey, who, role))
+        if fresh:
+            slot[1] += fresh
+            slot[2] += fresh
+            slot[3] += fresh
+    # (hour, level, name) -> [role, records, new subjects]
+    counts: dict[tuple[int, int, str], list[Any]] = {}
+    for (hour, who, role), (records, to_principal, to_role, to_all) in mine.items():
+        for key, new in (
+            ((hour, tables.ALL, ""), to_all),
+            ((hour, tables.ROLE, role), to_role),
+            ((hour, tables.PRINCIPAL, who), to_principal),
+        ):
+            slot = counts.setdefault(key, [role, 0, 0])
+            slot[1] += records
+            slot[2] += new
+    new_rows.sort(key=_second)  # B-tree locality: see _insert_index_rows
+    insert_rows(conn, "journal_activity_subjects", "hour, skey, principal, role", new_rows)
+    upsert_add(
+        conn,
+        "journal_activity",
+        ("hour", "level", "name", "role", "records", "subjects", "principals"),
+        ("hour", "level", "name"),
+        ("records", "subjects"),
+        sorted((h, lvl, name, v[0], v[1], v[2], 0) for (h, lvl, name), v in counts.items()),
+    )
+    # The sums over each role's principals (the curves' peers), recomputed for the hours
+    # touched: a principal's row keeps the role of its first entry of the hour.
+    hours = sorted(wanted)
+    # Levels are our constants, the hours parameters.
+    sql = (
+        "INSERT INTO journal_activity"  # noqa: S608
+        " (hour, level, name, role, records, subjects, principals)"
+        f" SELECT hour, {tables.PEERS}, role, role, sum(records), sum(subjects), count(*)"
+        f" FROM journal_activity WHERE level = {tables.PRINCIPAL}"
+        f" AND hour IN ({marks(conn, len(hours))})"
+        " GROUP BY hour, role ON CONFLICT (hour, level, name) DO UPDATE SET"
+        " records = excluded.records, subjects = excluded.subjects,"
+        " principals = excluded.principals"
+    )
+    run(conn, sql, hours)
+
+
+def prune_activity(conn: Connection) -> int:
+    """Forget the subjects counted in the oldest hour of journal_activity_subjects if it
+    is ACTIVITY_KEEP_SECONDS older than the newest (one hour a call, so the writer lock is
+    held briefly); return the rows deleted. Its counts in journal_activity stay."""
+    t = tables.activity_subjects
+    # Two statements: SQLite seeks the ends of the key for min() or max() alone, but scans
+    # the whole table for both in one.
+    lo = conn.execute(select(func.min(t.c.hour))).scalar()
+    hi = conn.execute(select(func.max(t.c.hour))).scalar()
+    if lo is None or hi is None or int(lo) >= int(hi) - tables.ACTIVITY_KEEP_SECONDS:
+        return 0
+    return int(conn.execute(t.delete().where(t.c.hour == lo)).rowcount)
 
 
 def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:

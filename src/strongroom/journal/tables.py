@@ -20,6 +20,13 @@ says why), derived from the entries and written behind the log (`store.index_kno
   once per chunk whatever the journal's size; a lookup costs one seek per bucket (611 at
   10 million entries).
 - `journal_containments` (target, leaf, ts).
+- `journal_alerts` (leaf, ts, principal, reason, detector): the detectors' entries and the
+  security events, the console's alerts (activity.py).
+- `journal_activity` (hour, level, name): records and distinct subjects disclosed per hour
+  by the whole service (level 0), a role (1), a principal (2, with its role), and the sum
+  over a role's principals with their count (3), the console's hourly curves;
+  `journal_activity_subjects` (hour, skey, principal, role) says which subjects an hour
+  has counted already, kept for ACTIVITY_KEEP_SECONDS only.
 - `journal_index_ranges`: runs indexed above indexed_size (`store.index_known`).
 - `journal_index_meta`: `indexed_size`, how far the indexes reach without a gap.
 """
@@ -47,6 +54,11 @@ SCHEMA_VERSION = 1
 # journal_meta and journal_index_meta keys
 SCHEMA_VERSION_KEY = "schema_version"
 INDEXED_SIZE_KEY = "indexed_size"
+# The indexes' own layout (journal_index_meta): they are derived from the log, so an index
+# database of another layout is emptied and rebuilt (`schema.ensure_schema`), never
+# refused. 1 (no key): the investigation indexes; 2: with alerts and hourly activity.
+INDEX_VERSION = 2
+INDEX_VERSION_KEY = "index_version"
 
 # Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
 BigInt = BigInteger().with_variant(Integer, "sqlite")
@@ -144,6 +156,49 @@ containments = Table(
     Column("target", String(128), primary_key=True),
     Column("leaf", BigInt, primary_key=True, autoincrement=False),
     Column("ts", Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+alerts = Table(
+    "journal_alerts",
+    index_metadata,
+    Column("leaf", BigInt, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    Column("principal", String(128), nullable=False),
+    Column("reason", String(128), nullable=True),
+    # 1: the detectors' (endpoint "detect"); 0: a security event, an alert if its reason
+    # is one the reader asks for
+    Column("detector", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Levels of journal_activity rows.
+ALL, ROLE, PRINCIPAL, PEERS = 0, 1, 2, 3
+HOUR = 3600
+# Hours whose subjects are older than this (by the entries' own time) are forgotten: an
+# entry that late would count its subjects again.
+ACTIVITY_KEEP_SECONDS = 2 * 86_400
+
+activity = Table(
+    "journal_activity",
+    index_metadata,
+    Column("hour", BigInt, primary_key=True, autoincrement=False),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(128), primary_key=True),  # "" / the role / the principal
+    Column("role", String(64), nullable=False),  # a principal's (its first entry's)
+    Column("records", BigInt, nullable=False),
+    Column("subjects", BigInt, nullable=False),
+    Column("principals", BigInt, nullable=False),  # level PEERS: how many principals
+    sqlite_with_rowid=False,
+)
+
+activity_subjects = Table(
+    "journal_activity_subjects",
+    index_metadata,
+    Column("hour", BigInt, primary_key=True, autoincrement=False),
+    Column("skey", BigInt, primary_key=True, autoincrement=False),
+    Column("principal", String(128), primary_key=True),
+    Column("role", String(64), primary_key=True),
     sqlite_with_rowid=False,
 )
 
