@@ -235,3 +235,24 @@ def test_a_legitimate_large_case_is_one_task() -> None:
         clock.advance(120)
         acts += strangers.observe(link(clock, "seizure-2", n, kind="seizure"))
     assert {"case_growth"} <= families(acts) and strangers.risk(AGENT) >= 30
+
+
+def test_five_insiders_of_one_office_are_suspended_and_the_office_is_not_blocked() -> None:
+    """Five agents filling their own cases at once from the office's network: each is
+    suspended on its own evidence; linking and case growth are about an agent's cases, not
+    its network, so they never add up to blocking the honest colleagues' prefix."""
+    clock = FakeClock()
+    eng = engine(clock, config())
+    agents = [f"agent-{n}" for n in range(5)]
+    acts: list[Any] = []
+    for i in range(20):
+        for a in agents:
+            case = f"{a}-own-{i // 10}"
+            acts += eng.observe(link(clock, case, i % 10 + 1, principal=a))
+            clock.advance(8)
+            acts += eng.observe(read(clock, case, principal=a))
+            clock.advance(8)
+    suspended = {a.principal for a in acts if a.action == "suspend_principal"}
+    assert suspended == set(agents)
+    assert not any(a.action == "block_ip_prefix" for a in acts)
+    assert eng.prefix_risk("172.16.3.9") < 30

@@ -39,7 +39,7 @@ from strongroom.detect.risk import RiskModel
 from strongroom.detect.signals import Signal
 from strongroom.detect.sinks import Sink
 from strongroom.detect.state import PrincipalState, Scored
-from strongroom.detect.table import DETECTORS
+from strongroom.detect.table import DETECTORS, NETWORK_FAMILIES
 from strongroom.errors import BadRequest, Conflict, NotFound, StrongroomError
 from strongroom.events import AccessEvent
 from strongroom.netaddr import ip_prefix
@@ -370,7 +370,7 @@ class DetectionEngine:
             if sig.shadow:
                 continue
             rm.add(st, sig.family, sig.score, now)
-            if prefix is not None:
+            if prefix is not None and sig.family in NETWORK_FAMILIES:
                 pst = pst or self._prefix(prefix)
                 rm.add(pst, sig.family, sig.score, now)
         risk = rm.total(st, now)

@@ -92,6 +92,11 @@ class Entry(Generic[S]):
     role_params: Mapping[str, str] = field(default_factory=dict)
     # Other names the policy may use.
     aliases: tuple[str, ...] = ()
+    # Whether the family's signals also count toward the risk of the event's IP prefix (a
+    # network to block). Not for evidence about an agent's own cases: an insider works
+    # from the network its honest colleagues share, and several insiders of one office
+    # would otherwise add up to blocking all of it.
+    network: bool = True
 
     @property
     def name(self) -> str:
@@ -196,6 +201,7 @@ DETECTORS: tuple[Entry[Any], ...] = (
         state=LinkingState,
         params={"unrelated_links": 15.0, "related_weight": 0.25, "half_life_seconds": 86_400.0},
         aliases=("case_linking",),
+        network=False,
     ),
     Entry(
         CaseGrowth,
@@ -219,6 +225,7 @@ DETECTORS: tuple[Entry[Any], ...] = (
             "related_weight": 0.25,
         },
         aliases=("case_growth_without_activity",),
+        network=False,
     ),
     # Four eyes turned into a ring (insiders approving each other's links): approving for
     # an agent since suspended. At 45 it suspends with case growth or peers (90), not alone.
@@ -228,6 +235,7 @@ DETECTORS: tuple[Entry[Any], ...] = (
         half_life=86_400,
         state=CollusionState,
         params={"window_seconds": 7 * 86_400.0},
+        network=False,
     ),
     # Weak alone (the family is capped low): it corroborates.
     Entry(
@@ -265,6 +273,7 @@ N_FAMILIES = len(FAMILIES)
 FAMILY_CAPS: dict[str, float] = {f: e.cap for f, e in _BY_FAMILY.items()}
 FAMILY_HALF_LIFE: dict[str, float] = {f: e.half_life for f, e in _BY_FAMILY.items()}
 EVIDENCE: dict[str, str] = {f: e.evidence for f, e in _BY_FAMILY.items() if e.evidence}
+NETWORK_FAMILIES: frozenset[str] = frozenset(f for f, e in _BY_FAMILY.items() if e.network)
 
 
 def entry(name: str) -> Entry[Any] | None:
