@@ -70,3 +70,28 @@ def rotate(
         f"{store}: KEK v{out['kek_version']} current, {out['rewrapped']} data keys "
         f"re-wrapped; retired: {retired}"
     )
+
+
+@keys_app.command("isolate")
+def isolate(
+    why: Annotated[str, typer.Option(help="reason, journaled")] = "per-person keys",
+) -> None:
+    """Re-encrypt every person still under shared data keys under keys of their own, so
+    that `strongroom person erase` can destroy them. Online and resumable. Journaled."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with cli_errors(), open_service() as svc:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("re-encrypting persons", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            out = svc.admin.isolate_persons(why, progress=advance)
+    typer.echo(f"{out['isolated']} of {out['persons']} persons moved to keys of their own")

@@ -32,12 +32,14 @@ def _register() -> None:
     from strongroom.cli.key_cmds import keys_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
+    from strongroom.cli.person_cmds import person_app
     from strongroom.cli.principal_cmds import principal_app
     from strongroom.cli.simulate_cmds import simulate_command
     from strongroom.cli.token_cmds import token_app
     from strongroom.cli.witness_cmds import witness_app
 
     app.add_typer(principal_app, name="principal")
+    app.add_typer(person_app, name="person")
     app.add_typer(case_app, name="case")
     app.add_typer(token_app, name="token")
     app.add_typer(client_app, name="client")

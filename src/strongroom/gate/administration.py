@@ -353,6 +353,80 @@ class AdminTasks:
         )
         return client
 
+    # --- erasure (crypto-shredding, CLI) -------------------------------------------------------
+    def erase_person(self, public_id: str, why: str) -> dict[str, Any]:
+        """Crypto-shred a person (GDPR Art. 17): their data keys, identity and address rows
+        and sealed permit numbers deleted, a tombstone left, in one transaction; journaled
+        as an administrative action naming the public ID and the reason (no PII) before
+        it commits, so no erasure goes unrecorded. Refuses a person whose fields are still
+        under shared generation keys: deleting nothing but rows would leave their
+        ciphertext readable in every backup (`strongroom keys isolate` first)."""
+        from sqlalchemy import select
+
+        from strongroom.journal.investigate import ERASE_ENDPOINT
+        from strongroom.registry.erasure import erase_person, on_own_keys
+        from strongroom.registry.models import Person
+
+        if not why or not why.strip():
+            raise BadRequest("an erasure needs a reason (the legal ground), journaled")
+        if not is_public_id(public_id):
+            raise BadRequest("a person is named by its public ID (a UUID)")
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s, s.begin():
+            person = s.execute(
+                select(Person).where(Person.public_id == public_id)
+            ).scalar_one_or_none()
+            if person is None:
+                raise NotFound(f"no person {public_id}", reason="not_found")
+            if person.erased_at is not None:
+                raise Conflict(f"person {public_id} is already erased", reason="already_erased")
+            if not on_own_keys(s, person.id):
+                raise Conflict(
+                    f"person {public_id} is still encrypted under shared data keys, which "
+                    "erasure cannot destroy: run `strongroom keys isolate` first",
+                    reason="shared_keys",
+                )
+            deleted = erase_person(s, person.id, now)
+            self.pipeline.append(
+                self.pipeline.event(
+                    self.operator(),
+                    ERASE_ENDPOINT,
+                    "administration",
+                    "allowed",
+                    subjects=[public_id],
+                    reason="person_erased",
+                    detail={"why": why.strip(), "data_keys": len(deleted)},
+                    kind="admin",
+                )
+            )
+        self.vault.forget(deleted)
+        return {"person": public_id, "erased_at": now, "data_keys_destroyed": len(deleted)}
+
+    def isolate_persons(
+        self, why: str, progress: Callable[[int, int], None] | None = None, batch: int = 500
+    ) -> dict[str, Any]:
+        """Re-encrypt every living person still under shared generations under keys of
+        their own, `batch` persons per transaction (resumable: done persons are skipped).
+        Journaled when done."""
+        from strongroom.registry.erasure import isolate_person, living_persons
+
+        if not why or not why.strip():
+            raise BadRequest("re-encrypting the registry needs a reason")
+        with self.registry.session() as s:
+            todo = living_persons(s)
+        moved = 0
+        for start in range(0, len(todo), batch):
+            with self.registry.session() as s, s.begin():
+                for pk, pid in todo[start : start + batch]:
+                    moved += isolate_person(s, self.vault, pk, pid)
+            if progress is not None:
+                progress(min(start + batch, len(todo)), len(todo))
+        out = {"persons": len(todo), "isolated": moved}
+        self.pipeline.record_admin(
+            self.operator(), "keys isolate", reason="persons_isolated", detail={**out, "why": why}
+        )
+        return out
+
     # --- the vault's key-encryption keys (CLI) -----------------------------------------------
     def rotate_keys(
         self,

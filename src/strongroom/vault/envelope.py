@@ -17,6 +17,11 @@ The row's public ID, the field and the store are bound as associated data, so a 
 moved to another row, field or store fails to decrypt, as does any flipped byte. A random
 96-bit nonce is safe for 2^32 messages under one key; a DEK serves at most `max_uses`
 encryptions (default 2^20) before a new generation starts, far below that bound.
+
+Two kinds of DEK share the format and the cache: generations, shared by many rows of a
+store and rolled by count, and person keys (`mint_person_key`), one per store per person,
+so that deleting a person's keys destroys that person's ciphertext only (crypto-shredding,
+`registry/erasure.py`). Which kind a ciphertext used is only known from the key store.
 """
 
 from __future__ import annotations
@@ -57,6 +62,18 @@ class _Generation:
 
 
 @dataclass(frozen=True)
+class PersonKey:
+    """A DEK of one person in one store, freshly minted: the caller stores `wrapped` (with
+    the person's key) in the same transaction as the ciphertexts, and encrypts with it."""
+
+    store: str
+    dek_id: int
+    kek_version: int
+    wrapped: bytes
+    gen: _Generation
+
+
+@dataclass(frozen=True)
 class Rotation:
     store: str
     kek_version: int
@@ -94,14 +111,28 @@ class Vault:
         self._lock = threading.RLock()
 
     # --- fields ----------------------------------------------------------------------------
-    def encrypt(self, store: str, row_id: str, field: str, value: str | None) -> bytes | None:
+    def encrypt(
+        self,
+        store: str,
+        row_id: str,
+        field: str,
+        value: str | None,
+        key: PersonKey | None = None,
+    ) -> bytes | None:
+        """`key`: a person's own DEK (it encrypts a handful of fields, never near the
+        nonce bound); otherwise the store's current generation."""
         if value is None:
             return None
         if not isinstance(value, str):
             raise TypeError(f"vault fields are str, not {type(value).__name__}")
-        gen = self._current.get(store)
-        while gen is None or next(gen.uses) >= self.max_uses:
-            gen = self._roll(store, gen)
+        if key is not None:
+            if key.store != store:
+                raise VaultError(f"a {key.store} key cannot encrypt {store} fields")
+            gen = key.gen
+        else:
+            gen = self._current.get(store)
+            while gen is None or next(gen.uses) >= self.max_uses:
+                gen = self._roll(store, gen)
         self.encrypt_count += 1
         nonce = os.urandom(NONCE_BYTES)
         aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
@@ -153,6 +184,36 @@ class Vault:
             gen = self._current[store] = _Generation(dek_id, aead)
             self._by_header[gen.header] = (store, aead)
             return dek_id
+
+    def mint_person_key(self, store: str, dek_id: int) -> PersonKey:
+        """A fresh DEK for one person, wrapped under the store's current KEK (in the HSM,
+        for a PKCS#11 provider). Not stored: the caller writes it beside the person's rows,
+        in their transaction, with an id free in the key store."""
+        version = self.provider.kek_version(store)
+        dek = AESGCM.generate_key(bit_length=256)
+        wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
+        aead = AESGCM(dek)
+        gen = _Generation(dek_id, aead)
+        with self._lock:
+            self._deks[dek_id] = (store, aead)
+            self._by_header[gen.header] = (store, aead)
+        return PersonKey(store, dek_id, version, wrapped, gen)
+
+    def person_key(self, store: str, dek_id: int) -> PersonKey:
+        """A stored person key, for re-encrypting one of that person's fields."""
+        row = self.wrapped_keys.get(dek_id)
+        if row is None or row[0] != store:
+            raise UnknownKeyError(f"data key {dek_id} is not a {store} key in the key store")
+        _, aead = self._load(dek_id)
+        return PersonKey(store, dek_id, row[1], row[2], _Generation(dek_id, aead))
+
+    def forget(self, dek_ids: list[int]) -> None:
+        """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""
+        with self._lock:
+            for dek_id in dek_ids:
+                entry = self._deks.pop(dek_id, None)
+                if entry is not None:
+                    self._by_header.pop(bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big"), None)
 
     def _roll(self, store: str, spent: _Generation | None) -> _Generation:
         """Replace `spent` with a fresh generation, unless another thread already did."""
