@@ -434,6 +434,7 @@ class AdminTasks:
         why: str,
         *,
         retire: bool = False,
+        keep_previous: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """A new KEK version for `store`, every data key of the store re-wrapped under it,
@@ -445,13 +446,18 @@ class AdminTasks:
             raise BadRequest(f"unknown key store {store!r}: one of {', '.join(STORES)}")
         if not why or not why.strip():
             raise BadRequest("a key rotation needs a reason")
+        previous = self.vault.provider.kek_version(store)
         rotation: Rotation = self.vault.rotate_kek(store, progress)
-        retired = self.vault.retire_unused_keks(store) if retire else []
+        # `keep_previous`: backups taken since the last rotation hold data keys wrapped
+        # under the version just replaced; they stay readable until the next rotation.
+        keep = {previous} if keep_previous else set()
+        retired = self.vault.retire_unused_keks(store, keep) if retire else []
         out = {
             "store": store,
             "kek_version": rotation.kek_version,
             "rewrapped": rotation.rewrapped,
             "retired": retired,
+            "kept": sorted(keep) if retire else [],
         }
         self.pipeline.record_admin(
             self.operator(), "keys rotate", reason="kek_rotated", detail={**out, "why": why}

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -290,12 +290,19 @@ class Vault:
                 usage[version] = usage.get(version, 0) + 1
         return dict(sorted(usage.items()))
 
-    def retire_unused_keks(self, store: str) -> list[int]:
-        """Drop KEK versions of `store` that no wrapped DEK refers to (never the current)."""
+    def retire_unused_keks(self, store: str, keep: Collection[int] = ()) -> list[int]:
+        """Drop KEK versions of `store` that no wrapped DEK refers to (never the current,
+        nor those in `keep`: the version backups still in retention were wrapped under).
+        Retiring a version makes every copy of the database wrapped under it unreadable,
+        erased persons included: that is how an erasure reaches old backups."""
         provider = self._rotating()
         current = provider.kek_version(store)
         used = {v for _, s, v, _ in self.wrapped_keys.all() if s == store}
-        retired = [v for v in provider.kek_versions(store) if v != current and v not in used]
+        retired = [
+            v
+            for v in provider.kek_versions(store)
+            if v != current and v not in used and v not in keep
+        ]
         for version in retired:
             provider.retire_kek_version(store, version)
         return retired
