@@ -121,7 +121,9 @@ def test_erase_from_the_cli(home: Path) -> None:
     assert refused.exit_code == 2 and "--reason" in refused.output
     bad = run(home, "person", "erase", "not-an-id", "--reason", REASON)
     assert bad.exit_code == 2 and "public ID" in bad.output
-    missing = run(home, "person", "erase", "6f1c2a4e-0000-4000-8000-000000000000", "--reason", REASON)
+    missing = run(
+        home, "person", "erase", "6f1c2a4e-0000-4000-8000-000000000000", "--reason", REASON
+    )
     assert missing.exit_code == 2 and "no person" in missing.output
 
     out = json.loads(ok(home, "person", "erase", victim, "--reason", REASON))
@@ -162,7 +164,9 @@ def _as_before_per_person_keys(svc: Service, pk: int, pid: str) -> None:
         for store, table in (("identity", Identity), ("address", Address)):
             cols = [getattr(table, f"{f}_ct") for f in FIELDS[store]]
             row = s.execute(select(*cols).where(table.person_id == pk)).one()
-            plain = [svc.vault.decrypt(store, pid, f, b) for f, b in zip(FIELDS[store], row)]
+            plain = [
+                svc.vault.decrypt(store, pid, f, b) for f, b in zip(FIELDS[store], row, strict=True)
+            ]
             values[table] = {
                 f"{f}_ct": svc.vault.encrypt(store, pid, f, v)
                 for f, v in zip(FIELDS[store], plain, strict=True)

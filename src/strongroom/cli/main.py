@@ -30,9 +30,9 @@ def _register() -> None:
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.key_cmds import keys_app
+    from strongroom.cli.person_cmds import person_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
-    from strongroom.cli.person_cmds import person_app
     from strongroom.cli.principal_cmds import principal_app
     from strongroom.cli.simulate_cmds import simulate_command
     from strongroom.cli.token_cmds import token_app

@@ -93,9 +93,7 @@ def add_person_keys(s: Session, vault: Vault, person_pk: int) -> dict[str, Perso
 
 def own_keys(s: Session, person_pk: int) -> dict[str, int]:
     """store -> id of the person's own key, for the stores that have one."""
-    rows = s.execute(
-        select(DataKey.store, DataKey.id).where(DataKey.person_id == person_pk)
-    ).all()
+    rows = s.execute(select(DataKey.store, DataKey.id).where(DataKey.person_id == person_pk)).all()
     return {str(store): int(dek_id) for store, dek_id in rows}
 
 

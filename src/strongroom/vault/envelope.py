@@ -47,6 +47,11 @@ TAG_BYTES = 16
 BLOCK = 16
 MIN_BLOB = HEADER + BLOCK + TAG_BYTES
 DEFAULT_MAX_USES = 2**20
+# Unwrapped DEKs kept per process. An AESGCM object holds about 2.3 KB of cipher context:
+# with a key per person, an unbounded cache would grow by 4.6 KB for every person a
+# worker ever read. 16,384 keys is about 40 MB; past it the oldest quarter is dropped
+# (a later read unwraps again: one KEK call, in the token for an HSM).
+DEFAULT_MAX_CACHED_KEYS = 16_384
 Progress = Callable[[int, int], None]
 
 
@@ -58,7 +63,7 @@ class _Generation:
     def __init__(self, dek_id: int, aead: AESGCM) -> None:
         # next() on itertools.count is atomic under the GIL: threads never overuse a DEK.
         self.dek_id, self.aead, self.uses = dek_id, aead, itertools.count()
-        self.header = bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
+        self.header = _header(dek_id)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Rotation:
     rewrapped: int
 
 
+def _header(dek_id: int) -> bytes:
+    return bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
+
+
 def _pad(raw: bytes) -> bytes:
     raw += b"\x80"
     return raw + b"\0" * (-len(raw) % BLOCK)
@@ -94,16 +103,18 @@ class Vault:
         wrapped_keys: WrappedKeyStore,
         *,
         max_uses: int = DEFAULT_MAX_USES,
+        max_cached_keys: int = DEFAULT_MAX_CACHED_KEYS,
     ) -> None:
-        if max_uses < 1:
-            raise ValueError("max_uses must be positive")
+        if max_uses < 1 or max_cached_keys < 4:
+            raise ValueError("max_uses must be positive, max_cached_keys at least 4")
+        self.max_cached_keys = max_cached_keys
         self.provider = provider
         self.wrapped_keys = wrapped_keys
         self.max_uses = max_uses
         self.decrypt_count = 0
         self.encrypt_count = 0
         self._indexer = BlindIndexer(provider.blind_index_key())
-        # dek_id -> (store, AESGCM); filled on first use, never evicted (a DEK is 32 bytes).
+        # dek_id -> (store, AESGCM), in the order first used; bounded (`_remember`).
         self._deks: dict[int, tuple[str, AESGCM]] = {}
         self._by_header: dict[bytes, tuple[str, AESGCM]] = {}
         self._current: dict[str, _Generation] = {}
@@ -130,9 +141,10 @@ class Vault:
                 raise VaultError(f"a {key.store} key cannot encrypt {store} fields")
             gen = key.gen
         else:
-            gen = self._current.get(store)
-            while gen is None or next(gen.uses) >= self.max_uses:
-                gen = self._roll(store, gen)
+            current = self._current.get(store)
+            while current is None or next(current.uses) >= self.max_uses:
+                current = self._roll(store, current)
+            gen = current
         self.encrypt_count += 1
         nonce = os.urandom(NONCE_BYTES)
         aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
@@ -180,9 +192,8 @@ class Vault:
             wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
             self.wrapped_keys.put(dek_id, store, version, wrapped)
             aead = AESGCM(dek)
-            self._deks[dek_id] = (store, aead)
-            gen = self._current[store] = _Generation(dek_id, aead)
-            self._by_header[gen.header] = (store, aead)
+            self._current[store] = _Generation(dek_id, aead)
+            self._remember(dek_id, (store, aead))
             return dek_id
 
     def mint_person_key(self, store: str, dek_id: int) -> PersonKey:
@@ -195,8 +206,7 @@ class Vault:
         aead = AESGCM(dek)
         gen = _Generation(dek_id, aead)
         with self._lock:
-            self._deks[dek_id] = (store, aead)
-            self._by_header[gen.header] = (store, aead)
+            self._remember(dek_id, (store, aead))
         return PersonKey(store, dek_id, version, wrapped, gen)
 
     def person_key(self, store: str, dek_id: int) -> PersonKey:
@@ -211,9 +221,8 @@ class Vault:
         """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""
         with self._lock:
             for dek_id in dek_ids:
-                entry = self._deks.pop(dek_id, None)
-                if entry is not None:
-                    self._by_header.pop(bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big"), None)
+                self._deks.pop(dek_id, None)
+                self._by_header.pop(_header(dek_id), None)
 
     def _roll(self, store: str, spent: _Generation | None) -> _Generation:
         """Replace `spent` with a fresh generation, unless another thread already did."""
@@ -225,10 +234,7 @@ class Vault:
     def _load_header(self, blob: bytes) -> tuple[str, AESGCM]:
         if len(blob) < MIN_BLOB or blob[0] != FORMAT_V1:
             raise IntegrityError("not a vault ciphertext (format 1)")
-        header = bytes(blob[:5])
-        entry = self._load(int.from_bytes(header[1:], "big"))
-        self._by_header[header] = entry
-        return entry
+        return self._load(int.from_bytes(blob[1:5], "big"))
 
     def _load(self, dek_id: int) -> tuple[str, AESGCM]:
         with self._lock:
@@ -240,8 +246,23 @@ class Vault:
                 raise UnknownKeyError(f"data key {dek_id} is not in the key store")
             store, version, wrapped = row
             dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
-            entry = self._deks[dek_id] = (store, AESGCM(dek))
+            entry = (store, AESGCM(dek))
+            self._remember(dek_id, entry)
             return entry
+
+    def _remember(self, dek_id: int, entry: tuple[str, AESGCM]) -> None:
+        """Cache an unwrapped DEK (the caller holds the lock). Over the bound, drop the
+        oldest quarter, except the current generations (they encrypt every write)."""
+        if len(self._deks) >= self.max_cached_keys:
+            current = {g.dek_id for g in self._current.values()}
+            old = list(itertools.islice(self._deks, self.max_cached_keys // 4))
+            for i in old:
+                if i not in current:
+                    del self._deks[i]
+                    self._by_header.pop(_header(i), None)
+        self._deks[dek_id] = entry
+        # Readers look the header up without the lock: a dict store is atomic.
+        self._by_header[_header(dek_id)] = entry
 
     def _aad_prefix(self, store: str, field: str) -> bytes:
         # NUL separates the parts, so none may contain one: that keeps the AAD unambiguous.
