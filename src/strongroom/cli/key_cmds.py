@@ -43,7 +43,7 @@ def rotate(
         bool,
         typer.Option(
             help="with --retire, keep the version just replaced: backups taken since the "
-            "last rotation need it (the erasure schedule, docs/vault.md)"
+            "last rotation need it (the erasure schedule, docs/keys.md)"
         ),
     ] = False,
 ) -> None:

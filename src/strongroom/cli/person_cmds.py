@@ -20,7 +20,7 @@ def erase(
     """Erase a person (GDPR Art. 17): destroy their data keys, delete their identity and
     address, keep a tombstone. Journaled. Copies of the database taken before stay readable
     for this person until the KEK versions that wrapped the keys are retired: see
-    docs/vault.md, "Erasure and backups"."""
+    docs/keys.md, "Erasure and backups"."""
     with cli_errors(), open_service() as svc:
         out = svc.admin.erase_person(person_id, reason)
     typer.echo(json.dumps(out, indent=2))

@@ -9,7 +9,7 @@ What it does not reach by itself: a copy of the database taken before the erasur
 holds the wrapped keys. They are wrapped under the store's KEK, which never sits in the
 database; once every KEK version that wrapped them is retired (`strongroom keys rotate
 --store S --retire`, after the backup retention period), the copy is unreadable for that
-person. See docs/vault.md, "Erasure and backups".
+person. See docs/keys.md, "Erasure and backups".
 
 Weapons' serials stay under the asset store's shared generations: a weapon passes between
 holders and outlives an owner's erasure (the registry must still trace it), so its serial
@@ -37,17 +37,29 @@ _TABLES: dict[str, Any] = {"identity": Identity, "address": Address}
 
 
 def mint_person_keys(
-    vault: Vault, person_pk: int, taken: frozenset[int] | set[int] = frozenset()
+    vault: Vault,
+    person_pk: int,
+    taken: frozenset[int] | set[int] = frozenset(),
+    kek_versions: dict[str, int] | None = None,
 ) -> dict[str, PersonKey]:
     """A fresh key per person store; ids from the person's key, unless `taken` (a home
-    older than the id split may hold a generation there)."""
+    older than the id split may hold a generation there). `kek_versions`: the stores'
+    current KEK versions, read once by a batch (`kek_versions_of`)."""
     keys = {}
     for i, store in enumerate(PERSON_STORES):
         dek_id = person_dek_id(person_pk, i)
         if dek_id in taken:
             dek_id = new_dek_id()
-        keys[store] = vault.mint_person_key(store, dek_id)
+        version = None if kek_versions is None else kek_versions[store]
+        keys[store] = vault.mint_person_key(store, dek_id, version)
     return keys
+
+
+def kek_versions_of(vault: Vault) -> dict[str, int]:
+    """The person stores' current KEK versions. A batch that wraps under them while a
+    rotation runs leaves its keys under the previous version: the next rotation re-wraps
+    them, and `--retire` keeps a version any key still uses."""
+    return {store: vault.provider.kek_version(store) for store in PERSON_STORES}
 
 
 def key_row(key: PersonKey, person_pk: int) -> tuple[int, str, int, bytes, int]:

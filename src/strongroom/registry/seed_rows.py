@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strongroom.ids import new_public_id
-from strongroom.registry.erasure import key_row, mint_person_keys
+from strongroom.registry.erasure import kek_versions_of, key_row, mint_person_keys
 from strongroom.registry.seed_plan import (
     PERMIT_SLOTS,
     STOCK_SLOTS,
@@ -112,6 +112,7 @@ def person_rows(
     rows = empty_rows()
     enc, bidx = vault.encrypt, vault.blind_index
     data_keys = rows["data_keys"]
+    versions = kek_versions_of(vault)  # type: ignore[arg-type]
     persons, identities, addresses = rows["persons"], rows["identities"], rows["addresses"]
     permits, weapons, sales, transfers = (
         rows["permits"],
@@ -122,7 +123,7 @@ def person_rows(
     for p, pid in zip(plans, public_ids, strict=True):
         pk = bases.person(p.index)
         birth = p.birth_date.isoformat()
-        keys = mint_person_keys(vault, pk, taken_dek_ids)  # type: ignore[arg-type]
+        keys = mint_person_keys(vault, pk, taken_dek_ids, versions)  # type: ignore[arg-type]
         ik, ak = keys["identity"], keys["address"]
         data_keys.append(key_row(ik, pk))
         data_keys.append(key_row(ak, pk))

@@ -196,11 +196,13 @@ class Vault:
             self._remember(dek_id, (store, aead))
             return dek_id
 
-    def mint_person_key(self, store: str, dek_id: int) -> PersonKey:
+    def mint_person_key(self, store: str, dek_id: int, kek_version: int | None = None) -> PersonKey:
         """A fresh DEK for one person, wrapped under the store's current KEK (in the HSM,
         for a PKCS#11 provider). Not stored: the caller writes it beside the person's rows,
-        in their transaction, with an id free in the key store."""
-        version = self.provider.kek_version(store)
+        in their transaction, with an id free in the key store. A batch passes the
+        `kek_version` it read once: an HSM provider re-reads the token's objects to answer
+        (about 2 ms with SoftHSM2), which per person would dominate a seed."""
+        version = self.provider.kek_version(store) if kek_version is None else kek_version
         dek = AESGCM.generate_key(bit_length=256)
         wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
         aead = AESGCM(dek)
