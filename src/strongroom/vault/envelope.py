@@ -205,11 +205,8 @@ class Vault:
         version = self.provider.kek_version(store) if kek_version is None else kek_version
         dek = AESGCM.generate_key(bit_length=256)
         wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
-        aead = AESGCM(dek)
-        gen = _Generation(dek_id, aead)
-        with self._lock:
-            self._remember(dek_id, (store, aead))
-        return PersonKey(store, dek_id, version, wrapped, gen)
+        # Not cached: a seed mints millions, each used for a handful of fields right away.
+        return PersonKey(store, dek_id, version, wrapped, _Generation(dek_id, AESGCM(dek)))
 
     def person_key(self, store: str, dek_id: int) -> PersonKey:
         """A stored person key, for re-encrypting one of that person's fields."""
