@@ -37,11 +37,25 @@ def ok(home: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, db_url: str) -> Path:
+    """A seeded home whose registry is SQLite or PostgreSQL."""
+    path = tmp_path / "home"
+    ok(path, "init", "--database", db_url)
+    ok(path, "seed", "--persons", "12")
+    return path
+
+
+@pytest.fixture
+def sqlite_home(tmp_path: Path) -> Path:
+    """A seeded home on SQLite files: its backup is a file copy (SQLite's backup API)."""
     path = tmp_path / "home"
     ok(path, "init")
     ok(path, "seed", "--persons", "12")
     return path
+
+
+def url_of(svc: Service) -> str:
+    return svc.engine.url.render_as_string(hide_password=False)
 
 
 def persons(home: Path) -> list[tuple[int, str]]:
@@ -111,7 +125,7 @@ def test_erase_from_the_cli(home: Path) -> None:
     names = {}
     svc = compose(Home(home))
     try:
-        url = str(svc.engine.url)
+        url = url_of(svc)
         for pid in (victim, other):
             names[pid] = family_name(svc.vault, url, pid)
     finally:
@@ -141,7 +155,7 @@ def test_erase_from_the_cli(home: Path) -> None:
             assert svc.registry.person_by_public_id(s, victim) is None
             assert svc.registry.person_by_public_id(s, other) is not None
         # Another person still reads, in the same process's vault.
-        assert family_name(svc.vault, str(svc.engine.url), other) == names[other]
+        assert family_name(svc.vault, url_of(svc), other) == names[other]
         entry = svc.journal.entry(svc.journal.size() - 1)
         assert entry["endpoint"] == "person erase" and entry["kind"] == "admin"
         assert entry["subjects"] == [victim] and entry["detail"]["why"] == REASON
@@ -181,7 +195,7 @@ def test_a_person_on_shared_keys_is_refused_until_isolated(home: Path) -> None:
     pk, pid = persons(home)[3]
     svc = compose(Home(home))
     try:
-        name = family_name(svc.vault, str(svc.engine.url), pid)
+        name = family_name(svc.vault, url_of(svc), pid)
         _as_before_per_person_keys(svc, pk, pid)
         with svc.registry.session() as s:
             assert not on_own_keys(s, pk)
@@ -198,19 +212,20 @@ def test_a_person_on_shared_keys_is_refused_until_isolated(home: Path) -> None:
     try:
         with svc.registry.session() as s:
             assert on_own_keys(s, pk)
-        assert family_name(svc.vault, str(svc.engine.url), pid) == name
+        assert family_name(svc.vault, url_of(svc), pid) == name
     finally:
         svc.close()
     ok(home, "person", "erase", pid, "--reason", REASON)
 
 
 def test_erasure_reaches_a_backup_when_its_kek_version_is_retired(
-    home: Path, tmp_path: Path
+    sqlite_home: Path, tmp_path: Path
 ) -> None:
+    home = sqlite_home
     (_pk, victim), (_pk2, other) = persons(home)[:2]
     svc = compose(Home(home))
     try:
-        live_url = str(svc.engine.url)
+        live_url = url_of(svc)
         victim_name = family_name(svc.vault, live_url, victim)
         other_name = family_name(svc.vault, live_url, other)
     finally:
