@@ -282,22 +282,23 @@ class Vault:
 
     def rewrap(self, store: str, progress: Progress | None = None) -> int:
         """Re-wrap the DEKs of `store` not yet under its current KEK; resumable. `progress`
-        hears (done, total) after each one."""
+        hears (done, total) after each one. Streams the key store (`all` may page): with
+        two keys per person, a list of every wrapped key would cost memory per person."""
         current = self.provider.kek_version(store)
-        todo = [
-            (dek_id, version, wrapped)
-            for dek_id, row_store, version, wrapped in self.wrapped_keys.all()
-            if row_store == store and version != current
-        ]
-        for done, (dek_id, version, wrapped) in enumerate(todo, start=1):
+        total = sum(n for v, n in self._usage(store).items() if v != current)
+        done = 0
+        for dek_id, row_store, version, wrapped in self.wrapped_keys.all():
+            if row_store != store or version == current:
+                continue
             # Each row is replaced whole (put), so a reader sees the old or the new wrapping,
             # and both versions of the KEK stay available until retired.
             dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
             rewrapped = self.provider.wrap_dek(store, current, dek_id, dek)
             self.wrapped_keys.put(dek_id, store, current, rewrapped)
+            done += 1
             if progress is not None:
-                progress(done, len(todo))
-        return len(todo)
+                progress(done, max(total, done))
+        return done
 
     def kek_usage(self, store: str) -> dict[int, int]:
         """How many data keys each KEK version of `store` wraps (0 for unused versions a
@@ -305,10 +306,20 @@ class Vault:
         usage: dict[int, int] = {}
         if isinstance(self.provider, RotatingKeyProvider):
             usage = dict.fromkeys(self.provider.kek_versions(store), 0)
+        usage.update(self._usage(store))
+        return dict(sorted(usage.items()))
+
+    def _usage(self, store: str) -> dict[int, int]:
+        """Data keys per KEK version of `store`: counted by the key store when it can (the
+        registry's, in SQL), else by reading every row."""
+        count = getattr(self.wrapped_keys, "usage", None)
+        if count is not None:
+            return dict(count(store))
+        usage: dict[int, int] = {}
         for _, row_store, version, _ in self.wrapped_keys.all():
             if row_store == store:
                 usage[version] = usage.get(version, 0) + 1
-        return dict(sorted(usage.items()))
+        return usage
 
     def retire_unused_keks(self, store: str, keep: Collection[int] = ()) -> list[int]:
         """Drop KEK versions of `store` that no wrapped DEK refers to (never the current,
@@ -317,7 +328,7 @@ class Vault:
         erased persons included: that is how an erasure reaches old backups."""
         provider = self._rotating()
         current = provider.kek_version(store)
-        used = {v for _, s, v, _ in self.wrapped_keys.all() if s == store}
+        used = {v for v, n in self._usage(store).items() if n}
         retired = [
             v
             for v in provider.kek_versions(store)
