@@ -168,9 +168,10 @@ def test_erase_from_the_cli(home: Path) -> None:
     assert "OK" in ok(home, "journal", "verify", "--offline")
 
 
-def _as_before_per_person_keys(svc: Service, pk: int, pid: str) -> None:
+def _as_before_per_person_keys(svc: Service, pk: int, pid: str, *, keep_keys: bool = False) -> None:
     """Make one person look like a home written before per-person keys: fields under the
-    stores' shared generations, no key of their own."""
+    stores' shared generations, no key of their own (or, `keep_keys`, keys that no longer
+    encrypt everything: an interrupted move)."""
     # Encrypted first: a new generation's key is written in its own transaction, which
     # SQLite would make wait behind ours.
     values = {}
@@ -188,17 +189,21 @@ def _as_before_per_person_keys(svc: Service, pk: int, pid: str) -> None:
     with svc.registry.session() as s, s.begin():
         for table, cts in values.items():
             s.execute(update(table).where(table.person_id == pk).values(**cts))
-        s.execute(DataKey.__table__.delete().where(DataKey.person_id == pk))
+        if not keep_keys:
+            s.execute(DataKey.__table__.delete().where(DataKey.person_id == pk))
 
 
 def test_a_person_on_shared_keys_is_refused_until_isolated(home: Path) -> None:
-    pk, pid = persons(home)[3]
+    everyone = persons(home)
+    pk, pid = everyone[3]
     svc = compose(Home(home))
     try:
-        name = family_name(svc.vault, url_of(svc), pid)
+        names = {p: family_name(svc.vault, url_of(svc), p) for _, p in everyone}
         _as_before_per_person_keys(svc, pk, pid)
+        _as_before_per_person_keys(svc, *everyone[4])
+        _as_before_per_person_keys(svc, *everyone[5], keep_keys=True)
         with svc.registry.session() as s:
-            assert not on_own_keys(s, pk)
+            assert [on_own_keys(s, k) for k, _ in everyone[3:7]] == [False, False, False, True]
     finally:
         svc.close()
     refused = run(home, "person", "erase", pid, "--reason", REASON)
@@ -206,13 +211,14 @@ def test_a_person_on_shared_keys_is_refused_until_isolated(home: Path) -> None:
     assert "shared data keys" in refused.output and "keys isolate" in refused.output
 
     out = ok(home, "keys", "isolate", "--why", "before the first erasure")
-    assert "1 of 12 persons moved to keys of their own" in out
+    assert "3 of 12 persons moved to keys of their own" in out
     assert "0 of 12" in ok(home, "keys", "isolate")  # resumable: nothing left to do
     svc = compose(Home(home))
     try:
         with svc.registry.session() as s:
-            assert on_own_keys(s, pk)
-        assert family_name(svc.vault, url_of(svc), pid) == name
+            assert all(on_own_keys(s, k) for k, _ in everyone)
+            assert all(set(own_keys(s, k)) == set(PERSON_STORES) for k, _ in everyone)
+        assert {p: family_name(svc.vault, url_of(svc), p) for _, p in everyone} == names
     finally:
         svc.close()
     ok(home, "person", "erase", pid, "--reason", REASON)

@@ -408,7 +408,7 @@ class AdminTasks:
         """Re-encrypt every living person still under shared generations under keys of
         their own, `batch` persons per transaction (resumable: done persons are skipped).
         Journaled when done."""
-        from strongroom.registry.erasure import isolate_person, living_persons
+        from strongroom.registry.erasure import isolate_batch, living_persons
 
         if not why or not why.strip():
             raise BadRequest("re-encrypting the registry needs a reason")
@@ -417,8 +417,7 @@ class AdminTasks:
         moved = 0
         for start in range(0, len(todo), batch):
             with self.registry.session() as s, s.begin():
-                for pk, pid in todo[start : start + batch]:
-                    moved += isolate_person(s, self.vault, pk, pid)
+                moved += isolate_batch(s, self.vault, todo[start : start + batch])
             if progress is not None:
                 progress(min(start + batch, len(todo)), len(todo))
         out = {"persons": len(todo), "isolated": moved}

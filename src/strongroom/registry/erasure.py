@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from strongroom.registry.models import Address, DataKey, Identity, Permit, Person
@@ -160,6 +160,69 @@ def isolate_person(s: Session, vault: Vault, person_pk: int, public_id: str) -> 
         table = _TABLES[store]
         s.execute(update(table).where(table.person_id == person_pk).values(**values))
     return True
+
+
+def isolate_batch(s: Session, vault: Vault, persons: list[tuple[int, str]]) -> int:
+    """`isolate_person` for many persons, in the caller's transaction, with a handful
+    of statements per batch rather than a dozen per person (the ORM's cost dominated: about
+    8 ms a person). Persons that already hold keys go through `isolate_person`, which
+    checks each ciphertext's header. Returns how many were re-encrypted."""
+    if not persons:
+        return 0
+    pks = [pk for pk, _ in persons]
+    keyed = set(s.execute(select(DataKey.person_id).where(DataKey.person_id.in_(pks))).scalars())
+    moved = sum(isolate_person(s, vault, pk, pid) for pk, pid in persons if pk in keyed)
+    bare = [(pk, pid) for pk, pid in persons if pk not in keyed]
+    if not bare:
+        return moved
+    wanted = [person_dek_id(pk, i) for pk, _ in bare for i in range(len(PERSON_STORES))]
+    taken = set(s.execute(select(DataKey.id).where(DataKey.id.in_(wanted))).scalars())
+    versions = kek_versions_of(vault)
+    key_rows: list[dict[str, Any]] = []
+    updates: dict[str, list[dict[str, Any]]] = {store: [] for store in PERSON_STORES}
+    blobs = {store: _batch_blobs(s, store, [pk for pk, _ in bare]) for store in PERSON_STORES}
+    for pk, pid in bare:
+        keys = mint_person_keys(vault, pk, taken, versions)
+        for store, key in keys.items():
+            while key.dek_id in taken:  # a fallback id drawn twice
+                key = keys[store] = vault.mint_person_key(store, new_dek_id(), versions[store])
+            taken.add(key.dek_id)
+            key_rows.append(
+                {
+                    "id": key.dek_id,
+                    "store": store,
+                    "kek_version": key.kek_version,
+                    "wrapped": key.wrapped,
+                    "person_id": pk,
+                }
+            )
+            row = blobs[store].get(pk)
+            if row is None:
+                continue
+            values: dict[str, Any] = {"pk_": pk}
+            for f, blob in row.items():
+                plain = vault.decrypt(store, pid, f, blob)
+                values[f"{f}_ct"] = vault.encrypt(store, pid, f, plain, key=key)
+            updates[store].append(values)
+    # Fallback ids were checked against this batch only: one more look at the table.
+    clash = s.execute(select(DataKey.id).where(DataKey.id.in_([r["id"] for r in key_rows]))).first()
+    if clash is not None:  # pragma: no cover - a 1-in-2^30 draw; the next run retries
+        raise RuntimeError(f"data key id {clash[0]} drawn twice: run the isolation again")
+    s.execute(insert(DataKey), key_rows)
+    for store, rows in updates.items():
+        if rows:
+            # The SET clause comes from the parameters' column names (executemany).
+            t = _TABLES[store].__table__
+            stmt = update(t).where(t.c.person_id == bindparam("pk_"))
+            s.connection().execute(stmt, rows)
+    return moved + len(bare)
+
+
+def _batch_blobs(s: Session, store: str, pks: list[int]) -> dict[int, dict[str, bytes | None]]:
+    table = _TABLES[store]
+    cols = [getattr(table, f"{f}_ct") for f in FIELDS[store]]
+    rows = s.execute(select(table.person_id, *cols).where(table.person_id.in_(pks))).all()
+    return {int(r[0]): dict(zip(FIELDS[store], r[1:], strict=True)) for r in rows}
 
 
 def living_persons(s: Session) -> list[tuple[int, str]]:
