@@ -267,3 +267,38 @@ def test_erasure_reaches_a_backup_when_its_kek_version_is_retired(
         svc.close()
     assert "OK" in ok(home, "journal", "verify", "--offline")
     shutil.rmtree(tmp_path / "home", ignore_errors=True)
+
+
+def test_the_live_sqlite_file_keeps_no_byte_of_the_erased_keys(sqlite_home: Path) -> None:
+    """Deleted rows linger in SQLite's free pages unless zeroed (secure_delete): the
+    erased person's wrapped keys and ciphertexts must not be found in the file."""
+    pk, pid = persons(sqlite_home)[0]
+    svc = compose(Home(sqlite_home))
+    try:
+        with svc.registry.session() as s:
+            keys = [
+                bytes(w)
+                for w in s.execute(select(DataKey.wrapped).where(DataKey.person_id == pk)).scalars()
+            ]
+            cts = [
+                bytes(b)
+                for b in s.execute(
+                    select(Identity.family_name_ct, Address.street_ct)
+                    .join(Address, Address.person_id == Identity.person_id)
+                    .where(Identity.person_id == pk)
+                ).one()
+            ]
+    finally:
+        svc.close()
+    db = Home(sqlite_home).path / "registry.db"
+    assert all(k in db.read_bytes() or k in _wal(db) for k in keys)  # the control
+    ok(sqlite_home, "person", "erase", pid, "--reason", REASON)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = db.read_bytes() + _wal(db)
+    assert [k for k in keys + cts if k in stored] == []
+
+
+def _wal(db: Path) -> bytes:
+    wal = db.with_name(db.name + "-wal")
+    return wal.read_bytes() if wal.exists() else b""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from strongroom.registry.models import Address, DataKey, Identity, Permit, Person
@@ -238,6 +238,11 @@ def erase_person(s: Session, person_pk: int, at: float) -> list[int]:
     """Crypto-shred a person in the caller's transaction: delete their keys, their identity
     and address rows (ciphertexts and the name/birth-date blind index) and the sealed
     permit numbers, mark the row erased. Returns the deleted key ids (for caches)."""
+    if s.get_bind().dialect.name == "sqlite":
+        # Zero the freed pages: otherwise the deleted rows, wrapped keys included, stay in
+        # the file's free pages like in a backup. (PostgreSQL keeps dead rows until VACUUM
+        # and in its WAL archives: those are reached by the KEK schedule, like backups.)
+        s.execute(text("PRAGMA secure_delete = ON"))
     dek_ids = list(own_keys(s, person_pk).values())
     s.execute(delete(DataKey).where(DataKey.person_id == person_pk))
     s.execute(delete(Identity).where(Identity.person_id == person_pk))
