@@ -390,3 +390,24 @@ def test_expired_access_token_is_refreshed(setup: ConsoleSetup) -> None:
     assert all(e["principal"] == setup.auditor.principal for e in entries)
     setup.dep.clock.advance(16 * 60)  # idle past 15 minutes: signed out
     assert http.get("/console/journal", follow_redirects=False).status_code == 303
+
+
+def test_an_erased_subject_shows_as_erased_with_when(setup: ConsoleSetup) -> None:
+    """Issue 25: after `person erase`, the subject's investigation page says so (from the
+    journal's own entry); a subject never erased shows no such line."""
+    from sqlalchemy import select
+
+    from strongroom.registry.models import Person
+
+    dep = setup.dep
+    spared = {dep.fixtures["owner_id"], dep.fixtures["person_elsewhere"]}
+    with dep.service.registry.session() as s:
+        ids = s.execute(select(Person.public_id).order_by(Person.id).limit(10)).scalars()
+        victim = next(pid for pid in ids if pid not in spared)
+    erased = dep.service.admin.erase_person(victim, "GDPR Art. 17: retention period elapsed")
+    auditor = sign_in(setup, setup.auditor)
+    page = auditor.get(f"/console/investigations?subject={victim}")
+    assert page.status_code == 200, page.text
+    assert 'id="subject-erased"' in page.text and erased["person"] in page.text
+    untouched = auditor.get(f"/console/investigations?subject={dep.fixtures['owner_id']}")
+    assert untouched.status_code == 200 and 'id="subject-erased"' not in untouched.text

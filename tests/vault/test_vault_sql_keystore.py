@@ -51,3 +51,33 @@ def test_rotation_across_restarts(engine: Engine, provider: FileKeyProvider) -> 
     ]
     assert restarted.decrypt("asset", ROW, "serial", serial) == "SN-9"
     assert {v for _, s, v, _ in SqlWrappedKeyStore(engine).all() if s == "identity"} == {2}
+
+
+def test_a_rotation_walks_the_table_page_by_page(
+    engine: Engine, provider: FileKeyProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a key per person the table grows with the registry: `all` reads it in pages
+    and the counts come from the database. A page of 3 here, 11 person keys."""
+    import strongroom.registry.keystore as keystore
+    from strongroom.vault.data_keys import person_dek_id
+
+    monkeypatch.setattr(keystore, "PAGE", 3)
+    store = SqlWrappedKeyStore(engine)
+    vault = Vault(provider, store)
+    blobs = {}
+    for pk in range(1, 12):
+        key = vault.mint_person_key("identity", person_dek_id(pk, 0))
+        store.put(key.dek_id, "identity", key.kek_version, key.wrapped)
+        blobs[pk] = vault.encrypt("identity", f"row-{pk}", "city", f"c{pk}", key=key)
+    vault.encrypt("address", ROW, "city", "Lyon")  # another store's generation
+    assert len(list(store.all())) == 12
+    assert store.usage("identity") == {1: 11} and store.usage("address") == {1: 1}
+    heard: list[tuple[int, int]] = []
+    assert vault.rotate_kek("identity", lambda d, t: heard.append((d, t))).rewrapped == 11
+    assert heard[-1] == (11, 11)
+    assert vault.kek_usage("identity") == {1: 0, 2: 11}
+    assert vault.retire_unused_keks("identity") == [1]
+    fresh = Vault(FileKeyProvider(provider.keys_dir), SqlWrappedKeyStore(engine))
+    assert [fresh.decrypt("identity", f"row-{pk}", "city", b) for pk, b in blobs.items()] == [
+        f"c{pk}" for pk in blobs
+    ]

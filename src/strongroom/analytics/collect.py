@@ -159,6 +159,8 @@ def read_people(
         )
         .outerjoin(Identity, Identity.person_id == Person.id)
         .outerjoin(Address, Address.person_id == Person.id)
+        # An erased person is out of every release from then on (their tombstone is no one).
+        .where(Person.erased_at.is_(None))
         .order_by(Person.id)
     )
     decrypt = vault.decrypt

@@ -39,6 +39,13 @@ def rotate(
     retire: Annotated[
         bool, typer.Option(help="then drop the KEK versions no data key needs any more")
     ] = False,
+    keep_previous: Annotated[
+        bool,
+        typer.Option(
+            help="with --retire, keep the version just replaced: backups taken since the "
+            "last rotation need it (the erasure schedule, docs/keys.md)"
+        ),
+    ] = False,
 ) -> None:
     """Mint a new KEK version for a store and re-wrap its data keys under it, online:
     servers keep reading throughout. Journaled. Run again to resume an interrupted one."""
@@ -64,9 +71,36 @@ def rotate(
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            out = svc.admin.rotate_keys(store, why, retire=retire, progress=advance)
+            out = svc.admin.rotate_keys(
+                store, why, retire=retire, keep_previous=keep_previous, progress=advance
+            )
     retired = ", ".join(f"v{v}" for v in out["retired"]) or "none"
     typer.echo(
         f"{store}: KEK v{out['kek_version']} current, {out['rewrapped']} data keys "
         f"re-wrapped; retired: {retired}"
     )
+
+
+@keys_app.command("isolate")
+def isolate(
+    why: Annotated[str, typer.Option(help="reason, journaled")] = "per-person keys",
+) -> None:
+    """Re-encrypt every person still under shared data keys under keys of their own, so
+    that `strongroom person erase` can destroy them. Online and resumable. Journaled."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with cli_errors(), open_service() as svc:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("re-encrypting persons", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            out = svc.admin.isolate_persons(why, progress=advance)
+    typer.echo(f"{out['isolated']} of {out['persons']} persons moved to keys of their own")

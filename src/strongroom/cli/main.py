@@ -30,6 +30,7 @@ def _register() -> None:
     from strongroom.cli.export_cmds import export_app
     from strongroom.cli.journal_cmds import investigate_app, journal_app
     from strongroom.cli.key_cmds import keys_app
+    from strongroom.cli.person_cmds import person_app
     from strongroom.cli.policy_cmds import policy_app
     from strongroom.cli.posture_cmds import audit_command, drill_command
     from strongroom.cli.principal_cmds import principal_app
@@ -38,6 +39,7 @@ def _register() -> None:
     from strongroom.cli.witness_cmds import witness_app
 
     app.add_typer(principal_app, name="principal")
+    app.add_typer(person_app, name="person")
     app.add_typer(case_app, name="case")
     app.add_typer(token_app, name="token")
     app.add_typer(client_app, name="client")

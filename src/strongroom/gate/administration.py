@@ -353,6 +353,79 @@ class AdminTasks:
         )
         return client
 
+    # --- erasure (crypto-shredding, CLI) -------------------------------------------------------
+    def erase_person(self, public_id: str, why: str) -> dict[str, Any]:
+        """Crypto-shred a person (GDPR Art. 17): their data keys, identity and address rows
+        and sealed permit numbers deleted, a tombstone left, in one transaction; journaled
+        as an administrative action naming the public ID and the reason (no PII) before
+        it commits, so no erasure goes unrecorded. Refuses a person whose fields are still
+        under shared generation keys: deleting nothing but rows would leave their
+        ciphertext readable in every backup (`strongroom keys isolate` first)."""
+        from sqlalchemy import select
+
+        from strongroom.journal.investigate import ERASE_ENDPOINT
+        from strongroom.registry.erasure import erase_person, on_own_keys
+        from strongroom.registry.models import Person
+
+        if not why or not why.strip():
+            raise BadRequest("an erasure needs a reason (the legal ground), journaled")
+        if not is_public_id(public_id):
+            raise BadRequest("a person is named by its public ID (a UUID)")
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s, s.begin():
+            person = s.execute(
+                select(Person).where(Person.public_id == public_id)
+            ).scalar_one_or_none()
+            if person is None:
+                raise NotFound(f"no person {public_id}", reason="not_found")
+            if person.erased_at is not None:
+                raise Conflict(f"person {public_id} is already erased", reason="already_erased")
+            if not on_own_keys(s, person.id):
+                raise Conflict(
+                    f"person {public_id} is still encrypted under shared data keys, which "
+                    "erasure cannot destroy: run `strongroom keys isolate` first",
+                    reason="shared_keys",
+                )
+            deleted = erase_person(s, person.id, now)
+            self.pipeline.append(
+                self.pipeline.event(
+                    self.operator(),
+                    ERASE_ENDPOINT,
+                    "administration",
+                    "allowed",
+                    subjects=[public_id],
+                    reason="person_erased",
+                    detail={"why": why.strip(), "data_keys": len(deleted)},
+                    kind="admin",
+                )
+            )
+        self.vault.forget(deleted)
+        return {"person": public_id, "erased_at": now, "data_keys_destroyed": len(deleted)}
+
+    def isolate_persons(
+        self, why: str, progress: Callable[[int, int], None] | None = None, batch: int = 500
+    ) -> dict[str, Any]:
+        """Re-encrypt every living person still under shared generations under keys of
+        their own, `batch` persons per transaction (resumable: done persons are skipped).
+        Journaled when done."""
+        from strongroom.registry.erasure import isolate_batch, living_persons
+
+        if not why or not why.strip():
+            raise BadRequest("re-encrypting the registry needs a reason")
+        with self.registry.session() as s:
+            todo = living_persons(s)
+        moved = 0
+        for start in range(0, len(todo), batch):
+            with self.registry.session() as s, s.begin():
+                moved += isolate_batch(s, self.vault, todo[start : start + batch])
+            if progress is not None:
+                progress(min(start + batch, len(todo)), len(todo))
+        out = {"persons": len(todo), "isolated": moved}
+        self.pipeline.record_admin(
+            self.operator(), "keys isolate", reason="persons_isolated", detail={**out, "why": why}
+        )
+        return out
+
     # --- the vault's key-encryption keys (CLI) -----------------------------------------------
     def rotate_keys(
         self,
@@ -360,6 +433,7 @@ class AdminTasks:
         why: str,
         *,
         retire: bool = False,
+        keep_previous: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """A new KEK version for `store`, every data key of the store re-wrapped under it,
@@ -371,13 +445,18 @@ class AdminTasks:
             raise BadRequest(f"unknown key store {store!r}: one of {', '.join(STORES)}")
         if not why or not why.strip():
             raise BadRequest("a key rotation needs a reason")
+        previous = self.vault.provider.kek_version(store)
         rotation: Rotation = self.vault.rotate_kek(store, progress)
-        retired = self.vault.retire_unused_keks(store) if retire else []
+        # `keep_previous`: backups taken since the last rotation hold data keys wrapped
+        # under the version just replaced; they stay readable until the next rotation.
+        keep = {previous} if keep_previous else set()
+        retired = self.vault.retire_unused_keks(store, keep) if retire else []
         out = {
             "store": store,
             "kek_version": rotation.kek_version,
             "rewrapped": rotation.rewrapped,
             "retired": retired,
+            "kept": sorted(keep) if retire else [],
         }
         self.pipeline.record_admin(
             self.operator(), "keys rotate", reason="kek_rotated", detail={**out, "why": why}

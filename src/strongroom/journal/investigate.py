@@ -35,6 +35,9 @@ CHUNK = 1_000
 READERS = 4  # threads reading entries at once (Investigator._entries)
 END = 2**62  # read the log's tail to its end, whatever its size
 Tail = tuple[int, dict[str, Any], IndexRows]  # an entry above indexed_size, and its rows
+# The administrative action that crypto-shreds a person (gate/administration.py).
+ERASE_ENDPOINT = "person erase"
+
 # Who the data subjects are, by the category of data revealed about them.
 SUBJECT_CATEGORIES = {
     "identity": "registered owners",
@@ -229,9 +232,19 @@ class Investigator:
         )
         accesses = []
         by_principal: dict[str, dict[str, Any]] = {}
+        erased: dict[str, Any] | None = None
         for idx, e in found:
             if subject not in e.get("subjects", ()):
                 continue  # another subject with the same 63-bit key
+            if e.get("endpoint") == ERASE_ENDPOINT and e["outcome"] == "allowed":
+                # The journal's own record of the erasure: the registry's tombstone may be
+                # in another database, and this report reads the journal only.
+                erased = {
+                    "when": iso(e["ts"]),
+                    "by": e["principal"],
+                    "why": (e.get("detail") or {}).get("why"),
+                    "index": idx,
+                }
             revealed = e.get("fields", []) if e["outcome"] in REVEALING else []
             accesses.append(
                 {
@@ -265,6 +278,7 @@ class Investigator:
             p["first"], p["last"] = min(p["first"], e["ts"]), max(p["last"], e["ts"])
         return {
             "subject": subject,
+            "erased": erased,
             "accesses": accesses,
             "principals": {
                 k: {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +18,7 @@ from strongroom.errors import Unavailable
 from strongroom.registry.models import DataKey
 
 WrappedKey = tuple[str, int, bytes]
+PAGE = 5_000
 
 
 def _unavailable(exc: SQLAlchemyError) -> Unavailable:
@@ -58,13 +59,35 @@ class SqlWrappedKeyStore:
         return None if row is None else (row[0], int(row[1]), bytes(row[2]))
 
     def all(self) -> Iterator[tuple[int, str, int, bytes]]:
+        """Every row in id order, read a page at a time (keyset on the id, each page its
+        own short read): with two keys per person the table grows with the registry, and
+        a rotation re-wraps rows while it walks them."""
+        after = 0
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped)
+                        .where(DataKey.id > after)
+                        .order_by(DataKey.id)
+                        .limit(PAGE)
+                    ).all()
+            except SQLAlchemyError as exc:
+                raise _unavailable(exc) from exc
+            yield from ((int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows)
+            if len(rows) < PAGE:
+                return
+            after = int(rows[-1][0])
+
+    def usage(self, store: str) -> dict[int, int]:
+        """Data keys per KEK version of `store`, counted by the database."""
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    select(
-                        DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped
-                    ).order_by(DataKey.id)
+                    select(DataKey.kek_version, func.count())
+                    .where(DataKey.store == store)
+                    .group_by(DataKey.kek_version)
                 ).all()
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
-        return iter([(int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows])
+        return {int(v): int(n) for v, n in rows}

@@ -47,6 +47,9 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     departement: Mapped[str] = mapped_column(String(3), index=True)
+    # Set when the person was erased (crypto-shredded): the row stays as a tombstone so the
+    # journal's entries naming the public ID still resolve; nothing personal remains.
+    erased_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Identity(Base):
@@ -210,13 +213,17 @@ class CaseSubject(Base):
 
 
 class DataKey(Base):
-    """Wrapped data-encryption keys (envelope encryption); unwrapped only in memory."""
+    """Wrapped data-encryption keys (envelope encryption); unwrapped only in memory.
+    `person_id` names the one person a key encrypts (identity and address fields), None
+    for a generation shared by many rows. No foreign key: a seed writes keys and persons
+    in one batch, and an erased person's keys are deleted while its tombstone stays."""
 
     __tablename__ = "data_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     store: Mapped[str] = mapped_column(String(20))
     kek_version: Mapped[int] = mapped_column(Integer)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    person_id: Mapped[int | None] = mapped_column(Pk, nullable=True, index=True)
 
 
 class CanaryMark(Base):

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from strongroom.ids import new_public_id
 from strongroom.registry.canaries import canary_mark
+from strongroom.registry.erasure import add_person_keys, own_keys
 from strongroom.registry.models import Address, CanaryMark, Identity, Person
 from strongroom.registry.seed_plan import Planner
 from strongroom.registry.seed_pools import build_pools
@@ -261,11 +262,16 @@ def move_honey_namesakes(
                 s, honey_key, [o[1] for o in others]
             ):
                 continue  # a real person there already
+            # Under the record's own key when it has one, so it stays erasable alone.
+            own = own_keys(s, pk).get("identity")
+            key = None if own is None else vault.person_key("identity", own)
             s.execute(
                 update(Identity)
                 .where(Identity.person_id == pk)
                 .values(
-                    birth_date_ct=vault.encrypt("identity", pid, "birth_date", new.isoformat()),
+                    birth_date_ct=vault.encrypt(
+                        "identity", pid, "birth_date", new.isoformat(), key=key
+                    ),
                     name_dob_bidx=vault.blind_index("name_dob", family_name, new.isoformat()),
                 )
             )
@@ -299,9 +305,11 @@ def add_person(
     person = Person(public_id=pid, departement=departement)
     s.add(person)
     s.flush()
+    # Keys of this person only, committed with the rows: erasure shreds them (`erasure`).
+    keys = add_person_keys(s, vault, person.id)
 
     def enc(store: str, field: str, value: str) -> bytes:
-        return bytes(vault.encrypt(store, pid, field, value))
+        return bytes(vault.encrypt(store, pid, field, value, key=keys[store]))
 
     s.add(
         Identity(

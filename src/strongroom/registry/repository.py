@@ -106,8 +106,9 @@ _WEAPON_COLUMNS = (
 # cache key costs about three times as much as running it on SQLite, on every request;
 # these run on the session's connection, past the ORM's execution layer (the rows are
 # plain columns, never entities).
+# An erased person's tombstone answers exactly like a missing record.
 _PERSON_BY_PUBLIC_ID = select(Person.id, Person.public_id, Person.departement).where(
-    Person.public_id == bindparam("public_id")
+    Person.public_id == bindparam("public_id"), Person.erased_at.is_(None)
 )
 _PERMITS_OF = (
     select(*PERMIT_COLUMNS)

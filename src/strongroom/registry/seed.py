@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import BadRequest, Conflict, Unavailable
 from strongroom.ids import new_public_id
+from strongroom.registry.erasure import taken_low_ids
 from strongroom.registry.namesakes import honey_births
 from strongroom.registry.seed_parallel import BatchBuilder, BatchSpec, Built, parallel_batches
 from strongroom.registry.seed_plan import MAX_PERSONS, PersonPlan, Planner
@@ -147,6 +148,7 @@ def seed(
             tuple(dealer_ids),
             targets,
             honey_births(planner, targets, workers=workers),
+            taken_low_ids(vault),
         )
         picker = _FixturePicker(planner, dealer_ids, today)
         builder = BatchBuilder(spec, vault, planner)

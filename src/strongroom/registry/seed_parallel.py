@@ -45,6 +45,8 @@ class BatchSpec:
     targets: dict[int, tuple[str, str]]
     # Honey records moved off a real person's family name and birth date (`namesakes`).
     births: dict[int, date] = field(default_factory=dict)
+    # Generation ids of an older home where person keys take theirs (`erasure`).
+    taken_dek_ids: frozenset[int] = frozenset()
 
 
 class BatchBuilder:
@@ -73,7 +75,14 @@ class BatchBuilder:
         marks = [
             canary_mark(self.honey_key, pid) for p, pid in zip(plans, ids, strict=True) if p.canary
         ]
-        rows = person_rows(self.vault, plans, ids, self.spec.bases, list(self.spec.dealer_ids))
+        rows = person_rows(
+            self.vault,
+            plans,
+            ids,
+            self.spec.bases,
+            list(self.spec.dealer_ids),
+            self.spec.taken_dek_ids,
+        )
         self.built += 1
         # Plans carry plain values: only the first batches send candidates back.
         fixture = list(zip(plans[:1000], ids[:1000], strict=True)) if want_fixture else []

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strongroom.ids import new_public_id
+from strongroom.registry.erasure import kek_versions_of, key_row, mint_person_keys
 from strongroom.registry.seed_plan import (
     PERMIT_SLOTS,
     STOCK_SLOTS,
@@ -23,7 +24,9 @@ HEX = "0123456789abcdef"
 
 
 class SeedVault(Protocol):
-    def encrypt(self, store: str, row_id: str, field: str, value: str) -> bytes: ...
+    def encrypt(
+        self, store: str, row_id: str, field: str, value: str, key: Any = None
+    ) -> bytes: ...
     def blind_index(self, kind: str, *values: str) -> bytes: ...
 
 
@@ -102,9 +105,14 @@ def person_rows(
     public_ids: list[str],
     bases: Bases,
     dealer_ids: list[str],
+    taken_dek_ids: frozenset[int] = frozenset(),
 ) -> dict[str, list[tuple[Any, ...]]]:
+    """Each person's identity and address under keys of their own (`erasure`), minted
+    here and written in the same batch."""
     rows = empty_rows()
     enc, bidx = vault.encrypt, vault.blind_index
+    data_keys = rows["data_keys"]
+    versions = kek_versions_of(vault)  # type: ignore[arg-type]
     persons, identities, addresses = rows["persons"], rows["identities"], rows["addresses"]
     permits, weapons, sales, transfers = (
         rows["permits"],
@@ -115,23 +123,27 @@ def person_rows(
     for p, pid in zip(plans, public_ids, strict=True):
         pk = bases.person(p.index)
         birth = p.birth_date.isoformat()
+        keys = mint_person_keys(vault, pk, taken_dek_ids, versions)  # type: ignore[arg-type]
+        ik, ak = keys["identity"], keys["address"]
+        data_keys.append(key_row(ik, pk))
+        data_keys.append(key_row(ak, pk))
         persons.append((pk, pid, p.departement))
         identities.append(
             (
                 pk,
-                enc("identity", pid, "family_name", p.family_name),
-                enc("identity", pid, "given_names", p.given_names),
-                enc("identity", pid, "birth_date", birth),
-                enc("identity", pid, "birth_place", p.birth_place),
+                enc("identity", pid, "family_name", p.family_name, ik),
+                enc("identity", pid, "given_names", p.given_names, ik),
+                enc("identity", pid, "birth_date", birth, ik),
+                enc("identity", pid, "birth_place", p.birth_place, ik),
                 bidx("name_dob", p.family_name, birth),
             )
         )
         addresses.append(
             (
                 pk,
-                enc("address", pid, "street", p.street),
-                enc("address", pid, "city", p.city),
-                enc("address", pid, "postcode", p.postcode),
+                enc("address", pid, "street", p.street, ak),
+                enc("address", pid, "city", p.city, ak),
+                enc("address", pid, "postcode", p.postcode, ak),
             )
         )
         for pm in p.permits:

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 COLUMNS: dict[str, tuple[str, ...]] = {
+    # Person keys first: written with the ciphertexts they protect, in the same batch.
+    "data_keys": ("id", "store", "kek_version", "wrapped", "person_id"),
     "dealers": ("id", "public_id", "name", "departement"),
     "persons": ("id", "public_id", "departement"),
     "identities": (

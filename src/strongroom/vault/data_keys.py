@@ -58,8 +58,23 @@ class MemoryWrappedKeyStore:
             return [(i, *row) for i, row in sorted(self._rows.items())]
 
 
+# Generations draw their ids at random from the upper half; person keys take theirs from
+# the person's internal key in the lower half (`person_dek_id`), so a seed's worker
+# processes never pick the same id. Homes from before this split may hold generations
+# anywhere: a person key whose id is taken falls back to a random upper-half id.
+PERSON_DEK_IDS = 2**30
+
+
 def new_dek_id() -> int:
-    return 1 + secrets.randbelow(MAX_DEK_ID)
+    return PERSON_DEK_IDS + secrets.randbelow(MAX_DEK_ID - PERSON_DEK_IDS + 1)
+
+
+def person_dek_id(person_pk: int, store_index: int) -> int:
+    """The id of a person's key in the store numbered `store_index` (0 or 1)."""
+    dek_id = 2 * int(person_pk) + store_index
+    if not 0 < dek_id < PERSON_DEK_IDS or store_index not in (0, 1):
+        raise ValueError("person key out of range")
+    return dek_id
 
 
 def dek_aad(store: str, dek_id: int, kek_version: int) -> bytes:

@@ -17,6 +17,11 @@ The row's public ID, the field and the store are bound as associated data, so a 
 moved to another row, field or store fails to decrypt, as does any flipped byte. A random
 96-bit nonce is safe for 2^32 messages under one key; a DEK serves at most `max_uses`
 encryptions (default 2^20) before a new generation starts, far below that bound.
+
+Two kinds of DEK share the format and the cache: generations, shared by many rows of a
+store and rolled by count, and person keys (`mint_person_key`), one per store per person,
+so that deleting a person's keys destroys that person's ciphertext only (crypto-shredding,
+`registry/erasure.py`). Which kind a ciphertext used is only known from the key store.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -42,6 +47,11 @@ TAG_BYTES = 16
 BLOCK = 16
 MIN_BLOB = HEADER + BLOCK + TAG_BYTES
 DEFAULT_MAX_USES = 2**20
+# Unwrapped DEKs kept per process. An AESGCM object holds about 2.3 KB of cipher context:
+# with a key per person, an unbounded cache would grow by 4.6 KB for every person a
+# worker ever read. 16,384 keys is about 40 MB; past it the oldest quarter is dropped
+# (a later read unwraps again: one KEK call, in the token for an HSM).
+DEFAULT_MAX_CACHED_KEYS = 16_384
 Progress = Callable[[int, int], None]
 
 
@@ -53,7 +63,19 @@ class _Generation:
     def __init__(self, dek_id: int, aead: AESGCM) -> None:
         # next() on itertools.count is atomic under the GIL: threads never overuse a DEK.
         self.dek_id, self.aead, self.uses = dek_id, aead, itertools.count()
-        self.header = bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
+        self.header = _header(dek_id)
+
+
+@dataclass(frozen=True)
+class PersonKey:
+    """A DEK of one person in one store, freshly minted: the caller stores `wrapped` (with
+    the person's key) in the same transaction as the ciphertexts, and encrypts with it."""
+
+    store: str
+    dek_id: int
+    kek_version: int
+    wrapped: bytes
+    gen: _Generation
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,10 @@ class Rotation:
     store: str
     kek_version: int
     rewrapped: int
+
+
+def _header(dek_id: int) -> bytes:
+    return bytes([FORMAT_V1]) + dek_id.to_bytes(4, "big")
 
 
 def _pad(raw: bytes) -> bytes:
@@ -77,16 +103,18 @@ class Vault:
         wrapped_keys: WrappedKeyStore,
         *,
         max_uses: int = DEFAULT_MAX_USES,
+        max_cached_keys: int = DEFAULT_MAX_CACHED_KEYS,
     ) -> None:
-        if max_uses < 1:
-            raise ValueError("max_uses must be positive")
+        if max_uses < 1 or max_cached_keys < 4:
+            raise ValueError("max_uses must be positive, max_cached_keys at least 4")
+        self.max_cached_keys = max_cached_keys
         self.provider = provider
         self.wrapped_keys = wrapped_keys
         self.max_uses = max_uses
         self.decrypt_count = 0
         self.encrypt_count = 0
         self._indexer = BlindIndexer(provider.blind_index_key())
-        # dek_id -> (store, AESGCM); filled on first use, never evicted (a DEK is 32 bytes).
+        # dek_id -> (store, AESGCM), in the order first used; bounded (`_remember`).
         self._deks: dict[int, tuple[str, AESGCM]] = {}
         self._by_header: dict[bytes, tuple[str, AESGCM]] = {}
         self._current: dict[str, _Generation] = {}
@@ -94,14 +122,29 @@ class Vault:
         self._lock = threading.RLock()
 
     # --- fields ----------------------------------------------------------------------------
-    def encrypt(self, store: str, row_id: str, field: str, value: str | None) -> bytes | None:
+    def encrypt(
+        self,
+        store: str,
+        row_id: str,
+        field: str,
+        value: str | None,
+        key: PersonKey | None = None,
+    ) -> bytes | None:
+        """`key`: a person's own DEK (it encrypts a handful of fields, never near the
+        nonce bound); otherwise the store's current generation."""
         if value is None:
             return None
         if not isinstance(value, str):
             raise TypeError(f"vault fields are str, not {type(value).__name__}")
-        gen = self._current.get(store)
-        while gen is None or next(gen.uses) >= self.max_uses:
-            gen = self._roll(store, gen)
+        if key is not None:
+            if key.store != store:
+                raise VaultError(f"a {key.store} key cannot encrypt {store} fields")
+            gen = key.gen
+        else:
+            current = self._current.get(store)
+            while current is None or next(current.uses) >= self.max_uses:
+                current = self._roll(store, current)
+            gen = current
         self.encrypt_count += 1
         nonce = os.urandom(NONCE_BYTES)
         aad = self._aad.get((store, field)) or self._aad_prefix(store, field)
@@ -149,10 +192,36 @@ class Vault:
             wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
             self.wrapped_keys.put(dek_id, store, version, wrapped)
             aead = AESGCM(dek)
-            self._deks[dek_id] = (store, aead)
-            gen = self._current[store] = _Generation(dek_id, aead)
-            self._by_header[gen.header] = (store, aead)
+            self._current[store] = _Generation(dek_id, aead)
+            self._remember(dek_id, (store, aead))
             return dek_id
+
+    def mint_person_key(self, store: str, dek_id: int, kek_version: int | None = None) -> PersonKey:
+        """A fresh DEK for one person, wrapped under the store's current KEK (in the HSM,
+        for a PKCS#11 provider). Not stored: the caller writes it beside the person's rows,
+        in their transaction, with an id free in the key store. A batch passes the
+        `kek_version` it read once: an HSM provider re-reads the token's objects to answer
+        (about 2 ms with SoftHSM2), which per person would dominate a seed."""
+        version = self.provider.kek_version(store) if kek_version is None else kek_version
+        dek = AESGCM.generate_key(bit_length=256)
+        wrapped = self.provider.wrap_dek(store, version, dek_id, dek)
+        # Not cached: a seed mints millions, each used for a handful of fields right away.
+        return PersonKey(store, dek_id, version, wrapped, _Generation(dek_id, AESGCM(dek)))
+
+    def person_key(self, store: str, dek_id: int) -> PersonKey:
+        """A stored person key, for re-encrypting one of that person's fields."""
+        row = self.wrapped_keys.get(dek_id)
+        if row is None or row[0] != store:
+            raise UnknownKeyError(f"data key {dek_id} is not a {store} key in the key store")
+        _, aead = self._load(dek_id)
+        return PersonKey(store, dek_id, row[1], row[2], _Generation(dek_id, aead))
+
+    def forget(self, dek_ids: list[int]) -> None:
+        """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""
+        with self._lock:
+            for dek_id in dek_ids:
+                self._deks.pop(dek_id, None)
+                self._by_header.pop(_header(dek_id), None)
 
     def _roll(self, store: str, spent: _Generation | None) -> _Generation:
         """Replace `spent` with a fresh generation, unless another thread already did."""
@@ -164,10 +233,7 @@ class Vault:
     def _load_header(self, blob: bytes) -> tuple[str, AESGCM]:
         if len(blob) < MIN_BLOB or blob[0] != FORMAT_V1:
             raise IntegrityError("not a vault ciphertext (format 1)")
-        header = bytes(blob[:5])
-        entry = self._load(int.from_bytes(header[1:], "big"))
-        self._by_header[header] = entry
-        return entry
+        return self._load(int.from_bytes(blob[1:5], "big"))
 
     def _load(self, dek_id: int) -> tuple[str, AESGCM]:
         with self._lock:
@@ -179,8 +245,23 @@ class Vault:
                 raise UnknownKeyError(f"data key {dek_id} is not in the key store")
             store, version, wrapped = row
             dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
-            entry = self._deks[dek_id] = (store, AESGCM(dek))
+            entry = (store, AESGCM(dek))
+            self._remember(dek_id, entry)
             return entry
+
+    def _remember(self, dek_id: int, entry: tuple[str, AESGCM]) -> None:
+        """Cache an unwrapped DEK (the caller holds the lock). Over the bound, drop the
+        oldest quarter, except the current generations (they encrypt every write)."""
+        if len(self._deks) >= self.max_cached_keys:
+            current = {g.dek_id for g in self._current.values()}
+            old = list(itertools.islice(self._deks, self.max_cached_keys // 4))
+            for i in old:
+                if i not in current:
+                    del self._deks[i]
+                    self._by_header.pop(_header(i), None)
+        self._deks[dek_id] = entry
+        # Readers look the header up without the lock: a dict store is atomic.
+        self._by_header[_header(dek_id)] = entry
 
     def _aad_prefix(self, store: str, field: str) -> bytes:
         # NUL separates the parts, so none may contain one: that keeps the AAD unambiguous.
@@ -201,22 +282,23 @@ class Vault:
 
     def rewrap(self, store: str, progress: Progress | None = None) -> int:
         """Re-wrap the DEKs of `store` not yet under its current KEK; resumable. `progress`
-        hears (done, total) after each one."""
+        hears (done, total) after each one. Streams the key store (`all` may page): with
+        two keys per person, a list of every wrapped key would cost memory per person."""
         current = self.provider.kek_version(store)
-        todo = [
-            (dek_id, version, wrapped)
-            for dek_id, row_store, version, wrapped in self.wrapped_keys.all()
-            if row_store == store and version != current
-        ]
-        for done, (dek_id, version, wrapped) in enumerate(todo, start=1):
+        total = sum(n for v, n in self._usage(store).items() if v != current)
+        done = 0
+        for dek_id, row_store, version, wrapped in self.wrapped_keys.all():
+            if row_store != store or version == current:
+                continue
             # Each row is replaced whole (put), so a reader sees the old or the new wrapping,
             # and both versions of the KEK stay available until retired.
             dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
             rewrapped = self.provider.wrap_dek(store, current, dek_id, dek)
             self.wrapped_keys.put(dek_id, store, current, rewrapped)
+            done += 1
             if progress is not None:
-                progress(done, len(todo))
-        return len(todo)
+                progress(done, max(total, done))
+        return done
 
     def kek_usage(self, store: str) -> dict[int, int]:
         """How many data keys each KEK version of `store` wraps (0 for unused versions a
@@ -224,17 +306,34 @@ class Vault:
         usage: dict[int, int] = {}
         if isinstance(self.provider, RotatingKeyProvider):
             usage = dict.fromkeys(self.provider.kek_versions(store), 0)
+        usage.update(self._usage(store))
+        return dict(sorted(usage.items()))
+
+    def _usage(self, store: str) -> dict[int, int]:
+        """Data keys per KEK version of `store`: counted by the key store when it can (the
+        registry's, in SQL), else by reading every row."""
+        count = getattr(self.wrapped_keys, "usage", None)
+        if count is not None:
+            return dict(count(store))
+        usage: dict[int, int] = {}
         for _, row_store, version, _ in self.wrapped_keys.all():
             if row_store == store:
                 usage[version] = usage.get(version, 0) + 1
-        return dict(sorted(usage.items()))
+        return usage
 
-    def retire_unused_keks(self, store: str) -> list[int]:
-        """Drop KEK versions of `store` that no wrapped DEK refers to (never the current)."""
+    def retire_unused_keks(self, store: str, keep: Collection[int] = ()) -> list[int]:
+        """Drop KEK versions of `store` that no wrapped DEK refers to (never the current,
+        nor those in `keep`: the version backups still in retention were wrapped under).
+        Retiring a version makes every copy of the database wrapped under it unreadable,
+        erased persons included: that is how an erasure reaches old backups."""
         provider = self._rotating()
         current = provider.kek_version(store)
-        used = {v for _, s, v, _ in self.wrapped_keys.all() if s == store}
-        retired = [v for v in provider.kek_versions(store) if v != current and v not in used]
+        used = {v for v, n in self._usage(store).items() if n}
+        retired = [
+            v
+            for v in provider.kek_versions(store)
+            if v != current and v not in used and v not in keep
+        ]
         for version in retired:
             provider.retire_kek_version(store, version)
         return retired

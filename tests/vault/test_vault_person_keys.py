@@ -1,0 +1,75 @@
+"""Person keys (issue 25): a DEK per person and store, its ciphertext unreadable once the
+key is gone; the cache of unwrapped keys is bounded, since every person read adds two."""
+
+from __future__ import annotations
+
+import pytest
+
+from strongroom.vault import FileKeyProvider, IntegrityError, MemoryWrappedKeyStore, Vault
+from strongroom.vault.data_keys import PERSON_DEK_IDS, new_dek_id, person_dek_id
+from strongroom.vault.errors import UnknownKeyError, VaultError
+
+
+def _stored(vault: Vault, wrapped: MemoryWrappedKeyStore, store: str, dek_id: int):  # noqa: ANN202
+    key = vault.mint_person_key(store, dek_id)
+    wrapped.put(key.dek_id, store, key.kek_version, key.wrapped)
+    return key
+
+
+def test_a_person_key_encrypts_only_its_person_and_is_named_in_the_header(
+    vault: Vault, wrapped: MemoryWrappedKeyStore
+) -> None:
+    key = _stored(vault, wrapped, "identity", person_dek_id(7, 0))
+    blob = vault.encrypt("identity", "pid-7", "family_name", "Dupont", key=key)
+    assert blob is not None and int.from_bytes(blob[1:5], "big") == person_dek_id(7, 0)
+    shared = vault.encrypt("identity", "pid-8", "family_name", "Martin")
+    assert shared is not None and int.from_bytes(shared[1:5], "big") >= PERSON_DEK_IDS
+    assert vault.decrypt("identity", "pid-7", "family_name", blob) == "Dupont"
+    with pytest.raises(VaultError):
+        vault.encrypt("address", "pid-7", "city", "Lyon", key=key)
+    with pytest.raises(IntegrityError):
+        vault.decrypt("identity", "pid-8", "family_name", blob)
+
+
+def test_once_the_key_is_deleted_and_forgotten_the_ciphertext_is_unreadable(
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
+    vault = Vault(provider, wrapped)
+    key = _stored(vault, wrapped, "address", person_dek_id(3, 1))
+    blob = vault.encrypt("address", "pid-3", "city", "Lyon", key=key)
+    other = vault.encrypt("address", "pid-4", "city", "Nantes")
+    del wrapped._rows[key.dek_id]  # what `person erase` does to the data_keys row
+    # Another process never saw the key; this one drops it from its cache.
+    for reader in (Vault(provider, wrapped), vault):
+        reader.forget([key.dek_id])
+        with pytest.raises(UnknownKeyError):
+            reader.decrypt("address", "pid-3", "city", blob)
+        assert reader.decrypt("address", "pid-4", "city", other) == "Nantes"
+
+
+def test_the_key_cache_is_bounded_and_reloads_what_it_dropped(
+    provider: FileKeyProvider, wrapped: MemoryWrappedKeyStore
+) -> None:
+    writer = Vault(provider, wrapped)
+    blobs = []
+    for pk in range(1, 41):
+        key = _stored(writer, wrapped, "identity", person_dek_id(pk, 0))
+        blobs.append(
+            (f"pid-{pk}", writer.encrypt("identity", f"pid-{pk}", "given_names", f"P{pk}", key=key))
+        )
+    reader = Vault(provider, wrapped, max_cached_keys=8)
+    shared = reader.encrypt("identity", "pid-x", "given_names", "X")
+    for _ in range(2):
+        for pid, blob in blobs:
+            assert reader.decrypt("identity", pid, "given_names", blob) == f"P{pid[4:]}"
+            assert len(reader._deks) <= 8
+    # The current generation stays cached (it encrypts every write) and still reads.
+    assert reader._current["identity"].dek_id in reader._deks
+    assert reader.decrypt("identity", "pid-x", "given_names", shared) == "X"
+
+
+def test_person_key_ids_and_generation_ids_do_not_overlap() -> None:
+    assert person_dek_id(1, 0) == 2 and person_dek_id(1, 1) == 3
+    assert all(new_dek_id() >= PERSON_DEK_IDS for _ in range(1000))
+    with pytest.raises(ValueError):
+        person_dek_id(PERSON_DEK_IDS, 0)
