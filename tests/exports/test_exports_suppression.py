@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
 
 import pytest
 
 from strongroom.exports.suppression import TOTAL, _lines, determined, suppress, with_margins
-from tests.exports.conftest import JUSTIFICATION, Env
+from tests.exports.conftest import JUSTIFICATION, Env, add_holders
 
 
 def check_table(cells: dict[tuple[str, str], int], k: int = 10) -> dict:
@@ -85,31 +84,7 @@ def test_aggregate_export_is_suppressed(sqlite_env: Env) -> None:
 
 
 def _holders(env: Env, counts: dict[tuple[str, str], int]) -> None:
-    """Weapons held in more départements: (département, category) -> how many."""
-    from sqlalchemy.orm import Session
-
-    from strongroom.ids import new_public_id
-    from strongroom.registry.models import Person, Weapon
-
-    with Session(env.store.engine) as s, s.begin():
-        for (dep, category), n in counts.items():
-            for _ in range(n):
-                person = Person(public_id=new_public_id(), departement=dep)
-                s.add(person)
-                s.flush()
-                s.add(
-                    Weapon(
-                        public_id=new_public_id(),
-                        serial_bidx=os.urandom(16),
-                        serial_ct=b"-",
-                        category=category,
-                        make="Browning",
-                        model="B525",
-                        calibre="12",
-                        status="registered",
-                        holder_id=person.id,
-                    )
-                )
+    add_holders(env.store.engine, counts)
 
 
 def _published(env: Env, fields: list[str]) -> dict[tuple[str, str], int | None]:
