@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +29,7 @@ from strongroom.api.app import create_app
 from strongroom.compose import compose
 from strongroom.exports.suppression import TOTAL
 from tests.deployment import Deployment, build_deployment
-from tests.exports.conftest import add_holders
+from tests.exports.conftest import Env, add_holders
 
 DATASET = "weapons_by_departement_category"
 AXES = ["address.departement", "weapon.category"]
@@ -247,3 +248,44 @@ def test_two_releases_with_a_registry_change_give_back_no_small_cell(
     numbered = releases(d)
     assert [r for r, _ in numbered] == [1, 2, 3]
     assert numbered[1][1] == sum(v is None for v in t2.values())
+
+
+def test_exports_generated_at_once_are_successive_releases(env: Env) -> None:
+    """Four exports of the dataset generated at the same moment, each in its own thread
+    and connection: each reserves its own release number (a second one reading the same
+    number fails on it and tries again on the ledger the first left), none is lost."""
+    from strongroom.exports.datasets import WeaponsByDepartementCategory
+    from strongroom.exports.generate import released_table
+    from strongroom.exports.store import suppression_releases as t
+
+    dataset = WeaponsByDepartementCategory()
+    add_holders(env.store.engine, {("990", "B"): 3, ("990", "C"): 12})
+    start = threading.Barrier(4)
+    tables: dict[str, dict[Cell, int | None]] = {}
+    errors: list[BaseException] = []
+
+    def one(export_id: str) -> None:
+        start.wait()
+        try:
+            tables[export_id] = released_table(env.store.engine, dataset, export_id, 0.0)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(f"export-{i}",)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    from sqlalchemy import select
+
+    with env.store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.release, t.c.export_id).where(t.c.dataset == dataset.name)
+        ).all()
+    assert sorted(r for r, _ in rows) == [1, 2, 3, 4]
+    assert {e for _, e in rows} == set(tables)
+    # Same registry, same ledger: every release shows the same table.
+    first = tables["export-0"]
+    assert all(table == first for table in tables.values())
+    assert first[("990", "B")] is None and first[("990", "C")] is None
