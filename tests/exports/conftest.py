@@ -133,6 +133,31 @@ def seed(engine: Any, *, persons: int, departement: str = DEP) -> tuple[list[str
     return person_ids, permit_ids
 
 
+def add_holders(engine: Any, counts: dict[tuple[str, str], int]) -> None:
+    """Registry change: one new holder per weapon, (département, category) -> how many."""
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s, s.begin():
+        for (dep, category), n in counts.items():
+            for _ in range(n):
+                person = Person(public_id=new_public_id(), departement=dep)
+                s.add(person)
+                s.flush()
+                s.add(
+                    Weapon(
+                        public_id=new_public_id(),
+                        serial_bidx=os.urandom(16),
+                        serial_ct=b"-",
+                        category=category,
+                        make="Browning",
+                        model="B525",
+                        calibre="12",
+                        status="registered",
+                        holder_id=person.id,
+                    )
+                )
+
+
 def build_env(url: str, tmp: Path, *, persons: int = 120) -> Env:
     clock = FakeClock()
     engine = make_engine(url)

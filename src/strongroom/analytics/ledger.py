@@ -10,6 +10,9 @@ suppressed count).
 their hidden counts (`suppress.Knowledge`): the next release is audited against it.
 `analytics_releases` records who built each release, under which declarations, and how
 many cells were suppressed.
+
+Aggregate exports keep a ledger of the same shape in their own tables (exports/store.py):
+`load`, `load_knowledge` and `save_groups` take the tables to use.
 """
 
 from __future__ import annotations
@@ -61,26 +64,35 @@ releases = Table(
     Column("suppressed", Integer, nullable=False),
 )
 
-cells = Table(
-    "analytics_cells",
-    metadata,
-    Column("grp", String(80), primary_key=True),
-    Column("level", String(200), primary_key=True),
-    Column("cell", String(1000), primary_key=True),
-    Column("n", BigInteger, nullable=False),
-    Column("state", String(10), nullable=False),
-    Column("hidden_ever", Boolean, nullable=False),
-    Column("protected_ever", Boolean, nullable=False),
-    Column("published_n", BigInteger, nullable=True),
-)
+
+def cells_table(meta: MetaData, name: str) -> Table:
+    """A ledger's cells: per group, every non-zero cell of the last release and every cell
+    ever hidden or protected (the exports' ledger has the same shape, exports/store.py)."""
+    return Table(
+        name,
+        meta,
+        Column("grp", String(80), primary_key=True),
+        Column("level", String(200), primary_key=True),
+        Column("cell", String(1000), primary_key=True),
+        Column("n", BigInteger, nullable=False),
+        Column("state", String(10), nullable=False),
+        Column("hidden_ever", Boolean, nullable=False),
+        Column("protected_ever", Boolean, nullable=False),
+        Column("published_n", BigInteger, nullable=True),
+    )
 
 
-knowledge = Table(
-    "analytics_knowledge",
-    metadata,
-    Column("grp", String(80), primary_key=True),
-    Column("document", Text, nullable=False),  # JSON: equations and guarded unknowns
-)
+def knowledge_table(meta: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        meta,
+        Column("grp", String(80), primary_key=True),
+        Column("document", Text, nullable=False),  # JSON: equations and guarded unknowns
+    )
+
+
+cells = cells_table(metadata, "analytics_cells")
+knowledge = knowledge_table(metadata, "analytics_knowledge")
 
 
 @dataclass(frozen=True)
@@ -107,9 +119,12 @@ def last_release(conn: Connection) -> Release | None:
     )
 
 
-def load(conn: Connection) -> dict[str, dict[Cell, PastCell]]:
+def load(
+    conn: Connection, table: Table = cells, grp: str | None = None
+) -> dict[str, dict[Cell, PastCell]]:
+    q = select(table) if grp is None else select(table).where(table.c.grp == grp)
     out: dict[str, dict[Cell, PastCell]] = {}
-    for row in conn.execute(select(cells)):
+    for row in conn.execute(q):
         level = tuple(row.level.split(",")) if row.level else ()
         key = tuple(row.cell.split(SEP)) if level else ()
         out.setdefault(row.grp, {})[(level, key)] = PastCell(
@@ -140,9 +155,12 @@ def _coef_in(raw: list[int]) -> Number:
     return raw[0] if raw[1] == 1 else Fraction(raw[0], raw[1])
 
 
-def load_knowledge(conn: Connection) -> dict[str, Knowledge]:
+def load_knowledge(
+    conn: Connection, table: Table = knowledge, grp: str | None = None
+) -> dict[str, Knowledge]:
+    q = select(table) if grp is None else select(table).where(table.c.grp == grp)
     out: dict[str, Knowledge] = {}
-    for row in conn.execute(select(knowledge)):
+    for row in conn.execute(q):
         doc = json.loads(row.document)
         out[row.grp] = Knowledge(
             rows=[{_var_in(v): _coef_in(c) for v, c in r} for r in doc["rows"]],
@@ -167,10 +185,22 @@ def save(
             suppressed=release.suppressed,
         )
     )
+    save_groups(conn, ledgers, known)
+
+
+def save_groups(
+    conn: Connection,
+    ledgers: Mapping[str, Mapping[Cell, PastCell]],
+    known: Mapping[str, Knowledge],
+    *,
+    cells_to: Table = cells,
+    knowledge_to: Table = knowledge,
+) -> None:
+    """Replace the ledger and knowledge of each group given (in the caller's transaction)."""
     # Groups not rebuilt this time (a view dropped) keep their rows: what they hid stays
     # hidden if the view comes back.
     for grp in ledgers:
-        conn.execute(delete(cells).where(cells.c.grp == grp))
+        conn.execute(delete(cells_to).where(cells_to.c.grp == grp))
     batch: list[dict[str, Any]] = []
     for grp, ledger in ledgers.items():
         for (level, key), past in ledger.items():
@@ -187,14 +217,14 @@ def save(
                 }
             )
             if len(batch) >= INSERT_BATCH:
-                conn.execute(insert(cells), batch)
+                conn.execute(insert(cells_to), batch)
                 batch = []
     if batch:
-        conn.execute(insert(cells), batch)
+        conn.execute(insert(cells_to), batch)
     for grp, kb in known.items():
-        conn.execute(delete(knowledge).where(knowledge.c.grp == grp))
+        conn.execute(delete(knowledge_to).where(knowledge_to.c.grp == grp))
         doc = {
             "rows": [[[_var_out(v), _coef_out(c)] for v, c in r.items()] for r in kb.rows],
             "guarded": sorted(_var_out(v) for v in kb.guarded),
         }
-        conn.execute(insert(knowledge).values(grp=grp, document=json.dumps(doc)))
+        conn.execute(insert(knowledge_to).values(grp=grp, document=json.dumps(doc)))

@@ -422,7 +422,9 @@ class ExportDesk:
                     is_honey=self.is_honey,
                 )
             else:
-                done = generate_aggregate(rec, ds, self.engine, path, spec.max_rows, progress)
+                done = generate_aggregate(
+                    rec, ds, self.engine, path, spec.max_rows, progress, at=now
+                )
         except BaseException:
             # Nothing was generated: the claim is released so the requester may retry.
             self.store.release_generation(rec.public_id)

@@ -20,19 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from strongroom.errors import Unavailable
+from strongroom.analytics import ledger as ledger_db
+from strongroom.analytics.suppress import CannotProtect
+from strongroom.errors import Conflict, Unavailable
 from strongroom.exports.datasets import Scope
-from strongroom.exports.store import ExportRecord, ExportStore
-from strongroom.exports.suppression import TOTAL, suppress
+from strongroom.exports.store import (
+    ExportRecord,
+    ExportStore,
+    suppression_cells,
+    suppression_knowledge,
+    suppression_releases,
+)
+from strongroom.exports.suppression import TOTAL, protect_table
 from strongroom.exports.watermark import Watermark
 from strongroom.exports.writer import Written, write_export
 
 COUNT_COLUMN = "count"
 PERSON_REF = "ref.person_id"
 Progress = Callable[[int, int | None], None]  # (rows written, rows expected if known)
+RELEASE_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,71 @@ def generate_rows(
     return Generated(written, written.rows - canaries, canaries, columns)
 
 
+def released_table(
+    engine: Engine, dataset: Any, export_id: str, at: float
+) -> dict[tuple[str, str], int | None]:
+    """The dataset's two-way table as of now, suppressed as one more release of it: the
+    ledger is per dataset, whoever asks (a file is shared once downloaded, so two
+    requesters' exports are two releases to the same reader). One transaction reserves the
+    release number, reads the ledger and the counts, and writes the ledger back: a
+    concurrent export of the dataset fails on the number and is tried again on the ledger
+    this one left, so no two exports are audited against the same past."""
+    for _ in range(RELEASE_TRIES):
+        try:
+            with engine.begin() as conn:
+                number = 1 + int(
+                    conn.execute(
+                        select(func.coalesce(func.max(suppression_releases.c.release), 0)).where(
+                            suppression_releases.c.dataset == dataset.name
+                        )
+                    ).scalar_one()
+                )
+                conn.execute(
+                    insert(suppression_releases).values(
+                        dataset=dataset.name,
+                        release=number,
+                        export_id=export_id,
+                        built_at=at,
+                        suppressed=0,
+                    )
+                )
+                ledger = ledger_db.load(conn, suppression_cells, dataset.name)
+                known = ledger_db.load_knowledge(conn, suppression_knowledge, dataset.name)
+                table, done = protect_table(
+                    dataset.cells(conn),
+                    dataset.min_cell,
+                    dataset.axes,
+                    ledger.get(dataset.name),
+                    known.get(dataset.name),
+                )
+                ledger_db.save_groups(
+                    conn,
+                    {dataset.name: done.ledger},
+                    {dataset.name: done.knowledge},
+                    cells_to=suppression_cells,
+                    knowledge_to=suppression_knowledge,
+                )
+                conn.execute(
+                    update(suppression_releases)
+                    .where(
+                        suppression_releases.c.dataset == dataset.name,
+                        suppression_releases.c.release == number,
+                    )
+                    .values(suppressed=len(done.hidden))
+                )
+            return table
+        except IntegrityError:
+            continue  # another export of the dataset took the number: read its ledger
+        except CannotProtect as exc:
+            raise Conflict(
+                f"a small cell of {dataset.name} cannot be protected by suppressing others",
+                reason="cannot_protect",
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise Unavailable("the registry database is unavailable") from exc
+    raise Conflict("other exports of this dataset are being generated; try again", reason="busy")
+
+
 def _honey_slack(rows: int) -> int:
     """Rows fetched beyond `rows` to make up for honey records left out (they are about
     one person in a thousand)."""
@@ -133,20 +207,18 @@ def generate_aggregate(
     path: Path,
     max_rows: int,
     progress: Progress | None = None,
+    *,
+    at: float,
 ) -> Generated:
     """Counts over the approved axes, small cells suppressed (empty in CSV, null in JSON),
-    with row, column and grand totals ('total')."""
+    with row, column and grand totals ('total'). `at`: when (the desk's clock)."""
     axes = [a for a in dataset.axes if a in rec.fields]
-    try:
-        with engine.connect() as conn:
-            raw = dataset.cells(conn)
-    except SQLAlchemyError as exc:
-        raise Unavailable("the registry database is unavailable") from exc
     # Every export of the dataset is a part of one suppressed two-way table: a one-way
     # table is its margins, hidden where it hides them. Suppressed on its own, a one-way
     # table would show a total the two-way one hid as a complement, and the two files
-    # together would give back a small cell (the differencing attack).
-    table = suppress(dict(raw), dataset.min_cell)
+    # together would give back a small cell (the differencing attack). Across time, every
+    # export is a release of that table under the dataset's ledger.
+    table = released_table(engine, dataset, rec.public_id, at)
     if len(axes) == 1:
         keep = dataset.axes.index(axes[0])
         table = {(cell[keep], TOTAL): n for cell, n in table.items() if cell[1 - keep] == TOTAL}

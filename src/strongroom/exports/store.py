@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from strongroom.analytics.ledger import cells_table, knowledge_table
 from strongroom.errors import Conflict, Unavailable
 
 NAMING = {
@@ -85,6 +86,21 @@ export_canaries = Table(
     # HMAC(export key, canary ID): without the key, a copy of this table names no canary.
     Column("mark", LargeBinary(32), primary_key=True),
     Column("export_id", ForeignKey("exports.id"), nullable=False, index=True),
+)
+
+# The suppression ledger of aggregate exports, one group per dataset (exports/generate.py):
+# what every export of the dataset published and hid, and the equations they let anyone
+# write over their hidden counts. Every export of a dataset is a release of it.
+suppression_cells = cells_table(metadata, "export_suppression_cells")
+suppression_knowledge = knowledge_table(metadata, "export_suppression_knowledge")
+suppression_releases = Table(
+    "export_suppression_releases",
+    metadata,
+    Column("dataset", String(80), primary_key=True),
+    Column("release", Integer, primary_key=True, autoincrement=False),
+    Column("export_id", String(36), nullable=False),
+    Column("built_at", Float, nullable=False),
+    Column("suppressed", Integer, nullable=False),
 )
 
 

@@ -1,12 +1,19 @@
-"""Small-cell suppression for two-way count tables with published margins.
+"""Small-cell suppression for two-way count tables with published margins, by the
+analytics machinery (analytics/suppress.py, analytics/solve.py): the table is the levels
+(row, column), (row,), (column,) and () of one universe, all published.
 
 Primary suppression hides every cell (margins included) with 0 < count < k (k = 10 by
 default: the threshold most statistical offices use for registers of persons).
-Complementary suppression then hides more cells until no suppressed cell can be computed
-back: first the classic rule (every row and column equation with a suppressed cell has
-at least two), then an exact audit: Gaussian elimination over the rationals on the
-published equations (interior cells sum to row totals, to column totals, totals to the
-grand total); any suppressed cell the equations determine gets a further complement.
+Complementary suppression then hides more cells until no small cell can be computed back:
+first the classic rule (every row and column equation with a suppressed cell has at least
+two), then an exact audit: elimination over the rationals on the published equations
+(interior cells sum to row totals, to column totals, totals to the grand total); a small
+cell the equations determine gets a further complement.
+
+Across releases (`protect_table` with a ledger and a knowledge): a cell hidden once stays
+hidden, and the audit holds every earlier release's equations too, so no small cell of
+any release follows from all of them together (analytics/suppress.py says under which
+attacker model, and what is not guaranteed).
 
 What this does not guarantee: interval disclosure (the equations may bound a suppressed
 cell within a narrow range without fixing it). Zeros are published: a zero names nobody.
@@ -15,7 +22,10 @@ cell within a narrow range without fixing it). Zeros are published: a zero names
 from __future__ import annotations
 
 from collections.abc import Mapping
-from fractions import Fraction
+
+from strongroom.analytics.solve import determined as solve_determined
+from strongroom.analytics.suppress import Cell as AnalyticsCell
+from strongroom.analytics.suppress import Key, Knowledge, Level, PastCell, Protection, Stat, protect
 
 DEFAULT_MIN_CELL = 10
 TOTAL = "total"
@@ -43,84 +53,55 @@ def with_margins(cells: Mapping[Cell, int]) -> tuple[list[str], list[str], dict[
 
 
 def suppress(cells: Mapping[Cell, int], k: int = DEFAULT_MIN_CELL) -> dict[Cell, int | None]:
-    """The table with margins, suppressed cells as None."""
+    """The table with margins, suppressed cells as None: one release, nothing before it."""
+    return protect_table(cells, k)[0]
+
+
+def protect_table(
+    cells: Mapping[Cell, int],
+    k: int = DEFAULT_MIN_CELL,
+    axes: tuple[str, str] = ("row", "column"),
+    ledger: Mapping[AnalyticsCell, PastCell] | None = None,
+    knowledge: Knowledge | None = None,
+) -> tuple[dict[Cell, int | None], Protection]:
+    """The table with margins, suppressed cells as None, after every release the ledger and
+    the knowledge remember (analytics.suppress.protect: the same primary and complementary
+    suppression and exact audit, across releases); and what the next release reads."""
     if k < 2:
         raise ValueError("a minimum cell size below 2 suppresses nothing")
-    rows, cols, full = with_margins(cells)
-    hidden = {cell for cell, n in full.items() if 0 < n < k}
-    lines = _lines(rows, cols)
-    while True:
-        _complete_lines(lines, full, hidden)
-        exposed = determined(lines, full, hidden)
-        if not exposed:
-            break
-        for cell in exposed:
-            line = next(ln for ln in lines if cell in ln)
-            _add_complement(line, full, hidden, lines)
-    return {cell: (None if cell in hidden else n) for cell, n in full.items()}
+    a, b = axes
+    levels: dict[Level, dict[Key, int]] = {(a, b): {}, (a,): {}, (b,): {}, (): {}}
+    for (r, c), n in cells.items():
+        if n:
+            for level, key in (((a, b), (r, c)), ((a,), (r,)), ((b,), (c,)), ((), ())):
+                levels[level][key] = levels[level].get(key, 0) + n
+    # The threshold is on the count itself (weapons, not distinct holders): what the
+    # dataset counts is what a reader sees.
+    stats = {lv: {key: Stat(n, n) for key, n in by.items()} for lv, by in levels.items()}
+    prot = protect(stats, set(levels), k, ledger, knowledge)
 
+    def flat(cell: AnalyticsCell) -> Cell:
+        level, key = cell
+        named = dict(zip(level, key, strict=True))
+        return (named.get(a, TOTAL), named.get(b, TOTAL))
 
-def _complete_lines(lines: list[list[Cell]], full: dict[Cell, int], hidden: set[Cell]) -> None:
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            if sum(1 for cell in line if cell in hidden) == 1:
-                changed |= _add_complement(line, full, hidden, lines)
-
-
-def _add_complement(
-    line: list[Cell], full: dict[Cell, int], hidden: set[Cell], lines: list[list[Cell]]
-) -> bool:
-    """Hide one more cell of `line`: the cheapest one, preferring interior cells, cells
-    whose other equation already hides something (fewer cascades), and non-zero counts
-    (a hidden zero protects less if the reader can guess it is structural)."""
-    candidates = [cell for cell in line if cell not in hidden]
-    if not candidates:
-        return False
-
-    def cost(cell: Cell) -> tuple[int, int, int, int]:
-        crossing = [ln for ln in lines if cell in ln and ln is not line]
-        helps = any(any(c in hidden for c in ln) for ln in crossing)
-        margin = TOTAL in cell
-        return (full[cell] == 0, margin, not helps, full[cell])
-
-    hidden.add(min(candidates, key=cost))
-    return True
+    hidden = {flat(cell) for cell in prot.hidden}
+    # A cell hidden by an earlier release may have fallen to zero: its row and column are
+    # listed still (absent, it would read as a published zero).
+    rows = {r for r, _ in cells} | {r for r, _ in hidden if r != TOTAL}
+    cols = {c for _, c in cells} | {c for _, c in hidden if c != TOTAL}
+    _, _, full = with_margins({(r, c): int(cells.get((r, c), 0)) for r in rows for c in cols})
+    return {cell: (None if cell in hidden else n) for cell, n in full.items()}, prot
 
 
 def determined(lines: list[list[Cell]], full: Mapping[Cell, int], hidden: set[Cell]) -> list[Cell]:
-    """Suppressed cells the published equations fix exactly (RREF over Fractions)."""
-    unknowns = sorted(hidden)
-    index = {cell: i for i, cell in enumerate(unknowns)}
-    matrix: list[list[Fraction]] = []
+    """Suppressed cells the published equations fix exactly (`full` is not read: which
+    cells are fixed depends on the equations' coefficients only)."""
+    rows: list[dict[Cell, int]] = []
     for line in lines:
-        row = [Fraction(0)] * len(unknowns)
-        margin = line[-1]
+        row: dict[Cell, int] = {}
         for cell in line:
-            if cell in index:
-                row[index[cell]] += -1 if cell == margin else 1
-        if any(row):
-            matrix.append(row)
-    pivot_rows = _rref(matrix, len(unknowns))
-    return [unknowns[p] for p, row in pivot_rows if sum(1 for v in row if v) == 1]
-
-
-def _rref(matrix: list[list[Fraction]], width: int) -> list[tuple[int, list[Fraction]]]:
-    rows = [r[:] for r in matrix]
-    pivots: list[tuple[int, int]] = []
-    r = 0
-    for col in range(width):
-        found = next((i for i in range(r, len(rows)) if rows[i][col] != 0), None)
-        if found is None:
-            continue
-        rows[r], rows[found] = rows[found], rows[r]
-        lead = rows[r][col]
-        rows[r] = [v / lead for v in rows[r]]
-        for i in range(len(rows)):
-            if i != r and rows[i][col] != 0:
-                factor = rows[i][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[r], strict=True)]
-        pivots.append((col, r))
-        r += 1
-    return [(col, rows[i]) for col, i in pivots]
+            if cell in hidden:
+                row[cell] = row.get(cell, 0) + (-1 if cell == line[-1] else 1)
+        rows.append({c: v for c, v in row.items() if v})
+    return sorted(solve_determined(rows))
