@@ -169,7 +169,7 @@ def attack(t1: Table, t2: Table, changed: dict[Cell, int]) -> dict[Var, Fraction
 
 
 def ledger_tables_match_the_store(d: Deployment) -> None:
-    """The home was migrated to head by `initialize`: what migration 0014 built is what
+    """The home was migrated to head by `initialize`: what migration 0013 built is what
     the export store declares."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
