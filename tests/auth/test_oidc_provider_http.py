@@ -416,7 +416,17 @@ def test_a_discovery_naming_another_issuer_is_refused_with_a_clear_error(
     service, http = trusting(dep.home, alias, world.clock)
     try:
         dpop = DPoPClient(world.clock)
-        token = world.provider.token("police", dpop)
+        real = world.provider.token("police", dpop)
+        # The provider's own tokens name it as it names itself: an issuer not trusted here.
+        r = BoundSession(http, dpop, real).call(
+            "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
+        )
+        assert assert_refused(r)["detail"] == "access token from an issuer not trusted here"
+        # A token naming the configured issuer goes to it, whose discovery names another.
+        _, claims = decoded(real)
+        stranger = ECKey.generate_key("P-256", auto_kid=True)
+        header = {"alg": "ES256", "typ": "at+jwt", "kid": stranger.kid}
+        token = jwt.encode(header, claims | {"iss": alias}, stranger)
         for _ in range(2):  # the second answer is the first's, without a fetch
             r = BoundSession(http, dpop, token).call(
                 "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
