@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
-from strongroom.auth.login import Credentials
 from strongroom.auth.issuers import TrustedIssuers
+from strongroom.auth.login import Credentials
 from strongroom.auth.oidc_external import ExternalIssuer
 from strongroom.auth.replay_sql import SqlReplayCache
 from strongroom.auth.resource_server import AccessTokenVerifier, ResourceServer
