@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from strongroom.analytics import AnalyticsDesk
 from strongroom.auth.attempts import AttemptRules, PrefixFailures
 from strongroom.auth.clients import PrincipalInfo
+from strongroom.auth.issuers import TrustedIssuers
 from strongroom.auth.login import Credentials
 from strongroom.auth.oidc_external import ExternalIssuer
 from strongroom.auth.replay_sql import SqlReplayCache
@@ -512,10 +513,12 @@ def access_token_verifier(
     role_grants: Callable[[str], RoleGrant],
     clock: Clock,
 ) -> AccessTokenVerifier:
-    """Whose access tokens /v1 accepts: ours, or, when config.toml names one, an external
-    OpenID Connect issuer's (its roles mapped to ours, its scopes cut to the role's). Its
-    discovery and keys are fetched on the first token, not here: a CLI command on the home
-    must not need the provider."""
+    """Whose access tokens /v1 accepts: ours always, and, when config.toml names one, an
+    external OpenID Connect issuer's as well (its roles mapped to ours, its scopes cut to
+    the role's), each token verified by the issuer its `iss` names. Ours stay: the
+    console, `strongroom call` and service accounts hold them. The provider's discovery
+    and keys are fetched on its first token, not here: a CLI command on the home must not
+    need the provider."""
     if not settings.external_issuer:
         return tokens
     role_map = external_role_map(settings)
@@ -526,7 +529,7 @@ def access_token_verifier(
             f"{', '.join(unknown)}",
             reason="invalid_config",
         )
-    return ExternalIssuer(
+    external = ExternalIssuer(
         settings.external_issuer,
         audience=settings.audience,
         role_map=role_map,
@@ -535,6 +538,14 @@ def access_token_verifier(
         role_grants=role_grants,
         clock=clock,
     )
+    if external.issuer == tokens.issuer.rstrip("/"):
+        # One name for two key sets: which one signs would be a guess.
+        raise BadRequest(
+            f"config.toml: external_issuer {settings.external_issuer!r} is this server's "
+            f"own issuer",
+            reason="invalid_config",
+        )
+    return TrustedIssuers({tokens.issuer: tokens, external.issuer: external})
 
 
 def build_replay_cache(settings: Settings, clock: Clock, engine: Engine) -> ReplayCache:

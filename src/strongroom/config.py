@@ -80,8 +80,8 @@ class Settings:
     # checkpoint` at once; `journal verify` holds the journal to what each of them holds.
     witnesses: tuple[str, ...] = ()
     witness_interval_seconds: int = 60
-    # An external OpenID Connect issuer (Keycloak, ...) whose access tokens /v1 accepts in
-    # place of ours (auth/oidc_external.py), for `audience`: its roles mapped to ours, each
+    # An external OpenID Connect issuer (Keycloak, ...) whose access tokens /v1 accepts as
+    # well as ours (auth/oidc_external.py), for `audience`: its roles mapped to ours, each
     # "<its role>=<our role>"; the claims that carry them and the purpose (dotted paths).
     external_issuer: str | None = None
     external_roles: tuple[str, ...] = ()
@@ -200,7 +200,7 @@ class Home:
             f"witnesses = {_toml(list(settings.witnesses))}",
             f"witness_interval_seconds = {settings.witness_interval_seconds}",
             "# an external OpenID Connect issuer whose access tokens (for `audience`) /v1",
-            "# accepts instead of ours (empty: off; docs/oauth.md); its roles mapped to ours,",
+            "# accepts as well as ours (empty: off; docs/oauth.md); its roles mapped to ours,",
             '# each "<its role>=<our role>", and the claims (dotted paths) that carry them',
             f"external_issuer = {_toml(settings.external_issuer or '')}",
             f"external_roles = {_toml(list(settings.external_roles))}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -27,14 +28,17 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from strongroom.api.app import create_app
+from strongroom.auth.issuers import TrustedIssuers
 from strongroom.clock import FakeClock
 from strongroom.compose import Service, compose
 from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.initialize import initialize
 from strongroom.posture.served import free_port, running
-from tests.auth.auth_testkit import BoundSession, DPoPClient, pkce_pair
+from tests.auth.auth_testkit import BoundSession, DPoPClient, client_assertion, pkce_pair
 from tests.conftest import _unavailable
+from tests.console.console_testkit import console_setup
+from tests.console.test_console_http import sign_in as console_sign_in
 from tests.deployment import build_deployment
 from tests.served import journal_entries, served
 
@@ -416,7 +420,17 @@ def test_a_discovery_naming_another_issuer_is_refused_with_a_clear_error(
     service, http = trusting(dep.home, alias, world.clock)
     try:
         dpop = DPoPClient(world.clock)
-        token = world.provider.token("police", dpop)
+        real = world.provider.token("police", dpop)
+        # The provider's own tokens name it as it names itself: an issuer not trusted here.
+        r = BoundSession(http, dpop, real).call(
+            "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
+        )
+        assert assert_refused(r)["detail"] == "access token from an issuer not trusted here"
+        # A token naming the configured issuer goes to it, whose discovery names another.
+        _, claims = decoded(real)
+        stranger = ECKey.generate_key("P-256", auto_kid=True)
+        header = {"alg": "ES256", "typ": "at+jwt", "kid": stranger.kid}
+        token = jwt.encode(header, claims | {"iss": alias}, stranger)
         for _ in range(2):  # the second answer is the first's, without a fetch
             r = BoundSession(http, dpop, token).call(
                 "POST", LOOKUP, json={"serial": dep.fixtures["weapon_serial"]}
@@ -473,3 +487,149 @@ def test_a_server_starts_while_its_provider_is_down_and_trusts_it_once_up(
             assert r.status_code == 200, r.text
     entries = journal_entries(dep.home.settings())
     assert any(e.get("principal") == police and e["outcome"] == "allowed" for e in entries)
+
+
+# --- Both issuers side by side: ours (the console, the CLI, service accounts) and the
+# provider's, each token verified by the issuer its `iss` names and by that one only.
+
+
+def our_service_account(world: World, name: str) -> tuple[str, ECKey]:
+    """A service account of OUR authorization server (client credentials, private_key_jwt)
+    acting as a police principal of its own."""
+    principal = world.service.admin.add_principal(role="police", label=name)
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    world.service.admin.register_client(
+        name,
+        public=False,
+        grant_types=["client_credentials"],
+        jwks={"keys": [key.as_dict(private=False)]},
+        service_principal_id=principal,
+    )
+    return principal, key
+
+
+def our_token(world: World, client_id: str, key: ECKey, dpop: DPoPClient) -> str:
+    """A DPoP-bound access token from our own token endpoint, over HTTP."""
+    endpoint = world.service.authorization_server.token_endpoint
+    detail = [{"type": "strongroom_purpose", "purpose": "police_check"}]
+    r = world.http.post(
+        endpoint,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion(key, client_id, endpoint, world.clock),
+            "scope": "weapons:lookup",
+            "authorization_details": json.dumps(detail),
+        },
+        headers={"DPoP": dpop.proof("POST", endpoint)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "DPoP"
+    return str(r.json()["access_token"])
+
+
+def signed_by_us(world: World, claims: dict[str, Any]) -> str:
+    """`claims` signed with our authorization server's own active key."""
+    key = world.service.tokens.keys.active_key()
+    header = {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid}
+    return jwt.encode(header, claims, key, algorithms=["EdDSA"])
+
+
+def signed_by_provider(world: World, claims: dict[str, Any]) -> str:
+    """`claims` signed with the provider's own current key (its test endpoint)."""
+    r = httpx.post(
+        world.provider.url + "/_test/sign",
+        json=claims,
+        headers={"Authorization": f"Bearer {world.provider.admin_token}"},
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+def test_our_own_tokens_are_served_beside_the_providers(world: World) -> None:
+    principal, key = our_service_account(world, "both-svc")
+    ours_dpop, theirs_dpop = DPoPClient(world.clock), DPoPClient(world.clock)
+    ours = our_token(world, "both-svc", key, ours_dpop)
+    _, claims = decoded(ours)
+    assert (claims["iss"], claims["cnf"]) == (world.service.settings.issuer, {"jkt": ours_dpop.jkt})
+    theirs = world.provider.token("police", theirs_dpop)
+    for token, dpop, who, client in (
+        (ours, ours_dpop, principal, "both-svc"),
+        (theirs, theirs_dpop, world.police, world.police),
+        (ours, ours_dpop, principal, "both-svc"),  # one after the other, either order
+    ):
+        r = lookup(world, token, dpop)
+        assert r.status_code == 200, r.text
+        entry = last_entry(world.service)
+        assert (entry["principal"], entry["client"], entry["outcome"]) == (who, client, "allowed")
+    # Still sender-bound: our token with another key's proof is refused.
+    assert_refused(lookup(world, ours, DPoPClient(world.clock)))
+
+
+def test_a_token_signed_by_one_issuer_and_naming_the_other_is_refused(world: World) -> None:
+    dpop = DPoPClient(world.clock)
+    _, theirs = decoded(world.provider.token("police", dpop))
+    # The provider's claims as they are (its `iss`), signed by our key: its keys only.
+    problem = assert_refused(lookup(world, signed_by_us(world, theirs), dpop))
+    assert problem["detail"] == "access token not valid for the configured issuer"
+    entry = last_entry(world.service)
+    assert (entry["kind"], entry["outcome"]) == ("security", "refused")
+    _, key = our_service_account(world, "crossed-svc")
+    _, ours = decoded(our_token(world, "crossed-svc", key, dpop))
+    # Our claims as they are (our `iss`), signed by the provider's key: our keys (and our
+    # one algorithm, EdDSA, where the provider signs ES256) only.
+    problem = assert_refused(lookup(world, signed_by_provider(world, ours), dpop))
+    assert problem["detail"] == "access token signature invalid"
+    # The provider's test endpoint signs tokens the provider's verifier takes: what failed
+    # above is the key the named issuer does not hold, nothing else.
+    assert lookup(world, signed_by_provider(world, theirs), dpop).status_code == 200
+
+
+def test_a_token_naming_an_issuer_not_trusted_here_is_refused(world: World) -> None:
+    dpop = DPoPClient(world.clock)
+    _, key = our_service_account(world, "stranger-svc")
+    _, claims = decoded(our_token(world, "stranger-svc", key, dpop))
+    journal = world.service.journal
+    journal.flush()
+    before = journal.size()
+    for token in (
+        signed_by_us(world, claims | {"iss": "https://stranger.example"}),
+        signed_by_us(world, {k: v for k, v in claims.items() if k != "iss"}),
+        "not.a.jws",
+    ):
+        problem = assert_refused(lookup(world, token, dpop))
+        assert problem["reason"] == "invalid_token"
+        assert problem["type"] == "/problems/unauthorized"
+    journal.flush()
+    refusals = [journal.entry(i) for i in range(before, journal.size())]
+    assert [(e["kind"], e["outcome"]) for e in refusals] == [("security", "refused")] * 3
+
+
+def test_the_console_signs_in_at_our_server_with_the_external_issuer_configured(
+    world: World, tmp_path: Path
+) -> None:
+    """The security console is a client of OUR authorization server and calls /v1 with
+    its DPoP-bound tokens; a provider named in config.toml leaves it working."""
+    s = console_setup(tmp_path / "home")
+    s.dep.client.close()
+    s.dep.service.close()
+    service, http = trusting(s.dep.home, world.provider.url, s.dep.clock)
+    http.close()
+    try:
+        assert isinstance(service.resource_server.tokens, TrustedIssuers)
+        service.admin.register_client(
+            "console",
+            public=True,
+            redirect_uris=[service.authorization_server.public_url + "/console/callback"],
+        )
+        both = dataclasses.replace(s, dep=dataclasses.replace(s.dep, service=service))
+        browser = console_sign_in(both, both.admin)
+        page = browser.get("/console/containments")
+        assert page.status_code == 200, page.text
+        assert s.containment in page.text
+        service.journal.flush()
+        entry = service.journal.entry(service.journal.size() - 1)
+        assert (entry["principal"], entry["outcome"]) == (s.admin.principal, "allowed")
+    finally:
+        service.close()

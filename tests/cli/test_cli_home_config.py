@@ -159,7 +159,13 @@ def test_init_writes_the_external_issuer_settings_and_they_are_checked(tmp_path:
     assert Home(home).settings().external_issuer is None
     env = {"STRONGROOM_HOME": str(home)}
     issuer = 'external_issuer = "https://kc.example/realms/registry"'
+    own = Home(home).settings().issuer
     for bad, says in (
+        # Our own issuer's name for the provider: which key set signs would be a guess.
+        (
+            [f'external_issuer = "{own}"', 'external_roles = ["gendarme=police"]'],
+            "is this server's own issuer",
+        ),
         ([issuer], "external_issuer needs external_roles"),
         ([issuer, 'external_roles = ["gendarme"]'], 'is not "<their role>=<our role>"'),
         ([issuer, 'external_roles = ["gendarme=sheriff"]'], "does not have: sheriff"),

@@ -20,13 +20,15 @@
 // (`realm_access.roles`, `purpose`) and, for a signed-in account, the provider's session
 // (`sid`) as Keycloak's do. POST /_test/rotate (with the admin token) puts a new signing
 // key in front: the old one stays published, as a provider keeps it until the tokens it
-// signed have expired.
+// signed have expired. POST /_test/sign (admin token, a JSON object of claims) signs those
+// claims with the provider's current key as an access token: a token the provider's key
+// vouches for whatever it claims, e.g. another issuer's `iss`.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
 import Provider from 'oidc-provider';
-import { exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const byClient = new Map(config.clients.map((c) => [c.client_id, c]));
@@ -169,6 +171,26 @@ const server = createServer((req, res) => {
       handle = current.callback();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kid: key.kid }));
+    });
+    return;
+  }
+  if (req.url === '/_test/sign' && req.method === 'POST') {
+    if (req.headers.authorization !== `Bearer ${config.admin_token}`) {
+      res.writeHead(403).end();
+      return;
+    }
+    (async () => {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      const [key] = keys;
+      const token = await new SignJWT(JSON.parse(text))
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid })
+        .sign(await importJWK(key, 'ES256'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token }));
+    })().catch((err) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: err.name, message: err.message }));
     });
     return;
   }

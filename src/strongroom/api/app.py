@@ -25,6 +25,7 @@ from strongroom.api.deps import endpoint_of, journal_rejected
 from strongroom.api.observe import Observe
 from strongroom.api.openapi_docs import declare_security, serve_docs
 from strongroom.api.problems import problem_response
+from strongroom.auth.issuers import TrustedIssuers
 from strongroom.auth.oidc_external import ExternalIssuer
 from strongroom.compose import Service
 from strongroom.context import REQUEST_ID
@@ -55,10 +56,12 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         # admitted at once, so none waits for a thread while holding a place.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_inflight
         verifier = service.resource_server.tokens
-        if close_on_shutdown and isinstance(verifier, ExternalIssuer):
+        trusted = verifier.verifiers.values() if isinstance(verifier, TrustedIssuers) else ()
+        externals = [v for v in trusted if isinstance(v, ExternalIssuer)]
+        for external in externals if close_on_shutdown else []:
             # A discovery naming another issuer stops the server here, not at each request.
             try:
-                await anyio.to_thread.run_sync(verifier.check_at_start)
+                await anyio.to_thread.run_sync(external.check_at_start)
             except Exception:
                 service.close()
                 raise

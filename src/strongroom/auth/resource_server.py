@@ -38,7 +38,8 @@ class RevocationList(Protocol):
 
 
 class AccessTokenVerifier(Protocol):
-    """`TokenService` (our issuer) or `ExternalIssuer` (an OIDC provider)."""
+    """`TokenService` (our issuer), `ExternalIssuer` (an OIDC provider), or `TrustedIssuers`
+    (both, each token to the verifier of the issuer it names)."""
 
     def verify_access_token(self, token: str) -> dict[str, Any]: ...
 
