@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -27,6 +27,30 @@ console = Console()
 
 def home() -> Home:
     return Home.from_env()
+
+
+@contextlib.contextmanager
+def counting(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A progress bar (done of total, time left) for long work; yields the callback the
+    work reports to, `advance(done)` or `advance(done, total)` once the total is known."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(done: int, total: int | None = None) -> None:
+            if total is None:
+                bar.update(task, completed=done)
+            else:
+                bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from strongroom.cli.common import counting
 from strongroom.clock import SYSTEM_CLOCK
 from strongroom.config import Home
 from strongroom.errors import StrongroomError
@@ -139,7 +140,6 @@ def reindex() -> None:
     layout (they are emptied when the journal is opened) or a deleted index file. A
     running server's writer does the same in the background, more slowly. The indexes
     are derived from the log; verification never reads them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     try:
         home = Home.from_env()
@@ -149,17 +149,7 @@ def reindex() -> None:
     except StrongroomError as exc:
         raise _fail(exc.detail) from None
     try:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        ) as bar:
-            task = bar.add_task("indexing the journal", total=journal.size())
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
+        with counting("indexing the journal", journal.size()) as advance:
             advance(journal.indexed_size(), journal.size())
             done = journal.catch_up_index(advance)
         indexed, size = journal.indexed_size(), journal.size()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from strongroom.cli.common import cli_errors, console, err_console, open_service
+from strongroom.cli.common import cli_errors, console, counting, err_console, open_service
 
 keys_app = typer.Typer(
     help="The vault's key-encryption keys: status, rotation.", no_args_is_help=True
@@ -49,8 +49,6 @@ def rotate(
 ) -> None:
     """Mint a new KEK version for a store and re-wrap its data keys under it, online:
     servers keep reading throughout. Journaled. Run again to resume an interrupted one."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from strongroom.vault import STORES
 
     if store not in STORES:
@@ -59,18 +57,7 @@ def rotate(
         )
         raise typer.Exit(2)
     with cli_errors(), open_service() as svc:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        ) as bar:
-            task = bar.add_task(f"re-wrapping {store} data keys", total=None)
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
+        with counting(f"re-wrapping {store} data keys") as advance:
             out = svc.admin.rotate_keys(
                 store, why, retire=retire, keep_previous=keep_previous, progress=advance
             )
@@ -87,20 +74,7 @@ def isolate(
 ) -> None:
     """Re-encrypt every person still under shared data keys under keys of their own, so
     that `strongroom person erase` can destroy them. Online and resumable. Journaled."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     with cli_errors(), open_service() as svc:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        ) as bar:
-            task = bar.add_task("re-encrypting persons", total=None)
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
+        with counting("re-encrypting persons") as advance:
             out = svc.admin.isolate_persons(why, progress=advance)
     typer.echo(f"{out['isolated']} of {out['persons']} persons moved to keys of their own")

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from strongroom.cli.common import counting
 from strongroom.config import Home
 
 DEMO_FILE = "demo.json"
@@ -58,20 +59,7 @@ def seed_home(
 
 
 def run_seed(home: Home, *, persons: int, seed: int) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    ) as bar:
-        task = bar.add_task("seeding persons", total=persons)
-
-        def advance(done: int) -> None:
-            bar.update(task, completed=done)
-
+    with counting("seeding persons", persons) as advance:
         return seed_home(home, persons=persons, seed=seed, progress=advance)
 
 
