@@ -5,8 +5,10 @@ clock, takes over where the set-up left off (TOTP steps included)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +115,26 @@ def console_setup(path: Path, **options: object) -> ConsoleSetup:
     return ConsoleSetup(
         dep, auditor, admin, officer, contained, containment.id, str(r.json()["id"])
     )
+
+
+@contextlib.contextmanager
+def console_on(backend: str, path: Path) -> Iterator[ConsoleSetup]:
+    """A console setup on the embedded SQLite files or on PostgreSQL (registry and journal
+    each in their own database), the `console` client registered; closed after."""
+    from tests.conftest import pg_database
+
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        if backend == "postgresql":
+            urls = {
+                "registry_url": stack.enter_context(pg_database()),
+                "journal_url": stack.enter_context(pg_database()),
+            }
+        s = console_setup(path, **urls)
+        srv = s.dep.service.authorization_server
+        s.dep.service.admin.register_client(
+            "console", public=True, redirect_uris=[srv.public_url + "/console/callback"]
+        )
+        yield s
+        s.dep.client.close()
+        s.dep.service.close()

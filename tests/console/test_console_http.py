@@ -4,7 +4,6 @@ pages decided by the policy and journaled through the pipeline."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -12,8 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from strongroom.api.app import create_app
-from tests.conftest import pg_database
-from tests.console.console_testkit import PASSWORD, Account, ConsoleSetup, console_setup
+from tests.console.console_testkit import PASSWORD, Account, ConsoleSetup, console_on
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -22,21 +20,8 @@ def setup(
 ) -> Iterator[ConsoleSetup]:
     """The embedded SQLite files, and PostgreSQL (registry and journal each in their own
     database), as the API suite runs."""
-    with contextlib.ExitStack() as stack:
-        urls = {}
-        if request.param == "postgresql":
-            urls = {
-                "registry_url": stack.enter_context(pg_database()),
-                "journal_url": stack.enter_context(pg_database()),
-            }
-        s = console_setup(tmp_path_factory.mktemp("home"), **urls)
-        srv = s.dep.service.authorization_server
-        s.dep.service.admin.register_client(
-            "console", public=True, redirect_uris=[srv.public_url + "/console/callback"]
-        )
+    with console_on(request.param, tmp_path_factory.mktemp("home")) as s:
         yield s
-        s.dep.client.close()
-        s.dep.service.close()
 
 
 def browser(s: ConsoleSetup) -> TestClient:

@@ -7,7 +7,6 @@ journal's verification started on one is seen, and refused a second time, on the
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +22,7 @@ from strongroom.compose import Service, compose
 from strongroom.console.sessions import SessionStore
 from strongroom.console.web import SESSION_COOKIE
 from strongroom.gate.verification_runs import STALE_SECONDS, VerificationRuns
-from tests.conftest import pg_database
-from tests.console.console_testkit import ConsoleSetup, console_setup
+from tests.console.console_testkit import ConsoleSetup, console_on
 from tests.console.test_console_http import sign_in
 
 
@@ -32,21 +30,8 @@ from tests.console.test_console_http import sign_in
 def setup(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ConsoleSetup]:
-    with contextlib.ExitStack() as stack:
-        urls = {}
-        if request.param == "postgresql":
-            urls = {
-                "registry_url": stack.enter_context(pg_database()),
-                "journal_url": stack.enter_context(pg_database()),
-            }
-        s = console_setup(tmp_path_factory.mktemp("home"), **urls)
-        srv = s.dep.service.authorization_server
-        s.dep.service.admin.register_client(
-            "console", public=True, redirect_uris=[srv.public_url + "/console/callback"]
-        )
+    with console_on(request.param, tmp_path_factory.mktemp("home")) as s:
         yield s
-        s.dep.client.close()
-        s.dep.service.close()
 
 
 @pytest.fixture
