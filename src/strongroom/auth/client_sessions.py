@@ -111,18 +111,16 @@ class ClientSessions:
     # --- sign-ins under way ----------------------------------------------------------------
     def begin(self, pid: str, secrets: dict[str, str], redirect_uri: str, now: float) -> None:
         key = digest(pid)
-        sealed = self._seal(key, SIGN_IN_FIELD, secrets)
-        with self._begin() as conn:
-            self._sweep(conn, now)
-            # Anyone who opens the sign-in page starts one: bounded, oldest dropped first.
-            self._bound(
-                conn, console_sign_ins, console_sign_ins.c.created_at, self.limits.max_pending
-            )
-            conn.execute(
-                console_sign_ins.insert().values(
-                    pid_hash=key, sealed=sealed, redirect_uri=redirect_uri, created_at=now
-                )
-            )
+        # Anyone who opens the sign-in page starts one: bounded, oldest dropped first.
+        self._insert_bounded(
+            console_sign_ins.c.created_at,
+            self.limits.max_pending,
+            now,
+            pid_hash=key,
+            sealed=self._seal(key, SIGN_IN_FIELD, secrets),
+            redirect_uri=redirect_uri,
+            created_at=now,
+        )
 
     def take_sign_in(self, pid: str, now: float) -> tuple[dict[str, str], str] | None:
         """The sign-in's sealed values and redirect URI, once: the DELETE that removes it
@@ -143,23 +141,18 @@ class ClientSessions:
     # --- signed-in sessions ----------------------------------------------------------------
     def open(self, sid: str, secrets: dict[str, str | None], expires_at: float, now: float) -> None:
         key = digest(sid)
-        sealed = self._seal(key, SESSION_FIELD, secrets)
-        with self._begin() as conn:
-            self._sweep(conn, now)
-            self._bound(
-                conn, console_sessions, console_sessions.c.last_seen, self.limits.max_sessions
-            )
-            conn.execute(
-                console_sessions.insert().values(
-                    sid_hash=key,
-                    sealed=sealed,
-                    expires_at=expires_at,
-                    version=0,
-                    created_at=now,
-                    last_seen=now,
-                    absolute_expiry=now + self.limits.absolute,
-                )
-            )
+        self._insert_bounded(
+            console_sessions.c.last_seen,
+            self.limits.max_sessions,
+            now,
+            sid_hash=key,
+            sealed=self._seal(key, SESSION_FIELD, secrets),
+            expires_at=expires_at,
+            version=0,
+            created_at=now,
+            last_seen=now,
+            absolute_expiry=now + self.limits.absolute,
+        )
 
     def identify(self, sid: str, principal_id: str, role: str) -> None:
         t = console_sessions
@@ -247,14 +240,21 @@ class ClientSessions:
         )
         conn.execute(p.delete().where(p.c.created_at < now - self.limits.pending))
 
-    @staticmethod
-    def _bound(conn: sa.Connection, table: sa.Table, age: sa.Column[float], limit: int) -> None:
-        count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        if count < limit:
-            return
-        pk = next(iter(table.primary_key.columns))
-        oldest = sa.select(pk).order_by(age).limit(count - limit + 1).scalar_subquery()
-        conn.execute(table.delete().where(pk.in_(oldest)))
+    def _insert_bounded(
+        self, age: sa.Column[float], limit: int, now: float, **values: object
+    ) -> None:
+        """Insert a row into `age`'s table after the sweep, the oldest rows by `age`
+        dropped first so that the table keeps at most `limit` rows."""
+        table = age.table
+        assert isinstance(table, sa.Table)
+        with self._begin() as conn:
+            self._sweep(conn, now)
+            count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            if count >= limit:
+                pk = next(iter(table.primary_key.columns))
+                oldest = sa.select(pk).order_by(age).limit(count - limit + 1).scalar_subquery()
+                conn.execute(table.delete().where(pk.in_(oldest)))
+            conn.execute(table.insert().values(**values))
 
     def _opened(self, row: sa.RowMapping, *, last_seen: float | None = None) -> SessionRow | None:
         """The row with its sealed values opened; None, and the row deleted, if they do not
