@@ -45,6 +45,35 @@ def event(
     )
 
 
+def prefecture_event(
+    clock: FakeClock,
+    endpoint: str,
+    purpose: str,
+    principal: str,
+    *,
+    session: str = "s-1",
+    ip: str = "172.16.3.9",
+    outcome: str = "allowed",
+    **fields: Any,
+) -> AccessEvent:
+    """An event of a prefecture agent's case work, with one new subject when allowed;
+    `fields` are the event's others (case, records, reason, detail)."""
+    return AccessEvent(
+        ts=clock.now(),
+        kind="access",
+        principal=principal,
+        role="prefecture",
+        endpoint=endpoint,
+        outcome=outcome,  # type: ignore[arg-type]
+        session=session,
+        ip=ip,
+        user_agent="Mozilla/5.0 (prefecture)",
+        purpose=purpose,
+        subjects=(str(uuid.uuid4()),) if outcome == "allowed" else (),
+        **fields,
+    )
+
+
 # The roles these tests are written against, declared as a policy declares them: in the
 # detectors' per-role parameters. A role left out gets the config's FALLBACK_ROLE.
 ROLES: dict[str, dict[str, Any]] = {

@@ -5,10 +5,10 @@ only alerted on."""
 
 from __future__ import annotations
 
-import uuid
+import dataclasses
 from typing import Any
 
-from detect_testkit import config, engine, families, only
+from detect_testkit import config, engine, families, only, prefecture_event
 from test_detect_linking import actions_of, link, read
 
 from strongroom.clock import FakeClock
@@ -22,21 +22,10 @@ RING = "agent-ring"
 
 def approve(clock: FakeClock, case: str, linker: str, principal: str = RING) -> AccessEvent:
     """The event `POST /v1/cases/{id}/subjects/{subject}/approve` journals."""
-    subject = str(uuid.uuid4())
-    return AccessEvent(
-        ts=clock.now(),
-        kind="access",
-        principal=principal,
-        role="prefecture",
-        endpoint=CASE_APPROVE_LINK.id,
-        outcome="allowed",
-        session="s-2",
-        ip="172.16.3.10",
-        user_agent="Mozilla/5.0 (prefecture)",
-        purpose="case_management",
-        subjects=(subject,),
-        detail={"case": case, "approved": subject, "for": linker},
+    ev = prefecture_event(
+        clock, CASE_APPROVE_LINK.id, "case_management", principal, session="s-2", ip="172.16.3.10"
     )
+    return dataclasses.replace(ev, detail={"case": case, "approved": ev.subjects[0], "for": linker})
 
 
 def insider_until_suspended(eng: DetectionEngine, clock: FakeClock) -> list[Any]:

@@ -5,10 +5,11 @@ suspend. A legitimate agent's pace and a legitimate large case stay below contai
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
-from detect_testkit import config, engine, families, only
+from detect_testkit import config, engine, families, only, prefecture_event
 
 from strongroom.clock import FakeClock
 from strongroom.detect import DetectionEngine
@@ -30,50 +31,23 @@ def link(
     reason: str | None = None,
 ) -> AccessEvent:
     """The event `POST /v1/cases/{id}/subjects` journals (gate/cases.py)."""
-    subject = str(uuid.uuid4())
+    ev = prefecture_event(
+        clock, CASE_LINK.id, "case_management", principal, outcome=outcome, reason=reason
+    )
     detail: dict[str, Any] = {"case": case}
     if outcome == "allowed":
         detail |= {
-            "linked": subject,
+            "linked": ev.subjects[0],
             "link_status": "active",
             "kind": kind,
             "links": links,
             "related": related,
         }
-    return AccessEvent(
-        ts=clock.now(),
-        kind="access",
-        principal=principal,
-        role="prefecture",
-        endpoint=CASE_LINK.id,
-        outcome=outcome,  # type: ignore[arg-type]
-        session="s-1",
-        ip="172.16.3.9",
-        user_agent="Mozilla/5.0 (prefecture)",
-        purpose="case_management",
-        subjects=(subject,) if outcome == "allowed" else (),
-        reason=reason,
-        detail=detail,
-    )
+    return dataclasses.replace(ev, detail=detail)
 
 
 def read(clock: FakeClock, case: str, principal: str = AGENT) -> AccessEvent:
-    subject = str(uuid.uuid4())
-    return AccessEvent(
-        ts=clock.now(),
-        kind="access",
-        principal=principal,
-        role="prefecture",
-        endpoint=PERSON.id,
-        outcome="allowed",
-        session="s-1",
-        ip="172.16.3.9",
-        user_agent="Mozilla/5.0 (prefecture)",
-        purpose="case_work",
-        case=case,
-        subjects=(subject,),
-        records=1,
-    )
+    return prefecture_event(clock, PERSON.id, "case_work", principal, case=case, records=1)
 
 
 def actions_of(eng: DetectionEngine, events: list[AccessEvent]) -> list[Any]:
