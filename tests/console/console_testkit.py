@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
+from fastapi.testclient import TestClient
 
 from strongroom.clock import FakeClock
 from strongroom.detect.containment import Action, Containment
@@ -138,3 +139,13 @@ def console_on(backend: str, path: Path) -> Iterator[ConsoleSetup]:
         yield s
         s.dep.client.close()
         s.dep.service.close()
+
+
+def verification_status(http: TestClient) -> str:
+    """The journal verification's status fragment once the run has ended (waits up to 10 s)."""
+    for _ in range(200):
+        status = http.get("/console/journal/verification").text
+        if "data-poll-done" in status:
+            return status
+        time.sleep(0.05)
+    return status

@@ -11,7 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from strongroom.api.app import create_app
-from tests.console.console_testkit import PASSWORD, Account, ConsoleSetup, console_on
+from tests.console.console_testkit import (
+    PASSWORD,
+    Account,
+    ConsoleSetup,
+    console_on,
+    verification_status,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -262,8 +268,6 @@ def test_principals_page_suspends_and_ends_sessions(setup: ConsoleSetup) -> None
 def test_journal_verification_runs_in_the_background_with_its_progress(
     setup: ConsoleSetup,
 ) -> None:
-    import time
-
     auditor = sign_in(setup, setup.auditor)
     page = auditor.get("/console/journal")
     assert page.status_code == 200, page.text
@@ -271,11 +275,7 @@ def test_journal_verification_runs_in_the_background_with_its_progress(
     csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
     r = auditor.post("/console/journal/verify", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    for _ in range(100):
-        status = auditor.get("/console/journal/verification").text
-        if "data-poll-done" in status:
-            break
-        time.sleep(0.1)
+    status = verification_status(auditor)
     assert 'id="verify-ok"' in status, status
     journal = setup.dep.service.journal
     journal.flush()

@@ -8,7 +8,6 @@ journal's verification started on one is seen, and refused a second time, on the
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +21,7 @@ from strongroom.compose import Service, compose
 from strongroom.console.sessions import SessionStore
 from strongroom.console.web import SESSION_COOKIE
 from strongroom.gate.verification_runs import STALE_SECONDS, VerificationRuns
-from tests.console.console_testkit import ConsoleSetup, console_on
+from tests.console.console_testkit import ConsoleSetup, console_on, verification_status
 from tests.console.test_console_http import sign_in
 
 
@@ -224,11 +223,7 @@ def test_the_verification_started_on_one_worker_shows_on_the_other(
     token = csrf_in(first.get("/console/journal").text)
     r = first.post("/console/journal/verify", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    for _ in range(200):
-        status = second.get("/console/journal/verification").text
-        if "data-poll-done" in status:
-            break
-        time.sleep(0.05)
+    status = verification_status(second)
     assert 'id="verify-ok"' in status, status
     assert setup.auditor.principal in status  # started by, as the other worker recorded it
 
@@ -252,11 +247,7 @@ def test_one_verification_at_a_time_across_workers(setup: ConsoleSetup, other: S
     token = csrf_in(second.get("/console/journal").text)
     r = second.post("/console/journal/verify", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    for _ in range(200):
-        status = second.get("/console/journal/verification").text
-        if "data-poll-done" in status:
-            break
-        time.sleep(0.05)
+    status = verification_status(second)
     assert 'id="verify-ok"' in status, status
 
 
