@@ -80,15 +80,16 @@ class Provider:
 
     def __init__(self, url: str, admin_token: str, clients: dict[str, dict[str, Any]]) -> None:
         self.url, self.admin_token, self.clients = url, admin_token, clients
+        self.base = url.rstrip("/")  # where its routes are, whichever way it names itself
 
     def token(self, client: str, dpop: DPoPClient | None, *, resource: str = AUDIENCE) -> str:
         c = self.clients[client]
         headers = {}
         if dpop is not None:
             # The provider checks the proof against its own clock, not the test's.
-            headers["DPoP"] = dpop.proof("POST", self.url + "/token", iat=time.time())
+            headers["DPoP"] = dpop.proof("POST", self.base + "/token", iat=time.time())
         r = httpx.post(
-            self.url + "/token",
+            self.base + "/token",
             data={
                 "grant_type": "client_credentials",
                 "client_id": c["client_id"],
@@ -106,7 +107,7 @@ class Provider:
     def sign_in(self, login: str, password: str, verifier_challenge: str) -> dict[str, list[str]]:
         """The browser's part of the authorization code flow: the query of the redirect
         back to the app (`code`, or `error`)."""
-        with httpx.Client(base_url=self.url) as browser:
+        with httpx.Client(base_url=self.base) as browser:
             r = browser.get(
                 "/auth",
                 params={
@@ -130,7 +131,7 @@ class Provider:
 
     def redeem(self, code: str, verifier: str, dpop: DPoPClient) -> str:
         r = httpx.post(
-            self.url + "/token",
+            self.base + "/token",
             data={
                 "grant_type": "authorization_code",
                 "client_id": APP,
@@ -139,14 +140,24 @@ class Provider:
                 "code_verifier": verifier,
                 "resource": AUDIENCE,
             },
-            headers={"DPoP": dpop.proof("POST", self.url + "/token", iat=time.time())},
+            headers={"DPoP": dpop.proof("POST", self.base + "/token", iat=time.time())},
         )
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """`claims` signed with the provider's own current key (its test endpoint)."""
+        r = httpx.post(
+            self.base + "/_test/sign",
+            json=claims,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["token"])
+
     def rotate(self) -> str:
         r = httpx.post(
-            self.url + "/_test/rotate", headers={"Authorization": f"Bearer {self.admin_token}"}
+            self.base + "/_test/rotate", headers={"Authorization": f"Bearer {self.admin_token}"}
         )
         assert r.status_code == 200, r.text
         return str(r.json()["kid"])
@@ -185,9 +196,12 @@ def provider_process(
     *,
     accounts: list[dict[str, Any]] | None = None,
     port: int | None = None,
+    slash: str = "",
 ) -> Iterator[Provider]:
+    """The provider on `port`, naming itself http://127.0.0.1:PORT followed by `slash`."""
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    url = base + slash
     admin_token = secrets.token_urlsafe(24)
     config = {
         "port": port,
@@ -201,7 +215,7 @@ def provider_process(
     config_path = folder / "provider.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     command = [node, str(PROVIDER_DIR / "provider.mjs"), str(config_path)]
-    ready = url + "/.well-known/openid-configuration"
+    ready = base + "/.well-known/openid-configuration"
     with running(command, dict(os.environ), folder / "provider.log", ready, timeout=30):
         yield Provider(url, admin_token, clients)
 
@@ -443,6 +457,41 @@ def test_a_discovery_naming_another_issuer_is_refused_with_a_clear_error(
         service.close()
 
 
+@pytest.mark.parametrize(("named", "configured"), [("/", ""), ("", "/")])
+def test_an_issuer_named_with_or_without_a_trailing_slash_is_the_same_issuer(
+    world: World, tmp_path: Path, named: str, configured: str
+) -> None:
+    """Providers disagree on the slash (Keycloak's realm URLs have none, others end in
+    one) and operators copy either form: the configured URL and the provider's own name
+    for itself are matched without it, and its tokens are held to the name its discovery
+    gives (OIDC Discovery 1.0 §4.3), exactly."""
+    dep = build_deployment(tmp_path / "home", persons=20, mode="production", clock=world.clock)
+    police = dep.principals["police"]
+    dep.client.close()
+    dep.service.close()
+    clients = {"police": client_spec(police, ["gendarme"])}
+    with provider_process(world.node, tmp_path, clients, slash=named) as provider:
+        base = provider.url.rstrip("/")
+        service, http = trusting(dep.home, base + configured, world.clock)
+        try:
+            dpop = DPoPClient(world.clock)
+            token = provider.token("police", dpop)
+            assert decoded(token)[1]["iss"] == base + named
+            body = {"serial": dep.fixtures["weapon_serial"]}
+            r = BoundSession(http, dpop, token).call("POST", LOOKUP, json=body)
+            assert r.status_code == 200, r.text
+            assert last_entry(service)["principal"] == police
+            # The other spelling is not the provider's name: such a token is refused.
+            _, claims = decoded(token)
+            other = base + ("" if named else "/")
+            forged = provider.sign(claims | {"iss": other})
+            r = BoundSession(http, dpop, forged).call("POST", LOOKUP, json=body)
+            assert_refused(r)
+        finally:
+            http.close()
+            service.close()
+
+
 def test_a_server_whose_issuer_discovery_names_another_does_not_start(
     world: World, tmp_path: Path
 ) -> None:
@@ -536,17 +585,6 @@ def signed_by_us(world: World, claims: dict[str, Any]) -> str:
     return jwt.encode(header, claims, key, algorithms=["EdDSA"])
 
 
-def signed_by_provider(world: World, claims: dict[str, Any]) -> str:
-    """`claims` signed with the provider's own current key (its test endpoint)."""
-    r = httpx.post(
-        world.provider.url + "/_test/sign",
-        json=claims,
-        headers={"Authorization": f"Bearer {world.provider.admin_token}"},
-    )
-    assert r.status_code == 200, r.text
-    return str(r.json()["token"])
-
-
 def test_our_own_tokens_are_served_beside_the_providers(world: World) -> None:
     principal, key = our_service_account(world, "both-svc")
     ours_dpop, theirs_dpop = DPoPClient(world.clock), DPoPClient(world.clock)
@@ -579,11 +617,11 @@ def test_a_token_signed_by_one_issuer_and_naming_the_other_is_refused(world: Wor
     _, ours = decoded(our_token(world, "crossed-svc", key, dpop))
     # Our claims as they are (our `iss`), signed by the provider's key: our keys (and our
     # one algorithm, EdDSA, where the provider signs ES256) only.
-    problem = assert_refused(lookup(world, signed_by_provider(world, ours), dpop))
+    problem = assert_refused(lookup(world, world.provider.sign(ours), dpop))
     assert problem["detail"] == "access token signature invalid"
     # The provider's test endpoint signs tokens the provider's verifier takes: what failed
     # above is the key the named issuer does not hold, nothing else.
-    assert lookup(world, signed_by_provider(world, theirs), dpop).status_code == 200
+    assert lookup(world, world.provider.sign(theirs), dpop).status_code == 200
 
 
 def test_a_token_naming_an_issuer_not_trusted_here_is_refused(world: World) -> None:

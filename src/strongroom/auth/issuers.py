@@ -28,12 +28,23 @@ class TrustedIssuers:
     ({issuer: verifier}); a token naming none of them is refused like any bad token."""
 
     def __init__(self, verifiers: Mapping[str, AccessTokenVerifier]) -> None:
-        self.verifiers = dict(verifiers)
+        # Keyed without a trailing slash: providers differ on it and operators copy either
+        # form. The verifier then holds the token to its issuer's exact name.
+        self.verifiers = {issuer.rstrip("/"): v for issuer, v in verifiers.items()}
+        # A client sends the same token with every request until it expires: its route is
+        # read once. Bounded like the verifiers' own caches; holds only routed tokens.
+        self._routes: dict[str, AccessTokenVerifier] = {}
+        self._routes_max = 10_000
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
-        verifier = self.verifiers.get(claimed_issuer(token))
+        verifier = self._routes.get(token) if isinstance(token, str) else None
         if verifier is None:
-            raise invalid_token("access token from an issuer not trusted here")
+            verifier = self.verifiers.get(claimed_issuer(token).rstrip("/"))
+            if verifier is None:
+                raise invalid_token("access token from an issuer not trusted here")
+            if len(self._routes) >= self._routes_max:
+                self._routes.clear()
+            self._routes[token] = verifier
         return verifier.verify_access_token(token)
 
 

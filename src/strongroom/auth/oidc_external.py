@@ -1,7 +1,8 @@
 """An external OpenID Connect issuer (Keycloak, ...) as the source of access tokens.
 
 Discovery (OIDC Discovery 1.0 §4 / RFC 8414 §3): the document's `issuer` must equal the
-configured one (§4.3, mix-up defence). The JWKS is cached and fetched again when a token
+configured one (§4.3, mix-up defence), a trailing slash aside; tokens must then name the
+issuer exactly as the document spells it. The JWKS is cached and fetched again when a token
 names an unknown `kid` (key rotation at the provider), at most once per `min_refetch`
 seconds so forged kids cannot make us hammer the provider. Verification is joserfc's, with
 asymmetric algorithms only; the provider's claims are mapped to ours (`roles`, `scope`,
@@ -53,6 +54,9 @@ class ExternalIssuer:
         min_refetch: float = 10.0,
     ) -> None:
         self.issuer = issuer.rstrip("/")
+        # What the provider calls itself, as its discovery spells it (the slash included):
+        # the `iss` its tokens must carry, exactly.
+        self.named_issuer = self.issuer
         self.audience = audience
         self.role_map = dict(role_map)
         self.role_claim = role_claim
@@ -73,15 +77,16 @@ class ExternalIssuer:
     def discover(self) -> dict[str, Any]:
         url = self.issuer + "/.well-known/openid-configuration"
         doc = self._get_json(url)
-        named = str(doc.get("issuer", "")).rstrip("/")
-        if named != self.issuer:
+        named = str(doc.get("issuer", ""))
+        if named.rstrip("/") != self.issuer:
             raise IssuerMismatch(
-                f"OIDC discovery at {url} names the issuer {named!r}, not the configured "
-                f"{self.issuer!r}: its tokens are not trusted"
+                f"OIDC discovery at {url} names the issuer {named.rstrip('/')!r}, not the "
+                f"configured {self.issuer!r}: its tokens are not trusted"
             )
         if not isinstance(doc.get("jwks_uri"), str):
             raise Unavailable(f"OIDC discovery at {url} has no jwks_uri")
         self._jwks_uri = doc["jwks_uri"]
+        self.named_issuer = named
         return doc
 
     def refresh_keys(self) -> None:
@@ -127,7 +132,7 @@ class ExternalIssuer:
         registry = JWTClaimsRegistry(
             now=int(self.clock.now()),
             leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
+            iss={"essential": True, "value": self.named_issuer},
             aud={"essential": True, "value": self.audience},
             sub={"essential": True},
             exp={"essential": True},

@@ -89,11 +89,22 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.clock = clock
-        # Signature results for tokens already verified: the same bytes under the same key
-        # set verify the same way, so only the time claims need checking again. Emptied
-        # when the set's active key changes; bounded so a flood of tokens cannot grow it.
+        # Tokens already verified, signature and claims: the same bytes under the same key
+        # set verify the same way, so only the time claims need checking again. Bounded so
+        # a flood of tokens cannot grow it.
         self._verified: dict[str, tuple[str | None, dict[str, Any]]] = {}
         self._cache_size = 10_000
+        self._claims = JWTClaimsRegistry(
+            now=lambda: int(self.clock.now()),
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            jti={"essential": True},
+            client_id={"essential": True},
+        )
 
     def issue_access_token(
         self,
@@ -162,28 +173,24 @@ class TokenService:
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
             raise invalid_token("malformed access token")
         cached = self._verified.get(token)
-        if cached is not None and self.keys.verification_key(str(cached[0])) is not None:
-            claims = cached[1]
-        else:
-            claims = self._verify_signature(token)
-        registry = JWTClaimsRegistry(
-            now=int(self.clock.now()),
-            leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
-            sub={"essential": True},
-            exp={"essential": True},
-            iat={"essential": True},
-            jti={"essential": True},
-            client_id={"essential": True},
-        )
         try:
-            registry.validate(claims)
+            if cached is not None and self.keys.verification_key(str(cached[0])) is not None:
+                claims = cached[1]
+                self._claims.validate_exp(claims["exp"])
+                self._claims.validate_iat(claims["iat"])
+                if "nbf" in claims:
+                    self._claims.validate_nbf(claims["nbf"])
+                return dict(claims)
+            kid, claims = self._verify_signature(token)
+            self._claims.validate(claims)
         except JoseError as exc:
             raise invalid_token(f"access token rejected ({exc.error})") from exc
+        if len(self._verified) >= self._cache_size:
+            self._verified.clear()
+        self._verified[token] = (kid, claims)
         return dict(claims)
 
-    def _verify_signature(self, token: str) -> dict[str, Any]:
+    def _verify_signature(self, token: str) -> tuple[str | None, dict[str, Any]]:
         try:
             decoded = jwt.decode(token, self._resolve_key, algorithms=[ALG], registry=_REGISTRY)
         except _KeyRejectedError as exc:
@@ -193,10 +200,7 @@ class TokenService:
         header, claims = decoded.header, decoded.claims
         if str(header.get("typ", "")).lower() not in (TYP, "application/" + TYP):
             raise invalid_token("not an access token (typ)")
-        if len(self._verified) >= self._cache_size:
-            self._verified.clear()
-        self._verified[token] = (header.get("kid"), claims)
-        return claims
+        return header.get("kid"), claims
 
     def _resolve_key(self, obj: GuestProtocol) -> OKPKey:
         header = obj.headers()
