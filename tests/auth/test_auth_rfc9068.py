@@ -201,8 +201,9 @@ def test_wrong_issuer_or_audience_rejected(
 ) -> None:
     other_aud = TokenService(keys_dir, issuer=ISSUER, audience="payroll-api", clock=clock)
     other_iss = TokenService(keys_dir, issuer="https://evil.test", audience=AUDIENCE, clock=clock)
-    _rejected(tokens, _issue(other_aud))  # same keys, token for another audience
-    _rejected(tokens, _issue(other_iss))
+    for token in (_issue(other_aud), _issue(other_iss)):  # same keys, another aud / iss
+        _rejected(tokens, token)
+        _rejected(tokens, token)  # a valid signature is not remembered as a valid token
 
 
 def test_missing_typ_or_essential_claims_rejected(tokens: TokenService, clock: FakeClock) -> None:
