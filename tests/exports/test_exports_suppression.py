@@ -63,13 +63,7 @@ def test_no_small_cell_suppresses_nothing_and_zero_is_published() -> None:
 
 def test_aggregate_export_is_suppressed(sqlite_env: Env) -> None:
     env = sqlite_env  # 130 holders in 75 (65 per category), 10 in 13 (5 per category)
-    export_id = env.desk.request(
-        env.requester,
-        dataset="weapons_by_departement_category",
-        fields=["address.departement", "weapon.category"],
-        justification=JUSTIFICATION,
-    ).body["id"]
-    env.desk.approve(env.approver, export_id)
+    export_id = _approved(env, ["address.departement", "weapon.category"])
     _, download = env.desk.download(env.requester, export_id)
     rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))
     table = {(r["address.departement"], r["weapon.category"]): r["count"] for r in rows}
@@ -88,13 +82,7 @@ def _holders(env: Env, counts: dict[tuple[str, str], int]) -> None:
 
 
 def _published(env: Env, fields: list[str]) -> dict[tuple[str, str], int | None]:
-    export_id = env.desk.request(
-        env.requester,
-        dataset="weapons_by_departement_category",
-        fields=fields,
-        justification=JUSTIFICATION,
-    ).body["id"]
-    env.desk.approve(env.approver, export_id)
+    export_id = _approved(env, fields)
     _, download = env.desk.download(env.requester, export_id)
     rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))
     if len(fields) == 2:

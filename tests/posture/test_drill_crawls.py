@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from strongroom.posture.drill_crawls import harvest, known_values, pii_records
 from strongroom.posture.drill_knowledge import Knowledge, Known
-from strongroom.posture.drill_strategies import Probe, Strategy, build
+from strongroom.posture.drill_strategies import Probe, build
+from tests.posture.drill_testkit import play
 
-Answer = Callable[[Probe], tuple[int, Any]]
 P1, P2, S1, S2 = (str(uuid.uuid4()) for _ in range(4))
-
-
-def play(strategy: Strategy, answer: Answer, limit: int = 300) -> list[Probe]:
-    sent: list[Probe] = []
-    while len(sent) < limit and (probe := strategy.next()) is not None:
-        sent.append(probe)
-        strategy.learn(probe, *answer(probe))
-    return sent
 
 
 def test_pii_in_a_field_or_inside_free_text_is_counted_masked_values_are_not() -> None:
