@@ -98,13 +98,16 @@ def test_the_owner_reads_its_record_tries_the_staff_doors_then_watches() -> None
             return 200, record
         if p.kind == "accesses":
             return 200, {"items": [], "next_before": None}
+        if p.kind == "filing":
+            return 400, {"reason": "invalid_case_kind"}
         return 403, {"reason": "role_not_allowed"}
 
     strategy = build("owner", Knowledge(), random.Random(1))
     sent = play(strategy, answer, limit=40)
     kinds = [p.kind for p in sent]
-    assert kinds[:2] == ["me", "accesses"]
-    tried = {p.kind: p for p in sent[2:7]}
+    assert kinds[:3] == ["me", "accesses", "filing"]
+    assert sent[2].body == {"kind": "drill-probe"}  # no such kind: nothing is filed
+    tried = {p.kind: p for p in sent[3:8]}
     assert set(tried) == {"verify", "search", "read", "weapon", "ledger"}
     assert tried["verify"].body == {
         "permit_number": "FR-29-48151623",
@@ -114,7 +117,7 @@ def test_the_owner_reads_its_record_tries_the_staff_doors_then_watches() -> None
     assert tried["read"].path == f"/v1/persons/{S1}"
     assert tried["weapon"].body == {"serial": "BEA00000001"}
     # Every staff door refused: the rest is the record and its accesses, again and again.
-    assert set(kinds[7:]) == {"me", "accesses"} and len(sent) == 40
+    assert set(kinds[8:]) == {"me", "accesses"} and len(sent) == 40
     assert strategy.records(sent[0], record) == [f"me:{S1}"]
 
 

@@ -102,6 +102,8 @@ def test_a_stolen_owner_token_reads_its_record_until_stopped(target: dict[str, A
     assert base.records >= 60 and base.subjects == 1
     # Every staff door was tried with the record's own values, and refused.
     assert base.refusals.get("403 role_not_allowed", 0) >= 4
+    # Its filing door let the request in and refused the kind: nothing was filed.
+    assert base.refusals.get("400 invalid_case_kind") == 1
     stop = report.first_stop
     assert stop is not None and stop.layer in {"budget", "detector"}, report.to_dict()
     assert report.records < base.records

@@ -4,10 +4,11 @@ a site (`Crawl`: a queue of requests, each answer adding the IDs it names), then
 nothing, so the answer shows the door is open (404, not 403) without acting on anything.
 
     owner     a citizen's account: its record (GET /v1/me), who looked at it (the pages of
-              GET /v1/me/accesses), then the staff doors tried with what the record taught
-              (its own permit on the dealer's check, its identity on the police search, its
-              ID on the full-record read, its serials on the weapon lookup) and with the
-              known list; then the record watched. One person: records count its reads.
+              GET /v1/me/accesses), its filing door reached, then the staff doors tried
+              with what the record taught (its own permit on the dealer's check, its
+              identity on the police search, its ID on the full-record read, its serials on
+              the weapon lookup) and with the known list; then the record watched. One
+              person: records count its reads.
     auditor   the journal and what is built on it: alerts, activity, reviews, checkpoint and
               proofs, the verification, then every principal and subject the answers name
               investigated in turn (principals -> the subjects they saw -> who else saw
@@ -141,11 +142,17 @@ ME = Probe("GET", "/v1/me", kind="me")
 ACCESSES = Probe("GET", "/v1/me/accesses", kind="accesses")
 
 
+# The owner's one write opens a case at the prefecture: reached with a kind of request no
+# policy declares, which is refused inside the task (400), past the role and scope (403).
+FILING = Probe("POST", "/v1/me/requests", {"kind": "drill-probe"}, kind="filing")
+
+
 class OwnerDoor(Crawl):
     def __init__(self, knowledge: Knowledge, rng: random.Random) -> None:
         super().__init__(knowledge, rng)
         self.ask(ME)
         self.ask(ACCESSES)
+        self.ask(FILING)
 
     def watched(self) -> list[Probe]:
         return [ME, ACCESSES]
