@@ -63,13 +63,7 @@ def test_no_small_cell_suppresses_nothing_and_zero_is_published() -> None:
 
 def test_aggregate_export_is_suppressed(sqlite_env: Env) -> None:
     env = sqlite_env  # 130 holders in 75 (65 per category), 10 in 13 (5 per category)
-    export_id = env.desk.request(
-        env.requester,
-        dataset="weapons_by_departement_category",
-        fields=["address.departement", "weapon.category"],
-        justification=JUSTIFICATION,
-    ).body["id"]
-    env.desk.approve(env.approver, export_id)
+    export_id = _approved(env, ["address.departement", "weapon.category"])
     _, download = env.desk.download(env.requester, export_id)
     rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))
     table = {(r["address.departement"], r["weapon.category"]): r["count"] for r in rows}
@@ -88,13 +82,7 @@ def _holders(env: Env, counts: dict[tuple[str, str], int]) -> None:
 
 
 def _published(env: Env, fields: list[str]) -> dict[tuple[str, str], int | None]:
-    export_id = env.desk.request(
-        env.requester,
-        dataset="weapons_by_departement_category",
-        fields=fields,
-        justification=JUSTIFICATION,
-    ).body["id"]
-    env.desk.approve(env.approver, export_id)
+    export_id = _approved(env, fields)
     _, download = env.desk.download(env.requester, export_id)
     rows = list(csv.DictReader(io.StringIO(b"".join(download.chunks()).decode())))
     if len(fields) == 2:
@@ -196,3 +184,47 @@ def test_releases_with_random_changes_give_back_no_small_cell(seed: int, deltas:
     if deltas:
         small = {var for var in small if var[0] not in shown}
     assert small == set(), small
+
+
+def test_each_release_number_is_in_its_exports_journal_entry(sqlite_env: Env) -> None:
+    """The journal says which release of its dataset each aggregate export was (the
+    ledger's order an auditor reads exports against); a row export has none."""
+    env = sqlite_env
+    first = _approved(env, ["address.departement", "weapon.category"])
+    b"".join(env.desk.download(env.requester, first)[1].chunks())
+    second = _approved(env, ["address.departement"])
+    env.desk.generate(env.requester, second)  # generated first, downloaded later
+    b"".join(env.desk.download(env.requester, second)[1].chunks())
+    rows = env.desk.request(
+        env.requester,
+        dataset="departement_permits_expiring",
+        fields=["ref.permit_id", "permit.expires"],
+        justification=JUSTIFICATION,
+    ).body["id"]
+    env.desk.approve(env.approver, rows)
+    b"".join(env.desk.download(env.requester, rows)[1].chunks())
+
+    def released(export_id: str) -> list[tuple[str, int | None]]:
+        return [
+            (e["detail"]["step"], e["detail"].get("release"))
+            for e in env.entries()
+            if e.get("detail", {}).get("export") == export_id and e["detail"].get("step")
+        ]
+
+    assert released(first) == [("download", 1)]
+    assert released(second) == [("generate", 2), ("download", 2)]
+    assert released(rows) == [("download", None)]
+    assert env.store.release_of(first) == 1 and env.store.release_of(rows) is None
+
+
+def _approved(env: Env, fields: list[str]) -> str:
+    export_id = str(
+        env.desk.request(
+            env.requester,
+            dataset="weapons_by_departement_category",
+            fields=fields,
+            justification=JUSTIFICATION,
+        ).body["id"]
+    )
+    env.desk.approve(env.approver, export_id)
+    return export_id

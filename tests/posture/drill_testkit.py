@@ -1,12 +1,14 @@
 """What a drill's attacker brings, taken from a test's own seeded registry: the plain
 values an earlier leak would hold (the simulator's view of the registry, read through the
-vault and the seed's plan)."""
+vault and the seed's plan); and a strategy played against scripted answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strongroom.posture.drill_knowledge import Known
+from strongroom.posture.drill_strategies import Probe, Strategy
 from strongroom.simulate.world import load_registry
 
 
@@ -33,3 +35,15 @@ def leak(service: Any, seed: int, *, sample: int = 1000) -> tuple[list[Known], l
         if p.family_name
     ]
     return triples, identities
+
+
+Answer = Callable[[Probe], tuple[int, Any]]
+
+
+def play(strategy: Strategy, answer: Answer, limit: int = 5000) -> list[Probe]:
+    """Run a strategy against scripted answers; the probes it sent, in order."""
+    sent: list[Probe] = []
+    while len(sent) < limit and (probe := strategy.next()) is not None:
+        sent.append(probe)
+        strategy.learn(probe, *answer(probe))
+    return sent

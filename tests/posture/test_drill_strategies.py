@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,12 @@ from strongroom.policy import default_policy_text, load_policy_text
 from strongroom.posture.drill import DrillConfig, run_drill
 from strongroom.posture.drill_baseline import baseline_policy, copy_home
 from strongroom.posture.drill_knowledge import FAMILY_NAMES, Knowledge, Known
-from strongroom.posture.drill_strategies import Probe, Strategy, build
+from strongroom.posture.drill_strategies import Probe, build
 from tests.deployment import Deployment
-from tests.posture.drill_testkit import leak
+from tests.posture.drill_testkit import Answer, leak, play
 
 URL = "http://127.0.0.1:8000"
 SEED = 7  # tests/deployment.py seeds with 7
-
-Answer = Callable[[Probe], tuple[int, Any]]
-
-
-def play(strategy: Strategy, answer: Answer, limit: int = 5000) -> list[Probe]:
-    """Run a strategy against scripted answers; the probes it sent, in order."""
-    sent: list[Probe] = []
-    while len(sent) < limit and (probe := strategy.next()) is not None:
-        sent.append(probe)
-        strategy.learn(probe, *answer(probe))
-    return sent
 
 
 def registry(holders: dict[str, tuple[str, str]]) -> Answer:

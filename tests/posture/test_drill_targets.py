@@ -7,17 +7,12 @@ import socket
 
 import httpx
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from strongroom.cli.posture_cmds import drill_command
+from strongroom.cli.main import app as cli
 from strongroom.posture import TargetRefused, check_target
 from strongroom.posture.drill import DrillConfig, run_drill
 from strongroom.posture.targets import is_loopback
-
-cli = typer.Typer()
-cli.command("drill")(drill_command)
-cli.command("noop")(lambda: None)
 
 
 @pytest.fixture
@@ -100,3 +95,8 @@ def test_drill_cli_refuses_test_net_without_connecting(connections) -> None:
 def test_drill_cli_needs_credentials() -> None:
     r = CliRunner().invoke(cli, ["drill", "--url", "http://127.0.0.1:9", "--strategy", "enumerate"])
     assert r.exit_code == 2 and "--token" in r.output
+
+
+def test_the_drill_without_a_subcommand_needs_its_target_and_strategy() -> None:
+    r = CliRunner().invoke(cli, ["drill", "--strategy", "owner"])
+    assert r.exit_code == 2 and "--url and --strategy" in r.output

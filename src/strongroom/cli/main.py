@@ -32,7 +32,7 @@ def _register() -> None:
     from strongroom.cli.key_cmds import keys_app
     from strongroom.cli.person_cmds import person_app
     from strongroom.cli.policy_cmds import policy_app
-    from strongroom.cli.posture_cmds import audit_command, drill_command
+    from strongroom.cli.posture_cmds import audit_command, drill_app
     from strongroom.cli.principal_cmds import principal_app
     from strongroom.cli.simulate_cmds import simulate_command
     from strongroom.cli.token_cmds import token_app
@@ -52,7 +52,7 @@ def _register() -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(witness_app, name="witness")
     app.command("audit")(audit_command)
-    app.command("drill")(drill_command)
+    app.add_typer(drill_app, name="drill")
     app.command("simulate")(simulate_command)
     app.command("call")(call_command)
 

@@ -1,9 +1,11 @@
-"""`strongroom audit` and `strongroom drill`: thin adapters over `strongroom.posture`.
+"""`strongroom audit`, `strongroom drill` and `strongroom drill known`: thin adapters over
+`strongroom.posture`.
 
-Both are plain functions (`audit_command`, `drill_command`) so the main app registers them
-with `app.command("audit")(audit_command)` and `app.command("drill")(drill_command)`.
-Exit codes follow cli/common.py: 0 clean, 1 findings at or above --fail-on (audit) or
-records leaked beyond --fail-above (drill), 2 usage or configuration error.
+Plain functions (`audit_command`, `drill_command`, `drill_known_command`): the main app
+registers `app.command("audit")(audit_command)` and `drill_app` (the drill itself when no
+subcommand is named, `known` its known-list builder). Exit codes follow cli/common.py: 0
+clean, 1 findings at or above --fail-on (audit) or records leaked beyond --fail-above
+(drill), 2 usage or configuration error.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Strategy(StrEnum):
     dealer_buyers = "dealer-buyers"
     police_search = "police-search"
     prefecture_reads = "prefecture-reads"
+    owner = "owner"
+    auditor = "auditor"
+    admin = "admin"
     enumerate = "enumerate"
     name_sweep = "name-sweep"
     postcode_sweep = "postcode-sweep"
@@ -170,8 +175,11 @@ def _comparison(report: Any, console: Console) -> None:
 
 
 def drill_command(
-    url: Annotated[str, typer.Option("--url", help="base URL of the running deployment")],
-    strategy: Annotated[Strategy, typer.Option("--strategy", help="attack to play")],
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option("--url", help="base URL of the running deployment")
+    ] = None,
+    strategy: Annotated[Strategy | None, typer.Option("--strategy", help="attack to play")] = None,
     token: Annotated[
         list[str] | None,
         typer.Option(
@@ -235,7 +243,13 @@ def drill_command(
 ) -> None:
     """Play an attacker against a running deployment (loopback only unless --allow-remote)
     and report records obtained, requests made, and which layer stopped it; with
-    --baseline, the same against the deployment without budgets and detectors."""
+    --baseline, the same against the deployment without budgets and detectors.
+    `strongroom drill known` writes a known list from a seeded home."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if url is None or strategy is None:
+        err_console.print("[red]error:[/red] the drill needs --url and --strategy")
+        raise typer.Exit(2)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from strongroom.cli.common import home
@@ -306,3 +320,64 @@ def drill_command(
             f"obtained {check['baseline_records']} records, no more than {fail_above}"
         )
         raise typer.Exit(1)
+
+
+def drill_known_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="the CSV file to write")],
+    persons: Annotated[int, typer.Option("--persons", min=1, help="persons in the leak")],
+    seed: Annotated[int, typer.Option("--seed", help="random seed of the sample")] = 1,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="comma-separated, a leak's richness: family_name, birth_date, birth_year, "
+            "permit_number, departement, serial [default: family_name, birth_date, "
+            "permit_number, departement]",
+        ),
+    ] = None,
+    home_path: Annotated[
+        Path | None, typer.Option("--home", help="the home to sample (default STRONGROOM_HOME)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="sample a production home (needs --reason)")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="why a production home is sampled")
+    ] = None,
+) -> None:
+    """Write the drill's known list (--known) from a seeded home: PERSONS persons sampled
+    from its registry with the chosen columns, as an earlier leak would hold them.
+    Journaled; a production home is refused unless --force with --reason."""
+    from strongroom.compose import compose
+    from strongroom.config import Home
+    from strongroom.posture.drill_knowledge import write_known
+    from strongroom.posture.drill_leak import DEFAULT_COLUMNS, check_columns, sample_known
+
+    with cli_errors():
+        given = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+        wanted = check_columns(given or DEFAULT_COLUMNS)
+        if force and not reason:
+            err_console.print("[red]error:[/red] --force needs --reason")
+            raise typer.Exit(2)
+        svc = compose(Home(home_path) if home_path is not None else Home.from_env())
+        try:
+            rows = sample_known(
+                svc,
+                persons=persons,
+                seed=seed,
+                columns=wanted,
+                force_reason=reason if force else None,
+            )
+        finally:
+            svc.close()
+        write_known(output, rows, columns=wanted)
+    err_console.print(f"{len(rows)} persons ({', '.join(wanted)}) written to {output}")
+
+
+drill_app = typer.Typer(
+    help="Play an attacker against a running deployment; `known` builds its known list.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+drill_app.callback(invoke_without_command=True)(drill_command)
+drill_app.command("known")(drill_known_command)

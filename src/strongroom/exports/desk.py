@@ -300,7 +300,8 @@ class ExportDesk:
                 return StepResult(body=rec.to_dict(), detail={"step": "generate"})
             rec = self._write(rec, progress)
             return StepResult(
-                body=rec.to_dict(), detail={"step": "generate", "rows": rec.row_count}
+                body=rec.to_dict(),
+                detail={"step": "generate", "rows": rec.row_count, **self._release(rec)},
             )
 
         return self._step(caller, ep.EXPORT_DOWNLOAD, fn, detail={"export": export_id})
@@ -347,6 +348,7 @@ class ExportDesk:
                     "rows": rec.row_count,
                     "sha256": rec.sha256,
                     "approved_export": True,
+                    **self._release(rec),
                 },
             )
 
@@ -360,6 +362,12 @@ class ExportDesk:
                 d.close()
             raise
         return answer, opened[0]
+
+    def _release(self, rec: ExportRecord) -> dict[str, int]:
+        """An aggregate export's release number of its dataset, for its journal entry: the
+        suppression ledger's order, which an auditor reads exports against."""
+        number = self.store.release_of(rec.public_id)
+        return {} if number is None else {"release": number}
 
     def _downloadable(self, caller: Caller, export_id: str) -> ExportRecord:
         rec = self._get(export_id)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
@@ -320,6 +321,15 @@ class ExportStore:
             .values(row_count=rows, canary_count=canaries, sha256=sha256)
         )
         self._run(lambda c: c.execute(stmt), write=True)
+
+    def release_of(self, public_id: str) -> int | None:
+        """The release number of its dataset an aggregate export was (the last, if its
+        generation was retried); None for a row export or one not generated yet."""
+        q = select(func.max(suppression_releases.c.release)).where(
+            suppression_releases.c.export_id == public_id
+        )
+        found = self._run(lambda c: c.execute(q).scalar())
+        return None if found is None else int(found)
 
     def add_canary_marks(self, export_pk: int, marks: Iterable[bytes]) -> None:
         wanted = set(marks)

@@ -34,7 +34,7 @@ from strongroom.config import Home
 from strongroom.errors import BadRequest
 from strongroom.posture.drill_client import Account, ClientKey, token_claims
 from strongroom.posture.drill_knowledge import Knowledge, Known
-from strongroom.posture.drill_strategies import CASE, STRATEGIES, build, records_in
+from strongroom.posture.drill_strategies import CASE, STRATEGIES, build
 from strongroom.posture.targets import check_target
 
 # Consecutive refusals of what is asked (shape, purpose, scope) that end an account's run.
@@ -89,6 +89,7 @@ class DrillReport:
     accounts: list[AccountResult] = field(default_factory=list)
     ended_by: str = "max_requests"  # all_stopped | exhausted | max_requests | max_seconds
     by_kind: dict[str, int] = field(default_factory=dict)  # records per kind of request
+    answered: dict[str, int] = field(default_factory=dict)  # successful answers per kind
     known: int = 0  # rows of the attacker's known list
     learned: dict[str, int] = field(default_factory=dict)  # what answers taught, in counts
     baseline: DrillReport | None = None
@@ -355,7 +356,8 @@ def _run(
         report.requests += 1
         statuses[str(response.status_code)] += 1
         if response.is_success:
-            got = records_in(probe, body)
+            report.answered[probe.kind] = report.answered.get(probe.kind, 0) + 1
+            got = strategy.records(probe, body)
             if got:
                 report.by_kind[probe.kind] = report.by_kind.get(probe.kind, 0) + len(got)
             seen.update(got)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -138,12 +139,12 @@ def load_known(path: str | Path) -> list[Known]:
     return [_row(f"{p}:{i}", raw) for i, raw in enumerate(reader, start=2)]
 
 
-def write_known(path: str | Path, rows: list[Known]) -> None:
+def write_known(path: str | Path, rows: list[Known], columns: Sequence[str] = COLUMNS) -> None:
     with Path(path).open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
+        w = csv.DictWriter(fh, fieldnames=list(columns))
         w.writeheader()
         for r in rows:
-            w.writerow({c: "" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS})
+            w.writerow({c: "" if getattr(r, c) is None else getattr(r, c) for c in columns})
 
 
 def departement_of(permit_number: str) -> str | None:

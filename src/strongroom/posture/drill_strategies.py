@@ -27,6 +27,17 @@ Staff, the searches and reads of today:
                       subject to the case the token names (case_management), read it
                       (case_work); each record's names, numbers and serials are learned
 
+The owner's, the auditor's and the administrator's doors, crawled (drill_crawls.py):
+
+    owner       the citizen's own record and who looked at it, the staff doors tried with
+                what it taught and with the known list, then the record watched
+    auditor     alerts, reviews, activity, the journal's checkpoint, proofs and verification,
+                then every principal and subject answers name investigated in turn, and a
+                breach report over them; counts the records whose PII values it got (0)
+    admin       the staff directory and its sessions, containments, the export queue, each
+                principal's budgets and activity, the write doors reached with an ID that
+                names nothing; then the directory watched
+
 Public knowledge only (no `--known` list):
 
     enumerate       random UUIDs on GET /v1/persons/{id}, guessed serials (public maker
@@ -84,7 +95,7 @@ class Probe:
     method: str
     path: str
     body: dict[str, Any] | None = None
-    kind: str = ""  # verify | ledger | search | read | weapon | link
+    kind: str = ""  # verify | ledger | search | read | weapon | link; the crawls name theirs
     purpose: str | None = None  # which of the account's tokens sends it (None: its first)
     row: Known | None = None  # the values it tries
     origin: Known | None = None  # the known row those values were guessed for
@@ -141,6 +152,10 @@ class Strategy:
 
     def next(self) -> Probe | None:
         raise NotImplementedError
+
+    def records(self, probe: Probe, body: Any) -> list[str]:
+        """The records a successful answer gave this campaign (what it counts)."""
+        return records_in(probe, body)
 
     def learn(self, probe: Probe, status: int, body: Any) -> None:
         if status == 403 and not (isinstance(body, dict) and body.get("reason") == "contained"):
@@ -523,6 +538,9 @@ STRATEGIES = (
     "dealer-buyers",
     "police-search",
     "prefecture-reads",
+    "owner",
+    "auditor",
+    "admin",
     "enumerate",
     "name-sweep",
     "postcode-sweep",
@@ -534,7 +552,12 @@ NEEDS_KNOWN = frozenset({"dealer-permits", "dealer-buyers", "police-search", "pr
 
 
 def build(strategy: str, knowledge: Knowledge, rng: random.Random) -> Strategy:
+    from strongroom.posture import drill_crawls  # its strategies build on this module's
+
     learning = {
+        "owner": drill_crawls.owner,
+        "auditor": drill_crawls.auditor,
+        "admin": drill_crawls.admin,
         "dealer": dealer,
         "dealer-ledger": dealer_ledger,
         "dealer-permits": dealer_permits,
