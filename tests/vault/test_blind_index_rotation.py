@@ -8,6 +8,7 @@ that remain."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from strongroom.compose import compose
 from strongroom.registry.models import Identity, Permit, Person, Weapon
+from strongroom.registry.namesakes import add_person
 from strongroom.vault import BlindIndexer, FileKeyProvider, UnknownKeyError
 from tests.conftest import pg_database
 from tests.deployment import Deployment, build_deployment
@@ -140,6 +142,23 @@ def test_searches_find_everyone_before_during_and_after_a_rotation(dep: Deployme
     assert status["indexing"] == 2
     assert 0 < status["progress"]["done"] < status["progress"]["total"]
     found_over_http(dep, before_cut[:3] + after_cut[:3])
+    # A person added meanwhile is indexed under the new version at once.
+    with svc.registry.session() as s, s.begin():
+        newcomer = add_person(
+            s,
+            svc.vault,
+            svc.keys.honey_key(),
+            departement="75",
+            family_name="Rotationnel",
+            given_names="Camille",
+            birth_date=date(1981, 3, 4),
+            birth_place="Paris",
+            street="1 rue de la Paix",
+            city="Paris",
+            postcode="75002",
+        )
+    added = next(p for p in clear_rows(dep) if p["id"] == newcomer)
+    assert added["version"] == 2
     # Another worker of the same home learns of the rotation from the registry database.
     other = compose(dep.home)
     try:
@@ -157,7 +176,7 @@ def test_searches_find_everyone_before_during_and_after_a_rotation(dep: Deployme
 
     after = clear_rows(dep)
     assert {p["version"] for p in after} == {2}
-    found_over_http(dep, before_cut[:3] + after_cut[:3])
+    found_over_http(dep, before_cut[:3] + after_cut[:3] + [added])
     status = svc.admin.blind_index_status()
     assert [(v["version"], v["state"]) for v in status["versions"]] == [
         (1, "retired"),

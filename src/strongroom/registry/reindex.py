@@ -11,7 +11,7 @@ where it stopped and a final pass finds any straggler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,12 +19,13 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from strongroom.errors import Conflict
-from strongroom.registry.models import Identity, Permit, Person, Weapon
+from strongroom.registry.models import DataKey, Identity, Permit, Person, Weapon
 from strongroom.vault.blind_index import BlindIndexer
 
 
 class DecryptingVault(Protocol):
     def decrypt(self, store: str, row_id: str, field: str, blob: bytes | None) -> str | None: ...
+    def load_keys(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,12 @@ class Indexed:
     column: str
     read: Callable[[Session, int, int, int], list[tuple[Any, ...]]]
     digest: Callable[[DecryptingVault, BlindIndexer, tuple[Any, ...]], bytes | None]
+    keys: Callable[[list[tuple[Any, ...]]], list[tuple[int, str, int, bytes]]] | None = None
 
 
 def _identities(s: Session, version: int, after: int, limit: int) -> list[tuple[Any, ...]]:
+    # With each person's own identity key (when it has one), loaded for the batch at once.
+    own = (DataKey.person_id == Identity.person_id) & (DataKey.store == "identity")
     return list(
         s.execute(
             select(
@@ -47,8 +51,12 @@ def _identities(s: Session, version: int, after: int, limit: int) -> list[tuple[
                 Person.public_id,
                 Identity.family_name_ct,
                 Identity.birth_date_ct,
+                DataKey.id,
+                DataKey.kek_version,
+                DataKey.wrapped,
             )
             .join(Person, Person.id == Identity.person_id)
+            .outerjoin(DataKey, own)
             .where(Identity.person_id > after, Identity.bidx_key != version)
             .order_by(Identity.person_id)
             .limit(limit)
@@ -56,8 +64,12 @@ def _identities(s: Session, version: int, after: int, limit: int) -> list[tuple[
     )
 
 
+def _identity_keys(rows: list[tuple[Any, ...]]) -> list[tuple[int, str, int, bytes]]:
+    return [(int(r[4]), "identity", int(r[5]), bytes(r[6])) for r in rows if r[4] is not None]
+
+
 def _name_dob(vault: DecryptingVault, ix: BlindIndexer, row: tuple[Any, ...]) -> bytes:
-    _, pid, name_ct, dob_ct = row
+    _, pid, name_ct, dob_ct, *_ = row
     name = vault.decrypt("identity", pid, "family_name", name_ct) or ""
     dob = vault.decrypt("identity", pid, "birth_date", dob_ct) or ""
     return ix.digest("name_dob", name, dob)
@@ -103,7 +115,7 @@ def _serial(vault: DecryptingVault, ix: BlindIndexer, row: tuple[Any, ...]) -> b
 
 
 INDEXED = (
-    Indexed(Identity, Identity.person_id, "name_dob_bidx", _identities, _name_dob),
+    Indexed(Identity, Identity.person_id, "name_dob_bidx", _identities, _name_dob, _identity_keys),
     Indexed(Permit, Permit.id, "number_bidx", _permits, _permit_number),
     Indexed(Weapon, Weapon.id, "serial_bidx", _weapons, _serial),
 )
@@ -147,6 +159,8 @@ def reindex_batch(
     rows = t.read(s, ix.version, after, limit)
     if not rows:
         return 0, None
+    if t.keys is not None:
+        vault.load_keys(t.keys(rows))
     values = [{"k": row[0], "b": t.digest(vault, ix, row)} for row in rows]
     stmt = (
         update(t.table)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -230,6 +230,16 @@ class Vault:
             raise UnknownKeyError(f"data key {dek_id} is not a {store} key in the key store")
         _, aead = self._load(dek_id)
         return PersonKey(store, dek_id, row[1], row[2], _Generation(dek_id, aead))
+
+    def load_keys(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None:
+        """Unwrap and cache the data keys (id, store, KEK version, wrapped) a batch is about
+        to read, read by the caller with its rows: one query for the batch, not one per
+        key (a re-index reads every person's own key once)."""
+        with self._lock:
+            for dek_id, store, version, wrapped in rows:
+                if dek_id not in self._deks:
+                    dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
+                    self._remember(dek_id, (store, AESGCM(dek)))
 
     def forget(self, dek_ids: list[int]) -> None:
         """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""
