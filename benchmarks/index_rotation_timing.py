@@ -31,29 +31,6 @@ def _rotate(home: str, out: Any) -> None:
         svc.close()
 
 
-def _people(svc: Any, n: int) -> list[tuple[str, str, str]]:
-    from sqlalchemy import select
-
-    from strongroom.registry.models import Identity, Person
-
-    with svc.engine.connect() as conn:
-        rows = conn.execute(
-            select(Person.public_id, Identity.family_name_ct, Identity.birth_date_ct)
-            .join(Identity, Identity.person_id == Person.id)
-            .limit(4 * n)
-        ).all()
-    v = svc.vault
-    return [
-        (
-            pid,
-            v.decrypt("identity", pid, "family_name", name) or "",
-            v.decrypt("identity", pid, "birth_date", dob) or "",
-        )
-        for pid, name, dob in rows
-        if not svc.canaries.contains(pid)
-    ][:n]
-
-
 class Searcher:
     """Exact searches through the ASGI app, as police officers (a new one every
     SEARCHES_PER_OFFICER searches, a simulated minute between searches: the budgets and
@@ -109,7 +86,10 @@ def rotation_figures(home: Path, persons: int) -> dict[str, Any]:
     clock = FakeClock()
     svc = compose(Home(home), clock=clock)
     try:
-        searcher = Searcher(svc, clock, _people(svc, 50))
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.deployment import searchable_people
+
+        searcher = Searcher(svc, clock, searchable_people(svc, 50))
         outside = [searcher.once()[1] for _ in range(100)]
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()

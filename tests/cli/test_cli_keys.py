@@ -20,6 +20,7 @@ from strongroom.config import Home
 from strongroom.registry.models import Address, Identity, Person
 from strongroom.vault import FileKeyProvider, UnknownKeyError
 from strongroom.vault.pkcs11_keys import Pkcs11KeyProvider
+from tests.deployment import searchable_people
 from tests.hsm_testkit import HsmToken
 
 PIN_ENV = "SR_TEST_HSM_PIN"
@@ -277,22 +278,7 @@ def police_search(home: Path, people: list[tuple[str, str, str]]) -> list[bool]:
 def some_people(home: Path, n: int) -> list[tuple[str, str, str]]:
     svc = compose(Home(home))
     try:
-        with svc.engine.connect() as conn:
-            rows = conn.execute(
-                select(Person.public_id, Identity.family_name_ct, Identity.birth_date_ct)
-                .join(Identity, Identity.person_id == Person.id)
-                .order_by(Person.id)
-            ).all()
-        v = svc.vault
-        return [
-            (
-                pid,
-                v.decrypt("identity", pid, "family_name", name) or "",
-                v.decrypt("identity", pid, "birth_date", dob) or "",
-            )
-            for pid, name, dob in rows
-            if not svc.canaries.contains(pid)
-        ][:n]
+        return searchable_people(svc, n)
     finally:
         svc.close()
 

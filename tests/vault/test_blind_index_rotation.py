@@ -7,6 +7,7 @@ that remain."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -31,18 +32,13 @@ class Interrupted(Exception):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def dep(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    if request.param == "sqlite":
-        d = build_deployment(tmp_path / "home", persons=150)
+    with contextlib.ExitStack() as cleanup:
+        pg = request.param == "postgresql"
+        url = cleanup.enter_context(pg_database()) if pg else None
+        d = build_deployment(tmp_path / "home", persons=150, registry_url=url)
+        cleanup.callback(d.service.close)
+        cleanup.callback(d.client.close)
         yield d
-    else:
-        with pg_database() as registry_url:
-            d = build_deployment(tmp_path / "home", persons=150, registry_url=registry_url)
-            yield d
-            d.client.close()
-            d.service.close()
-        return
-    d.client.close()
-    d.service.close()
 
 
 def clear_rows(dep: Deployment) -> list[dict[str, Any]]:
