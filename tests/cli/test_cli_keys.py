@@ -293,6 +293,8 @@ def test_blind_index_rotation_from_the_cli_on_a_file_home(tmp_path: Path) -> Non
     assert set(status["rows"]) == {"identities", "permits", "weapons"}
     assert all(list(c) == ["1"] for c in status["rows"].values())
 
+    # A run that stopped between minting the key and recording it: its key is used.
+    assert FileKeyProvider(Home(home).keys_dir).add_blind_index_version() == 2
     out = ok(home, "keys", "rotate", "--blind-index", "--why", "annual rotation")
     total = status["progress"]["total"]
     assert f"blind index: key v2 current, {total} rows re-indexed; retired: v1" in out
