@@ -62,6 +62,12 @@ def clear_rows(dep: Deployment) -> list[dict[str, Any]]:
         ).all():
             if holder is not None:
                 serials.setdefault(holder, []).append(vault.decrypt("asset", wid, "serial", ct))
+        numbers: dict[int, list[str]] = {}
+        for holder, permit, ct in s.execute(
+            select(Permit.person_id, Permit.public_id, Permit.number_ct)
+        ).all():
+            if ct is not None:
+                numbers.setdefault(holder, []).append(vault.decrypt("asset", permit, "number", ct))
     for pk, pid, name_ct, dob_ct, version in rows:
         if svc.canaries.contains(pid):
             continue
@@ -72,6 +78,7 @@ def clear_rows(dep: Deployment) -> list[dict[str, Any]]:
                 "birth_date": vault.decrypt("identity", pid, "birth_date", dob_ct),
                 "version": version,
                 "serials": serials.get(pk, []),
+                "permits": numbers.get(pk, []),
             }
         )
     return out
@@ -86,9 +93,11 @@ def stored_digests(dep: Deployment) -> set[bytes]:
 
 
 def digests_of(ix: BlindIndexer, people: list[dict[str, Any]]) -> set[bytes]:
-    return {ix.digest("name_dob", p["family_name"], p["birth_date"]) for p in people} | {
-        ix.digest("serial", serial) for p in people for serial in p["serials"]
-    }
+    return (
+        {ix.digest("name_dob", p["family_name"], p["birth_date"]) for p in people}
+        | {ix.digest("serial", serial) for p in people for serial in p["serials"]}
+        | {ix.digest("permit", number) for p in people for number in p["permits"]}
+    )
 
 
 def found_over_http(dep: Deployment, people: list[dict[str, Any]]) -> None:
@@ -112,6 +121,9 @@ def found_over_http(dep: Deployment, people: list[dict[str, Any]]) -> None:
 
 def test_searches_find_everyone_before_during_and_after_a_rotation(dep: Deployment) -> None:
     svc = dep.service
+    # An erased person's permit keeps its number's index, but no sealed number.
+    erased = next(p for p in clear_rows(dep) if p["permits"])
+    svc.admin.erase_person(erased["id"], "GDPR Art. 17: retention period elapsed")
     people = clear_rows(dep)
     assert len(people) > 100 and {p["version"] for p in people} == {1}
     armed = [p for p in people if p["serials"]]
@@ -184,6 +196,15 @@ def test_searches_find_everyone_before_during_and_after_a_rotation(dep: Deployme
     # The retired key's values are gone from the database, and the key from the provider.
     live = stored_digests(dep)
     assert digests_of(old, people).isdisjoint(live)
+    numbers = {old.digest("permit", n) for n in erased["permits"]}
+    assert numbers <= backup and numbers.isdisjoint(live)
+    with svc.registry.session() as s:
+        gone = s.execute(
+            select(Permit.number_bidx, Permit.bidx_key)
+            .join(Person, Person.id == Permit.person_id)
+            .where(Person.public_id == erased["id"])
+        ).all()
+    assert gone and all(b is None and v == 2 for b, v in gone)
     provider = FileKeyProvider(dep.home.keys_dir)
     assert provider.blind_index_versions() == [2]
     with pytest.raises(UnknownKeyError):
