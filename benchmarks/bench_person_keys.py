@@ -13,7 +13,13 @@ per provider and layout, best of several rounds (the layouts alternate which goe
              persons every per-person read unwraps its two keys again (a sweep);
   first      the first read of one person in a fresh vault (both keys unwrapped), median.
 
-    python benchmarks/bench_person_keys.py [--quick] [--persons N]
+Then the blind-index key's online rotation on a real home (`strongroom seed --persons M`
+into a temp home, SQLite): the re-index rate (rows/s, every identity, permit and weapon;
+run in a process of its own, as `strongroom keys rotate --blind-index` is) and the latency of
+exact searches through the ASGI app in this process, outside and during the re-index
+(during: both key versions computed and looked up).
+
+    python benchmarks/bench_person_keys.py [--quick] [--persons N] [--rotation-persons M]
 Writes benchmarks/results/person_keys.json.
 """
 
@@ -31,6 +37,7 @@ from pathlib import Path
 
 from bench_vault import make_fields
 from bench_vault_hsm import PIN, softhsm_token
+from index_rotation_timing import rotation_figures
 from results_dir import results_dir
 
 from strongroom.vault import FileKeyProvider, KeyProvider, MemoryWrappedKeyStore, Vault
@@ -133,8 +140,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     parser.add_argument("--persons", type=int, default=None)
+    parser.add_argument("--rotation-persons", type=int, default=None)
     args = parser.parse_args()
     persons = args.persons or (1_000 if args.quick else 20_000)
+    rotation_persons = args.rotation_persons or (300 if args.quick else 20_000)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         providers: dict[str, KeyProvider] = {"file": FileKeyProvider.create(Path(tmp) / "keys")}
@@ -146,6 +155,9 @@ def main() -> None:
         result = run(persons, 1 if args.quick else 5, providers)
         if module is None:
             result["hsm_skipped"] = "SoftHSM2 is not installed (apt-get install -y softhsm2)"
+        result["blind_index_rotation"] = rotation = rotation_figures(
+            Path(tmp) / "home", rotation_persons
+        )
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for name in providers:
         for kind in ("write", "warm", "bounded"):
@@ -154,6 +166,12 @@ def main() -> None:
             print(f"{name:<4} {kind:<7} persons/s  shared {shared:>9,}  per person {own:>9,}")
         shared, own = (result[f"{name}_{x}_first_read_us"] for x in ("shared", "person"))
         print(f"{name:<4} first read of a fresh vault: shared {shared} us, per person {own} us")
+    print(
+        f"blind-index rotation of {rotation['persons']:,} persons: "
+        f"{rotation['rows']:,} rows at {rotation['rows_per_s']:,} rows/s; search median "
+        f"{rotation['search_outside_ms']['p50']} ms outside, "
+        f"{rotation['search_during_ms']['p50']} ms during"
+    )
     print(f"wrote {RESULTS}")
 
 

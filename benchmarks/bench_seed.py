@@ -29,12 +29,12 @@ from results_dir import results_dir
 from scratch_pg import pg_database
 
 from strongroom.registry.db import make_engine, upgrade
-from strongroom.registry.keystore import SqlWrappedKeyStore
+from strongroom.registry.keystore import registry_vault
 from strongroom.registry.seed import seed
 from strongroom.registry.seed_parallel import file_vault_factory
 from strongroom.registry.seed_plan import Planner
 from strongroom.registry.seed_pools import build_pools
-from strongroom.vault import FileKeyProvider, Vault
+from strongroom.vault import FileKeyProvider
 
 RESULTS = results_dir() / "seed.json"
 TARGET = 5000.0
@@ -52,7 +52,7 @@ def run(url: str, keys: Path, persons: int, workers: int) -> dict[str, Any]:
     upgrade(url)
     engine = make_engine(url)
     try:
-        vault = Vault(FileKeyProvider.create(keys), SqlWrappedKeyStore(engine))
+        vault = registry_vault(FileKeyProvider.create(keys), engine)
         if workers < 0:
             workers = (os.cpu_count() or 1) if persons >= 20_000 else 0
         factory = file_vault_factory(keys, url) if workers else None

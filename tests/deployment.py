@@ -119,3 +119,29 @@ def sale_body(fixtures: dict[str, Any]) -> dict[str, str]:
         "family_name": fixtures["family_name"],
         "birth_date": fixtures["birth_date"],
     }
+
+
+def searchable_people(service: Service, limit: int) -> list[tuple[str, str, str]]:
+    """(public ID, family name, birth date) of up to `limit` real persons (no honey
+    record), decrypted by the service's vault: what an exact search is made of."""
+    from sqlalchemy import select
+
+    from strongroom.registry.models import Identity, Person
+
+    with service.engine.connect() as conn:
+        rows = conn.execute(
+            select(Person.public_id, Identity.family_name_ct, Identity.birth_date_ct)
+            .join(Identity, Identity.person_id == Person.id)
+            .order_by(Person.id)
+            .limit(4 * limit)
+        ).all()
+    v = service.vault
+    return [
+        (
+            pid,
+            v.decrypt("identity", pid, "family_name", name) or "",
+            v.decrypt("identity", pid, "birth_date", dob) or "",
+        )
+        for pid, name, dob in rows
+        if not service.canaries.contains(pid)
+    ][:limit]

@@ -66,7 +66,7 @@ from strongroom.journal.investigate import Investigator
 from strongroom.policy import CompiledPolicy, compile_policy, load_policy
 from strongroom.registry.canaries import CanarySet
 from strongroom.registry.db import make_engine
-from strongroom.registry.keystore import SqlWrappedKeyStore
+from strongroom.registry.keystore import registry_vault
 from strongroom.registry.repository import Registry
 from strongroom.vault import KeyProvider, Vault, open_key_provider
 
@@ -152,7 +152,7 @@ def compose(
     policy = compile_policy(load_policy(home.policy_path), keys.pseudonym_key(), clock=clock)
     engine = make_engine(settings.registry_url, pool_size=settings.max_inflight)
     registry = Registry(engine)
-    vault = Vault(keys, SqlWrappedKeyStore(engine))
+    vault = registry_vault(keys, engine)
     journal = Journal.open(settings.journal_url, signer=load_signer(home.keys_dir), clock=clock)
     canaries = CanarySet(engine, keys.honey_key())
     sessions = SqlSessions(engine, clock=clock)

@@ -18,8 +18,9 @@ from strongroom.cli.main import app
 from strongroom.compose import compose
 from strongroom.config import Home
 from strongroom.registry.models import Address, Identity, Person
-from strongroom.vault import FileKeyProvider
+from strongroom.vault import FileKeyProvider, UnknownKeyError
 from strongroom.vault.pkcs11_keys import Pkcs11KeyProvider
+from tests.deployment import searchable_people
 from tests.hsm_testkit import HsmToken
 
 PIN_ENV = "SR_TEST_HSM_PIN"
@@ -245,3 +246,106 @@ def test_init_refuses_a_half_configured_hsm_and_a_provider_switch(tmp_path: Path
     )
     assert switch.exit_code == 2 and "would make them unreadable" in switch.output
     assert Home(home).settings().key_provider == "file"
+
+
+def police_search(home: Path, people: list[tuple[str, str, str]]) -> list[bool]:
+    """Whether an exact search over HTTP (the ASGI app of the home) finds each
+    (public ID, family name, birth date)."""
+    from fastapi.testclient import TestClient
+
+    from strongroom.api.app import create_app
+
+    svc = compose(Home(home))
+    try:
+        officer = svc.admin.add_principal(role="police", label="cli rotation test")
+        token = svc.token_issuer.issue(role="police", subject=officer)
+        client = TestClient(create_app(svc), raise_server_exceptions=False)
+        found = []
+        for pid, name, dob in people:
+            r = client.post(
+                "/v1/persons/search",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"family_name": name, "birth_date": dob},
+            )
+            assert r.status_code == 200, r.text
+            found.append(pid in [i["id"] for i in r.json()["items"]])
+        client.close()
+        return found
+    finally:
+        svc.close()
+
+
+def some_people(home: Path, n: int) -> list[tuple[str, str, str]]:
+    svc = compose(Home(home))
+    try:
+        return searchable_people(svc, n)
+    finally:
+        svc.close()
+
+
+def test_blind_index_rotation_from_the_cli_on_a_file_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(home, "init")
+    ok(home, "seed", "--persons", "12")
+    people = some_people(home, 4)
+    status = json.loads(ok(home, "keys", "status", "--json"))["blind_index"]
+    assert [(v["version"], v["state"]) for v in status["versions"]] == [(1, "active")]
+    assert set(status["rows"]) == {"identities", "permits", "weapons"}
+    assert all(list(c) == ["1"] for c in status["rows"].values())
+
+    # A run that stopped between minting the key and recording it: its key is used.
+    assert FileKeyProvider(Home(home).keys_dir).add_blind_index_version() == 2
+    out = ok(home, "keys", "rotate", "--blind-index", "--why", "annual rotation")
+    total = status["progress"]["total"]
+    assert f"blind index: key v2 current, {total} rows re-indexed; retired: v1" in out
+    after = json.loads(ok(home, "keys", "status", "--json"))["blind_index"]
+    assert [(v["version"], v["state"]) for v in after["versions"]] == [
+        (1, "retired"),
+        (2, "active"),
+    ]
+    assert after["progress"] == {"done": total, "total": total}
+    assert "v2" in ok(home, "keys", "status") and "retired" in ok(home, "keys", "status")
+    assert FileKeyProvider(Home(home).keys_dir).blind_index_versions() == [2]
+    assert police_search(home, people) == [True] * len(people)
+    both = run(home, "keys", "rotate", "--blind-index", "--store", "identity")
+    assert both.exit_code == 2 and "not both" in both.output
+    reasons = journal_reasons(home)
+    assert reasons.count("blind_index_rotation_started") == 1
+    assert reasons.count("blind_index_rotated") == 1
+
+
+def test_hsm_home_rotates_its_blind_index_key_and_resumes(hsm_home: dict[str, Any]) -> None:
+    """Interrupted half-way (through the service, as a killed command would leave it),
+    shown by `keys status`, then resumed from the CLI; the token's old key destroyed."""
+    home, token = hsm_home["path"], hsm_home["token"]
+    people = some_people(home, 6)
+    provider = Pkcs11KeyProvider(token.module, token.label, token.pin)
+    assert provider.blind_index_versions() == [1]
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done >= 10:
+            raise Stop
+
+    svc = compose(Home(home))
+    try:
+        with pytest.raises(Stop):
+            svc.admin.rotate_blind_index("hsm rotation", progress=stop, batch=5, settle=0)
+    finally:
+        svc.close()
+    assert provider.blind_index_versions() == [1, 2]
+    shown = ok(home, "keys", "status")
+    assert "re-indexing under v2: 10 of" in shown
+    assert police_search(home, people) == [True] * len(people)
+
+    out = ok(home, "keys", "rotate", "--blind-index")
+    assert "blind index: key v2 current" in out and "retired: v1" in out
+    assert provider.blind_index_versions() == [2]
+    # Creating what the token lacks (as `init` does) does not bring version 1 back.
+    again = Pkcs11KeyProvider.create(token.module, token.label, token.pin)
+    assert again.blind_index_versions() == [2]
+    with pytest.raises(UnknownKeyError):
+        Pkcs11KeyProvider(token.module, token.label, token.pin).blind_index_key(1)
+    assert police_search(home, people) == [True] * len(people)

@@ -121,7 +121,7 @@ def test_a_real_namesake_moves_the_honey_record(db_url: str, tmp_path: Path) -> 
         )
     assert shared_name_dob(s.engine, key) == []
     with registry.session() as sess:
-        assert [p.public_id for p in registry.persons_by_name_dob(sess, bidx, 10)] == [newcomer]
+        assert [p.public_id for p in registry.persons_by_name_dob(sess, [bidx], 10)] == [newcomer]
     moved = next(p for p in people(s) if p["public_id"] == target["public_id"])
     assert moved["family_name"] == family and moved["given_names"] == target["given_names"]
     assert timedelta(days=NEAR_DAYS) < dob - date.fromisoformat(moved["birth_date"])

@@ -21,15 +21,15 @@ def seed_home(
     prints in its curl examples) in `demo.json`, mode 0600, outside the database (only
     when the keys are in files: an HSM-backed home keeps no clear value)."""
     from strongroom.registry.db import make_engine
-    from strongroom.registry.keystore import SqlWrappedKeyStore
+    from strongroom.registry.keystore import registry_vault
     from strongroom.registry.seed import seed as run
     from strongroom.registry.seed_parallel import file_vault_factory
-    from strongroom.vault import Vault, open_key_provider
+    from strongroom.vault import open_key_provider
 
     settings = home.settings()
     engine = make_engine(settings.registry_url)
     try:
-        vault = Vault(open_key_provider(home, settings), SqlWrappedKeyStore(engine))
+        vault = registry_vault(open_key_provider(home, settings), engine)
         # Large seeds plan and encrypt in worker processes while this one writes (file keys
         # only: the workers read keys/vault.json; an HSM-backed home seeds in this process).
         parallel = persons >= PARALLEL_FROM and settings.key_provider == "file"

@@ -17,6 +17,7 @@ from strongroom.auth.clients import Client, ClientRegistry
 from strongroom.auth.token_issue import TokenIssuer
 from strongroom.context import Caller
 from strongroom.errors import BadRequest, Conflict, Forbidden, NotFound
+from strongroom.gate import index_rotation
 from strongroom.gate.pipeline import Answer, Disclosure, Pipeline, Task
 from strongroom.gate.ports import BudgetsPort, DetectorPort, PolicyPort
 from strongroom.gate.scopes import OBJECT_SCOPES
@@ -462,6 +463,41 @@ class AdminTasks:
             self.operator(), "keys rotate", reason="kek_rotated", detail={**out, "why": why}
         )
         return out
+
+    def rotate_blind_index(
+        self,
+        why: str,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        batch: int = index_rotation.BATCH,
+        settle: float | None = None,
+    ) -> dict[str, Any]:
+        """A new blind-index key version, every indexed row re-indexed under it online
+        (searches look under both meanwhile), then the old version retired and destroyed;
+        resumes an interrupted run. Journaled at the start and at the end."""
+        if not why or not why.strip():
+            raise BadRequest("a key rotation needs a reason")
+
+        def record(reason: str, detail: dict[str, Any]) -> None:
+            self.pipeline.record_admin(
+                self.operator(), "keys rotate --blind-index", reason=reason, detail=detail
+            )
+
+        return index_rotation.rotate(
+            self.registry,
+            self.vault,
+            record,
+            why=why.strip(),
+            now=self.pipeline.clock.now,
+            progress=progress,
+            batch=batch,
+            settle=settle,
+        )
+
+    def blind_index_status(self) -> dict[str, Any]:
+        """The blind-index key versions and the rows under each (read with `key_status`,
+        which journals the inventory read)."""
+        return index_rotation.status(self.registry)
 
     def key_status(self) -> list[dict[str, Any]]:
         """Each store's current KEK version and how many data keys each version wraps.

@@ -210,13 +210,13 @@ class RegistryTasks:
     def _match_buyer(
         self, s: Session, permit_number: str, family_name: str, dob: str
     ) -> tuple[PersonRow, PermitRow] | None:
-        permit = self.registry.permit_by_bidx(s, self.vault.blind_index("permit", permit_number))
+        permit = self.registry.permit_by_bidx(s, self.vault.blind_indexes("permit", permit_number))
         if permit is None:
             return None
         # The name and birth date are checked against the holder's blind index: nothing is
         # decrypted to verify a buyer.
         expected = self.registry.name_dob_bidx_of(s, permit.person_pk)
-        if expected != self.vault.blind_index("name_dob", family_name, dob):
+        if expected not in self.vault.blind_indexes("name_dob", family_name, dob):
             return None
         persons = self.registry.persons_by_pk(s, [permit.person_pk])
         return persons[permit.person_pk], permit
@@ -244,7 +244,7 @@ class RegistryTasks:
             with self.registry.session() as s, s.begin():
                 dealer_pk = self.registry.dealer_pk(s, caller.dealer_id)
                 weapon = self.registry.weapon_by_serial_bidx(
-                    s, self.vault.blind_index("serial", weapon_serial)
+                    s, self.vault.blind_indexes("serial", weapon_serial)
                 )
                 if dealer_pk is None or weapon is None or weapon.dealer_pk != dealer_pk:
                     raise NotFound("no such weapon in your stock", reason="not_in_stock")
@@ -356,7 +356,9 @@ class RegistryTasks:
 
         def work(t: Task) -> Disclosure:
             with self.registry.session() as s:
-                w = self.registry.weapon_by_serial_bidx(s, self.vault.blind_index("serial", serial))
+                w = self.registry.weapon_by_serial_bidx(
+                    s, self.vault.blind_indexes("serial", serial)
+                )
                 if w is None:
                     t.detail["matched"] = False
                     raise NotFound("no weapon with this serial", reason="not_found")
@@ -415,7 +417,7 @@ class RegistryTasks:
             today = self._today()
             with self.registry.session() as s:
                 persons = self.registry.persons_by_name_dob(
-                    s, self.vault.blind_index("name_dob", family_name, dob), t.page_size
+                    s, self.vault.blind_indexes("name_dob", family_name, dob), t.page_size
                 )
                 visible = [
                     p for p in persons if self._in_scope(s, caller, t.purpose, p, full_record=False)

@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.errors import Unavailable
 from strongroom.registry.models import DataKey
+from strongroom.vault.envelope import Vault
+from strongroom.vault.keys import KeyProvider
 
 WrappedKey = tuple[str, int, bytes]
 PAGE = 5_000
@@ -91,3 +93,11 @@ class SqlWrappedKeyStore:
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
         return {int(v): int(n) for v, n in rows}
+
+
+def registry_vault(provider: KeyProvider, engine: Engine) -> Vault:
+    """A vault whose wrapped data keys and blind-index key states are in the registry
+    database, as every process of a home uses it (servers, CLI, seed workers)."""
+    from strongroom.registry.index_versions import SqlIndexKeyStates
+
+    return Vault(provider, SqlWrappedKeyStore(engine), index_states=SqlIndexKeyStates(engine))

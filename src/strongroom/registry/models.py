@@ -60,6 +60,9 @@ class Identity(Base):
     birth_date_ct: Mapped[bytes] = mapped_column(LargeBinary)
     birth_place_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     name_dob_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    # The blind-index key version that computed name_dob_bidx (a rotation re-indexes the
+    # rows under older ones: `registry/reindex.py`).
+    bidx_key: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Address(Base):
@@ -83,7 +86,10 @@ class Permit(Base):
     id: Mapped[int] = mapped_column(Pk, primary_key=True, autoincrement=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    number_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    # None once the holder is erased and the blind-index key rotated: the sealed number
+    # is gone with them, so nothing can recompute it under the new key.
+    number_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16), unique=True, nullable=True)
+    bidx_key: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The number itself, sealed by the vault for its holder's own view; None on rows seeded
     # before it was kept (only their blind index exists).
     number_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -100,6 +106,7 @@ class Weapon(Base):
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     serial_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
     serial_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    bidx_key: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     category: Mapped[str] = mapped_column(String(2))  # EU category A, B, C
     make: Mapped[str] = mapped_column(String(80))
     model: Mapped[str] = mapped_column(String(80))
@@ -111,6 +118,17 @@ class Weapon(Base):
     dealer_id: Mapped[int | None] = mapped_column(
         ForeignKey("dealers.id"), index=True, nullable=True
     )
+
+
+class BlindIndexKey(Base):
+    """A version of the blind-index key and where it stands (`vault/index_ring.py`):
+    active, indexing (a rotation fills it) or retired (destroyed, no row under it)."""
+
+    __tablename__ = "blind_index_keys"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(12))
+    started_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Sale(Base):

@@ -234,9 +234,13 @@ def _holders(s: Session, bidxs: list[bytes]) -> list[tuple[int, str, bytes]]:
 
 
 def _near(vault: Any, family_name: str, day: date) -> list[bytes]:
+    # Under every live blind-index key version: a rotation may not have reached a holder.
     return [
-        vault.blind_index("name_dob", family_name, (day + timedelta(days=d)).isoformat())
+        digest
         for d in range(-NEAR_DAYS, NEAR_DAYS + 1)
+        for digest in vault.blind_indexes(
+            "name_dob", family_name, (day + timedelta(days=d)).isoformat()
+        )
     ]
 
 
@@ -265,6 +269,7 @@ def move_honey_namesakes(
             # Under the record's own key when it has one, so it stays erasable alone.
             own = own_keys(s, pk).get("identity")
             key = None if own is None else vault.person_key("identity", own)
+            ix = vault.index_writer()
             s.execute(
                 update(Identity)
                 .where(Identity.person_id == pk)
@@ -272,7 +277,8 @@ def move_honey_namesakes(
                     birth_date_ct=vault.encrypt(
                         "identity", pid, "birth_date", new.isoformat(), key=key
                     ),
-                    name_dob_bidx=vault.blind_index("name_dob", family_name, new.isoformat()),
+                    name_dob_bidx=ix.digest("name_dob", family_name, new.isoformat()),
+                    bidx_key=ix.version,
                 )
             )
             moved += 1
@@ -311,6 +317,8 @@ def add_person(
     def enc(store: str, field: str, value: str) -> bytes:
         return bytes(vault.encrypt(store, pid, field, value, key=keys[store]))
 
+    ix = vault.index_writer()
+
     s.add(
         Identity(
             person_id=person.id,
@@ -318,7 +326,8 @@ def add_person(
             given_names_ct=enc("identity", "given_names", given_names),
             birth_date_ct=enc("identity", "birth_date", dob),
             birth_place_ct=enc("identity", "birth_place", birth_place) if birth_place else None,
-            name_dob_bidx=vault.blind_index("name_dob", family_name, dob),
+            name_dob_bidx=ix.digest("name_dob", family_name, dob),
+            bidx_key=ix.version,
         )
     )
     s.add(

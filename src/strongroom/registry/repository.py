@@ -189,11 +189,15 @@ class Registry:
         ).all()
         return {r[0]: PersonRow(*r) for r in rows}
 
-    def persons_by_name_dob(self, s: Session, bidx: bytes, limit: int) -> list[PersonRow]:
+    # Lookups take every digest of the value a search computes: one per live blind-index
+    # key version (two while a rotation re-indexes, `vault/index_ring.py`).
+    def persons_by_name_dob(
+        self, s: Session, bidxs: Sequence[bytes], limit: int
+    ) -> list[PersonRow]:
         rows = s.execute(
             select(Person.id, Person.public_id, Person.departement)
             .join(Identity, Identity.person_id == Person.id)
-            .where(Identity.name_dob_bidx == bidx)
+            .where(Identity.name_dob_bidx.in_(bidxs))
             .order_by(Person.public_id)
             .limit(limit)
         ).all()
@@ -309,8 +313,8 @@ class Registry:
         return _run(s, _LINKED_IN_OPEN_CASE, params).first() is not None
 
     # --- permits and weapons --------------------------------------------------------
-    def permit_by_bidx(self, s: Session, bidx: bytes) -> PermitRow | None:
-        row = s.execute(select(*PERMIT_COLUMNS).where(Permit.number_bidx == bidx)).first()
+    def permit_by_bidx(self, s: Session, bidxs: Sequence[bytes]) -> PermitRow | None:
+        row = s.execute(select(*PERMIT_COLUMNS).where(Permit.number_bidx.in_(bidxs))).first()
         return PermitRow(*row) if row else None
 
     def permits_of(self, s: Session, person_pks: Sequence[int]) -> list[PermitRow]:
@@ -322,8 +326,8 @@ class Registry:
             rows = _run(s, _PERMITS_OF, {"pks": list(person_pks)}).all()
         return [PermitRow(*r) for r in rows]
 
-    def weapon_by_serial_bidx(self, s: Session, bidx: bytes) -> WeaponRow | None:
-        row = s.execute(select(*_WEAPON_COLUMNS).where(Weapon.serial_bidx == bidx)).first()
+    def weapon_by_serial_bidx(self, s: Session, bidxs: Sequence[bytes]) -> WeaponRow | None:
+        row = s.execute(select(*_WEAPON_COLUMNS).where(Weapon.serial_bidx.in_(bidxs))).first()
         return WeaponRow(*row) if row else None
 
     def weapons_of(self, s: Session, person_pk: int) -> list[WeaponRow]:

@@ -137,10 +137,10 @@ def parallel_batches(
 
 def _file_vault(keys_dir: str, url: str) -> Any:
     from strongroom.registry.db import make_engine
-    from strongroom.registry.keystore import SqlWrappedKeyStore
-    from strongroom.vault import FileKeyProvider, Vault
+    from strongroom.registry.keystore import registry_vault
+    from strongroom.vault import FileKeyProvider
 
-    return Vault(FileKeyProvider(Path(keys_dir)), SqlWrappedKeyStore(make_engine(url)))
+    return registry_vault(FileKeyProvider(Path(keys_dir)), make_engine(url))
 
 
 def file_vault_factory(keys_dir: str | Path, url: str) -> Callable[[], Any]:

@@ -19,6 +19,7 @@ from strongroom.registry.seed_plan import (
     Planner,
 )
 from strongroom.registry.seed_sql import empty_rows
+from strongroom.vault.blind_index import BlindIndexer
 
 HEX = "0123456789abcdef"
 
@@ -27,7 +28,7 @@ class SeedVault(Protocol):
     def encrypt(
         self, store: str, row_id: str, field: str, value: str, key: Any = None
     ) -> bytes: ...
-    def blind_index(self, kind: str, *values: str) -> bytes: ...
+    def index_writer(self) -> BlindIndexer: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def dealer_rows(
     public_ids: list[str],
 ) -> dict[str, list[tuple[Any, ...]]]:
     rows = empty_rows()
+    ix = vault.index_writer()
     for d, pid in zip(dealers, public_ids, strict=True):
         dealer_pk = bases.dealer(d.index)
         rows["dealers"].append((dealer_pk, pid, d.name, d.departement))
@@ -85,7 +87,8 @@ def dealer_rows(
                 (
                     bases.stock_weapon(planner.persons, d.index, w.slot),
                     wid,
-                    vault.blind_index("serial", w.serial),
+                    ix.digest("serial", w.serial),
+                    ix.version,
                     vault.encrypt("asset", wid, "serial", w.serial),
                     w.category,
                     w.make,
@@ -110,7 +113,9 @@ def person_rows(
     """Each person's identity and address under keys of their own (`erasure`), minted
     here and written in the same batch."""
     rows = empty_rows()
-    enc, bidx = vault.encrypt, vault.blind_index
+    # One key version for the batch, recorded on each row it indexes.
+    ix = vault.index_writer()
+    enc, bidx = vault.encrypt, ix.digest
     data_keys = rows["data_keys"]
     versions = kek_versions_of(vault)  # type: ignore[arg-type]
     persons, identities, addresses = rows["persons"], rows["identities"], rows["addresses"]
@@ -136,6 +141,7 @@ def person_rows(
                 enc("identity", pid, "birth_date", birth, ik),
                 enc("identity", pid, "birth_place", p.birth_place, ik),
                 bidx("name_dob", p.family_name, birth),
+                ix.version,
             )
         )
         addresses.append(
@@ -154,6 +160,7 @@ def person_rows(
                     permit_id,
                     pk,
                     bidx("permit", pm.number),
+                    ix.version,
                     enc("asset", permit_id, "number", pm.number),
                     pm.kind,
                     pm.categories,
@@ -169,6 +176,7 @@ def person_rows(
                     wpk,
                     wid,
                     bidx("serial", w.serial),
+                    ix.version,
                     enc("asset", wid, "serial", w.serial),
                     w.category,
                     w.make,

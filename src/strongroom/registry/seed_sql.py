@@ -27,6 +27,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "birth_date_ct",
         "birth_place_ct",
         "name_dob_bidx",
+        "bidx_key",
     ),
     "addresses": ("person_id", "street_ct", "city_ct", "postcode_ct"),
     "permits": (
@@ -34,6 +35,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "public_id",
         "person_id",
         "number_bidx",
+        "bidx_key",
         "number_ct",
         "kind",
         "categories",
@@ -45,6 +47,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id",
         "public_id",
         "serial_bidx",
+        "bidx_key",
         "serial_ct",
         "category",
         "make",

@@ -87,9 +87,9 @@ def seed_template(path: Path, *, persons: int, seed: int, policy: Path | None = 
     so permits are as valid on simulated days as on the seed's."""
     from strongroom.initialize import initialize
     from strongroom.registry.db import make_engine
-    from strongroom.registry.keystore import SqlWrappedKeyStore
+    from strongroom.registry.keystore import registry_vault
     from strongroom.registry.seed import seed as run_seed
-    from strongroom.vault import FileKeyProvider, Vault
+    from strongroom.vault import FileKeyProvider
 
     home = Home(path)
     initialize(home)
@@ -97,7 +97,7 @@ def seed_template(path: Path, *, persons: int, seed: int, policy: Path | None = 
         shutil.copyfile(policy, home.policy_path)
     engine = make_engine(home.settings().registry_url)
     try:
-        vault = Vault(FileKeyProvider(home.keys_dir), SqlWrappedKeyStore(engine))
+        vault = registry_vault(FileKeyProvider(home.keys_dir), engine)
         run_seed(engine, vault, persons=persons, seed=seed, today=sim_date(EPOCH))
     finally:
         engine.dispose()

@@ -48,12 +48,14 @@ def _part(text: str) -> bytes:
 
 
 class BlindIndexer:
-    """HMAC-SHA256 blind indexes under one key, domain-separated by kind."""
+    """HMAC-SHA256 blind indexes under one key (`version` of the blind-index key: rows
+    record which one indexed them, `index_ring.py`), domain-separated by kind."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, version: int = 1) -> None:
         if len(key) < 32:
             raise ValueError("the blind-index key must be at least 32 bytes")
         self._key = bytes(key)
+        self.version = version
 
     def digest(self, kind: str, *values: str) -> bytes:
         if not _KIND.match(kind):

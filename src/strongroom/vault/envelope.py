@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from strongroom.vault.blind_index import BlindIndexer
 from strongroom.vault.data_keys import NONCE_BYTES, WrappedKeyStore, new_dek_id
 from strongroom.vault.errors import IntegrityError, UnknownKeyError, VaultError
+from strongroom.vault.index_ring import DEFAULT_TTL, IndexKeyRing, IndexKeyStates
 from strongroom.vault.keys import KeyProvider, RotatingKeyProvider
 from strongroom.vault.secret import Secret
 
@@ -104,7 +105,11 @@ class Vault:
         *,
         max_uses: int = DEFAULT_MAX_USES,
         max_cached_keys: int = DEFAULT_MAX_CACHED_KEYS,
+        index_states: IndexKeyStates | None = None,
+        index_ttl: float = DEFAULT_TTL,
     ) -> None:
+        """`index_states`: where the blind-index key versions' states are shared (the
+        registry's, `registry/index_versions.py`); without it version 1 only."""
         if max_uses < 1 or max_cached_keys < 4:
             raise ValueError("max_uses must be positive, max_cached_keys at least 4")
         self.max_cached_keys = max_cached_keys
@@ -113,7 +118,7 @@ class Vault:
         self.max_uses = max_uses
         self.decrypt_count = 0
         self.encrypt_count = 0
-        self._indexer = BlindIndexer(provider.blind_index_key())
+        self.index_ring = IndexKeyRing(provider, index_states, ttl=index_ttl)
         # dek_id -> (store, AESGCM), in the order first used; bounded (`_remember`).
         self._deks: dict[int, tuple[str, AESGCM]] = {}
         self._by_header: dict[bytes, tuple[str, AESGCM]] = {}
@@ -178,7 +183,17 @@ class Vault:
         return None if value is None else Secret(value)
 
     def blind_index(self, kind: str, *values: str) -> bytes:
-        return self._indexer.digest(kind, *values)
+        """The digest a row is written with (under the writing key version)."""
+        return self.index_ring.writer().digest(kind, *values)
+
+    def blind_indexes(self, kind: str, *values: str) -> list[bytes]:
+        """The digests a search looks for: one per live key version (two while a rotation
+        re-indexes, `index_ring.py`)."""
+        return [ix.digest(kind, *values) for ix in self.index_ring.readers()]
+
+    def index_writer(self) -> BlindIndexer:
+        """The writing key version's indexer, for a batch that records the version."""
+        return self.index_ring.writer()
 
     # --- data keys -------------------------------------------------------------------------
     def new_generation(self, store: str) -> int:
@@ -215,6 +230,16 @@ class Vault:
             raise UnknownKeyError(f"data key {dek_id} is not a {store} key in the key store")
         _, aead = self._load(dek_id)
         return PersonKey(store, dek_id, row[1], row[2], _Generation(dek_id, aead))
+
+    def load_keys(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None:
+        """Unwrap and cache the data keys (id, store, KEK version, wrapped) a batch is about
+        to read, read by the caller with its rows: one query for the batch, not one per
+        key (a re-index reads every person's own key once)."""
+        with self._lock:
+            for dek_id, store, version, wrapped in rows:
+                if dek_id not in self._deks:
+                    dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
+                    self._remember(dek_id, (store, AESGCM(dek)))
 
     def forget(self, dek_ids: list[int]) -> None:
         """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""

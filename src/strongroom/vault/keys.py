@@ -14,6 +14,9 @@ is config.toml's `key_provider` (`configured.py`): this file's, or an HSM's
      "kek": {"identity": {"current": 2, "versions": {"1": "<b64>", "2": "<b64>"}}, ...},
      "blind_index": "<b64>", "pseudonym": "<b64>", "honey": "<b64>"}
 
+The blind-index key is version 1 as written by `create`; a rotation (`add_blind_index_version`)
+turns it into `{"versions": {"1": "<b64>", "2": "<b64>"}}`, and retiring a version deletes it.
+
 Every key is 32 random bytes from `os.urandom`. The file is created by
 `FileKeyProvider.create` with mode 0600 (O_EXCL, so two workers starting at once agree on
 one set of keys) in a 0700 folder, rewritten atomically (temp file + rename) under an
@@ -59,7 +62,7 @@ class KeyProvider(Protocol):
         ...
 
     def unwrap_dek(self, store: str, version: int, dek_id: int, wrapped: bytes) -> bytes: ...
-    def blind_index_key(self) -> bytes: ...
+    def blind_index_key(self, version: int = 1) -> bytes: ...
     def pseudonym_key(self) -> bytes: ...
     def honey_key(self) -> bytes: ...
 
@@ -71,6 +74,9 @@ class RotatingKeyProvider(KeyProvider, Protocol):
     def kek_versions(self, store: str) -> list[int]: ...
     def add_kek_version(self, store: str) -> int: ...
     def retire_kek_version(self, store: str, version: int) -> None: ...
+    def blind_index_versions(self) -> list[int]: ...
+    def add_blind_index_version(self) -> int: ...
+    def retire_blind_index_version(self, version: int) -> None: ...
 
 
 def _new_key() -> str:
@@ -102,7 +108,10 @@ class _Keys:
     def __init__(self, doc: Any, path: Path) -> None:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise KeyFileError(f"{path}: not a vault key file (format {FORMAT})")
-        self.singles = {n: _decode(doc.get(n), f"{path}: {n}") for n in SINGLE_KEYS}
+        self.singles = {
+            n: _decode(doc.get(n), f"{path}: {n}") for n in SINGLE_KEYS if n != "blind_index"
+        }
+        self.index_keys = _index_keys(doc.get("blind_index"), path)
         self.keks: dict[str, dict[int, bytes]] = {}
         self.current: dict[str, int] = {}
         keks = doc.get("kek")
@@ -121,6 +130,19 @@ class _Keys:
                 raise KeyFileError(f"{path}: current kek version of {store!r} is missing")
             self.keks[store], self.current[store] = versions, current
         self.doc = doc
+
+
+def _index_keys(entry: object, path: Path) -> dict[int, bytes]:
+    """The blind-index key versions: one key (version 1) or {"versions": {...}}."""
+    if isinstance(entry, dict):
+        try:
+            return {
+                int(v): _decode(k, f"{path}: blind_index v{v}")
+                for v, k in entry["versions"].items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise KeyFileError(f"{path}: malformed blind_index entry") from exc
+    return {1: _decode(entry, f"{path}: blind_index")}
 
 
 def _check_mode(st: os.stat_result, path: Path) -> None:
@@ -242,8 +264,15 @@ class FileKeyProvider:
     def unwrap_dek(self, store: str, version: int, dek_id: int, wrapped: bytes) -> bytes:
         return unwrap(self.kek(store, version), store, dek_id, version, wrapped)
 
-    def blind_index_key(self) -> bytes:
-        return self._keys.singles["blind_index"]
+    def blind_index_key(self, version: int = 1) -> bytes:
+        key = self._keys.index_keys.get(version)
+        if key is None:
+            # Another process may have rotated since we read the file.
+            self.reload()
+            key = self._keys.index_keys.get(version)
+            if key is None:
+                raise UnknownKeyError(f"blind-index key version {version} is gone")
+        return key
 
     def pseudonym_key(self) -> bytes:
         return self._keys.singles["pseudonym"]
@@ -273,6 +302,34 @@ class FileKeyProvider:
             if int(entry["current"]) == version:
                 raise KeyFileError(f"refusing to retire the current KEK of {store!r}")
             del entry["versions"][str(version)]
+
+    def blind_index_versions(self) -> list[int]:
+        self.reload()
+        return sorted(self._keys.index_keys)
+
+    def add_blind_index_version(self) -> int:
+        """Mint the next blind-index key version; which versions are in use is the
+        registry's to say (`index_ring.py`)."""
+        with self._edit() as doc:
+            entry = doc["blind_index"]
+            if not isinstance(entry, dict):
+                entry = doc["blind_index"] = {"versions": {"1": entry}}
+            version = max(int(v) for v in entry["versions"]) + 1
+            entry["versions"][str(version)] = _new_key()
+        return version
+
+    def retire_blind_index_version(self, version: int) -> None:
+        """Delete an old blind-index key version. The caller checks that no row holds its
+        values (the re-index is complete)."""
+        with self._edit() as doc:
+            entry = doc["blind_index"]
+            versions = entry["versions"] if isinstance(entry, dict) else {"1": entry}
+            if str(version) not in versions:
+                return
+            if version == max(int(v) for v in versions):
+                raise KeyFileError("refusing to retire the newest blind-index key")
+            del versions[str(version)]
+            doc["blind_index"] = {"versions": versions}
 
     def reload(self) -> None:
         with self._lock:

@@ -7,6 +7,8 @@ CKA_EXTRACTABLE false), found by its label:
                                    highest N is the current version
     strongroom/hmac/<name>         generic secret (256 bits), sign/verify only:
                                    blind_index, pseudonym, honey
+    strongroom/hmac/blind_index/v<N>   the blind-index key's version N >= 2 (a rotation;
+                                   plain `blind_index` is version 1)
 
 Data keys are wrapped inside the token with CKM_AES_GCM, in the same format and under the
 same associated data as the file provider's (`data_keys.py`), so a wrapped DEK moved to
@@ -47,6 +49,7 @@ HMAC_BITS = 256
 TAG_BITS = 128
 LABEL_PREFIX = "strongroom/"
 _KEK_LABEL = re.compile(r"^strongroom/kek/([a-z_]+)/v([1-9][0-9]*)$")
+_INDEX_NAME = re.compile(r"^blind_index/v([1-9][0-9]*)$")
 # What the working HMAC keys are derived from, inside the token.
 WORKING_KEY_LABEL = b"strongroom/working-key/v1\0"
 # python-pkcs11 calls C_Initialize without CKF_OS_LOCKING_OK, so the module may assume one
@@ -67,6 +70,17 @@ def kek_label(store: str, version: int) -> str:
 
 def hmac_label(name: str) -> str:
     return f"{LABEL_PREFIX}hmac/{name}"
+
+
+def index_key_name(version: int) -> str:
+    return "blind_index" if version == 1 else f"blind_index/v{version}"
+
+
+def _index_version(name: str) -> int | None:
+    if name == "blind_index":
+        return 1
+    found = _INDEX_NAME.match(name)
+    return int(found.group(1)) if found else None
 
 
 class Pkcs11KeyProvider:
@@ -111,16 +125,10 @@ class Pkcs11KeyProvider:
                 if not provider._keks.get(store):
                     provider._generate_kek(store, 1)
             for name in SINGLE_KEYS:
+                if name == "blind_index" and any(map(_index_version, provider._macs)):
+                    continue  # rotated: version 1 may be retired
                 if name not in provider._macs:
-                    provider._session.generate_key(
-                        KeyType.GENERIC_SECRET,
-                        HMAC_BITS,
-                        label=hmac_label(name),
-                        store=True,
-                        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                        mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
-                        template=_LOCKED,
-                    )
+                    provider._generate_hmac(name)
         provider._scan()
         return provider
 
@@ -162,8 +170,13 @@ class Pkcs11KeyProvider:
                 f"data key {dek_id} of store {store!r} failed to unwrap in the token"
             ) from exc
 
-    def blind_index_key(self) -> bytes:
-        return self._working_key("blind_index")
+    def blind_index_key(self, version: int = 1) -> bytes:
+        name = index_key_name(version)
+        if name not in self._macs:
+            self._scan()  # another process may have rotated
+            if name not in self._macs:
+                raise UnknownKeyError(f"blind-index key version {version} is not in the token")
+        return self._working_key(name)
 
     def pseudonym_key(self) -> bytes:
         return self._working_key("pseudonym")
@@ -197,6 +210,32 @@ class Pkcs11KeyProvider:
             versions[version].destroy()
         self._scan()
 
+    def blind_index_versions(self) -> list[int]:
+        self._scan()
+        return sorted(v for v in map(_index_version, self._macs) if v)
+
+    def add_blind_index_version(self) -> int:
+        """Generate the next blind-index key version in the token."""
+        version = max(self.blind_index_versions(), default=0) + 1
+        with self._token():
+            self._generate_hmac(index_key_name(version))
+        self._scan()
+        return version
+
+    def retire_blind_index_version(self, version: int) -> None:
+        """Destroy an old blind-index key version in the token, and this process's working
+        key derived from it. The caller checks that no row holds its values."""
+        versions = self.blind_index_versions()
+        if version not in versions:
+            return
+        if version == max(versions):
+            raise KeyFileError("refusing to retire the newest blind-index key")
+        name = index_key_name(version)
+        with self._token():
+            self._macs[name].destroy()
+        self._working.pop(name, None)
+        self._scan()
+
     # --- inside ------------------------------------------------------------------------------
     @contextmanager
     def _token(self) -> Iterator[None]:
@@ -213,6 +252,17 @@ class Pkcs11KeyProvider:
             label=kek_label(store, version),
             store=True,
             capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+            template=_LOCKED,
+        )
+
+    def _generate_hmac(self, name: str) -> None:
+        self._session.generate_key(
+            KeyType.GENERIC_SECRET,
+            HMAC_BITS,
+            label=hmac_label(name),
+            store=True,
+            capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+            mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
             template=_LOCKED,
         )
 
