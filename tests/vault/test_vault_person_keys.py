@@ -73,3 +73,33 @@ def test_person_key_ids_and_generation_ids_do_not_overlap() -> None:
     assert all(new_dek_id() >= PERSON_DEK_IDS for _ in range(1000))
     with pytest.raises(ValueError):
         person_dek_id(PERSON_DEK_IDS, 0)
+
+
+class _EraseDuringRead(MemoryWrappedKeyStore):
+    """The key store as a reader sees it while another thread erases the person: the row
+    is read, then deleted and forgotten before the reader caches what it read."""
+
+    vault: Vault
+
+    def get(self, dek_id: int):  # noqa: ANN201
+        row = super().get(dek_id)
+        if row is not None:
+            del self._rows[dek_id]
+            self.vault.forget([dek_id])
+        return row
+
+
+def test_a_key_read_while_its_person_is_erased_is_not_cached(
+    provider: FileKeyProvider,
+) -> None:
+    store = _EraseDuringRead()
+    writer = Vault(provider, MemoryWrappedKeyStore())
+    key = writer.mint_person_key("identity", person_dek_id(9, 0))
+    MemoryWrappedKeyStore.put(store, key.dek_id, "identity", key.kek_version, key.wrapped)
+    blob = writer.encrypt("identity", "pid-9", "family_name", "Durand", key=key)
+    reader = Vault(provider, store)
+    store.vault = reader
+    # The read that began before the erasure completes; nothing is left to read after it.
+    assert reader.decrypt("identity", "pid-9", "family_name", blob) == "Durand"
+    with pytest.raises(UnknownKeyError):
+        reader.decrypt("identity", "pid-9", "family_name", blob)

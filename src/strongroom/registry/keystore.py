@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +19,11 @@ from strongroom.registry.models import DataKey
 
 WrappedKey = tuple[str, int, bytes]
 PAGE = 5_000
+# A person's first read looks up its key: built once (building a statement costs more
+# than running it).
+_BY_ID = select(DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
+    DataKey.id == bindparam("id")
+)
 
 
 def _unavailable(exc: SQLAlchemyError) -> Unavailable:
@@ -49,11 +54,7 @@ class SqlWrappedKeyStore:
     def get(self, dek_id: int) -> WrappedKey | None:
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
-                        DataKey.id == int(dek_id)
-                    )
-                ).first()
+                row = conn.execute(_BY_ID, {"id": int(dek_id)}).first()
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
         return None if row is None else (row[0], int(row[1]), bytes(row[2]))
