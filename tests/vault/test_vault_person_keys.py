@@ -103,3 +103,23 @@ def test_a_key_read_while_its_person_is_erased_is_not_cached(
     assert reader.decrypt("identity", "pid-9", "family_name", blob) == "Durand"
     with pytest.raises(UnknownKeyError):
         reader.decrypt("identity", "pid-9", "family_name", blob)
+
+
+def test_preload_unwraps_a_persons_keys_in_one_call(provider: FileKeyProvider) -> None:
+    store = MemoryWrappedKeyStore()
+    writer = Vault(provider, store)
+    identity = _stored(writer, store, "identity", person_dek_id(11, 0))
+    address = _stored(writer, store, "address", person_dek_id(11, 1))
+    name = writer.encrypt("identity", "pid-11", "family_name", "Roux", key=identity)
+    city = writer.encrypt("address", "pid-11", "city", "Brest", key=address)
+    reader = Vault(provider, store)
+    reader.preload([name, city, None])
+    # Both keys came with the preload: the key store is no longer needed to read them.
+    store._rows.clear()
+    assert reader.decrypt("identity", "pid-11", "family_name", name) == "Roux"
+    assert reader.decrypt("address", "pid-11", "city", city) == "Brest"
+    # A key the store does not hold is left to decrypt, which names it.
+    stranger = Vault(provider, store)
+    stranger.preload([name, city])
+    with pytest.raises(UnknownKeyError):
+        stranger.decrypt("identity", "pid-11", "family_name", name)

@@ -37,6 +37,7 @@ def person_fields(
     identity, address = registry.person_blobs(
         s, person.pk, wanted(view, "identity", IDENTITY), wanted(view, "address", ADDRESS)
     )
+    vault.preload([*identity.values(), *address.values()])
     for name, blob in identity.items():
         flat[f"identity.{name}"] = vault.decrypt("identity", person.public_id, name, blob)
     for name, blob in address.items():

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -249,12 +249,37 @@ class Vault:
         row = self.wrapped_keys.get(dek_id)
         if row is None:
             raise UnknownKeyError(f"data key {dek_id} is not in the key store")
-        store, version, wrapped = row
-        entry = (store, AESGCM(self.provider.unwrap_dek(store, version, dek_id, wrapped)))
-        with self._lock:
-            if self._forgotten == epoch and dek_id not in self._deks:
-                self._remember(dek_id, entry)
+        entry = self._unwrap(dek_id, row)
+        self._keep({dek_id: entry}, epoch)
         return entry
+
+    def preload(self, blobs: Iterable[bytes | None]) -> None:
+        """Unwrap, in one key-store call, the data keys of these ciphertexts that are not
+        cached: a person's identity and address keys on that person's first read. A key
+        not found is left to `decrypt`, which says so."""
+        wanted = {
+            int.from_bytes(b[1:5], "big")
+            for b in blobs
+            if b is not None and len(b) >= MIN_BLOB and b[:5] not in self._by_header
+        }
+        if len(wanted) < 2:  # one key is one call either way
+            return
+        epoch = self._forgotten
+        rows = self.wrapped_keys.get_many(sorted(wanted))
+        self._keep({i: self._unwrap(i, row) for i, row in rows.items()}, epoch)
+
+    def _unwrap(self, dek_id: int, row: tuple[str, int, bytes]) -> tuple[str, AESGCM]:
+        store, version, wrapped = row
+        return store, AESGCM(self.provider.unwrap_dek(store, version, dek_id, wrapped))
+
+    def _keep(self, entries: dict[int, tuple[str, AESGCM]], epoch: int) -> None:
+        """Cache unwrapped keys read since `epoch`, unless an erasure came in between."""
+        with self._lock:
+            if self._forgotten != epoch:
+                return
+            for dek_id, entry in entries.items():
+                if dek_id not in self._deks:
+                    self._remember(dek_id, entry)
 
     def _remember(self, dek_id: int, entry: tuple[str, AESGCM]) -> None:
         """Cache an unwrapped DEK (the caller holds the lock). Over the bound, drop the
