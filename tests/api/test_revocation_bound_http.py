@@ -12,6 +12,14 @@ from strongroom.auth.sessions import SqlSessions
 from tests.deployment import Deployment
 
 
+def _reading_owner(dep: Deployment) -> tuple[str, dict[str, str]]:
+    """An owner whose first read passes, and its headers."""
+    owner = dep.fixtures["owner_id"]
+    headers = dep.headers("owner", owner)
+    assert dep.client.get("/v1/me", headers=headers).status_code == 200
+    return owner, headers
+
+
 def _reads_until_the_bound(dep: Deployment, headers: dict[str, str], since: float) -> list[int]:
     statuses = []
     while time.monotonic() - since < REVOCATION_BOUND_SECONDS:
@@ -23,9 +31,7 @@ def _reads_until_the_bound(dep: Deployment, headers: dict[str, str], since: floa
 def test_another_workers_principal_revocation_bites_within_the_bound(
     deployment: Deployment,
 ) -> None:
-    owner = deployment.fixtures["owner_id"]
-    headers = deployment.headers("owner", owner)
-    assert deployment.client.get("/v1/me", headers=headers).status_code == 200
+    owner, headers = _reading_owner(deployment)
     other_worker = SqlSessions(deployment.service.registry.engine, clock=deployment.clock)
     other_worker.revoke_principal(owner)
     revoked_at = time.monotonic()
@@ -53,8 +59,6 @@ def test_another_workers_token_revocation_bites_within_the_bound(deployment: Dep
 
 
 def test_this_workers_revocation_bites_on_the_next_request(deployment: Deployment) -> None:
-    owner = deployment.fixtures["owner_id"]
-    headers = deployment.headers("owner", owner)
-    assert deployment.client.get("/v1/me", headers=headers).status_code == 200
+    owner, headers = _reading_owner(deployment)
     deployment.service.sessions.revoke_principal(owner)
     assert deployment.client.get("/v1/me", headers=headers).status_code == 401
