@@ -79,10 +79,12 @@ def main() -> int:
                 p = reg.person_by_public_id(s, person_id)
                 if p is None:
                     return {}
-                ident = reg.identity_blobs(
-                    s, p.pk, ["family_name", "given_names", "birth_date", "birth_place"]
+                ident, addr = reg.person_blobs(
+                    s,
+                    p.pk,
+                    ["family_name", "given_names", "birth_date", "birth_place"],
+                    ["street", "city", "postcode"],
                 )
-                addr = reg.address_blobs(s, p.pk, ["street", "city", "postcode"])
                 permits = reg.permits_of(s, [p.pk])
                 weapons = reg.weapons_of(s, p.pk)
             enc = {

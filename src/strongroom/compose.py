@@ -23,6 +23,7 @@ from strongroom.auth.login import Credentials
 from strongroom.auth.oidc_external import ExternalIssuer
 from strongroom.auth.replay_sql import SqlReplayCache
 from strongroom.auth.resource_server import AccessTokenVerifier, ResourceServer
+from strongroom.auth.revocation_snapshot import RevocationSnapshot
 from strongroom.auth.rfc9068 import TokenService
 from strongroom.auth.rfc9449_dpop import RedisReplayCache, ReplayCache
 from strongroom.auth.role_grants import RoleGrant, grant_from_policy
@@ -166,7 +167,7 @@ def compose(
 
     resource_server = ResourceServer(
         access_token_verifier(settings, policy, tokens, role_grants, clock),
-        revocations=sessions,
+        revocations=RevocationSnapshot(sessions),
         sessions=sessions,
         clock=clock,
         dpop_replay_cache=replay_cache,

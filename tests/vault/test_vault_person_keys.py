@@ -73,3 +73,53 @@ def test_person_key_ids_and_generation_ids_do_not_overlap() -> None:
     assert all(new_dek_id() >= PERSON_DEK_IDS for _ in range(1000))
     with pytest.raises(ValueError):
         person_dek_id(PERSON_DEK_IDS, 0)
+
+
+class _EraseDuringRead(MemoryWrappedKeyStore):
+    """The key store as a reader sees it while another thread erases the person: the row
+    is read, then deleted and forgotten before the reader caches what it read."""
+
+    vault: Vault
+
+    def get(self, dek_id: int):  # noqa: ANN201
+        row = super().get(dek_id)
+        if row is not None:
+            del self._rows[dek_id]
+            self.vault.forget([dek_id])
+        return row
+
+
+def test_a_key_read_while_its_person_is_erased_is_not_cached(
+    provider: FileKeyProvider,
+) -> None:
+    store = _EraseDuringRead()
+    writer = Vault(provider, MemoryWrappedKeyStore())
+    key = writer.mint_person_key("identity", person_dek_id(9, 0))
+    MemoryWrappedKeyStore.put(store, key.dek_id, "identity", key.kek_version, key.wrapped)
+    blob = writer.encrypt("identity", "pid-9", "family_name", "Durand", key=key)
+    reader = Vault(provider, store)
+    store.vault = reader
+    # The read that began before the erasure completes; nothing is left to read after it.
+    assert reader.decrypt("identity", "pid-9", "family_name", blob) == "Durand"
+    with pytest.raises(UnknownKeyError):
+        reader.decrypt("identity", "pid-9", "family_name", blob)
+
+
+def test_preload_unwraps_a_persons_keys_in_one_call(provider: FileKeyProvider) -> None:
+    store = MemoryWrappedKeyStore()
+    writer = Vault(provider, store)
+    identity = _stored(writer, store, "identity", person_dek_id(11, 0))
+    address = _stored(writer, store, "address", person_dek_id(11, 1))
+    name = writer.encrypt("identity", "pid-11", "family_name", "Roux", key=identity)
+    city = writer.encrypt("address", "pid-11", "city", "Brest", key=address)
+    reader = Vault(provider, store)
+    reader.preload([name, city, None])
+    # Both keys came with the preload: the key store is no longer needed to read them.
+    store._rows.clear()
+    assert reader.decrypt("identity", "pid-11", "family_name", name) == "Roux"
+    assert reader.decrypt("address", "pid-11", "city", city) == "Brest"
+    # A key the store does not hold is left to decrypt, which names it.
+    stranger = Vault(provider, store)
+    stranger.preload([name, city])
+    with pytest.raises(UnknownKeyError):
+        stranger.decrypt("identity", "pid-11", "family_name", name)

@@ -1,6 +1,6 @@
 """The vault over the registry's SQL `data_keys` table, on SQLite and PostgreSQL: the same
-contract `MemoryWrappedKeyStore` keeps (get -> None when unknown, put upserts, all lists
-every row), and a rotation that survives a restart of the process."""
+contract `MemoryWrappedKeyStore` keeps (get -> None when unknown, get_many only what is
+there, put upserts, all lists every row), and a rotation that survives a restart of the process."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def test_store_contract(engine: Engine) -> None:
     store.put(7, "identity", 2, b"w3")  # rotation rewrites in place
     assert store.get(7) == ("identity", 2, b"w3")
     assert list(store.all()) == [(7, "identity", 2, b"w3"), (2**31 - 1, "asset", 1, b"w2")]
+    assert store.get_many([7, 8, 2**31 - 1]) == {
+        7: ("identity", 2, b"w3"),
+        2**31 - 1: ("asset", 1, b"w2"),
+    }
+    assert store.get_many([8]) == {}
 
 
 def test_rotation_across_restarts(engine: Engine, provider: FileKeyProvider) -> None:

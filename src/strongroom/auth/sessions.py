@@ -36,6 +36,11 @@ _REVOKED_BEFORE = sa.select(principal_revocations.c.revoked_before).where(
 _SESSION_ENDED = sa.select(sessions.c.ended_at).where(sessions.c.session_id == sa.bindparam("sid"))
 
 
+def _session_over(conn: sa.Connection, session_id: str) -> bool:
+    ended = conn.execute(_SESSION_ENDED, {"sid": session_id}).first()
+    return ended is None or ended[0] is not None
+
+
 USER_AGENT_CHARS = 256
 
 
@@ -69,6 +74,9 @@ class SqlSessions:
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.absolute_lifetime = absolute_lifetime
+        # Revocations of tokens and principals made here, counted once committed: a
+        # `RevocationSnapshot` of this process reads its copy again when this moves.
+        self.revocations = 0
 
     def create(
         self,
@@ -111,7 +119,7 @@ class SqlSessions:
         query = sa.select(sessions).where(
             sessions.c.principal_id == principal_id, sessions.c.created_at >= since
         )
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             SessionOrigin(r["session_id"], r["ip_prefix"], r["user_agent"], self._alive(r, now))
@@ -121,7 +129,7 @@ class SqlSessions:
     def active(self, session_id: str, now: float | None = None) -> SessionInfo | None:
         """The session if it is neither ended, idle-expired nor past its absolute lifetime."""
         now = self.clock.now() if now is None else now
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = (
                 conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))
                 .mappings()
@@ -174,7 +182,7 @@ class SqlSessions:
             .order_by(sessions.c.last_seen.desc())
             .limit(limit)
         )
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             {
@@ -213,6 +221,7 @@ class SqlSessions:
             ).first()
             if exists is None:
                 conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
+        self.revocations += 1
 
     def revoke_principal(self, principal_id: str) -> None:
         now = self.clock.now()
@@ -241,9 +250,10 @@ class SqlSessions:
                 )
                 .values(revoked_at=now)
             )
+        self.revocations += 1
 
     def principal_cutoff(self, principal_id: str) -> float | None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             cutoff = conn.execute(
                 sa.select(principal_revocations.c.revoked_before).where(
                     principal_revocations.c.principal_id == principal_id
@@ -252,18 +262,19 @@ class SqlSessions:
         return None if cutoff is None else float(cutoff)
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
-        with self._connect() as conn:
+        with self.connect() as conn:
             if conn.execute(_REVOKED_JTI, {"jti": str(claims.get("jti"))}).first() is not None:
                 return True
             cutoff = conn.execute(_REVOKED_BEFORE, {"principal": str(claims.get("sub"))}).scalar()
             if cutoff is not None and float(claims.get("iat", 0)) <= cutoff:
                 return True
             sid = claims.get("sid")
-            if sid is not None:
-                ended = conn.execute(_SESSION_ENDED, {"sid": str(sid)}).first()
-                if ended is None or ended[0] is not None:
-                    return True
-        return False
+            return sid is not None and _session_over(conn, str(sid))
+
+    def session_over(self, session_id: str) -> bool:
+        """Whether the session has ended, or never was."""
+        with self.connect() as conn:
+            return _session_over(conn, session_id)
 
     def purge_expired(self) -> int:
         now = self.clock.now()
@@ -285,7 +296,7 @@ class SqlSessions:
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("session store unavailable") from exc
 
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
         try:
             return self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:

@@ -34,11 +34,13 @@ def person_fields(
     """Flat `category.field` map of the person's identity and address, revealed fields
     decrypted, nothing else fetched."""
     flat: dict[str, object] = {}
-    id_cols = wanted(view, "identity", IDENTITY)
-    for name, blob in registry.identity_blobs(s, person.pk, id_cols).items():
+    identity, address = registry.person_blobs(
+        s, person.pk, wanted(view, "identity", IDENTITY), wanted(view, "address", ADDRESS)
+    )
+    vault.preload([*identity.values(), *address.values()])
+    for name, blob in identity.items():
         flat[f"identity.{name}"] = vault.decrypt("identity", person.public_id, name, blob)
-    addr_cols = wanted(view, "address", ADDRESS)
-    for name, blob in registry.address_blobs(s, person.pk, addr_cols).items():
+    for name, blob in address.items():
         flat[f"address.{name}"] = vault.decrypt("address", person.public_id, name, blob)
     if "address.departement" in view.revealed:
         flat["address.departement"] = person.departement

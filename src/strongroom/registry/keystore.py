@@ -8,9 +8,9 @@ transaction so a key is durable before any ciphertext that needs it is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +21,14 @@ from strongroom.vault.keys import KeyProvider
 
 WrappedKey = tuple[str, int, bytes]
 PAGE = 5_000
+# A person's first read looks up its key: built once (building a statement costs more
+# than running it).
+_BY_ID = select(DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
+    DataKey.id == bindparam("id")
+)
+_BY_IDS = select(DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
+    DataKey.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _unavailable(exc: SQLAlchemyError) -> Unavailable:
@@ -51,14 +59,18 @@ class SqlWrappedKeyStore:
     def get(self, dek_id: int) -> WrappedKey | None:
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(DataKey.store, DataKey.kek_version, DataKey.wrapped).where(
-                        DataKey.id == int(dek_id)
-                    )
-                ).first()
+                row = conn.execute(_BY_ID, {"id": int(dek_id)}).first()
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
         return None if row is None else (row[0], int(row[1]), bytes(row[2]))
+
+    def get_many(self, dek_ids: Sequence[int]) -> dict[int, WrappedKey]:
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_BY_IDS, {"ids": [int(i) for i in dek_ids]}).all()
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+        return {int(r[0]): (r[1], int(r[2]), bytes(r[3])) for r in rows}
 
     def all(self) -> Iterator[tuple[int, str, int, bytes]]:
         """Every row in id order, read a page at a time (keyset on the id, each page its

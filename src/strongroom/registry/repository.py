@@ -149,15 +149,21 @@ _LINKED_IN_OPEN_CASE = (
 
 
 @cache
-def _identity_columns(columns: tuple[str, ...]) -> Executable:
-    cols = [getattr(Identity, f"{c}_ct") for c in columns]
-    return select(*cols).where(Identity.person_id == bindparam("pk"))
-
-
-@cache
-def _address_columns(columns: tuple[str, ...]) -> Executable:
-    cols = [getattr(Address, f"{c}_ct") for c in columns]
-    return select(*cols).where(Address.person_id == bindparam("pk"))
+def _person_columns(identity: tuple[str, ...], address: tuple[str, ...]) -> Executable:
+    """The named ciphertexts of a person's identity and address rows, in one statement
+    (each row's key first: whether it exists)."""
+    return (
+        select(
+            Identity.person_id,
+            *[getattr(Identity, f"{c}_ct") for c in identity],
+            Address.person_id,
+            *[getattr(Address, f"{c}_ct") for c in address],
+        )
+        .select_from(Person)
+        .outerjoin(Identity, Identity.person_id == Person.id)
+        .outerjoin(Address, Address.person_id == Person.id)
+        .where(Person.id == bindparam("pk"))
+    )
 
 
 def _run(s: Session, statement: Executable, params: Mapping[str, Any]) -> Result[Any]:
@@ -203,18 +209,22 @@ class Registry:
         ).all()
         return [PersonRow(*r) for r in rows]
 
-    def identity_blobs(self, s: Session, person_pk: int, columns: Sequence[str]) -> dict:
-        """Only the named encrypted columns, e.g. ("family_name", "birth_date")."""
-        if not columns:
-            return {}
-        row = _run(s, _identity_columns(tuple(columns)), {"pk": person_pk}).first()
-        return dict(zip(columns, row, strict=True)) if row else {}
-
-    def address_blobs(self, s: Session, person_pk: int, columns: Sequence[str]) -> dict:
-        if not columns:
-            return {}
-        row = _run(s, _address_columns(tuple(columns)), {"pk": person_pk}).first()
-        return dict(zip(columns, row, strict=True)) if row else {}
+    def person_blobs(
+        self, s: Session, person_pk: int, identity: Sequence[str], address: Sequence[str]
+    ) -> tuple[dict[str, bytes | None], dict[str, bytes | None]]:
+        """Only the named encrypted columns of the person's identity and address, e.g.
+        ("family_name", "birth_date") and ("city",); a missing row gives an empty map."""
+        if not identity and not address:
+            return {}, {}
+        row = _run(s, _person_columns(tuple(identity), tuple(address)), {"pk": person_pk}).first()
+        if row is None:
+            return {}, {}
+        split = 1 + len(identity)
+        found_id, found_addr = row[0] is not None, row[split] is not None
+        return (
+            dict(zip(identity, row[1:split], strict=True)) if found_id else {},
+            dict(zip(address, row[split + 1 :], strict=True)) if found_addr else {},
+        )
 
     def name_dob_bidx_of(self, s: Session, person_pk: int) -> bytes | None:
         return s.execute(

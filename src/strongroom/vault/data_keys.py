@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -36,6 +36,7 @@ class WrappedKeyStore(Protocol):
 
     def put(self, dek_id: int, store: str, kek_version: int, wrapped: bytes) -> None: ...
     def get(self, dek_id: int) -> WrappedKey | None: ...
+    def get_many(self, dek_ids: Sequence[int]) -> dict[int, WrappedKey]: ...
     def all(self) -> Iterable[tuple[int, str, int, bytes]]: ...
 
 
@@ -52,6 +53,10 @@ class MemoryWrappedKeyStore:
 
     def get(self, dek_id: int) -> WrappedKey | None:
         return self._rows.get(int(dek_id))
+
+    def get_many(self, dek_ids: Sequence[int]) -> dict[int, WrappedKey]:
+        found = ((int(i), self._rows.get(int(i))) for i in dek_ids)
+        return {i: row for i, row in found if row is not None}
 
     def all(self) -> list[tuple[int, str, int, bytes]]:
         with self._lock:

@@ -125,6 +125,7 @@ class Vault:
         self._current: dict[str, _Generation] = {}
         self._aad: dict[tuple[str, str], bytes] = {}
         self._lock = threading.RLock()
+        self._forgotten = 0  # erasures so far (`forget`), so a key read before one is not cached
 
     # --- fields ----------------------------------------------------------------------------
     def encrypt(
@@ -244,6 +245,7 @@ class Vault:
     def forget(self, dek_ids: list[int]) -> None:
         """Drop unwrapped DEKs from this process's cache (after an erasure deleted them)."""
         with self._lock:
+            self._forgotten += 1
             for dek_id in dek_ids:
                 self._deks.pop(dek_id, None)
                 self._by_header.pop(_header(dek_id), None)
@@ -261,18 +263,48 @@ class Vault:
         return self._load(int.from_bytes(blob[1:5], "big"))
 
     def _load(self, dek_id: int) -> tuple[str, AESGCM]:
+        found = self._deks.get(dek_id)  # a dict read is atomic
+        if found is not None:
+            return found
+        # The key store and the KEK are asked without the lock: with a key per person,
+        # most first reads of a person miss, and one thread's query must not hold up the
+        # others' decryption. An erasure (`forget`) meanwhile bumps the epoch, and a key
+        # read before it is then used for this one call but not cached.
+        epoch = self._forgotten
+        row = self.wrapped_keys.get(dek_id)
+        if row is None:
+            raise UnknownKeyError(f"data key {dek_id} is not in the key store")
+        entry = self._unwrap(dek_id, row)
+        self._keep({dek_id: entry}, epoch)
+        return entry
+
+    def preload(self, blobs: Iterable[bytes | None]) -> None:
+        """Unwrap, in one key-store call, the data keys of these ciphertexts that are not
+        cached: a person's identity and address keys on that person's first read. A key
+        not found is left to `decrypt`, which says so."""
+        wanted = {
+            int.from_bytes(b[1:5], "big")
+            for b in blobs
+            if b is not None and len(b) >= MIN_BLOB and b[:5] not in self._by_header
+        }
+        if len(wanted) < 2:  # one key is one call either way
+            return
+        epoch = self._forgotten
+        rows = self.wrapped_keys.get_many(sorted(wanted))
+        self._keep({i: self._unwrap(i, row) for i, row in rows.items()}, epoch)
+
+    def _unwrap(self, dek_id: int, row: tuple[str, int, bytes]) -> tuple[str, AESGCM]:
+        store, version, wrapped = row
+        return store, AESGCM(self.provider.unwrap_dek(store, version, dek_id, wrapped))
+
+    def _keep(self, entries: dict[int, tuple[str, AESGCM]], epoch: int) -> None:
+        """Cache unwrapped keys read since `epoch`, unless an erasure came in between."""
         with self._lock:
-            found = self._deks.get(dek_id)
-            if found is not None:
-                return found
-            row = self.wrapped_keys.get(dek_id)
-            if row is None:
-                raise UnknownKeyError(f"data key {dek_id} is not in the key store")
-            store, version, wrapped = row
-            dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
-            entry = (store, AESGCM(dek))
-            self._remember(dek_id, entry)
-            return entry
+            if self._forgotten != epoch:
+                return
+            for dek_id, entry in entries.items():
+                if dek_id not in self._deks:
+                    self._remember(dek_id, entry)
 
     def _remember(self, dek_id: int, entry: tuple[str, AESGCM]) -> None:
         """Cache an unwrapped DEK (the caller holds the lock). Over the bound, drop the
