@@ -29,7 +29,7 @@ check() { # check NAME COMMAND...: PASS or FAIL, with the command's output on a 
   shift
   if out="$("$@" 2>&1)"; then
     say "PASS $name"
-    grep '^  ' <<<"$out" || true # the figures a check reports
+    grep '^  - ' <<<"$out" || true # the figures a check reports
   else
     say "FAIL $name"
     printf '%s\n' "$out" | tail -20 | sed 's/^/     /'
@@ -173,7 +173,7 @@ journal_verifies() { # journal_verifies [--checkpoint]: sign the tail and send i
   local size unsigned held
   if [ "${1:-}" = --checkpoint ]; then in_node node1 strongroom journal checkpoint || return 1; fi
   read -r size unsigned held <<<"$(journal_report)" || return 1
-  say "  journal size $size, unsigned entries $unsigned, the witness holds size $held"
+  say "  - journal size $size, unsigned entries $unsigned, the witness holds size $held"
   [ -n "$size" ] && [ "$unsigned" = 0 ] && [ "$held" = "$size" ]
 }
 
@@ -195,7 +195,7 @@ stop_flushes() {
   code="$(docker inspect -f '{{.State.ExitCode}}' "$(container node2)")"
   answered="$(grep -c '^401$' "$codes")"
   read -r after _ _ <<<"$(journal_report)" || return 1
-  say "  stopped in $((t1 - t0)) ms (grace $STOP_GRACE s), exit code $code; $answered requests" \
+  say "  - stopped in $((t1 - t0)) ms (grace $STOP_GRACE s), exit code $code; $answered requests" \
     "answered during the load, journal size $before -> $after"
   [ "$code" = 0 ] && [ $((t1 - t0)) -lt $((STOP_GRACE * 1000)) ] && [ "$answered" -gt 0 ] &&
     [ $((after - before)) -ge "$answered" ] && [ $((after - before)) -le 400 ]
