@@ -13,6 +13,8 @@ import typer
 from strongroom.cli.common import cli_errors, console, err_console, home
 from strongroom.errors import BadRequest
 
+WORKER_PING_SECONDS = 30  # how long a worker may leave its supervisor's ping unanswered
+
 app = typer.Typer(
     help="Strongroom: a registry that makes bulk extraction hard while it happens and useless "
     "after. Reads STRONGROOM_HOME (default ./.strongroom).",
@@ -199,6 +201,10 @@ def serve(
             # is cut off (Observe journals it), so the close happens before an
             # orchestrator's SIGKILL: a body that never arrives cannot hold the stop.
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            # A worker answers its supervisor's ping only once it has imported the CLI and
+            # uvicorn again (spawned); uvicorn's 5 s killed and replaced workers that were
+            # still loading when several started at once on a busy host.
+            timeout_worker_healthcheck=WORKER_PING_SECONDS,
         )
     finally:
         if metrics_dir is not None:
