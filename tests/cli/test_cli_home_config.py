@@ -180,3 +180,15 @@ def test_init_writes_the_external_issuer_settings_and_they_are_checked(tmp_path:
     settings = Home(home).settings()
     assert settings.external_issuer == "https://kc.example/realms/registry"
     assert settings.external_roles == ("gendarme=police",)
+
+
+def test_a_home_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    """A home under a file (or on a read-only volume) is refused with its path and the
+    system's reason, exit 2, no traceback; nothing is left behind."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    r = CliRunner().invoke(app, ["init"], env={"STRONGROOM_HOME": str(blocker / "home")})
+    assert r.exit_code == 2, r.output
+    assert f"{blocker / 'home'}: Not a directory" in r.output
+    assert "Traceback" not in r.output
+    assert blocker.read_text() == "not a folder\n"

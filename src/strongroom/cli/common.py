@@ -63,6 +63,13 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(130) from None
+    except OSError as exc:
+        # A home, key file or output path the operator named that cannot be written or
+        # read: the path and the system's reason, not a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or type(exc).__name__
+        err_console.print(f"[red]error:[/red] {where}{reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @contextlib.contextmanager
