@@ -138,7 +138,8 @@ def test_alert_opens_the_incident(auditor: object, site: tuple[ConsoleSetup, str
     auditor.click(f"#alert-rows a[href$='/incidents/{setup.contained}']")  # type: ignore[attr-defined]
     auditor.wait_for_url(f"**/console/incidents/{setup.contained}")  # type: ignore[attr-defined]
     assert setup.containment in auditor.locator("#taken").inner_text()  # type: ignore[attr-defined]
-    assert auditor.locator("#principal-report").count() == 1  # type: ignore[attr-defined]
+    assert auditor.locator("#principal-timeline").count() == 1  # type: ignore[attr-defined]
+    assert auditor.locator("#incident-curves svg").count() == 2  # type: ignore[attr-defined]
     shot(auditor, "incident")
 
 

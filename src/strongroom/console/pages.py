@@ -29,6 +29,8 @@ from strongroom.errors import BadRequest, StrongroomError
 from strongroom.journal.investigate import breach_markdown
 
 Work = Callable[[Caller], Response]
+# Entries of an incident's timeline per page.
+TIMELINE_PAGE = 50
 
 
 def make_console_router(service: Service) -> APIRouter:
@@ -180,19 +182,28 @@ def make_console_router(service: Service) -> APIRouter:
     @router.get("/incidents/{principal}")
     def incident(request: Request, principal: str) -> Response:
         """One principal's incident: the signals (its alerts of the last week), the
-        containments taken, and (for the roles the policy lets investigate) its timeline
-        and what it touched: pseudonymous subject IDs and field categories."""
+        containments taken, its last 24 hours against its peers (from the hourly index),
+        and (for the roles the policy lets investigate) one page of its timeline with what
+        each entry touched: pseudonymous subject IDs and field categories. The whole
+        week's report is the investigation page's, asked for on demand."""
 
         def work(who: Caller) -> Response:
+            q = request.query_params
+            before = parse_int(q["before"], "before") if q.get("before") else None
             signals = service.audit.alerts(who, hours=24 * 7, principal=principal).body
-            report = None
+            now = service.clock.now()
+            charts = None
+            if console.allowed(who.role, (ep.ACTIVITY,)):
+                day = service.audit.extraction(who, principal=principal, bucket="hour").body
+                charts = curve_charts(day, "hour", compare=True)
+            timeline = None
             if console.allowed(who.role, (ep.INVESTIGATE_PRINCIPAL,)):
-                since = service.clock.now() - 7 * 86400
-                report = service.audit.investigate_principal(who, principal, since, None).body
+                timeline = service.audit.principal_timeline(
+                    who, principal, now - 7 * 86400, before, TIMELINE_PAGE
+                ).body
             taken = [a for a in signals["items"] if a["containment"]]
             state = None
             if console.allowed(who.role, (ep.CONTAINMENTS,)):
-                now = service.clock.now()
                 state = [
                     {**c, "active": is_active(c, now)}
                     for c in service.admin.containments(who).body["items"]
@@ -205,7 +216,8 @@ def make_console_router(service: Service) -> APIRouter:
                 signals=signals["items"],
                 taken=taken,
                 containments=state,
-                report=report,
+                charts=charts,
+                timeline=timeline,
             )
 
         return page(request, work)
@@ -219,25 +231,7 @@ def make_console_router(service: Service) -> APIRouter:
             role = (q.get("role") or "").strip() or None
             bucket = q.get("bucket") or "hour"
             body = service.audit.extraction(who, principal=principal, role=role, bucket=bucket).body
-            series = body["series"]
-            starts = [p["start"] for p in series]
-            compare = principal is not None or role is not None
-            charts = []
-            for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
-                budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
-                charts.append(
-                    (
-                        f"{label} per {bucket}",
-                        bar_chart(
-                            f"{label} per {bucket}",
-                            starts,
-                            [p[unit] for p in series],
-                            peers=[p[f"peer_{unit}"] for p in series] if compare else None,
-                            budgets=budgets,
-                            bucket_seconds=body["bucket_seconds"],
-                        ),
-                    )
-                )
+            charts = curve_charts(body, bucket, compare=principal is not None or role is not None)
             return console.render(
                 "curves.html",
                 session=request.state.console_session,
@@ -481,6 +475,30 @@ def make_console_router(service: Service) -> APIRouter:
         return page(request, work)
 
     return router
+
+
+def curve_charts(body: dict[str, Any], bucket: str, *, compare: bool) -> list[tuple[str, str]]:
+    """The records and distinct-subjects charts of an extraction curve (`GET
+    /v1/activity`), each against the peers' mean (`compare`) and the budgets."""
+    series = body["series"]
+    starts = [p["start"] for p in series]
+    charts = []
+    for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
+        budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
+        charts.append(
+            (
+                f"{label} per {bucket}",
+                bar_chart(
+                    f"{label} per {bucket}",
+                    starts,
+                    [p[unit] for p in series],
+                    peers=[p[f"peer_{unit}"] for p in series] if compare else None,
+                    budgets=budgets,
+                    bucket_seconds=body["bucket_seconds"],
+                ),
+            )
+        )
+    return charts
 
 
 def see_other(path: str) -> Response:
