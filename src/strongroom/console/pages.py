@@ -98,8 +98,8 @@ def make_console_router(service: Service) -> APIRouter:
         return console.render("sign_in.html", error=None)
 
     @router.get("/sign-in/start")
-    def sign_in_start() -> Response:
-        return console.start_sign_in()
+    def sign_in_start(request: Request) -> Response:
+        return console.start_sign_in(request.query_params.get("purpose") or None)
 
     @router.get("/callback")
     def callback(request: Request) -> Response:
@@ -312,13 +312,28 @@ def make_console_router(service: Service) -> APIRouter:
             status = request.query_params.get("status") or "pending"
             if status not in ("pending", "approved", "rejected"):
                 raise BadRequest("status is pending, approved or rejected")
-            glass = exports = None
+            glass = exports = links = None
             if console.allowed(who.role, (ep.REVIEWS,)):
                 glass = service.audit.reviews(who, status).body["items"]
             if console.allowed(who.role, (ep.EXPORT_QUEUE,)):
                 exports = service.exports.queue(who, status).body["items"]
+            # Case links: the unit's agents decide their unit's (signed in for case
+            # management); auditors and administrators watch every unit's, read only.
+            deciding = console.allowed(who.role, (ep.CASE_PENDING_LINKS,), who.purpose)
+            if deciding:
+                links = service.cases.pending_links(who, status).body["items"]
+            elif console.allowed(who.role, (ep.CASE_LINK_OVERSIGHT,)):
+                links = service.cases.link_oversight(who, status).body["items"]
             return console.render(
-                "reviews.html", session=session, glass=glass, exports=exports, shown=status
+                "reviews.html",
+                session=session,
+                glass=glass,
+                exports=exports,
+                links=links,
+                deciding=deciding,
+                sign_in_for_links=links is None
+                and console.allowed(who.role, (ep.CASE_PENDING_LINKS,)),
+                shown=status,
             )
 
         return page(request, work)
@@ -344,6 +359,20 @@ def make_console_router(service: Service) -> APIRouter:
                 if len(note) < 5:
                     raise BadRequest("rejecting an export needs a note (5 characters or more)")
                 service.exports.reject(who, export_id, note)
+            else:
+                raise BadRequest("decision is approve or reject")
+            return "/reviews"
+
+        return await action(request, work)
+
+    @router.post("/reviews/case-links/{case_id}/{subject_id}")
+    async def decide_case_link(request: Request, case_id: str, subject_id: str) -> Response:
+        def work(who: Caller, form: dict[str, str]) -> str:
+            decision = form.get("decision")
+            if decision == "approve":
+                service.cases.approve_link(who, case_id, subject_id)
+            elif decision == "reject":
+                service.cases.reject_link(who, case_id, subject_id, form.get("note", ""))
             else:
                 raise BadRequest("decision is approve or reject")
             return "/reviews"
