@@ -199,6 +199,7 @@ class Investigator:
         items = [
             {
                 "index": idx,
+                "ts": float(e["ts"]),
                 "when": iso(float(e["ts"])),
                 "endpoint": e.get("endpoint"),
                 "outcome": e.get("outcome"),
