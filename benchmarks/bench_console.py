@@ -115,6 +115,8 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("alerts_24h", "/console/alerts"),
                 ("curves_principal_hourly", f"/console/curves?principal={HARVESTER}"),
                 ("curves_service_hourly", "/console/curves"),
+                ("curves_principal_daily", f"/console/curves?principal={HARVESTER}&bucket=day"),
+                ("curves_service_daily", "/console/curves?bucket=day"),
                 ("incident_harvester", f"/console/incidents/{HARVESTER}"),
                 ("investigate_principal", f"/console/investigations?principal={HARVESTER}"),
             ):
@@ -154,10 +156,11 @@ def main() -> None:
         {
             "backend": "sqlite (embedded home), in-process TestClient",
             "quick": args.quick,
-            "note": "alerts and hourly curves read the journal's indexes "
-            "(journal_alerts, journal_activity: journal/activity.py), filled by bulk_load "
-            "through store.index_known as the writer fills them; daily curves still read "
-            "the log, capped at 250,000 entries; the other pages seek through indexes",
+            "note": "alerts and curves read the journal's indexes (journal_alerts, "
+            "journal_activity, journal_activity_daily: journal/activity.py), filled by "
+            "bulk_load through store.index_known as the writer fills them; the incident "
+            "page shows one page of the principal's timeline (journal_principals); the "
+            "other pages seek through indexes",
         }
     )
     RESULTS.parent.mkdir(exist_ok=True)
