@@ -70,14 +70,18 @@ def account(svc, role: str, clock: FakeClock) -> tuple[str, str]:
     return username, secret
 
 
-def timed(http: TestClient, path: str, samples: int) -> dict:
+def timed(http: TestClient, clock: FakeClock, path: str, samples: int) -> dict:
+    # A minute later: each page starts with a fresh per-minute request budget, as a
+    # person reading pages would (an incident view is three journaled calls).
+    clock.advance(61)
     times = []
     for _ in range(samples):
         t0 = time.perf_counter()
         r = http.get(path)
         times.append(time.perf_counter() - t0)
         assert r.status_code == 200, (path, r.status_code, r.text[:300])
-    # The first view is cold (the curves' bucket summaries are cached for the next).
+    # The first view is cold (the curves' bucket summaries are cached for the next); it
+    # may include the refresh of the session's access token (every 4 or 5 pages).
     return {
         "first_ms": round(times[0] * 1000, 1),
         "median_ms": round(statistics.median(times[1:] or times) * 1000, 1),
@@ -120,7 +124,7 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("incident_harvester", f"/console/incidents/{HARVESTER}"),
                 ("investigate_principal", f"/console/investigations?principal={HARVESTER}"),
             ):
-                pages[name] = timed(http, path, samples)
+                pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         with TestClient(app, base_url=base) as http:
             sign_in(svc, http, clock, *admin)
@@ -129,7 +133,7 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("principals", "/console/principals"),
                 ("reviews_exports", "/console/reviews"),
             ):
-                pages[name] = timed(http, path, samples)
+                pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         alerts = svc.audit.activity.alerts(clock.now() - 86400)
         return {

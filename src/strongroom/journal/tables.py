@@ -183,53 +183,37 @@ HOUR = 3600
 # entry that late would count its subjects again.
 ACTIVITY_KEEP_SECONDS = 2 * 86_400
 
-activity = Table(
-    "journal_activity",
-    index_metadata,
-    Column("hour", BigInt, primary_key=True, autoincrement=False),
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(128), primary_key=True),  # "" / the role / the principal
-    Column("role", String(64), nullable=False),  # a principal's (its first entry's)
-    Column("records", BigInt, nullable=False),
-    Column("subjects", BigInt, nullable=False),
-    Column("principals", BigInt, nullable=False),  # level PEERS: how many principals
-    sqlite_with_rowid=False,
-)
 
-activity_subjects = Table(
-    "journal_activity_subjects",
-    index_metadata,
-    Column("hour", BigInt, primary_key=True, autoincrement=False),
-    Column("skey", BigInt, primary_key=True, autoincrement=False),
-    Column("principal", String(128), primary_key=True),
-    Column("role", String(64), primary_key=True),
-    sqlite_with_rowid=False,
-)
+def _activity_tables(name: str, column: str) -> tuple[Table, Table]:
+    """The counts of one granularity (`column`: its bucket's start) and the subjects each
+    bucket has counted already."""
+    counts = Table(
+        name,
+        index_metadata,
+        Column(column, BigInt, primary_key=True, autoincrement=False),
+        Column("level", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(128), primary_key=True),  # "" / the role / the principal
+        Column("role", String(64), nullable=False),  # a principal's (its first entry's)
+        Column("records", BigInt, nullable=False),
+        Column("subjects", BigInt, nullable=False),
+        Column("principals", BigInt, nullable=False),  # level PEERS: how many principals
+        sqlite_with_rowid=False,
+    )
+    seen = Table(
+        f"{name}_subjects",
+        index_metadata,
+        Column(column, BigInt, primary_key=True, autoincrement=False),
+        Column("skey", BigInt, primary_key=True, autoincrement=False),
+        Column("principal", String(128), primary_key=True),
+        Column("role", String(64), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+    return counts, seen
+
 
 DAY = 86_400
-
-activity_daily = Table(
-    "journal_activity_daily",
-    index_metadata,
-    Column("day", BigInt, primary_key=True, autoincrement=False),
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(128), primary_key=True),
-    Column("role", String(64), nullable=False),
-    Column("records", BigInt, nullable=False),
-    Column("subjects", BigInt, nullable=False),
-    Column("principals", BigInt, nullable=False),
-    sqlite_with_rowid=False,
-)
-
-activity_daily_subjects = Table(
-    "journal_activity_daily_subjects",
-    index_metadata,
-    Column("day", BigInt, primary_key=True, autoincrement=False),
-    Column("skey", BigInt, primary_key=True, autoincrement=False),
-    Column("principal", String(128), primary_key=True),
-    Column("role", String(64), primary_key=True),
-    sqlite_with_rowid=False,
-)
+activity, activity_subjects = _activity_tables("journal_activity", "hour")
+activity_daily, activity_daily_subjects = _activity_tables("journal_activity_daily", "day")
 
 
 @dataclass(frozen=True)
