@@ -182,20 +182,16 @@ def make_console_router(service: Service) -> APIRouter:
     @router.get("/incidents/{principal}")
     def incident(request: Request, principal: str) -> Response:
         """One principal's incident: the signals (its alerts of the last week), the
-        containments taken, its last 24 hours against its peers (from the hourly index),
-        and (for the roles the policy lets investigate) one page of its timeline with what
-        each entry touched: pseudonymous subject IDs and field categories. The whole
-        week's report is the investigation page's, asked for on demand."""
+        containments taken, and (for the roles the policy lets investigate) one page of
+        its timeline with what each entry touched: pseudonymous subject IDs and field
+        categories. Its curves and the whole week's report are pages of their own, a link
+        away, so this one costs two index reads whatever the principal did."""
 
         def work(who: Caller) -> Response:
             q = request.query_params
             before = parse_int(q["before"], "before") if q.get("before") else None
             signals = service.audit.alerts(who, hours=24 * 7, principal=principal).body
             now = service.clock.now()
-            charts = None
-            if console.allowed(who.role, (ep.ACTIVITY,)):
-                day = service.audit.extraction(who, principal=principal, bucket="hour").body
-                charts = curve_charts(day, "hour", compare=True)
             timeline = None
             if console.allowed(who.role, (ep.INVESTIGATE_PRINCIPAL,)):
                 timeline = service.audit.principal_timeline(
@@ -216,7 +212,6 @@ def make_console_router(service: Service) -> APIRouter:
                 signals=signals["items"],
                 taken=taken,
                 containments=state,
-                charts=charts,
                 timeline=timeline,
             )
 
