@@ -70,14 +70,18 @@ def account(svc, role: str, clock: FakeClock) -> tuple[str, str]:
     return username, secret
 
 
-def timed(http: TestClient, path: str, samples: int) -> dict:
+def timed(http: TestClient, clock: FakeClock, path: str, samples: int) -> dict:
+    # A minute later: each page starts with a fresh per-minute request budget, as a
+    # person reading pages would (an incident view is three journaled calls).
+    clock.advance(61)
     times = []
     for _ in range(samples):
         t0 = time.perf_counter()
         r = http.get(path)
         times.append(time.perf_counter() - t0)
         assert r.status_code == 200, (path, r.status_code, r.text[:300])
-    # The first view is cold (the curves' bucket summaries are cached for the next).
+    # The first view is cold (the curves' bucket summaries are cached for the next); it
+    # may include the refresh of the session's access token (every 4 or 5 pages).
     return {
         "first_ms": round(times[0] * 1000, 1),
         "median_ms": round(statistics.median(times[1:] or times) * 1000, 1),
@@ -115,10 +119,12 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("alerts_24h", "/console/alerts"),
                 ("curves_principal_hourly", f"/console/curves?principal={HARVESTER}"),
                 ("curves_service_hourly", "/console/curves"),
+                ("curves_principal_daily", f"/console/curves?principal={HARVESTER}&bucket=day"),
+                ("curves_service_daily", "/console/curves?bucket=day"),
                 ("incident_harvester", f"/console/incidents/{HARVESTER}"),
                 ("investigate_principal", f"/console/investigations?principal={HARVESTER}"),
             ):
-                pages[name] = timed(http, path, samples)
+                pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         with TestClient(app, base_url=base) as http:
             sign_in(svc, http, clock, *admin)
@@ -127,7 +133,7 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("principals", "/console/principals"),
                 ("reviews_exports", "/console/reviews"),
             ):
-                pages[name] = timed(http, path, samples)
+                pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         alerts = svc.audit.activity.alerts(clock.now() - 86400)
         return {
@@ -154,10 +160,11 @@ def main() -> None:
         {
             "backend": "sqlite (embedded home), in-process TestClient",
             "quick": args.quick,
-            "note": "alerts and hourly curves read the journal's indexes "
-            "(journal_alerts, journal_activity: journal/activity.py), filled by bulk_load "
-            "through store.index_known as the writer fills them; daily curves still read "
-            "the log, capped at 250,000 entries; the other pages seek through indexes",
+            "note": "alerts and curves read the journal's indexes (journal_alerts, "
+            "journal_activity, journal_activity_daily: journal/activity.py), filled by "
+            "bulk_load through store.index_known as the writer fills them; the incident "
+            "page shows one page of the principal's timeline (journal_principals); the "
+            "other pages seek through indexes",
         }
     )
     RESULTS.parent.mkdir(exist_ok=True)

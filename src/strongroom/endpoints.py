@@ -43,6 +43,9 @@ CASE_OPEN = Endpoint("POST", "/v1/cases")
 CASE_LIST = Endpoint("GET", "/v1/cases")
 CASE_LINK = Endpoint("POST", "/v1/cases/{id}/subjects")
 CASE_APPROVE_LINK = Endpoint("POST", "/v1/cases/{id}/subjects/{subject}/approve")
+CASE_REJECT_LINK = Endpoint("POST", "/v1/cases/{id}/subjects/{subject}/reject")
+# The links of the caller's unit that wait for a second agent (four eyes).
+CASE_PENDING_LINKS = Endpoint("GET", "/v1/cases/pending-links")
 CASE_CLOSE = Endpoint("POST", "/v1/cases/{id}/close")
 
 # --- audit and investigations -------------------------------------------------------------
@@ -58,6 +61,8 @@ REVIEWS = Endpoint("GET", "/v1/reviews")
 ALERTS = Endpoint("GET", "/v1/alerts")
 ACTIVITY = Endpoint("GET", "/v1/activity")
 DECIDE_REVIEW = Endpoint("POST", "/v1/reviews/{id}/decision")
+# Every unit's four-eyes queue of case links, for oversight: read only.
+CASE_LINK_OVERSIGHT = Endpoint("GET", "/v1/reviews/case-links")
 
 # --- administration -----------------------------------------------------------------------
 CONTAINMENTS = Endpoint("GET", "/v1/containments")

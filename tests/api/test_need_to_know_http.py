@@ -222,6 +222,88 @@ def test_a_police_link_outside_its_departement_waits(deployment: Deployment) -> 
     assert link(dep, officer, case, outside, role="police").json()["status"] == "pending"
 
 
+def test_the_units_queue_of_links_waiting_and_a_rejection(deployment: Deployment) -> None:
+    """The unit's agents see their unit's links that wait (their own marked) and decide
+    the others'; auditors and administrators see every unit's queue and decide nothing."""
+    dep = deployment
+    officer = agent(dep, role="police")
+    colleague = agent(dep, role="police")
+    prefecture = agent(dep)  # the same département, another unit
+    case = open_case(dep, officer, role="police")
+    outside = dep.fixtures["person_elsewhere"]
+    assert link(dep, officer, case, outside, role="police").json()["status"] == "pending"
+
+    def queue(principal: str, role: str = "police", status: str = "pending") -> list[dict]:
+        r = dep.client.get(
+            f"/v1/cases/pending-links?status={status}",
+            headers=dep.headers(role, principal, purpose="case_management"),
+        )
+        assert r.status_code == 200, r.text
+        return [i for i in r.json()["items"] if i["case"] == case]
+
+    (mine,) = queue(officer)
+    assert mine["subject"] == outside and mine["yours"] and mine["reason"]
+    assert [i["yours"] for i in queue(colleague)] == [False]
+    assert queue(prefecture, role="prefecture") == []  # another unit's queue
+    for role in ("auditor", "admin"):
+        seen = dep.client.get("/v1/reviews/case-links", headers=dep.headers(role))
+        assert seen.status_code == 200, seen.text
+        assert [i["subject"] for i in seen.json()["items"] if i["case"] == case] == [outside]
+    reject = f"/v1/cases/{case}/subjects/{outside}/reject"
+    refused = dep.client.post(reject, json={"note": "not for me"}, headers=dep.headers("admin"))
+    assert refused.status_code == 403
+    own = dep.client.post(
+        reject,
+        json={"note": "my own link"},
+        headers=dep.headers("police", officer, purpose="case_management"),
+    )
+    assert own.status_code == 403 and own.json()["reason"] == "four_eyes"
+    short = dep.client.post(
+        reject,
+        json={"note": "no"},
+        headers=dep.headers("police", colleague, purpose="case_management"),
+    )
+    assert short.status_code == 400
+    done = dep.client.post(
+        reject,
+        json={"note": "outside the investigation's scope"},
+        headers=dep.headers("police", colleague, purpose="case_management"),
+    )
+    assert done.status_code == 200 and done.json()["status"] == "rejected", done.text
+    assert queue(officer) == []
+    (decided,) = queue(officer, status="rejected")
+    assert decided["decided_by"] == colleague
+    rejected = dep.client.get(
+        f"/v1/persons/{outside}",
+        headers=dep.headers(
+            "police",
+            officer,
+            case=case,
+            purpose="investigation",
+            justification="Judicial investigation, letter of request 2026-118",
+            acr="urn:strongroom:acr:phr",
+            auth_time=dep.clock.now(),
+        ),
+    )
+    assert rejected.status_code == 404, rejected.text  # a rejected link grants nothing
+    again = dep.client.post(
+        reject,
+        json={"note": "outside the scope, twice"},
+        headers=dep.headers("police", colleague, purpose="case_management"),
+    )
+    assert again.status_code == 404
+    journal = dep.service.journal
+    journal.flush()
+    entries = [journal.entry(i) for i in range(max(0, journal.size() - 40), journal.size())]
+    rejects = [
+        e for e in entries if e.get("endpoint") == "POST /v1/cases/{id}/subjects/{subject}/reject"
+    ]
+    outcomes = ["refused"] * 3 + ["allowed", "refused"]  # admin, own, short note, done, again
+    assert [e["outcome"] for e in rejects] == outcomes
+    assert rejects[3]["principal"] == colleague
+    assert rejects[3]["detail"]["note"] == "outside the investigation's scope"
+
+
 @pytest.mark.parametrize(
     ("case", "subject", "why"),
     [

@@ -43,11 +43,16 @@ class ConsoleSetup:
     contained: str  # the principal under containment
     containment: str
     export: str
+    # A police unit's link waiting for four eyes: made by `linker`, decided by `second`.
+    linker: Account
+    second: Account
+    link_case: str
+    link_subject: str
 
 
-def enroll(dep: Deployment, role: str) -> Account:
+def enroll(dep: Deployment, role: str, principal: str | None = None) -> Account:
     svc = dep.service
-    principal = dep.principals[role]
+    principal = principal or dep.principals[role]
     username = f"{role}-{principal[:8]}"
     svc.admin.set_password(principal, username, PASSWORD)
     uri = svc.authorization_server.credentials.begin_totp_enrollment(principal)
@@ -112,10 +117,53 @@ def console_setup(path: Path, **options: object) -> ConsoleSetup:
     )
     r2 = dep.client.get(f"/v1/persons/{other}", headers=glass)
     assert r2.status_code == 200, r2.text
+    # Two officers of one police unit: the first links a person of another département,
+    # which waits for a second agent of the unit.
+    unit_departement = dep.fixtures["departement"]
+    linker, second = (
+        enroll(
+            dep,
+            "police",
+            dep.service.admin.add_principal(
+                role="police", departement=unit_departement, label=f"officer {n}"
+            ),
+        )
+        for n in (1, 2)
+    )
+    link_case, outside = link_waiting(dep, linker)
     dep.clock.advance(60)
     return ConsoleSetup(
-        dep, auditor, admin, officer, contained, containment.id, str(r.json()["id"])
+        dep,
+        auditor,
+        admin,
+        officer,
+        contained,
+        containment.id,
+        str(r.json()["id"]),
+        linker,
+        second,
+        link_case,
+        outside,
     )
+
+
+def link_waiting(dep: Deployment, linker: Account) -> tuple[str, str]:
+    """A new case of the linker's police unit with a person of another département linked:
+    the link waits for a second agent. Returns (case, subject)."""
+    managing = dep.headers("police", linker.principal, purpose="case_management")
+    opened = dep.client.post(
+        "/v1/cases", json={"kind": "investigation", "reference": "PV-2026-0907"}, headers=managing
+    )
+    assert opened.status_code == 201, opened.text
+    case = str(opened.json()["id"])
+    outside = dep.fixtures["person_elsewhere"]
+    linked = dep.client.post(
+        f"/v1/cases/{case}/subjects",
+        json={"subject_id": outside, "reason": "seen with the suspect at the range"},
+        headers=managing,
+    )
+    assert linked.status_code == 201 and linked.json()["status"] == "pending", linked.text
+    return case, outside
 
 
 @contextlib.contextmanager

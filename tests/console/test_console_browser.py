@@ -69,13 +69,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ConsoleSetu
         yield setup, url
 
 
-def signed_in(chromium: object, url: str, account: Account) -> object:
+def signed_in(chromium: object, url: str, account: Account, start: str = "#sign-in") -> object:
+    """A browser signed in as `account`, through the sign-in link `start` (the role's own
+    task, or #sign-in-cases: case management)."""
     context = chromium.new_context(base_url=url, accept_downloads=True)  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto("/console/")
     assert page.url.endswith("/console/sign-in")
     shot(page, "sign-in")
-    page.click("#sign-in")
+    page.click(start)
     page.wait_for_url("**/oauth/authorize?**")
     shot(page, "authorization-server-form")
     page.fill("input[name=username]", account.username)
@@ -138,7 +140,7 @@ def test_alert_opens_the_incident(auditor: object, site: tuple[ConsoleSetup, str
     auditor.click(f"#alert-rows a[href$='/incidents/{setup.contained}']")  # type: ignore[attr-defined]
     auditor.wait_for_url(f"**/console/incidents/{setup.contained}")  # type: ignore[attr-defined]
     assert setup.containment in auditor.locator("#taken").inner_text()  # type: ignore[attr-defined]
-    assert auditor.locator("#principal-report").count() == 1  # type: ignore[attr-defined]
+    assert auditor.locator("#principal-timeline").count() == 1  # type: ignore[attr-defined]
     shot(auditor, "incident")
 
 
@@ -270,6 +272,41 @@ def test_admin_approves_an_export(admin: object, site: tuple[ConsoleSetup, str])
     admin.goto("/console/reviews?status=approved")  # type: ignore[attr-defined]
     approved = admin.locator(f"#exports tr[data-id='{setup.export}']").inner_text()  # type: ignore[attr-defined]
     assert "approved" in approved and "checked the case file" in approved
+
+
+def test_the_units_second_agent_approves_a_case_link(
+    chromium: object, admin: object, site: tuple[ConsoleSetup, str]
+) -> None:
+    """The case-link four-eyes queue: the administrator watches it (no decision), the
+    linker sees its own link as a colleague's to decide, the unit's second agent approves
+    it from the reviews page."""
+    setup, url = site
+    row_of = f"#case-links tr[data-case='{setup.link_case}']"
+    admin.goto("/console/reviews")  # type: ignore[attr-defined]
+    watched = admin.locator(row_of)  # type: ignore[attr-defined]
+    assert watched.count() == 1 and watched.locator("button").count() == 0
+    linker = signed_in(chromium, url, setup.linker, start="#sign-in-cases")
+    try:
+        linker.goto("/console/reviews")  # type: ignore[attr-defined]
+        own = linker.locator(row_of)  # type: ignore[attr-defined]
+        assert "yours: a colleague decides" in own.inner_text()
+        assert own.locator("button").count() == 0
+    finally:
+        linker.context.close()  # type: ignore[attr-defined]
+    second = signed_in(chromium, url, setup.second, start="#sign-in-cases")
+    try:
+        second.goto("/console/reviews")  # type: ignore[attr-defined]
+        row = second.locator(row_of)  # type: ignore[attr-defined]
+        assert setup.link_subject in row.inner_text()
+        shot(second, "reviews-case-links")
+        row.locator("button[value=approve]").click()
+        second.wait_for_url("**/console/reviews")  # type: ignore[attr-defined]
+        assert second.locator(row_of).count() == 0  # type: ignore[attr-defined]
+        second.goto("/console/reviews?status=approved")  # type: ignore[attr-defined]
+        approved = second.locator(row_of).inner_text()  # type: ignore[attr-defined]
+        assert f"approved by {setup.second.principal}" in approved
+    finally:
+        second.context.close()  # type: ignore[attr-defined]
 
 
 def test_a_post_without_or_with_a_wrong_csrf_token_is_403(admin: object) -> None:

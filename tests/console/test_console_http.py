@@ -16,6 +16,7 @@ from tests.console.console_testkit import (
     Account,
     ConsoleSetup,
     console_on,
+    link_waiting,
     verification_status,
 )
 
@@ -35,9 +36,10 @@ def browser(s: ConsoleSetup) -> TestClient:
     return TestClient(create_app(s.dep.service), base_url=base)
 
 
-def sign_in(s: ConsoleSetup, account: Account) -> TestClient:
+def sign_in(s: ConsoleSetup, account: Account, purpose: str | None = None) -> TestClient:
     http = browser(s)
-    start = http.get("/console/sign-in/start", follow_redirects=False)
+    query = f"?purpose={purpose}" if purpose else ""
+    start = http.get(f"/console/sign-in/start{query}", follow_redirects=False)
     assert start.status_code == 303, start.text
     form_url = start.headers["location"]
     assert form_url.startswith("/oauth/authorize?client_id=console&request_uri=")
@@ -212,8 +214,14 @@ def test_alerts_page_lists_the_detector_decision_and_opens_the_incident(
     assert setup.contained not in auditor.get("/console/alerts/rows?role=dealer").text
     incident = auditor.get(f"/console/incidents/{setup.contained}")
     assert incident.status_code == 200, incident.text
-    assert setup.containment in incident.text and 'id="principal-report"' in incident.text
+    assert setup.containment in incident.text and 'id="principal-timeline"' in incident.text
     assert 'id="incident-containments"' not in incident.text  # not the auditor's to see
+    # The newest entries first: the officer's two weapon lookups, the last one revealing
+    # a weapon record.
+    timeline = incident.text.split('id="principal-timeline"', 1)[1]
+    assert timeline.count("POST /v1/weapons/lookup") == 2 and "weapon" in timeline
+    assert f"/console/investigations?principal={setup.contained}" in timeline
+    assert 'id="older"' not in timeline  # one page holds them all
     journal = setup.dep.service.journal
     journal.flush()
     last = journal.entry(journal.size() - 1)
@@ -223,7 +231,9 @@ def test_alerts_page_lists_the_detector_decision_and_opens_the_incident(
     seen = admin.get(f"/console/incidents/{setup.contained}")
     assert seen.status_code == 200, seen.text
     assert 'id="incident-containments"' in seen.text and setup.containment in seen.text
-    assert 'id="principal-report"' not in seen.text
+    assert 'id="principal-timeline"' not in seen.text
+    bad = auditor.get(f"/console/incidents/{setup.contained}?before=soon")
+    assert bad.status_code == 400 and "before is a number" in bad.text
 
 
 def test_curves_page_draws_inline_svg_against_peers(setup: ConsoleSetup) -> None:
@@ -396,3 +406,73 @@ def test_an_erased_subject_shows_as_erased_with_when(setup: ConsoleSetup) -> Non
     assert 'id="subject-erased"' in page.text and erased["person"] in page.text
     untouched = auditor.get(f"/console/investigations?subject={dep.fixtures['owner_id']}")
     assert untouched.status_code == 200 and 'id="subject-erased"' not in untouched.text
+
+
+def test_case_links_waiting_for_four_eyes_are_decided_by_the_units_agents(
+    setup: ConsoleSetup,
+) -> None:
+    """The reviews page's case-link queue: auditors and administrators see every unit's,
+    read only; the unit's agents, signed in for case management, decide their colleagues'
+    (CSRF-protected, journaled), never their own."""
+    case, subject = setup.link_case, setup.link_subject
+    form = f"/console/reviews/case-links/{case}/{subject}"
+    for account in (setup.auditor, setup.admin):
+        watcher = sign_in(setup, account)
+        page = watcher.get("/console/reviews")
+        assert page.status_code == 200, page.text
+        queue = page.text.split('id="case-links"', 1)[1]
+        assert subject in queue and case in queue and "police:" in queue
+        assert form not in page.text  # no decision for them
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        refused = watcher.post(
+            form, data={"csrf": token, "decision": "approve"}, follow_redirects=False
+        )
+        assert refused.status_code == 403, refused.text  # the gate's: not their endpoint
+    # An officer signed in for the role's default task is pointed to the right sign-in.
+    plain = sign_in(setup, setup.second).get("/console/reviews").text
+    assert 'id="sign-in-cases"' in plain and 'id="case-links"' not in plain
+    bad = browser(setup).get("/console/sign-in/start?purpose=audit", follow_redirects=False)
+    assert bad.status_code == 400
+    # The linker sees the link as its own: no form, and a forged one is refused.
+    linker = sign_in(setup, setup.linker, purpose="case_management")
+    own = linker.get("/console/reviews").text
+    assert "yours: a colleague decides" in own and form not in own
+    token = own.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    forged = linker.post(form, data={"csrf": token, "decision": "approve"}, follow_redirects=False)
+    assert forged.status_code == 403 and "four_eyes" in forged.text
+    # The second agent of the unit decides.
+    second = sign_in(setup, setup.second, purpose="case_management")
+    page = second.get("/console/reviews").text
+    assert form in page
+    token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    no_csrf = second.post(form, data={"decision": "approve"}, follow_redirects=False)
+    assert no_csrf.status_code == 403
+    assert second.post(form, data={"csrf": token, "decision": "maybe"}).status_code == 400
+    done = second.post(form, data={"csrf": token, "decision": "approve"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/console/reviews"
+    approved = second.get("/console/reviews?status=approved").text.split('id="case-links"', 1)[1]
+    assert case in approved and setup.second.principal in approved
+    # A rejection needs a note, and is journaled with it.
+    other_case, other_subject = link_waiting(setup.dep, setup.linker)
+    other = f"/console/reviews/case-links/{other_case}/{other_subject}"
+    short = second.post(other, data={"csrf": token, "decision": "reject", "note": "no"})
+    assert short.status_code == 400
+    rejected = second.post(
+        other,
+        data={"csrf": token, "decision": "reject", "note": "not the suspect's circle"},
+        follow_redirects=False,
+    )
+    assert rejected.status_code == 303, rejected.text
+    journal = setup.dep.service.journal
+    journal.flush()
+    entries = [journal.entry(i) for i in range(max(0, journal.size() - 60), journal.size())]
+    decisions = (
+        "POST /v1/cases/{id}/subjects/{subject}/approve",
+        "POST /v1/cases/{id}/subjects/{subject}/reject",
+    )
+    decided = [
+        e for e in entries if e.get("outcome") == "allowed" and e.get("endpoint") in decisions
+    ]
+    assert [e["endpoint"] for e in decided[-2:]] == list(decisions)
+    assert all(e["principal"] == setup.second.principal for e in decided[-2:])
+    assert decided[-1]["detail"]["note"] == "not the suspect's circle"

@@ -28,6 +28,7 @@ from strongroom.journal.activity import RecentActivity
 from .helpers import T0, event
 
 HOUR = 3600
+DAY = 86_400
 HOURS = 8
 UNTIL = T0 + HOURS * HOUR + 1
 SELECTIONS: list[dict[str, str]] = [
@@ -41,13 +42,14 @@ SELECTIONS: list[dict[str, str]] = [
 ]
 
 
-def traffic(n: int, seed: int) -> list[dict[str, Any]]:
-    """Entries over HOURS hours: accesses allowed, masked, refused and by an administrator
-    (which the curves leave out), the detectors' decisions and security events."""
+def traffic(n: int, seed: int, over: float = HOURS * HOUR) -> list[dict[str, Any]]:
+    """Entries over `over` seconds (HOURS hours): accesses allowed, masked, refused and by
+    an administrator (which the curves leave out), the detectors' decisions and security
+    events."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        ts = T0 + rng.uniform(0, HOURS * HOUR)
+        ts = T0 + rng.uniform(0, over)
         who = rng.choice(["p-a", "p-b", "p-c", "p-d", "p-e"])
         role = "prefecture" if who in ("p-d", "p-e") else "police"
         roll = rng.random()
@@ -173,10 +175,15 @@ def test_indexed_alerts_and_curves_are_the_logs(
 
 
 def direct(
-    entries: list[dict[str, Any]], *, principal: str | None = None, role: str | None = None
+    entries: list[dict[str, Any]],
+    *,
+    principal: str | None = None,
+    role: str | None = None,
+    bucket: int = HOUR,
 ) -> dict[int, tuple[int, int]]:
-    """Records and distinct subjects per hour counted over the entries themselves: those
-    that disclosed data (allowed, masked), not to an administrator."""
+    """Records and distinct subjects per hour (or `bucket` seconds) counted over the
+    entries themselves: those that disclosed data (allowed, masked), not to an
+    administrator."""
     recs: dict[int, int] = defaultdict(int)
     subs: dict[int, set[str]] = defaultdict(set)
     for e in entries:
@@ -184,10 +191,39 @@ def direct(
             continue
         if principal not in (None, e["principal"]) or role not in (None, e["role"]):
             continue
-        s = int(e["ts"] // HOUR * HOUR)
+        s = int(e["ts"] // bucket * bucket)
         recs[s] += e["records"]
         subs[s].update(e["subjects"])
     return {s: (recs[s], len(subs[s])) for s in recs}
+
+
+def test_indexed_daily_curves_are_the_logs(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daily curves (distinct subjects of a day, which its hours cannot sum) from
+    journal_activity_daily, against the log's and a direct count, over four days."""
+    entries = traffic(1500, seed=11, over=4 * DAY)
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    for e in entries:
+        j.append(e)
+    until = T0 + 4 * DAY + 1
+
+    def read(act: RecentActivity) -> dict[str, Any]:
+        out = {}
+        for k, sel in enumerate(SELECTIONS):
+            got = act.curves(T0, until, DAY, **sel)
+            out[f"curves{k}"] = (got["peer_role"], got["series"], got["scanned"])
+        return out
+
+    slow, fast = from_log_and_index(j, monkeypatch, read)
+    for k, sel in enumerate(SELECTIONS):
+        assert fast[f"curves{k}"][:2] == slow[f"curves{k}"][:2], sel
+        assert fast[f"curves{k}"][2] == 0 and slow[f"curves{k}"][2] > 0  # index, log
+        counted = {p["start"]: (p["records"], p["subjects"]) for p in fast[f"curves{k}"][1]}
+        want = direct(entries, bucket=DAY, **sel)
+        assert {s: v for s, v in counted.items() if v != (0, 0)} == want, sel
+    # A day's distinct subjects are fewer than the sum of its hours'.
+    hours = sum(v[1] for v in direct(entries, bucket=HOUR).values() if v)
+    assert sum(v[1] for v in direct(entries, bucket=DAY).values()) < hours
+    j.close()
 
 
 def test_index_stays_exact_with_two_writers_and_many_threads(db_url: str) -> None:
@@ -240,7 +276,13 @@ def to_layout_1(url: str) -> None:
     the investigation indexes, no alerts or activity tables, no layout version."""
     _, index = engines.make_engines(url)
     with engines.writing(index, index=True) as conn:
-        for table in (tables.alerts, tables.activity, tables.activity_subjects):
+        for table in (
+            tables.alerts,
+            tables.activity,
+            tables.activity_subjects,
+            tables.activity_daily,
+            tables.activity_daily_subjects,
+        ):
             table.drop(conn)
         conn.execute(
             delete(tables.index_meta).where(tables.index_meta.c.key == tables.INDEX_VERSION_KEY)

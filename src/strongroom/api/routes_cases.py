@@ -1,6 +1,7 @@
-"""Case routes: a unit's agents open cases, link subjects with a reason, approve a
-colleague's link that waits for four eyes, and close cases. Thin calls into the case
-tasks, which run through the pipeline."""
+"""Case routes: a unit's agents open cases, link subjects with a reason, approve or reject
+a colleague's link that waits for four eyes (their unit's queue), and close cases;
+auditors and administrators watch every unit's queue. Thin calls into the case tasks,
+which run through the pipeline."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from strongroom.api.deps import (
 router = APIRouter(tags=["cases"], dependencies=[Depends(strict_query)])
 
 SubjectPath = Annotated[str, Path(alias="subject", max_length=64)]
+LinkStatus = Annotated[str, Query(pattern="^(pending|approved|rejected)$")]
 
 
 class OpenBody(BaseModel):
@@ -69,6 +71,37 @@ def approve_link(
     response: Response,
 ) -> dict[str, Any]:
     return send(svc.cases.approve_link(who, case_id, subject_id), response)
+
+
+class RejectLinkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field(min_length=5, max_length=200)
+
+
+@route(router, ep.CASE_REJECT_LINK, summary="Second agent: reject a link that waits")
+def reject_link(
+    case_id: IdPath,
+    subject_id: SubjectPath,
+    body: RejectLinkBody,
+    who: CallerDep,
+    svc: ServiceDep,
+    response: Response,
+) -> dict[str, Any]:
+    return send(svc.cases.reject_link(who, case_id, subject_id, body.note), response)
+
+
+@route(router, ep.CASE_PENDING_LINKS, summary="Agent: my unit's links waiting for four eyes")
+def pending_links(
+    who: CallerDep, svc: ServiceDep, response: Response, status: LinkStatus = "pending"
+) -> dict[str, Any]:
+    return send(svc.cases.pending_links(who, status), response)
+
+
+@route(router, ep.CASE_LINK_OVERSIGHT, summary="Auditor, admin: every unit's link queue")
+def link_oversight(
+    who: CallerDep, svc: ServiceDep, response: Response, status: LinkStatus = "pending"
+) -> dict[str, Any]:
+    return send(svc.cases.link_oversight(who, status), response)
 
 
 @route(router, ep.CASE_CLOSE, summary="Agent: close a case (it grants nothing after)")

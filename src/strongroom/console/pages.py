@@ -29,6 +29,8 @@ from strongroom.errors import BadRequest, StrongroomError
 from strongroom.journal.investigate import breach_markdown
 
 Work = Callable[[Caller], Response]
+# Entries of an incident's timeline per page.
+TIMELINE_PAGE = 50
 
 
 def make_console_router(service: Service) -> APIRouter:
@@ -96,8 +98,8 @@ def make_console_router(service: Service) -> APIRouter:
         return console.render("sign_in.html", error=None)
 
     @router.get("/sign-in/start")
-    def sign_in_start() -> Response:
-        return console.start_sign_in()
+    def sign_in_start(request: Request) -> Response:
+        return console.start_sign_in(request.query_params.get("purpose") or None)
 
     @router.get("/callback")
     def callback(request: Request) -> Response:
@@ -180,19 +182,24 @@ def make_console_router(service: Service) -> APIRouter:
     @router.get("/incidents/{principal}")
     def incident(request: Request, principal: str) -> Response:
         """One principal's incident: the signals (its alerts of the last week), the
-        containments taken, and (for the roles the policy lets investigate) its timeline
-        and what it touched: pseudonymous subject IDs and field categories."""
+        containments taken, and (for the roles the policy lets investigate) one page of
+        its timeline with what each entry touched: pseudonymous subject IDs and field
+        categories. Its curves and the whole week's report are pages of their own, a link
+        away, so this one costs two index reads whatever the principal did."""
 
         def work(who: Caller) -> Response:
+            q = request.query_params
+            before = parse_int(q["before"], "before") if q.get("before") else None
             signals = service.audit.alerts(who, hours=24 * 7, principal=principal).body
-            report = None
+            now = service.clock.now()
+            timeline = None
             if console.allowed(who.role, (ep.INVESTIGATE_PRINCIPAL,)):
-                since = service.clock.now() - 7 * 86400
-                report = service.audit.investigate_principal(who, principal, since, None).body
+                timeline = service.audit.principal_timeline(
+                    who, principal, now - 7 * 86400, before, TIMELINE_PAGE
+                ).body
             taken = [a for a in signals["items"] if a["containment"]]
             state = None
             if console.allowed(who.role, (ep.CONTAINMENTS,)):
-                now = service.clock.now()
                 state = [
                     {**c, "active": is_active(c, now)}
                     for c in service.admin.containments(who).body["items"]
@@ -205,7 +212,7 @@ def make_console_router(service: Service) -> APIRouter:
                 signals=signals["items"],
                 taken=taken,
                 containments=state,
-                report=report,
+                timeline=timeline,
             )
 
         return page(request, work)
@@ -219,25 +226,7 @@ def make_console_router(service: Service) -> APIRouter:
             role = (q.get("role") or "").strip() or None
             bucket = q.get("bucket") or "hour"
             body = service.audit.extraction(who, principal=principal, role=role, bucket=bucket).body
-            series = body["series"]
-            starts = [p["start"] for p in series]
-            compare = principal is not None or role is not None
-            charts = []
-            for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
-                budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
-                charts.append(
-                    (
-                        f"{label} per {bucket}",
-                        bar_chart(
-                            f"{label} per {bucket}",
-                            starts,
-                            [p[unit] for p in series],
-                            peers=[p[f"peer_{unit}"] for p in series] if compare else None,
-                            budgets=budgets,
-                            bucket_seconds=body["bucket_seconds"],
-                        ),
-                    )
-                )
+            charts = curve_charts(body, bucket, compare=principal is not None or role is not None)
             return console.render(
                 "curves.html",
                 session=request.state.console_session,
@@ -318,13 +307,28 @@ def make_console_router(service: Service) -> APIRouter:
             status = request.query_params.get("status") or "pending"
             if status not in ("pending", "approved", "rejected"):
                 raise BadRequest("status is pending, approved or rejected")
-            glass = exports = None
+            glass = exports = links = None
             if console.allowed(who.role, (ep.REVIEWS,)):
                 glass = service.audit.reviews(who, status).body["items"]
             if console.allowed(who.role, (ep.EXPORT_QUEUE,)):
                 exports = service.exports.queue(who, status).body["items"]
+            # Case links: the unit's agents decide their unit's (signed in for case
+            # management); auditors and administrators watch every unit's, read only.
+            deciding = console.allowed(who.role, (ep.CASE_PENDING_LINKS,), who.purpose)
+            if deciding:
+                links = service.cases.pending_links(who, status).body["items"]
+            elif console.allowed(who.role, (ep.CASE_LINK_OVERSIGHT,)):
+                links = service.cases.link_oversight(who, status).body["items"]
             return console.render(
-                "reviews.html", session=session, glass=glass, exports=exports, shown=status
+                "reviews.html",
+                session=session,
+                glass=glass,
+                exports=exports,
+                links=links,
+                deciding=deciding,
+                sign_in_for_links=links is None
+                and console.allowed(who.role, (ep.CASE_PENDING_LINKS,)),
+                shown=status,
             )
 
         return page(request, work)
@@ -350,6 +354,20 @@ def make_console_router(service: Service) -> APIRouter:
                 if len(note) < 5:
                     raise BadRequest("rejecting an export needs a note (5 characters or more)")
                 service.exports.reject(who, export_id, note)
+            else:
+                raise BadRequest("decision is approve or reject")
+            return "/reviews"
+
+        return await action(request, work)
+
+    @router.post("/reviews/case-links/{case_id}/{subject_id}")
+    async def decide_case_link(request: Request, case_id: str, subject_id: str) -> Response:
+        def work(who: Caller, form: dict[str, str]) -> str:
+            decision = form.get("decision")
+            if decision == "approve":
+                service.cases.approve_link(who, case_id, subject_id)
+            elif decision == "reject":
+                service.cases.reject_link(who, case_id, subject_id, form.get("note", ""))
             else:
                 raise BadRequest("decision is approve or reject")
             return "/reviews"
@@ -481,6 +499,30 @@ def make_console_router(service: Service) -> APIRouter:
         return page(request, work)
 
     return router
+
+
+def curve_charts(body: dict[str, Any], bucket: str, *, compare: bool) -> list[tuple[str, str]]:
+    """The records and distinct-subjects charts of an extraction curve (`GET
+    /v1/activity`), each against the peers' mean (`compare`) and the budgets."""
+    series = body["series"]
+    starts = [p["start"] for p in series]
+    charts = []
+    for unit, label in (("records", "Records"), ("subjects", "Distinct subjects")):
+        budgets = [(b["name"], b["limit"]) for b in body["budgets"] if b["unit"] == unit]
+        charts.append(
+            (
+                f"{label} per {bucket}",
+                bar_chart(
+                    f"{label} per {bucket}",
+                    starts,
+                    [p[unit] for p in series],
+                    peers=[p[f"peer_{unit}"] for p in series] if compare else None,
+                    budgets=budgets,
+                    bucket_seconds=body["bucket_seconds"],
+                ),
+            )
+        )
+    return charts
 
 
 def see_other(path: str) -> Response:

@@ -9,6 +9,7 @@ page then calls one gate use case, which the policy decides and the journal reco
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from strongroom import endpoints as ep
 from strongroom.auth.rfc7009_revocation import revoke
+from strongroom.auth.rfc9068 import PURPOSE_DETAIL_TYPE
 from strongroom.auth.token_endpoint import token_request
 from strongroom.budgets import client_ip
 from strongroom.compose import Service
@@ -59,6 +61,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# The purposes a console sign-in may ask for besides the role's default: a unit's agents
+# decide their unit's case links under case management (RFC 9396 authorization details).
+SIGN_IN_PURPOSES = ("case_management",)
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,11 @@ PAGES = (
     Page("/alerts", "Alerts", (ep.ALERTS,)),
     Page("/curves", "Extraction curves", (ep.ACTIVITY,)),
     Page("/containments", "Containments", (ep.CONTAINMENTS,)),
-    Page("/reviews", "Reviews", (ep.REVIEWS, ep.EXPORT_QUEUE)),
+    Page(
+        "/reviews",
+        "Reviews",
+        (ep.REVIEWS, ep.EXPORT_QUEUE, ep.CASE_PENDING_LINKS, ep.CASE_LINK_OVERSIGHT),
+    ),
     Page("/journal", "Journal", (ep.CHECKPOINT,)),
     Page("/investigations", "Investigations", (ep.INVESTIGATE_PRINCIPAL,)),
     Page("/principals", "Principals and sessions", (ep.PRINCIPALS,)),
@@ -129,11 +138,16 @@ class Console:
             html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})}
         )
 
-    def allowed(self, role: str, needs: tuple[Endpoint, ...]) -> bool:
-        """Whether the policy lets `role` call any of `needs` (to show a link; the call
-        itself is decided again by the pipeline)."""
+    def allowed(self, role: str, needs: tuple[Endpoint, ...], purpose: str | None = None) -> bool:
+        """Whether the policy lets `role` (for `purpose`, when given) call any of `needs`
+        (to show a link or a section; the call itself is decided again by the pipeline)."""
         known = self.svc.policy.policy.endpoints
-        return any(e.id in known and role in known[e.id].roles for e in needs)
+        return any(
+            e.id in known
+            and role in known[e.id].roles
+            and (purpose is None or purpose in (known[e.id].purposes or [purpose]))
+            for e in needs
+        )
 
     def failure(self, session: Session | None, exc: StrongroomError) -> HTMLResponse:
         return self.render(
@@ -146,22 +160,33 @@ class Console:
         )
 
     # --- sign-in --------------------------------------------------------------------------
-    def start_sign_in(self) -> Response:
+    def start_sign_in(self, purpose: str | None = None) -> Response:
         """Push an authorization request (PAR, PKCE S256, the code bound to this sign-in's
-        DPoP key) and send the browser to the authorization server's sign-in form."""
-        pid, pending = self.store.begin(self.redirect_uri)
-        try:
-            pushed = self.auth.push_authorization_request(
-                {
-                    "client_id": CLIENT_ID,
-                    "response_type": "code",
-                    "redirect_uri": pending.redirect_uri,
-                    "code_challenge": create_s256_code_challenge(pending.verifier),
-                    "code_challenge_method": "S256",
-                    "state": pending.state,
-                    "dpop_jkt": pending.key.jkt,
-                }
+        DPoP key; `purpose`, one of SIGN_IN_PURPOSES, as its authorization details, else
+        the role's default) and send the browser to the authorization server's form."""
+        if purpose is not None and purpose not in SIGN_IN_PURPOSES:
+            return self.render(
+                "sign_in.html",
+                status=400,
+                error=f"A console sign-in is for the role's own task or for: "
+                f"{', '.join(SIGN_IN_PURPOSES)}.",
             )
+        pid, pending = self.store.begin(self.redirect_uri)
+        request = {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": pending.redirect_uri,
+            "code_challenge": create_s256_code_challenge(pending.verifier),
+            "code_challenge_method": "S256",
+            "state": pending.state,
+            "dpop_jkt": pending.key.jkt,
+        }
+        if purpose is not None:
+            request["authorization_details"] = json.dumps(
+                [{"type": PURPOSE_DETAIL_TYPE, "purpose": purpose}]
+            )
+        try:
+            pushed = self.auth.push_authorization_request(request)
         except OAuth2Error as exc:
             log.error("the console could not push its sign-in request: %s", exc.error)
             return self.render(

@@ -93,6 +93,24 @@ class AuditTasks:
             detail={"investigated": principal},
         )
 
+    def principal_timeline(
+        self, caller: Caller, principal: str, since: float, before: int | None, limit: int
+    ) -> Answer:
+        """One page of what a principal did since `since`, newest first (the incident's
+        timeline; the whole report is `investigate_principal`)."""
+        if not 1 <= limit <= 200:
+            raise BadRequest("limit is between 1 and 200", reason="invalid_input")
+        if before is not None and before < 0:
+            raise BadRequest("before is an entry index", reason="invalid_input")
+        return self.pipeline.administer(
+            caller,
+            ep.INVESTIGATE_PRINCIPAL,
+            lambda t: self._flushed(
+                self.investigator.principal_page, principal, since, before, limit
+            ),
+            detail={"investigated": principal, "page_before": before},
+        )
+
     def investigate_subject(self, caller: Caller, subject: str) -> Answer:
         return self.pipeline.administer(
             caller,

@@ -24,6 +24,8 @@ from strongroom.registry.models import Case, CaseSubject
 from strongroom.registry.repository import PersonRow, Registry
 
 NO_CASE = "no such case or subject, or not one you may use"
+# The four-eyes states a queue of links is asked for by.
+LINK_STATUSES = ("pending", "approved", "rejected")
 DAY = 86_400
 
 
@@ -113,17 +115,7 @@ class CaseTasks:
     def approve_link(self, caller: Caller, case_id: str, subject_id: str) -> Answer:
         def work(t: Task) -> Disclosure:
             t.detail.update(case=case_id)
-            now = self.pipeline.clock.now()
-            with self.registry.session() as s, s.begin():
-                case = self._usable(s, case_id, caller.unit)
-                person = self._person(s, subject_id)
-                link = self.registry.case_link(s, case.id, person.pk)
-                if link is None or link.status != "pending":
-                    raise NotFound(NO_CASE, reason="not_found")
-                if link.linked_by == caller.principal_id:
-                    raise Forbidden("a second agent approves this link", reason="four_eyes")
-                link.status, link.decided_by, link.decided_at = ("active", caller.principal_id, now)
-                linker = link.linked_by
+            linker = self._decide(caller, case_id, subject_id, "active")
             return Disclosure(
                 body={"case": case_id, "subject": subject_id, "status": "active"},
                 # Whose link it was: the collusion detector follows approvals to linkers.
@@ -131,6 +123,44 @@ class CaseTasks:
             )
 
         return self.pipeline.serve(caller, ep.CASE_APPROVE_LINK, work, expected_records=0)
+
+    def reject_link(self, caller: Caller, case_id: str, subject_id: str, note: str) -> Answer:
+        """A second agent refuses a link that waits: it grants nothing, and stays on record
+        (the same subject is not linked to the case again); the note is journaled."""
+        note = note.strip()
+        if not 5 <= len(note) <= 200:
+            raise BadRequest(
+                "rejecting a link needs a note (5-200 characters)", reason="invalid_input"
+            )
+
+        def work(t: Task) -> Disclosure:
+            t.detail.update(case=case_id)
+            linker = self._decide(caller, case_id, subject_id, "rejected")
+            return Disclosure(
+                body={"case": case_id, "subject": subject_id, "status": "rejected"},
+                detail={"case": case_id, "rejected": subject_id, "for": linker, "note": note},
+            )
+
+        return self.pipeline.serve(caller, ep.CASE_REJECT_LINK, work, expected_records=0)
+
+    def pending_links(self, caller: Caller, status: str = "pending") -> Answer:
+        """The caller's unit's links by four-eyes status, each saying whether the caller
+        made it (a second agent decides: not the linker)."""
+
+        def fn(t: Task) -> dict[str, Any]:
+            items = self._links(caller.unit, status, t.page_size)
+            return {"items": [{**i, "yours": i["linked_by"] == caller.principal_id} for i in items]}
+
+        return self.pipeline.administer(caller, ep.CASE_PENDING_LINKS, fn)
+
+    def link_oversight(self, caller: Caller, status: str = "pending") -> Answer:
+        """Every unit's links by four-eyes status: what auditors and administrators watch;
+        the decision is the unit's agents'."""
+        return self.pipeline.administer(
+            caller,
+            ep.CASE_LINK_OVERSIGHT,
+            lambda t: {"items": self._links(None, status, t.page_size)},
+        )
 
     def close(self, caller: Caller, case_id: str) -> Answer:
         def work(t: Task) -> Disclosure:
@@ -234,6 +264,44 @@ class CaseTasks:
             ]
 
     # --- the rules, whoever acts ---------------------------------------------------------------
+    def _decide(self, caller: Caller, case_id: str, subject_id: str, status: str) -> str:
+        """Decide a pending link of the caller's unit (four eyes: not the linker's own);
+        return who linked it."""
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s, s.begin():
+            case = self._usable(s, case_id, caller.unit)
+            person = self._person(s, subject_id)
+            link = self.registry.case_link(s, case.id, person.pk)
+            if link is None or link.status != "pending":
+                raise NotFound(NO_CASE, reason="not_found")
+            if link.linked_by == caller.principal_id:
+                raise Forbidden("a second agent approves or rejects this link", reason="four_eyes")
+            link.status, link.decided_by, link.decided_at = (status, caller.principal_id, now)
+            return link.linked_by
+
+    def _links(self, unit: str | None, status: str, limit: int) -> list[dict[str, Any]]:
+        if status not in LINK_STATUSES:
+            raise BadRequest(f"status is {', '.join(LINK_STATUSES)}", reason="invalid_input")
+        now = self.pipeline.clock.now()
+        with self.registry.session() as s:
+            rows = self.registry.case_links_by_status(s, unit, status, now, limit=limit)
+            return [
+                {
+                    "case": c.public_id,
+                    "kind": c.kind,
+                    "unit": c.unit,
+                    "reference": c.reference,
+                    "subject": subject,
+                    "reason": link.reason,
+                    "linked_by": link.linked_by,
+                    "linked_at": link.linked_at,
+                    "status": status,
+                    "decided_by": link.decided_by,
+                    "decided_at": link.decided_at,
+                }
+                for c, link, subject in rows
+            ]
+
     def _open(self, by: str, role: str, unit: str, kind: str, reference: str) -> dict[str, Any]:
         spec = self.spec.kinds.get(kind)
         if spec is None or role not in spec.roles:

@@ -1,14 +1,15 @@
 """Recent activity: the detectors' alerts and the extraction curves of the security
 console.
 
-Both read the indexes beside the log (tables.py: `journal_alerts`, and the hourly counts
-of `journal_activity`), which the journal's writer keeps behind the log like the
-investigation indexes. A reader first indexes the few entries the writer has not indexed
-yet (`Journal.catch_up_index`, when fewer than CATCH_UP_MAX wait); alerts read the entries
-no index covers from the log, and hourly curves are answered from the index only when it
-covers the whole log. The indexes are derived data: what they hold never decides a
-verification, and an answer they cannot give (a journal whose index is being rebuilt,
-daily buckets) comes from the log itself, as below.
+Both read the indexes beside the log (tables.py: `journal_alerts`, and the hourly and
+daily counts of `journal_activity` and `journal_activity_daily`), which the journal's
+writer keeps behind the log like the investigation indexes. A reader first indexes the
+few entries the writer has not indexed yet (`Journal.catch_up_index`, when fewer than
+CATCH_UP_MAX wait); alerts read the entries no index covers from the log, and curves are
+answered from the index only when it covers the whole log. The indexes are derived data:
+what they hold never decides a verification, and an answer they cannot give (a journal
+whose index is being rebuilt, buckets of another length) comes from the log itself, as
+below.
 
 Read from the log, these read the newest entries in chunks from the window's start, and
 never more than `max_entries` of them: the cost is bounded by that cap, not by the
@@ -249,8 +250,8 @@ class RecentActivity:
     ) -> dict[str, Any]:
         """Records and distinct subjects disclosed per `bucket` seconds in [since, until):
         for one principal, one role, or the whole service; beside them the peers' mean per
-        principal (the principal's role, or the role's principals). Hourly buckets come
-        from `journal_activity` when the indexes cover the log, the others from the log."""
+        principal (the principal's role, or the role's principals). Hourly and daily buckets
+        come from their counts when the indexes cover the log, the others from the log."""
         starts = list(range(int(since // bucket * bucket), int(until), bucket))
         head = {
             "principal": principal,
@@ -259,8 +260,9 @@ class RecentActivity:
             "since": since,
             "until": until,
         }
-        if bucket == tables.HOUR and starts:
-            indexed = self._hourly(starts, principal, role)
+        span = next((s for s in tables.SPANS if s.seconds == bucket), None)
+        if span is not None and starts:
+            indexed = self._indexed(starts, principal, role, span)
             if indexed is not None:
                 peer_role, series = indexed
                 return {
@@ -312,23 +314,24 @@ class RecentActivity:
             "truncated": truncated,
         }
 
-    def _hourly(
-        self, starts: list[int], principal: str | None, role: str | None
+    def _indexed(
+        self, starts: list[int], principal: str | None, role: str | None, span: tables.Span
     ) -> tuple[str | None, list[dict[str, Any]]] | None:
-        """`curves` from journal_activity: (peer role, series), or None when the indexes do
-        not cover the whole log."""
+        """`curves` from the span's counts (journal_activity, journal_activity_daily):
+        (peer role, series), or None when the indexes do not cover the whole log."""
         end = self._caught_up()
-        t = tables.activity
+        t = span.counts
+        at = t.c[span.column]
 
         def read(c: Connection) -> list[Any] | None:
             if _covered(c)[0][1] < end:
                 return None
-            cond = [t.c.hour >= starts[0], t.c.hour <= starts[-1]]
+            cond = [at >= starts[0], at <= starts[-1]]
             if principal is None:
                 cond.append(t.c.level != tables.PRINCIPAL)
             else:
                 cond.append(or_(t.c.level != tables.PRINCIPAL, t.c.name == principal))
-            cols = (t.c.hour, t.c.level, t.c.name, t.c.role, t.c.records, t.c.subjects)
+            cols = (at, t.c.level, t.c.name, t.c.role, t.c.records, t.c.subjects)
             return list(c.execute(select(*cols, t.c.principals).where(*cond)))
 
         found = self.journal._query(read, index=True)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from strongroom.journal import store, tables
 from strongroom.journal.driver_sql import fetch, in_sql
@@ -157,6 +157,66 @@ class Investigator:
         an hourly (or `bucket`-second) timeline."""
         rep, _ = self._principal_scan(principal, since, until, bucket)
         return rep
+
+    def principal_page(
+        self, principal: str, since: float, before: int | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """One page of a principal's timeline since `since`, newest first: at most `limit`
+        entries below the index `before`, each with what it touched (pseudonymous subject
+        IDs, field categories), and how many entries the whole window holds. Only the
+        page's entries are read from the log: the window's leaves and count come from
+        `journal_principals`, so its cost does not grow with the principal's activity."""
+        t = tables.principals
+        top = END if before is None else before
+
+        def lookup(c: Connection, indexed: int) -> tuple[int, list[int]]:
+            cond = (
+                t.c.bucket.in_(tables.buckets_below(min(indexed, top))),
+                t.c.principal == principal,
+                t.c.ts >= since,
+                t.c.leaf < min(indexed, top),
+            )
+            older = c.execute(
+                select(t.c.leaf).where(*cond).order_by(t.c.leaf.desc()).limit(limit + 1)
+            ).scalars()
+            total = c.execute(
+                select(func.count()).where(
+                    t.c.bucket.in_(tables.buckets_below(indexed)),
+                    t.c.principal == principal,
+                    t.c.ts >= since,
+                    t.c.leaf < indexed,
+                )
+            ).scalar_one()
+            return int(total), [int(i) for i in older]
+
+        (total, older), tail = self._indexed_and_tail(lookup)
+        mine = [
+            (idx, e) for idx, e, rows in tail if rows.principal == principal and rows.ts >= since
+        ]
+        newer = [(idx, e) for idx, e in reversed(mine) if idx < top]
+        page = (newer + list(self._entries(older, ordered=False)))[: limit + 1]
+        more, page = len(page) > limit, page[:limit]
+        items = [
+            {
+                "index": idx,
+                "ts": float(e["ts"]),
+                "when": iso(float(e["ts"])),
+                "endpoint": e.get("endpoint"),
+                "outcome": e.get("outcome"),
+                "purpose": e.get("purpose"),
+                "records": int(e.get("records", 0)),
+                "subjects": list(e.get("subjects", [])),
+                "categories": sorted({category(f) for f in e.get("fields", [])}),
+            }
+            for idx, e in page
+        ]
+        return {
+            "principal": principal,
+            "since": iso(since),
+            "entries": total + len(mine),
+            "items": items,
+            "before": items[-1]["index"] if items and more else None,
+        }
 
     def _principal_scan(
         self, principal: str, since: float | None, until: float | None, bucket: int = 3600

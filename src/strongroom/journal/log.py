@@ -376,7 +376,9 @@ class Journal:
         elif idle and time.monotonic() >= self._prune_at:
             # Forgetting old hours' subjects deletes tens of thousands of index rows: done
             # here, when idle, rather than by whoever indexes next (a page view, say).
-            pruned = self._index_step(lambda conn: (store.prune_activity(conn), -1))
+            pruned = self._index_step(
+                lambda conn: (sum(store.prune_activity(conn, span) for span in tables.SPANS), -1)
+            )
             self._prune_at = time.monotonic() + (0 if pruned else PRUNE_SECONDS)
 
     def _log_size(self) -> int:

@@ -208,7 +208,9 @@ def _insert_index_rows(conn: Connection, found: Sequence[tuple[int, IndexRows]])
             if rows.alert is not None
         ],
     )
-    _count_activity(conn, [rows for _, rows in found if rows.revealing])
+    revealing = [rows for _, rows in found if rows.revealing]
+    for span in tables.SPANS:
+        _count_activity(conn, revealing, span)
 
 
 # Distinct (hour, skey) pairs looked up per query of what an hour has counted already.
@@ -226,16 +228,18 @@ def _saw(known: dict[int, Any], skey: int, pair: tuple[str, str]) -> None:
         known[skey] = [had, pair]
 
 
-def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
-    """Add entries that disclosed data to journal_activity: records, and the subjects no
-    earlier entry of the hour counted at each level (looked up in
-    journal_activity_subjects, where the new ones are then recorded). Counting adds, so
-    entries indexed in any order, by any writer, give the same counts; each entry is
-    indexed once (index_known, index_gap). Subjects are counted by their 63-bit key, like
-    journal_subjects: two subjects of one hour would have to collide to be counted as one."""
+def _count_activity(conn: Connection, found: Sequence[IndexRows], span: tables.Span) -> None:
+    """Add entries that disclosed data to the span's counts (journal_activity per hour,
+    journal_activity_daily per day): records, and the subjects no earlier entry of the
+    bucket counted at each level (looked up in the span's subjects table, where the new
+    ones are then recorded). Counting adds, so entries indexed in any order, by any
+    writer, give the same counts; each entry is indexed once (index_known, index_gap).
+    Subjects are counted by their 63-bit key, like journal_subjects: two subjects of one
+    bucket would have to collide to be counted as one."""
     if not found:
         return
-    hour_of = tables.HOUR
+    hour_of = span.seconds
+    column, counted, seen_in = span.column, span.counts.name, span.subjects.name
     hours_of = [int(rows.ts // hour_of * hour_of) for rows in found]
     wanted: dict[int, set[int]] = {}
     for hour, rows in zip(hours_of, found, strict=True):
@@ -249,8 +253,8 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
             part = ordered[k : k + _LOOKUP]
             sql = in_sql(
                 conn,
-                "skey, principal, role FROM journal_activity_subjects",
-                f"hour = {hour} AND skey",  # an int of our own making, not input
+                f"skey, principal, role FROM {seen_in}",
+                f"{column} = {hour} AND skey",  # our names and an int of our own making
                 len(part),
             )
             for skey, principal, role in fetch(conn, sql, part):
@@ -298,12 +302,12 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
             slot[1] += records
             slot[2] += new
     new_rows.sort(key=_second)  # B-tree locality: see _insert_index_rows
-    insert_rows(conn, "journal_activity_subjects", "hour, skey, principal, role", new_rows)
+    insert_rows(conn, seen_in, f"{column}, skey, principal, role", new_rows)
     upsert_add(
         conn,
-        "journal_activity",
-        ("hour", "level", "name", "role", "records", "subjects", "principals"),
-        ("hour", "level", "name"),
+        counted,
+        (column, "level", "name", "role", "records", "subjects", "principals"),
+        (column, "level", "name"),
         ("records", "subjects"),
         sorted((h, lvl, name, v[0], v[1], v[2], 0) for (h, lvl, name), v in counts.items()),
     )
@@ -312,30 +316,31 @@ def _count_activity(conn: Connection, found: Sequence[IndexRows]) -> None:
     hours = sorted(wanted)
     # Levels are our constants, the hours parameters.
     sql = (
-        "INSERT INTO journal_activity"  # noqa: S608
-        " (hour, level, name, role, records, subjects, principals)"
-        f" SELECT hour, {tables.PEERS}, role, role, sum(records), sum(subjects), count(*)"
-        f" FROM journal_activity WHERE level = {tables.PRINCIPAL}"
-        f" AND hour IN ({marks(conn, len(hours))})"
-        " GROUP BY hour, role ON CONFLICT (hour, level, name) DO UPDATE SET"
+        f"INSERT INTO {counted}"  # noqa: S608
+        f" ({column}, level, name, role, records, subjects, principals)"
+        f" SELECT {column}, {tables.PEERS}, role, role, sum(records), sum(subjects), count(*)"
+        f" FROM {counted} WHERE level = {tables.PRINCIPAL}"
+        f" AND {column} IN ({marks(conn, len(hours))})"
+        f" GROUP BY {column}, role ON CONFLICT ({column}, level, name) DO UPDATE SET"
         " records = excluded.records, subjects = excluded.subjects,"
         " principals = excluded.principals"
     )
     run(conn, sql, hours)
 
 
-def prune_activity(conn: Connection) -> int:
-    """Forget the subjects counted in the oldest hour of journal_activity_subjects if it
-    is ACTIVITY_KEEP_SECONDS older than the newest (one hour a call, so the writer lock is
-    held briefly); return the rows deleted. Its counts in journal_activity stay."""
-    t = tables.activity_subjects
+def prune_activity(conn: Connection, span: tables.Span = tables.HOURLY) -> int:
+    """Forget the subjects counted in the span's oldest bucket (an hour, a day) if it is
+    ACTIVITY_KEEP_SECONDS older than the newest (one bucket a call, so the writer lock is
+    held briefly); return the rows deleted. Its counts stay."""
+    t = span.subjects
+    bucket = t.c[span.column]
     # Two statements: SQLite seeks the ends of the key for min() or max() alone, but scans
     # the whole table for both in one.
-    lo = conn.execute(select(func.min(t.c.hour))).scalar()
-    hi = conn.execute(select(func.max(t.c.hour))).scalar()
+    lo = conn.execute(select(func.min(bucket))).scalar()
+    hi = conn.execute(select(func.max(bucket))).scalar()
     if lo is None or hi is None or int(lo) >= int(hi) - tables.ACTIVITY_KEEP_SECONDS:
         return 0
-    return int(conn.execute(t.delete().where(t.c.hour == lo)).rowcount)
+    return int(conn.execute(t.delete().where(bucket == lo)).rowcount)
 
 
 def _runs(idxs: Sequence[int]) -> list[tuple[int, int]]:

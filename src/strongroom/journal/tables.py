@@ -27,6 +27,8 @@ says why), derived from the entries and written behind the log (`store.index_kno
   over a role's principals with their count (3), the console's hourly curves;
   `journal_activity_subjects` (hour, skey, principal, role) says which subjects an hour
   has counted already, kept for ACTIVITY_KEEP_SECONDS only.
+- `journal_activity_daily` and `journal_activity_daily_subjects`: the same per UTC day
+  (distinct subjects of a day cannot be summed from its hours), the daily curves.
 - `journal_index_ranges`: runs indexed above indexed_size (`store.index_known`).
 - `journal_index_meta`: `indexed_size`, how far the indexes reach without a gap.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -56,8 +59,9 @@ SCHEMA_VERSION_KEY = "schema_version"
 INDEXED_SIZE_KEY = "indexed_size"
 # The indexes' own layout (journal_index_meta): they are derived from the log, so an index
 # database of another layout is emptied and rebuilt (`schema.ensure_schema`), never
-# refused. 1 (no key): the investigation indexes; 2: with alerts and hourly activity.
-INDEX_VERSION = 2
+# refused. 1 (no key): the investigation indexes; 2: with alerts and hourly activity; 3:
+# with daily activity.
+INDEX_VERSION = 3
 INDEX_VERSION_KEY = "index_version"
 
 # Integer primary keys: on SQLite only INTEGER PRIMARY KEY is the rowid itself.
@@ -179,28 +183,53 @@ HOUR = 3600
 # entry that late would count its subjects again.
 ACTIVITY_KEEP_SECONDS = 2 * 86_400
 
-activity = Table(
-    "journal_activity",
-    index_metadata,
-    Column("hour", BigInt, primary_key=True, autoincrement=False),
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(128), primary_key=True),  # "" / the role / the principal
-    Column("role", String(64), nullable=False),  # a principal's (its first entry's)
-    Column("records", BigInt, nullable=False),
-    Column("subjects", BigInt, nullable=False),
-    Column("principals", BigInt, nullable=False),  # level PEERS: how many principals
-    sqlite_with_rowid=False,
-)
 
-activity_subjects = Table(
-    "journal_activity_subjects",
-    index_metadata,
-    Column("hour", BigInt, primary_key=True, autoincrement=False),
-    Column("skey", BigInt, primary_key=True, autoincrement=False),
-    Column("principal", String(128), primary_key=True),
-    Column("role", String(64), primary_key=True),
-    sqlite_with_rowid=False,
-)
+def _activity_tables(name: str, column: str) -> tuple[Table, Table]:
+    """The counts of one granularity (`column`: its bucket's start) and the subjects each
+    bucket has counted already."""
+    counts = Table(
+        name,
+        index_metadata,
+        Column(column, BigInt, primary_key=True, autoincrement=False),
+        Column("level", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(128), primary_key=True),  # "" / the role / the principal
+        Column("role", String(64), nullable=False),  # a principal's (its first entry's)
+        Column("records", BigInt, nullable=False),
+        Column("subjects", BigInt, nullable=False),
+        Column("principals", BigInt, nullable=False),  # level PEERS: how many principals
+        sqlite_with_rowid=False,
+    )
+    seen = Table(
+        f"{name}_subjects",
+        index_metadata,
+        Column(column, BigInt, primary_key=True, autoincrement=False),
+        Column("skey", BigInt, primary_key=True, autoincrement=False),
+        Column("principal", String(128), primary_key=True),
+        Column("role", String(64), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+    return counts, seen
+
+
+DAY = 86_400
+activity, activity_subjects = _activity_tables("journal_activity", "hour")
+activity_daily, activity_daily_subjects = _activity_tables("journal_activity_daily", "day")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One granularity of the activity counts: its bucket's length, the counts' table,
+    the table of subjects each bucket counted, and the name of their bucket column."""
+
+    seconds: int
+    counts: Table
+    subjects: Table
+    column: str
+
+
+HOURLY = Span(HOUR, activity, activity_subjects, "hour")
+DAILY = Span(DAY, activity_daily, activity_daily_subjects, "day")
+SPANS = (HOURLY, DAILY)
 
 # Runs [lo, hi) of entries indexed above indexed_size: each writer indexes what it
 # appended, so with several writer processes one may index its entries before another has

@@ -282,6 +282,31 @@ class Registry:
             ).scalar_one()
         )
 
+    def case_links_by_status(
+        self, s: Session, unit: str | None, status: str, now: float, *, limit: int
+    ) -> list[tuple[Case, CaseSubject, str]]:
+        """Links of one unit (or every unit: None) by four-eyes status, each with its case
+        and the subject's public ID: `pending` on open, unexpired cases, oldest first;
+        `approved` (active, decided by a second agent) or `rejected`, newest decision
+        first."""
+        q = (
+            select(Case, CaseSubject, Person.public_id)
+            .join(CaseSubject, CaseSubject.case_id == Case.id)
+            .join(Person, Person.id == CaseSubject.person_id)
+        )
+        if unit is not None:
+            q = q.where(Case.unit == unit)
+        if status == "pending":
+            q = q.where(
+                CaseSubject.status == "pending", Case.status == "open", Case.expires_at > now
+            ).order_by(CaseSubject.linked_at)
+        else:
+            q = q.where(
+                CaseSubject.status == ("active" if status == "approved" else status),
+                CaseSubject.decided_by.is_not(None),
+            ).order_by(CaseSubject.decided_at.desc())
+        return [(c, link, str(p)) for c, link, p in s.execute(q.limit(limit)).all()]
+
     def related_to_case(self, s: Session, case: Case, person_pk: int, now: float) -> bool:
         """Whether a subject about to be linked has something to do with the case: it is on
         another open case of the same unit (which the unit's agents read it through
