@@ -370,10 +370,8 @@ class Collector:
                 # another's from a later commit, and the change rows deleted are the ones
                 # this snapshot applied.
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            # SQLite: writing first takes the write lock, so the snapshot read is the
-            # registry as it stays until the commit.
-            log.mark_pending(conn, release)
             why = "the first release" if not incremental else self._obstacle(conn, today)
+            log.mark_pending(conn, release)
             if why is None:
                 return self._incremental(conn, today)
             data = self._full(conn, today, write=True)
