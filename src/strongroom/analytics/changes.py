@@ -38,6 +38,8 @@ from strongroom.analytics.ledger import metadata
 Pk = BigInteger().with_variant(Integer, "sqlite")
 COUNTS, PENDING = "counts", "pending"
 WRITE_BATCH = 2000
+# Per statement: Connection.execution_options would stream every later statement too.
+STREAM = {"stream_results": True, "yield_per": 20_000}
 
 changes = Table(
     "analytics_changes",
@@ -74,9 +76,7 @@ class Changes:
 def read_changes(conn: Connection) -> Changes:
     out = Changes(set(), set(), 0)
     stmt = select(changes.c.seq, changes.c.person_id, changes.c.source)
-    for seq, pid, source in conn.execution_options(stream_results=True, yield_per=20_000).execute(
-        stmt
-    ):
+    for seq, pid, source in conn.execute(stmt, execution_options=STREAM):
         out.last_seq = max(out.last_seq, int(seq))
         if pid is None:
             out.unmapped.add(str(source))
@@ -131,7 +131,7 @@ def persons_due(conn: Connection, tags: Iterable[bytes]) -> set[int]:
 
 def all_states(conn: Connection) -> Iterator[tuple[int, bytes]]:
     stmt = select(people.c.person_id, people.c.state).order_by(people.c.person_id)
-    for pid, state in conn.execution_options(stream_results=True, yield_per=20_000).execute(stmt):
+    for pid, state in conn.execute(stmt, execution_options=STREAM):
         yield int(pid), bytes(state)
 
 
