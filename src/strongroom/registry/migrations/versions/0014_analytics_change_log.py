@@ -93,7 +93,9 @@ def _postgresql_triggers(table: str, column: str | None) -> list[str]:
     out = [
         f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         + " ".join(parts)
-        + " RETURN NULL; END $$"
+        + " RETURN NULL; END $$",
+        # Only its triggers call it (as the table's writer); no role may call it itself.
+        f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC",
     ]
     for op_name, refs in OPS.items():
         if column is None and op_name == "insert" and table == "dealers":
