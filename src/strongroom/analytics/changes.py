@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Connection,
     Integer,
@@ -34,8 +33,8 @@ from sqlalchemy import (
 )
 
 from strongroom.analytics.ledger import metadata
+from strongroom.registry.models import Pk
 
-Pk = BigInteger().with_variant(Integer, "sqlite")
 COUNTS, PENDING = "counts", "pending"
 WRITE_BATCH = 2000
 # Per statement: Connection.execution_options would stream every later statement too.
