@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
@@ -36,6 +36,7 @@ from strongroom.registry.models import (
     Address,
     Ban,
     CanaryMark,
+    DataKey,
     Dealer,
     Identity,
     Permit,
@@ -54,6 +55,8 @@ Where = Callable[[Any], Any]
 
 class Decryptor(Protocol):
     def decrypt(self, store: str, row_id: str, field: str, blob: bytes | None) -> str | None: ...
+
+    def preload(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None: ...
 
 
 @dataclass
@@ -227,6 +230,10 @@ class Reader:
             .outerjoin(Address, Address.person_id == Person.id)
             .where(where(Person.id))
         )
+        if self.need_age or self.need_commune:
+            # The persons' own data keys in one query, not one query per person.
+            keys = select(DataKey.id, DataKey.store, DataKey.kek_version, DataKey.wrapped)
+            self.vault.preload(self.conn.execute(keys.where(where(DataKey.person_id))))
         decrypt, gen = self.vault.decrypt, self.gen
         for pid, public_id, dept, erased_at, birth_ct, city_ct in self.conn.execute(stmt):
             if erased_at is not None or (

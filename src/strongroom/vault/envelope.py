@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -248,6 +248,16 @@ class Vault:
             entry = (store, AESGCM(dek))
             self._remember(dek_id, entry)
             return entry
+
+    def preload(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None:
+        """Unwrap data keys read in bulk ((id, store, KEK version, wrapped) rows, such as a
+        batch of persons' own keys in one query) into the cache: a reader of many persons
+        would otherwise fetch each person's keys one query at a time."""
+        with self._lock:
+            for dek_id, store, version, wrapped in rows:
+                if dek_id not in self._deks:
+                    dek = self.provider.unwrap_dek(store, version, dek_id, bytes(wrapped))
+                    self._remember(dek_id, (store, AESGCM(dek)))
 
     def _remember(self, dek_id: int, entry: tuple[str, AESGCM]) -> None:
         """Cache an unwrapped DEK (the caller holds the lock). Over the bound, drop the
