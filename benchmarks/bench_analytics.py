@@ -65,6 +65,7 @@ def child(home: str, action: str, days: str) -> dict[str, Any]:
         "counted": report.counted,
         "why_full": report.why_full,
         "persons_recounted": report.recounted,
+        "counting_seconds": round(report.counting_seconds, 2),
         "peak_rss_mb": rss_mb(),
         "rss_of_the_composed_service_mb": composed,
         "persons_counted": report.persons,
@@ -187,10 +188,10 @@ def extrapolate(runs: list[dict[str, Any]], to: int = 5_000_000) -> dict[str, An
     """A least-squares line through the measured sizes, read at `to`: an extrapolation,
     not a measurement."""
     xs = [r["persons"] for r in runs]
+    if len(xs) < 2:
+        return {"persons": to, "extrapolated_not_measured": None, "why": "one size measured"}
 
     def line(ys: list[float]) -> float:
-        if len(xs) < 2:
-            return ys[0] * to / xs[0]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
             (x - mx) ** 2 for x in xs
@@ -204,6 +205,9 @@ def extrapolate(runs: list[dict[str, Any]], to: int = 5_000_000) -> dict[str, An
         "build_peak_rss_mb": round(line([r["build"]["peak_rss_mb"] for r in runs]), 1),
         "incremental_refresh_seconds": round(
             line([r["refresh_after_a_day"]["seconds"] for r in runs]), 1
+        ),
+        "incremental_refresh_counting_seconds": round(
+            line([r["refresh_after_a_day"]["counting_seconds"] for r in runs]), 2
         ),
     }
 
