@@ -137,12 +137,18 @@ def test_the_analyst_reads_analytics_and_nothing_else(svc: Service, pg_url: str,
         assert refused(conn, "SELECT pg_ls_dir('.')")
         assert refused(conn, "CREATE TABLE analytics.mine (a int)")
         assert refused(conn, "CREATE TABLE public.mine (a int)")
-        # No function in the database decrypts: none but PostgreSQL's own exist.
-        (own,) = conn.execute(
-            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        # No function in the database decrypts: none but PostgreSQL's own exist, and the
+        # change log's trigger functions, which only triggers can call and nobody else may.
+        own = conn.execute(
+            "SELECT p.proname, pg_get_function_result(p.oid), "
+            "has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        ).fetchone()
-        assert own == 0
+        ).fetchall()
+        assert own and all(
+            name.startswith("analytics_changed_") and result == "trigger" and not may
+            for name, result, may in own
+        ), own
 
     # A refresh drops and creates the tables: the role still reads the new ones.
     svc.analytics.build(svc.admin.operator(), refresh=True)

@@ -211,3 +211,23 @@ def test_threads_share_one_vault(provider: FileKeyProvider) -> None:
     assert results == [f"value {i}" for i in range(400)]
     # Every DEK served exactly max_uses encryptions: none was overused by a race.
     assert len(wrapped.all()) == 400 // 5
+
+
+def test_keys_loaded_in_bulk_decrypt_without_the_key_store(
+    provider: FileKeyProvider, vault: Vault, wrapped: MemoryWrappedKeyStore
+) -> None:
+    """Keys read in bulk (a re-index's or the analytics builder's batch of persons) are unwrapped into the
+    cache: decrypting needs no key store; a vault that was given none cannot."""
+    blob = vault.encrypt("identity", ROW_A, "family_name", "Dupont")
+    rows = wrapped.all()
+    empty = Vault(provider, MemoryWrappedKeyStore())
+    with pytest.raises(UnknownKeyError):
+        empty.decrypt("identity", ROW_A, "family_name", blob)
+    loaded = Vault(provider, MemoryWrappedKeyStore())
+    loaded.load_keys(rows)
+    assert loaded.decrypt("identity", ROW_A, "family_name", blob) == "Dupont"
+    # A wrapped key that is not what the KEK wrapped is refused, not cached.
+    store, version, key = rows[0][1], rows[0][2], bytearray(rows[0][3])
+    key[-1] ^= 1
+    with pytest.raises(IntegrityError):
+        Vault(provider, MemoryWrappedKeyStore()).load_keys([(rows[0][0], store, version, bytes(key))])

@@ -113,6 +113,17 @@ class Generalizer:
         lo = years // width * width
         return f"{lo}-{min(lo + width, AGE_TOP) - 1}"
 
+    def age_changes_on(self, birth: datetime.date, today: datetime.date) -> datetime.date | None:
+        """The first day after `today` on which `age_of` gives another label (None: never,
+        the top band): an incremental refresh recounts the persons whose day has come."""
+        now = self.age_of(birth, today)
+        years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+        for age in range(years + 1, max(years, AGE_TOP) + 2):
+            day = _birthday(birth, birth.year + age)
+            if self.age_of(birth, day) != now:
+                return day
+        return None
+
     def commune_of(self, name: str, registered: int) -> str:
         if self.commune == "none":
             return name
@@ -128,6 +139,15 @@ class Generalizer:
         if self.date == "year":
             return f"{day.year:04d}"
         return f"{day.year:04d}-{day.month:02d}"
+
+
+def _birthday(birth: datetime.date, year: int) -> datetime.date:
+    """The day a person born on `birth` is a year older in `year` (1 March for 29 February
+    in a common year, as `age_of` counts)."""
+    try:
+        return birth.replace(year=year)
+    except ValueError:
+        return datetime.date(year, 3, 1)
 
 
 def column_name(universe: str, dim: str, gen: Generalizer) -> str:

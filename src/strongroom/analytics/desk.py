@@ -5,8 +5,9 @@ as is every grant.
     build    the first release, or a release after the policy's analytics section changed
     refresh  a new release under unchanged declarations (refused if they changed)
 
-Both recount everything (the registry keeps no change log to apply); the ledger makes a
-refresh consistent with every release before it.
+A build counts every person; a refresh applies the persons changed since the last release
+(the change log, `changes.py`) to its counts, or counts in full when it cannot and says
+why. The ledger makes a refresh consistent with every release before it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from strongroom.analytics import ledger as ledger_db
 from strongroom.analytics.catalogue import TOTAL, Generalizer, column_name, dims_of
-from strongroom.analytics.collect import Collected, People, collect, today_of
+from strongroom.analytics.collect import Collected, Collector, PersonValues, today_of
 from strongroom.analytics.grants import GrantReport, grant
 from strongroom.analytics.pseudonyms import Pseudonymizer, view_key
+from strongroom.analytics.sealed import StateKeys
 from strongroom.analytics.store import (
     ReleaseRow,
     ViewTable,
@@ -88,6 +90,10 @@ class BuildReport:
     seconds: float
     already_published: int = 0
     persons: int = 0
+    counted: str = "full"  # full | incremental
+    why_full: str | None = None  # why a refresh counted in full
+    recounted: int = 0  # persons read from the registry
+    counting_seconds: float = 0.0  # of `seconds`: the counts (the rest: audit, publication)
 
     @property
     def suppressed(self) -> int:
@@ -105,6 +111,10 @@ class BuildReport:
             "primary": self.primary,
             "complements": self.complements,
             "already_published": self.already_published,
+            "counted": self.counted,
+            "why_full": self.why_full,
+            "recounted": self.recounted,
+            "counting_seconds": round(self.counting_seconds, 3),
             "views": [v.__dict__ for v in self.views],
         }
 
@@ -205,6 +215,11 @@ class AnalyticsDesk:
                 "complements": report.complements,
                 # Releases under two generalizations can be subtracted: who accepted it.
                 "regeneralized": regeneralize,
+                # How the counts were made: from the changes since the last release, or
+                # in full (and why, when a refresh could not apply the changes).
+                "counted": report.counted,
+                "counted_in_full_because": report.why_full,
+                "persons_recounted": report.recounted,
             },
         )
         return report
@@ -228,9 +243,18 @@ class AnalyticsDesk:
         holds = any(
             v.universe == "persons" and "holds_weapons" in v.dims for v in self.spec.views.values()
         )
-        data = collect(
-            self.engine, self.vault, self.honey_key, self.gen, today, levels, holds_weapons=holds
+        collector = Collector(
+            self.engine,
+            self.vault,
+            self.honey_key,
+            self.gen,
+            StateKeys(self.pseudonym_key),
+            levels,
+            holds_weapons=holds,
         )
+        counting = time.perf_counter()
+        data = collector.collect(today, release, incremental=refresh)
+        counting = time.perf_counter() - counting
         protections: dict[str, Protection] = {}
         for g in groups:
             cells = {lv: data.cells[g.universe].get(lv, {}) for lv in g.levels}
@@ -248,7 +272,7 @@ class AnalyticsDesk:
                     f"analytics: a small cell of {g.name} ({_describe(exc.cell)}) cannot be "
                     "protected by suppressing others; remove a dimension or a view over it"
                 ) from None
-        tables, reports = self._tables(data, groups, protections, release)
+        tables, reports = self._tables(data, collector, groups, protections, release)
         built_at = datetime.fromtimestamp(self.clock.now(), UTC)
         row = ReleaseRow(
             release=release,
@@ -273,6 +297,7 @@ class AnalyticsDesk:
 
         def save(conn: Any) -> None:
             ledger_db.save(conn, record, new_ledgers, new_known)
+            collector.save(conn, data, release, today)
 
         if self.postgresql:
             written = publish_postgresql(self.engine, tables, row, save)
@@ -290,7 +315,11 @@ class AnalyticsDesk:
             complements=complements,
             seconds=0.0,
             already_published=sum(p.already_published for p in protections.values()),
-            persons=data.people.count,
+            persons=data.persons,
+            counted=data.how,
+            why_full=data.why_full,
+            recounted=data.recounted,
+            counting_seconds=counting,
         )
 
     def _check_history(
@@ -364,6 +393,7 @@ class AnalyticsDesk:
     def _tables(
         self,
         data: Collected,
+        collector: Collector,
         groups: list[_Group],
         protections: dict[str, Protection],
         release: int,
@@ -387,10 +417,11 @@ class AnalyticsDesk:
                 shut = {key for (lv, key) in hidden if lv == dims}
                 by = cells.get(dims, {})
                 withheld = sum(by[key].n for key in shut if key in by)
-                out = self._person_rows(name, dims, data.people, shut, release)
+                people = collector.person_rows(data.counts)
+                out = self._person_rows(name, dims, people, shut, release)
                 tables.append(ViewTable(name, view.description, "rows", columns, out))
                 reports.append(
-                    ViewReport(name, "rows", data.people.count - withheld, len(shut), withheld)
+                    ViewReport(name, "rows", data.persons - withheld, len(shut), withheld)
                 )
         return tables, reports
 
@@ -398,7 +429,7 @@ class AnalyticsDesk:
         self,
         name: str,
         dims: Level,
-        people: People,
+        people: Iterator[tuple[int, PersonValues]],
         withheld: set[tuple[str, ...]],
         release: int,
     ) -> Iterator[tuple[str, ...]]:

@@ -239,7 +239,7 @@ class Vault:
         with self._lock:
             for dek_id, store, version, wrapped in rows:
                 if dek_id not in self._deks:
-                    dek = self.provider.unwrap_dek(store, version, dek_id, wrapped)
+                    dek = self.provider.unwrap_dek(store, version, dek_id, bytes(wrapped))
                     self._remember(dek_id, (store, AESGCM(dek)))
 
     def forget(self, dek_ids: list[int]) -> None:
