@@ -216,8 +216,8 @@ def test_threads_share_one_vault(provider: FileKeyProvider) -> None:
 def test_keys_loaded_in_bulk_decrypt_without_the_key_store(
     provider: FileKeyProvider, vault: Vault, wrapped: MemoryWrappedKeyStore
 ) -> None:
-    """Keys read in bulk (a re-index's or the analytics builder's batch of persons) are unwrapped into the
-    cache: decrypting needs no key store; a vault that was given none cannot."""
+    """Keys read in bulk (a re-index's or the analytics builder's batch of persons) are
+    unwrapped into the cache: decrypting needs no key store; a vault given none cannot."""
     blob = vault.encrypt("identity", ROW_A, "family_name", "Dupont")
     rows = wrapped.all()
     empty = Vault(provider, MemoryWrappedKeyStore())
@@ -230,4 +230,6 @@ def test_keys_loaded_in_bulk_decrypt_without_the_key_store(
     store, version, key = rows[0][1], rows[0][2], bytearray(rows[0][3])
     key[-1] ^= 1
     with pytest.raises(IntegrityError):
-        Vault(provider, MemoryWrappedKeyStore()).load_keys([(rows[0][0], store, version, bytes(key))])
+        Vault(provider, MemoryWrappedKeyStore()).load_keys(
+            [(rows[0][0], store, version, bytes(key))]
+        )
