@@ -64,18 +64,21 @@ def compare(gated: dict[str, Any], bypass: dict[str, Any]) -> dict[str, Any]:
         base = bypass["latency_ms"][p]
         return round(gated["latency_ms"][p] / base, 3) if base else None
 
+    cpu_gated, cpu_bypass = (x["server_cpu_ms_per_request"] for x in (gated, bypass))
     return {
         "gated": gated,
         "bypass": bypass,
         "throughput_ratio": pair(gated, bypass)["ratio"],
         "p50_ratio": latency_ratio("p50"),
         "p99_ratio": latency_ratio("p99"),
+        # With every connection busy the servers' CPU is the queue: latency follows it.
+        "server_cpu_ratio": round(cpu_gated / cpu_bypass, 3) if cpu_gated and cpu_bypass else None,
     }
 
 
 def medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("throughput_ratio", "p50_ratio", "p99_ratio"):
+    for key in ("throughput_ratio", "p50_ratio", "p99_ratio", "server_cpu_ratio"):
         values = [r[key] for r in rounds if r[key] is not None]
         out[key] = round(statistics.median(values), 3) if values else None
     for key in ("p50", "p99"):
@@ -230,7 +233,8 @@ def print_summary(results: dict[str, Any]) -> None:
             )
     print(
         f"median over {len(results['by_round'])} rounds (gated / bypass): throughput "
-        f"x{m['throughput_ratio']}, p50 x{m['p50_ratio']}, p99 x{m['p99_ratio']}"
+        f"x{m['throughput_ratio']}, p50 x{m['p50_ratio']}, p99 x{m['p99_ratio']}, server CPU "
+        f"a request x{m['server_cpu_ratio']}"
     )
     for key in ("p50", "p99"):
         met = "met" if m[f"goal_{key}_met"] else "NOT met"
