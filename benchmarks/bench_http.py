@@ -180,6 +180,7 @@ class Fixture:
     home: Any  # strongroom.config.Home
     owners: int
     tokens_file: Path  # owner tokens, one a line, rotated
+    owner_ids_file: Path  # the same owners' public IDs, line for line
     spare_files: list[Path]  # one owner token each, not in the rotation, to hammer
     police_file: Path  # a suspended police account's token
     weapon_serial: str
@@ -188,7 +189,9 @@ class Fixture:
 REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-def build_home(root: Path, persons: int) -> Fixture:
+def build_home(
+    root: Path, persons: int, *, registry_url: str | None = None, journal_url: str | None = None
+) -> Fixture:
     from sqlalchemy import select
 
     from strongroom.auth.rfc9068 import TokenService
@@ -199,7 +202,7 @@ def build_home(root: Path, persons: int) -> Fixture:
     from strongroom.registry.models import Person
 
     home = Home(root / "home")
-    initialize(home)
+    initialize(home, registry_url=registry_url, journal_url=journal_url)
     report = seed_home(home, persons=persons, seed=5)
     # Several workers share their budgets, detector state and replay cache through Redis
     # (the server refuses --workers 2 without it); this run's keys live under its own prefix.
@@ -237,6 +240,7 @@ def build_home(root: Path, persons: int) -> Fixture:
     files.mkdir()
     rotated, spare = tokens[:-SPARE_OWNERS], tokens[-SPARE_OWNERS:]
     (files / "owners.txt").write_text("\n".join(rotated) + "\n")
+    (files / "owner-ids.txt").write_text("\n".join(owners[: len(rotated)]) + "\n")
     for k, token in enumerate(spare):
         (files / f"spare-{k}.txt").write_text(token + "\n")
     (files / "police.txt").write_text(police_token + "\n")
@@ -244,10 +248,19 @@ def build_home(root: Path, persons: int) -> Fixture:
         home=home,
         owners=len(rotated),
         tokens_file=files / "owners.txt",
+        owner_ids_file=files / "owner-ids.txt",
         spare_files=[files / f"spare-{k}.txt" for k in range(SPARE_OWNERS)],
         police_file=files / "police.txt",
         weapon_serial=report.fixtures["weapon_serial"],
     )
+
+
+def run_folders(root: Path, fx: Fixture) -> tuple[dict[str, str], Path]:
+    """The servers' environment (the fixture's home) and a work folder for the load
+    generator's files."""
+    work = root / "wrk"
+    work.mkdir()
+    return {**os.environ, "STRONGROOM_HOME": str(fx.home.path)}, work
 
 
 # --- servers ----------------------------------------------------------------------------
@@ -338,14 +351,15 @@ def strongroom_cmd(workers: int) -> list[str]:
     return [sys.executable, "-m", "strongroom.cli.main", "serve", "--workers", str(workers)]
 
 
-def bare_cmd(workers: int) -> list[str]:
-    # The options `strongroom serve` passes to uvicorn.run: log level info (access log on),
-    # no proxy headers.
+def bare_cmd(workers: int, app: str = "bare_app:app") -> list[str]:
+    # A baseline app in this folder (module:attribute), with the options `strongroom serve`
+    # passes to uvicorn.run: log level info (uvicorn's access line standing for the one line
+    # a request Strongroom's Observe writes), no proxy headers.
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bare_app:app",
+        app,
         "--app-dir",
         str(HERE),
         "--workers",
@@ -672,9 +686,7 @@ def main() -> int:
         )
         results["persons"] = args.persons
         results["owner_tokens"] = fx.owners
-        env = {**os.environ, "STRONGROOM_HOME": str(fx.home.path)}
-        work = root / "wrk"
-        work.mkdir()
+        env, work = run_folders(root, fx)
 
         def measure(server: Server, load: Load) -> dict[str, Any]:
             if wrk is None:
