@@ -298,6 +298,7 @@ def on_home(path: Path) -> int:
         backend: [measure_home(home, persons, rebuild=False)],
     }
     out = RESULTS.with_name(f"analytics-{persons}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))
     return 0

@@ -76,11 +76,17 @@ def records_before_stopped(home: Home, serials: list[str], nodes: int = 2) -> in
 def test_a_scraper_over_two_nodes_is_stopped_as_on_one(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    runs = {}
-    for name, share, nodes in (("one", True, 1), ("shared", True, 2), ("apart", False, 2)):
-        home, serials = _home(tmp_path / name, redis_url, f"{redis_prefix}{name}:", share=share)
-        runs[name] = records_before_stopped(home, serials, nodes)
-    # Measured: one node 80-84, two sharing 81-85, two apart 109-113.
-    assert runs["one"] < CEILING, runs
-    assert runs["shared"] <= runs["one"] + 12, runs
-    assert runs["apart"] >= runs["shared"] + 12, runs
+    """One node and two sharing are each played twice, taking turns, and compared by their
+    means: the detectors judge on the real clock, so one run's count moves with the
+    machine's load (one node alone: 79 to 108 in single runs on a loaded machine)."""
+    runs: dict[str, list[int]] = {"one": [], "shared": [], "apart": []}
+    plays = [("one", True, 1), ("shared", True, 2)] * 2 + [("apart", False, 2)]
+    for k, (name, share, nodes) in enumerate(plays):
+        where = tmp_path / f"{name}-{k}"
+        home, serials = _home(where, redis_url, f"{redis_prefix}{name}{k}:", share=share)
+        runs[name].append(records_before_stopped(home, serials, nodes))
+    one, shared, apart = (sum(runs[n]) / len(runs[n]) for n in ("one", "shared", "apart"))
+    # Measured: one node 80-84, two sharing 81-85, two apart 109-113 (quiet machine).
+    assert max(runs["one"]) < CEILING, runs
+    assert shared <= one + 12, runs
+    assert apart >= shared + 12, runs
