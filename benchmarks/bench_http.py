@@ -473,7 +473,8 @@ def run_wrk(wrk: str, server: Server, load: Load, duration: float, work: Path) -
         load.addresses,
     ]
     cpu0, client0 = group_cpu_seconds(server.proc.pid), children_cpu()
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    with profiling(server, load, duration):
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     cpu1, client1 = group_cpu_seconds(server.proc.pid), children_cpu()
     line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if run.returncode != 0 or line is None:
@@ -579,6 +580,46 @@ def run_python(server: Server, load: Load, total: int) -> dict[str, Any]:
     )
 
 
+PROFILE_DIR: Path | None = None  # --profile: py-spy samples of Strongroom's server
+
+
+@contextlib.contextmanager
+def profiling(server: Server, load: Load, duration: float) -> Iterator[None]:
+    """Sample the server's processes with py-spy while a load runs (--profile DIR): one
+    collapsed-stack file per run, `py-spy` must be installed (pip install py-spy)."""
+    if PROFILE_DIR is None or server.name != "strongroom":
+        yield
+        return
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    name = f"{load.path.strip('/').replace('/', '_')}-{load.addresses}-c{load.connections}"
+    out = PROFILE_DIR / f"{name}-{server.next_request}.txt"
+    spy = subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.proc.pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            str(max(1, int(duration))),
+            "--output",
+            str(out),
+            "--nonblocking",
+            "--gil",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.wait(timeout=duration + 30)
+
+
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -656,7 +697,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64, 200])
     parser.add_argument("--quick", action="store_true", help="small, no wrk, no install")
+    parser.add_argument("--only", nargs="+", help="run only these scenarios (names above)")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy samples of Strongroom's server here"
+    )
     args = parser.parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
     quick_requests = 150
     if args.quick:
         args.persons = 600
@@ -712,11 +759,13 @@ def main() -> int:
                 warm(bare, loads["allowed_reads"][1])
                 warm(sr, loads["allowed_reads"][0])
                 for name, (sr_load, bare_load) in loads.items():
+                    if args.only and name not in args.only:
+                        continue
                     b = measure(bare, bare_load)
                     s = measure(sr, sr_load)
                     sitting[name] = pair(s, b)
                     print(line(name, workers, sitting[name]), flush=True)
-                if workers == 1:
+                if workers == 1 and "allowed_reads" in sitting:
                     for c in args.connections:
                         if c == 16:
                             per_connections[str(c)] = sitting["allowed_reads"]
@@ -776,15 +825,18 @@ def count_log_errors(path: Path) -> int:
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for workers, sitting in results["workers"].items():
-        reads = sitting["allowed_reads"]
-        p99 = reads["strongroom"]["latency_ms"]["p99"]
-        out[f"allowed_reads_{workers}w"] = {
-            "ratio": reads["ratio"],
-            "p99_ms": p99,
-            "goal_met": (reads["ratio"] or 0) >= GOALS["allowed_reads_ratio"]
-            and p99 <= GOALS["allowed_reads_p99_ms"],
-        }
+        reads = sitting.get("allowed_reads")
+        if reads is not None:
+            p99 = reads["strongroom"]["latency_ms"]["p99"]
+            out[f"allowed_reads_{workers}w"] = {
+                "ratio": reads["ratio"],
+                "p99_ms": p99,
+                "goal_met": (reads["ratio"] or 0) >= GOALS["allowed_reads_ratio"]
+                and p99 <= GOALS["allowed_reads_p99_ms"],
+            }
         for name in REFUSALS:
+            if name not in sitting:  # --only
+                continue
             r = sitting[name]["ratio"]
             out[f"{name}_{workers}w"] = {
                 "ratio": r,
@@ -815,7 +867,8 @@ def print_table(results: dict[str, Any]) -> None:
     rows: list[tuple[str, str, dict[str, Any]]] = []
     for workers, sitting in results["workers"].items():
         for name in ("allowed_reads", *REFUSALS):
-            rows.append((name, workers, sitting[name]))
+            if name in sitting:  # --only
+                rows.append((name, workers, sitting[name]))
     for c, p in results["allowed_reads_by_connections_1_worker"].items():
         if c != "16":
             rows.append((f"allowed_reads c={c}", "1", p))
@@ -902,6 +955,8 @@ def chart(results: dict[str, Any]) -> str:
     groups, sr, bare = [], [], []
     for workers, sitting in results["workers"].items():
         for name, label in short.items():
+            if name not in sitting:  # --only
+                continue
             groups.append(f"{label}\n{workers} worker{'s' if workers != '1' else ''}")
             sr.append(sitting[name]["strongroom"]["expected_per_s"])
             bare.append(sitting[name]["bare"]["expected_per_s"])
