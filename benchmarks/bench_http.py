@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profile_stages import stages
 from results_dir import results_dir
 
 HERE = Path(__file__).resolve().parent
@@ -190,7 +191,12 @@ REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def build_home(
-    root: Path, persons: int, *, registry_url: str | None = None, journal_url: str | None = None
+    root: Path,
+    persons: int,
+    *,
+    registry_url: str | None = None,
+    journal_url: str | None = None,
+    max_inflight: int | None = None,
 ) -> Fixture:
     from sqlalchemy import select
 
@@ -211,6 +217,8 @@ def build_home(
         redis_url=REDIS_URL,
         redis_prefix=f"srbench-http:{os.getpid()}:",
     )
+    if max_inflight is not None:
+        home.update_config(max_inflight=max_inflight)
     settings = home.settings()
     assert settings.trusted_proxies == ("127.0.0.1",), settings.trusted_proxies
 
@@ -287,8 +295,9 @@ class Server:
             self.reads_per_owner += math.ceil(used / len(load.tokens))
 
 
-def group_cpu_seconds(pgid: int) -> float | None:
-    """CPU time of every live process in a process group (Linux /proc), or None."""
+def group_cpu_seconds(pgid: int, *, system_only: bool = False) -> float | None:
+    """CPU time (user + system, or system only) of every live process in a process group
+    (Linux /proc), or None."""
     total, tick = 0, os.sysconf("SC_CLK_TCK")
     try:
         entries = [p for p in os.listdir("/proc") if p.isdigit()]
@@ -301,7 +310,7 @@ def group_cpu_seconds(pgid: int) -> float | None:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
+            total += (0 if system_only else int(fields[11])) + int(fields[12])
     return total / tick
 
 
@@ -473,9 +482,11 @@ def run_wrk(wrk: str, server: Server, load: Load, duration: float, work: Path) -
         load.addresses,
     ]
     cpu0, client0 = group_cpu_seconds(server.proc.pid), children_cpu()
-    with profiling(server, load, duration):
+    sys0 = group_cpu_seconds(server.proc.pid, system_only=True)
+    with profiling(server, load, duration) as samples:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     cpu1, client1 = group_cpu_seconds(server.proc.pid), children_cpu()
+    sys1 = group_cpu_seconds(server.proc.pid, system_only=True)
     line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if run.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({run.returncode}): {run.stdout}\n{run.stderr}")
@@ -483,7 +494,7 @@ def run_wrk(wrk: str, server: Server, load: Load, duration: float, work: Path) -
     # Numbers the threads may have used, plus those of requests still in flight at the end.
     server.advance(load, out["max_sent_per_thread"] * threads + load.connections)
     lat = out["latency_us"]
-    return summarise(
+    summary = summarise(
         load,
         generator="wrk",
         requests=out["requests"],
@@ -495,6 +506,17 @@ def run_wrk(wrk: str, server: Server, load: Load, duration: float, work: Path) -
         cpu_server_s=None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
         cpu_client_s=client1 - client0,
     )
+    if sys0 is not None and sys1 is not None and out["requests"]:
+        summary["server_system_cpu_ms_per_request"] = round(
+            1000 * (sys1 - sys0) / out["requests"], 3
+        )
+    cpu_ms = summary["server_cpu_ms_per_request"]
+    if samples is not None and samples.exists() and cpu_ms:
+        # The server's CPU time a request, shared out by stage (py-spy samples).
+        summary["stages_ms"] = {k: round(v * cpu_ms, 3) for k, v in stages(samples).items()}
+        for stage, ms in summary["stages_ms"].items():
+            print(f"    {ms:6.2f} ms  {stage}", flush=True)
+    return summary
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -584,11 +606,12 @@ PROFILE_DIR: Path | None = None  # --profile: py-spy samples of Strongroom's ser
 
 
 @contextlib.contextmanager
-def profiling(server: Server, load: Load, duration: float) -> Iterator[None]:
+def profiling(server: Server, load: Load, duration: float) -> Iterator[Path | None]:
     """Sample the server's processes with py-spy while a load runs (--profile DIR): one
-    collapsed-stack file per run, `py-spy` must be installed (pip install py-spy)."""
+    file of GIL-holding stacks per run (benchmarks/profile_stages.py reads it); `py-spy`
+    must be installed (pip install py-spy)."""
     if PROFILE_DIR is None or server.name != "strongroom":
-        yield
+        yield None
         return
     PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     name = f"{load.path.strip('/').replace('/', '_')}-{load.addresses}-c{load.connections}"
@@ -615,7 +638,7 @@ def profiling(server: Server, load: Load, duration: float) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield out
     finally:
         spy.wait(timeout=duration + 30)
 
@@ -697,6 +720,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64, 200])
     parser.add_argument("--quick", action="store_true", help="small, no wrk, no install")
+    parser.add_argument(
+        "--max-inflight", type=int, help="the home's max_inflight (requests served at once)"
+    )
     parser.add_argument("--only", nargs="+", help="run only these scenarios (names above)")
     parser.add_argument(
         "--profile", type=Path, help="write py-spy samples of Strongroom's server here"
@@ -725,7 +751,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        fx = build_home(root, args.persons)
+        fx = build_home(root, args.persons, max_inflight=args.max_inflight)
         print(
             f"home: {args.persons:,} persons, {fx.owners:,} owner tokens rotated "
             f"({time.perf_counter() - t0:.1f} s)",

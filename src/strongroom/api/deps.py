@@ -127,29 +127,49 @@ def one_trip(handler: Callable[..., Any], status: int) -> Callable[..., Any]:
     """An async endpoint that runs a sync handler (and its caller's authentication) in one
     thread-pool call. FastAPI would take three trips for a sync handler with a sync
     dependency and a return type: the dependency, the handler, then the validation of its
-    answer; each is a hand-over to a worker thread and back to the event loop. The answer
+    answer; each is a hand-over to a worker thread and back to the event loop. The composed
+    service and the strict query check are filled in here too, not as FastAPI dependencies:
+    solving a dependency costs FastAPI more per request than the work it does. The answer
     is rendered with orjson as is (a task's body is already plain JSON data)."""
     hints = get_type_hints(handler, include_extras=True)
     signature = inspect.signature(handler)
     callers = [name for name in signature.parameters if hints.get(name) is CallerDep]
+    services = [name for name in signature.parameters if hints.get(name) is ServiceDep]
     params = [
         p.replace(annotation=hints.get(p.name, p.annotation))
         for p in signature.parameters.values()
-        if p.name not in callers
+        if p.name not in callers and p.name not in services
     ]
     # FastAPI fills one Response parameter per endpoint: the handler's own when it has one.
     response_name = next((p.name for p in params if p.annotation is Response), _RESPONSE)
     if response_name == _RESPONSE:
         params.append(_param(_RESPONSE, Response))
     params.append(_param(_REQUEST, Request))
+    declared: set[str] | None = None  # the route's query parameters, read on first use
 
     async def endpoint(**kwargs: Any) -> Response:
+        nonlocal declared
         request: Request = kwargs.pop(_REQUEST)
         response: Response = (
             kwargs.pop(_RESPONSE) if response_name == _RESPONSE else kwargs[response_name]
         )
+        if declared is None:
+            declared = declared_query(request)
+        unknown = sorted(set(request.query_params) - declared) if request.query_params else []
+        if services:
+            kwargs.update(dict.fromkeys(services, _service(request)))
 
         def call() -> Any:
+            if unknown:
+                # No filter, sort or wildcard can be smuggled in beside the ones the
+                # policy allows.
+                raise journal_rejected(
+                    request,
+                    BadRequest(
+                        f"unknown query parameter(s): {', '.join(unknown)}",
+                        reason="unknown_parameter",
+                    ),
+                )
             if callers:
                 who = caller(request)
                 kwargs.update(dict.fromkeys(callers, who))
@@ -194,20 +214,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-async def strict_query(request: Request) -> None:
-    """Refuse query parameters a route does not declare: no filter, sort or wildcard can be
-    smuggled in beside the ones the policy allows."""
-    route_ = request.scope.get("route")
-    dependant = getattr(route_, "dependant", None)
-    if dependant is None:
-        return
-    declared = {p.alias for p in _all_query_params(dependant)}
-    unknown = sorted(set(request.query_params) - declared)
-    if unknown:
-        err = BadRequest(
-            f"unknown query parameter(s): {', '.join(unknown)}", reason="unknown_parameter"
-        )
-        raise await anyio.to_thread.run_sync(journal_rejected, request, err)
+def declared_query(request: Request) -> set[str]:
+    """The query parameters the route a request reached declares (their aliases)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    return set() if dependant is None else {p.alias for p in _all_query_params(dependant)}
 
 
 def _all_query_params(dependant: Any) -> list[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
@@ -16,10 +16,9 @@ from strongroom.api.deps import (
     ServiceDep,
     route,
     send,
-    strict_query,
 )
 
-router = APIRouter(tags=["audit and administration"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["audit and administration"])
 
 
 def _ts(value: datetime | None) -> float | None:

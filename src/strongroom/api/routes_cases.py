@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
@@ -17,10 +17,9 @@ from strongroom.api.deps import (
     ServiceDep,
     route,
     send,
-    strict_query,
 )
 
-router = APIRouter(tags=["cases"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["cases"])
 
 SubjectPath = Annotated[str, Path(alias="subject", max_length=64)]
 LinkStatus = Annotated[str, Query(pattern="^(pending|approved|rejected)$")]

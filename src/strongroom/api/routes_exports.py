@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,10 +17,9 @@ from strongroom.api.deps import (
     ServiceDep,
     route,
     send,
-    strict_query,
 )
 
-router = APIRouter(tags=["exports"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["exports"])
 
 FieldName = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=64)]
 

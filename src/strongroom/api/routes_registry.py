@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import endpoints as ep
@@ -14,11 +14,10 @@ from strongroom.api.deps import (
     journal_rejected,
     route,
     send,
-    strict_query,
 )
 from strongroom.errors import Gone
 
-router = APIRouter(tags=["registry"], dependencies=[Depends(strict_query)])
+router = APIRouter(tags=["registry"])
 
 
 class Strict(BaseModel):
