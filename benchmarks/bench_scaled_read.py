@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_http
 from bench_http import (
     OWNER_READS_MAX,
     Load,
@@ -116,7 +117,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--journal-sqlite", action="store_true", help="journal in the home")
     parser.add_argument("--quick", action="store_true", help="small, no wrk, no install")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy samples of Strongroom's server here"
+    )
     args = parser.parse_args()
+    bench_http.PROFILE_DIR = args.profile
     if args.quick:
         args.persons, args.rounds = 600, 2
 
