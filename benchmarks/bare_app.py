@@ -73,6 +73,13 @@ def me() -> dict[str, Any]:
     return RECORD
 
 
+@app.get("/v1/me-async")
+async def me_async() -> dict[str, Any]:
+    """The same answer from the event loop, without the thread pool: bench_http measures
+    the hand-over to a worker thread as the difference."""
+    return RECORD
+
+
 @app.get("/v1/cases")
 def cases() -> dict[str, Any]:
     return RECORD

@@ -12,7 +12,9 @@ Scenarios, 16 connections, for 1 and for 2 workers:
                            owner's budget, then 429 at the door (per-prefix budget)
   refused_unauthenticated  no Authorization header: 401
   refused_contained        a suspended police account (GET /v1/cases): 401/403
-and, for 1 worker, allowed_reads at 1, 16, 64 and 200 connections. Every request carries
+and, for 1 worker, allowed_reads at 1, 16, 64 and 200 connections, and the thread pool's
+cost a request (`thread_handover`: the bare app's answer from a `def` route, served in a
+worker thread as Strongroom's routes are, against an `async def` one on the event loop). Every request carries
 an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a proxy): each owner its own
 address, other requests ever new /24 prefixes, so the door's per-prefix budget sees many
 clients, as in production. Refusals are counted by status, reason and budget.
@@ -21,7 +23,9 @@ Ratios (Strongroom / bare, expected answers per second) are computed and reporte
 the issue's goals, not asserted. The load generator is Debian's `wrk` (installed with
 apt-get when missing), driven by a Lua script that rotates tokens and addresses and counts
 statuses; `--quick` uses a small built-in Python generator instead and installs nothing.
-Results: http.json and http.svg in the results folder, and a table on stdout.
+Results: http.json and http.svg in the results folder, and a table on stdout. With
+`--profile DIR` (py-spy installed), each of Strongroom's runs is sampled and its server CPU
+a request shared out by stage of the request path (benchmarks/profile_stages.py).
 
     python benchmarks/bench_http.py [--duration 8] [--persons 3000] [--quick]
 """
@@ -792,6 +796,18 @@ def main() -> int:
                     sitting[name] = pair(s, b)
                     print(line(name, workers, sitting[name]), flush=True)
                 if workers == 1 and "allowed_reads" in sitting:
+                    # What the thread pool costs a request: the same answer from a plain
+                    # `def` route (a worker thread, as Strongroom's) and an `async def` one.
+                    sync_load = loads["allowed_reads"][1]
+                    in_thread = measure(bare, sync_load)
+                    on_loop = measure(bare, dataclasses.replace(sync_load, path="/v1/me-async"))
+                    results["thread_handover"] = {
+                        "def_cpu_ms": in_thread["server_cpu_ms_per_request"],
+                        "async_cpu_ms": on_loop["server_cpu_ms_per_request"],
+                        "def_per_s": in_thread["expected_per_s"],
+                        "async_per_s": on_loop["expected_per_s"],
+                    }
+                    print(f"thread hand-over (bare app): {results['thread_handover']}", flush=True)
                     for c in args.connections:
                         if c == 16:
                             per_connections[str(c)] = sitting["allowed_reads"]
