@@ -14,6 +14,10 @@ from strongroom.cli.common import cli_errors, console, err_console, home
 from strongroom.errors import BadRequest
 
 WORKER_PING_SECONDS = 30  # how long a worker may leave its supervisor's ping unanswered
+# An idle keep-alive connection is kept longer than load balancers keep theirs (60 s for
+# nginx's upstreams and AWS's ALB): a server closing first races the balancer's next request
+# on that connection, which then fails without an answer (a 502 to the client).
+KEEP_ALIVE_SECONDS = 75
 
 app = typer.Typer(
     help="Strongroom: a registry that makes bulk extraction hard while it happens and useless "
@@ -205,6 +209,7 @@ def serve(
             # uvicorn again (spawned); uvicorn's 5 s killed and replaced workers that were
             # still loading when several started at once on a busy host.
             timeout_worker_healthcheck=WORKER_PING_SECONDS,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if metrics_dir is not None:
