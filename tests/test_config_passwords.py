@@ -60,6 +60,7 @@ def test_a_password_from_a_file_is_set_into_the_url(tmp_path: Path) -> None:
         "registry",
     )
     assert PASSWORD not in home.config_path.read_text(encoding="utf-8")
+    assert PASSWORD not in repr(home.settings())
     # The journal's URL is its own: untouched (SQLite in the home).
     assert home.settings().journal_url.endswith("/journal.db")
 

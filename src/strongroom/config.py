@@ -19,7 +19,7 @@ import difflib
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,8 +39,9 @@ _N = TypeVar("_N", int, float)
 
 @dataclass(frozen=True)
 class Settings:
-    registry_url: str
-    journal_url: str
+    # Out of repr: they carry the password a file or the environment supplied.
+    registry_url: str = field(repr=False)
+    journal_url: str = field(repr=False)
     redis_url: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     issuer: str = "http://127.0.0.1:8000"
