@@ -160,7 +160,9 @@ def _scram_matches(verifier: str, password: str) -> bool:
     )
 
 
-def test_a_postgresql_role_with_a_password_from_a_secret_file(tmp_path: Path) -> None:
+def test_a_postgresql_role_with_a_password_from_a_secret_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The local server trusts 127.0.0.1 (pg_hba `trust`), so it never asks for the
     password: the connection proves the URL's user, host and database, and the password
     the engine holds is checked against the role's SCRAM verifier PostgreSQL stored."""
@@ -180,6 +182,7 @@ def test_a_postgresql_role_with_a_password_from_a_secret_file(tmp_path: Path) ->
         secret = _secret(tmp_path, PASSWORD + "\n")
         base = make_url(PG_ADMIN_URL).set(username=role, password=None, database=db)
         home = tmp_path / "home"
+        monkeypatch.setenv("SR_TEST_JOURNAL_PASSWORD", PASSWORD)
         r = CliRunner().invoke(
             app,
             [
@@ -188,13 +191,21 @@ def test_a_postgresql_role_with_a_password_from_a_secret_file(tmp_path: Path) ->
                 base.render_as_string(hide_password=False),
                 "--database-password-file",
                 str(secret),
+                # the journal in the same database, its password from the environment
+                "--journal",
+                base.render_as_string(hide_password=False),
+                "--journal-password-env",
+                "SR_TEST_JOURNAL_PASSWORD",
             ],
             env={"STRONGROOM_HOME": str(home)},
         )
         assert r.exit_code == 0, r.output
         # Printed masked; never written.
-        assert PASSWORD not in r.output and f"{role}:***@" in r.output, r.output
-        assert PASSWORD not in (home / "config.toml").read_text(encoding="utf-8")
+        assert PASSWORD not in r.output and r.output.count(f"{role}:***@") == 2, r.output
+        config = (home / "config.toml").read_text(encoding="utf-8")
+        assert PASSWORD not in config
+        assert f'registry_password_file = "{secret}"' in config
+        assert 'journal_password_env = "SR_TEST_JOURNAL_PASSWORD"' in config
         engine = make_engine(Home(home).settings().registry_url)
         try:
             with engine.connect() as conn:
@@ -202,6 +213,7 @@ def test_a_postgresql_role_with_a_password_from_a_secret_file(tmp_path: Path) ->
                 # init migrated the registry as that role
                 assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar()
             assert engine.url.password == PASSWORD
+            assert make_url(Home(home).settings().journal_url).password == PASSWORD
             assert PASSWORD not in str(engine.url) and PASSWORD not in repr(engine)
         finally:
             engine.dispose()
