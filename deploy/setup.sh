@@ -6,6 +6,9 @@
 #   SHARED_HOME   the home the nodes copy (a volume only the set-up and the nodes mount)
 #   WITNESS_HOME  the witness's own home (its key never leaves it)
 #   DATABASE_URL  JOURNAL_URL  REDIS_URL  the shared services
+#   DATABASE_PASSWORD_FILE  a file holding the PostgreSQL password, for URLs that name
+#                 none (a Compose secret, /run/secrets/...): config.toml names the file,
+#                 never the password, and every node reads it from the same path
 #   WITNESS_URL   where the nodes reach the witness
 #   WITNESS_NAME  the witness's key name (default witness.local/w1)
 #   PUBLIC_URL    the address clients reach the load balancer at (the tokens' issuer)
@@ -20,8 +23,13 @@ MODE="${MODE:-production}"
 STRONGROOM="${STRONGROOM:-strongroom}"
 
 export STRONGROOM_HOME="$SHARED_HOME"
+secret=()
+if [ -n "${DATABASE_PASSWORD_FILE:-}" ]; then
+  secret=(--database-password-file "$DATABASE_PASSWORD_FILE"
+    --journal-password-file "$DATABASE_PASSWORD_FILE")
+fi
 $STRONGROOM init --database "$DATABASE_URL" --journal "$JOURNAL_URL" --redis "$REDIS_URL" \
-  --mode "$MODE"
+  --mode "$MODE" "${secret[@]}"
 if [ ! -e "$WITNESS_HOME/witness.toml" ]; then
   $STRONGROOM witness init --home "$WITNESS_HOME" --name "$WITNESS_NAME" \
     --log-key "$(cat "$SHARED_HOME/keys/checkpoint.vkey")" >/dev/null

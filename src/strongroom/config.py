@@ -1,6 +1,7 @@
 """The home folder (`STRONGROOM_HOME`, default `./.strongroom`) and its `config.toml`.
 
-config.toml   mode, database and Redis URLs, trusted proxies, serving limits, alert
+config.toml   mode, database and Redis URLs (their passwords from files or environment
+              variables it names), trusted proxies, serving limits, alert
               sinks, operations (metrics scrapers, log format, shutdown grace);
               unknown keys are errors; SQLite paths relative to the home
 policy.yaml   a copy of the shipped default until edited
@@ -18,11 +19,14 @@ import difflib
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from strongroom.errors import BadRequest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_HOME = ".strongroom"
 # demo: today's conveniences (unbound tokens from `strongroom token issue`) for `make demo`
@@ -35,8 +39,9 @@ _N = TypeVar("_N", int, float)
 
 @dataclass(frozen=True)
 class Settings:
-    registry_url: str
-    journal_url: str
+    # Out of repr: they carry the password a file or the environment supplied.
+    registry_url: str = field(repr=False)
+    journal_url: str = field(repr=False)
     redis_url: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     issuer: str = "http://127.0.0.1:8000"
@@ -87,6 +92,14 @@ class Settings:
     external_roles: tuple[str, ...] = ()
     external_role_claim: str = "realm_access.roles"
     external_purpose_claim: str = "purpose"
+    # The databases' passwords kept out of this file (and out of every copy of the home):
+    # read from a file (a Compose or Kubernetes secret, /run/secrets/...) or from the
+    # environment variable named, and set into registry_url / journal_url, which then name
+    # no password. At most one of the two per database.
+    registry_password_file: str | None = None
+    registry_password_env: str | None = None
+    journal_password_file: str | None = None
+    journal_password_env: str | None = None
 
     @property
     def production(self) -> bool:
@@ -206,6 +219,13 @@ class Home:
             f"external_roles = {_toml(list(settings.external_roles))}",
             f"external_role_claim = {_toml(settings.external_role_claim)}",
             f"external_purpose_claim = {_toml(settings.external_purpose_claim)}",
+            "# the PostgreSQL passwords, kept out of this file: read from a file (a secret,",
+            "# e.g. /run/secrets/pg) or from the environment variable named, at most one of",
+            "# the two per database; the URL above then names no password (empty: none)",
+            f"registry_password_file = {_toml(settings.registry_password_file or '')}",
+            f"registry_password_env = {_toml(settings.registry_password_env or '')}",
+            f"journal_password_file = {_toml(settings.journal_password_file or '')}",
+            f"journal_password_env = {_toml(settings.journal_password_env or '')}",
             "",
         ]
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
@@ -248,8 +268,8 @@ class Home:
                 )
         defaults = self.default_settings()
         settings = Settings(
-            registry_url=self._url(_text(raw, "registry_url") or defaults.registry_url),
-            journal_url=self._url(_text(raw, "journal_url") or defaults.journal_url),
+            registry_url=self._database_url(text, raw, "registry", defaults.registry_url),
+            journal_url=self._database_url(text, raw, "journal", defaults.journal_url),
             redis_url=_text(raw, "redis_url") or None,
             trusted_proxies=tuple(str(p) for p in _list(raw, "trusted_proxies")),
             issuer=_text(raw, "issuer") or defaults.issuer,
@@ -286,6 +306,10 @@ class Home:
             external_purpose_claim=(
                 _text(raw, "external_purpose_claim") or defaults.external_purpose_claim
             ),
+            registry_password_file=self._file(_text(raw, "registry_password_file")),
+            registry_password_env=_text(raw, "registry_password_env") or None,
+            journal_password_file=self._file(_text(raw, "journal_password_file")),
+            journal_password_env=_text(raw, "journal_password_env") or None,
         )
         check_key_provider(settings)
         check_external_issuer(settings)
@@ -319,6 +343,21 @@ class Home:
             out.append(item.strip())
         return tuple(out)
 
+    def _database_url(self, text: str, raw: dict[str, object], db: str, default: str) -> str:
+        """`<db>_url` with the password `<db>_password_file` or `_env` names set into it
+        (SQLAlchemy's URL.set: any character works, none is spliced into the text)."""
+        key = f"{db}_url"
+        url = self._url(_text(raw, key) or default)
+        file = self._file(_text(raw, f"{db}_password_file"))
+        env = _text(raw, f"{db}_password_env") or None
+        if file is None and env is None:
+            return url
+        line = _line_of(text, f"{db}_password_file" if file else f"{db}_password_env")
+        where = f"{self.config_path}:{line}"
+        parsed = check_password_source(url, key, file, env, where=where)
+        password = read_password(file, env, where=where)
+        return parsed.set(password=password).render_as_string(hide_password=False)
+
     def _mode(self, text: str, mode: str) -> str:
         if mode not in MODES:
             raise BadRequest(
@@ -340,6 +379,65 @@ class Home:
         if not name:
             return None
         return str(self.path / name) if not os.path.isabs(name) else name
+
+
+def check_password_source(
+    url: str, key: str, file: str | None, env: str | None, *, where: str = "config.toml"
+) -> URL:
+    """`url` parsed, when its password may come from `file` or `env`: a database that has
+    passwords, no password already in the URL (one place for it), not both sources."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    db = key.removesuffix("_url")
+    if file and env:
+        raise BadRequest(
+            f"{where}: {db}_password_file and {db}_password_env both name the {db} "
+            "database's password: keep one",
+            reason="invalid_config",
+        )
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadRequest(f"{where}: {key} is not a database URL", reason="invalid_config") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise BadRequest(
+            f"{where}: {key} is a SQLite file, which has no password: remove "
+            f"{db}_password_file and {db}_password_env",
+            reason="invalid_config",
+        )
+    if parsed.password is not None:
+        raise BadRequest(
+            f"{where}: {key} holds a password, and {db}_password_"
+            f"{'file' if file else 'env'} names where it is: remove it from the URL "
+            f"({parsed.render_as_string(hide_password=True)})",
+            reason="invalid_config",
+        )
+    return parsed
+
+
+def read_password(file: str | None, env: str | None, *, where: str = "config.toml") -> str:
+    """A database password from a file (its trailing line break dropped, as a secret
+    written by `echo` has one) or from the environment variable `env`."""
+    if env is not None:
+        password = os.environ.get(env, "")
+        if not password:
+            raise BadRequest(
+                f"{where}: the password is read from ${env}, which is not set",
+                reason="invalid_config",
+            )
+        return password
+    path = file or ""
+    try:
+        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadRequest(
+            f"{where}: cannot read the password file {path}: {why}", reason="invalid_config"
+        ) from None
+    if not password:
+        raise BadRequest(f"{where}: the password file {path} is empty", reason="invalid_config")
+    return password
 
 
 def check_key_provider(settings: Settings) -> None:

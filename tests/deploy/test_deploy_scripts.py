@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     witness_port, ports = free_port(), [free_port(), free_port()]
+    # The password as a Compose secret would hold it (the local server trusts 127.0.0.1,
+    # so it is carried, not checked: tests/test_config_passwords.py checks it).
+    secret = tmp_path / "secrets" / "postgres_password"
+    secret.parent.mkdir()
+    secret.write_text("s3cret@:/pw\n")
     with pg_database() as registry_url, pg_database() as journal_url, ExitStack() as stack:
         env = {
             **os.environ,
@@ -56,6 +62,7 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
             "WITNESS_URL": f"http://127.0.0.1:{witness_port}/",
             "PUBLIC_URL": f"http://127.0.0.1:{ports[0]}",
             "MODE": "demo",
+            "DATABASE_PASSWORD_FILE": str(secret),
         }
         setup = run(["bash", str(ROOT / "deploy" / "setup.sh")], env)
         assert setup.returncode == 0, setup.stdout + setup.stderr
@@ -66,6 +73,9 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
         assert {p.name: digest(p) for p in shared.keys_dir.iterdir()} == keys
         settings = shared.settings()
         assert len(settings.witnesses) == 1 and settings.redis_url == redis_url
+        config = shared.config_path.read_text()
+        assert f'registry_password_file = "{secret}"' in config and "s3cret" not in config
+        assert "s3cret" not in setup.stdout + setup.stderr
 
         as_shared = {**env, "STRONGROOM_HOME": str(shared.path)}
         seeded = run([STRONGROOM, "seed", "--persons", "200", "--seed", "4"], as_shared)
@@ -119,6 +129,11 @@ def test_two_nodes_and_a_witness_from_the_deploy_scripts(
             node = Home(tmp_path / f"node{i}")
             assert {p.name: digest(p) for p in node.keys_dir.iterdir()} == keys
 
+        # Witnessed by the nodes themselves, within seconds of their first entries.
+        deadline = time.monotonic() + 20
+        while (verified := run([STRONGROOM, "journal", "verify"], as_shared)).returncode:
+            assert time.monotonic() < deadline, verified.stdout + verified.stderr
+            time.sleep(0.5)
         checkpoint = run([STRONGROOM, "journal", "checkpoint"], as_shared)
         assert checkpoint.returncode == 0, checkpoint.stdout + checkpoint.stderr
         verified = run([STRONGROOM, "journal", "verify", "--json"], as_shared)

@@ -529,3 +529,87 @@ def test_the_consoles_verification_holds_the_journal_to_the_witness(
     assert report["ok"] is False
     assert "witness" in [p["kind"] for p in report["problems"]]
     assert report["witnesses"] == [f"witness {witness} holds size 30 (checkpoint 2)"]
+
+
+def test_verify_fails_while_a_witness_holds_nothing_of_a_journal_with_entries(
+    home: Home, witness: WitnessSpec
+) -> None:
+    # A new deployment: an empty journal has nothing for a witness to hold.
+    code, out = _verify()
+    assert code == 0 and f"witness {witness} holds no checkpoint of this journal" in out, out
+    # Its first minute: entries, signed here, not yet at the witness.
+    _fill(home, 0, 12)
+    code, out = _verify()
+    assert code == 1 and f"PROBLEM unwitnessed: witness {witness} holds no checkpoint" in out
+    assert "holds 12 entries" in out and "OK" not in out.splitlines()[-1], out
+    report = json.loads(runner.invoke(journal_app, ["verify", "--json"]).output)
+    assert not report["ok"] and [p["kind"] for p in report["problems"]] == ["unwitnessed"]
+    # The attack that window allowed: the journal replaced by a shorter one, signed with
+    # the server's key. Its storage agrees with itself; only the witness's silence is left.
+    for name in ("journal.db", "journal.db-index"):
+        for suffix in ("", "-wal", "-shm"):
+            (home.path / f"{name}{suffix}").unlink(missing_ok=True)
+    _fill(home, 0, 4, principal="mallory")
+    assert _verify("--offline")[0] == 0
+    code, out = _verify()
+    assert code == 1 and "PROBLEM unwitnessed" in out and "holds 4 entries" in out, out
+    # `journal checkpoint` sends one at once: from then on the witness vouches for 4.
+    res = runner.invoke(journal_app, ["checkpoint"])
+    assert res.exit_code == 0, res.output
+    code, out = _verify()
+    assert code == 0 and f"witness {witness} holds size 4" in out, out
+
+
+def test_a_served_registry_is_witnessed_at_start_and_after_its_first_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.initialize import initialize
+    from tests.served import served
+
+    home = Home(tmp_path / "registry")
+    initialize(home)
+    monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
+    wh = tmp_path / "witness-of-registry"
+    verifier = load_signer(home.keys_dir).verifier()
+    init = ["init", "--home", str(wh), "--name", "w.test/w3", "--log-key", verifier.verifier_key]
+    assert runner.invoke(witness_app, init).exit_code == 0
+    with served_witness(wh, free_port()) as wurl:
+        spec = WitnessSpec.parse(f"{wurl} {(wh / 'witness.vkey').read_text().strip()}")
+        # The default schedule: a minute between rounds, and the writer's timed checkpoint
+        # a minute after the first entry. Neither is waited for below.
+        home.update_config(witnesses=[f"{wurl} {spec.verifier.verifier_key}"])
+        assert home.settings().witness_interval_seconds == 60
+        with served(home) as url:
+            assert fetch_cosigned(spec, verifier) is None  # an empty journal: nothing sent
+            started = time.monotonic()
+            assert httpx.get(f"{url}/v1/me").status_code == 401  # a refusal, journaled
+            cp = _held_at_least(spec, verifier, 1, within=15)
+            assert cp is not None, "the first entry was not witnessed within 15 s"
+            assert time.monotonic() - started < 15
+        # The stop's checkpoint too; verify holds the journal to it.
+        code, out = _verify()
+        assert code == 0 and f"witness {spec} holds size" in out, out
+        # Entries signed by nobody (a crash before any checkpoint), then a start: the
+        # first round signs them and sends them, not a minute later.
+        with Journal.open(
+            home.settings().journal_url,
+            signer=load_signer(home.keys_dir),
+            clock=FakeClock(),
+            checkpoint_every=10_000,
+        ) as j:
+            for i in range(5):
+                j.append(event(i))
+            unsigned = j.size()
+        with served(home):
+            cp = _held_at_least(spec, verifier, unsigned, within=15)
+            assert cp is not None, "the unsigned tail was not witnessed at start"
+
+
+def _held_at_least(spec: WitnessSpec, verifier: NoteVerifier, size: int, *, within: float) -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        cp = fetch_cosigned(spec, verifier)
+        if cp is not None and cp.size >= size:
+            return cp
+        time.sleep(0.1)
+    return None

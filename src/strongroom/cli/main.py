@@ -92,6 +92,22 @@ def init(
     pkcs11_pin_env: Annotated[
         str | None, typer.Option(help="the environment variable holding the PIN")
     ] = None,
+    database_password_file: Annotated[
+        str | None,
+        typer.Option(help="a file holding the registry database's password (a secret)"),
+    ] = None,
+    database_password_env: Annotated[
+        str | None,
+        typer.Option(help="the environment variable holding the registry database's password"),
+    ] = None,
+    journal_password_file: Annotated[
+        str | None,
+        typer.Option(help="a file holding the journal database's password (a secret)"),
+    ] = None,
+    journal_password_env: Annotated[
+        str | None,
+        typer.Option(help="the environment variable holding the journal database's password"),
+    ] = None,
 ) -> None:
     """Create the home folder: config, policy, keys, schemas. Safe to run again."""
     from strongroom.initialize import initialize
@@ -103,10 +119,23 @@ def init(
         "pkcs11_pin_file": pkcs11_pin_file or "",
         "pkcs11_pin_env": pkcs11_pin_env or "",
     }
+    # Passwords: never in config.toml when one of these names where they are.
+    passwords = {
+        "registry_password_file": database_password_file or "",
+        "registry_password_env": database_password_env or "",
+        "journal_password_file": journal_password_file or "",
+        "journal_password_env": journal_password_env or "",
+    }
     with cli_errors():
         h = home()
         settings = initialize(
-            h, registry_url=database, journal_url=journal, redis_url=redis, mode=mode, keys=keys
+            h,
+            registry_url=database,
+            journal_url=journal,
+            redis_url=redis,
+            mode=mode,
+            keys=keys,
+            passwords=passwords,
         )
     console.print(f"home ready at {h.path}")
     console.print(f"  registry: {_redact(settings.registry_url)}")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from strongroom import metrics
-from strongroom.errors import Unavailable
+from strongroom.errors import StrongroomError, Unavailable
 from strongroom.journal.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
 from strongroom.journal.cosignature import CosignatureVerifier
 from strongroom.journal.lease import Lease
@@ -47,6 +47,10 @@ log = logging.getLogger("strongroom.journal.witness")
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 NOTE_CONTENT_TYPE = "text/plain; charset=utf-8"
 MAX_ANSWER = 64 * 1024  # a checkpoint and its signatures are a few hundred bytes
+# While a witness holds nothing of a journal that has entries, rounds come this often
+# (doubling after a failed one, up to the interval): until its first checkpoint reaches a
+# witness, a journal truncated or rolled back leaves no trace anyone else holds.
+PROMPT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -202,10 +206,13 @@ def verify_with_witnesses(
     """`journal.verify()` held to the latest checkpoint each witness cosigned; also what
     each witness holds, as lines for a person. A witness that cannot be asked, or whose
     answer does not verify, is a problem: blocking a witness must not be a way to have a
-    truncated journal pass. One that holds nothing of this journal yet is only reported."""
+    truncated journal pass. So is one that holds nothing of a journal that has entries
+    (`unwitnessed`): nothing it holds could show that journal truncated or rolled back,
+    and "OK" would promise what no witness backs. An empty journal has nothing to hold."""
     witnessed: list[tuple[str, Checkpoint]] = []
     failures: list[str] = []
     notes: list[str] = []
+    unheld: list[WitnessSpec] = []
     verifier = journal.verifier
     if witnesses and verifier is None:
         failures.append("no checkpoint verifier key: the witnesses were not asked")
@@ -217,13 +224,23 @@ def verify_with_witnesses(
                 failures.append(exc.detail)
                 continue
             if cp is None:
-                notes.append(f"witness {w} holds no checkpoint of this journal yet")
+                unheld.append(w)
+                notes.append(f"witness {w} holds no checkpoint of this journal")
             else:
                 witnessed.append((str(w), cp))
                 notes.append(f"witness {w} holds size {cp.size} (checkpoint {cp.seq})")
     report: VerifyReport = journal.verify(witnessed, progress)
     for message in failures:
         report.add(None, "witness", message)
+    for w in unheld if report.size else ():
+        report.add(
+            None,
+            "unwitnessed",
+            f"witness {w} holds no checkpoint of this journal, which holds {report.size} "
+            "entries: not yet witnessed, so a truncation or rollback would go unseen (a "
+            "serving node sends one within seconds of its first entry; `strongroom "
+            "journal checkpoint` sends one now)",
+        )
     return report, notes
 
 
@@ -237,7 +254,14 @@ class WitnessPusher:
     With a `lease` (several workers or nodes on one registry database) only the worker
     holding it sends; it keeps the acknowledged sizes in the lease, so the others report
     them and whoever holds the lease next goes on from there. When the server stops,
-    `final_round` sends the checkpoint signed at the stop, whoever holds the lease."""
+    `final_round` sends the checkpoint signed at the stop, whoever holds the lease.
+
+    A witness that holds nothing of the journal is served at once: the sending worker's
+    first round signs the journal's unsigned tail and sends it, and while any witness
+    still lacks a checkpoint of a journal that has entries (a new deployment before its
+    first request, a witness just added) rounds come every PROMPT_SECONDS, each signing
+    the tail first. So a new journal is witnessed within seconds of its first entry, not
+    after the writer's first timed checkpoint and the next round, up to two minutes."""
 
     journal: Journal
     witnesses: tuple[WitnessSpec, ...]
@@ -250,6 +274,8 @@ class WitnessPusher:
     _said: dict[str, str] = field(default_factory=dict)
     _client: httpx.Client = field(default_factory=httpx.Client)
     signed: int = 0  # the size of the latest checkpoint a round saw
+    _sent_rounds: int = 0
+    _failed: bool = False  # a submission of the last round failed
 
     def lag(self) -> dict[str, int]:
         """Per witness name, the signed entries it has not acknowledged (for /metrics)."""
@@ -283,11 +309,43 @@ class WitnessPusher:
             self.lease.release()
         return done[0] if done else 0
 
+    def unwitnessed(self) -> bool:
+        """Some witness has acknowledged no checkpoint of entries, as far as we know."""
+        return any(self.acked.get(w.url, 0) < 1 for w in self.witnesses)
+
+    def _sign_tail(self, note: str | None) -> str | None:
+        """On the sending worker's first round, and while a witness holds nothing: a
+        checkpoint of the entries the latest one does not cover (none of an empty
+        journal: a witness holding size 0 would vouch for nothing). The latest
+        checkpoint's note either way."""
+        if self.journal.signer is None or self.journal.verifier is None:
+            return note
+        if self._sent_rounds and not self.unwitnessed():
+            return note
+        try:
+            signed = 0
+            if note is not None:
+                signed = parse_checkpoint(open_note(note, [self.journal.verifier])).size
+            if self.journal.size() > signed:
+                return self.journal.make_checkpoint()
+        except (StrongroomError, NoteError, CheckpointError) as exc:
+            log.warning("the journal's tail was not signed for the witnesses: %s", exc)
+        return note
+
     def _round(self, client: httpx.Client, timeout: float, *, send: bool) -> int:
+        if self.lease is not None:
+            # What the witnesses acknowledged to whichever worker sent last.
+            shared = self.lease.state().get("acked", {})
+            for url, n in shared.items() if isinstance(shared, dict) else ():
+                if isinstance(n, int):
+                    self.acked[url] = max(self.acked.get(url, 0), n)
         try:
             note = self.journal.latest_checkpoint()
+            if send:
+                note = self._sign_tail(note)
         except Unavailable as exc:
             log.warning("witness round skipped: %s", exc.detail)
+            self._failed = True
             return 0
         if note is None or self.journal.verifier is None:
             return 0
@@ -297,15 +355,11 @@ class WitnessPusher:
             log.error("the latest checkpoint does not verify; not sent to witnesses: %s", exc)
             return 0
         self.signed = size
-        if self.lease is not None:
-            # What the witnesses acknowledged to whichever worker sent last.
-            shared = self.lease.state().get("acked", {})
-            for url, n in shared.items() if isinstance(shared, dict) else ():
-                if isinstance(n, int):
-                    self.acked[url] = max(self.acked.get(url, 0), n)
         current = sum(1 for w in self.witnesses if self.acked.get(w.url, -1) >= size)
         if not send:
             return current
+        self._sent_rounds += 1
+        self._failed = False
         for w in self.witnesses:
             if self.acked.get(w.url, -1) >= size:
                 continue
@@ -321,6 +375,7 @@ class WitnessPusher:
                 )
             except Unavailable as exc:
                 metrics.WITNESS_SUBMISSIONS.labels("failed").inc()
+                self._failed = True
                 if self._said.get(w.url) != exc.detail:  # once per condition
                     log.warning("witness %s: %s (retried next round)", w, exc.detail)
                     self._said[w.url] = exc.detail
@@ -349,9 +404,28 @@ class WitnessPusher:
         self._client.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        wait = 0.0
+        while not self._stop.wait(wait):
             try:
+                if wait < self.every and self._empty():
+                    # Nothing to witness yet: looked at again in a moment, without taking
+                    # the lease (a write) every second of an idle new deployment.
+                    wait = PROMPT_SECONDS
+                    continue
                 self.tick()
             except Exception:  # noqa: BLE001 - the thread must outlive any one round
                 log.exception("witness round failed")
-            self._stop.wait(self.every)
+            wait = self._next_wait(wait)
+
+    def _empty(self) -> bool:
+        try:
+            return self.journal.size() == 0
+        except Unavailable:
+            return False  # the round says so, and backs off
+
+    def _next_wait(self, last: float) -> float:
+        if not self.unwitnessed():
+            return self.every
+        if self._failed:  # a witness that is down is not asked every second
+            return min(self.every, max(PROMPT_SECONDS, 2 * last))
+        return min(self.every, PROMPT_SECONDS)

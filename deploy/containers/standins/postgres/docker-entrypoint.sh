@@ -1,6 +1,7 @@
 #!/bin/bash
 # The official postgres image's first start, cut to what compose.yaml relies on: a
-# cluster owned by POSTGRES_USER with POSTGRES_PASSWORD, password auth over the network,
+# cluster owned by POSTGRES_USER with POSTGRES_PASSWORD (or the file POSTGRES_PASSWORD_FILE
+# names), password auth over the network,
 # the init scripts run once against a server that listens on no TCP port (so a TCP
 # health check is not answered before they are done), then the server.
 set -euo pipefail
@@ -14,6 +15,11 @@ if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  # As the official image: POSTGRES_PASSWORD_FILE (a Compose secret) instead of the value.
+  if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    [ -z "${POSTGRES_PASSWORD:-}" ] || { echo "set POSTGRES_PASSWORD or its _FILE, not both" >&2; exit 1; }
+    POSTGRES_PASSWORD="$(<"$POSTGRES_PASSWORD_FILE")"
+  fi
   : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
   user="${POSTGRES_USER:-postgres}"
   db="${POSTGRES_DB:-$user}"
