@@ -28,7 +28,7 @@ from strongroom.posture.rules_endpoints import (
     RecordBudgetMissing,
     SearchUnspecific,
 )
-from strongroom.posture.rules_keys import VaultKeysInFiles
+from strongroom.posture.rules_keys import DatabasePasswordInConfig, VaultKeysInFiles
 from strongroom.posture.rules_policy import (
     AnalyticsSmallK,
     AnalyticsUngeneralized,
@@ -67,6 +67,7 @@ DEFAULT_RULES = AllOf(
         PolicyInvalid(),
         VaultKeysInFiles(),
         JournalUnwitnessed(),
+        DatabasePasswordInConfig(),
     ]
 )
 

@@ -1,9 +1,13 @@
-"""Audit rules about where a deployment keeps the vault's root keys (its config.toml)."""
+"""Audit rules about where a deployment keeps its keys and secrets (its config.toml): the
+vault's root keys, the database passwords."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from strongroom.posture.findings import BaseRule, Finding, Severity
 from strongroom.posture.inputs import AuditInput
@@ -44,4 +48,36 @@ class VaultKeysInFiles(BaseRule):
                     "carries the PIN with it",
                     audit.config_at("pkcs11_pin_file"),
                     severity=Severity.HIGH,
+                )
+
+
+class DatabasePasswordInConfig(BaseRule):
+    id = "SR024"
+    name = "database-password-in-config"
+    title = "A database password written inside config.toml"
+    severity = Severity.HIGH
+    help = (
+        "Remove the password from the URL and name where it is kept instead: "
+        "`registry_password_file` / `journal_password_file` (a file outside the home, such "
+        "as a Compose or Kubernetes secret) or `registry_password_env` / "
+        "`journal_password_env`, README's PostgreSQL section: config.toml is copied into every "
+        "node's home, its backups and the shared volume."
+    )
+
+    def check(self, audit: AuditInput) -> Iterator[Finding]:
+        conf = audit.config
+        if conf is None:
+            return
+        for key in ("registry_url", "journal_url"):
+            raw = conf.get(key)
+            if not isinstance(raw, str):
+                continue
+            try:
+                password = make_url(raw).password
+            except ArgumentError:
+                continue  # not a URL: the config's own parser names that error
+            if password:
+                # The finding names the key and line, never the password.
+                yield self.finding(
+                    f"{key} holds the database password in config.toml", audit.config_at(key)
                 )
