@@ -424,7 +424,7 @@ def make_console_router(service: Service) -> APIRouter:
         return await action(request, work)
 
     # --- investigations -------------------------------------------------------------------
-    def principal_window(request: Request) -> tuple[str, float | None, float | None]:
+    def principal_query(request: Request) -> tuple[str, float | None, float | None]:
         q = request.query_params
         principal = (q.get("principal") or "").strip()
         return principal, parse_time(q.get("since"), "since"), parse_time(q.get("until"), "until")
@@ -442,7 +442,7 @@ def make_console_router(service: Service) -> APIRouter:
         def work(who: Caller) -> Response:
             q = request.query_params
             timeline = principal = subject = None
-            name, since, until = principal_window(request)
+            name, since, until = principal_query(request)
             if name and q.get("full"):
                 principal = service.audit.investigate_principal(who, name, since, until).body
             elif name:
@@ -470,7 +470,7 @@ def make_console_router(service: Service) -> APIRouter:
         """The full report of a principal's investigation, as the API answers it."""
 
         def work(who: Caller) -> Response:
-            name, since, until = principal_window(request)
+            name, since, until = principal_query(request)
             if not name:
                 raise BadRequest("name a principal")
             report = service.audit.investigate_principal(who, name, since, until).body
