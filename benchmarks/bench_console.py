@@ -9,7 +9,7 @@ real OAuth flow (PAR, password + TOTP, code exchange with DPoP); each page is th
 `--samples` times and its median and worst times recorded. Every view goes through the
 gate and is journaled, as in production.
 
-    python benchmarks/bench_console.py [--quick] [--entries N] [--samples K]
+    python benchmarks/bench_console.py [--quick] [--entries N] [--samples K] [--page NAME]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def timed(http: TestClient, clock: FakeClock, path: str, samples: int) -> dict:
     }
 
 
-def run(tmp: Path, entries: int, samples: int) -> dict:
+def run(tmp: Path, entries: int, samples: int, only: set[str] | None = None) -> dict:
     home = Home(tmp / "home")
     initialize(home)
     journal_db = home.path / "journal.db"
@@ -123,7 +123,13 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("curves_service_daily", "/console/curves?bucket=day"),
                 ("incident_harvester", f"/console/incidents/{HARVESTER}"),
                 ("investigate_principal", f"/console/investigations?principal={HARVESTER}"),
+                (
+                    "investigate_principal_full_report",
+                    f"/console/investigations?principal={HARVESTER}&full=1",
+                ),
             ):
+                if only and name not in only:
+                    continue
                 pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         with TestClient(app, base_url=base) as http:
@@ -133,6 +139,8 @@ def run(tmp: Path, entries: int, samples: int) -> dict:
                 ("principals", "/console/principals"),
                 ("reviews_exports", "/console/reviews"),
             ):
+                if only and name not in only:
+                    continue
                 pages[name] = timed(http, clock, path, samples)
                 print(name, pages[name], flush=True)
         alerts = svc.audit.activity.alerts(clock.now() - 86400)
@@ -151,11 +159,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument(
+        "--page", action="append", metavar="NAME", help="ask only this page (repeatable)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.entries, args.samples = 20_000, 3
     with tempfile.TemporaryDirectory(prefix="bench_console_") as d:
-        out = run(Path(d), args.entries, args.samples)
+        out = run(Path(d), args.entries, args.samples, set(args.page or ()))
     out.update(
         {
             "backend": "sqlite (embedded home), in-process TestClient",
@@ -163,8 +174,9 @@ def main() -> None:
             "note": "alerts and curves read the journal's indexes (journal_alerts, "
             "journal_activity, journal_activity_daily: journal/activity.py), filled by "
             "bulk_load through store.index_known as the writer fills them; the incident "
-            "page shows one page of the principal's timeline (journal_principals); the "
-            "other pages seek through indexes",
+            "and investigation pages show one page of the principal's timeline "
+            "(journal_principals), the full report reads each of the principal's "
+            "entries; the other pages seek through indexes",
         }
     )
     RESULTS.parent.mkdir(exist_ok=True)

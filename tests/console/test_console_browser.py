@@ -334,8 +334,11 @@ def test_auditor_pages_journal_investigations(
     auditor.wait_for_selector("#verify-ok", timeout=30_000)  # type: ignore[attr-defined]
     shot(auditor, "journal")
     auditor.goto(f"/console/investigations?principal={setup.contained}")  # type: ignore[attr-defined]
-    assert auditor.locator("#principal-report").count() == 1  # type: ignore[attr-defined]
+    assert auditor.locator("#principal-timeline tbody tr").count() >= 2  # type: ignore[attr-defined]
     shot(auditor, "investigations")
+    auditor.click("#full-report")  # type: ignore[attr-defined]
+    auditor.wait_for_selector("#principal-report")  # type: ignore[attr-defined]
+    shot(auditor, "investigations-full")
     auditor.goto("/console/reviews")  # type: ignore[attr-defined]
     assert auditor.locator("h2", has_text="Break-glass").count() == 1  # type: ignore[attr-defined]
     shot(auditor, "reviews-auditor")

@@ -4,6 +4,11 @@ pages decided by the policy and journaled through the pipeline."""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -11,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from strongroom.api.app import create_app
+from strongroom.journal import engines
 from tests.console.console_testkit import (
     PASSWORD,
     Account,
@@ -19,6 +25,7 @@ from tests.console.console_testkit import (
     link_waiting,
     verification_status,
 )
+from tests.journal.helpers import event
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -155,8 +162,6 @@ def test_breach_report_page_and_download(setup: ConsoleSetup) -> None:
 
 
 def test_breach_report_as_pdf(setup: ConsoleSetup) -> None:
-    import re
-
     auditor = sign_in(setup, setup.auditor)
     r = auditor.get(f"/console/investigations/breach.pdf?principals={setup.contained}")
     assert r.status_code == 200, r.text
@@ -198,6 +203,81 @@ def test_admin_approves_an_export_under_four_eyes(setup: ConsoleSetup) -> None:
     assert r.status_code == 303, r.text
     approved = http.get("/console/reviews?status=approved").text
     assert setup.export in approved and "checked the case file" in approved
+
+
+def shown_entries(html: str) -> tuple[int, list[int]]:
+    """The window's count and the entry indexes of a principal's timeline section."""
+    section = html.split('id="principal-timeline"', 1)[1].split("</section>", 1)[0]
+    count = re.search(
+        r"(?:<span id=\"principal-entries\">)?(\d+)(?:</span>)? entries in the", section
+    )
+    assert count is not None, section
+    return int(count.group(1)), [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", section)]
+
+
+def test_principal_investigation_pages_its_entries_and_keeps_the_full_report(
+    setup: ConsoleSetup,
+) -> None:
+    """The investigation page: the window's count and the principal's entries newest
+    first, as a scan of every entry of the log finds them; an older page from `before`;
+    the full report, on the page and downloaded, the one the API answers."""
+    auditor = sign_in(setup, setup.auditor)
+    who = setup.contained
+    service = setup.dep.service
+    page = auditor.get(f"/console/investigations?principal={who}")
+    assert page.status_code == 200, page.text
+    assert 'id="principal-report"' not in page.text  # the full report is a link away
+    journal = service.journal
+    journal.flush()
+    scan = [i for i in reversed(range(journal.size())) if journal.entry(i)["principal"] == who]
+    assert len(scan) >= 2
+    assert shown_entries(page.text) == (len(scan), scan)
+    older = auditor.get(f"/console/investigations?principal={who}&before={scan[0]}")
+    assert shown_entries(older.text) == (len(scan), scan[1:])
+    # A window that ends before the first entry holds none.
+    empty = auditor.get(f"/console/investigations?principal={who}&until=2001-01-01T00:00")
+    assert shown_entries(empty.text) == (0, [])
+    report = service.audit.investigator.principal_report(who)
+    assert report["entries"] == len(scan)
+    full = auditor.get(f"/console/investigations?principal={who}&full=1")
+    assert full.status_code == 200, full.text
+    assert 'id="principal-report"' in full.text and f"{report['entries']} entries" in full.text
+    assert 'id="principal-timeline"' not in full.text
+    download = auditor.get(f"/console/investigations/principal.json?principal={who}")
+    assert download.status_code == 200, download.text
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert json.loads(download.text) == report
+    assert auditor.get("/console/investigations/principal.json").status_code == 400
+    bad = auditor.get(f"/console/investigations?principal={who}&since=yesterday")
+    assert bad.status_code == 400 and "since is an ISO 8601" in bad.text
+
+
+def test_timeline_pages_wait_for_an_entry_appended_just_before(setup: ConsoleSetup) -> None:
+    """The incident's timeline and the investigation page flush the journal first: a
+    refusal appended without waiting while the journal's writer is held up (another
+    writer's lock) shows on the page asked right after, once the writer commits it."""
+    auditor = sign_in(setup, setup.auditor)
+    journal = setup.dep.service.journal
+    for path in ("/console/incidents/{}", "/console/investigations?principal={}"):
+        late = f"p-late-{uuid.uuid4().hex[:8]}"
+        held = threading.Event()
+
+        def hold(held: threading.Event) -> None:
+            with engines.writing(journal.engine):
+                held.set()
+                time.sleep(0.5)
+
+        holder = threading.Thread(target=hold, args=(held,))
+        holder.start()
+        held.wait()
+        journal.append_unwaited(
+            event(0, principal=late, outcome="refused", ts=setup.dep.clock.now(), records=0)
+        )
+        page = auditor.get(path.format(late))
+        holder.join()
+        assert page.status_code == 200, page.text
+        count, shown = shown_entries(page.text)
+        assert count == 1 and len(shown) == 1, path
 
 
 def test_alerts_page_lists_the_detector_decision_and_opens_the_incident(
@@ -331,6 +411,8 @@ def test_no_page_shows_a_pii_value(setup: ConsoleSetup) -> None:
             f"/console/curves?principal={police}",
             "/console/journal?entry=3",
             f"/console/investigations?principal={police}",
+            f"/console/investigations?principal={police}&full=1",
+            f"/console/investigations/principal.json?principal={police}",
             f"/console/investigations?subject={owner}",
             f"/console/investigations/breach?principals={police}",
             f"/console/investigations/breach.md?principals={police}",

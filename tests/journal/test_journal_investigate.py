@@ -150,6 +150,44 @@ def test_principal_page(inv: Investigator) -> None:
     assert inv.principal_page("nobody", T0)["items"] == []
 
 
+@pytest.mark.parametrize(
+    "since, until",
+    [(None, None), (T0, T0 + 86400), (T0 + 3, None), (None, T0 + 3), (T0 + 86400, None)],
+)
+def test_principal_page_equals_a_full_scan_of_the_log(
+    inv: Investigator, since: float | None, until: float | None
+) -> None:
+    """The investigation page's figures (the window's count, every entry paged through,
+    what each touched) are those of a scan of every entry of the log, and its count the
+    full report's, on a window open at either end or both."""
+    j = inv.journal
+    scan = [
+        (i, e)
+        for i in reversed(range(j.size()))
+        if (e := j.entry(i))["principal"] == "mallory"
+        and (since is None or e["ts"] >= since)
+        and (until is None or e["ts"] < until)
+    ]
+    assert scan  # every window holds some of mallory's entries
+    seen: list[dict[str, object]] = []
+    before = None
+    while True:
+        page = inv.principal_page("mallory", since, before, limit=2, until=until)
+        assert (
+            page["entries"] == len(scan) == inv.principal_report("mallory", since, until)["entries"]
+        )
+        seen += page["items"]
+        before = page["before"]
+        if before is None:
+            break
+    assert [e["index"] for e in seen] == [i for i, _ in scan]
+    assert [e["subjects"] for e in seen] == [e["subjects"] for _, e in scan]
+    assert [e["records"] for e in seen] == [e["records"] for _, e in scan]
+    assert [set(e["categories"]) for e in seen] == [
+        {f.split(".")[0] for f in e["fields"]} for _, e in scan
+    ]
+
+
 def test_principal_pages_cross_buckets_and_the_index_edge(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

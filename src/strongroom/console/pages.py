@@ -4,9 +4,11 @@ POSTed with the session's CSRF token and answered with a redirect (post/redirect
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -29,7 +31,7 @@ from strongroom.errors import BadRequest, StrongroomError
 from strongroom.journal.investigate import breach_markdown
 
 Work = Callable[[Caller], Response]
-# Entries of an incident's timeline per page.
+# Entries of a principal's timeline per page (an incident, an investigation).
 TIMELINE_PAGE = 50
 
 
@@ -422,23 +424,63 @@ def make_console_router(service: Service) -> APIRouter:
         return await action(request, work)
 
     # --- investigations -------------------------------------------------------------------
+    def principal_query(request: Request) -> tuple[str, float | None, float | None]:
+        q = request.query_params
+        principal = (q.get("principal") or "").strip()
+        return principal, parse_time(q.get("since"), "since"), parse_time(q.get("until"), "until")
+
     @router.get("/investigations")
     def investigations(request: Request) -> Response:
+        """A principal's investigation: the window's count of entries and one page of them,
+        newest first, each with what it touched (pseudonymous subject IDs, field
+        categories), from `journal_principals` and that page's entries, like the
+        incident's timeline, so the page costs the same whatever the principal did. The
+        full report (every subject and field; records, outcomes and distinct subjects by
+        category and by hour) reads every entry of the window: it is `full=1`, and its
+        download. A subject's report."""
+
         def work(who: Caller) -> Response:
             q = request.query_params
-            principal = subject = None
-            if q.get("principal"):
-                principal = service.audit.investigate_principal(
-                    who, q["principal"].strip(), None, None
+            timeline = principal = subject = None
+            name, since, until = principal_query(request)
+            if name and q.get("full"):
+                principal = service.audit.investigate_principal(who, name, since, until).body
+            elif name:
+                before = parse_int(q["before"], "before") if q.get("before") else None
+                timeline = service.audit.principal_timeline(
+                    who, name, since, before, TIMELINE_PAGE, until=until
                 ).body
             if q.get("subject"):
                 subject = service.audit.investigate_subject(who, q["subject"].strip()).body
+            window = {"principal": name, "since": q.get("since"), "until": q.get("until")}
             return console.render(
                 "investigations.html",
                 session=request.state.console_session,
+                timeline=timeline,
                 principal=principal,
                 subject=subject,
+                window=urlencode({k: v for k, v in window.items() if v}),
                 q=q,
+            )
+
+        return page(request, work)
+
+    @router.get("/investigations/principal.json")
+    def principal_download(request: Request) -> Response:
+        """The full report of a principal's investigation, as the API answers it."""
+
+        def work(who: Caller) -> Response:
+            name, since, until = principal_query(request)
+            if not name:
+                raise BadRequest("name a principal")
+            report = service.audit.investigate_principal(who, name, since, until).body
+            return Response(
+                json.dumps(report, indent=2),
+                media_type="application/json",
+                headers={
+                    **SECURITY_HEADERS,
+                    "Content-Disposition": 'attachment; filename="principal-report.json"',
+                },
             )
 
         return page(request, work)

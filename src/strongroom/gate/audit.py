@@ -6,6 +6,7 @@ IDs and field names."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import uuid
@@ -94,10 +95,18 @@ class AuditTasks:
         )
 
     def principal_timeline(
-        self, caller: Caller, principal: str, since: float, before: int | None, limit: int
+        self,
+        caller: Caller,
+        principal: str,
+        since: float | None,
+        before: int | None,
+        limit: int,
+        *,
+        until: float | None = None,
     ) -> Answer:
-        """One page of what a principal did since `since`, newest first (the incident's
-        timeline; the whole report is `investigate_principal`)."""
+        """One page of what a principal did in [since, until), newest first, and how many
+        entries the window holds (the incident's timeline, the investigation page; the
+        whole report is `investigate_principal`)."""
         if not 1 <= limit <= 200:
             raise BadRequest("limit is between 1 and 200", reason="invalid_input")
         if before is not None and before < 0:
@@ -106,7 +115,11 @@ class AuditTasks:
             caller,
             ep.INVESTIGATE_PRINCIPAL,
             lambda t: self._flushed(
-                self.investigator.principal_page, principal, since, before, limit
+                functools.partial(self.investigator.principal_page, until=until),
+                principal,
+                since,
+                before,
+                limit,
             ),
             detail={"investigated": principal, "page_before": before},
         )

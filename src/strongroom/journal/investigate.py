@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from strongroom.journal import store, tables
 from strongroom.journal.driver_sql import fetch, in_sql
@@ -56,6 +56,19 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def principal_window(
+    principal: str, since: float | None, until: float | None
+) -> list[ColumnElement[bool]]:
+    """journal_principals' rows of `principal` stamped in [since, until)."""
+    t = tables.principals
+    cond = [t.c.principal == principal]
+    if since is not None:
+        cond.append(t.c.ts >= since)
+    if until is not None:
+        cond.append(t.c.ts < until)
+    return cond
+
+
 class Investigator:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
@@ -82,11 +95,7 @@ class Investigator:
         self, principal: str, since: float | None, until: float | None
     ) -> Generator[tuple[int, dict[str, Any]]]:
         t = tables.principals
-        cond = [t.c.principal == principal]
-        if since is not None:
-            cond.append(t.c.ts >= since)
-        if until is not None:
-            cond.append(t.c.ts < until)
+        cond = principal_window(principal, since, until)
         idxs, tail = self._indexed_and_tail(
             lambda c, indexed: (
                 c.execute(
@@ -159,39 +168,45 @@ class Investigator:
         return rep
 
     def principal_page(
-        self, principal: str, since: float, before: int | None = None, limit: int = 50
+        self,
+        principal: str,
+        since: float | None = None,
+        before: int | None = None,
+        limit: int = 50,
+        *,
+        until: float | None = None,
     ) -> dict[str, Any]:
-        """One page of a principal's timeline since `since`, newest first: at most `limit`
-        entries below the index `before`, each with what it touched (pseudonymous subject
-        IDs, field categories), and how many entries the whole window holds. Only the
-        page's entries are read from the log: the window's leaves and count come from
+        """One page of a principal's timeline in [since, until), newest first: at most
+        `limit` entries below the index `before`, each with what it touched (pseudonymous
+        subject IDs, field categories), and how many entries the whole window holds. Only
+        the page's entries are read from the log: the window's leaves and count come from
         `journal_principals`, so its cost does not grow with the principal's activity."""
         t = tables.principals
         top = END if before is None else before
+        window = principal_window(principal, since, until)
 
         def lookup(c: Connection, indexed: int) -> tuple[int, list[int]]:
-            cond = (
-                t.c.bucket.in_(tables.buckets_below(min(indexed, top))),
-                t.c.principal == principal,
-                t.c.ts >= since,
-                t.c.leaf < min(indexed, top),
-            )
+            below = min(indexed, top)
             older = c.execute(
-                select(t.c.leaf).where(*cond).order_by(t.c.leaf.desc()).limit(limit + 1)
+                select(t.c.leaf)
+                .where(t.c.bucket.in_(tables.buckets_below(below)), *window, t.c.leaf < below)
+                .order_by(t.c.leaf.desc())
+                .limit(limit + 1)
             ).scalars()
             total = c.execute(
                 select(func.count()).where(
-                    t.c.bucket.in_(tables.buckets_below(indexed)),
-                    t.c.principal == principal,
-                    t.c.ts >= since,
-                    t.c.leaf < indexed,
+                    t.c.bucket.in_(tables.buckets_below(indexed)), *window, t.c.leaf < indexed
                 )
             ).scalar_one()
             return int(total), [int(i) for i in older]
 
         (total, older), tail = self._indexed_and_tail(lookup)
         mine = [
-            (idx, e) for idx, e, rows in tail if rows.principal == principal and rows.ts >= since
+            (idx, e)
+            for idx, e, rows in tail
+            if rows.principal == principal
+            and (since is None or rows.ts >= since)
+            and (until is None or rows.ts < until)
         ]
         newer = [(idx, e) for idx, e in reversed(mine) if idx < top]
         page = (newer + list(self._entries(older, ordered=False)))[: limit + 1]
@@ -213,6 +228,7 @@ class Investigator:
         return {
             "principal": principal,
             "since": iso(since),
+            "until": iso(until),
             "entries": total + len(mine),
             "items": items,
             "before": items[-1]["index"] if items and more else None,
