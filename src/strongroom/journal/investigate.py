@@ -245,24 +245,33 @@ class Investigator:
         outcomes: Counter[str] = Counter()
         timeline: dict[int, dict[str, int]] = {}
         records = 0
+        categories: dict[tuple[str, ...], tuple[str, ...]] = {}  # fields -> their categories
         for _, e in self._principal_entries(principal, since, until):
-            outcomes[e["outcome"]] += 1
-            slot = timeline.setdefault(
-                int(e["ts"] // bucket * bucket), {"entries": 0, "records": 0, "subjects": 0}
-            )
+            outcome = e["outcome"]
+            outcomes[outcome] += 1
+            start = int(e["ts"] // bucket * bucket)
+            slot = timeline.get(start)
+            if slot is None:
+                slot = timeline[start] = {"entries": 0, "records": 0, "subjects": 0}
             slot["entries"] += 1
-            if e["outcome"] not in REVEALING:
+            if outcome not in REVEALING:
                 continue
-            subs = e.get("subjects", [])
+            subs = e.get("subjects", ())
+            seen = tuple(e.get("fields", ()))
+            n = int(e.get("records", 0))
             subjects.update(subs)
-            fields.update(e.get("fields", []))
-            records += int(e.get("records", 0))
-            slot["records"] += int(e.get("records", 0))
+            records += n
+            slot["records"] += n
             slot["subjects"] += len(subs)
-            for cat in {category(f) for f in e.get("fields", [])}:
-                by_cat[cat]["entries"] += 1
-                by_cat[cat]["records"] += int(e.get("records", 0))
-                by_cat[cat]["subjects"].update(subs)
+            cats = categories.get(seen)
+            if cats is None:
+                fields.update(seen)
+                cats = categories[seen] = tuple({category(f) for f in seen})
+            for cat in cats:
+                tally = by_cat[cat]
+                tally["entries"] += 1
+                tally["records"] += n
+                tally["subjects"].update(subs)
         return {
             "principal": principal,
             "since": iso(since),
