@@ -58,6 +58,7 @@ class Budgets:
         *,
         fallback: Fallback = "closed",
         workers: int = 1,
+        remember_keys: bool = True,
     ) -> None:
         self.specs = tuple(specs)
         names = [s.name for s in self.specs]
@@ -71,6 +72,8 @@ class Budgets:
         self.clock = clock
         self.fallback = fallback
         self.workers = workers
+        # whether each principal's last keys are kept for `state` (the administrators' view)
+        self.remember_keys = remember_keys
         self._local = MemoryBackend()
         self._local_specs = {
             s.name: replace(s, limit=max(1, s.limit // workers)) for s in self.specs
@@ -121,7 +124,11 @@ class Budgets:
             held = self._held_refusal(charges, now)
             if held is not None:
                 raise held
-        remember = (keys.principal, json.dumps(vars(keys), sort_keys=True), self._remember_ttl)
+        remember = (
+            (keys.principal, json.dumps(vars(keys), sort_keys=True), self._remember_ttl)
+            if self.remember_keys
+            else None
+        )
         backend = self.backend
         try:
             verdict = backend.reserve(charges, now, remember=remember)
