@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 
+from strongroom.api.deps import RefusedCredentials
 from strongroom.auth.revocation_snapshot import REVOCATION_BOUND_SECONDS
+from strongroom.errors import Unauthorized
 from tests.deployment import Deployment
 
 DAY = 86_400.0
@@ -70,3 +72,15 @@ def test_a_request_refused_by_the_gate_is_not_held(deployment: Deployment) -> No
     assert {a.status_code for a in answers} == {403}
     reasons = {e["reason"] for e in journaled(dep, answers)}
     assert "invalid_token" not in reasons and reasons
+
+
+def test_the_held_refusals_are_bounded() -> None:
+    """A flood of ever new credentials holds at most MAX refusals at once."""
+    refused = RefusedCredentials()
+    refused.MAX = 4
+    err = Unauthorized("malformed access token", reason="invalid_token")
+    for i in range(50):
+        scope = {"method": "GET", "path": "/v1/me", "headers": [(b"authorization", b"x%d" % i)]}
+        refused.hold(RefusedCredentials.key(scope), err)
+        assert refused.refusal(RefusedCredentials.key(scope)) is err
+        assert len(refused._held) <= 4

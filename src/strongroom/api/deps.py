@@ -65,7 +65,8 @@ class RefusedCredentials:
         now = time.monotonic()
         if len(self._held) >= self.MAX:
             kept = {k: v for k, v in list(self._held.items()) if v[0] > now}
-            self._held = kept if len(kept) < self.MAX else {}
+            # at most half kept, so the sweep comes again only after as many refusals
+            self._held = kept if len(kept) <= self.MAX // 2 else {}
         self._held[key] = (now + REVOCATION_BOUND_SECONDS, refusal)
 
     def refusal(self, key: bytes) -> StrongroomError | None:

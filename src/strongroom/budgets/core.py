@@ -29,7 +29,7 @@ log = logging.getLogger("strongroom.budgets")
 Fallback = Literal["closed", "strict_local"]
 
 # Refusals of requests budgets held in the process (see `Budgets._hold`), at most this many
-# buckets at once; past it the expired ones are dropped, or all of them.
+# buckets at once; past it the expired ones are dropped, or all of them if that is not half.
 HELD_MAX = 10_000
 # A held refusal ends this much before the store's own Retry-After, so float rounding can
 # never make it outlast the store's.
@@ -274,7 +274,8 @@ class Budgets:
         held = self._held
         if len(held) >= HELD_MAX:
             held = {k: v for k, v in list(held.items()) if v[0] > now}
-            self._held = held if len(held) < HELD_MAX else {}
+            # at most half kept, so the sweep comes again only after as many refusals
+            self._held = held if len(held) <= HELD_MAX // 2 else {}
         for c, r in zip(charges, readings, strict=True):
             if c.spec.unit == "requests" and not c.spec.shadow and c.amount > 0 and not r.fits:
                 self._held[(c.spec.name, c.value)] = (now + r.wait - HELD_MARGIN, c.amount)
