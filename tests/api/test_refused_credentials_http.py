@@ -83,4 +83,4 @@ def test_the_held_refusals_are_bounded() -> None:
         scope = {"method": "GET", "path": "/v1/me", "headers": [(b"authorization", b"x%d" % i)]}
         refused.hold(RefusedCredentials.key(scope), err)
         assert refused.refusal(RefusedCredentials.key(scope)) is err
-        assert len(refused._held) <= 4
+        assert len(refused) <= 4

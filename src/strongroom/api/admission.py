@@ -97,7 +97,8 @@ class Door:
                 )
                 await send_problem(send, err, scope["path"])
                 return
-            held = self.refused.refusal(RefusedCredentials.key(scope))
+            # (no digest of the headers while nothing is held: the allowed requests' case)
+            held = self.refused.refusal(RefusedCredentials.key(scope)) if self.refused else None
             if held is not None:
                 # journaled as deps.caller journals the refusal it repeats
                 self.pipeline.record_security(

@@ -71,9 +71,15 @@ class RefusedCredentials:
 
     def refusal(self, key: bytes) -> StrongroomError | None:
         held = self._held.get(key)
-        if held is None or held[0] <= time.monotonic():
+        if held is None:
+            return None
+        if held[0] <= time.monotonic():
+            self._held.pop(key, None)
             return None
         return held[1]
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 # What `str(request.url)` and the resource server read of a request's headers.
