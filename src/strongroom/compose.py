@@ -180,7 +180,8 @@ def compose(
         if isinstance(budgets.backend, MemoryBackend)
         else None
     )
-    door = build_budgets(door_specs, settings, clock, "door:", kept=False)
+    # The door's caller is always "anonymous": nobody reads its last keys.
+    door = build_budgets(door_specs, settings, clock, "door:", kept=False, remember_keys=False)
     detector = build_detector(
         policy,
         engine=engine,
@@ -400,7 +401,13 @@ def split_door(specs: list[BudgetSpec]) -> tuple[list[BudgetSpec], list[BudgetSp
 
 
 def build_budgets(
-    specs: list[BudgetSpec], settings: Settings, clock: Clock, namespace: str, *, kept: bool
+    specs: list[BudgetSpec],
+    settings: Settings,
+    clock: Clock,
+    namespace: str,
+    *,
+    kept: bool,
+    remember_keys: bool = True,
 ) -> Budgets:
     """Budgets in Redis when several workers share them, else in this process (`kept`:
     with its changes collected for the home's state file)."""
@@ -410,7 +417,7 @@ def build_budgets(
         if url
         else MemoryBackend(track_changes=kept)
     )
-    return Budgets(specs, backend, clock)
+    return Budgets(specs, backend, clock, remember_keys=remember_keys)
 
 
 def remember_detections(detector: DetectionEngine, journal: Journal, clock: Clock) -> None:

@@ -3,9 +3,15 @@ writer is held up, and every one accounted for, queued or tallied, on both backe
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import sqlalchemy
+from sqlalchemy import Connection
 
 from strongroom.clock import FakeClock
 from strongroom.errors import Unavailable
@@ -120,3 +126,98 @@ def test_unwaited_appends_from_many_threads_all_land(journal: Journal) -> None:
         for c in e["detail"]["counts"]
     )
     assert single + tallied == 1600
+
+
+@contextmanager
+def commits_of(journal: Journal) -> Iterator[list[int]]:
+    """Counts the writer's commits to the log (readers only roll back)."""
+    seen = [0]
+
+    def on_commit(conn: Connection) -> None:
+        if conn.get_execution_options().get("journal_writer"):
+            seen[0] += 1
+
+    sqlalchemy.event.listen(journal.engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        sqlalchemy.event.remove(journal.engine, "commit", on_commit)
+
+
+def test_a_trickle_of_refusals_shares_commits(journal: Journal) -> None:
+    """Refusals a millisecond apart, each enough for a commit of its own: the writer holds
+    the batch open for more, so 300 of them take a few commits, not hundreds."""
+    journal.append(event(0))
+    with commits_of(journal) as commits:
+        for i in range(1, 301):
+            journal.append_unwaited(refusal(i))
+            time.sleep(0.001)
+        journal.flush()
+    assert journal.size() == 301
+    assert commits[0] <= 30, commits[0]
+
+
+def test_a_waited_append_commits_a_lingering_batch_at_once(journal: Journal) -> None:
+    """With a linger far beyond the test's patience, a waited append still returns: it
+    takes the refusal queued before it into its own commit (one commit, not two)."""
+    journal.linger_seconds = 600.0
+    journal.append(event(0))
+    with commits_of(journal) as commits:
+        journal.append_unwaited(refusal(1))
+        time.sleep(0.2)  # the writer is lingering on the refusal's batch by now
+        assert journal.size() == 1 and commits[0] == 0
+        done: list[int] = []
+        waiter = threading.Thread(target=lambda: done.append(journal.append(event(2))))
+        waiter.start()
+        waiter.join(timeout=20)
+        assert done == [2]
+    assert commits[0] == 1
+    assert journal.size() == 3
+
+
+def test_an_async_append_and_flush_commit_a_lingering_batch_at_once(journal: Journal) -> None:
+    journal.linger_seconds = 600.0
+    journal.append(event(0))
+    with commits_of(journal) as commits:
+        journal.append_unwaited(refusal(1))
+        time.sleep(0.2)
+
+        async def waited() -> int:
+            return await asyncio.wait_for(journal.append_async(event(2)), timeout=20)
+
+        assert asyncio.run(waited()) == 2
+        journal.append_unwaited(refusal(3))
+        time.sleep(0.2)
+        assert journal.size() == 3
+        journal.flush(timeout=20)
+    assert commits[0] == 2
+    assert journal.size() == 4
+
+
+def test_a_full_lingering_batch_is_committed_without_waiting_out_the_linger(
+    journal: Journal,
+) -> None:
+    journal.linger_seconds = 600.0
+    journal.linger_entries = 20
+    journal.append(event(0))
+    with commits_of(journal) as commits:
+        for i in range(1, 21):
+            journal.append_unwaited(refusal(i))
+        deadline = time.monotonic() + 20
+        while journal.size() < 21 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert journal.size() == 21
+    assert commits[0] == 1
+
+
+def test_close_commits_a_lingering_batch(db_url: str) -> None:
+    j = Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None)
+    j.linger_seconds = 600.0
+    j.append_unwaited(refusal(0))
+    time.sleep(0.2)
+    closer = threading.Thread(target=j.close)
+    closer.start()
+    closer.join(timeout=20)
+    assert not closer.is_alive()
+    with Journal.open(db_url, signer=None, clock=FakeClock(), index_lag=None) as again:
+        assert again.size() == 1

@@ -6,7 +6,8 @@ a database connection:
 - `Door`: the policy's IP-address and IP-prefix request budgets (those that apply to every
   role and endpoint) are counted here, before token validation: an unauthenticated flood
   is refused at the price of a budget lookup, 429 with the budget's name. An API request
-  without an Authorization header is refused here too (401, the resource server's answer).
+  without an Authorization header is refused here too (401, the resource server's answer),
+  and so is one whose credentials the resource server has just refused (`RefusedCredentials`).
 - `Admission`: at most `limit` requests are served at once (the worker's thread pool and
   its registry connections are sized to match); up to `queue` more wait at most
   `max_wait` seconds for a place; any other gets 503 with `Retry-After` at once. A burst
@@ -22,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from strongroom.api.deps import peer_ip
+from strongroom.api.deps import RefusedCredentials, peer_ip
 from strongroom.api.problems import problem_bytes
 from strongroom.auth.resource_server import no_credentials
 from strongroom.budgets import BudgetKeys, Budgets
@@ -62,11 +63,13 @@ class Door:
         budgets: Budgets,
         pipeline: Pipeline,
         trusted_proxies: tuple[str, ...] | list[str],
+        refused: RefusedCredentials,
     ) -> None:
         self.app = app
         self.budgets = budgets
         self.pipeline = pipeline
         self.trusted_proxies = trusted_proxies
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT or not self.budgets.specs:
@@ -85,14 +88,27 @@ class Door:
             )
             await send_problem(send, exc, scope["path"])
             return
-        if scope["path"].startswith(API_PREFIX) and not _has_authorization(scope):
-            # Every API route needs a token: refused here, without a thread or a lookup.
-            err = no_credentials()
-            self.pipeline.record_security(
-                None, name_of(scope["method"], scope["path"]), reason="missing_token", ip=ip
-            )
-            await send_problem(send, err, scope["path"])
-            return
+        if scope["path"].startswith(API_PREFIX):
+            if not _has_authorization(scope):
+                # Every API route needs a token: refused here, without a thread or a lookup.
+                err = no_credentials()
+                self.pipeline.record_security(
+                    None, name_of(scope["method"], scope["path"]), reason="missing_token", ip=ip
+                )
+                await send_problem(send, err, scope["path"])
+                return
+            # (no digest of the headers while nothing is held: the allowed requests' case)
+            held = self.refused.refusal(RefusedCredentials.key(scope)) if self.refused else None
+            if held is not None:
+                # journaled as deps.caller journals the refusal it repeats
+                self.pipeline.record_security(
+                    None,
+                    name_of(scope["method"], scope["path"]),
+                    reason=held.reason or "unauthorized",
+                    ip=ip,
+                )
+                await send_problem(send, held, scope["path"])
+                return
         await self.app(scope, receive, send)
 
 

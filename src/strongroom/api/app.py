@@ -21,7 +21,7 @@ from starlette.routing import Match, Mount, Route
 
 from strongroom import __version__
 from strongroom.api.admission import Admission, Door
-from strongroom.api.deps import endpoint_of, journal_rejected
+from strongroom.api.deps import RefusedCredentials, endpoint_of, journal_rejected
 from strongroom.api.observe import Observe
 from strongroom.api.openapi_docs import declare_security, serve_docs
 from strongroom.api.problems import problem_response
@@ -119,6 +119,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         ),
     )
     app.state.service = service
+    app.state.refused_credentials = RefusedCredentials()
 
     @app.exception_handler(StrongroomError)
     async def strongroom_error(request: Request, exc: StrongroomError) -> JSONResponse:
@@ -226,6 +227,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         budgets=service.door,
         pipeline=service.pipeline,
         trusted_proxies=settings.trusted_proxies,
+        refused=app.state.refused_credentials,
     )
     # Outermost: the door's and admission's refusals get an ID and are counted too.
     app.add_middleware(

@@ -3,7 +3,9 @@ endpoint a request was routed to."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import time
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Annotated, Any, get_type_hints
 
@@ -11,6 +13,7 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from strongroom.auth.revocation_snapshot import REVOCATION_BOUND_SECONDS
 from strongroom.budgets import client_ip
 from strongroom.compose import Service
 from strongroom.context import Caller
@@ -32,10 +35,62 @@ def _service(request: Request) -> Service:
     return svc
 
 
+class RefusedCredentials:
+    """Authentications the resource server refused, by what it read of the request (its
+    Authorization and DPoP headers, method and URL), each held for REVOCATION_BOUND_SECONDS
+    so the door refuses the same request again without a thread or a token check (a flood
+    of one stolen, revoked or expired token). The refusal depends on nothing else but the
+    revocations and sessions, which the resource server itself reads up to that long
+    late: a holding refusal may outlast a reinstatement by as much, never grant anything.
+    Keys are digests: no token is kept."""
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._held: dict[bytes, tuple[float, StrongroomError]] = {}
+
+    @staticmethod
+    def key(scope: MutableMapping[str, Any]) -> bytes:
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (scope.get("scheme", ""), scope.get("method", ""), scope.get("root_path", "")):
+            digest.update(str(part).encode() + b"\0")
+        digest.update(str(scope.get("path", "")).encode() + b"\0")
+        digest.update(bytes(scope.get("query_string", b"")) + b"\0")
+        for name, value in scope.get("headers", ()):
+            if name in _READ_BY_AUTHENTICATION:
+                digest.update(name + b"\0" + value + b"\0")
+        return digest.digest()
+
+    def hold(self, key: bytes, refusal: StrongroomError) -> None:
+        now = time.monotonic()
+        if len(self._held) >= self.MAX:
+            kept = {k: v for k, v in list(self._held.items()) if v[0] > now}
+            # at most half kept, so the sweep comes again only after as many refusals
+            self._held = kept if len(kept) <= self.MAX // 2 else {}
+        self._held[key] = (now + REVOCATION_BOUND_SECONDS, refusal)
+
+    def refusal(self, key: bytes) -> StrongroomError | None:
+        held = self._held.get(key)
+        if held is None:
+            return None
+        if held[0] <= time.monotonic():
+            self._held.pop(key, None)
+            return None
+        return held[1]
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+# What `str(request.url)` and the resource server read of a request's headers.
+_READ_BY_AUTHENTICATION = frozenset({b"authorization", b"dpop", b"host"})
+
+
 def caller(request: Request) -> Caller:
     """Authenticate the request (token, DPoP proof, revocation, idle timeout) and bind it
     to its principal, or raise Unauthorized (a 401 problem with WWW-Authenticate). A failed
-    authentication is journaled as a security event."""
+    authentication is journaled as a security event, and held for the door
+    (`RefusedCredentials`)."""
     svc = _service(request)
     ip = peer_ip(request.scope, svc.settings.trusted_proxies)
     try:
@@ -54,6 +109,8 @@ def caller(request: Request) -> Caller:
             reason=exc.reason or "unauthorized",
             ip=ip,
         )
+        refused: RefusedCredentials = request.app.state.refused_credentials
+        refused.hold(RefusedCredentials.key(request.scope), exc)
         raise
     return svc.pipeline.bind_principal(who)
 

@@ -26,6 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -51,6 +52,7 @@ HEADER = b"x-request-id"
 # careless proxy to pass on, and it would land in every log line of the request.
 SANE_ID = re.compile(rb"[0-9A-Fa-f][0-9A-Fa-f-]{15,63}")
 UNROUTED = "(unrouted)"
+UNROUTED_KEPT = 4096
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -69,6 +71,11 @@ class Observe:
         self.routes = routes
         self.trusted_proxies = trusted_proxies
         self.access_log = access_log
+        # The route templates of requests refused before routing, by method and path (a
+        # flood asks for a few paths again and again), and each series' metric children:
+        # both lookups cost more than the rest of a refusal's bookkeeping.
+        self._unrouted: dict[tuple[str, str], str] = {}
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,9 +136,16 @@ class Observe:
     def record(self, scope: Scope, status: int, started: float) -> None:
         elapsed = time.perf_counter() - started
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        route = route_of(scope, self.routes)
-        metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-        metrics.HTTP_DURATION.labels(method=method, route=route).observe(elapsed)
+        route = self.route(scope)
+        series = self._series.get((method, route, status))
+        if series is None:  # a finite set: methods, route templates, statuses
+            series = (
+                metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
+                metrics.HTTP_DURATION.labels(method=method, route=route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(elapsed)
         if self.access_log and access_log.isEnabledFor(logging.INFO):
             ms = round(elapsed * 1000, 1)
             access_log.info(
@@ -142,6 +156,19 @@ class Observe:
                 ms,
                 extra={"method": method, "route": route, "status": status, "duration_ms": ms},
             )
+
+    def route(self, scope: Scope) -> str:
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str):
+            return path
+        key = (str(scope["method"]), str(scope["path"]))
+        found = self._unrouted.get(key)
+        if found is None:
+            found = route_of(scope, self.routes)
+            if len(self._unrouted) >= UNROUTED_KEPT:  # paths can hold IDs: bounded
+                self._unrouted.clear()
+            self._unrouted[key] = found
+        return found
 
 
 def route_of(scope: Scope, routes: Sequence[BaseRoute]) -> str:

@@ -28,6 +28,13 @@ log = logging.getLogger("strongroom.budgets")
 
 Fallback = Literal["closed", "strict_local"]
 
+# Refusals of requests budgets held in the process (see `Budgets._hold`), at most this many
+# buckets at once; past it the expired ones are dropped, or all of them if that is not half.
+HELD_MAX = 10_000
+# A held refusal ends this much before the store's own Retry-After, so float rounding can
+# never make it outlast the store's.
+HELD_MARGIN = 0.001
+
 
 @dataclass
 class Reservation:
@@ -51,6 +58,7 @@ class Budgets:
         *,
         fallback: Fallback = "closed",
         workers: int = 1,
+        remember_keys: bool = True,
     ) -> None:
         self.specs = tuple(specs)
         names = [s.name for s in self.specs]
@@ -64,12 +72,17 @@ class Budgets:
         self.clock = clock
         self.fallback = fallback
         self.workers = workers
+        # whether each principal's last keys are kept for `state` (the administrators' view)
+        self.remember_keys = remember_keys
         self._local = MemoryBackend()
         self._local_specs = {
             s.name: replace(s, limit=max(1, s.limit // workers)) for s in self.specs
         }
         self._remember_ttl = max((s.window_seconds for s in self.specs), default=60)
         self._degraded = threading.Event()
+        # (budget, key value) -> (until, units): the shared store refused `units` requests
+        # of this bucket, and will until then (`_hold`)
+        self._held: dict[tuple[str, str], tuple[float, int]] = {}
 
     # --- the gate's calls ----------------------------------------------------------------
     def reserve(
@@ -107,7 +120,15 @@ class Budgets:
             Charge(a.spec, a.value, amounts[a.spec.unit]) for a in applicable(self.specs, keys)
         ]
         now = self.clock.now()
-        remember = (keys.principal, json.dumps(vars(keys), sort_keys=True), self._remember_ttl)
+        if self._held:
+            held = self._held_refusal(charges, now)
+            if held is not None:
+                raise held
+        remember = (
+            (keys.principal, json.dumps(vars(keys), sort_keys=True), self._remember_ttl)
+            if self.remember_keys
+            else None
+        )
         backend = self.backend
         try:
             verdict = backend.reserve(charges, now, remember=remember)
@@ -128,6 +149,8 @@ class Budgets:
             charges = [replace(c, spec=self._local_specs[c.spec.name]) for c in charges]
             verdict = backend.reserve(charges, now, remember=remember)
         if not verdict.granted:
+            if backend is self.backend:
+                self._hold(charges, verdict.readings, now)
             raise self._refusal(charges, verdict.readings)
         for c, r in zip(charges, verdict.readings, strict=True):
             if r.would_refuse:
@@ -241,6 +264,33 @@ class Budgets:
         return {"principal": principal, "known": known, "degraded": self.degraded, "budgets": rows}
 
     # --- internals -----------------------------------------------------------------------
+    def _hold(self, charges: Sequence[Charge], readings: Sequence[Reading], now: float) -> None:
+        """Remember, until its Retry-After, each requests budget the shared store refused.
+        A refused reservation charges nothing, and a requests count only falls as its
+        window moves on (settlements refund records, never requests): until then the store
+        would refuse as many requests of that bucket again, so this process refuses them
+        itself, a dictionary lookup instead of a round trip. It never refuses what the
+        store would grant, and never grants anything."""
+        held = self._held
+        if len(held) >= HELD_MAX:
+            held = {k: v for k, v in list(held.items()) if v[0] > now}
+            # at most half kept, so the sweep comes again only after as many refusals
+            self._held = held if len(held) <= HELD_MAX // 2 else {}
+        for c, r in zip(charges, readings, strict=True):
+            if c.spec.unit == "requests" and not c.spec.shadow and c.amount > 0 and not r.fits:
+                self._held[(c.spec.name, c.value)] = (now + r.wait - HELD_MARGIN, c.amount)
+
+    def _held_refusal(self, charges: Sequence[Charge], now: float) -> TooManyRequests | None:
+        """The refusal of the held buckets among `charges`, if any still holds for them."""
+        hits: list[Charge] = []
+        readings: list[Reading] = []
+        for c in charges:
+            held = self._held.get((c.spec.name, c.value))
+            if held is not None and now < held[0] and c.amount >= held[1]:
+                hits.append(c)
+                readings.append(Reading(c.spec.limit, wait=held[0] - now))
+        return self._refusal(hits, readings) if hits else None
+
     def _refusal(self, charges: Sequence[Charge], readings: Sequence[Reading]) -> TooManyRequests:
         pairs = list(zip(charges, readings, strict=True))
         refusing = [(r.wait, c, r) for c, r in pairs if not r.fits and not c.spec.shadow]

@@ -6,10 +6,13 @@ one writer thread swaps the open batch for an empty one, writes it in one transa
 (group commit) and opens the relay, which lets its waiting threads through one after
 another. A thread appender costs a lock and a list append until its batch commits, no
 queue hand-off; an `append_async` caller also one future of its event loop, and each loop
-gets one wake-up call per batch. Every batch re-reads the tree size under the writer lock
-(`engines.writing`), so several processes can append to one journal; each writer then
-indexes the entries it appended, in the index database under the indexes' own lock, so
-indexing never holds up another process's appends. If the journal cannot write, `append`
+gets one wake-up call per batch. Refusals appended without waiting (`append_unwaited`) do
+not hurry the writer: a batch of only those is held open a moment (LINGER_SECONDS) so a
+flood of them shares commits; anything waited for commits it at once. Every batch
+re-reads the tree size under the writer lock (`engines.writing`), so several processes
+can append to one journal; each writer then indexes the entries it appended, in the index
+database under the indexes' own lock, so indexing never holds up another process's
+appends. If the journal cannot write, `append`
 raises `Unavailable`: the gate then answers 503 (no journal, no data).
 """
 
@@ -47,6 +50,12 @@ PRUNE_SECONDS = 60.0
 # Entries appended without their caller waiting (refusals) that may wait for the writer at
 # once; past this, each further one is tallied instead, and the tallies are journaled.
 UNWAITED_LIMIT = 10_000
+# A batch holding only unwaited entries is held open this long, or until this many have
+# joined it, so that a flood of refusals shares one commit (an fsync) instead of paying one
+# each; a waited append, a checkpoint request, `flush` or `close` commits it at once. A
+# crash may lose the refusals of one such batch (their callers never waited for them).
+LINGER_SECONDS = 0.05
+LINGER_ENTRIES = 512
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,6 +148,10 @@ class Journal:
         self.index_lag = index_lag  # None: index only when catch_up_index() is called
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        # set when the open batch must not linger: someone waits for it, or it is full
+        self._hurry = threading.Event()
+        self.linger_seconds = LINGER_SECONDS
+        self.linger_entries = LINGER_ENTRIES
         self._open = _Batch()
         self._frontier: rfc6962.Frontier | None = None
         self._last_cp_time = clock.now()
@@ -239,6 +252,7 @@ class Journal:
                 self._tally[key] += 1
                 self._queued += 1
             self._wake.set()
+            self._hurry.set()
             return
         self._enqueue(prepare(entry), unwaited=True)
 
@@ -250,6 +264,7 @@ class Journal:
             if self._settled >= target:
                 return
             self._wake.set()
+            self._hurry.set()
             if not self._settled_cond.wait_for(lambda: self._settled >= target, timeout):
                 raise Unavailable("the journal did not commit in time")
 
@@ -294,10 +309,13 @@ class Journal:
                     batch.waiters[loop] = [fut]
                 else:
                     futs.append(fut)
-        # The writer clears the wake flag under the lock when it swaps batches, so only
-        # the first item of a batch needs to raise it.
+        # The writer clears both flags under the lock when it swaps batches, so only the
+        # first item of a batch needs to raise the wake flag, and only the first waited
+        # item (or the one that fills it) the hurry flag.
         if pos == 0 or prepared is None:
             self._wake.set()
+        if not unwaited or batch.unwaited == self.linger_entries:
+            self._hurry.set()
         return batch, pos, fut
 
     def close(self) -> None:
@@ -306,6 +324,7 @@ class Journal:
                 return
             self._closed = True
         self._wake.set()
+        self._hurry.set()
         self._thread.join()
         self.engine.dispose()
         self.index_engine.dispose()
@@ -319,12 +338,15 @@ class Journal:
     def _run(self) -> None:
         while True:
             woken = self._wake.wait(POLL_SECONDS)
+            if woken and self._may_linger():
+                self._hurry.wait(self.linger_seconds)
             with self._lock:
                 batch = self._open
                 if batch or self._tally:
                     self._open = _Batch()
                 tally, self._tally = self._tally, Counter()
                 self._wake.clear()
+                self._hurry.clear()
                 closing = self._closed
             enqueued = len(batch.items) + sum(tally.values())
             if tally:
@@ -343,6 +365,18 @@ class Journal:
                 # _enqueue refuses once closed, so the batch just written was the last
                 return
             self._index_if_due(idle=not woken)
+
+    def _may_linger(self) -> bool:
+        """Whether the open batch holds only entries nobody waits for (refusals)."""
+        with self._lock:
+            batch = self._open
+            return (
+                self.linger_seconds > 0
+                and bool(batch.items)
+                and batch.unwaited == len(batch.items)
+                and not batch.checkpoint
+                and not self._closed
+            )
 
     def _keep_unindexed(self, start: int, items: list[Prepared]) -> None:
         pending = self._unindexed
