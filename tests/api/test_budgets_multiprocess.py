@@ -1,6 +1,7 @@
 """Budgets across real server processes: two uvicorn workers sharing one Redis enforce one
-budget between them, and a worker whose Redis is gone fails closed (503 problem+json), then
-serves again when Redis is back."""
+budget between them (a principal's, and the door's per-prefix budget, reserved on the event
+loop), and a worker whose Redis is gone fails closed (503 problem+json), then serves again
+when Redis is back."""
 
 from __future__ import annotations
 
@@ -108,6 +109,32 @@ def test_two_workers_share_one_budget(tmp_path: Path, redis_url: str, prefix: st
     # near 60 requests; two separate budgets would have let about 120 through.
     assert statuses[-1] in (429, 403), statuses
     assert statuses.count(200) <= 60
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_two_workers_share_the_doors_prefix_budget(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    home, _, _ = make_home(tmp_path / "home", redis_url, prefix)
+    home.update_config(trusted_proxies=["127.0.0.1"])
+    limit = 300  # the default policy's ip_prefix_requests_minute
+    servers = [Server(home.path), Server(home.path)]
+    try:
+        statuses: list[int] = []
+        with httpx.Client(timeout=10) as client:
+            for i in range(limit + 20):
+                r = client.get(
+                    f"{servers[i % 2].url}/v1/me",
+                    headers={"X-Forwarded-For": f"203.0.113.{i % 200 + 1}"},  # one /24
+                )
+                statuses.append(r.status_code)
+    finally:
+        for s in servers:
+            s.stop()
+    # No token: 401 at the door while the prefix has requests left, then 429 from both
+    # workers. Two separate budgets would have answered 320 times 401.
+    assert statuses[:limit] == [401] * limit, sorted(set(statuses[:limit]))
+    assert statuses[limit:] == [429] * 20
     assert r.headers["content-type"].startswith("application/problem+json")
 
 

@@ -5,7 +5,8 @@ a database connection:
 
 - `Door`: the policy's IP-address and IP-prefix request budgets (those that apply to every
   role and endpoint) are counted here, before token validation: an unauthenticated flood
-  is refused at the price of a budget lookup, 429 with the budget's name. An API request
+  is refused at the price of a budget lookup, 429 with the budget's name. The shared
+  store's round trip is awaited (`Budgets.reserve_requests`), so the loop is not held. An API request
   without an Authorization header is refused here too (401, the resource server's answer),
   and so is one whose credentials the resource server has just refused (`RefusedCredentials`).
 - `Admission`: at most `limit` requests are served at once (the worker's thread pool and
@@ -77,7 +78,7 @@ class Door:
             return
         ip = peer_ip(scope, self.trusted_proxies)
         try:
-            self.budgets.reserve(BudgetKeys(principal="anonymous", ip=ip), requests=1)
+            await self.budgets.reserve_requests(BudgetKeys(principal="anonymous", ip=ip))
         except (TooManyRequests, Unavailable) as exc:
             self.pipeline.record_security(
                 None,

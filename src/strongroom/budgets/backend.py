@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from strongroom.budgets.spec import BudgetSpec
 
@@ -75,3 +75,13 @@ class Backend(Protocol):
     def recall(self, principal: str) -> str | None:
         """The keys JSON last remembered for this principal, if still kept."""
         ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """A store whose reservation can be awaited on the event loop (Redis): the door's
+    reservation does not hold the loop for a round trip."""
+
+    async def reserve_async(
+        self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
+    ) -> Verdict: ...

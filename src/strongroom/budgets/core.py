@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from strongroom import metrics
-from strongroom.budgets.backend import Backend, Charge, Reading, Settlement
+from strongroom.budgets.backend import AsyncBackend, Backend, Charge, Reading, Settlement, Verdict
 from strongroom.budgets.memory import MemoryBackend
 from strongroom.budgets.ratelimit_headers import header_pair, seconds
 from strongroom.budgets.spec import BudgetKeys, BudgetSpec, applicable
@@ -69,6 +69,7 @@ class Budgets:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.backend: Backend = backend if backend is not None else MemoryBackend()
+        self._awaitable = self.backend if isinstance(self.backend, AsyncBackend) else None
         self.clock = clock
         self.fallback = fallback
         self.workers = workers
@@ -107,12 +108,50 @@ class Budgets:
                     raise
                 return self._reserve(keys, requests, fit, subjects)
         except TooManyRequests as refused:
-            # Counted here, not in _reserve: a page shortened to fit is not a refusal.
-            for name in refused.extra.get("budgets", ()):
-                metrics.BUDGET_REFUSALS.labels(budget=name).inc()
+            self._count(refused)
             raise
 
+    async def reserve_requests(self, keys: BudgetKeys, requests: int = 1) -> Reservation:
+        """`reserve` of requests alone, for the event loop (the door): a store that can be
+        awaited (`AsyncBackend`) is, so the loop serves other requests during the round
+        trip; any other is called as is (it keeps its counts in the process)."""
+        try:
+            charges, now, remember = self._prepare(keys, requests, 0, 0)
+            backend = self.backend
+            try:
+                if self._awaitable is not None:
+                    verdict = await self._awaitable.reserve_async(charges, now, remember=remember)
+                else:
+                    verdict = backend.reserve(charges, now, remember=remember)
+                self._reached()
+            except Unavailable as exc:
+                backend, charges, verdict = self._fall_back(exc, charges, now, remember)
+            return self._conclude(keys, now, charges, verdict, backend, requests, 0, 0)
+        except TooManyRequests as refused:
+            self._count(refused)
+            raise
+
+    @staticmethod
+    def _count(refused: TooManyRequests) -> None:
+        # Counted by the callers of _reserve: a page shortened to fit is not a refusal.
+        for name in refused.extra.get("budgets", ()):
+            metrics.BUDGET_REFUSALS.labels(budget=name).inc()
+
     def _reserve(self, keys: BudgetKeys, requests: int, records: int, subjects: int) -> Reservation:
+        charges, now, remember = self._prepare(keys, requests, records, subjects)
+        backend = self.backend
+        try:
+            verdict = backend.reserve(charges, now, remember=remember)
+            self._reached()
+        except Unavailable as exc:
+            backend, charges, verdict = self._fall_back(exc, charges, now, remember)
+        return self._conclude(keys, now, charges, verdict, backend, requests, records, subjects)
+
+    def _prepare(
+        self, keys: BudgetKeys, requests: int, records: int, subjects: int
+    ) -> tuple[list[Charge], float, tuple[str, str, int] | None]:
+        """The charges of a reservation, its time, and the keys to remember; a refusal the
+        process holds (`_hold`) is raised here, before any store is asked."""
         if min(requests, records, subjects) < 0:
             raise ValueError("reservations are never negative")
         amounts = {"requests": requests, "records": records, "subjects": 0}
@@ -129,25 +168,43 @@ class Budgets:
             if self.remember_keys
             else None
         )
-        backend = self.backend
-        try:
-            verdict = backend.reserve(charges, now, remember=remember)
-            if self._degraded.is_set():
-                self._degraded.clear()
-                log.warning("budget store reachable again; shared budgets resume")
-        except Unavailable:
-            if self.fallback != "strict_local":
-                raise
-            if not self._degraded.is_set():
-                self._degraded.set()
-                log.warning(
-                    "budget store unreachable; strict per-process budgets "
-                    "(limit / %d workers) apply",
-                    self.workers,
-                )
-            backend = self._local
-            charges = [replace(c, spec=self._local_specs[c.spec.name]) for c in charges]
-            verdict = backend.reserve(charges, now, remember=remember)
+        return charges, now, remember
+
+    def _reached(self) -> None:
+        if self._degraded.is_set():
+            self._degraded.clear()
+            log.warning("budget store reachable again; shared budgets resume")
+
+    def _fall_back(
+        self,
+        exc: Unavailable,
+        charges: list[Charge],
+        now: float,
+        remember: tuple[str, str, int] | None,
+    ) -> tuple[Backend, list[Charge], Verdict]:
+        """The store did not answer: refuse (closed), or apply strict per-process budgets."""
+        if self.fallback != "strict_local":
+            raise exc
+        if not self._degraded.is_set():
+            self._degraded.set()
+            log.warning(
+                "budget store unreachable; strict per-process budgets (limit / %d workers) apply",
+                self.workers,
+            )
+        local = [replace(c, spec=self._local_specs[c.spec.name]) for c in charges]
+        return self._local, local, self._local.reserve(local, now, remember=remember)
+
+    def _conclude(
+        self,
+        keys: BudgetKeys,
+        now: float,
+        charges: list[Charge],
+        verdict: Verdict,
+        backend: Backend,
+        requests: int,
+        records: int,
+        subjects: int,
+    ) -> Reservation:
         if not verdict.granted:
             if backend is self.backend:
                 self._hold(charges, verdict.readings, now)

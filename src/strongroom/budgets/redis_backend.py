@@ -15,12 +15,14 @@ never waves requests through.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import redis
+import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
@@ -47,6 +49,8 @@ class RedisBackend:
         self.exact_subjects_max = exact_subjects_max
         # One quick retry covers a pooled connection that died with a restarted server;
         # more would hold requests up during an outage that should answer 503 at once.
+        self.url = url
+        self.timeout_seconds = timeout_seconds
         self.client = redis.Redis.from_url(
             url,
             socket_timeout=timeout_seconds,
@@ -54,6 +58,9 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 1),
         )
         self._script = self.client.register_script(SCRIPT)
+        # The event loop's client (`reserve_async`) and the loop it belongs to.
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._aclient: redis.asyncio.Redis | None = None
 
     # --- the Backend protocol ------------------------------------------------------------
     def reserve(
@@ -70,6 +77,57 @@ class RedisBackend:
         reply = self._run("reserve", now, keys, args, len(charges), meta, ttl * 1000)
         granted = int(reply[0]) == 1
         return Verdict(granted, self._readings(charges, reply[1:], now))
+
+    async def reserve_async(
+        self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
+    ) -> Verdict:
+        """`reserve` awaited on the running event loop."""
+        keys: list[str] = []
+        args: list[Any] = []
+        for c in charges:
+            self._pack(c, now, keys, args, amount=c.amount, aux="")
+        meta, ttl = "", 0
+        if remember is not None:
+            principal, meta, ttl = remember
+            keys.append(self._meta_key(principal))
+        argv = [
+            "reserve",
+            repr(now),
+            win.BUCKETS,
+            HLL_BUCKETS,
+            meta,
+            ttl * 1000,
+            len(charges),
+            *args,
+        ]
+        client = self._loop_client()
+        try:
+            try:
+                reply = await client.evalsha(self._script.sha, len(keys), *keys, *argv)
+            except NoScriptError:  # a restarted or flushed Redis: load it again
+                await client.script_load(SCRIPT)
+                reply = await client.evalsha(self._script.sha, len(keys), *keys, *argv)
+        except (redis.RedisError, OSError) as exc:
+            raise Unavailable(
+                "the budget store is unreachable", reason="budget_store_unavailable"
+            ) from exc
+        reply = list(reply)
+        return Verdict(int(reply[0]) == 1, self._readings(charges, reply[1:], now))
+
+    def _loop_client(self) -> redis.asyncio.Redis:
+        """The running loop's client. Its connections belong to the loop that opened them:
+        a served worker has one loop for its life; a test client may run each request on
+        a loop of its own, and gets a client of its own."""
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:
+            self._aclient = redis.asyncio.Redis.from_url(
+                self.url,
+                socket_timeout=self.timeout_seconds,
+                socket_connect_timeout=self.timeout_seconds,
+                retry=redis.asyncio.retry.Retry(NoBackoff(), 1),
+            )
+            self._aloop = loop
+        return self._aclient
 
     def settle(self, items: Sequence[Settlement], now: float) -> list[Reading]:
         keys: list[str] = []
