@@ -14,10 +14,10 @@ Scenarios, 16 connections, for 1 and for 2 workers:
   refused_contained        a suspended police account (GET /v1/cases): 401/403
 and, for 1 worker, allowed_reads at 1, 16, 64 and 200 connections, and the thread pool's
 cost a request (`thread_handover`: the bare app's answer from a `def` route, served in a
-worker thread as Strongroom's routes are, against an `async def` one on the event loop). Every request carries
-an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a proxy): each owner its own
-address, other requests ever new /24 prefixes, so the door's per-prefix budget sees many
-clients, as in production. Refusals are counted by status, reason and budget.
+worker thread as Strongroom's routes are, against an `async def` one on the event loop).
+Every request carries an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a
+proxy): each owner its own address, other requests ever new /24 prefixes, so the door's
+per-prefix budget sees many clients, as in production. Refusals are counted by status, reason and budget.
 
 Ratios (Strongroom / bare, expected answers per second) are computed and reported against
 the issue's goals, not asserted. The load generator is Debian's `wrk` (installed with

@@ -6,9 +6,10 @@ a database connection:
 - `Door`: the policy's IP-address and IP-prefix request budgets (those that apply to every
   role and endpoint) are counted here, before token validation: an unauthenticated flood
   is refused at the price of a budget lookup, 429 with the budget's name. The shared
-  store's round trip is awaited (`Budgets.reserve_requests`), so the loop is not held. An API request
-  without an Authorization header is refused here too (401, the resource server's answer),
-  and so is one whose credentials the resource server has just refused (`RefusedCredentials`).
+  store's round trip is awaited (`Budgets.reserve_requests`), so the loop is not held. An
+  API request without an Authorization header is refused here too (401, the resource
+  server's answer), and so is one whose credentials the resource server has just refused
+  (`RefusedCredentials`).
 - `Admission`: at most `limit` requests are served at once (the worker's thread pool and
   its registry connections are sized to match); up to `queue` more wait at most
   `max_wait` seconds for a place; any other gets 503 with `Retry-After` at once. A burst
