@@ -17,7 +17,8 @@ cost a request (`thread_handover`: the bare app's answer from a `def` route, ser
 worker thread as Strongroom's routes are, against an `async def` one on the event loop).
 Every request carries an X-Forwarded-For (10.x.y.z; the home trusts 127.0.0.1 as a
 proxy): each owner its own address, other requests ever new /24 prefixes, so the door's
-per-prefix budget sees many clients, as in production. Refusals are counted by status, reason and budget.
+per-prefix budget sees many clients, as in production. Refusals are counted by status,
+reason and budget.
 
 Ratios (Strongroom / bare, expected answers per second) are computed and reported against
 the issue's goals, not asserted. The load generator is Debian's `wrk` (installed with
