@@ -33,6 +33,7 @@ from strongroom.budgets.lua import SCRIPT
 from strongroom.errors import Unavailable
 
 HLL_BUCKETS = 30
+LOOP_CONNECTIONS = 32  # the event loop's client's connections at most (`_loop_client`)
 EXACT_SUBJECTS_MAX = 10_000
 
 
@@ -120,12 +121,18 @@ class RedisBackend:
         a loop of its own, and gets a client of its own."""
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aloop is not loop:
-            self._aclient = redis.asyncio.Redis.from_url(
+            # A bounded pool that waits for a free connection: the default one refuses a
+            # 101st command in flight, and a door flooded by 200 connections answered
+            # 503 for a store that was there. Redis serves commands one at a time anyway.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=LOOP_CONNECTIONS,
+                timeout=self.timeout_seconds,
                 socket_timeout=self.timeout_seconds,
                 socket_connect_timeout=self.timeout_seconds,
                 retry=redis.asyncio.retry.Retry(NoBackoff(), 1),
             )
+            self._aclient = redis.asyncio.Redis(connection_pool=pool)
             self._aloop = loop
         return self._aclient
 
