@@ -62,12 +62,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", type=Path)
     parser.add_argument("--ms-per-request", type=float, help="server CPU a request, to scale")
+    parser.add_argument("--json", action="store_true", help="the shares as JSON too")
     args = parser.parse_args()
     shares = stages(args.file)
     for stage, share in shares.items():
         ms = f"  {share * args.ms_per_request:5.2f} ms" if args.ms_per_request else ""
         print(f"{100 * share:5.1f} %{ms}  {stage}")
-    print(json.dumps(shares))
+    if args.json:
+        print(json.dumps(shares))
     return 0
 
 
