@@ -361,19 +361,28 @@ def test_verify_fails_when_the_witness_cannot_be_reached(home: Home) -> None:
     assert _verify("--offline")[0] == 0
 
 
-def test_a_served_registry_sends_its_checkpoints_on_schedule(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _registry_and_its_witness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Home, Path]:
+    """A new registry home (the CLI's home) and the home of a witness of its journal."""
     from strongroom.initialize import initialize
-    from tests.served import served
 
     home = Home(tmp_path / "registry")
     initialize(home)
     monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
     wh = tmp_path / "witness-of-registry"
     vkey = load_signer(home.keys_dir).verifier().verifier_key
-    init = ["init", "--home", str(wh), "--name", "w.test/w2", "--log-key", vkey]
+    init = ["init", "--home", str(wh), "--name", name, "--log-key", vkey]
     assert runner.invoke(witness_app, init).exit_code == 0
+    return home, wh
+
+
+def test_a_served_registry_sends_its_checkpoints_on_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.served import served
+
+    home, wh = _registry_and_its_witness(tmp_path, monkeypatch, "w.test/w2")
     _fill(home, 0, 7)
     with served_witness(wh, free_port()) as wurl:
         spec = WitnessSpec.parse(f"{wurl} {(wh / 'witness.vkey').read_text().strip()}")
@@ -563,16 +572,10 @@ def test_verify_fails_while_a_witness_holds_nothing_of_a_journal_with_entries(
 def test_a_served_registry_is_witnessed_at_start_and_after_its_first_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from strongroom.initialize import initialize
     from tests.served import served
 
-    home = Home(tmp_path / "registry")
-    initialize(home)
-    monkeypatch.setenv("STRONGROOM_HOME", str(home.path))
-    wh = tmp_path / "witness-of-registry"
+    home, wh = _registry_and_its_witness(tmp_path, monkeypatch, "w.test/w3")
     verifier = load_signer(home.keys_dir).verifier()
-    init = ["init", "--home", str(wh), "--name", "w.test/w3", "--log-key", verifier.verifier_key]
-    assert runner.invoke(witness_app, init).exit_code == 0
     with served_witness(wh, free_port()) as wurl:
         spec = WitnessSpec.parse(f"{wurl} {(wh / 'witness.vkey').read_text().strip()}")
         # The default schedule: a minute between rounds, and the writer's timed checkpoint

@@ -67,40 +67,14 @@ class RedisBackend:
     def reserve(
         self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
     ) -> Verdict:
-        keys: list[str] = []
-        args: list[Any] = []
-        for c in charges:
-            self._pack(c, now, keys, args, amount=c.amount, aux="")
-        meta, ttl = "", 0
-        if remember is not None:
-            principal, meta, ttl = remember
-            keys.append(self._meta_key(principal))
-        reply = self._run("reserve", now, keys, args, len(charges), meta, ttl * 1000)
-        granted = int(reply[0]) == 1
-        return Verdict(granted, self._readings(charges, reply[1:], now))
+        keys, argv = self._reservation(charges, now, remember)
+        return self._verdict(charges, self._run(keys, argv), now)
 
     async def reserve_async(
         self, charges: Sequence[Charge], now: float, *, remember: tuple[str, str, int] | None = None
     ) -> Verdict:
         """`reserve` awaited on the running event loop."""
-        keys: list[str] = []
-        args: list[Any] = []
-        for c in charges:
-            self._pack(c, now, keys, args, amount=c.amount, aux="")
-        meta, ttl = "", 0
-        if remember is not None:
-            principal, meta, ttl = remember
-            keys.append(self._meta_key(principal))
-        argv = [
-            "reserve",
-            repr(now),
-            win.BUCKETS,
-            HLL_BUCKETS,
-            meta,
-            ttl * 1000,
-            len(charges),
-            *args,
-        ]
+        keys, argv = self._reservation(charges, now, remember)
         client = self._loop_client()
         try:
             try:
@@ -112,7 +86,23 @@ class RedisBackend:
             raise Unavailable(
                 "the budget store is unreachable", reason="budget_store_unavailable"
             ) from exc
-        reply = list(reply)
+        return self._verdict(charges, list(reply), now)
+
+    def _reservation(
+        self, charges: Sequence[Charge], now: float, remember: tuple[str, str, int] | None
+    ) -> tuple[list[str], list[Any]]:
+        """The script's keys and arguments for a reservation."""
+        keys: list[str] = []
+        args: list[Any] = []
+        for c in charges:
+            self._pack(c, now, keys, args, amount=c.amount, aux="")
+        meta, ttl = "", 0
+        if remember is not None:
+            principal, meta, ttl = remember
+            keys.append(self._meta_key(principal))
+        return keys, self._argv("reserve", now, args, len(charges), meta, ttl * 1000)
+
+    def _verdict(self, charges: Sequence[Charge], reply: list[Any], now: float) -> Verdict:
         return Verdict(int(reply[0]) == 1, self._readings(charges, reply[1:], now))
 
     def _loop_client(self) -> redis.asyncio.Redis:
@@ -142,7 +132,7 @@ class RedisBackend:
         for it in items:
             aux = str(win.index(it.reserved_at, it.charge.spec.window_seconds))
             self._pack(it.charge, now, keys, args, amount=it.refund, aux=aux, subjects=it.subjects)
-        reply = self._run("settle", now, keys, args, len(items), "", 0)
+        reply = self._run(keys, self._argv("settle", now, args, len(items), "", 0))
         return self._readings([it.charge for it in items], reply, now)
 
     def read(self, charges: Sequence[Charge], now: float) -> list[Reading]:
@@ -150,7 +140,7 @@ class RedisBackend:
         args: list[Any] = []
         for c in charges:
             self._pack(c, now, keys, args, amount=0, aux="")
-        reply = self._run("read", now, keys, args, len(charges), "", 0)
+        reply = self._run(keys, self._argv("read", now, args, len(charges), "", 0))
         return self._readings(charges, reply, now)
 
     def recall(self, principal: str) -> str | None:
@@ -213,17 +203,13 @@ class RedisBackend:
             )
         )
 
-    def _run(
-        self,
-        mode: str,
-        now: float,
-        keys: list[str],
-        args: list[Any],
-        n: int,
-        meta: str,
-        meta_ttl_ms: int,
+    @staticmethod
+    def _argv(
+        mode: str, now: float, args: list[Any], n: int, meta: str, meta_ttl_ms: int
     ) -> list[Any]:
-        argv = [mode, repr(now), win.BUCKETS, HLL_BUCKETS, meta, meta_ttl_ms, n, *args]
+        return [mode, repr(now), win.BUCKETS, HLL_BUCKETS, meta, meta_ttl_ms, n, *args]
+
+    def _run(self, keys: list[str], argv: list[Any]) -> list[Any]:
         try:
             try:
                 # EVALSHA itself, a layer fewer than the Script object's call: this runs on
