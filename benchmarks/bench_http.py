@@ -610,6 +610,15 @@ def run_python(server: Server, load: Load, total: int) -> dict[str, Any]:
 PROFILE_DIR: Path | None = None  # --profile: py-spy samples of Strongroom's server
 
 
+def py_spy() -> str:
+    """py-spy beside this Python (a venv's bin) or on the PATH, or a clear exit."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    return found
+
+
 @contextlib.contextmanager
 def profiling(server: Server, load: Load, duration: float) -> Iterator[Path | None]:
     """Sample the server's processes with py-spy while a load runs (--profile DIR): one
@@ -623,7 +632,7 @@ def profiling(server: Server, load: Load, duration: float) -> Iterator[Path | No
     out = PROFILE_DIR / f"{name}-{server.next_request}.txt"
     spy = subprocess.Popen(
         [
-            "py-spy",
+            py_spy(),
             "record",
             "--pid",
             str(server.proc.pid),
@@ -735,6 +744,8 @@ def main() -> int:
     args = parser.parse_args()
     global PROFILE_DIR
     PROFILE_DIR = args.profile
+    if PROFILE_DIR is not None:
+        py_spy()  # before any home is built
     quick_requests = 150
     if args.quick:
         args.persons = 600

@@ -122,6 +122,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     bench_http.PROFILE_DIR = args.profile
+    if args.profile is not None:
+        bench_http.py_spy()  # before any database is made
     if args.quick:
         args.persons, args.rounds = 600, 2
 
