@@ -76,8 +76,7 @@ def test_a_request_refused_by_the_gate_is_not_held(deployment: Deployment) -> No
 
 def test_the_held_refusals_are_bounded() -> None:
     """A flood of ever new credentials holds at most MAX refusals at once."""
-    refused = RefusedCredentials()
-    refused.MAX = 4
+    refused = RefusedCredentials(limit=4)
     err = Unauthorized("malformed access token", reason="invalid_token")
     for i in range(50):
         scope = {"method": "GET", "path": "/v1/me", "headers": [(b"authorization", b"x%d" % i)]}

@@ -20,6 +20,7 @@ from strongroom.context import Caller
 from strongroom.endpoints import BY_ROUTE, Endpoint, name_of
 from strongroom.errors import BadRequest, StrongroomError, Unauthorized
 from strongroom.gate import Answer
+from strongroom.held import Held
 
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a peer the server cannot name, never a bind address
 
@@ -46,8 +47,8 @@ class RefusedCredentials:
 
     MAX = 10_000
 
-    def __init__(self) -> None:
-        self._held: dict[bytes, tuple[float, StrongroomError]] = {}
+    def __init__(self, limit: int = MAX) -> None:
+        self._held: Held[bytes, StrongroomError] = Held(limit)
 
     @staticmethod
     def key(scope: MutableMapping[str, Any]) -> bytes:
@@ -63,20 +64,11 @@ class RefusedCredentials:
 
     def hold(self, key: bytes, refusal: StrongroomError) -> None:
         now = time.monotonic()
-        if len(self._held) >= self.MAX:
-            kept = {k: v for k, v in list(self._held.items()) if v[0] > now}
-            # at most half kept, so the sweep comes again only after as many refusals
-            self._held = kept if len(kept) <= self.MAX // 2 else {}
-        self._held[key] = (now + REVOCATION_BOUND_SECONDS, refusal)
+        self._held.hold(key, now + REVOCATION_BOUND_SECONDS, refusal, now)
 
     def refusal(self, key: bytes) -> StrongroomError | None:
-        held = self._held.get(key)
-        if held is None:
-            return None
-        if held[0] <= time.monotonic():
-            self._held.pop(key, None)
-            return None
-        return held[1]
+        held = self._held.get(key, time.monotonic())
+        return None if held is None else held[1]
 
     def __len__(self) -> int:
         return len(self._held)

@@ -23,13 +23,14 @@ from strongroom.budgets.ratelimit_headers import header_pair, seconds
 from strongroom.budgets.spec import BudgetKeys, BudgetSpec, applicable
 from strongroom.clock import SYSTEM_CLOCK, Clock
 from strongroom.errors import TooManyRequests, Unavailable
+from strongroom.held import Held
 
 log = logging.getLogger("strongroom.budgets")
 
 Fallback = Literal["closed", "strict_local"]
 
 # Refusals of requests budgets held in the process (see `Budgets._hold`), at most this many
-# buckets at once; past it the expired ones are dropped, or all of them if that is not half.
+# buckets at once (`held.Held`).
 HELD_MAX = 10_000
 # A held refusal ends this much before the store's own Retry-After, so float rounding can
 # never make it outlast the store's.
@@ -83,7 +84,7 @@ class Budgets:
         self._degraded = threading.Event()
         # (budget, key value) -> (until, units): the shared store refused `units` requests
         # of this bucket, and will until then (`_hold`)
-        self._held: dict[tuple[str, str], tuple[float, int]] = {}
+        self._held: Held[tuple[str, str], int] = Held(HELD_MAX)
 
     # --- the gate's calls ----------------------------------------------------------------
     def reserve(
@@ -328,22 +329,17 @@ class Budgets:
         would refuse as many requests of that bucket again, so this process refuses them
         itself, a dictionary lookup instead of a round trip. It never refuses what the
         store would grant, and never grants anything."""
-        held = self._held
-        if len(held) >= HELD_MAX:
-            held = {k: v for k, v in list(held.items()) if v[0] > now}
-            # at most half kept, so the sweep comes again only after as many refusals
-            self._held = held if len(held) <= HELD_MAX // 2 else {}
         for c, r in zip(charges, readings, strict=True):
             if c.spec.unit == "requests" and not c.spec.shadow and c.amount > 0 and not r.fits:
-                self._held[(c.spec.name, c.value)] = (now + r.wait - HELD_MARGIN, c.amount)
+                self._held.hold((c.spec.name, c.value), now + r.wait - HELD_MARGIN, c.amount, now)
 
     def _held_refusal(self, charges: Sequence[Charge], now: float) -> TooManyRequests | None:
         """The refusal of the held buckets among `charges`, if any still holds for them."""
         hits: list[Charge] = []
         readings: list[Reading] = []
         for c in charges:
-            held = self._held.get((c.spec.name, c.value))
-            if held is not None and now < held[0] and c.amount >= held[1]:
+            held = self._held.get((c.spec.name, c.value), now)
+            if held is not None and c.amount >= held[1]:
                 hits.append(c)
                 readings.append(Reading(c.spec.limit, wait=held[0] - now))
         return self._refusal(hits, readings) if hits else None
