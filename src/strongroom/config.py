@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -355,7 +356,10 @@ class Home:
         line = _line_of(text, f"{db}_password_file" if file else f"{db}_password_env")
         where = f"{self.config_path}:{line}"
         parsed = check_password_source(url, key, file, env, where=where)
-        password = read_password(file, env, where=where)
+        try:
+            password = read_secret("the password", file, env)
+        except SecretUnreadable as exc:
+            raise BadRequest(f"{where}: {exc}", reason="invalid_config") from None
         return parsed.set(password=password).render_as_string(hide_password=False)
 
     def _mode(self, text: str, mode: str) -> str:
@@ -416,28 +420,41 @@ def check_password_source(
     return parsed
 
 
-def read_password(file: str | None, env: str | None, *, where: str = "config.toml") -> str:
-    """A database password from a file (its trailing line break dropped, as a secret
-    written by `echo` has one) or from the environment variable `env`."""
-    if env is not None:
-        password = os.environ.get(env, "")
-        if not password:
-            raise BadRequest(
-                f"{where}: the password is read from ${env}, which is not set",
-                reason="invalid_config",
-            )
-        return password
+class SecretUnreadable(Exception):
+    """A secret's file or environment variable did not give it; the message says why."""
+
+
+def read_secret(
+    what: str, file: str | None, env: str | None, *, private: bool = False, strip: bool = False
+) -> str:
+    """`what` ("the password", "the HSM PIN") from the environment variable `env`, or else
+    from `file`, its trailing line break dropped (a secret written by `echo` has one).
+    `private`: the file must be itself, not a link, and readable by its owner alone.
+    `strip`: surrounding whitespace is dropped from the file's text too."""
+    if env:
+        secret = os.environ.get(env, "")
+        if not secret:
+            raise SecretUnreadable(f"{what} is read from ${env}, which is not set")
+        return secret
     path = file or ""
     try:
-        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise BadRequest(
-            f"{where}: cannot read the password file {path}: {why}", reason="invalid_config"
-        ) from None
-    if not password:
-        raise BadRequest(f"{where}: the password file {path} is empty", reason="invalid_config")
-    return password
+        fd = os.open(path, os.O_RDONLY | (os.O_NOFOLLOW if private else 0))
+        with os.fdopen(fd, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if private and mode & 0o077:
+                raise SecretUnreadable(
+                    f"{what} file {path} is accessible by group or others "
+                    f"(mode {stat.S_IMODE(mode):04o}): run `chmod 600` on it"
+                )
+            text = fh.read().decode("utf-8")
+    except OSError as exc:
+        raise SecretUnreadable(f"cannot read {what} file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SecretUnreadable(f"cannot read {what} file {path}: not UTF-8 text") from None
+    secret = text.strip() if strip else text.rstrip("\r\n")
+    if not secret:
+        raise SecretUnreadable(f"{what} file {path} is empty")
+    return secret
 
 
 def check_key_provider(settings: Settings) -> None:

@@ -7,10 +7,7 @@ the environment variable `pkcs11_pin_env` names; config.toml never holds it.
 
 from __future__ import annotations
 
-import os
-import stat
-
-from strongroom.config import Home, Settings
+from strongroom.config import Home, SecretUnreadable, Settings, read_secret
 from strongroom.vault.errors import HsmError
 from strongroom.vault.keys import FileKeyProvider, KeyProvider
 
@@ -28,24 +25,13 @@ def open_key_provider(home: Home, settings: Settings, *, create: bool = False) -
 
 
 def read_pin(settings: Settings) -> str:
-    if settings.pkcs11_pin_env:
-        pin = os.environ.get(settings.pkcs11_pin_env, "")
-        if not pin:
-            raise HsmError(f"the HSM PIN is read from ${settings.pkcs11_pin_env}, which is not set")
-        return pin
-    path = settings.pkcs11_pin_file or ""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise HsmError(f"cannot read the HSM PIN file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fh.fileno()).st_mode
-        if mode & 0o077:
-            raise HsmError(
-                f"the HSM PIN file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(mode):04o}): run `chmod 600` on it"
-            )
-        pin = fh.read().decode("utf-8", "replace").strip()
-    if not pin:
-        raise HsmError(f"the HSM PIN file {path} is empty")
-    return pin
+        return read_secret(
+            "the HSM PIN",
+            settings.pkcs11_pin_file,
+            settings.pkcs11_pin_env,
+            private=True,
+            strip=True,
+        )
+    except SecretUnreadable as exc:
+        raise HsmError(str(exc)) from None
