@@ -474,13 +474,8 @@ def make_console_router(service: Service) -> APIRouter:
             if not name:
                 raise BadRequest("name a principal")
             report = service.audit.investigate_principal(who, name, since, until).body
-            return Response(
-                json.dumps(report, indent=2),
-                media_type="application/json",
-                headers={
-                    **SECURITY_HEADERS,
-                    "Content-Disposition": 'attachment; filename="principal-report.json"',
-                },
+            return download(
+                json.dumps(report, indent=2), "application/json", "principal-report.json"
             )
 
         return page(request, work)
@@ -513,13 +508,8 @@ def make_console_router(service: Service) -> APIRouter:
     def breach_download(request: Request) -> Response:
         def work(who: Caller) -> Response:
             report, _ = breach_of(who, request)
-            return Response(
-                breach_markdown(report),
-                media_type="text/markdown; charset=utf-8",
-                headers={
-                    **SECURITY_HEADERS,
-                    "Content-Disposition": 'attachment; filename="breach-report.md"',
-                },
+            return download(
+                breach_markdown(report), "text/markdown; charset=utf-8", "breach-report.md"
             )
 
         return page(request, work)
@@ -529,14 +519,7 @@ def make_console_router(service: Service) -> APIRouter:
         def work(who: Caller) -> Response:
             report, _ = breach_of(who, request)
             body = text_pdf(breach_markdown(report), title="Personal data breach (Art. 33)")
-            return Response(
-                body,
-                media_type="application/pdf",
-                headers={
-                    **SECURITY_HEADERS,
-                    "Content-Disposition": 'attachment; filename="breach-report.pdf"',
-                },
-            )
+            return download(body, "application/pdf", "breach-report.pdf")
 
         return page(request, work)
 
@@ -565,6 +548,15 @@ def curve_charts(body: dict[str, Any], bucket: str, *, compare: bool) -> list[tu
             )
         )
     return charts
+
+
+def download(body: str | bytes, media_type: str, filename: str) -> Response:
+    """A file the browser saves (a report), with the console's security headers."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def see_other(path: str) -> Response:
